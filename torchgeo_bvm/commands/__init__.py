@@ -1,0 +1,1 @@
+"""Subcommands of ``torchgeo-bvm``: one module each (see :mod:`torchgeo_bvm.cli`)."""

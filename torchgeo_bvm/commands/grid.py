@@ -1,0 +1,83 @@
+"""Write the NGI map-sheet grid (kaartbladen) as a vector file.
+
+Examples:
+  torchgeo-bvm grid --level kbl4 --split --out kbl4.gpkg --plot split.png
+  torchgeo-bvm grid --level kbl16 --sheets 15,22 --crs EPSG:4326 --out sheets.geojson
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..fileio import atomic_path
+from ..kaartblad import KBL_CRS, LEVELS, SplitScheme, grid, iter_codes, plot_grid
+
+HELP = 'write the NGI map-sheet grid with the paper split'
+
+_DRIVERS = {
+    '.gpkg': 'GPKG',
+    '.geojson': 'GeoJSON',
+    '.json': 'GeoJSON',
+    '.shp': 'ESRI Shapefile',
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this command's arguments.
+
+    Args:
+        parser: the subcommand's parser.
+    """
+    parser.add_argument('--level', choices=LEVELS, default='kbl', help='sheet level')
+    parser.add_argument(
+        '--out', type=Path, required=True, help='output file (.gpkg, .geojson or .shp)'
+    )
+    parser.add_argument('--crs', default='EPSG:31370', help='CRS (default EPSG:31370)')
+    parser.add_argument(
+        '--split', action='store_true', help="add a 'split' field (the paper's split)"
+    )
+    parser.add_argument(
+        '--sheets', help='comma-separated 1:50,000 sheet numbers (default all 43)'
+    )
+    parser.add_argument(
+        '--plot', type=Path, help='also draw the sheets by split to a PNG'
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the grid.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        0 on success.
+
+    Raises:
+        ValueError: for an unknown output format or bad sheet numbers.
+    """
+    driver = _DRIVERS.get(args.out.suffix.lower())
+    if driver is None:
+        raise ValueError(
+            f'{args.out}: unknown output format {args.out.suffix!r}; '
+            f'expected one of {", ".join(_DRIVERS)}'
+        )
+    numbers = [s.number for s in iter_codes(args.sheets)] if args.sheets else None
+    scheme = SplitScheme() if args.split or args.plot else None
+    frame = grid(args.level, crs=args.crs, numbers=numbers, scheme=scheme)
+    if not args.split and 'split' in frame.columns:
+        frame = frame.drop(columns='split')
+    if args.level != 'kbl':
+        frame = frame.drop(columns='NAAM')
+    # The layer is named after the final file, not the temporary one.
+    layer = {'layer': args.out.stem} if driver == 'GPKG' else {}
+    with atomic_path(args.out) as temporary:
+        frame.to_file(temporary, driver=driver, engine='pyogrio', **layer)
+    print(f'wrote {len(frame)} {args.level} sheets to {args.out}')
+    if args.plot:
+        scheme = scheme or SplitScheme()
+        shown = grid(args.level, crs=KBL_CRS, numbers=numbers, scheme=scheme)
+        plot_grid(shown, args.plot)
+        print(f'wrote the split map to {args.plot}')
+    return 0

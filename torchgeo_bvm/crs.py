@@ -1,0 +1,59 @@
+"""Coordinate reference systems and resolutions used throughout the package.
+
+Imagery and labels are intersected in EPSG:4326 by default, as in the paper. A
+resolution of 10 m is expressed in degrees at the centre of Flanders, so one
+pixel is about 10 m x 10 m there (the x and y resolutions differ).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pyproj import CRS, Geod
+
+__all__ = ['DEFAULT_CRS', 'FLANDERS_CENTRE', 'LAMBERT72', 'UTM31N', 'resolution_for']
+
+#: The CRS in which imagery and labels are intersected by default.
+DEFAULT_CRS = CRS.from_epsg(4326)
+#: Belgian Lambert 72, the CRS of the BVM and the map-sheet grid.
+LAMBERT72 = CRS.from_epsg(31370)
+#: WGS 84 / UTM zone 31N, the CRS of the Sentinel-2 tiles over Flanders.
+UTM31N = CRS.from_epsg(32631)
+#: (longitude, latitude) of the centre of Flanders, where degrees are converted.
+FLANDERS_CENTRE = (4.25, 51.0)
+
+
+@cache
+def _degrees_per_metre(longitude: float, latitude: float) -> tuple[float, float]:
+    geod = Geod(ellps='WGS84')
+    east_lon, _, _ = geod.fwd(longitude, latitude, 90.0, 1000.0)
+    _, north_lat, _ = geod.fwd(longitude, latitude, 0.0, 1000.0)
+    return ((east_lon - longitude) / 1000.0, (north_lat - latitude) / 1000.0)
+
+
+def resolution_for(crs: CRS | str | int, metres: float = 10.0) -> tuple[float, float]:
+    """The (x, y) resolution in the units of ``crs`` equivalent to ``metres``.
+
+    For a projected CRS in metres this is ``(metres, metres)``; for a geographic CRS
+    the metres are converted to degrees at :data:`FLANDERS_CENTRE`.
+
+    Args:
+        crs: the CRS.
+        metres: the ground sampling distance in metres.
+
+    Returns:
+        The resolution as TorchGeo expects it, ``(xres, yres)``.
+
+    Raises:
+        ValueError: if ``crs`` uses neither metres nor degrees.
+    """
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        dx, dy = _degrees_per_metre(*FLANDERS_CENTRE)
+        return (metres * dx, metres * dy)
+    unit = crs.axis_info[0].unit_name if crs.axis_info else ''
+    if unit not in ('metre', 'meter'):
+        raise ValueError(
+            f'cannot express {metres} m in the units {unit!r} of {crs.name}'
+        )
+    return (metres, metres)
