@@ -1,0 +1,85 @@
+import json
+
+import pandas as pd
+
+from torchgeo_bvm.cli import main
+
+
+def test_stats_cli(sheet22_labels, tmp_path, capsys) -> None:
+    out = tmp_path / 'stats'
+    assert (
+        main(
+            [
+                'stats',
+                '--labels',
+                str(sheet22_labels),
+                '--sheets',
+                '22',
+                '--out',
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert '| train - val | 0.70968 |' in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        'chi_squared.csv',
+        'class_counts.csv',
+        'class_distribution.png',
+        'split_statistics.md',
+    ]
+
+
+def test_stats_cli_custom_split(sheet22_labels, tmp_path) -> None:
+    scheme = tmp_path / 'split.json'
+    scheme.write_text(
+        json.dumps({'1-2': 'train', '5-6': 'train', '3-4': 'test', '7-8': 'test'})
+    )
+    out = tmp_path / 'stats'
+    assert (
+        main(
+            [
+                'stats',
+                '--labels',
+                str(sheet22_labels),
+                '--split',
+                str(scheme),
+                '--sheets',
+                '22',
+                '--out',
+                str(out),
+            ]
+        )
+        == 0
+    )
+    counts = pd.read_csv(out / 'class_counts.csv', index_col='class')
+    assert counts['test'].sum() == 320
+
+
+def test_stats_cli_errors(sheet22_labels, tmp_path, capsys) -> None:
+    bad = tmp_path / 'split.json'
+    bad.write_text('{"1-2": "train"}')
+    assert (
+        main(
+            [
+                'stats',
+                '--labels',
+                str(sheet22_labels),
+                '--split',
+                str(bad),
+                '--out',
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert (
+        'split.json: split scheme assigns no split to sheet 1/3N'
+        in capsys.readouterr().err
+    )
+    assert (
+        main(['stats', '--labels', str(tmp_path / 'no.tif'), '--out', str(tmp_path)])
+        == 2
+    )
+    assert 'label raster not found' in capsys.readouterr().err

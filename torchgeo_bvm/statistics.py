@@ -1,0 +1,306 @@
+"""Class distributions of the dataset splits (the paper's Tables 1 and 2).
+
+Counts are taken from a label raster (see :mod:`torchgeo_bvm.labels`), so they are
+fast at full Flanders scale: the raster is read block by block, each pixel is
+assigned to the split whose sheet contains its centre, and the pairs
+(split, class) are counted with one :func:`numpy.bincount` per block.
+
+The homogeneity of the splits is reported as the chi-squared distance of the
+paper, D(P, Q) = sum_i (P(i) - Q(i))^2 / (P(i) + Q(i)), over the class
+probabilities of two splits (classes absent from both are skipped).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.features
+import shapely
+from numpy.typing import NDArray
+from rasterio.windows import Window
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+from tqdm import tqdm
+
+from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
+from .fileio import atomic_path
+from .kaartblad import KBL_CRS, SplitScheme, reproject_geometry
+
+__all__ = ['SplitStatistics', 'chi_squared_distance', 'split_class_counts']
+
+# Split index 0 is reserved for pixels in no selected sheet.
+_OUTSIDE = 0
+
+
+def chi_squared_distance(
+    p: Sequence[float] | NDArray[np.number] | pd.Series,
+    q: Sequence[float] | NDArray[np.number] | pd.Series,
+) -> float:
+    """The chi-squared distance between two categorical distributions.
+
+    Both inputs are normalised to probabilities first, so counts work as well.
+
+    Args:
+        p: counts or probabilities of the first distribution.
+        q: counts or probabilities of the second, in the same class order.
+
+    Returns:
+        sum_i (P(i) - Q(i))^2 / (P(i) + Q(i)), over the classes with P + Q > 0.
+
+    Raises:
+        ValueError: if the lengths differ or a distribution sums to zero or
+            has a negative entry.
+    """
+    a, b = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f'distributions of different lengths: {a.size} and {b.size}')
+    for name, values in (('first', a), ('second', b)):
+        if (values < 0).any() or values.sum() <= 0:
+            raise ValueError(
+                f'the {name} distribution must be non-negative and non-zero'
+            )
+    a, b = a / a.sum(), b / b.sum()
+    total = a + b
+    present = total > 0
+    return float((((a - b) ** 2)[present] / total[present]).sum())
+
+
+@dataclass
+class SplitStatistics:
+    """Per-split class pixel counts.
+
+    Args:
+        counts: pixel counts with one row per class (index: class names in id
+            order) and one column per split.
+        unlabelled: pixels inside the split's sheets without a class
+            (:data:`~torchgeo_bvm.classes.IGNORE_INDEX`), per split.
+    """
+
+    counts: pd.DataFrame
+    unlabelled: pd.Series
+
+    @property
+    def splits(self) -> list[str]:
+        """The split names."""
+        return [str(c) for c in self.counts.columns]
+
+    def percentages(self) -> pd.DataFrame:
+        """Class shares in percent of each split's labelled pixels.
+
+        Returns:
+            A frame shaped like :attr:`counts`.
+        """
+        totals = self.counts.sum(axis=0).replace(0, np.nan)
+        return (100 * self.counts / totals).fillna(0.0)
+
+    def chi_squared(self) -> pd.DataFrame:
+        """Chi-squared distances between every pair of splits.
+
+        Returns:
+            One row per pair with the columns ``split_a``, ``split_b``, ``distance``.
+        """
+        rows = [
+            {
+                'split_a': a,
+                'split_b': b,
+                'distance': chi_squared_distance(self.counts[a], self.counts[b]),
+            }
+            for a, b in itertools.combinations(self.splits, 2)
+            if self.counts[a].sum() > 0 and self.counts[b].sum() > 0
+        ]
+        return pd.DataFrame(rows, columns=['split_a', 'split_b', 'distance'])
+
+    def to_markdown(self) -> str:
+        """Markdown tables: pixels and percent per class and split, then distances.
+
+        Returns:
+            The Markdown text.
+        """
+        percent = self.percentages()
+        header = ['Class', *(f'{s} (pixels)' for s in self.splits)]
+        header += [f'{s} (%)' for s in self.splits]
+        lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+        values, shares = self.counts.to_numpy(), percent.to_numpy()
+        for i, name in enumerate(self.counts.index):
+            cells = [str(name)]
+            cells += [f'{int(v):,}' for v in values[i]]
+            cells += [f'{float(v):.2f}' for v in shares[i]]
+            lines.append('| ' + ' | '.join(cells) + ' |')
+        totals = [f'{int(self.counts[s].sum()):,}' for s in self.splits]
+        lines.append(
+            '| Total | ' + ' | '.join(totals) + ' |' + ' 100.00 |' * len(self.splits)
+        )
+        lines += ['', '| Splits | Chi-squared distance |', '|---|---|']
+        for row in self.chi_squared().itertuples():
+            lines.append(f'| {row.split_a} - {row.split_b} | {row.distance:.5f} |')
+        return '\n'.join(lines) + '\n'
+
+    def write(self, directory: str | Path, log_scale: bool = False) -> dict[str, Path]:
+        """Write CSV, Markdown and a bar chart into ``directory``, each atomically.
+
+        Args:
+            directory: the output folder (created if missing).
+            log_scale: draw the bar chart's y axis on a log scale, so the rare
+                classes show.
+
+        Returns:
+            The written files by kind: ``counts``, ``chi_squared``, ``markdown``,
+            ``chart``.
+        """
+        directory = Path(directory)
+        paths = {
+            'counts': directory / 'class_counts.csv',
+            'chi_squared': directory / 'chi_squared.csv',
+            'markdown': directory / 'split_statistics.md',
+            'chart': directory / 'class_distribution.png',
+        }
+        table = self.counts.copy()
+        table.insert(0, 'class_id', [c.id for c in CLASSES])
+        for split, share in self.percentages().items():
+            table[f'{split}_percent'] = share.round(4)
+        table.index.name = 'class'
+        with atomic_path(paths['counts']) as temporary:
+            table.to_csv(temporary)
+        with atomic_path(paths['chi_squared']) as temporary:
+            self.chi_squared().to_csv(temporary, index=False)
+        with atomic_path(paths['markdown']) as temporary:
+            temporary.write_text(self.to_markdown())
+        self.plot(paths['chart'], log_scale=log_scale)
+        return paths
+
+    def plot(self, path: str | Path, log_scale: bool = False) -> None:
+        """Draw the class shares of every split as grouped bars.
+
+        Args:
+            path: the PNG file to write.
+            log_scale: use a log scale for the percentages.
+        """
+        import matplotlib
+
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+
+        percent = self.percentages()
+        figure, axes = plt.subplots(figsize=(12, 5), layout='constrained')
+        width = 0.8 / max(len(self.splits), 1)
+        x = np.arange(len(percent.index))
+        for i, split in enumerate(self.splits):
+            axes.bar(x + i * width, percent[split], width, label=split)
+        axes.set_xticks(x + width * (len(self.splits) - 1) / 2)
+        axes.set_xticklabels(percent.index, rotation=40, ha='right', fontsize=8)
+        axes.set_ylabel('share of labelled pixels (%)')
+        if log_scale:
+            axes.set_yscale('log')
+        axes.set_title('Class distribution per split')
+        axes.legend()
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=150, format='png')
+        plt.close(figure)
+
+
+def _zone_shapes(
+    scheme: SplitScheme,
+    numbers: Iterable[int | str] | None,
+    crs: rasterio.crs.CRS,
+    densify: float,
+) -> list[tuple[BaseGeometry, int]]:
+    shapes = []
+    for index, split in enumerate(scheme.splits, start=1):
+        zone = shapely.union_all(
+            [box(*s.bounds) for s in scheme.sheets(split, numbers)]
+        )
+        shapes.append((reproject_geometry(zone, KBL_CRS, crs, densify), index))
+    return shapes
+
+
+def split_class_counts(
+    labels: str | Path,
+    scheme: SplitScheme | None = None,
+    numbers: Iterable[int | str] | None = None,
+    block_size: int = 2048,
+    progress: bool = True,
+) -> SplitStatistics:
+    """Count the labelled pixels of every class in every split.
+
+    A pixel belongs to the split whose sheet contains its centre; sheets are
+    reprojected (densified) into the raster's CRS, so rasters in EPSG:4326, UTM or
+    Lambert 72 are counted alike. Memory stays bounded by ``block_size``.
+
+    Args:
+        labels: a label raster with class ids 0..13 and nodata
+            :data:`~torchgeo_bvm.classes.IGNORE_INDEX`.
+        scheme: the split scheme (default: the paper's).
+        numbers: ``kbl`` sheet numbers to count (default all 43).
+        block_size: height and width of the blocks read at once.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The per-split counts.
+
+    Raises:
+        FileNotFoundError: if ``labels`` does not exist.
+        ValueError: if the raster has no CRS, or holds values other than class ids
+            and IGNORE_INDEX.
+    """
+    path = Path(labels)
+    if not path.exists():
+        raise FileNotFoundError(f'label raster not found: {path}')
+    scheme = scheme or SplitScheme()
+    splits = scheme.splits
+    size = (len(splits) + 1) * 256
+    totals = np.zeros(size, dtype=np.int64)
+    with rasterio.open(path) as source:
+        if source.crs is None:
+            raise ValueError(f'{path}: the label raster has no CRS')
+        # Sheet edges are densified every 10 m (in Lambert 72) before
+        # reprojecting, so pixel centres near an edge land in the right sheet.
+        shapes = _zone_shapes(scheme, numbers, source.crs, densify=10.0)
+        windows = [
+            Window(
+                col,
+                row,
+                min(block_size, source.width - col),
+                min(block_size, source.height - row),
+            )
+            for row in range(0, source.height, block_size)
+            for col in range(0, source.width, block_size)
+        ]
+        for window in tqdm(windows, desc='counting classes', disable=not progress):
+            values = source.read(1, window=window)
+            zones = rasterio.features.rasterize(
+                shapes,
+                out_shape=values.shape,
+                transform=source.window_transform(window),
+                fill=_OUTSIDE,
+                dtype='uint8',
+            )
+            totals += _count_block(values, zones, size, path)
+    table = totals.reshape(len(splits) + 1, 256)[1:]
+    counts = pd.DataFrame(
+        table[:, :NUM_CLASSES].T,
+        index=pd.Index(CLASS_NAMES, name='class'),
+        columns=splits,
+    )
+    unlabelled = pd.Series(table[:, IGNORE_INDEX], index=splits, name='unlabelled')
+    return SplitStatistics(counts=counts, unlabelled=unlabelled)
+
+
+def _count_block(
+    values: NDArray[np.generic], zones: NDArray[np.uint8], size: int, path: Path
+) -> NDArray[np.int64]:
+    inside = zones != _OUTSIDE
+    found = values[inside].astype(np.int64)
+    bad = (found >= NUM_CLASSES) & (found != IGNORE_INDEX) | (found < 0)
+    if bad.any():
+        raise ValueError(
+            f'{path}: value {int(found[bad][0])} is neither a class id '
+            f'(0..{NUM_CLASSES - 1}) nor the nodata value {IGNORE_INDEX}'
+        )
+    keys = zones[inside].astype(np.int64) * 256 + found
+    return np.bincount(keys, minlength=size)
