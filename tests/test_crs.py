@@ -27,3 +27,18 @@ def test_unsupported_units() -> None:
         ValueError, match=r"cannot express 10\.0 m in the units 'US survey foot'"
     ):
         resolution_for('EPSG:2263')
+
+
+def test_is_lambert72() -> None:
+    from pyproj import CRS
+
+    from torchgeo_bvm.crs import is_lambert72
+    from torchgeo_bvm.synth.kbl import LAMBERT72_ESRI_WKT
+
+    esri = CRS.from_wkt(LAMBERT72_ESRI_WKT)
+    assert esri.to_epsg() is None
+    assert is_lambert72(esri)
+    assert is_lambert72(None)
+    assert is_lambert72(CRS.from_epsg(31370))
+    assert not is_lambert72(CRS.from_epsg(4326))
+    assert not is_lambert72(CRS.from_epsg(3812))

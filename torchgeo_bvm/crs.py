@@ -11,7 +11,14 @@ from functools import cache
 
 from pyproj import CRS, Geod
 
-__all__ = ['DEFAULT_CRS', 'FLANDERS_CENTRE', 'LAMBERT72', 'UTM31N', 'resolution_for']
+__all__ = [
+    'DEFAULT_CRS',
+    'FLANDERS_CENTRE',
+    'LAMBERT72',
+    'UTM31N',
+    'is_lambert72',
+    'resolution_for',
+]
 
 #: The CRS in which imagery and labels are intersected by default.
 DEFAULT_CRS = CRS.from_epsg(4326)
@@ -57,3 +64,23 @@ def resolution_for(crs: CRS | str | int, metres: float = 10.0) -> tuple[float, f
             f'cannot express {metres} m in the units {unit!r} of {crs.name}'
         )
     return (metres, metres)
+
+
+def is_lambert72(crs: CRS | None) -> bool:
+    """Whether a file's CRS is Belgian Lambert 72 (EPSG:31370) or unknown.
+
+    INBO's and Digitaal Vlaanderen's files often ship the ESRI
+    "Belge_Lambert_1972" WKT, which pyproj cannot map to an EPSG code; it is
+    EPSG:31370 all the same. A file without any CRS is taken as Lambert 72 too,
+    since every official Flemish vector file is.
+
+    Args:
+        crs: the CRS read from the file, or None.
+
+    Returns:
+        True if the data should be treated as EPSG:31370.
+    """
+    if crs is None or crs.to_epsg() == 31370:
+        return True
+    name = crs.name.lower().replace('_', ' ')
+    return 'lambert' in name and ('1972' in name or '72' in name)

@@ -38,6 +38,8 @@ from pyproj import CRS, Transformer
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from .crs import is_lambert72
+
 __all__ = [
     'KBL_CRS',
     'KBL_NAMES',
@@ -651,15 +653,6 @@ def _leaves(sheet: Sheet) -> list[Sheet]:
 OFFICIAL_FIELDS = ('UIDN', 'OIDN', 'CODE', 'NAAM', 'OPPERVL', 'LENGTE')
 
 
-def _lambert72(crs: CRS | None) -> bool:
-    if crs is None:
-        return True
-    if crs.to_epsg() == 31370:
-        return True
-    name = crs.name.lower().replace('_', ' ')
-    return 'lambert' in name and ('1972' in name or '72' in name)
-
-
 def read_official(path: str | Path) -> gpd.GeoDataFrame:
     """Read an official sheet file (``Kbl.shp``, ``Kbl4.shp``, ``Kbl8.shp``, ...).
 
@@ -684,7 +677,7 @@ def read_official(path: str | Path) -> gpd.GeoDataFrame:
     if 'CODE' not in frame.columns:
         fields = ', '.join(c for c in frame.columns if c != 'geometry')
         raise ValueError(f"{path}: no field 'CODE'; the file has the fields {fields}")
-    if _lambert72(frame.crs):
+    if is_lambert72(frame.crs):
         frame = frame.set_crs(KBL_CRS, allow_override=True)
     else:
         frame = frame.to_crs(KBL_CRS)
