@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal, cast
 
@@ -430,6 +430,13 @@ def sheets(
     return [Sheet(n, part) for n in _kbl_numbers(numbers) for part in _parts(level)]
 
 
+@cache
+def _transformer(src: CRS, dst: CRS) -> Transformer:
+    # Building a Transformer costs tens of milliseconds; sheets are reprojected
+    # thousands of times (a split's sheets, every sampler and download plan).
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
 def reproject_geometry(
     geometry: BaseGeometry,
     src_crs: CRS | str | int,
@@ -453,7 +460,7 @@ def reproject_geometry(
         return geometry
     if densify > 0:
         geometry = shapely.segmentize(geometry, densify)
-    transformer = Transformer.from_crs(src, dst, always_xy=True)
+    transformer = _transformer(src, dst)
 
     def project(xy: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))

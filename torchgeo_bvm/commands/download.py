@@ -1,0 +1,201 @@
+"""Download Sentinel-2 TOC imagery per map sheet from an openEO backend.
+
+Files land in OUT/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif (one per acquisition
+date, bands then SCL) or OUT/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif (monthly
+cloud-free composites), band names stored in the files. A manifest in OUT
+records what is finished: run the same command again to resume.
+
+Authentication uses the openeo client's own mechanisms (refresh tokens it keeps,
+the device flow, or OPENEO_AUTH_METHOD=client_credentials with
+OPENEO_AUTH_CLIENT_ID / OPENEO_AUTH_CLIENT_SECRET); tokens are never written or
+logged by this package.
+
+Examples:
+  torchgeo-bvm download --out s2 --sheets 22/1-2,22/3-4 --years 2022 --dry-run
+  torchgeo-bvm download --out s2 --sheets 22/1-2 --years 2022 --months 4,5 --bands rgb
+  torchgeo-bvm download --out s2 --split train --years 2022 --composite monthly
+  torchgeo-bvm download --out s2 --sheets 22/1N --years 2022 --composite monthly --sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..download import (
+    BAND_MODES,
+    DEFAULT_BACKEND,
+    Downloader,
+    DownloadError,
+    DownloadOptions,
+    resolve_bands,
+)
+from ..kaartblad import Sheet, SplitScheme, iter_codes
+
+HELP = 'download Sentinel-2 TOC imagery per map sheet with openEO (resumable)'
+
+
+def _integers(text: str) -> list[int]:
+    try:
+        return [int(item) for item in text.split(',') if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected comma-separated whole numbers, got {text!r}'
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this command's arguments.
+
+    Args:
+        parser: the subcommand's parser.
+    """
+    parser.add_argument('--out', type=Path, required=True, help='output folder')
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        '--sheets',
+        help="comma-separated sheet codes of any level, e.g. '22/1-2,22/3-4'",
+    )
+    where.add_argument(
+        '--split',
+        choices=SplitScheme().splits,
+        help="every sheet of one split of the paper's scheme",
+    )
+    parser.add_argument(
+        '--years',
+        type=_integers,
+        required=True,
+        help="comma-separated years, e.g. '2022'",
+    )
+    parser.add_argument(
+        '--months', type=_integers, help='comma-separated months 1..12 (default all)'
+    )
+    parser.add_argument(
+        '--bands',
+        default='all',
+        help=f'a mode ({", ".join(BAND_MODES)}) or comma-separated names (default all)',
+    )
+    parser.add_argument(
+        '--composite',
+        choices=['monthly'],
+        help='server-side cloud-masked monthly median instead of every date',
+    )
+    parser.add_argument(
+        '--cloud-mask',
+        choices=['scl', 'dilation'],
+        default='scl',
+        help="composites: 'scl' masks SCL not in 4..7, 'dilation' uses VITO's "
+        'to_scl_dilation_mask (default scl)',
+    )
+    parser.add_argument(
+        '--max-cloud-cover', type=float, help='skip scenes cloudier than this (%%)'
+    )
+    parser.add_argument(
+        '--crs',
+        default='EPSG:4326',
+        help="CRS of the files at 10 m, or 'native' for the backend's UTM grid "
+        '(default EPSG:4326)',
+    )
+    parser.add_argument(
+        '--backend',
+        default=DEFAULT_BACKEND,
+        help=f'openEO URL (default {DEFAULT_BACKEND})',
+    )
+    parser.add_argument(
+        '--sync',
+        action='store_true',
+        help='synchronous requests (one per sheet and month; needs --composite)',
+    )
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument(
+        '--auth',
+        dest='auth',
+        action='store_const',
+        const=True,
+        help='always authenticate (default: if the backend offers OpenID Connect)',
+    )
+    auth.add_argument(
+        '--no-auth',
+        dest='auth',
+        action='store_const',
+        const=False,
+        help='never authenticate',
+    )
+    parser.add_argument(
+        '--poll-interval',
+        type=float,
+        default=10.0,
+        help='first job status poll delay (s)',
+    )
+    parser.add_argument(
+        '--retries', type=int, default=5, help='retries of transient errors (default 5)'
+    )
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='print the process graphs as JSON without connecting',
+    )
+    parser.add_argument('--quiet', action='store_true', help='no progress bars')
+
+
+def _sheets(args: argparse.Namespace) -> list[Sheet]:
+    if args.split:
+        return SplitScheme().sheets(args.split)
+    sheets = list(iter_codes(args.sheets))
+    if not sheets:
+        raise ValueError(f'--sheets {args.sheets!r} names no sheet')
+    return sheets
+
+
+def run(args: argparse.Namespace) -> int:
+    """Download, or print the process graphs with ``--dry-run``.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        0 on success, 1 if a job or download failed.
+
+    Raises:
+        ValueError: for bad sheets, months, bands or settings.
+    """
+    options = DownloadOptions(
+        bands=resolve_bands(args.bands),
+        composite=args.composite,
+        max_cloud_cover=args.max_cloud_cover,
+        crs=None if args.crs.lower() == 'native' else args.crs,
+        cloud_mask=args.cloud_mask,
+    )
+    downloader = Downloader(
+        args.out,
+        options,
+        backend=args.backend,
+        sync=args.sync,
+        auth=args.auth,
+        retries=args.retries,
+        poll_interval=args.poll_interval,
+        progress=not args.quiet,
+    )
+    tasks = downloader.plan(_sheets(args), args.years, args.months)
+    if args.dry_run:
+        graphs = [
+            {
+                'sheet': task.sheet.code,
+                'temporal_extent': task.temporal_extent,
+                'process': downloader.graph(task),
+            }
+            for task in tasks
+        ]
+        print(json.dumps(graphs, indent=2))
+        return 0
+    try:
+        files = downloader.run(tasks)
+    except DownloadError as error:
+        # A failed job or download is no usage error (status 2): report it and
+        # exit with 1; the manifest keeps what finished for a re-run.
+        print(f'torchgeo-bvm download: error: {error}', file=sys.stderr)
+        return 1
+    print(f'{len(files)} files for {len(tasks)} sheet periods in {args.out}')
+    return 0
