@@ -1,0 +1,588 @@
+"""Sentinel-2 TOC files in the two layouts that ``Sentinel2TOC`` reads.
+
+* :func:`write_terrascope_product` writes a complete Terrascope TOC product folder
+  (``TOC_V2/YYYY/MM/DD/S2B_20200405T104619_31UDS_TOC_V210/``): the 11 band files
+  at 10, 20 and 60 m, the scene classification at 20 m, the ignored quality layers
+  (AOT, WVP, SZA, VZA, RAA at 60 m), the quicklook and the metadata ``.xml``, all
+  int16 (SCL uint8) in a UTM CRS.
+* :func:`write_openeo_file` and its two path-naming wrappers write the multi-band
+  GeoTIFFs of the openEO downloader: int16, one band per requested band, each
+  band's description its name (``B02``, ..., ``SCL``).
+
+Content is controllable: pass exact arrays (tests know every pixel), or let
+:func:`synthetic_scl` and :func:`reflectance_from_classes` generate a seeded
+scene with clouds, shadows, cirrus, water and vegetation and class-dependent
+spectra (the demo passes its own class map and spectra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from numpy.typing import NDArray
+from pyproj import CRS
+from rasterio.transform import Affine, from_bounds
+from rasterio.warp import transform_bounds
+
+from ..crs import DEFAULT_CRS, UTM31N
+from ..datasets.sentinel2 import (
+    ALL_BANDS,
+    NATIVE_RESOLUTION,
+    SCL_BAND,
+    openeo_acquisition_path,
+    openeo_composite_path,
+)
+from ..fileio import atomic_path
+from ..kaartblad import KBL_CRS, Sheet
+
+__all__ = [
+    'QUALITY_LAYERS',
+    'SCL_COLOURS',
+    'SCL_SPECTRA',
+    'TERRASCOPE_NODATA',
+    'reflectance_from_classes',
+    'synthetic_scene',
+    'synthetic_scl',
+    'terrascope_product_id',
+    'write_openeo_acquisition',
+    'write_openeo_composite',
+    'write_openeo_file',
+    'write_terrascope_product',
+]
+
+#: Reflectance nodata written by default (the reader takes it from the file).
+TERRASCOPE_NODATA = 32767
+#: Quality layers of a Terrascope TOC product, all at 60 m; the reader ignores them.
+QUALITY_LAYERS: tuple[str, ...] = ('AOT', 'WVP', 'SZA', 'VZA', 'RAA')
+
+#: Typical digital numbers (reflectance x 10000) per SCL class and band.
+SCL_SPECTRA: dict[int, dict[str, float]] = {
+    cls: dict(zip(ALL_BANDS, values, strict=True))
+    for cls, values in {
+        1: (15000,) * 11,
+        2: (300, 250, 250, 200, 250, 300, 300, 300, 300, 250, 200),
+        3: (350, 300, 400, 300, 500, 900, 1000, 1100, 1100, 700, 400),
+        4: (300, 400, 700, 400, 1100, 2800, 3300, 3500, 3600, 1900, 900),
+        5: (1200, 1300, 1500, 1700, 1900, 2100, 2200, 2300, 2400, 2800, 2300),
+        6: (600, 500, 500, 300, 250, 200, 180, 150, 140, 80, 60),
+        7: (900, 1000, 1100, 1200, 1500, 1900, 2100, 2200, 2300, 2200, 1700),
+        8: (4000, 4200, 4300, 4400, 4600, 4800, 4900, 5000, 5000, 3800, 3000),
+        9: (6000, 6200, 6300, 6400, 6600, 6800, 6900, 7000, 7000, 5000, 4000),
+        10: (1800, 1900, 2000, 2100, 2300, 2600, 2700, 2800, 2900, 2600, 2000),
+        11: (9000, 9000, 9000, 9000, 8800, 8600, 8500, 8400, 8300, 800, 600),
+    }.items()
+}
+
+#: The usual Sen2Cor SCL colours, written as the SCL files' colour table.
+SCL_COLOURS: dict[int, tuple[int, int, int, int]] = {
+    0: (0, 0, 0, 255),
+    1: (255, 0, 0, 255),
+    2: (47, 47, 47, 255),
+    3: (100, 50, 0, 255),
+    4: (0, 160, 0, 255),
+    5: (255, 230, 90, 255),
+    6: (0, 0, 255, 255),
+    7: (128, 128, 128, 255),
+    8: (192, 192, 192, 255),
+    9: (255, 255, 255, 255),
+    10: (100, 200, 255, 255),
+    11: (255, 150, 255, 255),
+}
+
+_METADATA_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd"
+    xmlns:gco="http://www.isotc211.org/2005/gco">
+  <gmd:fileIdentifier>
+    <gco:CharacterString>urn:eop:VITO:TERRASCOPE_S2_TOC_V2:{product}</gco:CharacterString>
+  </gmd:fileIdentifier>
+  <!-- synthetic placeholder written by torchgeo_bvm.synth.sentinel2 -->
+</gmd:MD_Metadata>
+"""
+
+
+def terrascope_product_id(
+    platform: str, sensing: datetime | str, tile: str, version: str
+) -> str:
+    """The Terrascope product id, e.g. ``S2B_20200405T104619_31UDS_TOC_V210``.
+
+    Args:
+        platform: ``S2A``, ``S2B`` or ``S2C``.
+        sensing: the sensing start time (UTC).
+        tile: the MGRS tile, e.g. ``31UDS``.
+        version: the processing version, e.g. ``V210``.
+
+    Returns:
+        The product id, also the product folder's name.
+    """
+    stamp = pd.Timestamp(sensing).strftime('%Y%m%dT%H%M%S')
+    return f'{platform}_{stamp}_{tile}_TOC_{version}'
+
+
+def _smooth_field(
+    shape: tuple[int, int], rng: np.random.Generator, waves: int = 6
+) -> NDArray[np.float64]:
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    size = float(max(shape))
+    field = np.zeros(shape)
+    for _ in range(waves):
+        fy, fx = rng.uniform(0.5, 3.0, size=2) * rng.choice([-1, 1], size=2)
+        phase = rng.uniform(0, 2 * np.pi)
+        field += np.cos(2 * np.pi * (fx * cols + fy * rows) / size + phase)
+    result: NDArray[np.float64] = field / np.sqrt(waves / 2)
+    return result
+
+
+def synthetic_scl(
+    shape: tuple[int, int], *, seed: int = 0, cloud_fraction: float = 0.15
+) -> NDArray[np.uint8]:
+    """A seeded scene classification with clouds, shadows, cirrus and land cover.
+
+    The background is vegetation (4), not-vegetated (5) and water (6) from a
+    smooth random field, with scattered unclassified (7) and dark (2) pixels and
+    one saturated (1) pixel; cloud blobs have a high-probability core (9) and a
+    medium-probability rim (8) and cast shadows (3) towards the north-west;
+    one elliptical patch of thin cirrus (10) lies over the background.
+
+    Args:
+        shape: ``(rows, cols)``.
+        seed: random seed.
+        cloud_fraction: roughly the share of pixels covered by cloud blobs.
+
+    Returns:
+        uint8 array of SCL classes.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    field = _smooth_field(shape, rng)
+    scl = np.full(shape, 4, dtype=np.uint8)
+    scl[field > 0.6] = 5
+    scl[field < -1.1] = 6
+    sparse = rng.random(shape)
+    scl[sparse < 0.01] = 7
+    scl[(sparse >= 0.01) & (sparse < 0.015)] = 2
+    scl[rng.integers(rows), rng.integers(cols)] = 1
+
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    size = max(rows, cols)
+    cirrus_y, cirrus_x = rng.uniform(0, rows), rng.uniform(0, cols)
+    ellipse = ((yy - cirrus_y) / (0.12 * size)) ** 2 + (
+        (xx - cirrus_x) / (0.3 * size)
+    ) ** 2
+    scl[ellipse <= 1] = 10
+
+    radius_min, radius_max = max(1.5, 0.04 * size), max(2.5, 0.1 * size)
+    mean_area = np.pi * ((radius_min + radius_max) / 2 * 1.3) ** 2
+    blobs = max(1, round(cloud_fraction * rows * cols / mean_area))
+    cloud = np.zeros(shape, dtype=np.uint8)
+    shadow = np.zeros(shape, dtype=bool)
+    for _ in range(blobs):
+        cy, cx = rng.uniform(0, rows), rng.uniform(0, cols)
+        radius = rng.uniform(radius_min, radius_max)
+        distance = np.hypot(yy - cy, xx - cx)
+        cloud[(distance <= 1.3 * radius) & (cloud == 0)] = 8
+        cloud[distance <= radius] = 9
+        shadow |= np.hypot(yy - (cy - 1.5 * radius), xx - (cx - 1.5 * radius)) <= radius
+    scl[shadow] = 3
+    scl[cloud > 0] = cloud[cloud > 0]
+    return scl
+
+
+def reflectance_from_classes(
+    class_map: NDArray[Any],
+    spectra: Mapping[int, Mapping[str, float]] = SCL_SPECTRA,
+    *,
+    bands: Sequence[str] = ALL_BANDS,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> dict[str, NDArray[np.int16]]:
+    """Digital numbers per band from a class map and a spectrum per class.
+
+    Args:
+        class_map: 2-D array of class ids (SCL classes, or any classes the
+            spectra are keyed by).
+        spectra: class id -> band name -> digital number (reflectance x 10000).
+        bands: the bands to make.
+        noise: standard deviation of Gaussian noise added, in digital numbers.
+        seed: random seed for the noise.
+
+    Returns:
+        Band name -> int16 array shaped like ``class_map``, clipped to 0..32000.
+
+    Raises:
+        ValueError: if a class in ``class_map`` or a band has no spectrum.
+    """
+    rng = np.random.default_rng(seed)
+    classes = np.unique(class_map)
+    missing = [int(c) for c in classes if int(c) not in spectra]
+    if missing:
+        raise ValueError(f'no spectrum for classes {missing}')
+    result: dict[str, NDArray[np.int16]] = {}
+    for band in bands:
+        lookup = np.zeros(int(classes.max()) + 1, dtype=np.float64)
+        for cls in classes:
+            try:
+                lookup[int(cls)] = spectra[int(cls)][band]
+            except KeyError:
+                raise ValueError(f'class {int(cls)} has no value for {band}') from None
+        values = lookup[class_map]
+        if noise > 0:
+            values = values + rng.normal(0.0, noise, size=values.shape)
+        result[band] = np.clip(np.round(values), 0, 32000).astype(np.int16)
+    return result
+
+
+def synthetic_scene(
+    shape: tuple[int, int],
+    *,
+    bands: Sequence[str] = ALL_BANDS,
+    seed: int = 0,
+    cloud_fraction: float = 0.15,
+    noise: float = 50.0,
+) -> tuple[dict[str, NDArray[np.int16]], NDArray[np.uint8]]:
+    """A seeded scene: reflectance per band and its SCL, on one grid.
+
+    Args:
+        shape: ``(rows, cols)``.
+        bands: the reflectance bands to make.
+        seed: random seed.
+        cloud_fraction: see :func:`synthetic_scl`.
+        noise: see :func:`reflectance_from_classes`.
+
+    Returns:
+        ``(band name -> int16 array, uint8 SCL array)``.
+    """
+    scl = synthetic_scl(shape, seed=seed, cloud_fraction=cloud_fraction)
+    return reflectance_from_classes(scl, bands=bands, noise=noise, seed=seed), scl
+
+
+def _block_mean(array: NDArray[Any], factor: int) -> NDArray[np.int16]:
+    rows, cols = array.shape
+    blocks = array.reshape(rows // factor, factor, cols // factor, factor)
+    return np.round(blocks.astype(np.float64).mean(axis=(1, 3))).astype(np.int16)
+
+
+def _block_mode(array: NDArray[Any], factor: int) -> NDArray[np.uint8]:
+    rows, cols = array.shape
+    blocks = array.reshape(rows // factor, factor, cols // factor, factor)
+    flat = blocks.transpose(0, 2, 1, 3).reshape(rows // factor, cols // factor, -1)
+    counts = (flat[..., None] == np.arange(max(SCL_COLOURS) + 1)).sum(axis=2)
+    mode: NDArray[np.uint8] = counts.argmax(axis=-1).astype(np.uint8)
+    return mode
+
+
+def _at_resolution(
+    name: str,
+    array: NDArray[Any],
+    metres: int,
+    grid: tuple[int, int],
+) -> NDArray[Any]:
+    """``array`` on the band's native grid: given there, or aggregated from 10 m."""
+    native = (grid[0] * 10 // metres, grid[1] * 10 // metres)
+    if array.shape == native:
+        return array
+    if array.shape == grid:
+        factor = metres // 10
+        return (
+            _block_mode(array, factor)
+            if name == SCL_BAND
+            else _block_mean(array, factor)
+        )
+    raise ValueError(
+        f'{name}: array of shape {array.shape} fits neither its {metres} m grid '
+        f'{native} nor the 10 m grid {grid}'
+    )
+
+
+def _write_tif(
+    path: Path,
+    data: NDArray[Any],
+    transform: Affine,
+    crs: CRS,
+    nodata: float | None,
+    descriptions: Sequence[str] | None = None,
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+) -> Path:
+    bands, rows, cols = data.shape
+    profile: dict[str, Any] = {
+        'driver': 'GTiff',
+        'width': cols,
+        'height': rows,
+        'count': bands,
+        'dtype': data.dtype.name,
+        'crs': crs.to_wkt(),
+        'transform': transform,
+        'compress': 'deflate',
+    }
+    if nodata is not None:
+        profile['nodata'] = nodata
+    with (
+        atomic_path(path) as temporary,
+        rasterio.open(temporary, 'w', **profile) as dst,
+    ):
+        dst.write(data)
+        for index, description in enumerate(descriptions or [], start=1):
+            dst.set_band_description(index, description)
+        if colormap is not None:
+            dst.write_colormap(1, dict(colormap))
+    return path
+
+
+def write_terrascope_product(
+    root: str | Path,
+    *,
+    sensing: datetime | str = '2020-04-05T10:46:19',
+    tile: str = '31UDS',
+    platform: str = 'S2B',
+    version: str = 'V210',
+    bounds: tuple[float, float, float, float] = (
+        500000.0,
+        5650020.0,
+        501920.0,
+        5651940.0,
+    ),
+    crs: CRS | str | int = UTM31N,
+    reflectance: Mapping[str, NDArray[Any]] | None = None,
+    scl: NDArray[Any] | None = None,
+    nodata: int | None = TERRASCOPE_NODATA,
+    seed: int = 0,
+    archive: bool = True,
+) -> Path:
+    """Write one complete Terrascope TOC product folder.
+
+    Args:
+        root: where to write; with ``archive`` the product goes to
+            ``root/TOC_V2/YYYY/MM/DD/<product id>/``, else to ``root/<product id>/``.
+        sensing: sensing start time (UTC).
+        tile: MGRS tile.
+        platform: ``S2A``, ``S2B`` or ``S2C``.
+        version: processing version (``V200``, ``V210``, ...).
+        bounds: ``(xmin, ymin, xmax, ymax)`` in ``crs``, whole multiples of 60 m.
+        crs: the tile's UTM CRS.
+        reflectance: band name -> int16 array, on the band's native grid or on
+            the 10 m grid (then averaged over 2x2 or 6x6 blocks). Bands not given
+            are generated from the SCL with :data:`SCL_SPECTRA`.
+        scl: SCL classes on the 20 m grid, or on the 10 m grid (then the most
+            frequent class of each 2x2 block); generated with :func:`synthetic_scl`
+            when not given.
+        nodata: reflectance nodata written in the band files' tags.
+        seed: seed of everything generated.
+        archive: use the archive's date folders.
+
+    Returns:
+        The product folder.
+
+    Raises:
+        ValueError: if ``bounds`` are not whole multiples of 60 m, a band name is
+            unknown or an array fits neither grid.
+    """
+    xmin, ymin, xmax, ymax = bounds
+    width, height = xmax - xmin, ymax - ymin
+    if width <= 0 or height <= 0 or width % 60 or height % 60:
+        raise ValueError(f'bounds {bounds} must span whole multiples of 60 m')
+    unknown = sorted(set(reflectance or {}) - set(ALL_BANDS))
+    if unknown:
+        raise ValueError(f'unknown bands {unknown}: expected {", ".join(ALL_BANDS)}')
+    crs = CRS.from_user_input(crs)
+    grid = (round(height / 10), round(width / 10))
+
+    if scl is None:
+        scl20 = synthetic_scl((grid[0] // 2, grid[1] // 2), seed=seed)
+    else:
+        scl20 = _at_resolution(SCL_BAND, np.asarray(scl), 20, grid).astype(np.uint8)
+    scl10 = np.repeat(np.repeat(scl20, 2, axis=0), 2, axis=1)
+    given = dict(reflectance or {})
+    missing = [b for b in ALL_BANDS if b not in given]
+    if missing:
+        given.update(
+            reflectance_from_classes(scl10, bands=missing, noise=50.0, seed=seed)
+        )
+
+    product = terrascope_product_id(platform, sensing, tile, version)
+    stem = product.removesuffix(f'_TOC_{version}')
+    folder = Path(root)
+    if archive:
+        stamp = pd.Timestamp(sensing)
+        folder = folder / 'TOC_V2' / f'{stamp:%Y}' / f'{stamp:%m}' / f'{stamp:%d}'
+    folder = folder / product
+
+    def transform(metres: int) -> Affine:
+        return from_bounds(
+            xmin, ymin, xmax, ymax, round(width / metres), round(height / metres)
+        )
+
+    # Every array is checked before the first file is written.
+    native = {
+        band: _at_resolution(
+            band, np.asarray(given[band]), NATIVE_RESOLUTION[band], grid
+        )
+        for band in ALL_BANDS
+    }
+    for band, data in native.items():
+        metres = NATIVE_RESOLUTION[band]
+        _write_tif(
+            folder / f'{stem}_TOC-{band}_{metres}M_{version}.tif',
+            data.astype(np.int16)[None],
+            transform(metres),
+            crs,
+            nodata,
+        )
+    _write_tif(
+        folder / f'{stem}_SCENECLASSIFICATION_20M_{version}.tif',
+        scl20[None],
+        transform(20),
+        crs,
+        0,
+        colormap=SCL_COLOURS,
+    )
+    rng = np.random.default_rng(seed + 1)
+    shape60 = (grid[0] // 6, grid[1] // 6)
+    for layer in QUALITY_LAYERS:
+        values = rng.integers(0, 1000, size=shape60, dtype=np.int16)
+        _write_tif(
+            folder / f'{stem}_{layer}_60M_{version}.tif',
+            values[None],
+            transform(60),
+            crs,
+            None,
+        )
+    quicklook = np.stack(
+        [np.asarray(given[b], dtype=np.float64) for b in ('B04', 'B03', 'B02')]
+    )
+    quicklook = np.clip(quicklook / 3000 * 255, 0, 255)
+    _write_tif(
+        folder / f'{stem}_TOC_QUICKLOOK_{version}.tif',
+        _block_mean_stack(quicklook, 6).astype(np.uint8),
+        transform(60),
+        crs,
+        None,
+    )
+    with atomic_path(folder / f'{product}.xml') as temporary:
+        temporary.write_text(_METADATA_XML.format(product=product), encoding='utf-8')
+    return folder
+
+
+def _block_mean_stack(data: NDArray[Any], factor: int) -> NDArray[np.int16]:
+    return np.stack([_block_mean(band, factor) for band in data])
+
+
+def write_openeo_file(
+    path: str | Path,
+    bands: Mapping[str, NDArray[Any]],
+    *,
+    bounds: tuple[float, float, float, float],
+    crs: CRS | str | int = DEFAULT_CRS,
+    nodata: int | None = TERRASCOPE_NODATA,
+) -> Path:
+    """Write a multi-band GeoTIFF as the openEO downloader does.
+
+    Args:
+        path: the file to write.
+        bands: band name -> 2-D array, in the order the bands go into the file
+            (``SCL`` included where wanted); all the same shape.
+        bounds: ``(xmin, ymin, xmax, ymax)`` in ``crs``.
+        crs: the file's CRS (EPSG:4326 by default, as the downloader).
+        nodata: the nodata value in the file's tags.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: if no band is given or the arrays differ in shape.
+    """
+    if not bands:
+        raise ValueError('no bands to write')
+    shapes = {np.asarray(a).shape for a in bands.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
+    data = np.stack([np.asarray(a) for a in bands.values()]).astype(np.int16)
+    rows, cols = data.shape[1:]
+    return _write_tif(
+        Path(path),
+        data,
+        from_bounds(*bounds, cols, rows),
+        CRS.from_user_input(crs),
+        nodata,
+        descriptions=list(bands),
+    )
+
+
+def _sheet_bounds(
+    sheet: Sheet | str | int, crs: CRS | str | int
+) -> tuple[float, float, float, float]:
+    bounds = transform_bounds(
+        KBL_CRS, CRS.from_user_input(crs), *Sheet.parse(sheet).bounds, densify_pts=21
+    )
+    return (bounds[0], bounds[1], bounds[2], bounds[3])
+
+
+def write_openeo_acquisition(
+    out: str | Path,
+    sheet: Sheet | str | int,
+    day: date | str,
+    bands: Mapping[str, NDArray[Any]],
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    crs: CRS | str | int = DEFAULT_CRS,
+    nodata: int | None = TERRASCOPE_NODATA,
+) -> Path:
+    """Write one sheet on one date at :func:`openeo_acquisition_path`.
+
+    Args:
+        out: the download folder.
+        sheet: the map sheet.
+        day: the acquisition date.
+        bands: see :func:`write_openeo_file` (include ``SCL``).
+        bounds: the extent in ``crs`` (default: the sheet's bounding box).
+        crs: the file's CRS.
+        nodata: the nodata value.
+
+    Returns:
+        The path written.
+    """
+    return write_openeo_file(
+        openeo_acquisition_path(out, sheet, day),
+        bands,
+        bounds=bounds or _sheet_bounds(sheet, crs),
+        crs=crs,
+        nodata=nodata,
+    )
+
+
+def write_openeo_composite(
+    out: str | Path,
+    sheet: Sheet | str | int,
+    month: date | str,
+    bands: Mapping[str, NDArray[Any]],
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    crs: CRS | str | int = DEFAULT_CRS,
+    nodata: int | None = TERRASCOPE_NODATA,
+) -> Path:
+    """Write one sheet's monthly median composite at :func:`openeo_composite_path`.
+
+    Args:
+        out: the download folder.
+        sheet: the map sheet.
+        month: any date in the month, or ``'YYYY-MM'``.
+        bands: see :func:`write_openeo_file` (no ``SCL``; nodata where no
+            cloud-free pixel existed).
+        bounds: the extent in ``crs`` (default: the sheet's bounding box).
+        crs: the file's CRS.
+        nodata: the nodata value.
+
+    Returns:
+        The path written.
+    """
+    return write_openeo_file(
+        openeo_composite_path(out, sheet, month),
+        bands,
+        bounds=bounds or _sheet_bounds(sheet, crs),
+        crs=crs,
+        nodata=nodata,
+    )
