@@ -35,6 +35,35 @@ def _split_map() -> None:
         plot_grid(grid('kbl4', scheme=SplitScheme()), target)
 
 
+def _class_table() -> None:
+    """An RST table of the 14 classes with a colour swatch each."""
+    from torchgeo_bvm.classes import CLASSES
+
+    lines = [
+        '.. list-table::',
+        '   :header-rows: 1',
+        '',
+        '   * - id',
+        '     - class',
+        '     - colour',
+    ]
+    for cls in CLASSES:
+        swatch = (
+            f'<span style="display:inline-block;width:3em;height:1em;'
+            f'background:{cls.colour};border:1px solid #444"></span> {cls.colour}'
+        )
+        lines += [
+            f'   * - {cls.id}',
+            f'     - {cls.name}',
+            '     - .. raw:: html',
+            '',
+            f'          {swatch}',
+            '',
+        ]
+    (GENERATED / 'classes.rst').write_text('\n'.join(lines) + '\n')
+
+
 def setup(app: object) -> None:
     GENERATED.mkdir(parents=True, exist_ok=True)
     _split_map()
+    _class_table()

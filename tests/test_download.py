@@ -29,7 +29,6 @@ from tests.openeo_backend import (
 )
 from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.download import (
-    ALL_BANDS,
     MANIFEST_NAME,
     Downloader,
     DownloadError,
@@ -41,7 +40,6 @@ from torchgeo_bvm.download import (
     build_process_graph,
     output_path,
     plan_tasks,
-    resolve_bands,
     sheet_extent,
 )
 from torchgeo_bvm.kaartblad import Sheet
@@ -145,17 +143,6 @@ def test_sheet_extent_covers_the_sheet_tightly() -> None:
 
 
 # -- planning and options ---------------------------------------------------------
-
-
-def test_resolve_bands() -> None:
-    assert resolve_bands('rgb') == ('B02', 'B03', 'B04')
-    assert resolve_bands('RGNIR') == ('B03', 'B04', 'B08')
-    assert resolve_bands('all') == ALL_BANDS
-    assert resolve_bands('b08,B04') == ('B08', 'B04')
-    with pytest.raises(ValueError, match=r"unknown band\(s\) \['B09'\]"):
-        resolve_bands(['B09'])
-    with pytest.raises(ValueError, match='twice'):
-        resolve_bands('B02,B02')
 
 
 def test_options_errors() -> None:

@@ -88,6 +88,14 @@ from tqdm.auto import tqdm
 from urllib3.util import Retry
 
 from .crs import DEFAULT_CRS, resolution_for
+from .datasets.sentinel2 import (
+    ALL_BANDS,
+    BAND_MODES,
+    SCL_BAND,
+    openeo_acquisition_path,
+    openeo_composite_path,
+    resolve_bands,
+)
 from .fileio import atomic_path
 from .kaartblad import Sheet
 
@@ -119,30 +127,8 @@ _log = logging.getLogger(__name__)
 COLLECTION = 'TERRASCOPE_S2_TOC_V2'
 #: The backend used by the paper (Terrascope).
 DEFAULT_BACKEND = 'openeo.vito.be'
-#: The scene classification band, always downloaded with single dates.
-SCL_BAND = 'SCL'
 #: SCL classes kept by the composites: vegetation, not vegetated, water, unclassified.
 VALID_SCL = (4, 5, 6, 7)
-#: The 11 reflectance bands of the collection (it has no B09 or B10).
-ALL_BANDS = (
-    'B01',
-    'B02',
-    'B03',
-    'B04',
-    'B05',
-    'B06',
-    'B07',
-    'B08',
-    'B8A',
-    'B11',
-    'B12',
-)
-#: The paper's band modes.
-BAND_MODES: dict[str, tuple[str, ...]] = {
-    'rgb': ('B02', 'B03', 'B04'),
-    'rgnir': ('B03', 'B04', 'B08'),
-    'all': ALL_BANDS,
-}
 #: File name of the manifest in the output folder.
 MANIFEST_NAME = 'openeo-manifest.json'
 
@@ -179,35 +165,6 @@ class JobFailedError(DownloadError):
 
 class _TruncatedError(requests.exceptions.ChunkedEncodingError):
     """A body ended before its announced ``Content-Length``."""
-
-
-def resolve_bands(bands: str | Iterable[str]) -> tuple[str, ...]:
-    """Turn a band mode or a list of band names into the band names.
-
-    Args:
-        bands: ``'rgb'``, ``'rgnir'``, ``'all'``, a comma-separated string or an
-            iterable of names from :data:`ALL_BANDS`.
-
-    Returns:
-        The band names in the requested order, without ``SCL``.
-
-    Raises:
-        ValueError: for an unknown band or mode, a repeated band, or no band.
-    """
-    if isinstance(bands, str):
-        if bands.lower() in BAND_MODES:
-            return BAND_MODES[bands.lower()]
-        bands = bands.split(',')
-    names = tuple(b.strip().upper() for b in bands if b.strip())
-    unknown = [b for b in names if b not in ALL_BANDS]
-    if unknown or not names:
-        raise ValueError(
-            f'unknown band(s) {unknown or names!r}: expected a mode '
-            f'({", ".join(BAND_MODES)}) or names from {", ".join(ALL_BANDS)}'
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(f'bands {names!r} name a band twice')
-    return names
 
 
 @dataclass(frozen=True)
@@ -460,7 +417,7 @@ def _mask_clouds(cube: DataCube, options: DownloadOptions) -> DataCube:
 def output_path(
     out: str | Path, sheet: Sheet | str, day: date, composite: bool
 ) -> Path:
-    """Where a downloaded file goes.
+    """Where a downloaded file goes: the layout :class:`Sentinel2TOC` reads.
 
     Args:
         out: the output folder.
@@ -472,9 +429,9 @@ def output_path(
         ``<out>/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif`` or
         ``<out>/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif``.
     """
-    safe = Sheet.parse(sheet).file_safe
-    stamp = f'{day:%Y-%m}_median' if composite else f'{day:%Y-%m-%d}Z'
-    return Path(out) / safe / f'{safe}_openEO_{stamp}.tif'
+    if composite:
+        return openeo_composite_path(out, sheet, day)
+    return openeo_acquisition_path(out, sheet, day)
 
 
 def _graph_digest(graph: dict[str, Any]) -> str:

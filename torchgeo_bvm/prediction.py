@@ -26,17 +26,28 @@ written too, scaled to uint8 0..250 (255 = nodata), and a PNG preview.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import rasterio
+import rasterio.features
 import torch
 from affine import Affine
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
+from pyproj import CRS
+from torch import Tensor
 
-from .classes import IGNORE_INDEX
+from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX
+from .fileio import atomic_path
+from .labels import Grid, write_class_raster
+from .samplers import KaartbladGridSampler
 
-__all__ = ['SheetMosaic', 'tile_weights']
+__all__ = ['PROBABILITY_SCALE', 'SheetMosaic', 'SheetPredictionWriter', 'tile_weights']
 
 Blend = Literal['centre', 'blend']
 
@@ -183,3 +194,235 @@ class SheetMosaic:
         scaled = np.rint(self.probabilities() * PROBABILITY_SCALE).astype(np.uint8)
         scaled[:, ~self.covered] = IGNORE_INDEX
         return scaled
+
+
+class SheetPredictionWriter(BasePredictionWriter):
+    """Write the predictions of ``torchgeo predict`` as one GeoTIFF per sheet.
+
+    Use it as a trainer callback with a data module whose ``predict_sampler`` is a
+    :class:`~torchgeo_bvm.samplers.KaartbladGridSampler` (alone or composed with a
+    temporal sampler through ``@``), such as
+    :class:`~torchgeo_bvm.datamodules.BVMDataModule`. For each sheet it writes
+    ``<output_dir>/<sheet>.tif`` (file-safe code, e.g. ``22_7-8.tif``): uint8 class
+    ids, nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, the class colour table
+    and names, on the sheet's pixel box of the imagery grid. Optionally
+    ``<sheet>_probabilities.tif`` (one uint8 band per class, ``p * 250``, band
+    descriptions = class names, nodata 255) and ``<sheet>.png``, a preview.
+
+    A sheet is written as soon as its last tile has arrived, so memory holds one
+    sheet at a time; run prediction on a single device (under DDP every rank would
+    hold only its share of the tiles).
+
+    Args:
+        output_dir: folder for the maps.
+        blend: ``'centre'`` or ``'blend'`` (see :mod:`torchgeo_bvm.prediction`).
+        probabilities: also write the per-class probabilities.
+        preview: also write a PNG preview of each map.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        blend: Blend = 'centre',
+        probabilities: bool = False,
+        preview: bool = True,
+    ) -> None:
+        super().__init__(write_interval='batch')
+        if blend not in ('centre', 'blend'):
+            raise ValueError(f"blend must be 'centre' or 'blend', got {blend!r}")
+        self.output_dir = Path(output_dir)
+        self.blend: Blend = blend
+        self.probabilities = probabilities
+        self.preview = preview
+        self.written: list[Path] = []
+        self._sampler: KaartbladGridSampler | None = None
+        self._crs: CRS | None = None
+        self._mosaics: dict[int, tuple[SheetMosaic, tuple[int, int]]] = {}
+        self._remaining: Counter[int] = Counter()
+
+    def on_predict_epoch_start(
+        self, trainer: Trainer, pl_module: LightningModule
+    ) -> None:
+        """Find the evaluation sampler and count the tiles of every sheet.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+
+        Raises:
+            ValueError: if the data module has no KaartbladGridSampler for predict.
+        """
+        datamodule = getattr(trainer, 'datamodule', None)
+        sampler = getattr(datamodule, 'predict_sampler', None)
+        sampler = getattr(sampler, 'spatial_sampler', sampler)
+        if not isinstance(sampler, KaartbladGridSampler):
+            raise ValueError(
+                'SheetPredictionWriter needs a data module whose predict_sampler is '
+                'a KaartbladGridSampler (or one composed with @), got '
+                f'{type(sampler).__name__}'
+            )
+        self._sampler = sampler
+        self._crs = sampler.layout.crs
+        self._mosaics = {}
+        self._remaining = Counter(index for index, _, _ in sampler.tiles)
+        self.written = []
+
+    def write_on_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: dict[str, Tensor],
+        batch_indices: object,
+        batch: object,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
+        """Add a batch of tiles to their sheets; write the sheets that are complete.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+            prediction: ``predict_step``'s output with ``probabilities`` and
+                ``transform``.
+            batch_indices: unused.
+            batch: unused.
+            batch_idx: unused.
+            dataloader_idx: unused.
+        """
+        probabilities: Tensor = prediction['probabilities']
+        transforms: Tensor = prediction['transform']
+        for tile, transform in zip(probabilities, transforms, strict=True):
+            index, column, row = self._locate(transform, tile.shape[-1])
+            mosaic, (c0, r0) = self._mosaic(index, tile.shape[0])
+            mosaic.add(tile, column - c0, row - r0)
+            self._remaining[index] -= 1
+            if self._remaining[index] == 0:
+                self._finish(index)
+
+    def on_predict_epoch_end(
+        self, trainer: Trainer, pl_module: LightningModule
+    ) -> None:
+        """Write the sheets still in memory.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
+        for index in list(self._mosaics):
+            self._finish(index)
+
+    def _locate(self, transform: Tensor, size: int) -> tuple[int, int, int]:
+        assert self._sampler is not None
+        grid, layout = self._sampler.grid, self._sampler.layout
+        left, top = float(transform[2]), float(transform[5])
+        column = round((left - grid.left) / grid.xres)
+        row = round((grid.top - top) / grid.yres)
+        window = (left, top - size * grid.yres, left + size * grid.xres, top)
+        centre = (
+            left + (size // 2 + 0.5) * grid.xres,
+            top - (size // 2 + 0.5) * grid.yres,
+        )
+        index = layout.find(window, centre, self._sampler.region.split)
+        if index is None:
+            raise ValueError(
+                f'a predicted tile at {window} lies in no sheet of the split'
+            )
+        return index, column, row
+
+    def _mosaic(
+        self, index: int, num_classes: int
+    ) -> tuple[SheetMosaic, tuple[int, int]]:
+        if index not in self._mosaics:
+            assert self._sampler is not None
+            c0, r0, c1, r1 = self._sampler.sheet_pixels(index)
+            transform = self._sampler.grid.transform(c0, r0)
+            shape = (r1 - r0, c1 - c0)
+            region = self._sampler.region
+            allowed = region.allowed[region.indices.index(index)]
+            valid = rasterio.features.geometry_mask(
+                [allowed], out_shape=shape, transform=transform, invert=True
+            )
+            mosaic = SheetMosaic(transform, shape, num_classes, self.blend, valid)
+            self._mosaics[index] = (mosaic, (c0, r0))
+        return self._mosaics[index]
+
+    def _finish(self, index: int) -> None:
+        assert self._sampler is not None
+        assert self._crs is not None
+        mosaic, _ = self._mosaics.pop(index)
+        sheet = self._sampler.layout.sheets[index]
+        height, width = mosaic.shape
+        grid = Grid(self._crs, mosaic.transform, width, height)
+        path = self.output_dir / f'{sheet.file_safe}.tif'
+        write_class_raster(
+            path, mosaic.classes(), grid, description='predicted class', progress=False
+        )
+        self.written.append(path)
+        if self.probabilities:
+            self._write_probabilities(
+                path.with_name(f'{sheet.file_safe}_probabilities.tif'), mosaic, grid
+            )
+        if self.preview:
+            _write_preview(
+                path.with_suffix('.png'),
+                mosaic.classes(),
+                f'Predicted classes, sheet {sheet.code}',
+            )
+
+    def _write_probabilities(self, path: Path, mosaic: SheetMosaic, grid: Grid) -> None:
+        scaled = mosaic.scaled_probabilities()
+        profile = {
+            'driver': 'GTiff',
+            'dtype': 'uint8',
+            'count': scaled.shape[0],
+            'width': grid.width,
+            'height': grid.height,
+            'crs': grid.crs.to_wkt(),
+            'transform': grid.transform,
+            'nodata': IGNORE_INDEX,
+            'tiled': True,
+            'blockxsize': 256,
+            'blockysize': 256,
+            'compress': 'deflate',
+        }
+        with (
+            atomic_path(path) as temporary,
+            rasterio.open(temporary, 'w', **profile) as sink,
+        ):
+            sink.write(scaled)
+            for band, name in enumerate(CLASS_NAMES[: scaled.shape[0]], start=1):
+                sink.set_band_description(band, name)
+            sink.update_tags(scale=f'1/{PROBABILITY_SCALE}')
+        self.written.append(path)
+
+
+def _write_preview(path: Path, classes: NDArray[np.uint8], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    colours = np.zeros((256, 4))
+    for cls in CLASSES:
+        colours[cls.id] = (*np.array(cls.rgb) / 255, 1.0)
+    height, width = classes.shape
+    figure, axes = plt.subplots(
+        figsize=(10, 10 * height / max(width, 1) + 1), layout='constrained'
+    )
+    axes.imshow(
+        classes, cmap=ListedColormap(colours), vmin=0, vmax=255, interpolation='nearest'
+    )
+    present = [c for c in CLASSES if (classes == c.id).any()]
+    axes.legend(
+        handles=[Patch(color=c.colour, label=c.name) for c in present],
+        loc='upper left',
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=7,
+    )
+    axes.set_title(title)
+    axes.set_axis_off()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120, format='png')
+    plt.close(figure)

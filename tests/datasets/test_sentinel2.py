@@ -85,6 +85,7 @@ def test_resolve_bands_modes_and_lists() -> None:
     assert set(BAND_MODES) == {'rgb', 'rgnir', 'all'}
     assert resolve_bands(['b8a', 'B01']) == ('B8A', 'B01')
     assert resolve_bands('B11') == ('B11',)
+    assert resolve_bands('b08, B04') == ('B08', 'B04')
 
 
 @pytest.mark.parametrize(

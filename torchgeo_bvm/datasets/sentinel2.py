@@ -165,7 +165,7 @@ def resolve_bands(bands: str | Sequence[str]) -> tuple[str, ...]:
 
     Args:
         bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or band names such as
-            ``['B08', 'B04']`` (any order, upper or lower case).
+            ``['B08', 'B04']`` or ``'B08,B04'`` (any order, upper or lower case).
 
     Returns:
         The band names, in the requested order.
@@ -174,6 +174,8 @@ def resolve_bands(bands: str | Sequence[str]) -> tuple[str, ...]:
         ValueError: for an unknown mode or band name (the message lists the
             available ones), a repeated band, ``SCL`` or an empty list.
     """
+    if isinstance(bands, str) and ',' in bands:
+        bands = [b.strip() for b in bands.split(',') if b.strip()]
     if isinstance(bands, str):
         mode = bands.lower()
         if mode in BAND_MODES:
