@@ -78,7 +78,7 @@ def test_dry_run_split_takes_every_sheet_of_the_split(tmp_path, capsys) -> None:
     ('args', 'message'),
     [
         (['--months', '13'], 'months must lie in 1..12'),
-        (['--bands', 'B02,B10'], "unknown band(s) ['B10']"),
+        (['--bands', 'B02,B10'], "unknown band 'B10': available bands are B01"),
         (['--sync'], 'synchronous requests need a composite'),
         (['--max-cloud-cover', '101'], 'max_cloud_cover must lie in 0..100'),
     ],
