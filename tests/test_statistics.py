@@ -168,3 +168,26 @@ def test_write_outputs(sheet22_labels, tmp_path) -> None:
     assert '| Cultivated land | 160 | 100 | 0 | 66.67 | 62.50 | 0.00 |' in markdown
     assert '| train - val | 0.70968 |' in markdown
     assert paths['chart'].read_bytes()[:4] == b'\x89PNG'
+
+
+def test_median_frequency_weights() -> None:
+    from torchgeo_bvm.statistics import median_frequency_weights
+
+    # Frequencies 0.5, 0.25, 0.25 and an absent class: median 0.25.
+    assert median_frequency_weights([2, 1, 1, 0]) == [0.5, 1.0, 1.0, 0.0]
+    assert median_frequency_weights([1000, 1], max_weight=10) == [0.5005, 10.0]
+    with pytest.raises(ValueError, match='at least one pixel'):
+        median_frequency_weights([0, 0])
+
+
+def test_class_weights_file(sheet22_labels, tmp_path) -> None:
+    import json
+
+    stats = split_class_counts(sheet22_labels, numbers=[22], progress=False)
+    paths = stats.write(tmp_path)
+    weights = json.loads(paths['class_weights'].read_text())
+    # Train has Cultivated land 160 and Grasslands 80: median frequency 1/2.
+    expected = [0.0] * 14
+    expected[1], expected[2] = 0.75, 1.5
+    assert weights == {'split': 'train', 'class_weights': expected}
+    assert stats.class_weights() == expected

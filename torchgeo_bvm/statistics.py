@@ -13,6 +13,7 @@ probabilities of two splits (classes absent from both are skipped).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,12 @@ from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from .fileio import atomic_path
 from .kaartblad import KBL_CRS, SplitScheme, reproject_geometry
 
-__all__ = ['SplitStatistics', 'chi_squared_distance', 'split_class_counts']
+__all__ = [
+    'SplitStatistics',
+    'chi_squared_distance',
+    'median_frequency_weights',
+    'split_class_counts',
+]
 
 # Split index 0 is reserved for pixels in no selected sheet.
 _OUTSIDE = 0
@@ -69,6 +75,37 @@ def chi_squared_distance(
     total = a + b
     present = total > 0
     return float((((a - b) ** 2)[present] / total[present]).sum())
+
+
+def median_frequency_weights(
+    counts: Sequence[float] | NDArray[np.number] | pd.Series, max_weight: float = 50.0
+) -> list[float]:
+    """Class weights for the loss by median frequency balancing.
+
+    ``w_c = median(f) / f_c`` over the classes present (Eigen and Fergus, 2015),
+    so a class of median frequency weighs 1, rarer classes more. Weights are capped
+    at ``max_weight``, since the rarest BVM classes are 0.01 % of the pixels and an
+    uncapped weight of several hundred destabilises training; absent classes get 0.
+
+    Args:
+        counts: pixel counts per class (e.g. of the train split).
+        max_weight: the largest weight.
+
+    Returns:
+        One weight per class, rounded to 4 decimals (for configs).
+
+    Raises:
+        ValueError: if no class has pixels or a count is negative.
+    """
+    values = np.asarray(counts, dtype=np.float64)
+    if (values < 0).any() or values.sum() <= 0:
+        raise ValueError('class counts must be non-negative with at least one pixel')
+    frequencies = values / values.sum()
+    present = frequencies > 0
+    median = float(np.median(frequencies[present]))
+    weights = np.zeros_like(frequencies)
+    weights[present] = np.minimum(median / frequencies[present], max_weight)
+    return [round(float(w), 4) for w in weights]
 
 
 @dataclass
@@ -116,6 +153,20 @@ class SplitStatistics:
         ]
         return pd.DataFrame(rows, columns=['split_a', 'split_b', 'distance'])
 
+    def class_weights(
+        self, split: str = 'train', max_weight: float = 50.0
+    ) -> list[float]:
+        """Loss weights from one split's counts (:func:`median_frequency_weights`).
+
+        Args:
+            split: the split whose counts are used.
+            max_weight: the largest weight.
+
+        Returns:
+            One weight per class, in class id order.
+        """
+        return median_frequency_weights(self.counts[split], max_weight)
+
     def to_markdown(self) -> str:
         """Markdown tables: pixels and percent per class and split, then distances.
 
@@ -151,7 +202,9 @@ class SplitStatistics:
 
         Returns:
             The written files by kind: ``counts``, ``chi_squared``, ``markdown``,
-            ``chart``.
+            ``chart`` and, when there is a non-empty ``train`` split,
+            ``class_weights`` (JSON, median frequency balancing of the train
+            split, ready for the task's ``class_weights``).
         """
         directory = Path(directory)
         paths = {
@@ -159,6 +212,7 @@ class SplitStatistics:
             'chi_squared': directory / 'chi_squared.csv',
             'markdown': directory / 'split_statistics.md',
             'chart': directory / 'class_distribution.png',
+            'class_weights': directory / 'class_weights.json',
         }
         table = self.counts.copy()
         table.insert(0, 'class_id', [c.id for c in CLASSES])
@@ -172,6 +226,12 @@ class SplitStatistics:
         with atomic_path(paths['markdown']) as temporary:
             temporary.write_text(self.to_markdown())
         self.plot(paths['chart'], log_scale=log_scale)
+        if 'train' in self.splits and self.counts['train'].sum() > 0:
+            weights = {'split': 'train', 'class_weights': self.class_weights('train')}
+            with atomic_path(paths['class_weights']) as temporary:
+                temporary.write_text(json.dumps(weights, indent=2) + '\n')
+        else:
+            del paths['class_weights']
         return paths
 
     def plot(self, path: str | Path, log_scale: bool = False) -> None:
