@@ -27,6 +27,7 @@ def test_stats_cli(sheet22_labels, tmp_path, capsys) -> None:
         'chi_squared.csv',
         'class_counts.csv',
         'class_distribution.png',
+        'class_weights.json',
         'split_statistics.md',
     ]
 

@@ -1,0 +1,112 @@
+r"""Rasterise the Biological Valuation Map into a class-id GeoTIFF (COG).
+
+The result is uint8 with class ids 0..13, nodata 255 (no label), a colour table
+and the class names (in the .aux.xml beside it), so QGIS shows it labelled.
+
+Examples:
+  torchgeo-bvm rasterize --bvm BwkHab.shp --out labels.tif
+  torchgeo-bvm rasterize --bvm BWK_2023_Shapefile.zip --out labels_utm.tif \
+      --crs EPSG:32631 --res 10
+  torchgeo-bvm rasterize --bvm BwkHab.gpkg --layer BwkHab --out s2_labels.tif \
+      --like S2B_20200405T104619_31UDS_TOC-B02_10M_V210.tif
+  torchgeo-bvm rasterize --bvm BVM_labeled.zip --label-field Label \
+      --sheets 22/1-2,22/3-4 --out ghent.tif
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from torchgeo.datasets import DatasetNotFoundError
+
+from ..kaartblad import iter_codes
+from ..labels import rasterize_bvm
+
+HELP = 'rasterise the BVM into a class-id GeoTIFF with colour table and class names'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this command's arguments.
+
+    Args:
+        parser: the subcommand's parser.
+    """
+    parser.add_argument(
+        '--bvm',
+        type=Path,
+        required=True,
+        help='the BVM layer: .shp, .zip of it, .gpkg or GeoParquet',
+    )
+    parser.add_argument('--out', type=Path, required=True, help='the GeoTIFF to write')
+    parser.add_argument('--crs', help='CRS of the grid (default EPSG:4326)')
+    parser.add_argument(
+        '--res',
+        type=float,
+        nargs='+',
+        metavar='RES',
+        help='resolution: one value, or x and y (default: 10 m in the CRS units)',
+    )
+    parser.add_argument(
+        '--like',
+        type=Path,
+        help='use exactly the grid of this raster (e.g. Sentinel-2)',
+    )
+    parser.add_argument(
+        '--sheets', help='map sheets to restrict to, e.g. 22 or 22/1-2,22/3-4'
+    )
+    parser.add_argument('--layer', help='layer name (GeoPackage) or shapefile in a zip')
+    parser.add_argument(
+        '--label-field',
+        default='EENH1',
+        help='unit field (default EENH1) or an integer label field such as Label',
+    )
+    parser.add_argument(
+        '--mapping', type=Path, help='your own unit -> class table (CSV: code,class)'
+    )
+    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Rasterise.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        0 on success.
+
+    Raises:
+        ValueError: for contradictory or invalid options, or bad input data.
+        FileNotFoundError: if an input file does not exist.
+    """
+    if args.like is not None and (args.crs is not None or args.res is not None):
+        raise ValueError(
+            '--like takes the CRS and resolution from the raster: '
+            'leave out --crs and --res'
+        )
+    res = None
+    if args.res is not None:
+        if len(args.res) > 2:
+            raise ValueError(f'--res takes one or two values, got {len(args.res)}')
+        res = (args.res[0], args.res[-1])
+    if not args.bvm.exists():
+        raise FileNotFoundError(f'BVM layer not found: {args.bvm}')
+    sheets = list(iter_codes(args.sheets)) if args.sheets else None
+    try:
+        out = rasterize_bvm(
+            args.bvm,
+            args.out,
+            crs=args.crs,
+            res=res,
+            like=args.like,
+            sheets=sheets,
+            layer=args.layer,
+            label_field=args.label_field,
+            mapping=args.mapping,
+            progress=not args.quiet,
+        )
+    except DatasetNotFoundError as error:
+        raise FileNotFoundError(f'{args.bvm}: no BVM layer found ({error})') from None
+    print(f'wrote {out}')
+    return 0

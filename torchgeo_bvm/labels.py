@@ -1,0 +1,408 @@
+"""Label rasters: the BVM rasterised to class-id GeoTIFFs.
+
+:func:`rasterize_bvm` writes the whole map, or given map sheets, as one uint8
+GeoTIFF in Cloud Optimized GeoTIFF layout (512 x 512 DEFLATE tiles, nearest
+overviews), nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, a colour table,
+the band description and, in the ``.aux.xml`` beside it, the class names as
+category names and a raster attribute table, so QGIS shows the classes by
+name. The grid is either a CRS and resolution (snapped to multiples of the
+resolution) or exactly the grid of a reference raster, such as a Sentinel-2
+file, so labels and imagery share pixels. The raster is produced block by
+block, so memory stays bounded at full Flanders scale, and appears atomically.
+
+:func:`write_class_raster` writes any class-id array or block function in the
+same format (prediction maps reuse it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.features
+import rasterio.shutil
+import rasterio.windows
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS
+from rasterio.transform import Affine
+from rasterio.windows import Window
+from tqdm import tqdm
+
+from .bwk import UnitMapping
+from .classes import CLASSES, IGNORE_INDEX, BVMClass
+from .crs import DEFAULT_CRS, resolution_for
+from .datasets.bvm import BVMDataset
+from .fileio import atomic_path
+from .kaartblad import Sheet
+
+__all__ = [
+    'COG_BLOCK_SIZE',
+    'Grid',
+    'class_raster_aux_xml',
+    'rasterize_bvm',
+    'write_class_raster',
+]
+
+#: Tile size of the written GeoTIFFs.
+COG_BLOCK_SIZE = 512
+
+BlockSource = NDArray[np.uint8] | Callable[[Window], NDArray[np.uint8]]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A raster grid: CRS, north-up affine transform and size in pixels.
+
+    Args:
+        crs: the CRS.
+        transform: the affine transform of the upper-left corner.
+        width: width in pixels.
+        height: height in pixels.
+    """
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @classmethod
+    def from_bounds(
+        cls,
+        bounds: Sequence[float],
+        crs: CRS | str | int,
+        res: float | tuple[float, float],
+    ) -> Grid:
+        """The grid covering ``bounds``, its edges snapped outward to ``res``.
+
+        Args:
+            bounds: (xmin, ymin, xmax, ymax) in ``crs``.
+            crs: the CRS.
+            res: pixel size (x, y) or one value for both.
+
+        Returns:
+            The grid.
+
+        Raises:
+            ValueError: if a resolution is not positive.
+        """
+        xres, yres = (res, res) if isinstance(res, int | float) else res
+        if xres <= 0 or yres <= 0:
+            raise ValueError(f'resolution must be positive, got {(xres, yres)}')
+        xmin, ymin, xmax, ymax = bounds
+        left = math.floor(xmin / xres) * xres
+        top = math.ceil(ymax / yres) * yres
+        width = max(1, math.ceil((xmax - left) / xres - 1e-9))
+        height = max(1, math.ceil((top - ymin) / yres - 1e-9))
+        transform = rasterio.transform.from_origin(left, top, xres, yres)
+        return cls(CRS.from_user_input(crs), transform, width, height)
+
+    @classmethod
+    def like(cls, path: str | os.PathLike[str]) -> Grid:
+        """The grid of an existing raster.
+
+        Args:
+            path: the reference raster (e.g. a Sentinel-2 band).
+
+        Returns:
+            Its grid.
+
+        Raises:
+            FileNotFoundError: if ``path`` does not exist.
+            ValueError: if it has no CRS or is not north up.
+        """
+        if not Path(path).exists():
+            raise FileNotFoundError(f'reference raster not found: {path}')
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise ValueError(f'{path}: the reference raster has no CRS')
+            if src.transform.b != 0 or src.transform.d != 0 or src.transform.e >= 0:
+                raise ValueError(f'{path}: the reference raster is not north up')
+            return cls(
+                CRS.from_user_input(src.crs), src.transform, src.width, src.height
+            )
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """Pixel size (x, y), both positive."""
+        return (self.transform.a, -self.transform.e)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of the grid."""
+        xmin, ymax = self.transform @ (0, 0)
+        xmax, ymin = self.transform @ (self.width, self.height)
+        return (xmin, ymin, xmax, ymax)
+
+    def windows(self, block_size: int) -> Iterator[Window]:
+        """The grid cut into blocks, row by row.
+
+        Args:
+            block_size: block width and height in pixels.
+
+        Yields:
+            The blocks' windows.
+        """
+        for row in range(0, self.height, block_size):
+            for col in range(0, self.width, block_size):
+                yield Window(
+                    col,
+                    row,
+                    min(block_size, self.width - col),
+                    min(block_size, self.height - row),
+                )
+
+
+def class_raster_aux_xml(
+    classes: Sequence[BVMClass] = CLASSES, description: str = 'class'
+) -> str:
+    """The GDAL ``.aux.xml`` naming the classes of a class-id raster.
+
+    It holds the band description, the class names as category names and a
+    thematic raster attribute table (value, class name, red, green, blue), which
+    QGIS and GDAL read from beside the GeoTIFF.
+
+    Args:
+        classes: the classes; their ids are the pixel values.
+        description: the band description.
+
+    Returns:
+        The XML text.
+    """
+    by_id = {c.id: c for c in classes}
+    categories = ''.join(
+        f'      <Category>{escape(by_id[i].name) if i in by_id else ""}</Category>\n'
+        for i in range(max(by_id) + 1)
+    )
+    # Usage codes are GDAL's GDALRATFieldUsage: 5 MinMax, 2 Name, 6-8 Red-Blue;
+    # types are GDALRATFieldType: 0 integer, 2 string.
+    fields = [('Value', 0, 5), ('Class', 2, 2), ('Red', 0, 6), ('Green', 0, 7)]
+    fields.append(('Blue', 0, 8))
+    definitions = ''.join(
+        f'      <FieldDefn index="{i}"><Name>{name}</Name><Type>{kind}</Type>'
+        f'<Usage>{usage}</Usage></FieldDefn>\n'
+        for i, (name, kind, usage) in enumerate(fields)
+    )
+    rows = ''.join(
+        f'      <Row index="{row}"><F>{c.id}</F><F>{escape(c.name)}</F>'
+        + ''.join(f'<F>{v}</F>' for v in c.rgb)
+        + '</Row>\n'
+        for row, c in enumerate(classes)
+    )
+    return (
+        '<PAMDataset>\n'
+        '  <PAMRasterBand band="1">\n'
+        f'    <Description>{escape(description)}</Description>\n'
+        '    <CategoryNames>\n'
+        f'{categories}'
+        '    </CategoryNames>\n'
+        '    <GDALRasterAttributeTable tableType="thematic">\n'
+        f'{definitions}{rows}'
+        '    </GDALRasterAttributeTable>\n'
+        '  </PAMRasterBand>\n'
+        '</PAMDataset>\n'
+    )
+
+
+def write_class_raster(
+    path: str | os.PathLike[str],
+    data: BlockSource,
+    grid: Grid,
+    classes: Sequence[BVMClass] = CLASSES,
+    nodata: int = IGNORE_INDEX,
+    description: str = 'class',
+    block_size: int = 2048,
+    progress: bool = True,
+) -> Path:
+    """Write a class-id raster as a COG with colour table and class names.
+
+    Args:
+        path: the ``.tif`` to write; a ``.tif.aux.xml`` with the class names is
+            written beside it.
+        data: the class ids, uint8 [height, width], or a function returning the
+            uint8 block of a :class:`~rasterio.windows.Window` (bounded memory).
+        grid: the raster grid.
+        classes: the classes (their ids are the values, their colours the colour
+            table).
+        nodata: the nodata value.
+        description: the band description.
+        block_size: pixels per block side when producing ``data`` (a multiple of
+            :data:`COG_BLOCK_SIZE`).
+        progress: show a progress bar.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ValueError: if an array has the wrong shape or a block the wrong size.
+    """
+    path = Path(path)
+    if isinstance(data, np.ndarray) and data.shape != (grid.height, grid.width):
+        raise ValueError(
+            f'{path}: data of shape {data.shape} for a grid of '
+            f'{grid.height} x {grid.width} pixels'
+        )
+    profile = {
+        'driver': 'GTiff',
+        'dtype': 'uint8',
+        'count': 1,
+        'width': grid.width,
+        'height': grid.height,
+        'crs': grid.crs.to_wkt(),
+        'transform': grid.transform,
+        'nodata': nodata,
+        'tiled': True,
+        'blockxsize': COG_BLOCK_SIZE,
+        'blockysize': COG_BLOCK_SIZE,
+        'compress': 'deflate',
+        'BIGTIFF': 'IF_SAFER',
+    }
+    colours = {c.id: (*c.rgb, 255) for c in classes}
+    colours[nodata] = (0, 0, 0, 0)
+    windows = list(grid.windows(block_size))
+    with (
+        tempfile.TemporaryDirectory(
+            dir=path.parent if path.parent.exists() else None
+        ) as folder,
+        atomic_path(path) as temporary,
+    ):
+        staging = Path(folder) / 'blocks.tif'
+        with rasterio.open(staging, 'w', **profile) as dst:
+            for window in tqdm(
+                windows, desc=f'writing {path.name}', unit='block', disable=not progress
+            ):
+                block = _block(data, window)
+                dst.write(block, 1, window=window)
+            dst.write_colormap(1, colours)
+            dst.set_band_description(1, description)
+        # The COG driver only copies from a finished dataset; the staging file
+        # lets the blocks be produced one at a time.
+        rasterio.shutil.copy(
+            staging,
+            temporary,
+            driver='COG',
+            COMPRESS='DEFLATE',
+            BLOCKSIZE=str(COG_BLOCK_SIZE),
+            OVERVIEW_RESAMPLING='NEAREST',
+            BIGTIFF='IF_SAFER',
+        )
+        aux = temporary.with_name(temporary.name + '.aux.xml')
+        aux.write_text(class_raster_aux_xml(classes, description))
+    return path
+
+
+def _block(data: BlockSource, window: Window) -> NDArray[np.uint8]:
+    if isinstance(data, np.ndarray):
+        rows, cols = window.toslices()
+        return np.asarray(data[rows, cols], dtype=np.uint8)
+    block = np.asarray(data(window), dtype=np.uint8)
+    if block.shape != (window.height, window.width):
+        raise ValueError(
+            f'block function returned shape {block.shape} for window {window}'
+        )
+    return block
+
+
+def rasterize_bvm(
+    bvm: str | os.PathLike[str] | BVMDataset,
+    out: str | os.PathLike[str],
+    crs: CRS | str | int | None = None,
+    res: float | tuple[float, float] | None = None,
+    like: str | os.PathLike[str] | None = None,
+    sheets: Iterable[Sheet | str] | None = None,
+    layer: str | None = None,
+    label_field: str = 'EENH1',
+    mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None = None,
+    block_size: int = 2048,
+    progress: bool = True,
+) -> Path:
+    """Rasterise the BVM (or given map sheets) into one class-id GeoTIFF.
+
+    Pixels take the class of the polygon holding their centre; overlaps follow
+    :class:`~torchgeo_bvm.datasets.BVMDataset` (the smaller polygon wins), so
+    :class:`~torchgeo_bvm.datasets.BVMRaster` on this file returns the same
+    masks as :class:`~torchgeo_bvm.datasets.BVMDataset` on the same grid.
+    Pixels outside every polygon, or outside the given sheets, are
+    IGNORE_INDEX.
+
+    Args:
+        bvm: the BVM layer (any input of :class:`BVMDataset`) or a dataset.
+        out: the GeoTIFF to write.
+        crs: CRS of the grid (default EPSG:4326); not with ``like``.
+        res: resolution (default the equivalent of 10 m); not with ``like``.
+        like: a reference raster whose grid is used exactly.
+        sheets: map sheets (any level) to restrict the raster to; the grid then
+            covers their bounding box (unless ``like`` is given).
+        layer: layer name (see :class:`BVMDataset`).
+        label_field: label field (see :class:`BVMDataset`).
+        mapping: unit -> class table (see :class:`BVMDataset`).
+        block_size: pixels per block side (memory: about ``block_size²`` bytes).
+        progress: show a progress bar.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ValueError: if ``like`` is combined with ``crs`` or ``res``, or the grid
+            misses the map.
+    """
+    if like is not None and (crs is not None or res is not None):
+        raise ValueError('give either like= or crs=/res=, not both')
+    chosen = [Sheet.parse(s) for s in sheets] if sheets is not None else None
+    if like is not None:
+        grid = Grid.like(like)
+    else:
+        target = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
+        grid = None
+    if isinstance(bvm, BVMDataset):
+        dataset = bvm
+        dataset.crs = grid.crs if grid is not None else target
+    else:
+        dataset = BVMDataset(
+            bvm,
+            crs=grid.crs if grid is not None else target,
+            res=grid.res if grid is not None else res,
+            layer=layer,
+            label_field=label_field,
+            mapping=mapping,
+        )
+    area = None
+    if chosen is not None:
+        area = shapely.union_all([s.geometry(dataset.crs) for s in chosen])
+    if grid is None:
+        bounds = area.bounds if area is not None else dataset.index.total_bounds
+        grid = Grid.from_bounds(bounds, target, res or resolution_for(target))
+    map_box = shapely.box(*dataset.index.total_bounds)
+    if not map_box.intersects(shapely.box(*grid.bounds)):
+        raise ValueError(
+            f'the grid {grid.bounds} does not overlap the map {map_box.bounds} '
+            f'(CRS {grid.crs.to_string()})'
+        )
+
+    def labels(window: Window) -> NDArray[np.uint8]:
+        transform = rasterio.windows.transform(window, grid.transform)
+        block = dataset.rasterize(transform, int(window.width), int(window.height))
+        if area is not None:
+            outside = rasterio.features.geometry_mask(
+                [area], (int(window.height), int(window.width)), transform
+            )
+            block[outside] = IGNORE_INDEX
+        return block
+
+    dataset.load()
+    return write_class_raster(
+        out,
+        labels,
+        grid,
+        description='BVM class',
+        block_size=block_size,
+        progress=progress,
+    )
