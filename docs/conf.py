@@ -19,6 +19,9 @@ autodoc_default_options = {'members': True, 'show-inheritance': True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
+# Members inherited from TorchGeo keep its docstrings, which refer to terms of
+# TorchGeo's own glossary.
+suppress_warnings = ['ref.term']
 html_theme = 'alabaster'
 html_static_path = ['_static']
 exclude_patterns = ['_build']
