@@ -201,3 +201,15 @@ def test_openeo_paths_and_default_extent(tmp_path: Path) -> None:
     with rasterio.open(path) as src:
         assert tuple(src.bounds) == pytest.approx(sheet, abs=1e-4)
     assert not list(tmp_path.rglob('.*'))
+
+
+def test_coarse_bands_never_average_nodata() -> None:
+    from torchgeo_bvm.synth.sentinel2 import _block_mean
+
+    fine = np.array([[100, 200, 7, 7], [300, 32767, 7, 7]], dtype=np.int16)
+    fine[:, 2:] = 32767
+    coarse = _block_mean(fine, 2, nodata=32767)
+    assert coarse.tolist() == [[200, 32767]]
+    assert _block_mean(fine[:, :2], 2).tolist() == [
+        [round((100 + 200 + 300 + 32767) / 4)]
+    ]

@@ -20,7 +20,10 @@ from shapely.geometry import Polygon, mapping
 from ..fileio import atomic_path
 from ..kaartblad import KBL_WIDTH, Level, Sheet, sheets
 
-__all__ = ['LAMBERT72_ESRI_WKT', 'write_official_sheets']
+__all__ = ['LAMBERT72_ESRI_WKT', 'OFFICIAL_DBF_DATE', 'write_official_sheets']
+
+#: The last-update date in the header of Digitaal Vlaanderen's Kbl.dbf.
+OFFICIAL_DBF_DATE = '2013-04-22'
 
 #: The ``.prj`` text of the official files (ESRI WKT, no EPSG code).
 LAMBERT72_ESRI_WKT = (
@@ -103,7 +106,13 @@ def write_official_sheets(
     order = np.random.default_rng(31370).permutation(len(selected))
     with atomic_path(path) as temporary:
         with fiona.open(
-            temporary, 'w', driver='ESRI Shapefile', schema=schema, encoding='cp1252'
+            temporary,
+            'w',
+            driver='ESRI Shapefile',
+            schema=schema,
+            encoding='cp1252',
+            # The date of the official files, not today's: same input, same bytes.
+            DBF_DATE_LAST_UPDATE=OFFICIAL_DBF_DATE,
         ) as sink:
             for uid, index in enumerate(order, start=1):
                 sheet = selected[index]

@@ -261,10 +261,21 @@ def synthetic_scene(
     return reflectance_from_classes(scl, bands=bands, noise=noise, seed=seed), scl
 
 
-def _block_mean(array: NDArray[Any], factor: int) -> NDArray[np.int16]:
+def _block_mean(
+    array: NDArray[Any], factor: int, nodata: int | None = None
+) -> NDArray[np.int16]:
     rows, cols = array.shape
     blocks = array.reshape(rows // factor, factor, cols // factor, factor)
-    return np.round(blocks.astype(np.float64).mean(axis=(1, 3))).astype(np.int16)
+    values = blocks.astype(np.float64)
+    if nodata is None:
+        return np.round(values.mean(axis=(1, 3))).astype(np.int16)
+    # A coarse pixel averages its valid fine pixels only; it is nodata where
+    # none is valid, so nodata never leaks into real reflectance.
+    valid = blocks != nodata
+    count = valid.sum(axis=(1, 3))
+    total = np.where(valid, values, 0.0).sum(axis=(1, 3))
+    mean = np.round(total / np.maximum(count, 1))
+    return np.where(count > 0, mean, nodata).astype(np.int16)
 
 
 def _block_mode(array: NDArray[Any], factor: int) -> NDArray[np.uint8]:
@@ -281,6 +292,7 @@ def _at_resolution(
     array: NDArray[Any],
     metres: int,
     grid: tuple[int, int],
+    nodata: int | None = None,
 ) -> NDArray[Any]:
     """``array`` on the band's native grid: given there, or aggregated from 10 m."""
     native = (grid[0] * 10 // metres, grid[1] * 10 // metres)
@@ -291,7 +303,7 @@ def _at_resolution(
         return (
             _block_mode(array, factor)
             if name == SCL_BAND
-            else _block_mean(array, factor)
+            else _block_mean(array, factor, nodata)
         )
     raise ValueError(
         f'{name}: array of shape {array.shape} fits neither its {metres} m grid '
@@ -419,7 +431,7 @@ def write_terrascope_product(
     # Every array is checked before the first file is written.
     native = {
         band: _at_resolution(
-            band, np.asarray(given[band]), NATIVE_RESOLUTION[band], grid
+            band, np.asarray(given[band]), NATIVE_RESOLUTION[band], grid, nodata
         )
         for band in ALL_BANDS
     }

@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+
+from torchgeo_bvm.classes import CLASS_NAMES
+from torchgeo_bvm.cli import main
+from torchgeo_bvm.synth.flanders import load_manifest
+
+
+def test_synth_writes_then_reuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / 'mini'
+    assert (
+        main(['synth', '--out', str(out), '--size', 'tiny', '--seed', '4', '--no-plot'])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert f'mini-Flanders (tiny, seed 4) in {out}: written in' in printed
+    assert 'bvm/BwkHab.shp' in printed
+    assert '2020-04-18, 2020-07-27, 2020-10-05, 2021-06-14' in printed
+    assert all(name in printed for name in CLASS_NAMES)
+    manifest = load_manifest(out)
+    assert (manifest['size'], manifest['seed'], manifest['overview']) == (
+        'tiny',
+        4,
+        None,
+    )
+    assert (
+        main(['synth', '--out', str(out), '--size', 'tiny', '--seed', '4', '--no-plot'])
+        == 0
+    )
+    assert 'up to date, reused' in capsys.readouterr().out
+
+
+def test_synth_refuses_a_foreign_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / 'keep.txt').write_text('mine')
+    assert main(['synth', '--out', str(tmp_path), '--size', 'tiny']) == 2
+    error = capsys.readouterr().err
+    assert error.startswith('torchgeo-bvm synth: error: ')
+    assert 'holds no manifest.json' in error
+    assert [p.name for p in tmp_path.iterdir()] == ['keep.txt']
+
+
+def test_synth_rejects_an_unknown_size(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(['synth', '--out', str(tmp_path), '--size', 'huge'])
+    assert raised.value.code == 2

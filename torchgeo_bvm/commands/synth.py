@@ -1,0 +1,85 @@
+"""Write mini-Flanders: a small region around Gent in the real data formats.
+
+Writes a BVM layer (BwkHab.shp), the official map-sheet files (Kbl*.shp), a
+Flanders boundary (Refgew.shp), Terrascope Sentinel-2 TOC products for four
+dates, an overview plot and manifest.json. Same seed and size, same bytes; an
+up-to-date folder is reused.
+
+Examples:
+  torchgeo-bvm synth --out data/mini-flanders
+  torchgeo-bvm synth --out /tmp/tiny --size tiny --seed 3 --no-plot
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..synth.flanders import DEFAULT_SIZE, SIZES, write_mini_flanders
+
+HELP = 'write the embedded mini-Flanders (BVM, sheets, boundary, Sentinel-2)'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this command's arguments.
+
+    Args:
+        parser: the subcommand's parser.
+    """
+    parser.add_argument('--out', type=Path, required=True, help='output folder')
+    sizes = ', '.join(f'{s.name}: {s.description}' for s in SIZES.values())
+    parser.add_argument(
+        '--size',
+        choices=list(SIZES),
+        default=DEFAULT_SIZE,
+        help=f'region size (default {DEFAULT_SIZE}; {sizes})',
+    )
+    parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
+    parser.add_argument(
+        '--force', action='store_true', help='regenerate even if up to date'
+    )
+    parser.add_argument(
+        '--no-plot', action='store_true', help='do not write overview.png'
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write mini-Flanders and print what was written.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        0 on success.
+
+    Raises:
+        ValueError: if ``--out`` is a non-empty folder that mini-Flanders did
+            not write.
+    """
+    manifest = write_mini_flanders(
+        args.out,
+        args.size,
+        args.seed,
+        plot=not args.no_plot,
+        force=args.force,
+        progress=True,
+    )
+    state = (
+        'up to date, reused'
+        if manifest['reused']
+        else f'written in {manifest["seconds"]:.1f} s'
+    )
+    print(f'mini-Flanders ({args.size}, seed {args.seed}) in {args.out}: {state}')
+    print(f'  BVM:       {manifest["bvm"]} ({manifest["polygons"]} polygons)')
+    print(f'  sheets:    {", ".join(manifest["kbl_files"].values())}')
+    print(f'  boundary:  {manifest["boundary"]}')
+    print(
+        f'  imagery:   {manifest["imagery"]["root"]} ({", ".join(manifest["dates"])})'
+    )
+    if manifest['overview']:
+        print(f'  overview:  {manifest["overview"]}')
+    total = manifest['labelled_pixels']
+    print(f'  classes at 10 m ({total} labelled pixels):')
+    for name, count in manifest['pixels'].items():
+        print(f'    {name:<42} {count:>10} {100 * count / total:6.2f} %')
+    return 0
