@@ -1,0 +1,283 @@
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+from shapely.geometry import Point, box
+
+from tests.joint_scene import (
+    CLOUD_COLUMNS,
+    CLOUD_ROWS,
+    DATES,
+    HEIGHT,
+    LEFT,
+    RES,
+    TOP,
+    WIDTH,
+    Scene,
+    band_value,
+    write_scene,
+)
+from torchgeo_bvm.boundary import read_boundary
+from torchgeo_bvm.classes import IGNORE_INDEX
+from torchgeo_bvm.crs import resolution_for
+from torchgeo_bvm.datasets.bvm import BVMDataset
+from torchgeo_bvm.datasets.joint import BVMSentinel2, merge_joint_samples
+from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, CloudRule, Sentinel2TOC
+from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.samplers import (
+    CentreTimestampSampler,
+    KaartbladGridSampler,
+    KaartbladSampler,
+)
+from torchgeo_bvm.synth.bwk import bwkhab_frame, write_bwkhab
+
+matplotlib.use('Agg')
+
+COLUMN, ROW = ALL_BANDS.index('B02'), ALL_BANDS.index('B03')
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return write_scene(tmp_path_factory.mktemp('scene'))
+
+
+def labels_of(scene: Scene, crs: object, res: object) -> BVMDataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # the Unknown class unit
+        return BVMDataset(scene.bvm, crs=crs, res=res)
+
+
+def make(scene: Scene, crs: str = 'EPSG:31370', **kwargs: object) -> BVMSentinel2:
+    res = RES if crs == 'EPSG:31370' else resolution_for(crs, RES)
+    rule = kwargs.pop('cloud_rule', CloudRule())
+    image = Sentinel2TOC(scene.imagery, crs=crs, res=res, cloud_rule=rule)
+    flanders = read_boundary(scene.boundary)
+    return BVMSentinel2(
+        image,
+        labels_of(scene, image.crs, res),
+        numbers=[22],
+        flanders=flanders,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope='module')
+def dataset(scene: Scene) -> BVMSentinel2:
+    return make(scene)
+
+
+def day(index: int) -> slice:
+    start = pd.Timestamp(DATES[index])
+    return slice(start, start + pd.Timedelta(hours=23))  # within the date's interval
+
+
+def query(
+    column: int, row: int, size: int, date: int = 1
+) -> tuple[slice, slice, slice]:
+    x0, y1 = LEFT + column * RES, TOP - row * RES
+    return slice(x0, x0 + size * RES), slice(y1 - size * RES, y1), day(date)
+
+
+def test_sample_keys_shapes_and_georeferencing(dataset: BVMSentinel2) -> None:
+    sample = dataset[query(20, 30, 32)]
+    assert set(sample) == {'image', 'mask', 'bounds', 'transform'}
+    assert sample['image'].shape == (11, 32, 32)
+    assert sample['image'].dtype == torch.float32
+    assert sample['mask'].shape == (32, 32)
+    assert sample['mask'].dtype == torch.int64
+    assert sample['bounds'].shape == (9,)
+    assert sample['bounds'][:2].tolist() == [LEFT + 20 * RES, LEFT + 52 * RES]
+    assert sample['transform'].tolist() == [
+        RES,
+        0,
+        LEFT + 2000,
+        0,
+        -RES,
+        TOP - 3000,
+        0,
+        0,
+        1,
+    ]
+
+
+def test_window_inside_a_sheet_is_read_without_resampling(
+    dataset: BVMSentinel2, scene: Scene
+) -> None:
+    # a query a third of a pixel off the grid is snapped to it
+    x, y, t = query(40, 50, 32)
+    sample = dataset[
+        slice(x.start + 30, x.stop + 30), slice(y.start - 20, y.stop - 20), t
+    ]
+    image = sample['image'].numpy()
+    rows, columns = np.mgrid[50:82, 40:72]
+    assert (image[COLUMN] == columns).all()
+    assert (image[ROW] == rows).all()
+    assert (image[ALL_BANDS.index('B12')] == band_value('B12', 1)).all()
+    assert (sample['mask'].numpy() == scene.labels[50:82, 40:72]).all()
+
+
+@pytest.mark.parametrize(
+    ('column', 'row'),
+    [(-10, 40), (130, 40), (150, 90), (40, -16), (140, 84), (-16, 168)],
+)
+def test_mirrored_pixels_reflect_the_sheet_and_are_ignored(
+    dataset: BVMSentinel2, scene: Scene, column: int, row: int
+) -> None:
+    size = 32
+    sample = dataset[query(column, row, size)]
+    cx, cy = LEFT + (column + 16.5) * RES, TOP - (row + 16.5) * RES
+    (centre,) = [
+        s
+        for s in Sheet.parse(22).children('kbl4')
+        if box(*s.bounds).contains(Point(cx, cy))
+    ]
+    # the sheet's pixels in sheet-22 coordinates, mirrored with numpy
+    xmin, ymin, xmax, ymax = centre.bounds
+    c0, c1 = round((xmin - LEFT) / RES), round((xmax - LEFT) / RES)
+    r0, r1 = round((TOP - ymax) / RES), round((TOP - ymin) / RES)
+    rows, columns = np.mgrid[r0:r1, c0:c1]
+    pad = 40
+    mirrored_rows = np.pad(rows, pad, mode='reflect')
+    mirrored_columns = np.pad(columns, pad, mode='reflect')
+    window = (
+        slice(row - r0 + pad, row - r0 + pad + size),
+        slice(column - c0 + pad, column - c0 + pad + size),
+    )
+    image, mask = sample['image'].numpy(), sample['mask'].numpy()
+    assert (image[ROW] == mirrored_rows[window]).all()
+    assert (image[COLUMN] == mirrored_columns[window]).all()
+    grid_rows, grid_columns = np.mgrid[row : row + size, column : column + size]
+    outside = (
+        (grid_rows < r0)
+        | (grid_rows >= r1)
+        | (grid_columns < c0)
+        | (grid_columns >= c1)
+    )
+    assert outside.any()
+    assert (mask[outside] == IGNORE_INDEX).all()
+    inside = (
+        ~outside
+        & scene.flanders[grid_rows.clip(0, HEIGHT - 1), grid_columns.clip(0, WIDTH - 1)]
+    )
+    expected = scene.labels[grid_rows[inside], grid_columns[inside]]
+    assert (mask[inside] == expected).all()
+
+
+def test_no_training_crop_shows_a_labelled_pixel_of_another_split(
+    dataset: BVMSentinel2,
+) -> None:
+    train = dataset.for_split('train')
+    sampler = KaartbladSampler(train, size=32, length=300, generator=11)
+    crossing = 0
+    for q in sampler @ CentreTimestampSampler(train, generator=11):
+        sample = train[q]
+        labelled = sample['mask'].numpy() != IGNORE_INDEX
+        columns = sample['image'][COLUMN].numpy()[labelled]
+        rows = sample['image'][ROW].numpy()[labelled]
+        # the train sheets 22/1-2 and 22/5-6 are the western half of sheet 22
+        assert (columns < 160).all()
+        assert ((rows >= 0) & (rows < HEIGHT)).all()
+        grid_column, _, _, _ = train.grid.locate(q[0], q[1])
+        crossing += grid_column + 32 > 160
+    assert crossing > 0  # crops did reach the val/test border
+
+
+def test_clouds_and_outside_flanders_are_ignored_but_keep_imagery(
+    dataset: BVMSentinel2, scene: Scene
+) -> None:
+    cloudy = dataset[query(CLOUD_COLUMNS.start - 4, CLOUD_ROWS.start - 4, 32, date=0)]
+    mask = cloudy['mask'].numpy()
+    cloud = scene.clouds[DATES[0]][CLOUD_ROWS.start - 4 :, CLOUD_COLUMNS.start - 4 :][
+        :32, :32
+    ]
+    assert cloud.any()
+    assert (mask[cloud] == IGNORE_INDEX).all()
+    assert (mask[~cloud] != IGNORE_INDEX).all()
+    clear = dataset[query(CLOUD_COLUMNS.start - 4, CLOUD_ROWS.start - 4, 32, date=1)]
+    assert (clear['mask'].numpy() != IGNORE_INDEX).all()
+
+    east = dataset[query(290, 150, 30)]  # columns 290..319, Flanders ends at 300
+    image, mask = east['image'].numpy(), east['mask'].numpy()
+    assert (image[COLUMN] == np.arange(290, 320)).all()
+    assert (mask[:, 10:] == IGNORE_INDEX).all()
+    assert (mask[:, :10] == scene.labels[150:180, 290:300]).all()
+
+
+def test_unlabelled_pixels_are_ignored(dataset: BVMSentinel2, scene: Scene) -> None:
+    mask = dataset[query(0, 0, 64)]['mask'].numpy()
+    assert (mask[:10, :40] == IGNORE_INDEX).all()
+    assert (mask[10:, :] == scene.labels[10:64, :64]).all()
+
+
+def test_merge_does_not_concatenate_masks_or_bounds() -> None:
+    image = {'image': torch.zeros(2, 4, 4), 'bounds': torch.arange(9.0)}
+    labels = {'mask': torch.ones(4, 4, dtype=torch.long), 'bounds': torch.zeros(9)}
+    merged = merge_joint_samples([image, labels])
+    assert merged['bounds'].tolist() == list(range(9))
+    assert merged['mask'].shape == (4, 4)
+    assert merged['image'].shape == (2, 4, 4)
+
+
+def test_imagery_and_labels_must_overlap(scene: Scene, tmp_path: object) -> None:
+    xmin, ymin, _, _ = Sheet.parse(1).bounds
+    frame = bwkhab_frame([box(xmin, ymin, xmin + 1000, ymin + 1000)], ['hp'])
+    far = write_bwkhab(frame, tmp_path / 'BwkHab.shp')  # type: ignore[operator]
+    image = Sentinel2TOC(scene.imagery, crs='EPSG:31370')
+    with pytest.raises(ValueError, match='imagery and labels do not overlap'):
+        BVMSentinel2(image, BVMDataset(far, crs=image.crs, res=RES))
+
+
+def test_unknown_split(dataset: BVMSentinel2) -> None:
+    with pytest.raises(ValueError, match="unknown split 'train2'"):
+        dataset.for_split('train2')
+
+
+def test_label_less_crops_are_redrawn_reproducibly(dataset: BVMSentinel2) -> None:
+    train = dataset.for_split('train', max_redraws=30)
+    # wholly inside the cloud on the first date: no valid pixel
+    q = query(CLOUD_COLUMNS.start, CLOUD_ROWS.start, 8, date=0)
+    assert (dataset[q]['mask'] == IGNORE_INDEX).all()
+    first, again = train[q], train[q]
+    assert (first['mask'] != IGNORE_INDEX).any()
+    assert torch.equal(first['bounds'], again['bounds'])
+    assert torch.equal(first['image'], again['image'])
+    assert first['image'].shape == (11, 8, 8)
+
+
+def test_a_split_without_valid_pixels_is_an_error(scene: Scene) -> None:
+    nothing_usable = CloudRule(valid=(1,), dilate_classes=())
+    train = make(scene, cloud_rule=nothing_usable).for_split('train', max_redraws=3)
+    with pytest.raises(
+        RuntimeError, match=r"split 'train' .*4 random crops in a row had no valid"
+    ):
+        train[query(10, 10, 16)]
+
+
+def test_geographic_crs_samples_stay_within_their_sheet(scene: Scene) -> None:
+    # evaluation datasets serve one split: a tile whose centre pixel falls just
+    # outside its (rotated) sheet is still mirrored at that sheet
+    dataset = make(scene, crs='EPSG:4326').for_split('val')
+    assert dataset.crs.to_epsg() == 4326
+    tiles = KaartbladGridSampler(dataset, split='val', size=32)
+    for q in tiles @ CentreTimestampSampler(dataset, per_location=True):
+        sample = dataset[q]
+        assert sample['image'].shape == (11, 32, 32)
+        labelled = sample['mask'].numpy() != IGNORE_INDEX
+        columns = sample['image'][COLUMN].numpy()[labelled]
+        rows = sample['image'][ROW].numpy()[labelled]
+        # 22/3-4 holds columns 160..319 and rows 0..99 of sheet 22
+        assert (columns >= 160).all()
+        assert (rows < 100).all()
+
+
+def test_plot(dataset: BVMSentinel2) -> None:
+    sample = dataset[query(20, 30, 32)]
+    sample['prediction'] = sample['mask'].clone()
+    figure = dataset.plot(sample, suptitle='sample')
+    assert isinstance(figure, Figure)
+    assert len(figure.axes) == 3
+    assert figure.axes[0].get_title() == 'true colour (B04 B03 B02)'

@@ -1,0 +1,261 @@
+import warnings
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torchgeo.main import main as torchgeo_main
+
+from tests.joint_scene import RES, Scene, write_scene
+from torchgeo_bvm.classes import IGNORE_INDEX
+from torchgeo_bvm.crs import resolution_for
+from torchgeo_bvm.datamodules import BVMDataModule, cloud_rule_from
+from torchgeo_bvm.datasets.sentinel2 import (
+    ALL_BANDS,
+    PAPER_CLOUD_RULE,
+    REFLECTANCE_SCALE,
+    CloudRule,
+    Sentinel2TOC,
+)
+from torchgeo_bvm.labels import rasterize_bvm
+from torchgeo_bvm.normalization import compute_band_stats
+
+matplotlib.use('Agg')
+pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return write_scene(tmp_path_factory.mktemp('scene'))
+
+
+def module(scene: Scene, **kwargs: Any) -> BVMDataModule:
+    arguments: dict[str, Any] = {
+        'sentinel2_paths': str(scene.imagery),
+        'bvm_paths': str(scene.bvm),
+        'sheets': [22],
+        'crs': 'EPSG:31370',
+        'res': RES,
+        'patch_size': 32,
+        'batch_size': 4,
+        'length': 8,
+        'boundary': str(scene.boundary),
+    }
+    arguments.update(kwargs)
+    return BVMDataModule(**arguments)
+
+
+@pytest.mark.parametrize('patch_size', [48, 0, 100])
+def test_patch_size_must_be_a_multiple_of_32(scene: Scene, patch_size: int) -> None:
+    with pytest.raises(ValueError, match=f'multiple of 32.*got {patch_size}'):
+        module(scene, patch_size=patch_size)
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        ({'sheets': [44]}, 'unknown map sheet number 44'),
+        ({'sheets': ['22/1-2']}, r'1:50,000 sheet numbers \(1..43\), got 22/1-2'),
+        (
+            {
+                'split_scheme': {
+                    '1-2': 'train',
+                    '3-4': 'train',
+                    '5-6': 'train',
+                    '7-8': 'test',
+                }
+            },
+            "split_scheme has no split 'val'",
+        ),
+        ({'cloud_rule': 'foggy'}, "unknown cloud_rule 'foggy'"),
+        ({'normalization': 'minmax'}, "unknown normalization 'minmax'"),
+        ({'bands': ['B02', 'B10']}, "unknown band 'B10'"),
+        ({'res': [1.0, 2.0, 3.0]}, 'res must be one number or'),
+    ],
+)
+def test_bad_arguments(scene: Scene, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        module(scene, **kwargs)
+
+
+def test_cloud_rules_from_yaml_values() -> None:
+    assert cloud_rule_from('default') == CloudRule()
+    assert cloud_rule_from('paper') == PAPER_CLOUD_RULE
+    assert cloud_rule_from('none') is None
+    assert cloud_rule_from(None) is None
+    assert cloud_rule_from({'valid': [4, 5], 'dilation_m': 50}) == CloudRule(
+        valid=(4, 5), dilation_m=50.0
+    )
+    with pytest.raises(ValueError, match=r"unknown cloud_rule keys \['radius'\]"):
+        cloud_rule_from({'radius': 3})
+
+
+@pytest.mark.parametrize(
+    ('bands', 'channels'), [('rgb', 3), ('rgnir', 3), ('all', 11), (['B08', 'B11'], 2)]
+)
+def test_batches_have_the_right_shapes(scene: Scene, bands: Any, channels: int) -> None:
+    dm = module(scene, bands=bands)
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    assert batch['image'].shape == (4, channels, 32, 32)
+    assert batch['mask'].shape == (4, 32, 32)
+    assert batch['mask'].dtype == torch.int64
+    assert ((batch['mask'] != IGNORE_INDEX).flatten(1).any(1)).all()
+    val = next(iter(dm.val_dataloader()))
+    assert val['image'].shape == (4, channels, 32, 32)
+    assert len(dm.val_sampler) == 20  # 22/3-4: 160 x 100 pixels in 5 x 4 tiles
+
+    augmented = dm.train_aug({k: v.clone() for k, v in batch.items()})
+    assert augmented['image'].shape == batch['image'].shape
+    assert augmented['mask'].dtype == torch.int64
+    for i in range(4):  # flips and rotations move pixels, they never change them
+        assert sorted(augmented['mask'][i].flatten().tolist()) == sorted(
+            batch['mask'][i].flatten().tolist()
+        )
+        original = np.sort(batch['image'][i].numpy() / REFLECTANCE_SCALE, axis=None)
+        moved = np.sort(augmented['image'][i].numpy(), axis=None)
+        assert np.allclose(moved, original, atol=1e-6)
+
+
+def test_statistics_file_normalises_on_the_device(scene: Scene, tmp_path: Path) -> None:
+    image = Sentinel2TOC(scene.imagery, crs='EPSG:31370')
+    stats = compute_band_stats(image, numbers=[22], progress=False)
+    path = stats.write(tmp_path / 'stats.json')
+    dm = module(scene, bands='rgnir', stats=str(path))
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    out = dm.aug({k: v.clone() for k, v in batch.items()})
+    picked = [ALL_BANDS.index(b) for b in ('B03', 'B04', 'B08')]
+    mean = torch.tensor([stats.mean[i] for i in picked]).view(1, 3, 1, 1)
+    std = torch.tensor([stats.std[i] for i in picked]).view(1, 3, 1, 1)
+    assert torch.allclose(out['image'], (batch['image'] - mean) / std, atol=1e-5)
+    assert torch.equal(out['mask'], batch['mask'])
+
+    paper = module(scene, bands='rgb', stats=str(path), normalization='percentile')
+    low = torch.tensor([stats.percentile(1)[ALL_BANDS.index(b)] for b in ('B02',)])
+    assert paper.aug[0].flags['mean'][0] == pytest.approx(float(low[0]))
+
+
+def test_no_imagery_for_the_chosen_dates(scene: Scene) -> None:
+    dm = module(scene, years=[2019])
+    with pytest.raises(ValueError, match='no Sentinel-2 date in years'):
+        dm.setup('fit')
+
+
+def test_no_imagery_at_all(scene: Scene, tmp_path: Path) -> None:
+    (tmp_path / 'empty').mkdir()
+    dm = module(scene, sentinel2_paths=str(tmp_path / 'empty'))
+    with pytest.raises(ValueError, match='no Sentinel-2 imagery found in'):
+        dm.setup('fit')
+
+
+def test_a_split_without_data(scene: Scene) -> None:
+    dm = module(scene, sheets=[22, 23])
+    dm.setup('fit')  # sheet 23 has no imagery, sheet 22 has
+    only_23 = module(scene, sheets=[23])
+    with pytest.raises(ValueError, match="split 'train' has no data"):
+        only_23.setup('fit')
+
+
+def test_label_rasters_and_flanders_from_the_labels(
+    scene: Scene, tmp_path: Path
+) -> None:
+    reference = next(scene.imagery.rglob('*.tif'))
+    labels = rasterize_bvm(
+        scene.bvm, tmp_path / 'labels.tif', like=reference, progress=False
+    )
+    dm = module(
+        scene, bvm_paths=str(labels), boundary=None, cache_dir=str(tmp_path / 'c')
+    )
+    dm.setup('fit')
+    assert dm.joint is not None
+    assert type(dm.joint.datasets[1]).__name__ == 'BVMRaster'
+    assert list((tmp_path / 'c').glob('flanders-*.gpkg'))
+    batch = next(iter(dm.train_dataloader()))
+    assert batch['mask'].shape == (4, 32, 32)
+    vector = module(scene)
+    vector.setup('validate')
+    raster = module(scene, bvm_paths=str(labels))
+    raster.setup('validate')
+    for q in list(vector.val_sampler)[:5]:
+        assert torch.equal(vector.val_dataset[q]['mask'], raster.val_dataset[q]['mask'])
+
+
+def test_test_and_predict_use_the_test_tiles(scene: Scene) -> None:
+    dm = module(scene)
+    dm.setup('test')
+    dm.setup('predict')
+    assert list(dm.test_sampler) == list(dm.predict_sampler)
+    assert dm.test_dataset.split == 'test'
+    batch = next(iter(dm.predict_dataloader()))
+    assert batch['image'].shape == (4, 11, 32, 32)
+
+
+def test_geographic_default_crs_with_workers(scene: Scene) -> None:
+    dm = module(
+        scene, crs='EPSG:4326', res=list(resolution_for(4326, RES)), num_workers=2
+    )
+    dm.setup('fit')
+    assert dm.joint is not None
+    assert dm.joint.crs.to_epsg() == 4326
+    batches = iter(dm.train_dataloader())
+    batch = next(batches)
+    del batches  # shuts the persistent workers down
+    assert batch['image'].shape == (4, 11, 32, 32)
+
+
+def test_plot(scene: Scene) -> None:
+    dm = module(scene, bands='rgnir')
+    assert dm.plot() is None
+    dm.setup('validate')
+    sample = dm.val_dataset[next(iter(dm.val_sampler))]
+    sample['prediction'] = sample['mask']
+    figure = dm.plot(sample)
+    assert isinstance(figure, Figure)
+    assert figure.axes[0].get_title() == 'false colour (B08 B04 B03)'
+
+
+@pytest.mark.slow
+def test_torchgeo_fit_from_a_yaml_config(scene: Scene, tmp_path: Path) -> None:
+    config = tmp_path / 'config.yaml'
+    config.write_text(
+        f"""
+model:
+  class_path: torchgeo.tasks.SemanticSegmentation
+  init_args:
+    model: unet
+    backbone: resnet18
+    in_channels: 3
+    num_classes: 14
+    ignore_index: {IGNORE_INDEX}
+data:
+  class_path: torchgeo_bvm.datamodules.BVMDataModule
+  init_args:
+    sentinel2_paths: {scene.imagery}
+    bvm_paths: {scene.bvm}
+    boundary: {scene.boundary}
+    sheets: [22]
+    crs: EPSG:31370
+    res: {RES}
+    bands: rgb
+    patch_size: 32
+    batch_size: 2
+    length: 4
+    cloud_rule: {{valid: [4, 5, 6, 7], dilation_m: 0}}
+trainer:
+  accelerator: cpu
+  max_epochs: 1
+  default_root_dir: {tmp_path}
+  logger: false
+  enable_checkpointing: false
+  enable_progress_bar: false
+"""
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torchgeo_main(
+            ['fit', '--config', str(config), '--trainer.fast_dev_run', 'True']
+        )

@@ -1,0 +1,271 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+from torchgeo.samplers import RandomTimestampSampler
+
+from tests.joint_scene import (
+    HEIGHT,
+    LEFT,
+    RES,
+    TOP,
+    WIDTH,
+    Scene,
+    write_scene,
+)
+from torchgeo_bvm.boundary import read_boundary
+from torchgeo_bvm.crs import resolution_for
+from torchgeo_bvm.datasets.bvm import BVMDataset
+from torchgeo_bvm.datasets.joint import BVMSentinel2
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.kaartblad import Sheet, SplitScheme
+from torchgeo_bvm.samplers import (
+    CentreTimestampSampler,
+    KaartbladGridSampler,
+    KaartbladSampler,
+    PixelGrid,
+    SheetLayout,
+    mirror_sources,
+    reflect_index,
+)
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return write_scene(tmp_path_factory.mktemp('scene'))
+
+
+def joint(scene: Scene, crs: str = 'EPSG:31370') -> BVMSentinel2:
+    res = RES if crs == 'EPSG:31370' else resolution_for(crs, RES)
+    image = Sentinel2TOC(scene.imagery, crs=crs, res=res)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # the Unknown class unit
+        labels = BVMDataset(scene.bvm, crs=image.crs, res=res)
+    return BVMSentinel2(
+        image, labels, numbers=[22], flanders=read_boundary(scene.boundary)
+    )
+
+
+@pytest.fixture(scope='module')
+def lambert(scene: Scene) -> BVMSentinel2:
+    return joint(scene)
+
+
+# -- reflection ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize('length', [1, 2, 3, 7])
+def test_reflect_index_is_numpy_reflect(length: int) -> None:
+    data = np.arange(length)
+    pad = 3 * length + 2
+    expected = (
+        np.pad(data, pad, mode='reflect')
+        if length > 1
+        else np.zeros(length + 2 * pad, int)
+    )
+    got = data[reflect_index(np.arange(-pad, length + pad), 0, length)]
+    assert (got == expected).all()
+
+
+@pytest.mark.parametrize(
+    ('top', 'left'), [(-5, -7), (-5, 10), (12, -3), (14, 15), (3, 4), (-1, 16)]
+)
+def test_mirror_sources_equal_numpy_pad_on_a_rectangle(top: int, left: int) -> None:
+    # The sheet occupies rows 20..39 and columns 30..51 of a 70 x 90 region.
+    region = np.zeros((70, 90), bool)
+    region[20:40, 30:52] = True
+    values = np.arange(70 * 90).reshape(70, 90)
+    height, width = 16, 16
+    row, column = 20 + top, 30 + left
+    rows, columns = mirror_sources(region, row, column, height, width)
+    got = values[rows[:, None], columns]
+    pad = 40
+    padded = np.pad(values[20:40, 30:52], pad, mode='reflect')
+    expected = padded[pad + top : pad + top + height, pad + left : pad + left + width]
+    assert (got == expected).all()
+
+
+def test_mirror_sources_stay_inside_a_rotated_sheet() -> None:
+    layout = SheetLayout(SplitScheme(), 'EPSG:4326', numbers=[22])
+    k = layout.sheets.index(Sheet.parse('22/1-2'))
+    xres, yres = resolution_for('EPSG:4326', 100)
+    xmin, _, _, ymax = layout.polygons[k].bounds
+    grid = PixelGrid(xmin, ymax, xres, yres)
+    inside = layout.inside(k, grid.transform(-60, -60), (260, 300))
+    assert 0 < inside.sum() < inside.size
+    for top, left in [(40, 40), (60, 150), (30, 200), (200, 60)]:
+        rows, columns = mirror_sources(inside, top, left, 48, 48)
+        assert inside[rows[:, None], columns].all()
+        own = inside[top : top + 48, left : left + 48]
+        r, c = np.nonzero(own)
+        assert (rows[r] == top + r).all()
+        assert (columns[r, c] == left + c).all()
+
+
+def test_mirror_sources_need_a_sheet_pixel() -> None:
+    with pytest.raises(ValueError, match='no pixel of the sheet'):
+        mirror_sources(np.zeros((10, 10), bool), 0, 0, 4, 4)
+
+
+# -- KaartbladSampler -------------------------------------------------------------
+
+
+def test_same_seed_same_crops(lambert: BVMSentinel2) -> None:
+    first = list(KaartbladSampler(lambert, size=32, length=40, generator=7))
+    again = list(KaartbladSampler(lambert, size=32, length=40, generator=7))
+    other = list(KaartbladSampler(lambert, size=32, length=40, generator=8))
+    assert first == again
+    assert first != other
+    sampler = KaartbladSampler(lambert, size=32, length=40, generator=7)
+    assert list(sampler) != list(sampler)  # a new epoch draws new crops
+
+
+def test_crops_are_snapped_centred_in_train_sheets_inside_flanders(
+    lambert: BVMSentinel2,
+) -> None:
+    sampler = KaartbladSampler(lambert, size=32, length=300, generator=1)
+    assert len(sampler) == 300
+    grid = lambert.grid
+    train = [box(*s.bounds) for s in SplitScheme().sheets('train', [22])]
+    overhangs = []
+    for x, y in sampler:
+        column, row, width, height = grid.locate(x, y)
+        assert (width, height) == (32, 32)
+        assert x.start == pytest.approx(LEFT + column * RES)
+        assert y.stop == pytest.approx(TOP - row * RES)
+        cx, cy = grid.centre(column + 16, row + 16)
+        assert any(t.contains(box(cx - 1, cy - 1, cx + 1, cy + 1)) for t in train)
+        assert cx < LEFT + 300 * RES  # Flanders ends at column 300
+        # at most size // 2 pixels past the sheet's edge (sheet 22 spans the scene)
+        overhangs.append(max(-column, -row, column + 32 - WIDTH, row + 32 - HEIGHT))
+    assert max(overhangs) <= 16
+    assert max(overhangs) > 0  # some crops do reach past the edge
+
+
+def test_default_length_is_the_area_in_crops(lambert: BVMSentinel2) -> None:
+    sampler = KaartbladSampler(lambert, size=32, generator=0)
+    # train = the western half of sheet 22: 160 x 200 pixels
+    assert len(sampler) == (160 * 200) // 32**2
+
+
+def test_composes_with_temporal_samplers(lambert: BVMSentinel2) -> None:
+    spatial = KaartbladSampler(lambert, size=32, length=20, generator=3)
+    queries = list(spatial @ RandomTimestampSampler(lambert, generator=3))
+    assert len(queries) == 20
+    dates = {pd.Timestamp(q[2].start).date().isoformat() for q in queries}
+    assert dates <= {'2021-05-01', '2021-06-10'}
+    for _, _, t in queries:
+        assert pd.Timestamp(t.start).date() == pd.Timestamp(t.stop).date()
+    centred = list(spatial @ CentreTimestampSampler(lambert, generator=3))
+    assert len(centred) == 20
+    assert all(isinstance(q[2].start, pd.Timestamp) for q in centred)
+
+
+def test_split_without_data_is_an_error(lambert: BVMSentinel2) -> None:
+    with pytest.raises(ValueError, match=r"split 'train' has no data: .*23/1-2"):
+        KaartbladSampler(lambert, size=32, numbers=[23])
+
+
+def test_bad_size(lambert: BVMSentinel2) -> None:
+    with pytest.raises(ValueError, match='positive'):
+        KaartbladSampler(lambert, size=0)
+
+
+# -- KaartbladGridSampler ---------------------------------------------------------
+
+
+def coverage(
+    dataset: BVMSentinel2, sampler: KaartbladGridSampler
+) -> dict[Sheet, np.ndarray]:
+    """How often each pixel of a sheet inside Flanders lies in one of its tiles."""
+    grid = dataset.grid
+    counts: dict[Sheet, np.ndarray] = {}
+    origin: dict[Sheet, tuple[int, int, np.ndarray]] = {}
+    for k in sampler.region.indices:
+        sheet = dataset.layout.sheets[k]
+        xmin, ymin, xmax, ymax = dataset.layout.polygons[k].bounds
+        c0, r0 = int(grid.column(xmin)) - 1, int(grid.row(ymax)) - 1
+        shape = (int(grid.row(ymin)) - r0 + 2, int(grid.column(xmax)) - c0 + 2)
+        inside = dataset.layout.inside(k, grid.transform(c0, r0), shape)
+        if dataset.flanders_mask is not None:
+            inside &= dataset.flanders_mask(grid.transform(c0, r0), shape)
+        origin[sheet] = (c0, r0, inside)
+        counts[sheet] = np.zeros(shape, int)
+    for position, (x, y) in enumerate(sampler):
+        sheet = sampler.sheet_of_tile(position)
+        column, row, width, height = grid.locate(x, y)
+        c0, r0, _ = origin[sheet]
+        block = counts[sheet]
+        rs = slice(max(row - r0, 0), max(min(row + height - r0, block.shape[0]), 0))
+        cs = slice(
+            max(column - c0, 0), max(min(column + width - c0, block.shape[1]), 0)
+        )
+        block[rs, cs] += 1
+    return {s: np.where(origin[s][2], counts[s], -1) for s in counts}
+
+
+@pytest.mark.parametrize('crs', ['EPSG:31370', 'EPSG:4326'])
+def test_grid_tiles_cover_every_sheet_pixel_exactly_once(
+    scene: Scene, crs: str
+) -> None:
+    dataset = joint(scene, crs)
+    sampler = KaartbladGridSampler(dataset, split='val', size=32)
+    assert len(sampler) == len(list(sampler)) > 0
+    for sheet, counts in coverage(dataset, sampler).items():
+        inside = counts >= 0
+        assert inside.sum() > 0, sheet
+        assert (counts[inside] == 1).all(), sheet
+
+
+def test_grid_tiles_are_deterministic_and_centred_in_their_sheet(
+    lambert: BVMSentinel2,
+) -> None:
+    first = KaartbladGridSampler(lambert, split='test', size=32)
+    again = KaartbladGridSampler(lambert, split='test', size=32)
+    assert list(first) == list(again) == list(first)
+    grid = lambert.grid
+    for position, (x, y) in enumerate(first):
+        sheet = first.sheet_of_tile(position)
+        assert SplitScheme().split_of(sheet) == 'test'
+        column, row, width, height = grid.locate(x, y)
+        cx, cy = grid.centre(column + width // 2, row + height // 2)
+        xmin, ymin, xmax, ymax = sheet.bounds
+        assert xmin < cx < xmax
+        assert ymin < cy < ymax
+        # 22/7-8 is 160 x 100 pixels: 5 x 4 tiles of 32 overhanging 6 rows each way
+        assert row - 100 > -16
+        assert row + height - 200 < 16
+
+
+def test_grid_stride_must_not_exceed_size(lambert: BVMSentinel2) -> None:
+    with pytest.raises(ValueError, match='stride'):
+        KaartbladGridSampler(lambert, split='val', size=32, stride=40)
+
+
+def test_overlapping_tiles_with_a_smaller_stride(lambert: BVMSentinel2) -> None:
+    sampler = KaartbladGridSampler(lambert, split='val', size=32, stride=16)
+    counts = next(iter(coverage(lambert, sampler).values()))
+    assert counts.max() > 1
+    assert (counts[counts >= 0] >= 1).all()
+
+
+def test_centre_timestamp_sampler_is_reproducible_per_location(
+    lambert: BVMSentinel2,
+) -> None:
+    tiles = KaartbladGridSampler(lambert, split='val', size=32)
+    first = list(tiles @ CentreTimestampSampler(lambert, per_location=True, seed=5))
+    again = list(tiles @ CentreTimestampSampler(lambert, per_location=True, seed=5))
+    assert first == again
+    assert len(first) == len(tiles)
+    assert len({q[2].start for q in first}) == 2  # both dates are used
+
+
+def test_windows_of_a_stock_dataset_snap_to_its_bounds(scene: Scene) -> None:
+    image = Sentinel2TOC(scene.imagery, crs='EPSG:31370')
+    grid = PixelGrid.of(image)
+    assert (grid.left, grid.top, grid.xres, grid.yres) == (LEFT, TOP, RES, RES)
+    sampler = KaartbladSampler(image, size=32, length=5, numbers=[22], generator=0)
+    for x, _ in sampler:
+        assert ((x.start - LEFT) / RES) == pytest.approx(round((x.start - LEFT) / RES))

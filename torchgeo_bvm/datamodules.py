@@ -1,0 +1,398 @@
+"""The Lightning data module for Sentinel-2 x BVM training runs.
+
+:class:`BVMDataModule` builds the joint dataset
+(:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`) from paths, splits it by map
+sheet with the paper's scheme (or any :class:`~torchgeo_bvm.kaartblad.SplitScheme`)
+and feeds TorchGeo's trainers. Every argument is a plain YAML value, so it works as
+``data.class_path: torchgeo_bvm.datamodules.BVMDataModule`` in a
+``torchgeo fit --config`` file::
+
+    data:
+      class_path: torchgeo_bvm.datamodules.BVMDataModule
+      init_args:
+        sentinel2_paths: data/sentinel2
+        bvm_paths: data/BwkHab.shp
+        sheets: [22, 23]
+        bands: rgnir
+        patch_size: 256
+        batch_size: 8
+        length: 4000
+        stats: data/band-stats.json
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import kornia.augmentation as K  # noqa: N812
+import torch
+from kornia.constants import DataKey, Resample
+from matplotlib.figure import Figure
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+from torchgeo.datamodules import GeoDataModule
+from torchgeo.datasets import DatasetNotFoundError, GeoDataset
+
+from .boundary import flanders_from_labels, read_boundary
+from .crs import resolution_for
+from .datasets.bvm import BVMDataset, BVMRaster
+from .datasets.joint import BVMSentinel2
+from .datasets.sentinel2 import (
+    PAPER_CLOUD_RULE,
+    REFLECTANCE_SCALE,
+    CloudRule,
+    Sentinel2TOC,
+    resolve_bands,
+)
+from .kaartblad import SplitScheme, iter_codes
+from .normalization import load_band_stats
+from .samplers import CentreTimestampSampler, KaartbladGridSampler, KaartbladSampler
+
+__all__ = ['BVMDataModule', 'cloud_rule_from']
+
+_RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt')
+
+
+def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:
+    """A cloud rule from a YAML-friendly value.
+
+    Args:
+        value: ``'default'`` (SCL classes 4-7 usable, clouds not dilated),
+            ``'paper'`` (the paper's ~400 m dilation), ``'none'`` or None (SCL
+            ignored), or a mapping of :class:`CloudRule` arguments such as
+            ``{'valid': [4, 5, 6], 'dilation_m': 200}``.
+
+    Returns:
+        The rule, or None.
+
+    Raises:
+        ValueError: for an unknown name or bad arguments.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        named: dict[str, CloudRule | None] = {
+            'default': CloudRule(),
+            'paper': PAPER_CLOUD_RULE,
+            'none': None,
+        }
+        if value.lower() not in named:
+            raise ValueError(
+                f'unknown cloud_rule {value!r}: expected one of {sorted(named)} or a '
+                'mapping with the keys valid, dilate_classes, dilation_m'
+            )
+        return named[value.lower()]
+    unknown = set(value) - {'valid', 'dilate_classes', 'dilation_m'}
+    if unknown:
+        raise ValueError(
+            f'unknown cloud_rule keys {sorted(unknown)}: expected valid, '
+            'dilate_classes, dilation_m'
+        )
+    arguments: dict[str, Any] = dict(value)
+    for key in ('valid', 'dilate_classes'):
+        if key in arguments:
+            arguments[key] = tuple(arguments[key])
+    return CloudRule(**arguments)
+
+
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _is_raster(paths: Sequence[str]) -> bool:
+    for path in map(Path, paths):
+        if path.is_dir():
+            if any(p.suffix.lower() in _RASTER_SUFFIXES for p in path.rglob('*')):
+                return True
+        elif path.suffix.lower() in _RASTER_SUFFIXES:
+            return True
+    return False
+
+
+class BVMDataModule(GeoDataModule):
+    """Sentinel-2 TOC imagery and BVM labels, split by map sheet.
+
+    * ``fit``: training crops from :class:`~torchgeo_bvm.samplers.KaartbladSampler`
+      (``length`` per epoch, one random acquisition date each, crops without any
+      labelled pixel redrawn up to ``max_redraws`` times), validation tiles from
+      :class:`~torchgeo_bvm.samplers.KaartbladGridSampler`;
+    * ``validate``/``test``: the tiles of the ``val``/``test`` sheets; ``predict``:
+      the test tiles. Every evaluation tile gets one date, chosen by a seeded hash of
+      its location (:class:`~torchgeo_bvm.samplers.CentreTimestampSampler`), so
+      the numbers are the same in every epoch and run.
+
+    On the device, images are normalised with kornia ``Normalize`` using the band
+    statistics file (:mod:`torchgeo_bvm.normalization`): ``(x - mean) / std``, or
+    the paper's ``(x - p1) / (p99 - p1)`` with ``normalization='percentile'``
+    (not clipped). Without a statistics file images are divided by 10000, giving
+    reflectance. Training batches are also flipped and rotated by multiples of 90
+    degrees, image and mask together (the mask with nearest resampling, so class
+    ids and the ignore value survive exactly).
+
+    Args:
+        sentinel2_paths: folder(s) or file(s) of Sentinel-2 imagery
+            (:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` layouts).
+        bvm_paths: BVM polygons (``BwkHab.shp``, GeoPackage, GeoParquet) or label
+            GeoTIFFs (``torchgeo-bvm rasterize``), or folders of them.
+        sheets: ``kbl`` sheet numbers (a list or ``'22,23'``; default all 43).
+        split_scheme: sheet part or code -> split name (default: the paper's,
+            ``{'1-2': 'train', '5-6': 'train', '3-4': 'val', '7-8': 'test'}``);
+            it must name the splits ``train``, ``val`` and ``test``.
+        years: only acquisition dates in these years.
+        months: only acquisition dates in these months (1-12).
+        bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of band names.
+        patch_size: crop and tile size in pixels, a multiple of 32 (U-Net/VGG).
+        batch_size: samples per batch.
+        length: training crops per epoch (default: the train sheets' area in crops).
+        num_workers: DataLoader workers.
+        crs: the CRS imagery and labels are joined in (default EPSG:4326, as the paper).
+        res: resolution in units of ``crs``, one number or ``[x, y]`` (default:
+            10 m expressed in ``crs``, :func:`~torchgeo_bvm.crs.resolution_for`).
+        boundary: a Flanders boundary file (``Refgew.shp`` or any vector file);
+            default: the region covered by the BVM labels (cached).
+        stats: band statistics JSON (``torchgeo-bvm stats --bands``).
+        normalization: ``'meanstd'`` or ``'percentile'``.
+        cloud_rule: see :func:`cloud_rule_from`.
+        eval_stride: stride of evaluation tiles in pixels (default ``patch_size``:
+            non-overlapping tiles, every pixel counted once).
+        max_redraws: redraws of training crops without a labelled pixel.
+        seed: seed of crops, dates and redraws.
+        cache_dir: where the derived Flanders boundary is cached.
+        bvm_options: extra keyword arguments for the BVM label dataset.
+
+    Raises:
+        ValueError: for a ``patch_size`` that is not a positive multiple of 32,
+            unknown sheets, bands or cloud rule, a scheme without the three splits,
+            or an unknown ``normalization``.
+        FileNotFoundError: if the statistics or boundary file does not exist.
+    """
+
+    def __init__(
+        self,
+        sentinel2_paths: str | list[str],
+        bvm_paths: str | list[str],
+        sheets: list[int | str] | str | None = None,
+        split_scheme: dict[str, str] | None = None,
+        years: list[int] | None = None,
+        months: list[int] | None = None,
+        bands: str | list[str] = 'all',
+        patch_size: int = 256,
+        batch_size: int = 8,
+        length: int | None = None,
+        num_workers: int = 0,
+        crs: str = 'EPSG:4326',
+        res: float | list[float] | None = None,
+        boundary: str | None = None,
+        stats: str | None = None,
+        normalization: str = 'meanstd',
+        cloud_rule: str | dict[str, Any] | None = 'default',
+        eval_stride: int | None = None,
+        max_redraws: int = 50,
+        seed: int = 0,
+        cache_dir: str | None = None,
+        bvm_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(patch_size, int) or patch_size <= 0 or patch_size % 32:
+            raise ValueError(
+                f'patch_size must be a positive multiple of 32 (the U-Net with a VGG '
+                f'encoder halves it 5 times), got {patch_size!r}'
+            )
+        super().__init__(BVMSentinel2, batch_size, patch_size, length, num_workers)
+        self.sentinel2_paths = _as_list(sentinel2_paths)
+        self.bvm_paths = _as_list(bvm_paths)
+        self.numbers = (
+            None if sheets is None else sorted({s.number for s in _kbl_sheets(sheets)})
+        )
+        self.scheme = SplitScheme(split_scheme)
+        missing = [s for s in ('train', 'val', 'test') if s not in self.scheme.splits]
+        if missing:
+            raise ValueError(
+                f'split_scheme has no split {", ".join(map(repr, missing))}: it must '
+                f'assign sheets to train, val and test (it has {self.scheme.splits})'
+            )
+        self.years = years
+        self.months = months
+        self.bands = resolve_bands(bands)
+        self.crs = CRS.from_user_input(crs)
+        self.res = self._resolution(res)
+        self.boundary = boundary
+        self.cloud_rule = cloud_rule_from(cloud_rule)
+        self.eval_stride = eval_stride
+        self.max_redraws = max_redraws
+        self.seed = seed
+        self.cache_dir = cache_dir
+        self.bvm_options = dict(bvm_options or {})
+        self.stats_path = stats
+        mean, std = self._normalisation(stats, normalization)
+        self.aug = K.AugmentationSequential(
+            K.Normalize(mean=mean, std=std), data_keys=None, keepdim=True
+        )
+        self.train_aug = K.AugmentationSequential(
+            K.Normalize(mean=mean, std=std),
+            K.RandomHorizontalFlip(p=0.5),
+            K.RandomVerticalFlip(p=0.5),
+            K.RandomRotation90(times=(0, 3), p=1.0),
+            data_keys=None,
+            keepdim=True,
+            extra_args={
+                DataKey.MASK: {'resample': Resample.NEAREST, 'align_corners': None}
+            },
+        )
+        self.joint: BVMSentinel2 | None = None
+
+    def _resolution(self, res: float | list[float] | None) -> tuple[float, float]:
+        if res is None:
+            return resolution_for(self.crs)
+        if isinstance(res, int | float):
+            return (float(res), float(res))
+        if len(res) != 2:
+            raise ValueError(f'res must be one number or [x, y], got {res!r}')
+        return (float(res[0]), float(res[1]))
+
+    def _normalisation(
+        self, stats: str | None, normalization: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if normalization not in ('meanstd', 'percentile'):
+            raise ValueError(
+                f"unknown normalization {normalization!r}: expected 'meanstd' or "
+                "'percentile'"
+            )
+        if stats is None:
+            channels = len(self.bands)
+            return torch.zeros(channels), torch.full(
+                (channels,), float(REFLECTANCE_SCALE)
+            )
+        band_stats = load_band_stats(stats, self.bands)
+        if normalization == 'percentile':
+            low = torch.tensor(band_stats.percentile(1.0))
+            high = torch.tensor(band_stats.percentile(99.0))
+            return low, torch.clamp(high - low, min=1e-6)
+        std = torch.tensor(band_stats.std)
+        return torch.tensor(band_stats.mean), torch.clamp(std, min=1e-6)
+
+    # ------------------------------------------------------------------ datasets
+
+    def _flanders(self) -> BaseGeometry:
+        if self.boundary is not None:
+            return read_boundary(self.boundary)
+        return flanders_from_labels(self.bvm_paths, cache_dir=self.cache_dir)
+
+    def _imagery(self) -> Sentinel2TOC:
+        try:
+            return Sentinel2TOC(
+                self.sentinel2_paths,
+                crs=self.crs,
+                res=self.res,
+                bands=self.bands,
+                cloud_rule=self.cloud_rule,
+                years=self.years,
+                months=self.months,
+            )
+        except DatasetNotFoundError:
+            raise ValueError(
+                f'no Sentinel-2 imagery found in {self.sentinel2_paths}: expected '
+                'Terrascope product folders or openEO downloads '
+                '(<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif)'
+            ) from None
+
+    def _labels(self) -> GeoDataset:
+        options = dict(self.bvm_options)
+        if _is_raster(self.bvm_paths):
+            return BVMRaster(self.bvm_paths, crs=self.crs, res=self.res, **options)
+        # One BwkHab layer is the norm; several (e.g. editions per region) are
+        # merged with BVMDataset's union, which keeps labels over IGNORE_INDEX.
+        layers = [
+            BVMDataset(path, crs=self.crs, res=self.res, **options)
+            for path in self.bvm_paths
+        ]
+        return functools.reduce(operator.or_, layers[1:], cast(GeoDataset, layers[0]))
+
+    def build(self) -> BVMSentinel2:
+        """Build (once) the joint dataset of all splits.
+
+        Returns:
+            The joint dataset.
+
+        Raises:
+            ValueError: if no imagery is found, none for the chosen dates, or imagery
+                and labels do not overlap.
+        """
+        if self.joint is None:
+            self.joint = BVMSentinel2(
+                self._imagery(),
+                self._labels(),
+                scheme=self.scheme,
+                numbers=self.numbers,
+                flanders=self._flanders(),
+                seed=self.seed,
+            )
+        return self.joint
+
+    def setup(self, stage: str) -> None:
+        """Build the datasets and samplers of a stage.
+
+        Args:
+            stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
+
+        Raises:
+            ValueError: if a split has no data (no sheet where imagery, labels and
+                Flanders meet).
+        """
+        joint = self.build()
+        size = int(self.patch_size)  # type: ignore[arg-type]
+        if stage == 'fit':
+            self.train_dataset = joint.for_split('train', self.max_redraws)
+            self.train_sampler = KaartbladSampler(
+                self.train_dataset,
+                split='train',
+                size=size,
+                length=self.length,
+                generator=self.seed,
+            ) @ CentreTimestampSampler(self.train_dataset, generator=self.seed + 1)
+        if stage in ('fit', 'validate'):
+            self.val_dataset, self.val_sampler = self._evaluation('val', size)
+        if stage == 'test':
+            self.test_dataset, self.test_sampler = self._evaluation('test', size)
+        if stage == 'predict':
+            self.predict_dataset, self.predict_sampler = self._evaluation('test', size)
+
+    def _evaluation(self, split: str, size: int) -> tuple[BVMSentinel2, Any]:
+        assert self.joint is not None
+        dataset = self.joint.for_split(split, max_redraws=0)
+        sampler = KaartbladGridSampler(
+            dataset, split=split, size=size, stride=self.eval_stride
+        ) @ CentreTimestampSampler(dataset, per_location=True, seed=self.seed)
+        return dataset, sampler
+
+    def plot(self, *args: Any, **kwargs: Any) -> Figure | None:  # noqa: ANN401
+        """Plot a sample: image (true or false colour), labels and prediction.
+
+        Args:
+            *args: passed to :meth:`BVMSentinel2.plot`.
+            **kwargs: passed to :meth:`BVMSentinel2.plot`.
+
+        Returns:
+            The figure, or None before :meth:`setup`.
+        """
+        dataset = (
+            self.val_dataset or self.test_dataset or self.train_dataset or self.joint
+        )
+        if not isinstance(dataset, BVMSentinel2):
+            return None
+        return dataset.plot(*args, **kwargs)
+
+
+def _kbl_sheets(sheets: list[int | str] | str) -> list[Any]:
+    parsed = list(iter_codes(sheets if isinstance(sheets, str) else list(sheets)))
+    wrong = [s.code for s in parsed if s.level != 'kbl']
+    if wrong:
+        raise ValueError(
+            f'sheets must be 1:50,000 sheet numbers (1..43), got {", ".join(wrong)}'
+        )
+    if not parsed:
+        raise ValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
+    return parsed

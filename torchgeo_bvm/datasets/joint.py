@@ -1,0 +1,501 @@
+"""Sentinel-2 imagery joined with BVM labels, one map sheet per sample.
+
+:class:`BVMSentinel2` is what a training run reads: the intersection of a
+:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` (imagery, with the SCL
+``valid`` mask) and a BVM label dataset
+(:class:`~torchgeo_bvm.datasets.bvm.BVMDataset` polygons or
+:class:`~torchgeo_bvm.datasets.bvm.BVMRaster` label GeoTIFFs), with the map-sheet
+logic of the paper (sections 2.2-2.3): every sample belongs to one sheet, and what
+a window shows beyond that sheet is the sheet's own pixels mirrored, never the
+real pixels of a neighbouring sheet, which may belong to another split.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import rasterio
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+from torch import Tensor
+from torchgeo.datasets import GeoDataset, IntersectionDataset
+from torchgeo.datasets.utils import GeoSlice, Sample
+
+from ..boundary import FlandersMask
+from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from ..kaartblad import SplitScheme
+from ..samplers import (
+    PixelGrid,
+    SheetLayout,
+    SplitRegion,
+    _location_seed,
+    mirror_sources,
+)
+
+__all__ = ['BVMSentinel2', 'imagery_grid', 'merge_joint_samples']
+
+
+def merge_joint_samples(samples: Sequence[Sample]) -> Sample:
+    """Join an imagery sample and a label sample without concatenating keys.
+
+    TorchGeo's default ``concat_samples`` concatenates every key, so two ``mask``
+    keys would become one tensor of twice the height and ``bounds`` would have 18
+    values. Here the imagery sample provides ``image``, ``bounds`` and
+    ``transform``, the label sample provides ``mask``; a key present in both is
+    taken from the first sample (the imagery).
+
+    Args:
+        samples: the imagery sample, then the label sample.
+
+    Returns:
+        One sample.
+    """
+    merged: Sample = {}
+    for sample in samples:
+        for key, value in sample.items():
+            merged.setdefault(key, value)
+    return merged
+
+
+def imagery_grid(image: GeoDataset) -> PixelGrid:
+    """The imagery's pixel grid, preferring the grid of its first file.
+
+    When the first file is in the dataset's CRS at the dataset's resolution,
+    windows snap to that file's own grid, so reads from files sharing it are plain
+    window reads; otherwise (imagery warped on the fly) the grid is anchored at the
+    imagery's bounds, as TorchGeo's samplers do.
+
+    Args:
+        image: the imagery dataset.
+
+    Returns:
+        The grid.
+    """
+    xres, yres = map(float, image.res)
+    xmin, _, _, ymax = map(float, image.index.total_bounds)
+    items = getattr(image, '_items', None)
+    first = str(image.index['filepath'].iloc[0])
+    reference = getattr(items.get(first), 'reference', first) if items else first
+    try:
+        with rasterio.open(reference) as src:
+            same_crs = src.crs is not None and CRS.from_user_input(src.crs) == image.crs
+            same_res = np.allclose(src.res, (xres, yres), rtol=1e-9, atol=0)
+            if same_crs and same_res:
+                return PixelGrid(src.transform.c, src.transform.f, xres, yres)
+    except (rasterio.errors.RasterioError, OSError):
+        pass
+    return PixelGrid(xmin, ymax, xres, yres)
+
+
+class BVMSentinel2(IntersectionDataset):
+    """Sentinel-2 TOC imagery with BVM land-cover labels, per map sheet.
+
+    The imagery is Copernicus Sentinel-2 Level-2A top-of-canopy reflectance from
+    Terrascope (VITO); the labels are the Biological Valuation Map of Flanders
+    (Biologische Waarderingskaart, INBO) mapped to the 14 classes of Li et al.
+    (see :mod:`torchgeo_bvm.classes`). Both are joined in the imagery dataset's CRS
+    (EPSG:4326 by default in :class:`~torchgeo_bvm.datamodules.BVMDataModule`, as
+    in the paper) on the imagery's pixel grid: windows are snapped to it, so data
+    already on that grid is never resampled.
+
+    A sample is a dictionary with
+
+    * ``image``: float32 ``[C, H, W]``, the imagery's bands (digital numbers);
+    * ``mask``: int64 ``[H, W]``, class ids 0..13, and
+      :data:`~torchgeo_bvm.classes.IGNORE_INDEX` where the pixel is cloudy or
+      without data by the SCL rule, outside Flanders, unlabelled, or mirrored;
+    * ``bounds`` (9 values) and ``transform`` (9 values) of the window, as in TorchGeo.
+
+    **Sheets and mirroring.** The sheet of a window is the sheet of the split
+    scheme (restricted to ``split`` when given) that contains the window's centre
+    pixel, else the one overlapping it most (:meth:`SheetLayout.find`). Pixels of
+    the window outside that sheet take the value of the sheet pixel reflected
+    across the sheet's edge (:func:`~torchgeo_bvm.samplers.mirror_sources`,
+    ``numpy.pad`` 'reflect' semantics) and are labelled ``IGNORE_INDEX``; the read is
+    clipped to what the reflection needs, so no pixel of a neighbouring sheet
+    reaches the sample. Inside the sheet, pixels outside Flanders keep their real
+    imagery and are labelled ``IGNORE_INDEX``. A window outside every sheet of
+    the layout is returned unmirrored with every pixel labelled ``IGNORE_INDEX``.
+
+    **Invalid crops.** With ``max_redraws > 0`` (training), a window without any
+    labelled pixel is replaced by a new random window of the same split and a new
+    random date, drawn deterministically from the query, up to ``max_redraws``
+    times; then a :class:`RuntimeError` says that the split seems to hold no valid
+    pixel. Evaluation datasets keep ``max_redraws=0`` so tiles stay where they are.
+
+    Citation: Li, Grujicic, De Saeger, Heremans, Somers and Blaschko, "Biological
+    valuation map of Flanders: a Sentinel-2 imagery analysis", IGARSS 2024; De
+    Saeger et al., *Biologische Waarderingskaart en Natura 2000 Habitatkaart,
+    uitgave 2023*, INBO report 31 (2023), doi:10.21436/inbor.96375305.
+
+    Args:
+        image: the imagery, returning ``image`` and ``valid``; its CRS and
+            resolution are those of the joint dataset.
+        labels: the labels, returning ``mask``; reprojected to the imagery's CRS
+            and resolution by TorchGeo's intersection.
+        scheme: the split scheme (default: the paper's).
+        numbers: ``kbl`` sheet numbers in use (default: all 43).
+        split: the split this dataset serves (None: any split).
+        flanders: the Flanders region in EPSG:31370 (None: no restriction
+            beyond where labels exist).
+        max_redraws: how often a window without labelled pixels is redrawn.
+        seed: seed of the redraws.
+        transforms: a function applied to each sample.
+
+    Raises:
+        ValueError: if imagery and labels do not overlap.
+    """
+
+    def __init__(
+        self,
+        image: GeoDataset,
+        labels: GeoDataset,
+        *,
+        scheme: SplitScheme | None = None,
+        numbers: Sequence[int | str] | None = None,
+        split: str | None = None,
+        flanders: BaseGeometry | None = None,
+        max_redraws: int = 0,
+        seed: int = 0,
+        transforms: Callable[[Sample], Sample] | None = None,
+    ) -> None:
+        try:
+            super().__init__(
+                image,
+                labels,
+                spatial_only=True,
+                collate_fn=merge_joint_samples,
+                transforms=transforms,
+            )
+        except RuntimeError as error:
+            raise ValueError(
+                'imagery and labels do not overlap: the imagery covers '
+                f'{tuple(np.round(image.index.total_bounds, 6))} and the labels '
+                f'{tuple(np.round(labels.index.total_bounds, 6))} (xmin, ymin, xmax, '
+                f'ymax in {image.crs.to_string()}); check the paths and the sheets'
+            ) from error
+        self.scheme = scheme or SplitScheme()
+        self.numbers = None if numbers is None else list(numbers)
+        if split is not None and split not in self.scheme.splits:
+            raise ValueError(
+                f'unknown split {split!r}: the scheme has {self.scheme.splits}'
+            )
+        self.split = split
+        self.max_redraws = int(max_redraws)
+        self.seed = int(seed)
+        self.grid = imagery_grid(image)
+        self.layout = SheetLayout(self.scheme, self.crs, self.numbers)
+        self.flanders_mask = (
+            None
+            if flanders is None
+            else FlandersMask.from_lambert72(flanders, self.crs)
+        )
+        self._regions: dict[str, SplitRegion] = {}
+
+    @property
+    def bounds(self) -> tuple[slice, slice, slice]:
+        """Bounds of the index, cached (TorchGeo recomputes them for every query).
+
+        Returns:
+            Bounding x, y and t slices.
+        """
+        key = (id(self.index), str(self.index.crs), len(self.index))
+        cached = self.__dict__.get('_bounds_cache')
+        if cached is None or cached[0] != key:
+            cached = (key, super().bounds)
+            self.__dict__['_bounds_cache'] = cached
+        bounds: tuple[slice, slice, slice] = cached[1]
+        return bounds
+
+    @property
+    def flanders_region(self) -> BaseGeometry | None:
+        """The Flanders region in the dataset's CRS, or None.
+
+        Returns:
+            The region.
+        """
+        return None if self.flanders_mask is None else self.flanders_mask.region
+
+    def for_split(
+        self, split: str | None, max_redraws: int | None = None
+    ) -> BVMSentinel2:
+        """A shallow copy serving one split (sharing files, index and caches).
+
+        Args:
+            split: the split.
+            max_redraws: redraws of label-less windows (default: unchanged).
+
+        Returns:
+            The copy.
+
+        Raises:
+            ValueError: for an unknown split.
+        """
+        if split is not None and split not in self.scheme.splits:
+            raise ValueError(
+                f'unknown split {split!r}: the scheme has {self.scheme.splits}'
+            )
+        other = copy.copy(self)
+        other.split = split
+        if max_redraws is not None:
+            other.max_redraws = int(max_redraws)
+        return other
+
+    # ------------------------------------------------------------------ reading
+
+    def __getitem__(self, query: GeoSlice) -> Sample:
+        """Read the sample of a window and date.
+
+        Args:
+            query: ``[xmin:xmax, ymin:ymax, tmin:tmax]``; x and y are snapped to the
+                imagery's pixel grid.
+
+        Returns:
+            The sample (see the class docstring).
+
+        Raises:
+            IndexError: if no imagery covers the query.
+            RuntimeError: if ``max_redraws`` redraws all lack a labelled pixel.
+        """
+        x, y, t = self._disambiguate_slice(query)
+        column, row, width, height = self.grid.locate(x, y)
+        time = slice(t.start, t.stop)
+        sample = self._read_window(column, row, width, height, time)
+        attempt = 0
+        while self.max_redraws and not bool((sample['mask'] != IGNORE_INDEX).any()):
+            if attempt == self.max_redraws:
+                raise RuntimeError(self._no_valid_message(column, row, width, height))
+            attempt += 1
+            redrawn = self._redraw(x, y, attempt, width, height, column, row)
+            if redrawn is None:
+                continue
+            column, row, time = redrawn
+            sample = self._read_window(column, row, width, height, time)
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def _read_window(
+        self, column: int, row: int, width: int, height: int, time: slice
+    ) -> Sample:
+        grid = self.grid
+        x, y = grid.window(column, row, width, height)
+        cx, cy = grid.centre(column + width // 2, row + height // 2)
+        sheet = self.layout.find(
+            (x.start, y.start, x.stop, y.stop), (float(cx), float(cy)), self.split
+        )
+        shape = (height, width)
+        if sheet is None:
+            image, valid = self._read_image(x, y, time)
+            inside: NDArray[np.bool_] = np.zeros(shape, dtype=bool)
+        elif self.layout.contains_window(sheet, grid, column, row, width, height):
+            image, valid = self._read_image(x, y, time)
+            inside = np.ones(shape, dtype=bool)
+        else:
+            image, valid, inside = self._read_mirrored(
+                sheet, column, row, width, height, time
+            )
+        label = self._read_labels(x, y, shape)
+        keep = inside & valid.numpy().astype(bool, copy=False)
+        if self.flanders_mask is not None:
+            keep &= self.flanders_mask(grid.transform(column, row), shape)
+        # The label tensor is this sample's own: masking it in place saves a copy.
+        label.numpy()[~keep] = IGNORE_INDEX
+        return {
+            'image': image.float(),
+            'mask': label,
+            'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
+            'transform': torch.tensor(tuple(grid.transform(column, row)))[:9],
+        }
+
+    def _full_time(self, time: slice) -> slice:
+        _, _, bounds = self.bounds
+        start = bounds.start if time.start is None else time.start
+        stop = bounds.stop if time.stop is None else time.stop
+        return slice(pd.Timestamp(start), pd.Timestamp(stop), 1)
+
+    def _read_image(self, x: slice, y: slice, time: slice) -> tuple[Tensor, Tensor]:
+        sample = self.datasets[0][x, y, time]
+        image = sample['image']
+        valid = sample.get('valid')
+        if valid is None:
+            valid = torch.ones(image.shape[-2:], dtype=torch.bool)
+        return image, valid
+
+    def _read_labels(self, x: slice, y: slice, shape: tuple[int, int]) -> Tensor:
+        try:
+            mask = self.datasets[1][x, y]['mask']
+        except IndexError:
+            return torch.full(shape, IGNORE_INDEX, dtype=torch.long)
+        return mask.to(torch.long).reshape(shape).contiguous()
+
+    def _read_mirrored(
+        self, sheet: int, column: int, row: int, width: int, height: int, time: slice
+    ) -> tuple[Tensor, Tensor, NDArray[np.bool_]]:
+        # The reflection of a window whose centre lies in the sheet never reaches
+        # further into the sheet than the window's size, so a margin of that size
+        # holds every source pixel; only their bounding box is read.
+        margin = max(width, height)
+        left, top = column - margin, row - margin
+        region = (height + 2 * margin, width + 2 * margin)
+        inside = self.layout.inside(sheet, self.grid.transform(left, top), region)
+        rows, columns = mirror_sources(inside, margin, margin, height, width)
+        r0, r1 = int(rows.min()), int(rows.max()) + 1
+        c0, c1 = int(columns.min()), int(columns.max()) + 1
+        x, y = self.grid.window(left + c0, top + r0, c1 - c0, r1 - r0)
+        image, valid = self._read_image(x, y, time)
+        take_rows = torch.from_numpy(rows - r0)[:, None]
+        take_columns = torch.from_numpy(columns - c0)
+        window_inside = inside[margin : margin + height, margin : margin + width]
+        return (
+            image[:, take_rows, take_columns],
+            valid[take_rows, take_columns],
+            np.ascontiguousarray(window_inside),
+        )
+
+    # ---------------------------------------------------------------- redrawing
+
+    def _region(self, split: str) -> SplitRegion:
+        if split not in self._regions:
+            domain = self.index.geometry.union_all()
+            if self.flanders_region is not None:
+                domain = domain.intersection(self.flanders_region)
+            self._regions[split] = SplitRegion(self.layout, split, self.grid, domain)
+        return self._regions[split]
+
+    def _split_of_window(
+        self, column: int, row: int, width: int, height: int
+    ) -> str | None:
+        if self.split is not None:
+            return self.split
+        x, y = self.grid.window(column, row, width, height)
+        cx, cy = self.grid.centre(column + width // 2, row + height // 2)
+        sheet = self.layout.find(
+            (x.start, y.start, x.stop, y.stop), (float(cx), float(cy))
+        )
+        return None if sheet is None else self.layout.splits[sheet]
+
+    def _redraw(
+        self,
+        x: slice,
+        y: slice,
+        attempt: int,
+        width: int,
+        height: int,
+        column: int,
+        row: int,
+    ) -> tuple[int, int, slice] | None:
+        split = self._split_of_window(column, row, width, height)
+        if split is None:
+            return None
+        rng = np.random.default_rng(_location_seed(self.seed + attempt, x, y))
+        columns, rows = self._region(split).draw(rng, 1)
+        new_column, new_row = int(columns[0]) - width // 2, int(rows[0]) - height // 2
+        cx, cy = self.grid.centre(int(columns[0]), int(rows[0]))
+        images = self.datasets[0].index
+        dates = images.cx[float(cx) : float(cx), float(cy) : float(cy)].index.unique()
+        if len(dates) == 0:
+            return None
+        interval = dates[int(rng.integers(len(dates)))]
+        return new_column, new_row, slice(interval.left, interval.right)
+
+    def _no_valid_message(self, column: int, row: int, width: int, height: int) -> str:
+        split = self._split_of_window(column, row, width, height)
+        codes = (
+            ', '.join(self.layout.sheets[i].code for i in self.layout.of_split(split))
+            if split is not None
+            else 'none'
+        )
+        return (
+            f'split {split!r} (sheets {codes}): {self.max_redraws + 1} random crops '
+            'in a row had no valid pixel: every pixel was cloudy or without data by '
+            'the SCL rule, unlabelled, or outside Flanders. Check the cloud rule, the '
+            'chosen years/months and that the labels cover these sheets'
+        )
+
+    # ------------------------------------------------------------------ plotting
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        """The imagery's band names.
+
+        Returns:
+            The band names.
+        """
+        return tuple(getattr(self.datasets[0], 'bands', ()) or ())
+
+    def plot(
+        self,
+        sample: Sample,
+        show_titles: bool = True,
+        suptitle: str | None = None,
+    ) -> Figure:
+        """Plot image (true or false colour), labels and, if present, the prediction.
+
+        True colour (B04 B03 B02) when those bands are loaded, else false colour
+        (B08 B04 B03), else the first three bands, stretched between the 2nd and
+        98th percentile. Labels use the class colours; ignored pixels are white.
+
+        Args:
+            sample: a sample, optionally with ``prediction`` ([H, W] class ids).
+            show_titles: whether to title the panels.
+            suptitle: a title for the figure.
+
+        Returns:
+            The figure.
+        """
+        import matplotlib.pyplot as plt
+
+        image = sample['image'].detach().cpu().numpy()
+        bands = list(self.bands) or [f'band {i + 1}' for i in range(image.shape[0])]
+        names, title = _display(bands)
+        shown = np.moveaxis(image[[bands.index(n) for n in names]], 0, -1)
+        low, high = np.percentile(shown.reshape(-1, shown.shape[-1]), [2, 98], axis=0)
+        shown = np.clip((shown - low) / np.maximum(high - low, 1e-6), 0, 1)
+        if shown.shape[-1] < 3:
+            shown = shown[..., 0]
+        panels = [('mask', 'labels')]
+        if 'prediction' in sample:
+            panels.append(('prediction', 'prediction'))
+        figure, axes = plt.subplots(
+            1, 1 + len(panels), figsize=(4 * (1 + len(panels)), 4)
+        )
+        axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
+        if show_titles:
+            axes[0].set_title(title)
+        colours = ListedColormap([c.colour for c in CLASSES])
+        for axis, (key, name) in zip(axes[1:], panels, strict=True):
+            values = sample[key].detach().cpu().numpy().astype(float)
+            values[values == IGNORE_INDEX] = np.nan
+            axis.imshow(
+                values,
+                cmap=colours,
+                vmin=-0.5,
+                vmax=NUM_CLASSES - 0.5,
+                interpolation='nearest',
+            )
+            if show_titles:
+                axis.set_title(name)
+        for axis in axes:
+            axis.set_axis_off()
+        if suptitle is not None:
+            figure.suptitle(suptitle)
+        return figure
+
+
+def _display(bands: list[str]) -> tuple[list[str], str]:
+    for names, title in (
+        (['B04', 'B03', 'B02'], 'true colour (B04 B03 B02)'),
+        (['B08', 'B04', 'B03'], 'false colour (B08 B04 B03)'),
+    ):
+        if set(names) <= set(bands):
+            return names, title
+    names = bands[:3] if len(bands) >= 3 else bands[:1]
+    return names, ' '.join(names)
