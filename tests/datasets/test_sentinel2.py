@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import rasterio.merge
 import torch
 from pyproj import CRS
 from torch.utils.data import DataLoader
@@ -29,6 +30,7 @@ from torchgeo_bvm.datasets.sentinel2 import (
     resolve_bands,
 )
 from torchgeo_bvm.synth.sentinel2 import (
+    TERRASCOPE_NODATA,
     write_openeo_acquisition,
     write_openeo_composite,
     write_openeo_file,
@@ -421,6 +423,90 @@ def test_openeo_file_in_utm(tmp_path: Path) -> None:
     assert ds.res == (10.0, 10.0)
     image = ds[X0 : X0 + SIZE, Y0 : Y0 + SIZE]['image'].numpy()
     np.testing.assert_array_equal(image[0], bands['B02'])
+
+
+def on_grid_scene(root: Path, layout: str, shape: tuple[int, int]) -> Path:
+    """A scene with nodata, clouds, a no-data SCL row and a cloudy column."""
+    rows, cols = shape
+    rng = np.random.default_rng(0)
+    bands = {
+        b: rng.integers(1, 4000, shape).astype(np.int16) for b in ('B04', 'B02', 'B08')
+    }
+    bands['B02'][5, 6] = TERRASCOPE_NODATA
+    bands['B08'][rows - 3 :, cols - 2] = TERRASCOPE_NODATA
+    scl = np.full(shape, 4, dtype=np.int16)
+    scl[10:12, 12:15] = 9
+    scl[0, :] = 0
+    scl[:, cols - 4] = 8
+    bands['SCL'] = scl
+    if layout == 'openeo-4326':
+        extent = (4.0, 51.0, 4.0 + cols * 1.4e-4, 51.0 + rows * 0.9e-4)
+        crs: int | str = 'EPSG:4326'
+    else:
+        extent = (X0, Y0, X0 + 10 * cols, Y0 + 10 * rows)
+        crs = 32631
+    if layout == 'terrascope':
+        reflectance = native_arrays()
+        for band in ('B04', 'B02', 'B08'):
+            reflectance[band] = bands[band]
+        return product(
+            root, reflectance=reflectance, scl=scl[::2, ::2].astype(np.uint8)
+        )
+    return write_openeo_acquisition(
+        root, '22/1-2', '2022-04-05', bands, bounds=extent, crs=crs
+    )
+
+
+@pytest.mark.parametrize('layout', ['openeo-4326', 'openeo-utm', 'terrascope'])
+@pytest.mark.parametrize('dilation_m', [0.0, 25.0])
+def test_reads_on_the_file_grid_equal_the_merging_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, dilation_m: float
+) -> None:
+    # Terrascope: the product fixture's extent; its 10 m bands are read on their
+    # grid, the 20 m SCL is merged onto it.
+    shape = (24, 24) if layout == 'terrascope' else (40, 50)
+    path = on_grid_scene(tmp_path, layout, shape)
+    names = ['B08', 'B02', 'B04']
+    rule = CloudRule(dilation_m=dilation_m)
+    fast = Sentinel2TOC(tmp_path, bands=names, cloud_rule=rule)
+    # The same dataset without direct reads: every read merges, as before.
+    slow = Sentinel2TOC(tmp_path, bands=names, cloud_rule=rule)
+    slow._direct_reads = False
+    x, y, _ = fast.bounds
+    xres, yres = fast.res
+    rows, cols = shape
+    windows = [
+        (0, 0, cols, rows),  # the whole file
+        (7, 3, 16, 12),  # inside
+        (-5, -4, 20, 15),  # across the top-left corner
+        (cols - 10, rows - 8, 20, 20),  # across the bottom-right corner
+        (11, 0, 1, 20),  # the no-data SCL row and clouds just outside
+    ]
+    real_merge = rasterio.merge.merge
+    for col, row, width, height in windows:
+        query = (
+            slice(x.start + col * xres, x.start + (col + width) * xres),
+            slice(y.stop - (row + height) * yres, y.stop - row * yres),
+        )
+        if layout != 'terrascope':
+            # The openEO file is on the query grid: no merge at all.
+            monkeypatch.setattr(rasterio.merge, 'merge', None)
+        got = fast[query]
+        monkeypatch.setattr(rasterio.merge, 'merge', real_merge)
+        expected = slow[query]
+        assert got['image'].shape == (3, height, width)
+        np.testing.assert_array_equal(got['image'].numpy(), expected['image'].numpy())
+        np.testing.assert_array_equal(got['valid'].numpy(), expected['valid'].numpy())
+        assert bool(got['valid'].any())
+        assert not bool(got['valid'].all())
+    if layout != 'terrascope':
+        # and against an independent read of the whole file
+        with rasterio.open(path) as src:
+            raw = src.read().astype(np.float32)
+            order = [src.descriptions.index(n) for n in names]
+        raw[raw == TERRASCOPE_NODATA] = 0
+        image = fast[x.start : x.stop, y.start : y.stop]['image'].numpy()
+        np.testing.assert_array_equal(image, raw[order])
 
 
 def test_composites_have_no_scl_and_valid_is_not_nodata(tmp_path: Path) -> None:

@@ -42,11 +42,12 @@ from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS, Geod
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import calculate_default_transform, transform_bounds
+from rasterio.windows import Window
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
@@ -395,6 +396,71 @@ class _Item:
     reference: str = field(default='')
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """What a read needs to know of a file's pixel grid, noted at index time."""
+
+    crs: CRS
+    left: float
+    top: float
+    xres: float
+    yres: float
+    width: int
+    height: int
+    #: Nodata value of each band (1-based index - 1); None where there is none.
+    nodata: tuple[float | None, ...]
+    #: False when some band is masked by something else than its nodata value
+    #: (an internal mask or alpha band): such files are always read by merging.
+    nodata_masks_only: bool
+
+    @classmethod
+    def of(cls, src: DatasetReader) -> _Grid:
+        """Note the grid of an open file."""
+        transform = src.transform
+        rectilinear = transform.b == 0 and transform.d == 0 and transform.e < 0
+        masks_ok = all(
+            flags in ([MaskFlags.all_valid], [MaskFlags.nodata])
+            for flags in src.mask_flag_enums
+        )
+        return cls(
+            crs=CRS.from_user_input(src.crs),
+            left=transform.c,
+            top=transform.f,
+            xres=transform.a,
+            yres=-transform.e,
+            width=src.width,
+            height=src.height,
+            nodata=tuple(src.nodatavals),
+            nodata_masks_only=masks_ok and rectilinear and transform.a > 0,
+        )
+
+    def window(
+        self,
+        bounds: tuple[float, float, float, float],
+        res: tuple[float, float],
+        shape: tuple[int, int],
+    ) -> tuple[int, int] | None:
+        """``(col, row)`` of ``bounds`` in this grid, or None when not pixel-aligned.
+
+        Aligned means the same pixel size and an offset of a whole number of
+        pixels (within 1e-6 px over the window): the file's pixels then are the
+        query's pixels and no resampling can change a value.
+        """
+        height, width = shape
+        for mine, theirs, count in (
+            (self.xres, res[0], width),
+            (self.yres, res[1], height),
+        ):
+            if abs(mine - theirs) * max(count, 1) > 1e-6 * mine:
+                return None
+        col = (bounds[0] - self.left) / self.xres
+        row = (self.top - bounds[3]) / self.yres
+        col_int, row_int = round(col), round(row)
+        if abs(col - col_int) > 1e-6 or abs(row - row_int) > 1e-6:
+            return None
+        return col_int, row_int
+
+
 def _corrupt(path: str, error: Exception) -> ValueError:
     return ValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
 
@@ -501,6 +567,9 @@ class Sentinel2TOC(RasterDataset):
     rgb_bands: tuple[str, ...] = ('B04', 'B03', 'B02')
     #: Bands shown by :meth:`plot` when ``rgb_bands`` are not all loaded.
     false_colour_bands: ClassVar[tuple[str, ...]] = ('B08', 'B04', 'B03')
+    #: Read windows that lie on a file's own grid directly (False: always merge
+    #: or warp, as TorchGeo does; kept to compare the two in tests).
+    _direct_reads: bool = True
 
     def __init__(
         self,
@@ -536,6 +605,12 @@ class Sentinel2TOC(RasterDataset):
         self.time_series = False
         self._handles: OrderedDict[str, DatasetReader] = OrderedDict()
         self._handles_pid = os.getpid()
+        # Per-file grids noted while indexing, so that reads derive nothing again.
+        self._grids: dict[str, _Grid] = {}
+        # Files whose CRS is the dataset's (recomputed if ``crs`` is changed).
+        self._grids_crs: CRS | None = None
+        self._on_crs: dict[str, bool] = {}
+        self._pixel_m: dict[tuple[float, float], tuple[float, float]] = {}
 
         found = self._discover()
         if not found:
@@ -635,7 +710,8 @@ class Sentinel2TOC(RasterDataset):
                     f'(expected {expected} in {folder})'
                 )
         for band in needed:
-            _open_checked(files[band]).close()
+            with _open_checked(files[band]) as src:
+                self._grids[files[band]] = _Grid.of(src)
         sensing = pd.Timestamp(datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S'))
         start = sensing.normalize()
         ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
@@ -654,6 +730,7 @@ class Sentinel2TOC(RasterDataset):
     def _openeo_item(self, path: str, layout: Layout, stamp: str) -> _Item:
         with _open_checked(path) as src:
             names = [d.strip().upper() if d else None for d in src.descriptions]
+            self._grids[path] = _Grid.of(src)
         if any(n is None for n in names):
             raise ValueError(
                 f'{path}: band {names.index(None) + 1} has no name (band '
@@ -745,6 +822,31 @@ class Sentinel2TOC(RasterDataset):
                 old.close()
         return src
 
+    def _same_crs(self, path: str) -> bool:
+        crs = self.crs
+        if crs is not self._grids_crs:
+            # pyproj's CRS comparison costs about a millisecond: once per CRS.
+            self._on_crs = {p: g.crs == crs for p, g in self._grids.items()}
+            self._grids_crs = crs
+            self._pixel_m = {}
+        return self._on_crs.get(path, False)
+
+    def _aligned(
+        self,
+        path: str,
+        bounds: tuple[float, float, float, float],
+        res: tuple[float, float],
+        shape: tuple[int, int],
+    ) -> tuple[_Grid, int, int] | None:
+        """The file's grid and the window's (col, row) if the window is on it."""
+        grid = self._grids.get(path)
+        if not self._direct_reads or grid is None or not grid.nodata_masks_only:
+            return None
+        if not self._same_crs(path):
+            return None
+        offset = grid.window(bounds, res, shape)
+        return None if offset is None else (grid, *offset)
+
     def _read(
         self,
         path: str,
@@ -752,11 +854,15 @@ class Sentinel2TOC(RasterDataset):
         bounds: tuple[float, float, float, float],
         res: tuple[float, float],
         resampling: Resampling,
+        shape: tuple[int, int],
     ) -> NDArray[np.float32]:
         """Read bands of one file onto the query grid; NaN where there is no data."""
+        aligned = self._aligned(path, bounds, res, shape)
+        if aligned is not None:
+            return self._read_window(path, indexes, *aligned, shape)
         src = self._source(path)
         try:
-            if CRS.from_user_input(src.crs) == self.crs:
+            if self._same_crs(path):
                 data, _ = rasterio.merge.merge(
                     [src],
                     bounds=bounds,
@@ -775,6 +881,48 @@ class Sentinel2TOC(RasterDataset):
                 src.close()
         result: NDArray[np.float32] = data
         return result
+
+    def _read_window(
+        self,
+        path: str,
+        indexes: list[int],
+        grid: _Grid,
+        col: int,
+        row: int,
+        shape: tuple[int, int],
+    ) -> NDArray[np.float32]:
+        """Read a window that lies on the file's own pixel grid.
+
+        The same values as ``rasterio.merge.merge`` (TorchGeo's path, and ours
+        for windows off the file's grid) in a fraction of the time: merge reads
+        every band through a masked, resampling read (GDAL computes a mask band)
+        into a nodata-filled mosaic, and a second merge for SCL decompresses the
+        same pixel-interleaved strips again. Here one plain windowed read of the
+        image bands and SCL together decompresses each strip once, with no
+        merge, VRT or mask band; only the part of the window outside the file is
+        filled (NaN), and nodata values become NaN as merge's mask would make them.
+        """
+        height, width = shape
+        out = np.full((len(indexes), height, width), np.nan, dtype=np.float32)
+        c0, r0 = max(col, 0), max(row, 0)
+        c1, r1 = min(col + width, grid.width), min(row + height, grid.height)
+        if c0 >= c1 or r0 >= r1:
+            return out
+        src = self._source(path)
+        try:
+            data = src.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
+        except RasterioError as error:
+            raise _corrupt(path, error) from error
+        finally:
+            if not self.cache:
+                src.close()
+        part = out[:, r0 - row : r1 - row, c0 - col : c1 - col]
+        part[...] = data
+        for channel, index in enumerate(indexes):
+            nodata = grid.nodata[index - 1]
+            if nodata is not None and not math.isnan(nodata):
+                part[channel][data[channel] == nodata] = np.nan
+        return out
 
     def _warp(
         self,
@@ -807,41 +955,72 @@ class Sentinel2TOC(RasterDataset):
             data: NDArray[np.float32] = vrt.read(indexes)
         return data
 
+    def _pixel_size(self, res: tuple[float, float]) -> tuple[float, float]:
+        # Metres per pixel at the dataset's centre, not the window's: the same
+        # pixel then gets the same mask whatever window it is read in.
+        self._same_crs('')  # resets the cache when the CRS has changed
+        if res not in self._pixel_m:
+            bx, by, _ = self.bounds
+            centre = ((bx.start + bx.stop) / 2, (by.start + by.stop) / 2)
+            self._pixel_m[res] = _pixel_size_m(self.crs, res, centre)
+        return self._pixel_m[res]
+
     def _read_item(
         self, item: _Item, x: slice, y: slice, shape: tuple[int, int]
     ) -> tuple[NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
         """Read one product or file: (image, some band has data, valid)."""
         bounds = (x.start, y.start, x.stop, y.stop)
         res = (x.step, y.step)
-        image = np.full((len(self.bands), *shape), np.nan, dtype=np.float32)
-        by_file: dict[str, list[tuple[int, int]]] = {}
-        for channel, band in enumerate(self.bands):
-            source = item.bands[band]
-            by_file.setdefault(source.path, []).append((channel, source.index))
-        for path, pairs in by_file.items():
-            data = self._read(path, [i for _, i in pairs], bounds, res, self.resampling)
-            image[[c for c, _ in pairs]] = data
-        missing = np.isnan(image)
-        covered = ~missing.all(axis=0)
-        complete = ~missing.any(axis=0)
-        image = np.nan_to_num(image, nan=0.0)
-        if item.scl is None or self.cloud_rule is None:
-            return image, covered, complete
-        # Metres per pixel at the dataset's centre, not the window's: the same
-        # pixel then gets the same mask whatever window it is read in.
-        bx, by, _ = self.bounds
-        centre = ((bx.start + bx.stop) / 2, (by.start + by.stop) / 2)
-        pixel_m = _pixel_size_m(self.crs, res, centre)
-        mx, my = self.cloud_rule.margin(pixel_m)
+        scl = item.scl if self.cloud_rule is not None else None
+        mx = my = 0
+        if scl is not None:
+            assert self.cloud_rule is not None
+            pixel_m = self._pixel_size(res)
+            # SCL is read with a margin: clouds just outside the window count.
+            mx, my = self.cloud_rule.margin(pixel_m)
         wide = (
             x.start - mx * x.step,
             y.start - my * y.step,
             x.stop + mx * x.step,
             y.stop + my * y.step,
         )
-        raw = self._read(item.scl.path, [item.scl.index], wide, res, Resampling.nearest)
-        scl = np.nan_to_num(raw[0], nan=0.0).astype(np.uint8)
-        usable = self.cloud_rule.mask(scl, pixel_m)
+        wide_shape = (shape[0] + 2 * my, shape[1] + 2 * mx)
+        image = np.empty((len(self.bands), *shape), dtype=np.float32)
+        by_file: dict[str, list[tuple[int, int]]] = {}
+        for channel, band in enumerate(self.bands):
+            source = item.bands[band]
+            by_file.setdefault(source.path, []).append((channel, source.index))
+        raw_scl: NDArray[np.float32] | None = None
+        for path, pairs in by_file.items():
+            channels = [c for c, _ in pairs]
+            indexes = [i for _, i in pairs]
+            aligned = None
+            if scl is not None and scl.path == path:
+                aligned = self._aligned(path, wide, res, wide_shape)
+            if aligned is not None:
+                assert scl is not None
+                # Bands and SCL of one file in one read of the wider window.
+                data = self._read_window(
+                    path, [*indexes, scl.index], *aligned, wide_shape
+                )
+                image[channels] = data[:-1, my : my + shape[0], mx : mx + shape[1]]
+                raw_scl = data[-1]
+            else:
+                image[channels] = self._read(
+                    path, indexes, bounds, res, self.resampling, shape
+                )
+        missing = np.isnan(image)
+        covered = ~missing.all(axis=0)
+        complete = ~missing.any(axis=0)
+        np.copyto(image, 0.0, where=missing)
+        if scl is None or self.cloud_rule is None:
+            return image, covered, complete
+        if raw_scl is None:
+            raw_scl = self._read(
+                scl.path, [scl.index], wide, res, Resampling.nearest, wide_shape
+            )[0]
+        classes = np.where(np.isnan(raw_scl), 0, raw_scl).astype(np.uint8)
+        usable = self.cloud_rule.mask(classes, pixel_m)
         usable = usable[my : my + shape[0], mx : mx + shape[1]]
         return image, covered, complete & usable
 
@@ -881,14 +1060,14 @@ class Sentinel2TOC(RasterDataset):
             # The newest processing version of a product wins over reprocessed ones.
             key=lambda i: (i.start, [-ord(c) for c in i.version], i.key),
         )
-        image = np.zeros((len(self.bands), *shape), dtype=np.float32)
-        valid = np.zeros(shape, dtype=bool)
-        covered = np.zeros(shape, dtype=bool)
-        for item in items:
+        # The first item is taken whole: it is 0 wherever it has no data, and
+        # this saves a boolean-indexed copy (6 ms for 11 x 256 x 256).
+        image, covered, valid = self._read_item(items[0], x, y, shape)
+        for item in items[1:]:
             item_image, item_covered, item_valid = self._read_item(item, x, y, shape)
             # A valid pixel is never replaced; an invalid one by the next valid one.
             take = (item_valid & ~valid) | (item_covered & ~covered & ~valid)
-            image[:, take] = item_image[:, take]
+            np.copyto(image, item_image, where=take)
             valid |= take & item_valid
             covered |= item_covered
 
