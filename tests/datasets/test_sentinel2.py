@@ -796,3 +796,27 @@ def test_openeo_file_missing_a_band_or_scl(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match='has no SCL band to mask clouds with'):
         Sentinel2TOC(tmp_path, bands='rgb')
     assert len(Sentinel2TOC(tmp_path, bands='rgb', cloud_rule=None)) == 1
+
+
+@pytest.mark.parametrize('crs', ['EPSG:32632', 'EPSG:4326'])
+def test_nodata_is_never_data_when_warped(tmp_path: Path, crs: str) -> None:
+    from torchgeo_bvm.synth.sentinel2 import write_openeo_file
+
+    b02 = np.full((40, 40), 1000, dtype=np.int16)
+    b02[10:20, 10:20] = 32767
+    scl = np.full((40, 40), 4, dtype=np.uint8)
+    path = tmp_path / '22_1-2' / '22_1-2_openEO_2022-04-05Z.tif'
+    write_openeo_file(
+        path,
+        {'B02': b02, 'SCL': scl},
+        bounds=(560000, 5650000, 560400, 5650400),
+        crs=32631,
+    )
+    native = Sentinel2TOC(tmp_path, bands=['B02'])
+    warped = Sentinel2TOC(tmp_path, bands=['B02'], crs=crs)
+    sample = warped[warped.bounds]
+    image, valid = sample['image'][0].numpy(), sample['valid'].numpy()
+    assert set(np.unique(image[valid])) == {1000.0}
+    assert (image[~valid] == 0).all()
+    # About the 100 nodata pixels and the area outside the file are invalid.
+    assert valid.sum() < native[native.bounds]['valid'].numpy().sum() + 50

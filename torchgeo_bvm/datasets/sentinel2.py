@@ -939,6 +939,12 @@ class Sentinel2TOC(RasterDataset):
         # window; 0.001 px costs no measurable time (rasterio refuses 0).
         width = round((bounds[2] - bounds[0]) / res[0])
         height = round((bounds[3] - bounds[1]) / res[1])
+        # Warped in the file's own dtype and masked by its nodata (or an alpha
+        # band where it has none): a float32 VRT with NaN as nodata does not mask
+        # the source's integer nodata, and 32767 would come through as data.
+        masking: dict[str, object] = (
+            {'nodata': src.nodata} if src.nodata is not None else {'add_alpha': True}
+        )
         with WarpedVRT(
             src,
             crs=self.crs.to_wkt(),
@@ -948,11 +954,11 @@ class Sentinel2TOC(RasterDataset):
             width=width,
             height=height,
             resampling=resampling,
-            dtype='float32',
-            nodata=np.nan,
             tolerance=0.001,
+            **masking,
         ) as vrt:
-            data: NDArray[np.float32] = vrt.read(indexes)
+            masked = vrt.read(indexes, masked=True)
+        data: NDArray[np.float32] = masked.astype(np.float32).filled(np.nan)
         return data
 
     def _pixel_size(self, res: tuple[float, float]) -> tuple[float, float]:
