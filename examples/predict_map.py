@@ -1,0 +1,229 @@
+r"""Produce a georeferenced land-cover map from a trained checkpoint.
+
+Given a checkpoint of TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation`
+(from ``torchgeo fit`` with one of the configs in ``examples/configs``, or from
+``make demo``: ``demo-output/training/checkpoints/best.ckpt``), this example
+predicts the test sheets of the mini-Flanders with Lightning's
+``Trainer.predict``: :class:`~torchgeo_bvm.datamodules.BVMDataModule` tiles the
+test sheets (:class:`~torchgeo_bvm.samplers.KaartbladGridSampler`) and
+:class:`~torchgeo_bvm.prediction.SheetPredictionWriter` stitches the tiles into
+one GeoTIFF per sheet (uint8 class ids with the class colour table, nodata
+:data:`~torchgeo_bvm.classes.IGNORE_INDEX`, opens labelled in QGIS) and a PNG
+preview. For every map it prints the path, CRS, shape and class histogram.
+
+Without ``--checkpoint`` it first trains a tiny fully convolutional network
+(TorchGeo's ``fcn``, random initialisation: nothing is downloaded) for
+``--steps`` steps on the CPU and saves ``<out>/predict_map/model.ckpt``, so the
+example runs anywhere in a minute; that model is barely trained, so do not judge
+the map's quality by it (``make demo`` trains a U-Net properly).
+
+The data module must be configured as for training (bands, CRS, resolution,
+normalisation): the checkpoint stores the model, not the data settings.
+
+Run it on the embedded mini-Flanders (generated into ``--data`` when missing)::
+
+    python examples/predict_map.py --data mini-flanders --out example-output
+    python examples/predict_map.py --data demo-output/data \\
+        --stats demo-output/band-stats.json \\
+        --checkpoint demo-output/training/checkpoints/best.ckpt
+
+Outputs in ``<out>/predict_map/``: ``predictions/22_7-8.tif`` and ``.png`` (one
+per test sheet), and ``model.ckpt`` when it trained one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from lightning.pytorch import Trainer, seed_everything
+from torchgeo.tasks import SemanticSegmentation
+
+from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from torchgeo_bvm.datamodules import BVMDataModule
+from torchgeo_bvm.prediction import SheetPredictionWriter
+from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
+
+#: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
+CRS = 'EPSG:32631'
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--data',
+        type=Path,
+        default=Path('mini-flanders'),
+        help='mini-Flanders folder (generated there when missing)',
+    )
+    parser.add_argument(
+        '--size', default='demo', choices=list(SIZES), help='mini-Flanders size'
+    )
+    parser.add_argument(
+        '--out', type=Path, default=Path('example-output'), help='output folder'
+    )
+    parser.add_argument(
+        '--checkpoint',
+        type=Path,
+        help='a SemanticSegmentation checkpoint (default: train a small one)',
+    )
+    parser.add_argument(
+        '--stats', help='band statistics JSON used in training (torchgeo-bvm stats)'
+    )
+    parser.add_argument(
+        '--bands', default='all', help="'all', 'rgb', 'rgnir' (as in training)"
+    )
+    parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
+    parser.add_argument('--batch-size', type=int, default=8, help='tiles per batch')
+    parser.add_argument(
+        '--steps', type=int, default=20, help='training steps without --checkpoint'
+    )
+    return parser.parse_args(argv)
+
+
+def make_datamodule(
+    args: argparse.Namespace, manifest: dict[str, Any]
+) -> BVMDataModule:
+    """The data module of the mini-Flanders, as configured for training.
+
+    Args:
+        args: the parsed command line.
+        manifest: the mini-Flanders manifest.
+
+    Returns:
+        The data module.
+    """
+    return BVMDataModule(
+        sentinel2_paths=str(args.data / manifest['imagery']['root']),
+        bvm_paths=str(args.data / manifest['bvm']),
+        boundary=str(args.data / manifest['boundary']),
+        stats=args.stats,
+        sheets=[22],
+        bands=args.bands,
+        crs=CRS,
+        res=10,
+        patch_size=args.patch_size,
+        batch_size=args.batch_size,
+        length=args.steps * args.batch_size,
+    )
+
+
+def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path:
+    """Train a tiny network for a few steps and save its checkpoint.
+
+    Args:
+        datamodule: the data module.
+        steps: training steps.
+        path: the checkpoint to write.
+
+    Returns:
+        ``path``.
+    """
+    seed_everything(0, workers=True)
+    task = SemanticSegmentation(
+        model='fcn',
+        num_filters=32,
+        weights=None,
+        in_channels=len(datamodule.bands),
+        num_classes=NUM_CLASSES,
+        labels=list(CLASS_NAMES),
+        ignore_index=IGNORE_INDEX,
+        lr=3e-3,
+    )
+    trainer = Trainer(
+        accelerator='cpu',
+        devices=1,
+        max_steps=steps,
+        # One validation batch: the task's ReduceLROnPlateau needs a val_loss.
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        default_root_dir=path.parent,
+    )
+    trainer.fit(task, datamodule=datamodule)
+    trainer.save_checkpoint(path)
+    return path
+
+
+def describe(path: Path) -> None:
+    """Print a predicted map's CRS, shape and class histogram.
+
+    Args:
+        path: a GeoTIFF written by SheetPredictionWriter.
+    """
+    with rasterio.open(path) as source:
+        classes = source.read(1)
+        print(f'{path}')
+        print(f'  CRS {source.crs}, shape {classes.shape}, pixel {source.res} m')
+        print(f'  bounds {tuple(round(v) for v in source.bounds)}')
+    counts = np.bincount(classes[classes != IGNORE_INDEX], minlength=NUM_CLASSES)
+    total = max(int(counts.sum()), 1)
+    print(f'  predicted pixels {total}, no data {int((classes == IGNORE_INDEX).sum())}')
+    for class_id in np.flatnonzero(counts):
+        share = 100 * counts[class_id] / total
+        print(f'    {CLASS_NAMES[class_id]:<42} {counts[class_id]:>8} {share:6.2f} %')
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the example.
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+
+    Raises:
+        ValueError: if the checkpoint expects another number of bands.
+    """
+    args = parse_args(argv)
+    manifest = write_mini_flanders(args.data, args.size, progress=True)
+    out = args.out / 'predict_map'
+    out.mkdir(parents=True, exist_ok=True)
+    datamodule = make_datamodule(args, manifest)
+
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        checkpoint = train_small_model(datamodule, args.steps, out / 'model.ckpt')
+        print(f'trained {args.steps} steps, checkpoint: {checkpoint}')
+    task = SemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
+    if task.hparams['in_channels'] != len(datamodule.bands):
+        raise ValueError(
+            f'{checkpoint}: the model takes {task.hparams["in_channels"]} bands but '
+            f'--bands {args.bands!r} gives {len(datamodule.bands)}'
+        )
+
+    writer = SheetPredictionWriter(out / 'predictions', preview=True)
+    trainer = Trainer(
+        accelerator='cpu',
+        devices=1,
+        logger=False,
+        callbacks=[writer],
+        enable_model_summary=False,
+        default_root_dir=out,
+    )
+    trainer.predict(task, datamodule=datamodule, return_predictions=False)
+    for path in writer.written:
+        describe(path)
+        preview = path.with_suffix('.png')
+        if preview.exists():
+            print(f'  preview {preview}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
