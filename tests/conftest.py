@@ -43,3 +43,34 @@ def sheet22_labels(tmp_path):
     path = tmp_path / 'labels.tif'
     write_labels(path, array, from_origin(x0 - 1000, y1 + 1000, 1000, 1000))
     return path
+
+
+@pytest.fixture(scope='session')
+def mini_flanders(tmp_path_factory):
+    """The embedded mini-Flanders at its tiny size, generated once per session.
+
+    Returns (folder, manifest); the manifest's paths are relative to the folder.
+    """
+    from torchgeo_bvm.synth.flanders import write_mini_flanders
+
+    folder = tmp_path_factory.mktemp('mini-flanders')
+    manifest = write_mini_flanders(folder, 'tiny', 0, plot=False)
+    return folder, manifest
+
+
+@pytest.fixture(scope='session')
+def mini_labels(mini_flanders, tmp_path_factory):
+    """Label raster of the tiny mini-Flanders on the products' UTM 10 m grid."""
+    import warnings
+
+    from torchgeo_bvm.labels import rasterize_bvm
+
+    folder, manifest = mini_flanders
+    out = tmp_path_factory.mktemp('mini-labels') / 'labels.tif'
+    with warnings.catch_warnings():
+        # The generator's 'ng' polygons are reported as unmapped codes.
+        warnings.simplefilter('ignore', UserWarning)
+        rasterize_bvm(
+            folder / manifest['bvm'], out, crs='EPSG:32631', res=10.0, progress=False
+        )
+    return out

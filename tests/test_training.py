@@ -1,0 +1,311 @@
+"""The paper's configs run by TorchGeo's own CLI, and the stitched prediction maps."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+import torch
+from lightning.pytorch import Trainer
+from rasterio.transform import xy
+from torchgeo.main import main as torchgeo_main
+from torchgeo.tasks import SemanticSegmentation
+
+from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from torchgeo_bvm.datamodules import BVMDataModule
+from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.prediction import SheetPredictionWriter
+
+CONFIGS = Path(__file__).parents[1] / 'examples' / 'configs'
+UTM = 'EPSG:32631'
+
+
+def datamodule(
+    mini_flanders, mini_labels, bands: str = 'rgb', **kwargs
+) -> BVMDataModule:
+    folder, manifest = mini_flanders
+    options = {
+        'sentinel2_paths': str(folder / 'TOC_V2'),
+        'bvm_paths': str(mini_labels),
+        'boundary': str(folder / manifest['boundary']),
+        'sheets': [22],
+        'crs': UTM,
+        'res': 10.0,
+        'bands': bands,
+        'patch_size': 32,
+        'batch_size': 4,
+        'length': 8,
+    }
+    options.update(kwargs)
+    return BVMDataModule(**options)
+
+
+def cli_overrides(mini_flanders, mini_labels, tmp_path) -> list[str]:
+    folder, manifest = mini_flanders
+    return [
+        '--model.init_args.weights=null',
+        f'--data.init_args.sentinel2_paths={folder / "TOC_V2"}',
+        f'--data.init_args.bvm_paths={mini_labels}',
+        f'--data.init_args.boundary={folder / manifest["boundary"]}',
+        '--data.init_args.stats=null',
+        '--data.init_args.sheets=[22]',
+        f'--data.init_args.crs={UTM}',
+        '--data.init_args.res=10',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=2',
+        '--data.init_args.length=4',
+        '--data.init_args.num_workers=0',
+        '--trainer.accelerator=cpu',
+        '--trainer.fast_dev_run=True',
+        f'--trainer.default_root_dir={tmp_path}',
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ('config', 'channels'), [('bvm_rgb', 3), ('bvm_rgnir', 3), ('bvm_all', 11)]
+)
+def test_paper_configs_run_with_the_torchgeo_cli(
+    config: str, channels: int, mini_flanders, mini_labels, tmp_path, monkeypatch
+) -> None:
+    # The configs' prediction writer writes relative to the working directory.
+    monkeypatch.chdir(tmp_path)
+    path = CONFIGS / f'{config}.yaml'
+    overrides = cli_overrides(mini_flanders, mini_labels, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        for command in ('fit', 'validate', 'test', 'predict'):
+            torchgeo_main([command, '--config', str(path), *overrides])
+    confusion = tmp_path / 'confusion_matrix.csv'
+    assert confusion.exists()
+    maps = sorted((tmp_path / 'predictions' / config).glob('*.tif'))
+    assert [m.name for m in maps if 'probabilities' not in m.name] == ['22_7-8.tif']
+    with rasterio.open(
+        tmp_path / 'predictions' / config / '22_7-8_probabilities.tif'
+    ) as source:
+        assert source.count == NUM_CLASSES
+        assert list(source.descriptions) == list(CLASS_NAMES)
+    assert f'in_channels: {channels}' in path.read_text()
+
+
+def test_configs_are_the_paper_setting() -> None:
+    import yaml
+
+    for name, bands, channels in [
+        ('bvm_rgb', 'rgb', 3),
+        ('bvm_rgnir', 'rgnir', 3),
+        ('bvm_all', 'all', 11),
+    ]:
+        config = yaml.safe_load((CONFIGS / f'{name}.yaml').read_text())
+        model = config['model']['init_args']
+        assert config['model']['class_path'] == 'torchgeo.tasks.SemanticSegmentation'
+        assert (model['model'], model['backbone'], model['weights']) == (
+            'unet',
+            'vgg16',
+            True,
+        )
+        assert model['in_channels'] == channels
+        assert model['num_classes'] == 14
+        assert model['labels'] == list(CLASS_NAMES)
+        assert model['ignore_index'] == IGNORE_INDEX
+        data = config['data']['init_args']
+        assert config['data']['class_path'] == 'torchgeo_bvm.datamodules.BVMDataModule'
+        assert (data['bands'], data['batch_size'], data['patch_size']) == (
+            bands,
+            8,
+            256,
+        )
+        assert config['trainer']['max_steps'] == 20000
+        checkpoint = config['trainer']['callbacks'][0]
+        assert checkpoint['init_args']['monitor'] == 'val_OverallAccuracy'
+        assert checkpoint['init_args']['mode'] == 'max'
+
+
+def test_weighted_config_matches_table1() -> None:
+    import yaml
+
+    from torchgeo_bvm.statistics import median_frequency_weights
+
+    table1 = [
+        183904,
+        49007068,
+        33033072,
+        1112397,
+        337316,
+        329994,
+        940283,
+        81046,
+        192329,
+        925387,
+        13252,
+        39130401,
+        2883922,
+        16657189,
+    ]
+    config = yaml.safe_load((CONFIGS / 'bvm_all_weighted.yaml').read_text())
+    assert config['model']['init_args']['class_weights'] == median_frequency_weights(
+        table1
+    )
+    focal = yaml.safe_load((CONFIGS / 'bvm_all_focal.yaml').read_text())
+    assert focal['model']['init_args']['loss'] == 'focal'
+
+
+def test_logged_metric_names(mini_flanders, mini_labels, tmp_path) -> None:
+    dm = datamodule(mini_flanders, mini_labels)
+    model = SemanticSegmentation(
+        model='fcn',
+        in_channels=3,
+        num_classes=NUM_CLASSES,
+        num_filters=4,
+        labels=list(CLASS_NAMES),
+        ignore_index=IGNORE_INDEX,
+    )
+    trainer = Trainer(
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        limit_test_batches=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        metrics = trainer.test(model, datamodule=dm, verbose=False)[0]
+    for name in (
+        'test_loss',
+        'test_OverallAccuracy',
+        'test_AverageJaccardIndex',
+        'test_ClasswiseJaccardIndex_Grasslands',
+        'test_ClasswiseF1Score_Woodland and shrub',
+        'test_ClasswisePrecision_Urban areas',
+        'test_ClasswiseRecall_Water bodies',
+    ):
+        assert name in metrics, sorted(metrics)
+
+
+@pytest.mark.parametrize('stride', [32, 16])
+def test_stitched_map_is_the_argmax_on_the_sheet_grid(
+    mini_flanders, mini_labels, tmp_path, stride
+) -> None:
+    dm = datamodule(mini_flanders, mini_labels, eval_stride=stride)
+    torch.manual_seed(0)
+    model = SemanticSegmentation(
+        model='fcn', in_channels=3, num_classes=NUM_CLASSES, num_filters=4
+    )
+    model.eval()
+    writer = SheetPredictionWriter(tmp_path / 'maps', probabilities=True, preview=True)
+    trainer = Trainer(
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        callbacks=[writer],
+        default_root_dir=tmp_path,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        trainer.predict(model, datamodule=dm, return_predictions=False)
+    path = tmp_path / 'maps' / '22_7-8.tif'
+    assert path in writer.written
+    assert path.with_suffix('.png').read_bytes()[:4] == b'\x89PNG'
+
+    # Recompute every tile independently: the map must equal the argmax of the
+    # most central tile covering each pixel.
+    dm.setup('predict')
+    sampler = dm.predict_sampler.spatial_sampler
+    index = sampler.layout.sheets.index(Sheet.parse('22/7-8'))
+    c0, r0, c1, r1 = sampler.sheet_pixels(index)
+    expected = np.full((r1 - r0, c1 - c0), IGNORE_INDEX, dtype=np.int64)
+    best = np.full(expected.shape, -np.inf)
+    size = 32
+    centre = (size - 1) / 2
+    distance = np.abs(np.arange(size) - centre)
+    weight = -np.maximum.outer(distance, distance)
+    for query in dm.predict_sampler:
+        sample = dm.predict_dataset[query]
+        batch = dm.aug({'image': sample['image'][None].float()})
+        with torch.no_grad():
+            classes = model(batch['image'])[0].argmax(0).numpy()
+        transform = sample['transform']
+        column = (
+            round((float(transform[2]) - sampler.grid.left) / sampler.grid.xres) - c0
+        )
+        row = round((sampler.grid.top - float(transform[5])) / sampler.grid.yres) - r0
+        for dr in range(size):
+            for dc in range(size):
+                r, c = row + dr, column + dc
+                if (
+                    0 <= r < expected.shape[0]
+                    and 0 <= c < expected.shape[1]
+                    and weight[dr, dc] > best[r, c]
+                ):
+                    best[r, c] = weight[dr, dc]
+                    expected[r, c] = classes[dr, dc]
+
+    with rasterio.open(path) as source:
+        written = source.read(1)
+        assert source.crs.to_epsg() == 32631
+        assert source.nodata == IGNORE_INDEX
+        assert source.transform == sampler.grid.transform(c0, r0)
+        assert written.shape == (r1 - r0, c1 - c0)
+        assert source.colormap(1)[1][:3] == (232, 176, 74)
+        transform = source.transform
+    labelled = written != IGNORE_INDEX
+    # The tiny region covers part of the sheet; the map spans the whole sheet.
+    assert labelled.sum() > 15_000  # the 1.6 x 1 km test quarter of the tiny region
+    assert (expected[labelled] != IGNORE_INDEX).all()
+    assert np.array_equal(written[labelled], expected[labelled])
+    # Every labelled pixel's centre lies inside sheet 22/7-8, in the map's CRS.
+    polygon = Sheet.parse('22/7-8').geometry(UTM)
+    rows, columns = np.nonzero(labelled)
+    xs, ys = xy(transform, rows, columns)
+    assert shapely.contains_xy(polygon, np.asarray(xs), np.asarray(ys)).all()
+    with rasterio.open(tmp_path / 'maps' / '22_7-8_probabilities.tif') as source:
+        probabilities = source.read()
+    assert probabilities.shape == (NUM_CLASSES, *written.shape)
+    assert np.array_equal(
+        probabilities.argmax(0)[labelled] if stride == 32 else written[labelled],
+        written[labelled],
+    )
+
+
+def test_writer_needs_a_grid_sampler(mini_flanders, mini_labels, tmp_path) -> None:
+    writer = SheetPredictionWriter(tmp_path)
+    model = SemanticSegmentation(
+        model='fcn', in_channels=3, num_classes=NUM_CLASSES, num_filters=4
+    )
+    trainer = Trainer(
+        accelerator='cpu', logger=False, enable_progress_bar=False, callbacks=[writer]
+    )
+    from torch.utils.data import DataLoader
+
+    data = DataLoader([{'image': torch.zeros(3, 32, 32)}], batch_size=1)
+    with pytest.raises(
+        ValueError,
+        match='needs a data module whose predict_sampler is a KaartbladGridSampler',
+    ):
+        trainer.predict(model, data)
+    with pytest.raises(ValueError, match="blend must be 'centre' or 'blend'"):
+        SheetPredictionWriter(tmp_path, blend='max')  # type: ignore[arg-type]
+
+
+def test_ddp_ranks_draw_different_crops(mini_flanders, mini_labels) -> None:
+    # What Lightning does to the data module's training sampler under DDP: every
+    # rank builds its own data module (same seed) and wraps its sampler.
+    from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+
+    crops = []
+    for rank in (0, 1):
+        dm = datamodule(mini_flanders, mini_labels, length=16)
+        dm.setup('fit')
+        assert dm.train_sampler is not None
+        wrapper = DistributedSamplerWrapper(
+            dm.train_sampler, num_replicas=2, rank=rank, shuffle=True, seed=0
+        )
+        crops.append([(q[0].start, q[1].start, q[2].start) for q in wrapper])
+    reference = datamodule(mini_flanders, mini_labels, length=16)
+    reference.setup('fit')
+    epoch = {(q[0].start, q[1].start, q[2].start) for q in reference.train_sampler}
+    assert len(crops[0]) == len(crops[1]) == 8
+    assert not set(crops[0]) & set(crops[1])
+    assert set(crops[0]) | set(crops[1]) == epoch
