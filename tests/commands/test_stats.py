@@ -84,3 +84,36 @@ def test_stats_cli_errors(sheet22_labels, tmp_path, capsys) -> None:
         == 2
     )
     assert 'label raster not found' in capsys.readouterr().err
+
+
+def test_stats_bands_cli(mini_flanders, tmp_path, capsys) -> None:
+    folder, manifest = mini_flanders
+    out = tmp_path / 'stats'
+    arguments = [
+        'stats',
+        '--bands',
+        'rgb',
+        '--sentinel2',
+        str(folder / 'TOC_V2'),
+        '--crs',
+        'EPSG:32631',
+        '--res',
+        '10',
+    ]
+    arguments += [
+        '--boundary',
+        str(folder / manifest['boundary']),
+        '--sheets',
+        '22',
+        '--out',
+        str(out),
+    ]
+    assert main(arguments) == 0
+    stats = json.loads((out / 'band-stats.json').read_text())
+    assert stats['bands'] == ['B02', 'B03', 'B04']
+    assert len(stats['mean']) == len(stats['std']) == 3
+    assert all(100 < m < 3000 for m in stats['mean'])  # reflectance x 10000 of land
+    printed = capsys.readouterr().out
+    assert 'usable pixels of the train split' in printed
+    assert main(['stats', '--bands', 'rgb', '--out', str(out)]) == 2
+    assert '--bands needs --sentinel2' in capsys.readouterr().err

@@ -2,10 +2,15 @@
 
 With --labels: class pixel counts and percentages per split (the paper's
 Tables 1 and 2), the chi-squared distances between the splits, written as CSV,
-a Markdown table and a bar chart.
+a Markdown table and a bar chart, and loss weights (class_weights.json).
+
+With --bands: per-band mean, standard deviation and percentiles over the train
+split's valid, cloud-free pixels, written to OUT/band-stats.json for the data
+module's `stats` argument. Use the CRS and resolution of the training run.
 
 Examples:
   torchgeo-bvm stats --labels labels.tif --out stats/
+  torchgeo-bvm stats --bands all --sentinel2 s2/ --boundary Refgew.shp --out stats/
   torchgeo-bvm stats --labels labels.tif --split my.json --sheets 15,22 --out s/ --log
 """
 
@@ -27,11 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: the subcommand's parser.
     """
-    parser.add_argument(
-        '--labels',
-        type=Path,
-        required=True,
-        help='label raster (torchgeo-bvm rasterize)',
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        '--labels', type=Path, help='label raster (torchgeo-bvm rasterize)'
+    )
+    source.add_argument(
+        '--bands',
+        help='band statistics: a mode (rgb, rgnir, all) or comma-separated names',
     )
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     parser.add_argument(
@@ -43,6 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--log', action='store_true', help='log scale in the bar chart (rare classes)'
     )
+    imagery = parser.add_argument_group('band statistics (--bands)')
+    imagery.add_argument(
+        '--sentinel2', nargs='+', type=Path, help='Sentinel-2 folders or files'
+    )
+    imagery.add_argument('--crs', default='EPSG:4326', help='CRS (default EPSG:4326)')
+    imagery.add_argument(
+        '--res', type=float, nargs='+', help='resolution x [y] (default: 10 m)'
+    )
+    imagery.add_argument('--years', help='comma-separated years')
+    imagery.add_argument('--months', help='comma-separated months 1..12')
+    imagery.add_argument(
+        '--cloud-rule',
+        default='default',
+        help="'default', 'paper' (400 m dilation) or 'none'",
+    )
+    imagery.add_argument('--boundary', type=Path, help='Flanders boundary file')
 
 
 def load_scheme(value: str) -> SplitScheme:
@@ -89,9 +112,62 @@ def run(args: argparse.Namespace) -> int:
     """
     scheme = load_scheme(args.split)
     numbers = [s.number for s in iter_codes(args.sheets)] if args.sheets else None
+    if args.bands is not None:
+        return _band_statistics(args, scheme, numbers)
     statistics = split_class_counts(args.labels, scheme, numbers)
     paths = statistics.write(args.out, log_scale=args.log)
     print(statistics.to_markdown())
     for kind, path in paths.items():
         print(f'{kind}: {path}')
+    return 0
+
+
+def _integers(value: str | None, name: str) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in value.split(',') if v.strip()]
+    except ValueError:
+        raise ValueError(
+            f'--{name}: expected comma-separated integers, got {value!r}'
+        ) from None
+
+
+def _band_statistics(
+    args: argparse.Namespace, scheme: SplitScheme, numbers: list[int] | None
+) -> int:
+    # Imported here: they pull in torch and torchgeo, which --labels never needs.
+    from pyproj import CRS
+
+    from ..boundary import read_boundary
+    from ..crs import resolution_for
+    from ..datamodules import cloud_rule_from
+    from ..datasets.sentinel2 import Sentinel2TOC, resolve_bands
+    from ..normalization import compute_band_stats
+
+    if not args.sentinel2:
+        raise ValueError('--bands needs --sentinel2 with the imagery folders or files')
+    crs = CRS.from_user_input(args.crs)
+    if args.res is None:
+        res = resolution_for(crs)
+    elif len(args.res) in (1, 2):
+        res = (args.res[0], args.res[-1])
+    else:
+        raise ValueError(f'--res takes one or two numbers, got {len(args.res)}')
+    image = Sentinel2TOC(
+        [str(p) for p in args.sentinel2],
+        crs=crs,
+        res=res,
+        bands=resolve_bands(args.bands),
+        cloud_rule=cloud_rule_from(args.cloud_rule),
+        years=_integers(args.years, 'years'),
+        months=_integers(args.months, 'months'),
+    )
+    flanders = read_boundary(args.boundary) if args.boundary else None
+    statistics = compute_band_stats(image, scheme, 'train', numbers, flanders)
+    path = statistics.write(args.out / 'band-stats.json')
+    print(f'{statistics.pixels:,} usable pixels of the train split')
+    for i, band in enumerate(statistics.bands):
+        print(f'{band}: mean {statistics.mean[i]:.1f}, std {statistics.std[i]:.1f}')
+    print(f'band statistics: {path}')
     return 0
