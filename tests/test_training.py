@@ -128,22 +128,9 @@ def test_weighted_config_matches_table1() -> None:
 
     from torchgeo_bvm.statistics import median_frequency_weights
 
-    table1 = [
-        183904,
-        49007068,
-        33033072,
-        1112397,
-        337316,
-        329994,
-        940283,
-        81046,
-        192329,
-        925387,
-        13252,
-        39130401,
-        2883922,
-        16657189,
-    ]
+    from torchgeo_bvm.classes import PAPER_PIXELS
+
+    table1 = [PAPER_PIXELS[name] for name in CLASS_NAMES]
     config = yaml.safe_load((CONFIGS / 'bvm_all_weighted.yaml').read_text())
     assert config['model']['init_args']['class_weights'] == median_frequency_weights(
         table1

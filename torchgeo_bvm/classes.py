@@ -15,6 +15,8 @@ __all__ = [
     'CLASS_NAMES',
     'IGNORE_INDEX',
     'NUM_CLASSES',
+    'PAPER_PERCENT',
+    'PAPER_PIXELS',
     'BVMClass',
     'class_by_name',
 ]
@@ -70,6 +72,45 @@ NUM_CLASSES = len(CLASSES)
 
 #: Class names in id order (the ``labels`` of TorchGeo's SemanticSegmentation task).
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
+
+
+#: Pixel counts of the paper's Table 1, by class name. They add up to 144.8 M
+#: pixels while the table's percentages were taken over about 129.1 M (and add
+#: up to 112 %): the table is internally inconsistent (see the formats notes).
+PAPER_PIXELS: dict[str, int] = {
+    'Coastal dune habitats': 183_904,
+    'Cultivated land': 49_007_068,
+    'Grasslands': 33_033_072,
+    'Heathland': 1_112_397,
+    'Inland marshes': 337_316,
+    'Marine habitats': 329_994,
+    'Pioneer vegetation': 940_283,
+    'Small Landscape Features - not Specified': 81_046,
+    'Small Non-woody Landscape Features': 192_329,
+    'Small Woody Landscape Features': 925_387,
+    'Unknown': 13_252,
+    'Urban areas': 39_130_401,
+    'Water bodies': 2_883_922,
+    'Woodland and shrub': 16_657_189,
+}
+
+#: Percentages of the paper's Table 1 as printed, by class name.
+PAPER_PERCENT: dict[str, float] = {
+    'Coastal dune habitats': 0.14,
+    'Cultivated land': 37.95,
+    'Grasslands': 25.58,
+    'Heathland': 0.86,
+    'Inland marshes': 0.26,
+    'Marine habitats': 0.26,
+    'Pioneer vegetation': 0.73,
+    'Small Landscape Features - not Specified': 0.06,
+    'Small Non-woody Landscape Features': 0.15,
+    'Small Woody Landscape Features': 0.72,
+    'Unknown': 0.01,
+    'Urban areas': 30.30,
+    'Water bodies': 2.23,
+    'Woodland and shrub': 12.90,
+}
 
 
 def class_by_name(name: str) -> BVMClass:

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from ..bwk import load_mapping_table
-from ..classes import CLASSES
+from ..classes import CLASSES, PAPER_PERCENT
 from ..fileio import atomic_path
 from ..kaartblad import KBL_CRS
 from .kbl import LAMBERT72_ESRI_WKT
@@ -75,23 +75,6 @@ _SHAPEFILE_ONLY = ('OPPERVL', 'LENGTE')
 
 #: Mean polygon area of the real map in m² (13,500 km² / 650,000 polygons).
 MEAN_POLYGON_AREA = 20_800.0
-#: Share of each class in the paper's Table 1 (used to draw synthetic codes).
-_PAPER_SHARES = {
-    'Coastal dune habitats': 0.14,
-    'Cultivated land': 37.95,
-    'Grasslands': 25.58,
-    'Heathland': 0.86,
-    'Inland marshes': 0.26,
-    'Marine habitats': 0.26,
-    'Pioneer vegetation': 0.73,
-    'Small Landscape Features - not Specified': 0.06,
-    'Small Non-woody Landscape Features': 0.15,
-    'Small Woody Landscape Features': 0.72,
-    'Unknown': 0.01,
-    'Urban areas': 30.30,
-    'Water bodies': 2.23,
-    'Woodland and shrub': 12.90,
-}
 
 
 def bwkhab_frame(
@@ -378,7 +361,7 @@ def synthetic_bwkhab(n: int, seed: int = 0) -> gpd.GeoDataFrame:
     geometries = tessellation(n, seed=seed)
     table = load_mapping_table()
     names = [c.name for c in CLASSES]
-    shares = np.array([_PAPER_SHARES[name] for name in names])
+    shares = np.array([PAPER_PERCENT[name] for name in names])
     drawn_class = rng.choice(len(names), size=n, p=shares / shares.sum())
     eenh1 = np.empty(n, dtype=object)
     for class_id in range(len(names)):

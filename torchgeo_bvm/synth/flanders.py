@@ -72,7 +72,7 @@ from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from ..bwk import UnitMapping
-from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, PAPER_PERCENT
 from ..crs import UTM31N
 from ..datasets.sentinel2 import ALL_BANDS
 from ..fileio import atomic_path
@@ -177,27 +177,11 @@ _WEATHER = (
 #: Smallest area share of any class, so that rare classes have pixels to score.
 RARE_FLOOR = 0.0005
 
-_PAPER_PERCENT = {
-    'Coastal dune habitats': 0.14,
-    'Cultivated land': 37.95,
-    'Grasslands': 25.58,
-    'Heathland': 0.86,
-    'Inland marshes': 0.26,
-    'Marine habitats': 0.26,
-    'Pioneer vegetation': 0.73,
-    'Small Landscape Features - not Specified': 0.06,
-    'Small Non-woody Landscape Features': 0.15,
-    'Small Woody Landscape Features': 0.72,
-    'Unknown': 0.01,
-    'Urban areas': 30.30,
-    'Water bodies': 2.23,
-    'Woodland and shrub': 12.90,
-}
 #: Target area share of each class: the paper's Table 1 normalised to 1 (its
 #: percentages add up to 112 %), rare classes raised to :data:`RARE_FLOOR`.
 TARGET_SHARES: dict[str, float] = {
-    name: max(RARE_FLOOR, percent / sum(_PAPER_PERCENT.values()))
-    for name, percent in _PAPER_PERCENT.items()
+    name: max(RARE_FLOOR, percent / sum(PAPER_PERCENT.values()))
+    for name, percent in PAPER_PERCENT.items()
 }
 
 # ----------------------------------------------------------------- land cover
