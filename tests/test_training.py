@@ -126,9 +126,8 @@ def test_configs_are_the_paper_setting() -> None:
 def test_weighted_config_matches_table1() -> None:
     import yaml
 
-    from torchgeo_bvm.statistics import median_frequency_weights
-
     from torchgeo_bvm.classes import PAPER_PIXELS
+    from torchgeo_bvm.statistics import median_frequency_weights
 
     table1 = [PAPER_PIXELS[name] for name in CLASS_NAMES]
     config = yaml.safe_load((CONFIGS / 'bvm_all_weighted.yaml').read_text())
