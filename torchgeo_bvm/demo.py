@@ -155,7 +155,7 @@ def run_demo(
         out: output folder; what is already there is reused.
         size: mini-Flanders size (``'demo'``; ``'tiny'`` for tests).
         seed: seed of the generated region.
-        max_steps: training steps (default: the packaged config's 300).
+        max_steps: training steps (default: the packaged config's 200).
         length: training crops per epoch (default: the config's).
         progress: show progress bars.
 

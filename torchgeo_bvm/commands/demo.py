@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         '--size', default='demo', help="mini-Flanders size (default 'demo')"
     )
     parser.add_argument('--seed', type=int, default=0, help='seed of the region')
-    parser.add_argument('--max-steps', type=int, help='training steps (default 300)')
+    parser.add_argument('--max-steps', type=int, help='training steps (default 200)')
     parser.add_argument('--length', type=int, help='training crops per epoch')
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
 
