@@ -49,6 +49,7 @@ class StepTimer(Callback):
     def __init__(self, warmup: int) -> None:
         self.warmup = warmup
         self.start: float | None = None
+        self.end: float | None = None
         self.steps = 0
 
     def on_train_batch_start(
@@ -72,11 +73,15 @@ class StepTimer(Callback):
     ) -> None:
         if self.start is not None:
             self.steps += 1
+            _synchronise()
+            self.end = time.perf_counter()
 
     def seconds(self) -> float:
-        _synchronise()
+        # From the first timed step to the end of the last: validation, which
+        # follows the epoch, is not counted.
         assert self.start is not None
-        return time.perf_counter() - self.start
+        assert self.end is not None
+        return self.end - self.start
 
 
 class Utilisation:
@@ -169,7 +174,8 @@ def pipeline(
         accelerator=args.device,
         devices=1,
         max_steps=args.warmup + args.steps,
-        limit_val_batches=0,
+        # One validation batch: TorchGeo's ReduceLROnPlateau needs a val_loss.
+        limit_val_batches=1,
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,

@@ -281,3 +281,193 @@ def test_plot(dataset: BVMSentinel2) -> None:
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 3
     assert figure.axes[0].get_title() == 'true colour (B04 B03 B02)'
+
+
+# ---------------------------------------------------------------- fast paths
+# Each per-sample shortcut (issue 5) must give exactly what the generic path
+# (TorchGeo's lookups and merges, shapely's geo interface, pandas sampling) gives.
+
+
+def _assert_same_samples(first: dict[str, object], second: dict[str, object]) -> None:
+    assert list(first) == list(second)
+    for key, value in first.items():
+        other = second[key]
+        assert isinstance(value, torch.Tensor)
+        assert isinstance(other, torch.Tensor)
+        assert value.dtype == other.dtype, key
+        assert value.shape == other.shape, key
+        assert torch.equal(value, other), key
+
+
+FAST_PATH_QUERIES = [
+    (20, 30, 32),  # inside a sheet
+    (70, 30, 32),  # across a sheet edge: mirrored
+    (-10, -10, 32),  # past the imagery's corner
+    (WIDTH - 20, HEIGHT - 20, 32),  # past the opposite corner
+]
+
+
+@pytest.mark.parametrize('crs', ['EPSG:31370', 'EPSG:4326'])
+def test_direct_imagery_reads_match_merged_reads(scene: Scene, crs: str) -> None:
+    fast = make(scene, crs, cloud_rule=CloudRule(dilation_m=300.0))
+    slow = make(scene, crs, cloud_rule=CloudRule(dilation_m=300.0))
+    slow.datasets[0]._direct_reads = False  # type: ignore[attr-defined]
+    grid = fast.grid
+    for column, row, size in FAST_PATH_QUERIES:
+        # the same pixels in either CRS: a window on the imagery's own grid
+        x, y = grid.window(column, row, size, size)
+        for date in (0, 1):
+            q = (x, y, day(date))
+            _assert_same_samples(fast[q], slow[q])
+
+
+def test_label_raster_window_reads_match_torchgeo_merge(
+    scene: Scene, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from torchgeo.datasets import RasterDataset
+
+    from torchgeo_bvm.datasets.bvm import BVMRaster
+    from torchgeo_bvm.labels import rasterize_bvm
+
+    labels = labels_of(scene, 'EPSG:31370', RES)
+    path = rasterize_bvm(
+        labels,
+        Path(str(tmp_path)) / 'labels.tif',
+        crs='EPSG:31370',
+        res=RES,
+        sheets=['22/1-2'],
+        progress=False,
+    )
+    raster = BVMRaster(path, crs=labels.crs, res=RES)
+    xmin, ymin, xmax, ymax = raster.index.total_bounds
+    checked = 0
+    for dx, dy in [(0, 0), (-5, 3), (7, -9), (-40, -40), (75, 2)]:
+        for corner in [(xmin, ymax), (xmax - 16 * RES, ymin + 16 * RES)]:
+            x0, y1 = corner[0] + dx * RES, corner[1] + dy * RES
+            q = (slice(x0, x0 + 16 * RES), slice(y1 - 16 * RES, y1))
+            try:
+                expected = RasterDataset.__getitem__(raster, q)
+            except IndexError:
+                with pytest.raises(IndexError):
+                    raster[q]
+                continue
+            assert raster._read_on_grid(*raster._disambiguate_slice(q)) is not None
+            _assert_same_samples(raster[q], expected)
+            checked += 1
+    assert checked >= 6
+    # off the file's grid (a third of a pixel): TorchGeo's merge is used
+    q = (slice(xmin + 30, xmin + 30 + 16 * RES), slice(ymax - 16 * RES, ymax))
+    assert raster._read_on_grid(*raster._disambiguate_slice(q)) is None
+    _assert_same_samples(raster[q], RasterDataset.__getitem__(raster, q))
+
+
+def test_rasterisation_matches_shapely_shapes(scene: Scene) -> None:
+    import rasterio.features
+    import rasterio.transform
+    import shapely
+
+    from torchgeo_bvm.datasets.bvm import _geojson_polygons
+
+    labels = labels_of(scene, 'EPSG:4326', resolution_for('EPSG:4326', RES))
+    polygons = labels._polygons()
+    # holes and multipolygons too
+    ring = shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 4, 4))
+    multi = shapely.MultiPolygon([shapely.box(20, 0, 22, 2), shapely.box(30, 0, 31, 1)])
+    extra = np.array([ring, multi, shapely.box(40, 0, 45, 5)], dtype=object)
+    shapes = _geojson_polygons(extra)
+    assert shapes[0] == shapely.geometry.mapping(ring) | {
+        'coordinates': [
+            [list(c) for c in ring.exterior.coords],
+            [list(c) for c in ring.interiors[0].coords],
+        ]
+    }
+    assert shapes[1] is multi
+    transform = rasterio.transform.from_origin(-1, 12, 0.5, 0.5)
+    assert np.array_equal(
+        rasterio.features.rasterize(
+            zip(shapes, [1, 2, 3], strict=True), (30, 100), transform=transform
+        ),
+        rasterio.features.rasterize(
+            zip(extra, [1, 2, 3], strict=True), (30, 100), transform=transform
+        ),
+    )
+    xmin, ymin, xmax, ymax = labels.index.total_bounds
+    xres, yres = labels.res
+    for fx, fy in [(0.1, 0.2), (0.5, 0.5), (0.8, 0.6)]:
+        transform = rasterio.transform.from_origin(
+            xmin + fx * (xmax - xmin), ymin + fy * (ymax - ymin), xres, yres
+        )
+        fast = labels.rasterize(transform, 40, 30)
+        west, north = transform @ (0, 0)
+        east, south = transform @ (40, 30)
+        hits = np.sort(polygons.tree.query(shapely.box(west, south, east, north)))
+        slow = rasterio.features.rasterize(
+            zip(polygons.geometries[hits], polygons.labels[hits].tolist(), strict=True),
+            out_shape=(30, 40),
+            transform=transform,
+            fill=IGNORE_INDEX,
+            dtype=np.uint8,
+        )
+        assert len(hits) > 0
+        assert np.array_equal(fast, slow)
+
+
+def test_index_lookups_match_torchgeo(scene: Scene) -> None:
+    from torchgeo_bvm.samplers import IndexArrays
+
+    dataset = make(scene, 'EPSG:4326')
+    image = dataset.datasets[0]
+    arrays = IndexArrays.of(image)
+    assert IndexArrays.of(image) is arrays  # cached per index
+    bx, by, bt = image.bounds
+    xmin, xmax, ymin, ymax, tmin, tmax = (
+        bx.start,
+        bx.stop,
+        by.start,
+        by.stop,
+        bt.start,
+        bt.stop,
+    )
+    dx, dy = (xmax - xmin) / 4, (ymax - ymin) / 4
+    times = [
+        slice(tmin, tmax, 1),
+        day(0),
+        day(1),
+        slice(pd.Timestamp('2000-01-01'), pd.Timestamp('2000-01-02'), 1),
+        slice(tmin, tmin, 1),  # an empty right-closed interval at the first date
+        slice(tmax, tmax + pd.Timedelta(days=1), 1),
+        slice(tmin, tmax, 2),
+    ]
+    for x0 in (xmin - 2 * dx, xmin, xmin + dx, xmax - dx, xmax, xmax + dx):
+        for y0 in (ymin - 2 * dy, ymin + dy, ymax - dy, ymax):
+            x, y = slice(x0, x0 + dx), slice(y0, y0 + dy)
+            for t in times:
+                interval = pd.Interval(t.start, t.stop)
+                df = image.index.iloc[image.index.index.overlaps(interval)]
+                df = df.iloc[:: t.step].cx[x.start : x.stop, y.start : y.stop]
+                rows = arrays.lookup(x, y, slice(t.start, t.stop, t.step or 1))
+                assert rows is not None
+                assert list(arrays.column('filepath')[rows]) == list(df['filepath'])
+
+
+def test_centre_timestamp_sampler_draws_like_pandas(dataset: BVMSentinel2) -> None:
+    train = dataset.for_split('train')
+    spatial = KaartbladSampler(train, size=32, length=40, generator=3)
+    locations = list(spatial)
+    fast = CentreTimestampSampler(train, generator=7)
+    slow = CentreTimestampSampler(train, generator=7)
+    for location in locations:
+        x, y = location
+        cx, cy = (x.start + x.stop) / 2, (y.start + y.stop) / 2
+        at_centre = slow.index.cx[cx:cx, cy:cy]
+        if at_centre.empty:
+            at_centre = slow.index.cx[x.start : x.stop, y.start : y.stop]
+        intervals = pd.unique(at_centre.index).to_series()
+        expected = [
+            (x, y, slice(i.left, i.right))
+            for i in intervals.sample(frac=1, random_state=slow.generator)
+        ]
+        assert list(fast._iter_subset(location)) == expected
+        assert len(expected) >= 1

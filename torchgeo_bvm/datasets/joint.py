@@ -351,12 +351,20 @@ class BVMSentinel2(IntersectionDataset):
         c0, c1 = int(columns.min()), int(columns.max()) + 1
         x, y = self.grid.window(left + c0, top + r0, c1 - c0, r1 - r0)
         image, valid = self._read_image(x, y, time)
-        take_rows = torch.from_numpy(rows - r0)[:, None]
-        take_columns = torch.from_numpy(columns - c0)
+        # One gather of flat pixel positions: ``image[:, rows, columns]`` with
+        # broadcast index tensors goes through torch's general advanced indexing,
+        # about ten times slower for 11 x 256 x 256 than ``index_select`` of the
+        # same pixels (same values, same order).
+        flat = torch.from_numpy(
+            ((rows - r0)[:, None] * (c1 - c0) + columns - c0).ravel()
+        )
+        bands = image.shape[0]
         window_inside = inside[margin : margin + height, margin : margin + width]
         return (
-            image[:, take_rows, take_columns],
-            valid[take_rows, take_columns],
+            image.reshape(bands, -1)
+            .index_select(1, flat)
+            .reshape(bands, height, width),
+            valid.reshape(-1).index_select(0, flat).reshape(height, width),
             np.ascontiguousarray(window_inside),
         )
 
