@@ -295,3 +295,33 @@ def test_ddp_ranks_draw_different_crops(mini_flanders, mini_labels) -> None:
     assert len(crops[0]) == len(crops[1]) == 8
     assert not set(crops[0]) & set(crops[1])
     assert set(crops[0]) | set(crops[1]) == epoch
+
+
+@pytest.mark.slow
+def test_fit_runs_unchanged_under_ddp(mini_flanders, mini_labels, tmp_path) -> None:
+    # Two CPU processes with the gloo backend stand in for two GPUs.
+    dm = datamodule(mini_flanders, mini_labels, length=8)
+    model = SemanticSegmentation(
+        model='fcn',
+        in_channels=3,
+        num_classes=NUM_CLASSES,
+        num_filters=4,
+        ignore_index=IGNORE_INDEX,
+    )
+    trainer = Trainer(
+        accelerator='cpu',
+        devices=2,
+        strategy='ddp_spawn',
+        max_steps=2,
+        limit_val_batches=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        trainer.fit(model, datamodule=dm)
+    assert trainer.world_size == 2
+    assert trainer.state.finished
+    assert 'val_OverallAccuracy' in trainer.callback_metrics
