@@ -41,7 +41,7 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
-from .crs import is_lambert72, resolution_for
+from .crs import is_lambert72, resolution_for, to_lambert72
 from .fileio import atomic_path
 from .kaartblad import KBL_CRS, reproject_geometry
 
@@ -73,12 +73,6 @@ def default_cache_dir() -> Path:
     return Path(base) / 'torchgeo-bvm'
 
 
-def _to_lambert72(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if is_lambert72(frame.crs):
-        return frame.set_crs(KBL_CRS, allow_override=True)
-    return frame.to_crs(KBL_CRS)
-
-
 def _polygonal(geometry: BaseGeometry) -> Polygon | MultiPolygon:
     geometry = shapely.make_valid(geometry)
     if isinstance(geometry, Polygon | MultiPolygon):
@@ -108,7 +102,7 @@ def read_boundary(path: str | Path) -> Polygon | MultiPolygon:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f'boundary file not found: {path}')
-    frame = _to_lambert72(gpd.read_file(path, engine='pyogrio'))
+    frame = to_lambert72(gpd.read_file(path, engine='pyogrio'))
     polygons = frame.geometry[
         frame.geometry.geom_type.isin(['Polygon', 'MultiPolygon'])
     ]
@@ -218,7 +212,7 @@ def _scanline_coverage(
 
 def _vector_coverage(file: Path, resolution: float) -> list[BaseGeometry]:
     # Only the geometry is read: the 30 attribute fields would triple the time.
-    frame = _to_lambert72(gpd.read_file(file, engine='pyogrio', columns=[]))
+    frame = to_lambert72(gpd.read_file(file, engine='pyogrio', columns=[]))
     geometries = frame.geometry[~frame.geometry.is_empty & frame.geometry.notna()]
     if geometries.empty:
         return []

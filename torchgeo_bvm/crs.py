@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import geopandas as gpd
 from pyproj import CRS, Geod
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     'UTM31N',
     'is_lambert72',
     'resolution_for',
+    'to_lambert72',
 ]
 
 #: The CRS in which imagery and labels are intersected by default.
@@ -80,7 +82,26 @@ def is_lambert72(crs: CRS | None) -> bool:
     Returns:
         True if the data should be treated as EPSG:31370.
     """
-    if crs is None or crs.to_epsg() == 31370:
+    if crs is None:
+        return True
+    if crs.to_epsg() == 31370 or crs.to_epsg(min_confidence=20) == 31370:
         return True
     name = crs.name.lower().replace('_', ' ')
-    return 'lambert' in name and ('1972' in name or '72' in name)
+    return 'lambert' in name and ('1972' in name or '72' in name) and 'belg' in name
+
+
+def to_lambert72(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A frame read from a file, in EPSG:31370.
+
+    Lambert 72 by :func:`is_lambert72` (including a missing or ESRI ``.prj``) is
+    declared EPSG:31370; any other CRS is reprojected.
+
+    Args:
+        frame: the frame as read.
+
+    Returns:
+        The frame in EPSG:31370.
+    """
+    if is_lambert72(frame.crs):
+        return frame.set_crs(LAMBERT72, allow_override=True)
+    return frame.to_crs(LAMBERT72)

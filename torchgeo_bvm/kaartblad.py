@@ -38,7 +38,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from .crs import is_lambert72
+from .crs import to_lambert72
 
 __all__ = [
     'KBL_CRS',
@@ -437,16 +437,16 @@ def _transformer(src: CRS, dst: CRS) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def reproject_geometry(
-    geometry: BaseGeometry,
+def reproject_geometry[G: (BaseGeometry, NDArray[np.object_])](
+    geometry: G,
     src_crs: CRS | str | int,
     dst_crs: CRS | str | int,
     densify: float = 100.0,
-) -> BaseGeometry:
+) -> G:
     """Reproject a geometry, densifying its edges first so they stay true.
 
     Args:
-        geometry: the geometry in ``src_crs``.
+        geometry: the geometry in ``src_crs``, or an array of geometries.
         src_crs: its CRS.
         dst_crs: the target CRS.
         densify: maximum segment length in ``src_crs`` units before reprojecting;
@@ -684,10 +684,7 @@ def read_official(path: str | Path) -> gpd.GeoDataFrame:
     if 'CODE' not in frame.columns:
         fields = ', '.join(c for c in frame.columns if c != 'geometry')
         raise ValueError(f"{path}: no field 'CODE'; the file has the fields {fields}")
-    if is_lambert72(frame.crs):
-        frame = frame.set_crs(KBL_CRS, allow_override=True)
-    else:
-        frame = frame.to_crs(KBL_CRS)
+    frame = to_lambert72(frame)
     parsed = []
     for code in frame['CODE']:
         try:

@@ -45,7 +45,8 @@ from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..bwk import UnitMapping, map_integer_labels
 from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from ..crs import DEFAULT_CRS, LAMBERT72, resolution_for
+from ..crs import DEFAULT_CRS, LAMBERT72, is_lambert72, resolution_for
+from ..kaartblad import reproject_geometry
 from ..samplers import CachedBounds, IndexArrays
 
 __all__ = [
@@ -407,7 +408,8 @@ class BVMDataset(CachedBounds, VectorDataset):
         # the stable sort keeps file order between equal areas.
         order = np.argsort(-shapely.area(geometries), kind='stable')
         geometries, labels = geometries[order], labels[order]
-        geometries = _reproject(geometries, self.source_crs, self.crs)
+        # Vertices only (densify=0): polygon edges of a few metres need none.
+        geometries = reproject_geometry(geometries, self.source_crs, self.crs, 0.0)
         tree = STRtree(geometries)
         report = LoadReport(
             len(geometries), repaired, skipped, time.perf_counter() - start
@@ -872,12 +874,7 @@ def _source_crs(crs: object) -> CRS:
     if crs is None or crs == '':
         return LAMBERT72
     parsed = CRS.from_user_input(crs)
-    if parsed.to_epsg() == 31370 or parsed.to_epsg(min_confidence=20) == 31370:
-        return LAMBERT72
-    name = parsed.name.lower().replace('_', ' ')
-    if 'lambert' in name and ('1972' in name or '72' in name) and 'belg' in name:
-        return LAMBERT72
-    return parsed
+    return LAMBERT72 if is_lambert72(parsed) else parsed
 
 
 def _parquet_geometry_column(path: str) -> str:
@@ -925,16 +922,3 @@ def _repair(geometries: NDArray[np.object_]) -> tuple[NDArray[np.object_], int]:
             shapely.union_all(parts) if parts else shapely.from_wkt('POLYGON EMPTY')
         )
     return geometries, len(invalid)
-
-
-def _reproject(
-    geometries: NDArray[np.object_], src: CRS, dst: CRS
-) -> NDArray[np.object_]:
-    if src == dst:
-        return geometries
-    transformer = Transformer.from_crs(src, dst, always_xy=True)
-
-    def project(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
-
-    return np.asarray(shapely.transform(geometries, project), dtype=object)
