@@ -104,6 +104,34 @@ def test_mirror_sources_stay_inside_a_rotated_sheet() -> None:
         assert (columns[r, c] == left + c).all()
 
 
+def test_sheet_runs_match_gdal_and_give_the_same_sources() -> None:
+    import rasterio.features
+    from shapely.geometry import mapping
+
+    from torchgeo_bvm.samplers import mirror_sources_from_extent
+    from torchgeo_bvm.scanline import row_extent
+
+    layout = SheetLayout(SplitScheme(), 'EPSG:4326', numbers=[22])
+    k = layout.sheets.index(Sheet.parse('22/1-2'))
+    xres, yres = resolution_for('EPSG:4326', 100)
+    xmin, _, _, ymax = layout.polygons[k].bounds
+    transform = PixelGrid(xmin, ymax, xres, yres).transform(-60, -60)
+    shape = (260, 300)
+    inside = layout.inside(k, transform, shape)
+    gdal = rasterio.features.geometry_mask(
+        [mapping(layout.polygons[k])], out_shape=shape, transform=transform, invert=True
+    )
+    assert np.array_equal(inside, gdal)
+    runs = layout.row_runs(k, transform, shape)
+    first, last, covered = row_extent(*runs, shape)
+    assert np.array_equal(covered, inside.any(axis=1))
+    for top, left in [(40, 40), (60, 150), (30, 200), (200, 60)]:
+        expected = mirror_sources(inside, top, left, 48, 48)
+        got = mirror_sources_from_extent(first, last, covered, top, left, 48, 48)
+        assert np.array_equal(got[0], expected[0])
+        assert np.array_equal(got[1], expected[1])
+
+
 def test_mirror_sources_need_a_sheet_pixel() -> None:
     with pytest.raises(ValueError, match='no pixel of the sheet'):
         mirror_sources(np.zeros((10, 10), bool), 0, 0, 4, 4)

@@ -648,6 +648,34 @@ def test_adjacent_tiles_of_one_date_are_merged(tmp_path: Path) -> None:
     assert bool(sample['valid'].all())
 
 
+def test_an_overlapping_file_is_read_only_where_it_can_fill(tmp_path: Path) -> None:
+    # Two sheets' files of one date overlapping on a window: the second (by
+    # name) is truncated, so reading it fails, naming it.
+    first = tmp_path / '22_1-2' / '22_1-2_openEO_2022-04-05Z.tif'
+    second = tmp_path / '22_3-4' / '22_3-4_openEO_2022-04-05Z.tif'
+    bounds = (X0, Y0, X0 + 3000, Y0 + 3000)
+    clear = openeo_bands(['B02'], shape=(300, 300))
+    clear['SCL'] = np.full((300, 300), 4, dtype=np.int16)
+    write_openeo_file(first, clear, bounds=bounds, crs=32631)
+    write_openeo_file(second, clear, bounds=bounds, crs=32631)
+    data = second.read_bytes()
+    ds = Sentinel2TOC(tmp_path, bands=['B02'], cache=False)
+    second.write_bytes(data[: len(data) // 2])
+    # Every pixel of the first file is valid: the second is never opened.
+    sample = ds[X0 : X0 + 3000, Y0 : Y0 + 3000]
+    assert bool(sample['valid'].all())
+    np.testing.assert_array_equal(sample['image'][0].numpy(), clear['B02'])
+    # A cloud in the first file: the second must fill it, and is read.
+    cloudy = dict(clear, SCL=clear['SCL'].copy())
+    cloudy['SCL'][:10] = 9
+    write_openeo_file(first, cloudy, bounds=bounds, crs=32631)
+    second.write_bytes(data)
+    ds = Sentinel2TOC(tmp_path, bands=['B02'], cache=False)
+    second.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=re.escape(f'{second}: cannot be read')):
+        ds[X0 : X0 + 3000, Y0 : Y0 + 3000]
+
+
 def test_the_newest_processing_version_wins(tmp_path: Path) -> None:
     product(tmp_path / 'old', version='V200', reflectance=native_arrays(7))
     product(tmp_path / 'new', version='V210')

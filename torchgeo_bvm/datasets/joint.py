@@ -36,8 +36,9 @@ from ..samplers import (
     SheetLayout,
     SplitRegion,
     _location_seed,
-    mirror_sources,
+    mirror_sources_from_extent,
 )
+from ..scanline import row_extent, runs_to_mask
 
 __all__ = ['BVMSentinel2', 'imagery_grid', 'merge_joint_samples']
 
@@ -345,8 +346,11 @@ class BVMSentinel2(IntersectionDataset):
         margin = max(width, height)
         left, top = column - margin, row - margin
         region = (height + 2 * margin, width + 2 * margin)
-        inside = self.layout.inside(sheet, self.grid.transform(left, top), region)
-        rows, columns = mirror_sources(inside, margin, margin, height, width)
+        runs = self.layout.row_runs(sheet, self.grid.transform(left, top), region)
+        first, last, covered = row_extent(*runs, region)
+        rows, columns = mirror_sources_from_extent(
+            first, last, covered, margin, margin, height, width
+        )
         r0, r1 = int(rows.min()), int(rows.max()) + 1
         c0, c1 = int(columns.min()), int(columns.max()) + 1
         x, y = self.grid.window(left + c0, top + r0, c1 - c0, r1 - r0)
@@ -359,13 +363,16 @@ class BVMSentinel2(IntersectionDataset):
             ((rows - r0)[:, None] * (c1 - c0) + columns - c0).ravel()
         )
         bands = image.shape[0]
-        window_inside = inside[margin : margin + height, margin : margin + width]
+        run_rows, starts, stops = runs
+        window_inside = runs_to_mask(
+            run_rows - margin, starts - margin, stops - margin, (height, width)
+        )
         return (
             image.reshape(bands, -1)
             .index_select(1, flat)
             .reshape(bands, height, width),
             valid.reshape(-1).index_select(0, flat).reshape(height, width),
-            np.ascontiguousarray(window_inside),
+            window_inside,
         )
 
     # ---------------------------------------------------------------- redrawing

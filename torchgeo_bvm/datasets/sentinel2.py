@@ -1184,6 +1184,10 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         # this saves a boolean-indexed copy (6 ms for 11 x 256 x 256).
         image, covered, valid = self._read_item(items[0], x, y, shape)
         for item in items[1:]:
+            if valid.all():
+                # Nothing left to fill: the next files (overlapping sheets of the
+                # same date) would be read only to be discarded.
+                break
             item_image, item_covered, item_valid = self._read_item(item, x, y, shape)
             # A valid pixel is never replaced; an invalid one by the next valid one.
             take = (item_valid & ~valid) | (item_covered & ~covered & ~valid)
