@@ -86,6 +86,20 @@ def test_flanders_mask_inside_outside_and_across_the_border() -> None:
     assert (border == np.array([[1, 1, 1, 0, 0, 0]] * 2, bool)).all()
 
 
+def test_flanders_mask_where_the_window_cuts_the_region_in_two() -> None:
+    # A U-shaped region: the window across both arms clips it to a MultiPolygon.
+    region = box(0, 0, 100, 100).difference(box(30, 20, 70, 100))
+    mask = FlandersMask(region, crs='EPSG:31370')
+    inside = mask(Affine(10, 0, 0, 0, -10, 90), (4, 10))  # y 50..90, x 0..100
+    expected = np.zeros((4, 10), bool)
+    expected[:, :3] = expected[:, 7:] = True
+    assert np.array_equal(inside, expected)
+    gdal = rasterio.features.geometry_mask(
+        [region], (4, 10), Affine(10, 0, 0, 0, -10, 90), invert=True
+    )
+    assert np.array_equal(inside, gdal)
+
+
 def test_scanline_coverage_matches_gdal_on_polygons_with_holes() -> None:
     rng = np.random.default_rng(0)
     centres = rng.uniform(0, 1000, (60, 2))

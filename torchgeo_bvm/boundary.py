@@ -333,7 +333,5 @@ class FlandersMask:
         clipped = shapely.clip_by_rect(self.region, left, bottom, right, top)
         if clipped.is_empty:
             return np.zeros(shape_, dtype=bool)
-        inside: NDArray[np.bool_] = rasterio.features.geometry_mask(
-            [clipped], out_shape=shape_, transform=transform, invert=True
-        )
-        return inside
+        # The scanline fill of the sheets and labels: one pixel rule everywhere.
+        return polygon_coverage(shapely.get_parts(clipped), transform, shape_)

@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 import rasterio
-import rasterio.features
+import shapely
 import torch
 from affine import Affine
 from lightning.pytorch import LightningModule, Trainer
@@ -46,6 +46,7 @@ from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX
 from .fileio import atomic_path
 from .labels import Grid, write_class_raster
 from .samplers import KaartbladGridSampler
+from .scanline import polygon_coverage
 
 __all__ = ['PROBABILITY_SCALE', 'SheetMosaic', 'SheetPredictionWriter', 'tile_weights']
 
@@ -339,9 +340,8 @@ class SheetPredictionWriter(BasePredictionWriter):
             shape = (r1 - r0, c1 - c0)
             region = self._sampler.region
             allowed = region.allowed[region.indices.index(index)]
-            valid = rasterio.features.geometry_mask(
-                [allowed], out_shape=shape, transform=transform, invert=True
-            )
+            # Same pixel rule as the sampler's sheet masks and the labels.
+            valid = polygon_coverage(shapely.get_parts(allowed), transform, shape)
             mosaic = SheetMosaic(transform, shape, num_classes, self.blend, valid)
             self._mosaics[index] = (mosaic, (c0, r0))
         return self._mosaics[index]
