@@ -167,6 +167,19 @@ def test_empty_inputs_and_other_geometry_types() -> None:
     expected = np.zeros((4, 4), np.uint8)
     expected[2:, :2] = 3
     assert np.array_equal(burnt, expected)
+    # A collection (as make_valid or a clip can return) burns its polygons only.
+    collection = np.array(
+        [
+            shapely.GeometryCollection(
+                [shapely.box(2, 2, 4, 4), shapely.LineString([(0, 0), (0, 4)])]
+            )
+        ],
+        dtype=object,
+    )
+    burnt = burn_polygons(collection, np.array([5], np.uint8), transform, (4, 4), 0)
+    expected = np.zeros((4, 4), np.uint8)
+    expected[:2, 2:] = 5
+    assert np.array_equal(burnt, expected)
 
 
 def test_bad_arguments() -> None:

@@ -44,8 +44,9 @@ def _outlines(
     """The vertices of all rings, the ring of each vertex and the owner of each ring.
 
     Simple polygons (no holes, the bulk of the map) take one vectorised call,
-    each polygon being one ring; polygons with holes and multipolygons go
-    through ``get_parts``/``get_rings``, which cost more per vertex.
+    each polygon being one ring; polygons with holes, multipolygons and
+    collections go through ``get_parts``/``get_rings``, which cost more per
+    vertex, and only their polygons are kept: lines and points have no inside.
     """
     types = shapely.get_type_id(geometries)
     simple = (types == _POLYGON) & (shapely.get_num_interior_rings(geometries) == 0)
@@ -54,6 +55,8 @@ def _outlines(
     owner = plain.astype(np.int64)
     if other.size:
         parts, part_owner = shapely.get_parts(geometries[other], return_index=True)
+        polygons = shapely.get_type_id(parts) == _POLYGON
+        parts, part_owner = parts[polygons], part_owner[polygons]
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         more_xy, more_ring = shapely.get_coordinates(rings, return_index=True)
         xy = np.concatenate([xy, more_xy])
@@ -68,7 +71,8 @@ def pixel_runs(
     """Runs of pixels whose centre lies inside a geometry.
 
     Args:
-        geometries: Polygons or MultiPolygons.
+        geometries: shapely geometries; Polygons, MultiPolygons and the polygons
+            of GeometryCollections are filled, lines and points ignored.
         transform: the grid's affine transform (north up, no rotation).
         shape: (height, width) of the grid.
 
@@ -185,7 +189,7 @@ def polygon_coverage(
     """Pixels whose centre lies inside any of the polygons.
 
     Args:
-        geometries: Polygons or MultiPolygons (other types are ignored).
+        geometries: shapely geometries (see :func:`pixel_runs`).
         transform: the grid's affine transform (north up).
         shape: (height, width) of the grid.
 
@@ -195,8 +199,7 @@ def polygon_coverage(
     Raises:
         ValueError: if the transform is rotated or not north up.
     """
-    polygons = geometries[_polygonal(geometries)]
-    _, row, start, stop = pixel_runs(polygons, transform, shape)
+    _, row, start, stop = pixel_runs(geometries, transform, shape)
     return runs_to_mask(row, start, stop, shape)
 
 
@@ -214,7 +217,7 @@ def burn_polygons(
     order, each over the previous ones.
 
     Args:
-        geometries: Polygons or MultiPolygons (other types are ignored).
+        geometries: shapely geometries (see :func:`pixel_runs`).
         values: the value of each geometry.
         transform: the grid's affine transform (north up).
         shape: (height, width) of the grid.
@@ -232,8 +235,7 @@ def burn_polygons(
             f'{len(geometries)} geometries but {len(values)} values to burn'
         )
     height, width = shape
-    polygonal = _polygonal(geometries)
-    owner, row, start, stop = pixel_runs(geometries[polygonal], transform, shape)
+    owner, row, start, stop = pixel_runs(geometries, transform, shape)
     length = stop - start
     total = int(length.sum())
     # Pixel positions of every run, then the last geometry per pixel: GDAL's
@@ -243,18 +245,13 @@ def burn_polygons(
     pixel += np.arange(total, dtype=np.int64)
     latest = np.full(height * width, -1, dtype=np.int64)
     np.maximum.at(latest, pixel, np.repeat(owner, length))
-    lookup = np.append(np.asarray(values, dtype=np.uint8)[polygonal], np.uint8(fill))
+    lookup = np.append(np.asarray(values, dtype=np.uint8), np.uint8(fill))
     burnt: NDArray[np.uint8] = lookup[latest].reshape(height, width)
     return burnt
-
-
-def _polygonal(geometries: NDArray[np.object_]) -> NDArray[np.intp]:
-    types = shapely.get_type_id(geometries)
-    return np.flatnonzero((types == _POLYGON) | (types == _MULTIPOLYGON))
 
 
 #: Largest sort key for which float64 still resolves x to 2**-21 pixels.
 _EXACT_KEYS = 2**32
 
-#: ``shapely.get_type_id`` of a Polygon and of a MultiPolygon.
-_POLYGON, _MULTIPOLYGON = 3, 6
+#: ``shapely.get_type_id`` of a Polygon.
+_POLYGON = 3
