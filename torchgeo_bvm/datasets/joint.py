@@ -39,6 +39,7 @@ from ..samplers import (
     mirror_sources_from_extent,
 )
 from ..scanline import row_extent, runs_to_mask
+from .sentinel2 import _display_bands, _stretch
 
 __all__ = ['BVMSentinel2', 'imagery_grid', 'merge_joint_samples']
 
@@ -470,12 +471,8 @@ class BVMSentinel2(IntersectionDataset):
 
         image = sample['image'].detach().cpu().numpy()
         bands = list(self.bands) or [f'band {i + 1}' for i in range(image.shape[0])]
-        names, title = _display(bands)
-        shown = np.moveaxis(image[[bands.index(n) for n in names]], 0, -1)
-        low, high = np.percentile(shown.reshape(-1, shown.shape[-1]), [2, 98], axis=0)
-        shown = np.clip((shown - low) / np.maximum(high - low, 1e-6), 0, 1)
-        if shown.shape[-1] < 3:
-            shown = shown[..., 0]
+        names, title = _display_bands(bands)
+        shown = _stretch(np.moveaxis(image[[bands.index(n) for n in names]], 0, -1))
         panels = [('mask', 'labels')]
         if 'prediction' in sample:
             panels.append(('prediction', 'prediction'))
@@ -503,14 +500,3 @@ class BVMSentinel2(IntersectionDataset):
         if suptitle is not None:
             figure.suptitle(suptitle)
         return figure
-
-
-def _display(bands: list[str]) -> tuple[list[str], str]:
-    for names, title in (
-        (['B04', 'B03', 'B02'], 'true colour (B04 B03 B02)'),
-        (['B08', 'B04', 'B03'], 'false colour (B08 B04 B03)'),
-    ):
-        if set(names) <= set(bands):
-            return names, title
-    names = bands[:3] if len(bands) >= 3 else bands[:1]
-    return names, ' '.join(names)

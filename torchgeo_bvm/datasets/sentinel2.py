@@ -91,6 +91,9 @@ ALL_BANDS: tuple[str, ...] = (
 RGB_BANDS: tuple[str, ...] = ('B02', 'B03', 'B04')
 #: The paper's ``rgnir`` mode.
 RGNIR_BANDS: tuple[str, ...] = ('B03', 'B04', 'B08')
+#: Bands of a true-colour picture (red, green, blue) and of a false-colour one.
+_TRUE_COLOUR: tuple[str, ...] = ('B04', 'B03', 'B02')
+_FALSE_COLOUR: tuple[str, ...] = ('B08', 'B04', 'B03')
 #: Band modes accepted wherever a list of band names is.
 BAND_MODES: dict[str, tuple[str, ...]] = {
     'rgb': RGB_BANDS,
@@ -582,9 +585,9 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
 
     filename_glob = '*.tif'
     all_bands: tuple[str, ...] = ALL_BANDS
-    rgb_bands: tuple[str, ...] = ('B04', 'B03', 'B02')
+    rgb_bands: tuple[str, ...] = _TRUE_COLOUR
     #: Bands shown by :meth:`plot` when ``rgb_bands`` are not all loaded.
-    false_colour_bands: ClassVar[tuple[str, ...]] = ('B08', 'B04', 'B03')
+    false_colour_bands: ClassVar[tuple[str, ...]] = _FALSE_COLOUR
     #: Read windows that lie on a file's own grid directly (False: always merge
     #: or warp, as TorchGeo does; kept to compare the two in tests).
     _direct_reads: bool = True
@@ -1256,15 +1259,11 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         """
         image = sample['image'].numpy()
         valid = sample['valid'].numpy().astype(bool)
-        names, title = self._display_bands()
-        channels = [self.bands.index(b) for b in names]
-        shown = np.moveaxis(image[channels], 0, -1)
-        pixels = shown[valid] if valid.any() else shown.reshape(-1, len(channels))
-        low = np.percentile(pixels, 2, axis=0)
-        high = np.percentile(pixels, 98, axis=0)
-        shown = np.clip((shown - low) / np.maximum(high - low, 1e-6), 0, 1)
-        if shown.shape[-1] == 1:
-            shown = shown[..., 0]
+        names, title = _display_bands(
+            self.bands, self.rgb_bands, self.false_colour_bands
+        )
+        shown = np.moveaxis(image[[self.bands.index(b) for b in names]], 0, -1)
+        shown = _stretch(shown, shown[valid] if valid.any() else None)
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
         axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
@@ -1278,12 +1277,36 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             fig.suptitle(suptitle)
         return fig
 
-    def _display_bands(self) -> tuple[list[str], str]:
-        for names, title in (
-            (self.rgb_bands, 'true colour (B04 B03 B02)'),
-            (self.false_colour_bands, 'false colour (B08 B04 B03)'),
-        ):
-            if set(names) <= set(self.bands):
-                return list(names), title
-        first = list(self.bands[:3]) if len(self.bands) >= 3 else [self.bands[0]]
-        return first, ' '.join(first)
+
+def _display_bands(
+    bands: Sequence[str],
+    true_colour: Sequence[str] = _TRUE_COLOUR,
+    false_colour: Sequence[str] = _FALSE_COLOUR,
+) -> tuple[list[str], str]:
+    """The bands a plot shows, and its title.
+
+    True colour when those bands are loaded, else false colour, else the first
+    three bands (the first one if there are fewer than three).
+    """
+    for names, kind in ((true_colour, 'true colour'), (false_colour, 'false colour')):
+        if set(names) <= set(bands):
+            return list(names), f'{kind} ({" ".join(names)})'
+    first = list(bands[:3]) if len(bands) >= 3 else list(bands[:1])
+    return first, ' '.join(first)
+
+
+def _stretch(
+    shown: NDArray[np.float32], pixels: NDArray[np.float32] | None = None
+) -> NDArray[np.float64]:
+    """[H, W, C] scaled to 0..1 between the 2nd and 98th percentile of ``pixels``.
+
+    ``pixels`` ([N, C], default every pixel) are those the percentiles come from;
+    a single channel comes back as [H, W] (grey).
+    """
+    if pixels is None:
+        pixels = shown.reshape(-1, shown.shape[-1])
+    low, high = np.percentile(pixels, [2, 98], axis=0)
+    scaled: NDArray[np.float64] = np.clip(
+        (shown - low) / np.maximum(high - low, 1e-6), 0, 1
+    )
+    return scaled[..., 0] if scaled.shape[-1] == 1 else scaled
