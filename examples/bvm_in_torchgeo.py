@@ -46,10 +46,11 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.samplers import RandomPatchSampler, RandomTimestampSampler
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.datasets.bvm import BVMDataset, class_colormap
+from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import merge_joint_samples
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.fileio import atomic_path
+from torchgeo_bvm.plot import class_colormap
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
 
 

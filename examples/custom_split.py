@@ -44,8 +44,9 @@ from pathlib import Path
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
 from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.kaartblad import SplitScheme, grid, plot_grid
 from torchgeo_bvm.labels import rasterize_bvm
+from torchgeo_bvm.plot import plot_grid
+from torchgeo_bvm.sheets import SplitScheme, grid
 from torchgeo_bvm.statistics import split_class_counts
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
 

@@ -1,12 +1,17 @@
 """Fixtures shared across the test suite."""
 
+import os
+
+# The library never chooses a matplotlib backend; the tests draw into files.
+os.environ.setdefault('MPLBACKEND', 'Agg')
+
 import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
 
 from torchgeo_bvm.classes import IGNORE_INDEX
-from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.sheets import Sheet
 
 
 def write_labels(path, array, transform, crs='EPSG:31370') -> None:

@@ -31,7 +31,7 @@ from shapely.geometry import box
 from torchgeo_bvm.bwk import UnitMapping, load_mapping_table
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS
-from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.sheets import Sheet
 from torchgeo_bvm.synth.bwk import bwkhab_frame, write_bwkhab
 from torchgeo_bvm.synth.flanders import write_refgew
 from torchgeo_bvm.synth.sentinel2 import write_openeo_acquisition

@@ -22,8 +22,8 @@ from torchgeo_bvm.boundary import (
     flanders_from_labels,
     read_boundary,
 )
-from torchgeo_bvm.kaartblad import Sheet
 from torchgeo_bvm.labels import rasterize_bvm
+from torchgeo_bvm.sheets import Sheet
 from torchgeo_bvm.synth.flanders import write_refgew
 
 

@@ -3,7 +3,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -24,7 +23,6 @@ from torchgeo_bvm.datasets.sentinel2 import (
 from torchgeo_bvm.labels import rasterize_bvm
 from torchgeo_bvm.normalization import compute_band_stats
 
-matplotlib.use('Agg')
 pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
 
 

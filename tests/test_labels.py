@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import rasterio
 from pyproj import CRS, Transformer
-from rasterio.windows import Window
 from shapely.geometry import box
 
 from tests.datasets.test_bvm import EXPECTED, X0, Y0, write_hand_fixture
 from torchgeo_bvm.classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, BVMClass
 from torchgeo_bvm.datasets.bvm import BVMDataset, BVMRaster
-from torchgeo_bvm.kaartblad import Sheet
-from torchgeo_bvm.labels import Grid, rasterize_bvm, write_class_raster
+from torchgeo_bvm.grid import Grid
+from torchgeo_bvm.labels import rasterize_bvm, write_class_raster
+from torchgeo_bvm.sheets import Sheet
 from torchgeo_bvm.synth.bwk import bwkhab_frame, synthetic_bwkhab, write_bwkhab
 
 N = IGNORE_INDEX
@@ -160,17 +160,6 @@ def test_sheets_mask_pixels_outside_the_sheet(tmp_path: Path) -> None:
     assert lx.max() > 105_980  # labelled right up to the border
     assert (ly >= 200_000 - 1).all()
     assert (ly <= 201_000 + 1).all()
-
-
-def test_grid_from_bounds_snaps_outward() -> None:
-    grid = Grid.from_bounds((12.5, 3.0, 47.0, 29.9), 'EPSG:31370', 10)
-    assert grid.bounds == (10.0, 0.0, 50.0, 30.0)
-    assert (grid.width, grid.height) == (4, 3)
-    with pytest.raises(ValueError, match='resolution must be positive'):
-        Grid.from_bounds((0, 0, 1, 1), 'EPSG:31370', 0)
-    assert [w for w in grid.windows(2)] == [
-        Window(0, 0, 2, 2), Window(2, 0, 2, 2), Window(0, 2, 2, 1), Window(2, 2, 2, 1),
-    ]  # fmt: skip
 
 
 def test_write_class_raster_array_and_own_classes(tmp_path: Path) -> None:

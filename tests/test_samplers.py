@@ -20,16 +20,13 @@ from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.kaartblad import Sheet, SplitScheme
+from torchgeo_bvm.grid import Grid
 from torchgeo_bvm.samplers import (
     CentreTimestampSampler,
     KaartbladGridSampler,
     KaartbladSampler,
-    PixelGrid,
-    SheetLayout,
-    mirror_sources,
-    reflect_index,
 )
+from torchgeo_bvm.sheets import Sheet, SplitScheme
 
 
 @pytest.fixture(scope='module')
@@ -51,90 +48,6 @@ def joint(scene: Scene, crs: str = 'EPSG:31370') -> BVMSentinel2:
 @pytest.fixture(scope='module')
 def lambert(scene: Scene) -> BVMSentinel2:
     return joint(scene)
-
-
-# -- reflection ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize('length', [1, 2, 3, 7])
-def test_reflect_index_is_numpy_reflect(length: int) -> None:
-    data = np.arange(length)
-    pad = 3 * length + 2
-    expected = (
-        np.pad(data, pad, mode='reflect')
-        if length > 1
-        else np.zeros(length + 2 * pad, int)
-    )
-    got = data[reflect_index(np.arange(-pad, length + pad), 0, length)]
-    assert (got == expected).all()
-
-
-@pytest.mark.parametrize(
-    ('top', 'left'), [(-5, -7), (-5, 10), (12, -3), (14, 15), (3, 4), (-1, 16)]
-)
-def test_mirror_sources_equal_numpy_pad_on_a_rectangle(top: int, left: int) -> None:
-    # The sheet occupies rows 20..39 and columns 30..51 of a 70 x 90 region.
-    region = np.zeros((70, 90), bool)
-    region[20:40, 30:52] = True
-    values = np.arange(70 * 90).reshape(70, 90)
-    height, width = 16, 16
-    row, column = 20 + top, 30 + left
-    rows, columns = mirror_sources(region, row, column, height, width)
-    got = values[rows[:, None], columns]
-    pad = 40
-    padded = np.pad(values[20:40, 30:52], pad, mode='reflect')
-    expected = padded[pad + top : pad + top + height, pad + left : pad + left + width]
-    assert (got == expected).all()
-
-
-def test_mirror_sources_stay_inside_a_rotated_sheet() -> None:
-    layout = SheetLayout(SplitScheme(), 'EPSG:4326', numbers=[22])
-    k = layout.sheets.index(Sheet.parse('22/1-2'))
-    xres, yres = resolution_for('EPSG:4326', 100)
-    xmin, _, _, ymax = layout.polygons[k].bounds
-    grid = PixelGrid(xmin, ymax, xres, yres)
-    inside = layout.inside(k, grid.transform(-60, -60), (260, 300))
-    assert 0 < inside.sum() < inside.size
-    for top, left in [(40, 40), (60, 150), (30, 200), (200, 60)]:
-        rows, columns = mirror_sources(inside, top, left, 48, 48)
-        assert inside[rows[:, None], columns].all()
-        own = inside[top : top + 48, left : left + 48]
-        r, c = np.nonzero(own)
-        assert (rows[r] == top + r).all()
-        assert (columns[r, c] == left + c).all()
-
-
-def test_sheet_runs_match_gdal_and_give_the_same_sources() -> None:
-    import rasterio.features
-    from shapely.geometry import mapping
-
-    from torchgeo_bvm.samplers import mirror_sources_from_extent
-    from torchgeo_bvm.scanline import row_extent
-
-    layout = SheetLayout(SplitScheme(), 'EPSG:4326', numbers=[22])
-    k = layout.sheets.index(Sheet.parse('22/1-2'))
-    xres, yres = resolution_for('EPSG:4326', 100)
-    xmin, _, _, ymax = layout.polygons[k].bounds
-    transform = PixelGrid(xmin, ymax, xres, yres).transform(-60, -60)
-    shape = (260, 300)
-    inside = layout.inside(k, transform, shape)
-    gdal = rasterio.features.geometry_mask(
-        [mapping(layout.polygons[k])], out_shape=shape, transform=transform, invert=True
-    )
-    assert np.array_equal(inside, gdal)
-    runs = layout.row_runs(k, transform, shape)
-    first, last, covered = row_extent(*runs, shape)
-    assert np.array_equal(covered, inside.any(axis=1))
-    for top, left in [(40, 40), (60, 150), (30, 200), (200, 60)]:
-        expected = mirror_sources(inside, top, left, 48, 48)
-        got = mirror_sources_from_extent(first, last, covered, top, left, 48, 48)
-        assert np.array_equal(got[0], expected[0])
-        assert np.array_equal(got[1], expected[1])
-
-
-def test_mirror_sources_need_a_sheet_pixel() -> None:
-    with pytest.raises(ValueError, match='no pixel of the sheet'):
-        mirror_sources(np.zeros((10, 10), bool), 0, 0, 4, 4)
 
 
 # -- KaartbladSampler -------------------------------------------------------------
@@ -216,9 +129,9 @@ def coverage(
         xmin, ymin, xmax, ymax = dataset.layout.polygons[k].bounds
         c0, r0 = int(grid.column(xmin)) - 1, int(grid.row(ymax)) - 1
         shape = (int(grid.row(ymin)) - r0 + 2, int(grid.column(xmax)) - c0 + 2)
-        inside = dataset.layout.inside(k, grid.transform(c0, r0), shape)
+        inside = dataset.layout.inside(k, grid.window_transform(c0, r0), shape)
         if dataset.flanders_mask is not None:
-            inside &= dataset.flanders_mask(grid.transform(c0, r0), shape)
+            inside &= dataset.flanders_mask(grid.window_transform(c0, r0), shape)
         origin[sheet] = (c0, r0, inside)
         counts[sheet] = np.zeros(shape, int)
     for position, (x, y) in enumerate(sampler):
@@ -292,8 +205,30 @@ def test_centre_timestamp_sampler_is_reproducible_per_location(
 
 def test_windows_of_a_stock_dataset_snap_to_its_bounds(scene: Scene) -> None:
     image = Sentinel2TOC(scene.imagery, crs='EPSG:31370')
-    grid = PixelGrid.of(image)
+    grid = Grid.of(image)
     assert (grid.left, grid.top, grid.xres, grid.yres) == (LEFT, TOP, RES, RES)
     sampler = KaartbladSampler(image, size=32, length=5, numbers=[22], generator=0)
     for x, _ in sampler:
         assert ((x.start - LEFT) / RES) == pytest.approx(round((x.start - LEFT) / RES))
+
+
+def test_centre_timestamp_sampler_draws_like_pandas(lambert: BVMSentinel2) -> None:
+    # The draw order mirrors RandomTimestampSampler._iter_subset (torchgeo 0.10.1).
+    train = lambert.for_split('train')
+    spatial = KaartbladSampler(train, size=32, length=40, generator=3)
+    locations = list(spatial)
+    fast = CentreTimestampSampler(train, generator=7)
+    slow = CentreTimestampSampler(train, generator=7)
+    for location in locations:
+        x, y = location
+        cx, cy = (x.start + x.stop) / 2, (y.start + y.stop) / 2
+        at_centre = slow.index.cx[cx:cx, cy:cy]
+        if at_centre.empty:
+            at_centre = slow.index.cx[x.start : x.stop, y.start : y.stop]
+        intervals = pd.unique(at_centre.index).to_series()
+        expected = [
+            (x, y, slice(i.left, i.right))
+            for i in intervals.sample(frac=1, random_state=slow.generator)
+        ]
+        assert list(fast._iter_subset(location)) == expected
+        assert len(expected) >= 1

@@ -7,7 +7,7 @@ from rasterio.transform import from_origin
 
 from tests.conftest import write_labels
 from torchgeo_bvm.classes import CLASS_NAMES
-from torchgeo_bvm.kaartblad import Sheet, SplitScheme
+from torchgeo_bvm.sheets import Sheet, SplitScheme
 from torchgeo_bvm.statistics import chi_squared_distance, split_class_counts
 
 # The paper's Table 2 (class % per split), in class id order.

@@ -15,8 +15,8 @@ from torchgeo.tasks import SemanticSegmentation
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.kaartblad import Sheet
 from torchgeo_bvm.prediction import SheetPredictionWriter
+from torchgeo_bvm.sheets import Sheet
 
 CONFIGS = Path(__file__).parents[1] / 'examples' / 'configs'
 UTM = 'EPSG:32631'
@@ -232,7 +232,7 @@ def test_stitched_map_is_the_argmax_on_the_sheet_grid(
         written = source.read(1)
         assert source.crs.to_epsg() == 32631
         assert source.nodata == IGNORE_INDEX
-        assert source.transform == sampler.grid.transform(c0, r0)
+        assert source.transform == sampler.grid.window_transform(c0, r0)
         assert written.shape == (r1 - r0, c1 - c0)
         assert source.colormap(1)[1][:3] == (232, 176, 74)
         transform = source.transform

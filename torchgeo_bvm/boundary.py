@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -41,10 +39,13 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
+from .classes import IGNORE_INDEX
 from .crs import is_lambert72, resolution_for, to_lambert72
-from .fileio import atomic_path
-from .kaartblad import KBL_CRS, reproject_geometry
+from .fileio import RASTER_SUFFIXES, VECTOR_SUFFIXES, atomic_path, find_files
+from .geometry import polygonal, reproject_geometry
+from .grid import Grid
 from .scanline import pixel_runs, polygon_coverage, runs_to_mask
+from .sheets import KBL_CRS
 
 __all__ = [
     'FlandersMask',
@@ -55,8 +56,6 @@ __all__ = [
 
 #: Bumped whenever the way the coverage is computed changes (invalidates caches).
 _CACHE_VERSION = 2  # 2: pixel rule of torchgeo_bvm.scanline
-
-_RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt')
 
 
 def default_cache_dir() -> Path:
@@ -72,18 +71,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ['TORCHGEO_BVM_CACHE'])
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'torchgeo-bvm'
-
-
-def _polygonal(geometry: BaseGeometry) -> Polygon | MultiPolygon:
-    geometry = shapely.make_valid(geometry)
-    if isinstance(geometry, Polygon | MultiPolygon):
-        return geometry
-    parts = [
-        g
-        for g in getattr(geometry, 'geoms', [geometry])
-        if isinstance(g, Polygon | MultiPolygon)
-    ]
-    return cast(Polygon | MultiPolygon, shapely.union_all(parts))
 
 
 def read_boundary(path: str | Path) -> Polygon | MultiPolygon:
@@ -109,7 +96,7 @@ def read_boundary(path: str | Path) -> Polygon | MultiPolygon:
     ]
     if polygons.empty:
         raise ValueError(f'boundary file {path} holds no polygon features')
-    return _polygonal(shapely.union_all(polygons.to_numpy()))
+    return polygonal(shapely.union_all(polygons.to_numpy()))
 
 
 def _label_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -118,12 +105,8 @@ def _label_files(paths: Iterable[str | Path]) -> list[Path]:
         if not path.exists():
             raise FileNotFoundError(f'BVM label path not found: {path}')
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob('*') if p.suffix.lower() in _RASTER_SUFFIXES
-            )
-            found += sorted(path.rglob('*.shp')) + sorted(path.rglob('*.gpkg'))
-            found += sorted(path.rglob('*.parquet'))
-            files.extend(found)
+            files += find_files(path, RASTER_SUFFIXES)
+            files += find_files(path, VECTOR_SUFFIXES)
         else:
             files.append(path)
     if not files:
@@ -138,17 +121,6 @@ def _cache_key(files: Sequence[Path], resolution: float) -> str:
         entries.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns])
     text = json.dumps({'v': _CACHE_VERSION, 'res': resolution, 'files': entries})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _coverage_grid(
-    bounds: tuple[float, float, float, float], resolution: float
-) -> tuple[Affine, tuple[int, int]]:
-    xmin, ymin, xmax, ymax = bounds
-    xmin = math.floor(xmin / resolution) * resolution
-    ymax = math.ceil(ymax / resolution) * resolution
-    width = max(1, math.ceil((xmax - xmin) / resolution))
-    height = max(1, math.ceil((ymax - ymin) / resolution))
-    return Affine(resolution, 0, xmin, 0, -resolution, ymax), (height, width)
 
 
 def _polygonise(mask: NDArray[np.bool_], transform: Affine) -> list[BaseGeometry]:
@@ -197,14 +169,12 @@ def _vector_coverage(file: Path, resolution: float) -> list[BaseGeometry]:
     geometries = frame.geometry[~frame.geometry.is_empty & frame.geometry.notna()]
     if geometries.empty:
         return []
-    transform, shape_ = _coverage_grid(tuple(geometries.total_bounds), resolution)
-    mask = _scanline_coverage(geometries.to_numpy(), transform, shape_)
-    return _polygonise(mask, transform)
+    grid = Grid.from_bounds(tuple(geometries.total_bounds), KBL_CRS, resolution)
+    mask = _scanline_coverage(geometries.to_numpy(), grid.transform, grid.shape)
+    return _polygonise(mask, grid.transform)
 
 
 def _raster_coverage(file: Path, resolution: float) -> list[BaseGeometry]:
-    from .classes import IGNORE_INDEX
-
     with rasterio.open(file) as src:
         crs = CRS.from_user_input(src.crs) if src.crs else KBL_CRS
         metres = src.res[0]
@@ -252,10 +222,10 @@ def flanders_from_labels(
     cached = cache / f'flanders-{_cache_key(files, resolution)}.gpkg'
     if cached.exists():
         frame = gpd.read_file(cached, engine='pyogrio')
-        return _polygonal(shapely.union_all(frame.geometry.to_numpy()))
+        return polygonal(shapely.union_all(frame.geometry.to_numpy()))
     parts: list[BaseGeometry] = []
     for file in files:
-        if file.suffix.lower() in _RASTER_SUFFIXES:
+        if file.suffix.lower() in RASTER_SUFFIXES:
             parts += _raster_coverage(file, resolution)
         else:
             parts += _vector_coverage(file, resolution)
@@ -264,7 +234,7 @@ def flanders_from_labels(
             f'the BVM labels in {[str(f) for f in files]} cover no area: cannot '
             'derive the Flanders boundary from them; pass a boundary file instead'
         )
-    region = _polygonal(shapely.union_all(parts))
+    region = polygonal(shapely.union_all(parts))
     frame = gpd.GeoDataFrame(
         {'source': ['bvm-coverage']}, geometry=[region], crs=KBL_CRS
     )

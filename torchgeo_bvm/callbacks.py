@@ -23,6 +23,7 @@ from torch.utils.hooks import RemovableHandle
 
 from .classes import CLASS_NAMES, IGNORE_INDEX
 from .fileio import atomic_path
+from .plot import save_figure
 
 __all__ = ['ConfusionMatrixWriter', 'plot_confusion_matrix']
 
@@ -178,9 +179,6 @@ def plot_confusion_matrix(
         labels: class names.
         path: the PNG to write.
     """
-    import matplotlib
-
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     counts = np.asarray(matrix, dtype=np.float64)
@@ -210,6 +208,4 @@ def plot_confusion_matrix(
         f'Test confusion matrix (row-normalised), overall accuracy {overall:.3f}'
     )
     figure.colorbar(image, ax=axes, label='share of the true class')
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=150, format='png')
-    plt.close(figure)
+    save_figure(figure, path, dpi=150)

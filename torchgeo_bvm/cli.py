@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -49,12 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
+
+    The commands only write figures to files, so matplotlib's file backend is
+    chosen (``MPLBACKEND=Agg``) unless the environment names another one; the
+    library itself never chooses a backend.
 
     Args:
         argv: the arguments (default: ``sys.argv[1:]``).
@@ -62,10 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 for bad input.
     """
+    os.environ.setdefault('MPLBACKEND', 'Agg')
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status: int = args._run(args)
+        status: int = args.handler(args)
     except (ValueError, FileNotFoundError) as error:
         print(f'torchgeo-bvm {args.command}: error: {error}', file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ __all__ = [
     'LAMBERT72',
     'UTM31N',
     'is_lambert72',
+    'pixel_size_m',
     'resolution_for',
     'to_lambert72',
 ]
@@ -105,3 +106,26 @@ def to_lambert72(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if is_lambert72(frame.crs):
         return frame.set_crs(LAMBERT72, allow_override=True)
     return frame.to_crs(LAMBERT72)
+
+
+def pixel_size_m(
+    crs: CRS, res: tuple[float, float], centre: tuple[float, float]
+) -> tuple[float, float]:
+    """The size of a pixel in metres at a point.
+
+    Args:
+        crs: the CRS of the pixel grid.
+        res: its (x, y) resolution in units of ``crs``.
+        centre: the point, in ``crs`` coordinates (used for degrees only).
+
+    Returns:
+        ``(x, y)`` size in metres.
+    """
+    if crs.is_geographic:
+        lon, lat = centre
+        geod = Geod(ellps='WGS84')
+        _, _, dx = geod.inv(lon - res[0] / 2, lat, lon + res[0] / 2, lat)
+        _, _, dy = geod.inv(lon, lat - res[1] / 2, lon, lat + res[1] / 2)
+        return (float(dx), float(dy))
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return (res[0] * factor, res[1] * factor)

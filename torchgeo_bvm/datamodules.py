@@ -2,7 +2,7 @@
 
 :class:`BVMDataModule` builds the joint dataset
 (:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`) from paths, splits it by map
-sheet with the paper's scheme (or any :class:`~torchgeo_bvm.kaartblad.SplitScheme`)
+sheet with the paper's scheme (or any :class:`~torchgeo_bvm.sheets.SplitScheme`)
 and feeds TorchGeo's trainers. Every argument is a plain YAML value, so it works as
 ``data.class_path: torchgeo_bvm.datamodules.BVMDataModule`` in a
 ``torchgeo fit --config`` file::
@@ -39,22 +39,21 @@ from torchgeo.datasets import DatasetNotFoundError, GeoDataset
 
 from .boundary import flanders_from_labels, read_boundary
 from .crs import resolution_for
-from .datasets.bvm import BVMDataset, BVMRaster
-from .datasets.joint import BVMSentinel2
-from .datasets.sentinel2 import (
+from .datasets.bands import (
     PAPER_CLOUD_RULE,
     REFLECTANCE_SCALE,
     CloudRule,
-    Sentinel2TOC,
     resolve_bands,
 )
-from .kaartblad import SplitScheme, iter_codes
+from .datasets.bvm import BVMDataset, BVMRaster
+from .datasets.joint import BVMSentinel2
+from .datasets.sentinel2 import Sentinel2TOC
+from .fileio import RASTER_SUFFIXES
 from .normalization import load_band_stats
 from .samplers import CentreTimestampSampler, KaartbladGridSampler, KaartbladSampler
+from .sheets import SplitScheme, kbl_numbers
 
 __all__ = ['BVMDataModule', 'cloud_rule_from']
-
-_RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt')
 
 
 def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:
@@ -106,9 +105,9 @@ def _as_list(value: str | Sequence[str]) -> list[str]:
 def _is_raster(paths: Sequence[str]) -> bool:
     for path in map(Path, paths):
         if path.is_dir():
-            if any(p.suffix.lower() in _RASTER_SUFFIXES for p in path.rglob('*')):
+            if any(p.suffix.lower() in RASTER_SUFFIXES for p in path.rglob('*')):
                 return True
-        elif path.suffix.lower() in _RASTER_SUFFIXES:
+        elif path.suffix.lower() in RASTER_SUFFIXES:
             return True
     return False
 
@@ -204,9 +203,7 @@ class BVMDataModule(GeoDataModule):
         super().__init__(BVMSentinel2, batch_size, patch_size, length, num_workers)
         self.sentinel2_paths = _as_list(sentinel2_paths)
         self.bvm_paths = _as_list(bvm_paths)
-        self.numbers = (
-            None if sheets is None else sorted({s.number for s in _kbl_sheets(sheets)})
-        )
+        self.numbers = None if sheets is None else _sheet_numbers(sheets)
         self.scheme = SplitScheme(split_scheme)
         missing = [s for s in ('train', 'val', 'test') if s not in self.scheme.splits]
         if missing:
@@ -386,13 +383,11 @@ class BVMDataModule(GeoDataModule):
         return dataset.plot(*args, **kwargs)
 
 
-def _kbl_sheets(sheets: list[int | str] | str) -> list[Any]:
-    parsed = list(iter_codes(sheets if isinstance(sheets, str) else list(sheets)))
-    wrong = [s.code for s in parsed if s.level != 'kbl']
-    if wrong:
-        raise ValueError(
-            f'sheets must be 1:50,000 sheet numbers (1..43), got {", ".join(wrong)}'
-        )
-    if not parsed:
+def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
+    try:
+        numbers = kbl_numbers(sheets)
+    except ValueError as error:
+        raise ValueError(f'sheets: {error}') from None
+    if not numbers:
         raise ValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
-    return parsed
+    return numbers

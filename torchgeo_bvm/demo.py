@@ -164,9 +164,10 @@ def run_demo(
     """
     from .crs import resolution_for
     from .datasets.sentinel2 import Sentinel2TOC
-    from .kaartblad import SplitScheme, grid, plot_grid
     from .labels import rasterize_bvm
     from .normalization import compute_band_stats
+    from .plot import plot_grid
+    from .sheets import SplitScheme, grid
     from .statistics import split_class_counts
     from .synth.flanders import write_mini_flanders
 
@@ -309,12 +310,8 @@ def _torchgeo(arguments: list[str]) -> None:
 
 def _plot_sample(config: Path, path: Path) -> None:
     """Plot one training sample of the demo's data module."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     from .datamodules import BVMDataModule
+    from .plot import save_figure
 
     settings = yaml.safe_load(config.read_text())['data']['init_args']
     datamodule = BVMDataModule(**settings)
@@ -325,6 +322,4 @@ def _plot_sample(config: Path, path: Path) -> None:
     sample = dataset[next(iter(sampler))]
     figure = datamodule.plot(sample)
     if figure is not None:
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, dpi=120, format='png')
-        plt.close(figure)
+        save_figure(figure, path, dpi=120)

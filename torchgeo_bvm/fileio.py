@@ -1,9 +1,12 @@
-"""Writing files atomically.
+"""Files: what the package reads by suffix, and writing atomically.
+
+Label files are recognised by suffix in one place (:data:`RASTER_SUFFIXES`,
+:data:`VECTOR_SUFFIXES`, :func:`find_files`).
 
 Everything the package writes appears under its final name only once it is
 complete: it is written under a temporary name in the same folder and then
-renamed, so an interrupted run never leaves a half-written file behind and a
-re-run simply redoes it.
+renamed (:func:`atomic_path`), so an interrupted run never leaves a
+half-written file behind and a re-run simply redoes it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,30 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ['atomic_path']
+__all__ = ['RASTER_SUFFIXES', 'VECTOR_SUFFIXES', 'atomic_path', 'find_files']
+
+#: Suffixes of the rasters read as labels (GeoTIFF, and GDAL virtual rasters).
+RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt')
+#: Suffixes of the vector files read as the BVM layer: shapefile (also zipped),
+#: GeoPackage, GeoParquet and FlatGeobuf.
+VECTOR_SUFFIXES = ('.shp', '.zip', '.gpkg', '.parquet', '.geoparquet', '.fgb')
+
+
+def find_files(folder: str | Path, suffixes: Sequence[str]) -> list[Path]:
+    """The files under a folder, at any depth, with one of the suffixes.
+
+    Args:
+        folder: the folder.
+        suffixes: lower-case suffixes with their dot, e.g. ``('.tif',)``;
+            matched case-insensitively.
+
+    Returns:
+        The files, sorted.
+    """
+    return sorted(p for p in Path(folder).rglob('*') if p.suffix.lower() in suffixes)
 
 
 @contextlib.contextmanager

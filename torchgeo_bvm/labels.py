@@ -16,24 +16,20 @@ same format (prediction maps reuse it).
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
 import rasterio
-import rasterio.features
 import rasterio.shutil
 import rasterio.windows
 import shapely
 from numpy.typing import NDArray
 from pyproj import CRS
-from rasterio.transform import Affine
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -42,7 +38,9 @@ from .classes import CLASSES, IGNORE_INDEX, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets.bvm import BVMDataset
 from .fileio import atomic_path
-from .kaartblad import Sheet
+from .grid import Grid
+from .scanline import polygon_coverage
+from .sheets import Sheet
 
 __all__ = [
     'COG_BLOCK_SIZE',
@@ -56,109 +54,6 @@ __all__ = [
 COG_BLOCK_SIZE = 512
 
 BlockSource = NDArray[np.uint8] | Callable[[Window], NDArray[np.uint8]]
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A raster grid: CRS, north-up affine transform and size in pixels.
-
-    Args:
-        crs: the CRS.
-        transform: the affine transform of the upper-left corner.
-        width: width in pixels.
-        height: height in pixels.
-    """
-
-    crs: CRS
-    transform: Affine
-    width: int
-    height: int
-
-    @classmethod
-    def from_bounds(
-        cls,
-        bounds: Sequence[float],
-        crs: CRS | str | int,
-        res: float | tuple[float, float],
-    ) -> Grid:
-        """The grid covering ``bounds``, its edges snapped outward to ``res``.
-
-        Args:
-            bounds: (xmin, ymin, xmax, ymax) in ``crs``.
-            crs: the CRS.
-            res: pixel size (x, y) or one value for both.
-
-        Returns:
-            The grid.
-
-        Raises:
-            ValueError: if a resolution is not positive.
-        """
-        xres, yres = (res, res) if isinstance(res, int | float) else res
-        if xres <= 0 or yres <= 0:
-            raise ValueError(f'resolution must be positive, got {(xres, yres)}')
-        xmin, ymin, xmax, ymax = bounds
-        left = math.floor(xmin / xres) * xres
-        top = math.ceil(ymax / yres) * yres
-        width = max(1, math.ceil((xmax - left) / xres - 1e-9))
-        height = max(1, math.ceil((top - ymin) / yres - 1e-9))
-        transform = rasterio.transform.from_origin(left, top, xres, yres)
-        return cls(CRS.from_user_input(crs), transform, width, height)
-
-    @classmethod
-    def like(cls, path: str | os.PathLike[str]) -> Grid:
-        """The grid of an existing raster.
-
-        Args:
-            path: the reference raster (e.g. a Sentinel-2 band).
-
-        Returns:
-            Its grid.
-
-        Raises:
-            FileNotFoundError: if ``path`` does not exist.
-            ValueError: if it has no CRS or is not north up.
-        """
-        if not Path(path).exists():
-            raise FileNotFoundError(f'reference raster not found: {path}')
-        with rasterio.open(path) as src:
-            if src.crs is None:
-                raise ValueError(f'{path}: the reference raster has no CRS')
-            if src.transform.b != 0 or src.transform.d != 0 or src.transform.e >= 0:
-                raise ValueError(f'{path}: the reference raster is not north up')
-            return cls(
-                CRS.from_user_input(src.crs), src.transform, src.width, src.height
-            )
-
-    @property
-    def res(self) -> tuple[float, float]:
-        """Pixel size (x, y), both positive."""
-        return (self.transform.a, -self.transform.e)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) of the grid."""
-        xmin, ymax = self.transform @ (0, 0)
-        xmax, ymin = self.transform @ (self.width, self.height)
-        return (xmin, ymin, xmax, ymax)
-
-    def windows(self, block_size: int) -> Iterator[Window]:
-        """The grid cut into blocks, row by row.
-
-        Args:
-            block_size: block width and height in pixels.
-
-        Yields:
-            The blocks' windows.
-        """
-        for row in range(0, self.height, block_size):
-            for col in range(0, self.width, block_size):
-                yield Window(
-                    col,
-                    row,
-                    min(block_size, self.width - col),
-                    min(block_size, self.height - row),
-                )
 
 
 def class_raster_aux_xml(
@@ -245,17 +140,20 @@ def write_class_raster(
         ValueError: if an array has the wrong shape or a block the wrong size.
     """
     path = Path(path)
-    if isinstance(data, np.ndarray) and data.shape != (grid.height, grid.width):
+    if grid.crs is None:
+        raise ValueError(f'{path}: the grid has no CRS')
+    height, width = grid.shape
+    if isinstance(data, np.ndarray) and data.shape != (height, width):
         raise ValueError(
             f'{path}: data of shape {data.shape} for a grid of '
-            f'{grid.height} x {grid.width} pixels'
+            f'{height} x {width} pixels'
         )
     profile = {
         'driver': 'GTiff',
         'dtype': 'uint8',
         'count': 1,
-        'width': grid.width,
-        'height': grid.height,
+        'width': width,
+        'height': height,
         'crs': grid.crs.to_wkt(),
         'transform': grid.transform,
         'nodata': nodata,
@@ -357,18 +255,19 @@ def rasterize_bvm(
     if like is not None and (crs is not None or res is not None):
         raise ValueError('give either like= or crs=/res=, not both')
     chosen = [Sheet.parse(s) for s in sheets] if sheets is not None else None
+    target = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
+    grid = None
     if like is not None:
         grid = Grid.like(like)
-    else:
-        target = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
-        grid = None
+        if grid.crs is not None:  # always: Grid.like refuses rasters without one
+            target = grid.crs
     if isinstance(bvm, BVMDataset):
         dataset = bvm
-        dataset.crs = grid.crs if grid is not None else target
+        dataset.crs = target
     else:
         dataset = BVMDataset(
             bvm,
-            crs=grid.crs if grid is not None else target,
+            crs=target,
             res=grid.res if grid is not None else res,
             layer=layer,
             label_field=label_field,
@@ -384,17 +283,17 @@ def rasterize_bvm(
     if not map_box.intersects(shapely.box(*grid.bounds)):
         raise ValueError(
             f'the grid {grid.bounds} does not overlap the map {map_box.bounds} '
-            f'(CRS {grid.crs.to_string()})'
+            f'(CRS {target.to_string()})'
         )
 
     def labels(window: Window) -> NDArray[np.uint8]:
         transform = rasterio.windows.transform(window, grid.transform)
         block = dataset.rasterize(transform, int(window.width), int(window.height))
         if area is not None:
-            outside = rasterio.features.geometry_mask(
-                [area], (int(window.height), int(window.width)), transform
-            )
-            block[outside] = IGNORE_INDEX
+            shape = (int(window.height), int(window.width))
+            # The scanline rule of the labels themselves: pixel centres inside.
+            inside = polygon_coverage(shapely.get_parts(area), transform, shape)
+            block[~inside] = IGNORE_INDEX
         return block
 
     dataset.load()

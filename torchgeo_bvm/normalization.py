@@ -40,8 +40,9 @@ from tqdm import tqdm
 from .boundary import FlandersMask
 from .datasets.joint import imagery_grid
 from .fileio import atomic_path
-from .kaartblad import SplitScheme
-from .samplers import PixelGrid, SheetLayout
+from .grid import Grid
+from .layout import SheetLayout
+from .sheets import SplitScheme
 
 __all__ = ['STATS_FORMAT', 'BandStats', 'compute_band_stats', 'load_band_stats']
 
@@ -269,7 +270,7 @@ class _Accumulator:
 
 
 def _sheet_window(
-    grid: PixelGrid, polygon: BaseGeometry, footprint: BaseGeometry
+    grid: Grid, polygon: BaseGeometry, footprint: BaseGeometry
 ) -> tuple[int, int, int, int] | None:
     area = polygon.intersection(footprint)
     if area.is_empty or area.area == 0:
@@ -346,7 +347,7 @@ def compute_band_stats(
         sample = image[x, y, slice(interval.left, interval.right)]
         data = sample['image'].numpy()
         usable = sample['valid'].numpy().astype(bool)
-        transform = grid.transform(column, row)
+        transform = grid.window_transform(column, row)
         usable &= layout.inside(sheet, transform, (height, width))
         if mask_flanders is not None:
             usable &= mask_flanders(transform, (height, width))
@@ -384,7 +385,7 @@ def compute_band_stats(
 
 
 def _plan_reads(
-    image: GeoDataset, layout: SheetLayout, grid: PixelGrid
+    image: GeoDataset, layout: SheetLayout, grid: Grid
 ) -> list[tuple[int, tuple[int, int, int, int], pd.Interval]]:
     reads = []
     index = image.index

@@ -42,9 +42,11 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from torch import Tensor
 
-from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX
+from .classes import CLASS_NAMES, IGNORE_INDEX
 from .fileio import atomic_path
-from .labels import Grid, write_class_raster
+from .grid import Grid
+from .labels import write_class_raster
+from .plot import class_colormap, class_legend, save_figure
 from .samplers import KaartbladGridSampler
 from .scanline import polygon_coverage
 
@@ -336,7 +338,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         if index not in self._mosaics:
             assert self._sampler is not None
             c0, r0, c1, r1 = self._sampler.sheet_pixels(index)
-            transform = self._sampler.grid.transform(c0, r0)
+            transform = self._sampler.grid.window_transform(c0, r0)
             shape = (r1 - r0, c1 - c0)
             region = self._sampler.region
             allowed = region.allowed[region.indices.index(index)]
@@ -375,9 +377,9 @@ class SheetPredictionWriter(BasePredictionWriter):
             'driver': 'GTiff',
             'dtype': 'uint8',
             'count': scaled.shape[0],
-            'width': grid.width,
-            'height': grid.height,
-            'crs': grid.crs.to_wkt(),
+            'width': mosaic.shape[1],
+            'height': mosaic.shape[0],
+            'crs': self._crs.to_wkt() if self._crs is not None else None,
             'transform': grid.transform,
             'nodata': IGNORE_INDEX,
             'tiled': True,
@@ -397,32 +399,21 @@ class SheetPredictionWriter(BasePredictionWriter):
 
 
 def _write_preview(path: Path, classes: NDArray[np.uint8], title: str) -> None:
-    import matplotlib
-
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
 
-    colours = np.zeros((256, 4))
-    for cls in CLASSES:
-        colours[cls.id] = (*np.array(cls.rgb) / 255, 1.0)
     height, width = classes.shape
     figure, axes = plt.subplots(
         figsize=(10, 10 * height / max(width, 1) + 1), layout='constrained'
     )
     axes.imshow(
-        classes, cmap=ListedColormap(colours), vmin=0, vmax=255, interpolation='nearest'
+        classes, cmap=class_colormap(), vmin=0, vmax=255, interpolation='nearest'
     )
-    present = [c for c in CLASSES if (classes == c.id).any()]
     axes.legend(
-        handles=[Patch(color=c.colour, label=c.name) for c in present],
+        handles=class_legend(np.unique(classes).tolist()),
         loc='upper left',
         bbox_to_anchor=(1.01, 1.0),
         fontsize=7,
     )
     axes.set_title(title)
     axes.set_axis_off()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=120, format='png')
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)

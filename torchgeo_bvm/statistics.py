@@ -21,17 +21,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
-import rasterio.features
 import shapely
 from numpy.typing import NDArray
-from rasterio.windows import Window
 from shapely.geometry import box
-from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from .fileio import atomic_path
-from .kaartblad import KBL_CRS, SplitScheme, reproject_geometry
+from .geometry import reproject_geometry
+from .grid import Grid
+from .plot import save_figure
+from .scanline import burn_polygons
+from .sheets import KBL_CRS, SplitScheme
 
 __all__ = [
     'SplitStatistics',
@@ -241,9 +242,6 @@ class SplitStatistics:
             path: the PNG file to write.
             log_scale: use a log scale for the percentages.
         """
-        import matplotlib
-
-        matplotlib.use('Agg')
         import matplotlib.pyplot as plt
 
         percent = self.percentages()
@@ -259,24 +257,24 @@ class SplitStatistics:
             axes.set_yscale('log')
         axes.set_title('Class distribution per split')
         axes.legend()
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, dpi=150, format='png')
-        plt.close(figure)
+        save_figure(figure, path, dpi=150)
 
 
-def _zone_shapes(
+def _zones(
     scheme: SplitScheme,
     numbers: Iterable[int | str] | None,
     crs: rasterio.crs.CRS,
     densify: float,
-) -> list[tuple[BaseGeometry, int]]:
-    shapes = []
-    for index, split in enumerate(scheme.splits, start=1):
-        zone = shapely.union_all(
-            [box(*s.bounds) for s in scheme.sheets(split, numbers)]
-        )
-        shapes.append((reproject_geometry(zone, KBL_CRS, crs, densify), index))
-    return shapes
+) -> NDArray[np.object_]:
+    """One (multi)polygon per split of ``scheme``, in its order, in ``crs``."""
+    zones = [
+        shapely.union_all([box(*s.bounds) for s in scheme.sheets(split, numbers)])
+        for split in scheme.splits
+    ]
+    return np.array(
+        [reproject_geometry(zone, KBL_CRS, crs, densify) for zone in zones],
+        dtype=object,
+    )
 
 
 def split_class_counts(
@@ -320,27 +318,21 @@ def split_class_counts(
             raise ValueError(f'{path}: the label raster has no CRS')
         # Sheet edges are densified every 10 m (in Lambert 72) before
         # reprojecting, so pixel centres near an edge land in the right sheet.
-        shapes = _zone_shapes(scheme, numbers, source.crs, densify=10.0)
-        windows = [
-            Window(
-                col,
-                row,
-                min(block_size, source.width - col),
-                min(block_size, source.height - row),
-            )
-            for row in range(0, source.height, block_size)
-            for col in range(0, source.width, block_size)
-        ]
+        zones = _zones(scheme, numbers, source.crs, densify=10.0)
+        splits_of_zones = np.arange(1, len(zones) + 1, dtype=np.uint8)
+        windows = list(Grid.of_file(source).windows(block_size))
         for window in tqdm(windows, desc='counting classes', disable=not progress):
             values = source.read(1, window=window)
-            zones = rasterio.features.rasterize(
-                shapes,
-                out_shape=values.shape,
-                transform=source.window_transform(window),
-                fill=_OUTSIDE,
-                dtype='uint8',
+            # The scanline rule, as for the labels themselves: a pixel is in the
+            # split whose sheet holds its centre.
+            split_of = burn_polygons(
+                zones,
+                splits_of_zones,
+                source.window_transform(window),
+                values.shape,
+                _OUTSIDE,
             )
-            totals += _count_block(values, zones, size, path)
+            totals += _count_block(values, split_of, size, path)
     table = totals.reshape(len(splits) + 1, 256)[1:]
     counts = pd.DataFrame(
         table[:, :NUM_CLASSES].T,

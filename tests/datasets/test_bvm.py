@@ -2,7 +2,6 @@ import pickle
 import warnings
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,8 +18,6 @@ from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.datasets.bvm import BVMDataset, merge_label_samples
 from torchgeo_bvm.synth.bwk import bwkhab_frame, synthetic_bwkhab, write_bwkhab
 from torchgeo_bvm.synth.kbl import LAMBERT72_ESRI_WKT
-
-matplotlib.use('Agg')
 
 X0, Y0 = 100_000.0, 200_000.0  # in Kbl8 sheet 14/5 (Lokeren)
 L72 = CRS.from_epsg(31370)

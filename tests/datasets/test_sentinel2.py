@@ -2,7 +2,7 @@ import pickle
 import re
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,20 +15,14 @@ from torchgeo.datasets import DatasetNotFoundError, IntersectionDataset, RasterD
 from torchgeo.datasets.utils import stack_samples
 from torchgeo.samplers import GriddedPatchSampler, RandomTimestampSampler
 
-from torchgeo_bvm.datasets.sentinel2 import (
+from tests.datasets.reference_reads import reference_read
+from torchgeo_bvm.datasets.bands import (
     ALL_BANDS,
-    BAND_MODES,
     NATIVE_RESOLUTION,
-    PAPER_CLOUD_RULE,
     RGB_BANDS,
-    RGNIR_BANDS,
     CloudRule,
-    Sentinel2TOC,
-    dilate,
-    openeo_acquisition_path,
-    openeo_composite_path,
-    resolve_bands,
 )
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.synth.sentinel2 import (
     TERRASCOPE_NODATA,
     write_openeo_acquisition,
@@ -36,8 +30,6 @@ from torchgeo_bvm.synth.sentinel2 import (
     write_openeo_file,
     write_terrascope_product,
 )
-
-matplotlib.use('Agg')
 
 X0, Y0 = 500000.0, 5650020.0
 SIZE = 240.0  # 24 x 24 pixels at 10 m, 12 x 12 at 20 m, 4 x 4 at 60 m
@@ -74,35 +66,6 @@ def product(root: Path, **kwargs) -> Path:
 def at(day: str) -> slice:
     start = pd.Timestamp(day)
     return slice(start, start + DAY)
-
-
-# ----------------------------------------------------------------- band selection
-
-
-def test_resolve_bands_modes_and_lists() -> None:
-    assert resolve_bands('rgb') == RGB_BANDS == ('B02', 'B03', 'B04')
-    assert resolve_bands('RGNIR') == RGNIR_BANDS == ('B03', 'B04', 'B08')
-    assert resolve_bands('all') == ALL_BANDS
-    assert len(ALL_BANDS) == 11
-    assert set(BAND_MODES) == {'rgb', 'rgnir', 'all'}
-    assert resolve_bands(['b8a', 'B01']) == ('B8A', 'B01')
-    assert resolve_bands('B11') == ('B11',)
-    assert resolve_bands('b08, B04') == ('B08', 'B04')
-
-
-@pytest.mark.parametrize(
-    ('bands', 'message'),
-    [
-        (['B02', 'B09'], "unknown band 'B09': available bands are B01, B02"),
-        ('rgbn', "unknown band mode 'rgbn'"),
-        (['SCL'], 'SCL is categorical'),
-        (['B02', 'B02'], 'band requested twice'),
-        ([], 'no bands requested'),
-    ],
-)
-def test_resolve_bands_errors(bands: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        resolve_bands(bands)  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------- layout (a) reading
@@ -258,85 +221,6 @@ def test_scl_20m_pixels_land_on_the_right_10m_blocks(tmp_path: Path) -> None:
     np.testing.assert_array_equal(valid, expected)
 
 
-def test_cloud_rule_without_dilation() -> None:
-    scl = np.array(
-        [
-            [0, 1, 2, 3, 4, 5],
-            [6, 7, 8, 9, 10, 11],
-        ],
-        dtype=np.uint8,
-    )
-    expected = np.array(
-        [
-            [0, 0, 0, 0, 1, 1],
-            [1, 1, 0, 0, 0, 0],
-        ],
-        dtype=bool,
-    )
-    np.testing.assert_array_equal(CloudRule().mask(scl), expected)
-    custom = CloudRule(valid=(4, 11), dilate_classes=(9,))
-    np.testing.assert_array_equal(
-        custom.mask(scl),
-        np.array([[0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1]], dtype=bool),
-    )
-
-
-def test_cloud_rule_with_dilation_is_an_exact_disk() -> None:
-    scl = np.full((7, 7), 4, dtype=np.uint8)
-    scl[3, 3] = 8
-    valid = CloudRule(dilation_m=20.0).mask(scl, (10.0, 10.0))
-    expected = np.array(
-        [
-            [1, 1, 1, 1, 1, 1, 1],
-            [1, 1, 1, 0, 1, 1, 1],
-            [1, 1, 0, 0, 0, 1, 1],
-            [1, 0, 0, 0, 0, 0, 1],
-            [1, 1, 0, 0, 0, 1, 1],
-            [1, 1, 1, 0, 1, 1, 1],
-            [1, 1, 1, 1, 1, 1, 1],
-        ],
-        dtype=bool,
-    )
-    np.testing.assert_array_equal(valid, expected)
-    # 20 m pixels across, 10 m pixels down: one pixel sideways, two up and down
-    anisotropic = CloudRule(dilation_m=20.0).mask(scl, (20.0, 10.0))
-    expected = np.ones((7, 7), dtype=bool)
-    expected[1:6, 3] = False
-    expected[3, 2:5] = False
-    np.testing.assert_array_equal(anisotropic, expected)
-    # Shadows dilate too; the radius does not reach a pixel 30 m away
-    scl = np.full((1, 7), 4, dtype=np.uint8)
-    scl[0, 0] = 3
-    np.testing.assert_array_equal(
-        CloudRule(dilation_m=25.0).mask(scl, (10.0, 10.0))[0],
-        [False, False, False, True, True, True, True],
-    )
-
-
-@pytest.mark.parametrize('radius', [(0.5, 0.5), (1.0, 1.0), (2.5, 2.5), (3.0, 1.5)])
-def test_dilate_matches_brute_force(radius: tuple[float, float]) -> None:
-    rng = np.random.default_rng(7)
-    mask = rng.random((19, 23)) < 0.05
-    rx, ry = radius
-    expected = np.zeros_like(mask)
-    for r, c in zip(*np.nonzero(mask), strict=True):
-        for dy in range(-4, 5):
-            for dx in range(-4, 5):
-                inside = (dx / rx) ** 2 + (dy / ry) ** 2 <= 1
-                if inside and 0 <= r + dy < 19 and 0 <= c + dx < 23:
-                    expected[r + dy, c + dx] = True
-    np.testing.assert_array_equal(dilate(mask, radius), expected | mask)
-
-
-def test_cloud_rule_validation() -> None:
-    assert PAPER_CLOUD_RULE.dilation_m == 400.0
-    assert PAPER_CLOUD_RULE.margin((10.0, 10.0)) == (40, 40)
-    with pytest.raises(ValueError, match=r'unknown SCL classes \[12\]'):
-        CloudRule(valid=(4, 12))
-    with pytest.raises(ValueError, match='dilation_m must be >= 0'):
-        CloudRule(dilation_m=-1)
-
-
 def test_dilation_sees_clouds_outside_the_window(tmp_path: Path) -> None:
     scl = all_clear_scl()
     scl[5, 2] = 9  # 10 m rows 10-11, cols 4-5
@@ -465,14 +349,11 @@ def test_reads_on_the_file_grid_equal_the_merging_path(
     # Terrascope: the product fixture's extent; its 10 m bands are read on their
     # grid, the 20 m SCL is merged onto it.
     shape = (24, 24) if layout == 'terrascope' else (40, 50)
-    path = on_grid_scene(tmp_path, layout, shape)
+    on_grid_scene(tmp_path, layout, shape)
     names = ['B08', 'B02', 'B04']
     rule = CloudRule(dilation_m=dilation_m)
     fast = Sentinel2TOC(tmp_path, bands=names, cloud_rule=rule)
-    # The same dataset without direct reads: every read merges, as before.
-    slow = Sentinel2TOC(tmp_path, bands=names, cloud_rule=rule)
-    slow._direct_reads = False
-    x, y, _ = fast.bounds
+    x, y, t = fast.bounds
     xres, yres = fast.res
     rows, cols = shape
     windows = [
@@ -485,28 +366,21 @@ def test_reads_on_the_file_grid_equal_the_merging_path(
     real_merge = rasterio.merge.merge
     for col, row, width, height in windows:
         query = (
-            slice(x.start + col * xres, x.start + (col + width) * xres),
-            slice(y.stop - (row + height) * yres, y.stop - row * yres),
+            slice(x.start + col * xres, x.start + (col + width) * xres, xres),
+            slice(y.stop - (row + height) * yres, y.stop - row * yres, yres),
         )
         if layout != 'terrascope':
             # The openEO file is on the query grid: no merge at all.
             monkeypatch.setattr(rasterio.merge, 'merge', None)
         got = fast[query]
         monkeypatch.setattr(rasterio.merge, 'merge', real_merge)
-        expected = slow[query]
+        # Every band of the file merged on its own onto the query grid, as
+        # TorchGeo reads rasters, and the cloud rule applied to the merged SCL.
+        image, valid = reference_read(fast, *query, t)
         assert got['image'].shape == (3, height, width)
-        np.testing.assert_array_equal(got['image'].numpy(), expected['image'].numpy())
-        np.testing.assert_array_equal(got['valid'].numpy(), expected['valid'].numpy())
+        np.testing.assert_array_equal(got['image'].numpy(), image)
+        np.testing.assert_array_equal(got['valid'].numpy(), valid)
         assert bool(got['valid'].any())
-        assert not bool(got['valid'].all())
-    if layout != 'terrascope':
-        # and against an independent read of the whole file
-        with rasterio.open(path) as src:
-            raw = src.read().astype(np.float32)
-            order = [src.descriptions.index(n) for n in names]
-        raw[raw == TERRASCOPE_NODATA] = 0
-        image = fast[x.start : x.stop, y.start : y.stop]['image'].numpy()
-        np.testing.assert_array_equal(image, raw[order])
 
 
 def test_composites_have_no_scl_and_valid_is_not_nodata(tmp_path: Path) -> None:
@@ -528,15 +402,6 @@ def test_composites_have_no_scl_and_valid_is_not_nodata(tmp_path: Path) -> None:
     expected[4, 7] = False
     np.testing.assert_array_equal(sample['valid'].numpy(), expected)
     np.testing.assert_array_equal(sample['image'][0].numpy(), bands['B02'])
-
-
-def test_openeo_path_helpers() -> None:
-    assert openeo_acquisition_path('out', '22/1-2', '2022-04-05') == Path(
-        'out/22_1-2/22_1-2_openEO_2022-04-05Z.tif'
-    )
-    assert openeo_composite_path('out', '15_1N', pd.Timestamp('2021-07-19')) == Path(
-        'out/15_1N/15_1N_openEO_2021-07_median.tif'
-    )
 
 
 # ------------------------------------------------------------------ time

@@ -32,18 +32,10 @@ from ..download import (
     DownloadOptions,
     resolve_bands,
 )
-from ..kaartblad import Sheet, SplitScheme, iter_codes
+from ..sheets import Sheet, SplitScheme
+from ._options import parse_crs, parse_integers, parse_sheets
 
 HELP = 'download Sentinel-2 TOC imagery per map sheet with openEO (resumable)'
-
-
-def _integers(text: str) -> list[int]:
-    try:
-        return [int(item) for item in text.split(',') if item.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected comma-separated whole numbers, got {text!r}'
-        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,14 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="every sheet of one split of the paper's scheme",
     )
     parser.add_argument(
-        '--years',
-        type=_integers,
-        required=True,
-        help="comma-separated years, e.g. '2022'",
+        '--years', required=True, help="comma-separated years, e.g. '2022'"
     )
-    parser.add_argument(
-        '--months', type=_integers, help='comma-separated months 1..12 (default all)'
-    )
+    parser.add_argument('--months', help='comma-separated months 1..12 (default all)')
     parser.add_argument(
         '--bands',
         default='all',
@@ -143,10 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _sheets(args: argparse.Namespace) -> list[Sheet]:
     if args.split:
         return SplitScheme().sheets(args.split)
-    sheets = list(iter_codes(args.sheets))
-    if not sheets:
-        raise ValueError(f'--sheets {args.sheets!r} names no sheet')
-    return sheets
+    return parse_sheets(args.sheets)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,11 +145,12 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ValueError: for bad sheets, months, bands or settings.
     """
+    native = args.crs.lower() == 'native'
     options = DownloadOptions(
         bands=resolve_bands(args.bands),
         composite=args.composite,
         max_cloud_cover=args.max_cloud_cover,
-        crs=None if args.crs.lower() == 'native' else args.crs,
+        crs=None if native else parse_crs(args.crs).to_string(),
         cloud_mask=args.cloud_mask,
     )
     downloader = Downloader(
@@ -178,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval,
         progress=not args.quiet,
     )
-    tasks = downloader.plan(_sheets(args), args.years, args.months)
+    years = parse_integers(args.years, '--years')
+    months = None if args.months is None else parse_integers(args.months, '--months')
+    tasks = downloader.plan(_sheets(args), years, months)
     if args.dry_run:
         graphs = [
             {

@@ -11,7 +11,9 @@ import argparse
 from pathlib import Path
 
 from ..fileio import atomic_path
-from ..kaartblad import KBL_CRS, LEVELS, SplitScheme, grid, iter_codes, plot_grid
+from ..plot import plot_grid
+from ..sheets import KBL_CRS, LEVELS, SplitScheme, grid
+from ._options import parse_crs, parse_kbl_numbers
 
 HELP = 'write the NGI map-sheet grid with the paper split'
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         0 on success.
 
     Raises:
-        ValueError: for an unknown output format or bad sheet numbers.
+        ValueError: for an unknown output format, CRS or bad sheet numbers.
     """
     driver = _DRIVERS.get(args.out.suffix.lower())
     if driver is None:
@@ -63,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
             f'{args.out}: unknown output format {args.out.suffix!r}; '
             f'expected one of {", ".join(_DRIVERS)}'
         )
-    numbers = [s.number for s in iter_codes(args.sheets)] if args.sheets else None
+    numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
+    crs = parse_crs(args.crs)
     scheme = SplitScheme() if args.split or args.plot else None
-    frame = grid(args.level, crs=args.crs, numbers=numbers, scheme=scheme)
+    frame = grid(args.level, crs=crs, numbers=numbers, scheme=scheme)
     if not args.split and 'split' in frame.columns:
         frame = frame.drop(columns='split')
     if args.level != 'kbl':

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from torchgeo.datasets import DatasetNotFoundError
 
-from ..kaartblad import iter_codes
 from ..labels import rasterize_bvm
+from ._options import parse_crs, parse_res, parse_sheets
 
 HELP = 'rasterise the BVM into a class-id GeoTIFF with colour table and class names'
 
@@ -85,19 +85,16 @@ def run(args: argparse.Namespace) -> int:
             '--like takes the CRS and resolution from the raster: '
             'leave out --crs and --res'
         )
-    res = None
-    if args.res is not None:
-        if len(args.res) > 2:
-            raise ValueError(f'--res takes one or two values, got {len(args.res)}')
-        res = (args.res[0], args.res[-1])
+    res = parse_res(args.res)
+    crs = None if args.crs is None else parse_crs(args.crs)
+    sheets = None if args.sheets is None else parse_sheets(args.sheets)
     if not args.bvm.exists():
         raise FileNotFoundError(f'BVM layer not found: {args.bvm}')
-    sheets = list(iter_codes(args.sheets)) if args.sheets else None
     try:
         out = rasterize_bvm(
             args.bvm,
             args.out,
-            crs=args.crs,
+            crs=crs,
             res=res,
             like=args.like,
             sheets=sheets,

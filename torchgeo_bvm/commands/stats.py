@@ -20,8 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ..kaartblad import SplitScheme, iter_codes
+from ..sheets import SplitScheme
 from ..statistics import split_class_counts
+from ._options import parse_crs, parse_integers, parse_kbl_numbers, parse_res
 
 HELP = 'class distributions and chi-squared distances of the splits'
 
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         0 on success.
     """
     scheme = load_scheme(args.split)
-    numbers = [s.number for s in iter_codes(args.sheets)] if args.sheets else None
+    numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
     if args.bands is not None:
         return _band_statistics(args, scheme, numbers)
     statistics = split_class_counts(args.labels, scheme, numbers)
@@ -122,23 +123,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _integers(value: str | None, name: str) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        return [int(v) for v in value.split(',') if v.strip()]
-    except ValueError:
-        raise ValueError(
-            f'--{name}: expected comma-separated integers, got {value!r}'
-        ) from None
-
-
 def _band_statistics(
     args: argparse.Namespace, scheme: SplitScheme, numbers: list[int] | None
 ) -> int:
     # Imported here: they pull in torch and torchgeo, which --labels never needs.
-    from pyproj import CRS
-
     from ..boundary import read_boundary
     from ..crs import resolution_for
     from ..datamodules import cloud_rule_from
@@ -147,21 +135,18 @@ def _band_statistics(
 
     if not args.sentinel2:
         raise ValueError('--bands needs --sentinel2 with the imagery folders or files')
-    crs = CRS.from_user_input(args.crs)
-    if args.res is None:
-        res = resolution_for(crs)
-    elif len(args.res) in (1, 2):
-        res = (args.res[0], args.res[-1])
-    else:
-        raise ValueError(f'--res takes one or two numbers, got {len(args.res)}')
+    crs = parse_crs(args.crs)
+    res = parse_res(args.res) or resolution_for(crs)
+    years = None if args.years is None else parse_integers(args.years, '--years')
+    months = None if args.months is None else parse_integers(args.months, '--months')
     image = Sentinel2TOC(
         [str(p) for p in args.sentinel2],
         crs=crs,
         res=res,
         bands=resolve_bands(args.bands),
         cloud_rule=cloud_rule_from(args.cloud_rule),
-        years=_integers(args.years, 'years'),
-        months=_integers(args.months, 'months'),
+        years=years,
+        months=months,
     )
     flanders = read_boundary(args.boundary) if args.boundary else None
     statistics = compute_band_stats(image, scheme, 'train', numbers, flanders)

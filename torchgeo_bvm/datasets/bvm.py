@@ -21,16 +21,12 @@ import rasterio
 import shapely
 import torch
 from geopandas import GeoDataFrame
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
-from rasterio.enums import MaskFlags
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
-from rasterio.windows import Window
 from shapely import STRtree
 from torch import Tensor
 from torchgeo.datasets import (
@@ -43,23 +39,26 @@ from torchgeo.datasets import (
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..bwk import UnitMapping, map_integer_labels
-from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..crs import DEFAULT_CRS, LAMBERT72, is_lambert72, resolution_for
-from ..kaartblad import reproject_geometry
-from ..samplers import CachedBounds, IndexArrays
+from ..fileio import VECTOR_SUFFIXES, find_files
+from ..geometry import repair_polygons, reproject_geometry
+from ..grid import Grid, merge_fill
+from ..plot import class_colormap, class_legend
 from ..scanline import burn_polygons
+from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 
 __all__ = [
     'BVMDataset',
     'BVMRaster',
     'LoadReport',
+    'class_colormap',
     'merge_label_samples',
     'plot_label_sample',
 ]
 
 #: Name of the BVM layer in INBO's files.
 BVM_LAYER = 'BwkHab'
-_VECTOR_SUFFIXES = ('.shp', '.zip', '.gpkg', '.parquet', '.geoparquet', '.fgb')
 _INTEGER_DTYPES = ('int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32')
 
 
@@ -272,9 +271,7 @@ class BVMDataset(CachedBounds, VectorDataset):
         return str(path), layer, False
 
     def _find_in_folder(self, folder: Path) -> Path:
-        found = sorted(
-            p for p in folder.rglob('*') if p.suffix.lower() in _VECTOR_SUFFIXES
-        )
+        found = find_files(folder, VECTOR_SUFFIXES)
         if not found:
             raise DatasetNotFoundError(self)
         named = [p for p in found if p.stem.lower() == BVM_LAYER.lower()]
@@ -400,7 +397,7 @@ class BVMDataset(CachedBounds, VectorDataset):
                 f'{self.source}: {len(geometries)} geometries but {len(labels)} '
                 'labels; was the file changed after the dataset was created?'
             )
-        geometries, repaired = _repair(geometries)
+        geometries, repaired = repair_polygons(geometries)
         keep = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
         skipped = int((~keep).sum())
         geometries, labels = geometries[keep], labels[keep]
@@ -443,10 +440,7 @@ class BVMDataset(CachedBounds, VectorDataset):
         x, y, t = self._disambiguate_slice(index)
         rows = IndexArrays.of(self).lookup(x, y, t)
         if rows is None:
-            interval = pd.Interval(t.start, t.stop)
-            found = self.index.iloc[self.index.index.overlaps(interval)]
-            found = found.iloc[:: t.step]
-            empty = found.cx[x.start : x.stop, y.start : y.stop].empty
+            empty = torchgeo_lookup(self.index, x, y, t).empty
         else:
             empty = len(rows) == 0
         if empty:
@@ -623,20 +617,22 @@ class BVMRaster(CachedBounds, RasterDataset):
         try:
             if not isinstance(src, DatasetReader):
                 return None
-            offset = _window_on_grid(src, x, y)
-            fill = _merge_fill(src)
+            grid = Grid.of_file(src)
+            width = round((x.stop - x.start) / x.step)
+            height = round((y.stop - y.start) / y.step)
+            offset = grid.aligned(
+                (x.start, y.start, x.stop, y.stop), (x.step, y.step), (height, width)
+            )
+            fill = merge_fill(src)
             if offset is None or fill is None:
                 return None
             if self.band_indexes not in (None, [1]) or src.count != 1:
                 return None
-            col, row, width, height = offset
-            c0, r0 = max(col, 0), max(row, 0)
-            c1, r1 = min(col + width, src.width), min(row + height, src.height)
             out = np.full((height, width), fill, dtype=src.dtypes[0])
-            if c0 < c1 and r0 < r1:
-                out[r0 - row : r1 - row, c0 - col : c1 - col] = src.read(
-                    1, window=Window(c0, r0, c1 - c0, r1 - r0)
-                )
+            clipped = grid.clip(*offset, width, height)
+            if clipped is not None:
+                part, out_rows, out_columns = clipped
+                out[out_rows, out_columns] = src.read(1, window=part)
         finally:
             if not self.cache:
                 src.close()
@@ -725,19 +721,6 @@ def merge_label_samples(samples: Iterable[Sample]) -> Sample:
     return merged
 
 
-def class_colormap() -> ListedColormap:
-    """A colormap for class ids 0..255: class colours, IGNORE_INDEX transparent.
-
-    Returns:
-        The colormap (use with ``vmin=0, vmax=255``).
-    """
-    colours = np.zeros((256, 4))
-    for cls in CLASSES:
-        colours[cls.id, :3] = np.array(cls.rgb) / 255
-        colours[cls.id, 3] = 1.0
-    return ListedColormap(colours)
-
-
 def plot_label_sample(
     sample: Sample, show_titles: bool = True, suptitle: str | None = None
 ) -> Figure:
@@ -767,11 +750,7 @@ def plot_label_sample(
         ax.axis('off')
         if show_titles:
             ax.set_title(title)
-    handles = [
-        Patch(facecolor=cls.colour, edgecolor='black', label=f'{cls.id} {cls.name}')
-        for cls in CLASSES
-        if cls.id in present
-    ]
+    handles = class_legend(present, numbered=True)
     if handles:
         fig.legend(handles=handles, loc='center right', fontsize='small', frameon=False)
     fig.subplots_adjust(right=4 * len(panels) / (4 * len(panels) + 3))
@@ -781,54 +760,6 @@ def plot_label_sample(
 
 
 # -- helpers -----------------------------------------------------------------------
-
-
-def _window_on_grid(
-    src: DatasetReader, x: slice, y: slice
-) -> tuple[int, int, int, int] | None:
-    """``(col, row, width, height)`` of a query on a file's grid, or None.
-
-    The query is on the grid when the pixel size is the file's (within 1e-6 px
-    over the window) and its corner is a whole number of pixels away (1e-6 px).
-    """
-    transform = src.transform
-    if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
-        return None
-    xres, yres = transform.a, -transform.e
-    width = round((x.stop - x.start) / x.step)
-    height = round((y.stop - y.start) / y.step)
-    if abs(xres - x.step) * max(width, 1) > 1e-6 * xres:
-        return None
-    if abs(yres - y.step) * max(height, 1) > 1e-6 * yres:
-        return None
-    col = (x.start - transform.c) / xres
-    row = (transform.f - y.stop) / yres
-    col_int, row_int = round(col), round(row)
-    if abs(col - col_int) > 1e-6 or abs(row - row_int) > 1e-6:
-        return None
-    return col_int, row_int, width, height
-
-
-def _merge_fill(src: DatasetReader) -> float | None:
-    """What ``rasterio.merge.merge`` puts where a file has no valid pixel.
-
-    None when merge would mask other pixels than those equal to the nodata
-    value (an internal mask or alpha band) or when its nodata value does not fit
-    the file's integer dtype: such files are left to merge.
-    """
-    if any(
-        flags not in ([MaskFlags.all_valid], [MaskFlags.nodata])
-        for flags in src.mask_flag_enums
-    ):
-        return None
-    nodata = src.nodata
-    if nodata is None:
-        return 0
-    dtype = np.dtype(src.dtypes[0])
-    if dtype.kind not in 'iu' or not float(nodata).is_integer():
-        return None
-    info = np.iinfo(dtype)
-    return nodata if info.min <= nodata <= info.max else None
 
 
 def _source_crs(crs: object) -> CRS:
@@ -864,23 +795,3 @@ def _parquet_info(path: str) -> dict[str, Any]:
         'bounds': tuple(float(v) for v in bbox),
         'features': pq.ParquetFile(path).metadata.num_rows,
     }
-
-
-def _repair(geometries: NDArray[np.object_]) -> tuple[NDArray[np.object_], int]:
-    """Make invalid geometries valid, keeping only their polygonal parts."""
-    present = ~shapely.is_missing(geometries)
-    invalid = np.flatnonzero(present & ~shapely.is_valid(geometries))
-    if not len(invalid):
-        return geometries, 0
-    geometries = geometries.copy()
-    for i in invalid:
-        fixed = shapely.make_valid(geometries[i])
-        parts = [
-            p
-            for p in shapely.get_parts(fixed)
-            if p.geom_type in ('Polygon', 'MultiPolygon')
-        ]
-        geometries[i] = (
-            shapely.union_all(parts) if parts else shapely.from_wkt('POLYGON EMPTY')
-        )
-    return geometries, len(invalid)

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import rasterio
 import torch
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS
@@ -29,17 +28,20 @@ from torchgeo.datasets import GeoDataset, IntersectionDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..boundary import FlandersMask
-from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from ..kaartblad import SplitScheme
-from ..samplers import (
-    PixelGrid,
+from ..classes import IGNORE_INDEX
+from ..grid import Grid, location_seed
+from ..layout import (
     SheetLayout,
     SplitRegion,
-    _location_seed,
+    crop_domain,
     mirror_sources_from_extent,
 )
+from ..plot import class_colormap, display_bands, stretch
 from ..scanline import row_extent, runs_to_mask
-from .sentinel2 import _display_bands, _stretch
+from ..sheets import SplitScheme
+from ._fastpath import CachedBounds
+from .bands import FALSE_COLOUR_BANDS, TRUE_COLOUR_BANDS
+from .sentinel2 import Sentinel2TOC
 
 __all__ = ['BVMSentinel2', 'imagery_grid', 'merge_joint_samples']
 
@@ -66,7 +68,7 @@ def merge_joint_samples(samples: Sequence[Sample]) -> Sample:
     return merged
 
 
-def imagery_grid(image: GeoDataset) -> PixelGrid:
+def imagery_grid(image: GeoDataset) -> Grid:
     """The imagery's pixel grid, preferring the grid of its first file.
 
     When the first file is in the dataset's CRS at the dataset's resolution,
@@ -82,21 +84,23 @@ def imagery_grid(image: GeoDataset) -> PixelGrid:
     """
     xres, yres = map(float, image.res)
     xmin, _, _, ymax = map(float, image.index.total_bounds)
-    items = getattr(image, '_items', None)
     first = str(image.index['filepath'].iloc[0])
-    reference = getattr(items.get(first), 'reference', first) if items else first
+    if isinstance(image, Sentinel2TOC):
+        first = image.reference_path(first)
     try:
-        with rasterio.open(reference) as src:
+        with rasterio.open(first) as src:
             same_crs = src.crs is not None and CRS.from_user_input(src.crs) == image.crs
             same_res = np.allclose(src.res, (xres, yres), rtol=1e-9, atol=0)
             if same_crs and same_res:
-                return PixelGrid(src.transform.c, src.transform.f, xres, yres)
+                return Grid.lattice(
+                    src.transform.c, src.transform.f, xres, yres, image.crs
+                )
     except (rasterio.errors.RasterioError, OSError):
         pass
-    return PixelGrid(xmin, ymax, xres, yres)
+    return Grid.lattice(xmin, ymax, xres, yres, image.crs)
 
 
-class BVMSentinel2(IntersectionDataset):
+class BVMSentinel2(CachedBounds, IntersectionDataset):
     """Sentinel-2 TOC imagery with BVM land-cover labels, per map sheet.
 
     The imagery is Copernicus Sentinel-2 Level-2A top-of-canopy reflectance from
@@ -117,10 +121,11 @@ class BVMSentinel2(IntersectionDataset):
 
     **Sheets and mirroring.** The sheet of a window is the sheet of the split
     scheme (restricted to ``split`` when given) that contains the window's centre
-    pixel, else the one overlapping it most (:meth:`SheetLayout.find`). Pixels of
-    the window outside that sheet take the value of the sheet pixel reflected
-    across the sheet's edge (:func:`~torchgeo_bvm.samplers.mirror_sources`,
-    ``numpy.pad`` 'reflect' semantics) and are labelled ``IGNORE_INDEX``; the read is
+    pixel, else the one overlapping it most
+    (:meth:`~torchgeo_bvm.layout.SheetLayout.find`). Pixels of the window outside
+    that sheet take the value of the sheet pixel reflected across the sheet's edge
+    (:func:`~torchgeo_bvm.layout.mirror_sources_from_extent`, ``numpy.pad``
+    'reflect' semantics) and are labelled ``IGNORE_INDEX``; the read is
     clipped to what the reflection needs, so no pixel of a neighbouring sheet
     reaches the sample. Inside the sheet, pixels outside Flanders keep their real
     imagery and are labelled ``IGNORE_INDEX``. A window outside every sheet of
@@ -200,21 +205,6 @@ class BVMSentinel2(IntersectionDataset):
             else FlandersMask.from_lambert72(flanders, self.crs)
         )
         self._regions: dict[str, SplitRegion] = {}
-
-    @property
-    def bounds(self) -> tuple[slice, slice, slice]:
-        """Bounds of the index, cached (TorchGeo recomputes them for every query).
-
-        Returns:
-            Bounding x, y and t slices.
-        """
-        key = (id(self.index), str(self.index.crs), len(self.index))
-        cached = self.__dict__.get('_bounds_cache')
-        if cached is None or cached[0] != key:
-            cached = (key, super().bounds)
-            self.__dict__['_bounds_cache'] = cached
-        bounds: tuple[slice, slice, slice] = cached[1]
-        return bounds
 
     @property
     def flanders_region(self) -> BaseGeometry | None:
@@ -307,14 +297,14 @@ class BVMSentinel2(IntersectionDataset):
         label = self._read_labels(x, y, shape)
         keep = inside & valid.numpy().astype(bool, copy=False)
         if self.flanders_mask is not None:
-            keep &= self.flanders_mask(grid.transform(column, row), shape)
+            keep &= self.flanders_mask(grid.window_transform(column, row), shape)
         # The label tensor is this sample's own: masking it in place saves a copy.
         label.numpy()[~keep] = IGNORE_INDEX
         return {
             'image': image.float(),
             'mask': label,
             'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
-            'transform': torch.tensor(tuple(grid.transform(column, row)))[:9],
+            'transform': torch.tensor(tuple(grid.window_transform(column, row)))[:9],
         }
 
     def _full_time(self, time: slice) -> slice:
@@ -347,7 +337,9 @@ class BVMSentinel2(IntersectionDataset):
         margin = max(width, height)
         left, top = column - margin, row - margin
         region = (height + 2 * margin, width + 2 * margin)
-        runs = self.layout.row_runs(sheet, self.grid.transform(left, top), region)
+        runs = self.layout.row_runs(
+            sheet, self.grid.window_transform(left, top), region
+        )
         first, last, covered = row_extent(*runs, region)
         rows, columns = mirror_sources_from_extent(
             first, last, covered, margin, margin, height, width
@@ -380,9 +372,7 @@ class BVMSentinel2(IntersectionDataset):
 
     def _region(self, split: str) -> SplitRegion:
         if split not in self._regions:
-            domain = self.index.geometry.union_all()
-            if self.flanders_region is not None:
-                domain = domain.intersection(self.flanders_region)
+            domain = crop_domain(self.index.geometry.union_all(), self.flanders_region)
             self._regions[split] = SplitRegion(self.layout, split, self.grid, domain)
         return self._regions[split]
 
@@ -411,7 +401,7 @@ class BVMSentinel2(IntersectionDataset):
         split = self._split_of_window(column, row, width, height)
         if split is None:
             return None
-        rng = np.random.default_rng(_location_seed(self.seed + attempt, x, y))
+        rng = np.random.default_rng(location_seed(self.seed + attempt, x, y))
         columns, rows = self._region(split).draw(rng, 1)
         new_column, new_row = int(columns[0]) - width // 2, int(rows[0]) - height // 2
         cx, cy = self.grid.centre(int(columns[0]), int(rows[0]))
@@ -471,8 +461,8 @@ class BVMSentinel2(IntersectionDataset):
 
         image = sample['image'].detach().cpu().numpy()
         bands = list(self.bands) or [f'band {i + 1}' for i in range(image.shape[0])]
-        names, title = _display_bands(bands)
-        shown = _stretch(np.moveaxis(image[[bands.index(n) for n in names]], 0, -1))
+        names, title = display_bands(bands, TRUE_COLOUR_BANDS, FALSE_COLOUR_BANDS)
+        shown = stretch(np.moveaxis(image[[bands.index(n) for n in names]], 0, -1))
         panels = [('mask', 'labels')]
         if 'prediction' in sample:
             panels.append(('prediction', 'prediction'))
@@ -482,15 +472,12 @@ class BVMSentinel2(IntersectionDataset):
         axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
         if show_titles:
             axes[0].set_title(title)
-        colours = ListedColormap([c.colour for c in CLASSES])
         for axis, (key, name) in zip(axes[1:], panels, strict=True):
-            values = sample[key].detach().cpu().numpy().astype(float)
-            values[values == IGNORE_INDEX] = np.nan
             axis.imshow(
-                values,
-                cmap=colours,
-                vmin=-0.5,
-                vmax=NUM_CLASSES - 0.5,
+                sample[key].detach().cpu().numpy(),
+                cmap=class_colormap(),
+                vmin=0,
+                vmax=255,
                 interpolation='nearest',
             )
             if show_titles:

@@ -17,18 +17,20 @@
 Bands are always selected by name, never by position. The scene classification
 (SCL) is categorical: it is read with nearest-neighbour resampling, never enters
 ``image``, and is turned into the ``valid`` mask by a :class:`CloudRule`.
+
+The band catalogue, the file naming and the cloud rule live in
+:mod:`torchgeo_bvm.datasets.bands`; their names are importable from here too.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -42,18 +44,38 @@ import torch
 from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
-from pyproj import CRS, Geod
-from rasterio.enums import MaskFlags, Resampling
+from pyproj import CRS
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import calculate_default_transform, transform_bounds
-from rasterio.windows import Window
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..kaartblad import Sheet
-from ..samplers import CachedBounds, IndexArrays
+from ..crs import pixel_size_m
+from ..grid import Grid, nodata_is_the_only_mask
+from ..plot import display_bands, stretch
+from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
+from .bands import (
+    ALL_BANDS,
+    BAND_MODES,
+    FALSE_COLOUR_BANDS,
+    NATIVE_RESOLUTION,
+    PAPER_CLOUD_RULE,
+    REFLECTANCE_SCALE,
+    RGB_BANDS,
+    RGNIR_BANDS,
+    SCL_BAND,
+    SCL_CLASSES,
+    TRUE_COLOUR_BANDS,
+    CloudRule,
+    dilate,
+    openeo_acquisition_path,
+    openeo_composite_path,
+    parse_openeo_name,
+    resolve_bands,
+)
 
 __all__ = [
     'ALL_BANDS',
@@ -72,68 +94,6 @@ __all__ = [
     'openeo_composite_path',
     'resolve_bands',
 ]
-
-#: The 11 reflectance bands of ``TERRASCOPE_S2_TOC_V2`` (it has no B09 and B10).
-ALL_BANDS: tuple[str, ...] = (
-    'B01',
-    'B02',
-    'B03',
-    'B04',
-    'B05',
-    'B06',
-    'B07',
-    'B08',
-    'B8A',
-    'B11',
-    'B12',
-)
-#: The paper's ``rgb`` mode.
-RGB_BANDS: tuple[str, ...] = ('B02', 'B03', 'B04')
-#: The paper's ``rgnir`` mode.
-RGNIR_BANDS: tuple[str, ...] = ('B03', 'B04', 'B08')
-#: Bands of a true-colour picture (red, green, blue) and of a false-colour one.
-_TRUE_COLOUR: tuple[str, ...] = ('B04', 'B03', 'B02')
-_FALSE_COLOUR: tuple[str, ...] = ('B08', 'B04', 'B03')
-#: Band modes accepted wherever a list of band names is.
-BAND_MODES: dict[str, tuple[str, ...]] = {
-    'rgb': RGB_BANDS,
-    'rgnir': RGNIR_BANDS,
-    'all': ALL_BANDS,
-}
-#: Native ground sampling distance of each band in metres.
-NATIVE_RESOLUTION: dict[str, int] = {
-    'B01': 60,
-    'B02': 10,
-    'B03': 10,
-    'B04': 10,
-    'B05': 20,
-    'B06': 20,
-    'B07': 20,
-    'B08': 10,
-    'B8A': 20,
-    'B11': 20,
-    'B12': 20,
-    'SCL': 20,
-}
-#: Name of the scene classification band in openEO downloads.
-SCL_BAND = 'SCL'
-#: Sen2Cor scene classification classes.
-SCL_CLASSES: dict[int, str] = {
-    0: 'no data',
-    1: 'saturated or defective',
-    2: 'dark area pixels',
-    3: 'cloud shadows',
-    4: 'vegetation',
-    5: 'not vegetated',
-    6: 'water',
-    7: 'unclassified',
-    8: 'cloud medium probability',
-    9: 'cloud high probability',
-    10: 'thin cirrus',
-    11: 'snow',
-}
-#: Digital numbers are reflectance times this factor (offset 0).
-REFLECTANCE_SCALE = 10000
 
 # Built from integers: pandas' Timedelta arithmetic warns under numpy 2.
 _ONE_MICROSECOND = pd.Timedelta(1, unit='us')
@@ -158,240 +118,8 @@ _TERRASCOPE_SCL_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_OPENEO_RE = re.compile(r'^(?P<sheet>[^.].*)_openEO_(?P<date>\d{4}-\d{2}-\d{2})Z\.tif$')
-_COMPOSITE_RE = re.compile(
-    r'^(?P<sheet>[^.].*)_openEO_(?P<month>\d{4}-\d{2})_median\.tif$'
-)
 
 Layout = Literal['terrascope', 'openeo', 'composite']
-
-
-def resolve_bands(bands: str | Sequence[str]) -> tuple[str, ...]:
-    """Turn a band mode or a list of band names into a tuple of band names.
-
-    Args:
-        bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or band names such as
-            ``['B08', 'B04']`` or ``'B08,B04'`` (any order, upper or lower case).
-
-    Returns:
-        The band names, in the requested order.
-
-    Raises:
-        ValueError: for an unknown mode or band name (the message lists the
-            available ones), a repeated band, ``SCL`` or an empty list.
-    """
-    if isinstance(bands, str) and ',' in bands:
-        bands = [b.strip() for b in bands.split(',') if b.strip()]
-    if isinstance(bands, str):
-        mode = bands.lower()
-        if mode in BAND_MODES:
-            return BAND_MODES[mode]
-        if bands.upper() not in ALL_BANDS:
-            raise ValueError(
-                f'unknown band mode {bands!r}: expected one of {sorted(BAND_MODES)} '
-                f'or a list of band names from {", ".join(ALL_BANDS)}'
-            )
-        bands = [bands]
-    names = tuple(str(b).upper() for b in bands)
-    if not names:
-        raise ValueError(f'no bands requested: choose from {", ".join(ALL_BANDS)}')
-    for name in names:
-        if name == SCL_BAND:
-            raise ValueError(
-                'SCL is categorical and never part of `image`: it is read separately '
-                'and returned as the `valid` mask through `cloud_rule`'
-            )
-        if name not in ALL_BANDS:
-            raise ValueError(
-                f'unknown band {name!r}: available bands are {", ".join(ALL_BANDS)} '
-                f'or the modes {", ".join(BAND_MODES)}'
-            )
-    if len(set(names)) != len(names):
-        raise ValueError(f'band requested twice in {list(names)}')
-    return names
-
-
-def _file_safe(sheet: Sheet | str | int) -> str:
-    return Sheet.parse(sheet).file_safe
-
-
-def openeo_acquisition_path(
-    out: str | Path, sheet: Sheet | str | int, day: date | str
-) -> Path:
-    """Where the openEO downloader writes one sheet on one acquisition date.
-
-    Args:
-        out: the download folder.
-        sheet: the map sheet (any spelling :meth:`Sheet.parse` accepts).
-        day: the acquisition date (UTC), a date or ``'YYYY-MM-DD'``.
-
-    Returns:
-        ``out/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif`` with the file-safe sheet code.
-    """
-    code = _file_safe(sheet)
-    stamp = pd.Timestamp(day).strftime('%Y-%m-%d')
-    return Path(out) / code / f'{code}_openEO_{stamp}Z.tif'
-
-
-def openeo_composite_path(
-    out: str | Path, sheet: Sheet | str | int, month: date | str
-) -> Path:
-    """Where the openEO downloader writes one sheet's monthly median composite.
-
-    Args:
-        out: the download folder.
-        sheet: the map sheet (any spelling :meth:`Sheet.parse` accepts).
-        month: any date in the month, or ``'YYYY-MM'``.
-
-    Returns:
-        ``out/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif``.
-    """
-    code = _file_safe(sheet)
-    stamp = pd.Timestamp(month).strftime('%Y-%m')
-    return Path(out) / code / f'{code}_openEO_{stamp}_median.tif'
-
-
-def dilate(mask: NDArray[np.bool_], radius: tuple[float, float]) -> NDArray[np.bool_]:
-    """Binary dilation of ``mask`` by an elliptical disk.
-
-    A pixel is set when some set pixel lies at an offset ``(dy, dx)`` with
-    ``(dx / rx) ** 2 + (dy / ry) ** 2 <= 1``.
-
-    Args:
-        mask: a 2-D boolean array.
-        radius: ``(rx, ry)``, the radius in pixels along x (columns) and y (rows).
-
-    Returns:
-        The dilated mask, same shape.
-    """
-    # Row by row, with a running sum per distinct half-width: O(H * W * ry) time
-    # and O(H * W) memory, where kornia's morphology unfolds every pixel's
-    # (2r + 1)^2 neighbourhood (1.7 GB for a 256 px tile at the paper's 400 m).
-    rx, ry = radius
-    height, width = mask.shape
-    out = mask.copy()
-    if rx < 1 and ry < 1:
-        return out
-    padded = np.zeros((height, width + 1), dtype=np.int32)
-    np.cumsum(mask, axis=1, out=padded[:, 1:])
-    columns = np.arange(width)
-    by_half_width: dict[int, NDArray[np.bool_]] = {}
-    reach = math.floor(ry)
-    for dy in range(-reach, reach + 1):
-        fraction = 1.0 - (dy / ry) ** 2 if ry > 0 else 1.0
-        half = math.floor(rx * math.sqrt(max(fraction, 0.0)) + 1e-9)
-        if half not in by_half_width:
-            lo = np.clip(columns - half, 0, width)
-            hi = np.clip(columns + half + 1, 0, width)
-            by_half_width[half] = (padded[:, hi] - padded[:, lo]) > 0
-        row_dilated = by_half_width[half]
-        # out[y] |= row_dilated[y + dy]
-        if dy >= 0:
-            out[: height - dy] |= row_dilated[dy:]
-        else:
-            out[-dy:] |= row_dilated[: height + dy]
-    return out
-
-
-@functools.lru_cache(maxsize=32)
-def _class_table(classes: tuple[int, ...]) -> NDArray[np.bool_]:
-    """A lookup table over uint8 values: True for ``classes``."""
-    table = np.zeros(256, dtype=bool)
-    table[[c for c in classes if 0 <= c < 256]] = True
-    table.flags.writeable = False
-    return table
-
-
-@dataclass(frozen=True)
-class CloudRule:
-    """Turns a scene classification (SCL) into a mask of usable pixels.
-
-    A pixel is usable when its class is in ``valid`` and no pixel of a class in
-    ``dilate_classes`` lies within ``dilation_m`` metres of it. Pixels of
-    ``dilate_classes`` are never usable. The paper's code used the defaults with
-    about 400 m of dilation (:data:`PAPER_CLOUD_RULE`; it smoothed with a Gaussian
-    and a threshold, this rule uses an exact disk).
-
-    Args:
-        valid: SCL classes that are usable.
-        dilate_classes: SCL classes that make their surroundings unusable.
-        dilation_m: radius of that surrounding in metres (0 = the pixels only).
-
-    Raises:
-        ValueError: for a class outside 0..11 or a negative radius.
-    """
-
-    valid: tuple[int, ...] = (4, 5, 6, 7)
-    dilate_classes: tuple[int, ...] = (3, 8, 9, 10)
-    dilation_m: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ('valid', 'dilate_classes'):
-            classes = tuple(int(c) for c in getattr(self, name))
-            unknown = [c for c in classes if c not in SCL_CLASSES]
-            if unknown:
-                raise ValueError(
-                    f'CloudRule.{name}: unknown SCL classes {unknown}, '
-                    f'expected values in 0..{max(SCL_CLASSES)}'
-                )
-            object.__setattr__(self, name, classes)
-        if not math.isfinite(self.dilation_m) or self.dilation_m < 0:
-            raise ValueError(
-                f'CloudRule.dilation_m must be >= 0 metres, got {self.dilation_m}'
-            )
-
-    def radius_pixels(self, pixel_size_m: tuple[float, float]) -> tuple[float, float]:
-        """The dilation radius in pixels.
-
-        Args:
-            pixel_size_m: ``(x, y)`` size of a pixel in metres.
-
-        Returns:
-            ``(rx, ry)`` in pixels.
-        """
-        return (self.dilation_m / pixel_size_m[0], self.dilation_m / pixel_size_m[1])
-
-    def margin(self, pixel_size_m: tuple[float, float]) -> tuple[int, int]:
-        """How many pixels beyond a window can still affect it.
-
-        Args:
-            pixel_size_m: ``(x, y)`` size of a pixel in metres.
-
-        Returns:
-            ``(mx, my)`` in whole pixels.
-        """
-        rx, ry = self.radius_pixels(pixel_size_m)
-        return (math.floor(rx + 1e-9), math.floor(ry + 1e-9))
-
-    def mask(
-        self, scl: NDArray[Any], pixel_size_m: tuple[float, float] = (10.0, 10.0)
-    ) -> NDArray[np.bool_]:
-        """The usable pixels of a scene classification.
-
-        Args:
-            scl: 2-D array of SCL classes.
-            pixel_size_m: ``(x, y)`` size of a pixel in metres, to convert
-                :attr:`dilation_m` into pixels.
-
-        Returns:
-            Boolean array, True where the pixel is usable.
-        """
-        if scl.dtype == np.uint8:
-            # A 256-entry lookup table: one gather instead of np.isin's sort-based
-            # search over the window with its cloud margin, twice per sample.
-            cloudy = _class_table(self.dilate_classes)[scl]
-            usable = _class_table(self.valid)[scl]
-        else:
-            cloudy = np.isin(scl, self.dilate_classes)
-            usable = np.isin(scl, self.valid)
-        if self.dilation_m > 0 and cloudy.any():  # dilating nothing gives nothing
-            cloudy = dilate(cloudy, self.radius_pixels(pixel_size_m))
-        result: NDArray[np.bool_] = usable & ~cloudy
-        return result
-
-
-#: The paper's rule: classes 4-7 usable, clouds, shadows and cirrus dilated ~400 m.
-PAPER_CLOUD_RULE = CloudRule(dilation_m=400.0)
 
 
 @dataclass(frozen=True)
@@ -418,68 +146,24 @@ class _Item:
 
 
 @dataclass(frozen=True)
-class _Grid:
-    """What a read needs to know of a file's pixel grid, noted at index time."""
+class _File:
+    """What a read needs to know of a file, noted at index time."""
 
-    crs: CRS
-    left: float
-    top: float
-    xres: float
-    yres: float
-    width: int
-    height: int
+    grid: Grid
     #: Nodata value of each band (1-based index - 1); None where there is none.
     nodata: tuple[float | None, ...]
     #: False when some band is masked by something else than its nodata value
-    #: (an internal mask or alpha band): such files are always read by merging.
-    nodata_masks_only: bool
+    #: (an internal mask or alpha band), or the file is not north up: such files
+    #: are always read by merging.
+    direct: bool
 
     @classmethod
-    def of(cls, src: DatasetReader) -> _Grid:
-        """Note the grid of an open file."""
-        transform = src.transform
-        rectilinear = transform.b == 0 and transform.d == 0 and transform.e < 0
-        masks_ok = all(
-            flags in ([MaskFlags.all_valid], [MaskFlags.nodata])
-            for flags in src.mask_flag_enums
-        )
+    def of(cls, src: DatasetReader) -> _File:
+        """Note what an open file holds."""
+        grid = Grid.of_file(src)
         return cls(
-            crs=CRS.from_user_input(src.crs),
-            left=transform.c,
-            top=transform.f,
-            xres=transform.a,
-            yres=-transform.e,
-            width=src.width,
-            height=src.height,
-            nodata=tuple(src.nodatavals),
-            nodata_masks_only=masks_ok and rectilinear and transform.a > 0,
+            grid, tuple(src.nodatavals), nodata_is_the_only_mask(src) and grid.north_up
         )
-
-    def window(
-        self,
-        bounds: tuple[float, float, float, float],
-        res: tuple[float, float],
-        shape: tuple[int, int],
-    ) -> tuple[int, int] | None:
-        """``(col, row)`` of ``bounds`` in this grid, or None when not pixel-aligned.
-
-        Aligned means the same pixel size and an offset of a whole number of
-        pixels (within 1e-6 px over the window): the file's pixels then are the
-        query's pixels and no resampling can change a value.
-        """
-        height, width = shape
-        for mine, theirs, count in (
-            (self.xres, res[0], width),
-            (self.yres, res[1], height),
-        ):
-            if abs(mine - theirs) * max(count, 1) > 1e-6 * mine:
-                return None
-        col = (bounds[0] - self.left) / self.xres
-        row = (self.top - bounds[3]) / self.yres
-        col_int, row_int = round(col), round(row)
-        if abs(col - col_int) > 1e-6 or abs(row - row_int) > 1e-6:
-            return None
-        return col_int, row_int
 
 
 def _corrupt(path: str, error: Exception) -> ValueError:
@@ -495,20 +179,6 @@ def _open_checked(path: str) -> DatasetReader:
         src.close()
         raise ValueError(f'{path}: the GeoTIFF has no CRS')
     return src
-
-
-def _pixel_size_m(
-    crs: CRS, res: tuple[float, float], centre: tuple[float, float]
-) -> tuple[float, float]:
-    """The size of a pixel in metres at ``centre`` (in ``crs`` coordinates)."""
-    if crs.is_geographic:
-        lon, lat = centre
-        geod = Geod(ellps='WGS84')
-        _, _, dx = geod.inv(lon - res[0] / 2, lat, lon + res[0] / 2, lat)
-        _, _, dy = geod.inv(lon, lat - res[1] / 2, lon, lat + res[1] / 2)
-        return (float(dx), float(dy))
-    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return (res[0] * factor, res[1] * factor)
 
 
 class Sentinel2TOC(CachedBounds, RasterDataset):
@@ -585,12 +255,9 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
 
     filename_glob = '*.tif'
     all_bands: tuple[str, ...] = ALL_BANDS
-    rgb_bands: tuple[str, ...] = _TRUE_COLOUR
+    rgb_bands: tuple[str, ...] = TRUE_COLOUR_BANDS
     #: Bands shown by :meth:`plot` when ``rgb_bands`` are not all loaded.
-    false_colour_bands: ClassVar[tuple[str, ...]] = _FALSE_COLOUR
-    #: Read windows that lie on a file's own grid directly (False: always merge
-    #: or warp, as TorchGeo does; kept to compare the two in tests).
-    _direct_reads: bool = True
+    false_colour_bands: ClassVar[tuple[str, ...]] = FALSE_COLOUR_BANDS
 
     def __init__(
         self,
@@ -627,7 +294,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self._handles: OrderedDict[str, DatasetReader] = OrderedDict()
         self._handles_pid = os.getpid()
         # Per-file grids noted while indexing, so that reads derive nothing again.
-        self._grids: dict[str, _Grid] = {}
+        self._files: dict[str, _File] = {}
         # Files whose CRS is the dataset's (recomputed if ``crs`` is changed).
         self._grids_crs: CRS | None = None
         self._on_crs: dict[str, bool] = {}
@@ -685,6 +352,22 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         """Resampling of the reflectance bands (SCL is always nearest)."""
         return self._resampling
 
+    def reference_path(self, filepath: str) -> str:
+        """The file whose pixel grid stands for an entry of the index.
+
+        Args:
+            filepath: a ``filepath`` of :attr:`index` (a Terrascope product or an
+                openEO file).
+
+        Returns:
+            For a Terrascope product its first requested 10 m band (else its first
+            requested band), for an openEO file the file itself.
+
+        Raises:
+            KeyError: if ``filepath`` is not in the index.
+        """
+        return self._items[filepath].reference
+
     # ------------------------------------------------------------------ indexing
 
     def _discover(self) -> list[_Item]:
@@ -700,13 +383,9 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
                 band = match.groupdict().get('band') or SCL_BAND
                 products.setdefault(key, {})[band] = path
                 continue
-            match = _OPENEO_RE.match(name)
-            if match is not None:
-                items.append(self._openeo_item(path, 'openeo', match['date']))
-                continue
-            match = _COMPOSITE_RE.match(name)
-            if match is not None:
-                items.append(self._openeo_item(path, 'composite', match['month']))
+            openeo = parse_openeo_name(name)
+            if openeo is not None:
+                items.append(self._openeo_item(path, *openeo))
         for (folder, stem, version), files in products.items():
             items.append(self._terrascope_item(folder, stem, version, files))
         return items
@@ -732,7 +411,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
                 )
         for band in needed:
             with _open_checked(files[band]) as src:
-                self._grids[files[band]] = _Grid.of(src)
+                self._files[files[band]] = _File.of(src)
         sensing = pd.Timestamp(datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S'))
         start = sensing.normalize()
         ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
@@ -751,7 +430,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     def _openeo_item(self, path: str, layout: Layout, stamp: str) -> _Item:
         with _open_checked(path) as src:
             names = [d.strip().upper() if d else None for d in src.descriptions]
-            self._grids[path] = _Grid.of(src)
+            self._files[path] = _File.of(src)
         if any(n is None for n in names):
             raise ValueError(
                 f'{path}: band {names.index(None) + 1} has no name (band '
@@ -847,7 +526,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         crs = self.crs
         if crs is not self._grids_crs:
             # pyproj's CRS comparison costs about a millisecond: once per CRS.
-            self._on_crs = {p: g.crs == crs for p, g in self._grids.items()}
+            self._on_crs = {p: f.grid.crs == crs for p, f in self._files.items()}
             self._grids_crs = crs
             self._pixel_m = {}
         return self._on_crs.get(path, False)
@@ -858,15 +537,35 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         bounds: tuple[float, float, float, float],
         res: tuple[float, float],
         shape: tuple[int, int],
-    ) -> tuple[_Grid, int, int] | None:
-        """The file's grid and the window's (col, row) if the window is on it."""
-        grid = self._grids.get(path)
-        if not self._direct_reads or grid is None or not grid.nodata_masks_only:
+    ) -> tuple[_File, int, int] | None:
+        """The file and the window's (col, row) if the window is on its grid."""
+        file = self._files.get(path)
+        if file is None or not file.direct or not self._same_crs(path):
             return None
-        if not self._same_crs(path):
+        offset = file.grid.aligned(bounds, res, shape)
+        return None if offset is None else (file, *offset)
+
+    def _read_clipped(
+        self, path: str, indexes: list[int], window: tuple[int, int, int, int]
+    ) -> tuple[NDArray[Any], slice, slice] | None:
+        """The part of a window (col, row, width, height) inside a file.
+
+        Returns the file's values there and where they go in the window; None
+        (and the file is not opened) when the window misses the file.
+        """
+        clipped = self._files[path].grid.clip(*window)
+        if clipped is None:
             return None
-        offset = grid.window(bounds, res, shape)
-        return None if offset is None else (grid, *offset)
+        part, rows, columns = clipped
+        src = self._source(path)
+        try:
+            data: NDArray[Any] = src.read(indexes, window=part)
+        except RasterioError as error:
+            raise _corrupt(path, error) from error
+        finally:
+            if not self.cache:
+                src.close()
+        return data, rows, columns
 
     def _read(
         self,
@@ -907,7 +606,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self,
         path: str,
         indexes: list[int],
-        grid: _Grid,
+        file: _File,
         col: int,
         row: int,
         shape: tuple[int, int],
@@ -924,29 +623,21 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         filled (NaN), and nodata values become NaN as merge's mask would make them.
         """
         height, width = shape
-        c0, r0 = max(col, 0), max(row, 0)
-        c1, r1 = min(col + width, grid.width), min(row + height, grid.height)
-        if c0 >= c1 or r0 >= r1:
+        clipped = self._read_clipped(path, indexes, (col, row, width, height))
+        if clipped is None:
             return np.full((len(indexes), height, width), np.nan, dtype=np.float32)
-        src = self._source(path)
-        try:
-            data = src.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
-        except RasterioError as error:
-            raise _corrupt(path, error) from error
-        finally:
-            if not self.cache:
-                src.close()
-        if (c0, r0, c1, r1) == (col, row, col + width, row + height):
+        data, rows, columns = clipped
+        if data.shape[1:] == shape:
             # The usual case, a window inside the file: one conversion, no
             # NaN-filled canvas to allocate (page faults on 5 MB) and copy into.
             out: NDArray[np.float32] = data.astype(np.float32)
             part = out
         else:
             out = np.full((len(indexes), height, width), np.nan, dtype=np.float32)
-            part = out[:, r0 - row : r1 - row, c0 - col : c1 - col]
+            part = out[:, rows, columns]
             part[...] = data
         for channel, index in enumerate(indexes):
-            nodata = grid.nodata[index - 1]
+            nodata = file.nodata[index - 1]
             if nodata is not None and not math.isnan(nodata):
                 part[channel][data[channel] == nodata] = np.nan
         return out
@@ -957,7 +648,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         channels: list[int],
         indexes: list[int],
         scl_index: int,
-        aligned: tuple[_Grid, int, int],
+        aligned: tuple[_File, int, int],
         wide_shape: tuple[int, int],
         image: NDArray[np.float32],
     ) -> tuple[NDArray[np.float32], bool, bool]:
@@ -973,31 +664,25 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         (NaN likewise) and whether the bands, and SCL, hold no NaN at all, which
         the caller's NaN bookkeeping can then skip.
         """
-        grid, col, row = aligned
+        file, col, row = aligned
         height, width = image.shape[1:]
         wide_height, wide_width = wide_shape
         my, mx = (wide_height - height) // 2, (wide_width - width) // 2
-        c0, r0 = max(col, 0), max(row, 0)
-        c1 = min(col + wide_width, grid.width)
-        r1 = min(row + wide_height, grid.height)
         whole = channels == list(range(image.shape[0]))
         bands = image if whole else np.empty((len(channels), height, width), np.float32)
         scl = np.full(wide_shape, np.nan, dtype=np.float32)
-        if c0 >= c1 or r0 >= r1:
+        clipped = self._read_clipped(
+            path, [*indexes, scl_index], (col, row, wide_width, wide_height)
+        )
+        if clipped is None:
             bands[...] = np.nan
-            data = np.empty((len(indexes) + 1, 0, 0), dtype=np.int16)
+            data: NDArray[Any] = np.empty((len(indexes) + 1, 0, 0), dtype=np.int16)
+            dr = dc = 0
         else:
-            src = self._source(path)
-            try:
-                window = Window(c0, r0, c1 - c0, r1 - r0)
-                data = src.read([*indexes, scl_index], window=window)
-            except RasterioError as error:
-                raise _corrupt(path, error) from error
-            finally:
-                if not self.cache:
-                    src.close()
-        # The data's rows and columns in the wide window, and the inner window's.
-        dr, dc = r0 - row, c0 - col
+            data, rows, columns = clipped
+            # The data's rows and columns in the wide window.
+            dr, dc = rows.start, columns.start
+        # The inner window's rows and columns in the data.
         ir0, ir1 = max(dr, my), min(dr + data.shape[1], my + height)
         ic0, ic1 = max(dc, mx), min(dc + data.shape[2], mx + width)
         bands_clean = False
@@ -1013,7 +698,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
                 part = bands[:, ir0 - my : ir1 - my, ic0 - mx : ic1 - mx]
             np.copyto(part, inner, casting='unsafe')
             for channel, index in enumerate(indexes):
-                nodata = grid.nodata[index - 1]
+                nodata = file.nodata[index - 1]
                 if nodata is not None and not math.isnan(nodata):
                     hole = inner[channel] == nodata
                     if hole.any():
@@ -1025,7 +710,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if data.shape[1] and data.shape[2]:
             scl_part = scl[dr : dr + data.shape[1], dc : dc + data.shape[2]]
             np.copyto(scl_part, data[-1], casting='unsafe')
-            nodata = grid.nodata[scl_index - 1]
+            nodata = file.nodata[scl_index - 1]
             if nodata is not None and not math.isnan(nodata):
                 hole = data[-1] == nodata
                 if hole.any():
@@ -1077,7 +762,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if res not in self._pixel_m:
             bx, by, _ = self.bounds
             centre = ((bx.start + bx.stop) / 2, (by.start + by.stop) / 2)
-            self._pixel_m[res] = _pixel_size_m(self.crs, res, centre)
+            self._pixel_m[res] = pixel_size_m(self.crs, res, centre)
         return self._pixel_m[res]
 
     def _read_item(
@@ -1218,10 +903,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
                 arrays.column('filepath')[rows].tolist(),
                 arrays.column('period')[rows].tolist(),
             )
-        interval = pd.Interval(t.start, t.stop)
-        df = self.index.iloc[self.index.index.overlaps(interval)]
-        df = df.iloc[:: t.step]
-        df = df.cx[x.start : x.stop, y.start : y.stop]
+        df = torchgeo_lookup(self.index, x, y, t)
         return list(df['filepath']), list(df['period'])
 
     def _several_dates_message(self, periods: list[str], x: slice, y: slice) -> str:
@@ -1259,11 +941,11 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         """
         image = sample['image'].numpy()
         valid = sample['valid'].numpy().astype(bool)
-        names, title = _display_bands(
+        names, title = display_bands(
             self.bands, self.rgb_bands, self.false_colour_bands
         )
         shown = np.moveaxis(image[[self.bands.index(b) for b in names]], 0, -1)
-        shown = _stretch(shown, shown[valid] if valid.any() else None)
+        shown = stretch(shown, shown[valid] if valid.any() else None)
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
         axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
@@ -1276,37 +958,3 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if suptitle is not None:
             fig.suptitle(suptitle)
         return fig
-
-
-def _display_bands(
-    bands: Sequence[str],
-    true_colour: Sequence[str] = _TRUE_COLOUR,
-    false_colour: Sequence[str] = _FALSE_COLOUR,
-) -> tuple[list[str], str]:
-    """The bands a plot shows, and its title.
-
-    True colour when those bands are loaded, else false colour, else the first
-    three bands (the first one if there are fewer than three).
-    """
-    for names, kind in ((true_colour, 'true colour'), (false_colour, 'false colour')):
-        if set(names) <= set(bands):
-            return list(names), f'{kind} ({" ".join(names)})'
-    first = list(bands[:3]) if len(bands) >= 3 else list(bands[:1])
-    return first, ' '.join(first)
-
-
-def _stretch(
-    shown: NDArray[np.float32], pixels: NDArray[np.float32] | None = None
-) -> NDArray[np.float64]:
-    """[H, W, C] scaled to 0..1 between the 2nd and 98th percentile of ``pixels``.
-
-    ``pixels`` ([N, C], default every pixel) are those the percentiles come from;
-    a single channel comes back as [H, W] (grey).
-    """
-    if pixels is None:
-        pixels = shown.reshape(-1, shown.shape[-1])
-    low, high = np.percentile(pixels, [2, 98], axis=0)
-    scaled: NDArray[np.float64] = np.clip(
-        (shown - low) / np.maximum(high - low, 1e-6), 0, 1
-    )
-    return scaled[..., 0] if scaled.shape[-1] == 1 else scaled

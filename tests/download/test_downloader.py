@@ -13,7 +13,6 @@ import rasterio
 import requests
 from openeo.rest import OpenEoApiError
 from pyproj import CRS
-from shapely.geometry import box
 
 from tests.openeo_backend import (
     ACCESS_TOKEN,
@@ -27,24 +26,19 @@ from tests.openeo_backend import (
     parse_graph,
     render_tiff,
 )
-from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.download import (
     MANIFEST_NAME,
     Downloader,
     DownloadError,
     DownloadOptions,
-    DownloadTask,
     JobFailedError,
-    _check_length,
-    _label_bands,
     build_process_graph,
     output_path,
-    plan_tasks,
     sheet_extent,
 )
-from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.download.downloader import _check_length, _label_bands
+from torchgeo_bvm.sheets import Sheet
 
-DATA = Path(__file__).parent / 'data' / 'openeo'
 SHEET = Sheet.parse('22/1-2')
 APRIL_MAY = ['2022-04-01', '2022-06-01']
 
@@ -73,128 +67,6 @@ def expected_days(start: str = '2022-04-01', end: str = '2022-06-01') -> list[da
 
 def leftovers(out: Path) -> list[Path]:
     return [p for p in out.rglob('*') if '.tmp-' in p.name or p.suffix == '.xml']
-
-
-# -- process graphs -----------------------------------------------------------
-
-
-def test_default_graph_matches_expected_json() -> None:
-    graph = build_process_graph(SHEET, APRIL_MAY, DownloadOptions())
-    expected = json.loads((DATA / 'graph_22_1-2_2022-04_2022-05.json').read_text())
-    assert graph == expected
-
-
-def test_composite_graph_matches_expected_json() -> None:
-    options = DownloadOptions(composite='monthly', max_cloud_cover=80)
-    graph = build_process_graph(SHEET, APRIL_MAY, options)
-    expected = json.loads(
-        (DATA / 'graph_22_1-2_2022-04_2022-05_monthly_cc80.json').read_text()
-    )
-    assert graph == expected
-
-
-def test_graph_band_order_and_resolution() -> None:
-    graph = build_process_graph(SHEET, APRIL_MAY, DownloadOptions(bands='rgnir'))
-    nodes = graph['process_graph']
-    assert nodes['loadcollection1']['arguments']['bands'] == [
-        'B03',
-        'B04',
-        'B08',
-        'SCL',
-    ]
-    resample = nodes['resamplespatial1']['arguments']
-    assert resample['projection'] == 4326
-    assert resample['method'] == 'near'
-    assert tuple(resample['resolution']) == resolution_for('EPSG:4326')
-
-
-def test_graph_native_and_utm_crs() -> None:
-    native = build_process_graph(SHEET, APRIL_MAY, DownloadOptions(crs=None))
-    assert 'resample_spatial' not in {
-        n['process_id'] for n in native['process_graph'].values()
-    }
-    utm = build_process_graph(SHEET, APRIL_MAY, DownloadOptions(crs='EPSG:32631'))
-    resample = utm['process_graph']['resamplespatial1']['arguments']
-    assert (resample['projection'], resample['resolution']) == (32631, [10.0, 10.0])
-
-
-def test_graph_dilation_mask() -> None:
-    options = DownloadOptions(composite='monthly', cloud_mask='dilation')
-    nodes = build_process_graph(SHEET, APRIL_MAY, options)['process_graph']
-    dilation = next(
-        n for n in nodes.values() if n['process_id'] == 'to_scl_dilation_mask'
-    )
-    source = nodes[dilation['arguments']['data']['from_node']]
-    assert source['process_id'] == 'filter_bands'
-    assert source['arguments']['bands'] == ['SCL']
-
-
-def test_sheet_extent_covers_the_sheet_tightly() -> None:
-    extent = sheet_extent(SHEET)
-    bbox = box(extent['west'], extent['south'], extent['east'], extent['north'])
-    sheet = SHEET.geometry('EPSG:4326', densify=100)
-    assert bbox.contains(sheet)
-    west, south, east, north = sheet.bounds
-    assert 0 <= west - extent['west'] < 1e-7
-    assert 0 <= south - extent['south'] < 1e-7
-    assert 0 <= extent['east'] - east < 1e-7
-    assert 0 <= extent['north'] - north < 1e-7
-    assert extent['crs'] == 'EPSG:4326'
-
-
-# -- planning and options ---------------------------------------------------------
-
-
-def test_options_errors() -> None:
-    with pytest.raises(ValueError, match=r'0\.\.100'):
-        DownloadOptions(max_cloud_cover=120)
-    with pytest.raises(ValueError, match="unknown composite 'weekly'"):
-        DownloadOptions(composite='weekly')  # type: ignore[arg-type]
-
-
-def test_plan_tasks_groups_consecutive_months() -> None:
-    tasks = plan_tasks(['22/3-4', '22/1-2'], [2022, 2021], [12, 4, 5, 7])
-    assert [t.key for t in tasks] == [
-        '22_1-2 2021-04-01/2021-06-01',
-        '22_1-2 2021-07-01/2021-08-01',
-        '22_1-2 2021-12-01/2022-01-01',
-        '22_1-2 2022-04-01/2022-06-01',
-        '22_1-2 2022-07-01/2022-08-01',
-        '22_1-2 2022-12-01/2023-01-01',
-        '22_3-4 2021-04-01/2021-06-01',
-        '22_3-4 2021-07-01/2021-08-01',
-        '22_3-4 2021-12-01/2022-01-01',
-        '22_3-4 2022-04-01/2022-06-01',
-        '22_3-4 2022-07-01/2022-08-01',
-        '22_3-4 2022-12-01/2023-01-01',
-    ]
-    whole = plan_tasks(['15'], [2020])
-    assert [t.temporal_extent for t in whole] == [['2020-01-01', '2021-01-01']]
-    assert whole[0].months == [(2020, m) for m in range(1, 13)]
-    monthly = plan_tasks(['15/1N'], [2020], [4, 5], per_month=True)
-    assert [t.temporal_extent for t in monthly] == [
-        ['2020-04-01', '2020-05-01'],
-        ['2020-05-01', '2020-06-01'],
-    ]
-
-
-def test_plan_tasks_errors() -> None:
-    with pytest.raises(ValueError, match=r'months must lie in 1..12, got \[13\]'):
-        plan_tasks(['22/1-2'], [2022], [13])
-    with pytest.raises(ValueError, match=r'2015\.\.2100'):
-        plan_tasks(['22/1-2'], [2010])
-    with pytest.raises(ValueError, match='invalid map sheet code'):
-        plan_tasks(['22/9-9'], [2022])
-
-
-def test_output_path() -> None:
-    day = date(2022, 4, 5)
-    assert output_path('o', '22/1-2', day, False) == Path(
-        'o/22_1-2/22_1-2_openEO_2022-04-05Z.tif'
-    )
-    assert output_path('o', '15/1n', day, True) == Path(
-        'o/15_1N/15_1N_openEO_2022-04_median.tif'
-    )
 
 
 def test_sync_needs_a_composite(tmp_path: Path) -> None:
@@ -506,11 +378,6 @@ def test_no_auth_is_refused_by_a_protected_backend(
         pytest.raises(OpenEoApiError, match='AuthenticationRequired'),
     ):
         run(make(tmp_path, server, auth=False))
-
-
-def test_task_months() -> None:
-    task = DownloadTask(SHEET, date(2022, 11, 1), date(2023, 2, 1))
-    assert task.months == [(2022, 11), (2022, 12), (2023, 1)]
 
 
 def test_short_body_is_detected(tmp_path: Path) -> None:

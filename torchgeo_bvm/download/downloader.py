@@ -1,137 +1,48 @@
-"""Download Sentinel-2 TOC imagery per map sheet with openEO, resumably.
+"""Running download tasks against an openEO backend, resumably.
 
-For each map sheet (``kbl4`` by default, any level accepted) and each period of
-whole months, one openEO process graph is built on Terrascope's
-``TERRASCOPE_S2_TOC_V2`` collection (Sentinel-2 L2A processed at VITO) and run
-as a batch job (or as a synchronous request for small extents) on an openEO
-backend, ``openeo.vito.be`` by default, with the official ``openeo`` client.
-The results land in the layout :class:`~torchgeo_bvm.datasets.Sentinel2TOC`
-reads::
-
-    <out>/<sheet.file_safe>/<sheet.file_safe>_openEO_<YYYY-MM-DD>Z.tif  (one date)
-    <out>/<sheet.file_safe>/<sheet.file_safe>_openEO_<YYYY-MM>_median.tif  (composite)
-
-Every file is an int16 GeoTIFF with one band per requested band in the requested
-order, then ``SCL`` (not in composites); each band's description is its name
-(``B02``, ..., ``SCL``), so bands are selected by name, never by position (the
-paper's code assumed an order the backend did not deliver).
-
-Process graph:
-
-* ``load_collection`` with the bands plus ``SCL``, the sheet's EPSG:4326
-  bounding box (of the sheet densified every 100 m, so the curved edges of the
-  Lambert 72 rectangle are covered, as the paper did), the period, and
-  optionally ``max_cloud_cover`` (an ``eo:cloud_cover`` property filter).
-* Optional monthly cloud-free composite (``composite='monthly'``): the bands are
-  masked where ``SCL`` is not in {4, 5, 6, 7} (vegetation, not vegetated, water,
-  unclassified; standard openEO processes, so any backend runs it), or with
-  VITO's ``to_scl_dilation_mask`` (``cloud_mask='dilation'``, which also removes
-  a margin around clouds), then ``aggregate_temporal_period('month',
-  reducer='median')``. Download size: every Kbl4 sheet is imaged every 5 days
-  from each relative orbit that covers it, and Flanders lies where two or three
-  orbits overlap, so the paper's every-date download holds about 73 to 150
-  dates per sheet and year (most of them cloudy); the composite holds 12, so
-  6 to 12 times fewer files and bytes, and the cloud masking has been done.
-* ``resample_spatial`` onto EPSG:4326 at the resolution equivalent to 10 m at
-  the centre of Flanders (:func:`torchgeo_bvm.crs.resolution_for`), with
-  nearest-neighbour sampling (``SCL`` is categorical): the package intersects
-  imagery and labels in EPSG:4326 by default, so reading never has to warp.
-  ``crs=None`` keeps the backend's native grid (UTM 31N, 10 m) instead; any
-  other CRS is resampled to 10 m in it.
-* ``save_result(format='GTiff')``: batch jobs write one GeoTIFF per date
-  (``openEO_2022-04-05Z.tif``) or month, renamed here as above.
-
-Faults: HTTP 429 and 5xx answers are retried with exponential backoff by the
-client's own ``urllib3`` retry adapter, configured for every method (starting a
-job twice is harmless in the openEO API, and a created job that is never started
-costs nothing); dropped connections and truncated bodies (fewer bytes than
-``Content-Length``) are retried here, with the same backoff. A failed job raises
-:class:`JobFailedError` with its id and the backend's log lines. A JSON manifest
-(``openeo-manifest.json`` in the output folder, rewritten atomically after every
-file) records each job id and each finished file, so a re-run skips finished
-sheets and periods, picks up a job that is still running or finished, and
-downloads only the missing files. Every file is written through
-:func:`torchgeo_bvm.fileio.atomic_path`: an interrupted run never leaves a
-truncated file under its final name.
-
-Authentication goes only through the client's own mechanisms
-(``Connection.authenticate_oidc()``: refresh tokens kept by the client, the
-device flow, or client credentials from ``OPENEO_AUTH_*`` environment
-variables); this module never reads, writes or logs a token.
+See :mod:`torchgeo_bvm.download` for the faults it survives and how it resumes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import rasterio
 import requests
 from openeo.rest import OpenEoApiError, OpenEoApiPlainError
-from openeo.rest._datacube import THIS
 from openeo.rest.connection import Connection, connect
-from openeo.rest.datacube import DataCube
 from openeo.rest.job import BatchJob
-from pyproj import CRS
 from requests.structures import CaseInsensitiveDict
 from tqdm.auto import tqdm
 from urllib3.util import Retry
 
-from .crs import DEFAULT_CRS, resolution_for
-from .datasets.sentinel2 import (
-    ALL_BANDS,
-    BAND_MODES,
-    SCL_BAND,
-    openeo_acquisition_path,
-    openeo_composite_path,
-    resolve_bands,
-)
-from .fileio import atomic_path
-from .kaartblad import Sheet
+from ..fileio import atomic_path
+from ..sheets import Sheet
+from .graph import DownloadOptions, build_process_graph
+from .manifest import Manifest, graph_digest
+from .tasks import DownloadTask, output_path, plan_tasks
 
 __all__ = [
-    'ALL_BANDS',
-    'BAND_MODES',
-    'COLLECTION',
     'DEFAULT_BACKEND',
-    'MANIFEST_NAME',
-    'SCL_BAND',
-    'VALID_SCL',
+    'TRANSIENT_STATUS',
     'DownloadError',
-    'DownloadOptions',
-    'DownloadTask',
     'Downloader',
     'JobFailedError',
-    'Manifest',
-    'build_process_graph',
     'download',
-    'output_path',
-    'plan_tasks',
-    'resolve_bands',
-    'sheet_extent',
 ]
 
 _log = logging.getLogger(__name__)
 
-#: The openEO collection of Terrascope Sentinel-2 L2A (TOC) reflectance.
-COLLECTION = 'TERRASCOPE_S2_TOC_V2'
 #: The backend used by the paper (Terrascope).
 DEFAULT_BACKEND = 'openeo.vito.be'
-#: SCL classes kept by the composites: vegetation, not vegetated, water, unclassified.
-VALID_SCL = (4, 5, 6, 7)
-#: File name of the manifest in the output folder.
-MANIFEST_NAME = 'openeo-manifest.json'
-
 #: HTTP answers worth retrying: rate limiting and server-side trouble.
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -165,381 +76,6 @@ class JobFailedError(DownloadError):
 
 class _TruncatedError(requests.exceptions.ChunkedEncodingError):
     """A body ended before its announced ``Content-Length``."""
-
-
-@dataclass(frozen=True)
-class DownloadOptions:
-    """What to download, the same for every sheet and period.
-
-    Args:
-        bands: the reflectance bands in file order (``SCL`` is added last).
-        composite: ``'monthly'`` for a server-side cloud-masked monthly median,
-            None for every acquisition date.
-        max_cloud_cover: keep only scenes with at most this cloud cover (%).
-        crs: the CRS of the files (resampled to 10 m there), or None for the
-            backend's native grid.
-        cloud_mask: ``'scl'`` (SCL not in :data:`VALID_SCL`) or ``'dilation'``
-            (VITO's ``to_scl_dilation_mask``); used by composites only.
-
-    Raises:
-        ValueError: for an unknown composite, cloud mask, band or a cloud cover
-            outside 0..100.
-    """
-
-    bands: tuple[str, ...] = ALL_BANDS
-    composite: Literal['monthly'] | None = None
-    max_cloud_cover: float | None = None
-    crs: str | None = 'EPSG:4326'
-    cloud_mask: Literal['scl', 'dilation'] = 'scl'
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, 'bands', resolve_bands(self.bands))
-        if self.composite not in (None, 'monthly'):
-            raise ValueError(
-                f"unknown composite {self.composite!r}: expected 'monthly'"
-            )
-        if self.cloud_mask not in ('scl', 'dilation'):
-            raise ValueError(
-                f"unknown cloud mask {self.cloud_mask!r}: expected 'scl' or 'dilation'"
-            )
-        if self.max_cloud_cover is not None and not 0 <= self.max_cloud_cover <= 100:
-            raise ValueError(
-                f'max_cloud_cover must lie in 0..100 %, got {self.max_cloud_cover}'
-            )
-        if self.crs is not None:
-            epsg = CRS.from_user_input(self.crs).to_epsg()
-            if epsg is None:
-                raise ValueError(
-                    f'crs {self.crs!r} has no EPSG code, which openEO needs'
-                )
-            object.__setattr__(self, 'crs', f'EPSG:{epsg}')
-
-    @property
-    def file_bands(self) -> tuple[str, ...]:
-        """The band names of every downloaded file, in order."""
-        return self.bands if self.composite else (*self.bands, SCL_BAND)
-
-    def settings(self) -> dict[str, Any]:
-        """What the files of an output folder must agree on (kept in the manifest).
-
-        Returns:
-            A JSON-serialisable dict.
-        """
-        return {
-            'collection': COLLECTION,
-            'bands': list(self.file_bands),
-            'composite': self.composite,
-            'crs': self.crs,
-            'cloud_mask': self.cloud_mask if self.composite else None,
-        }
-
-
-@dataclass(frozen=True, order=True)
-class DownloadTask:
-    """One sheet and one run of consecutive months: one job, or one request.
-
-    Args:
-        sheet: the map sheet.
-        start: the first day (inclusive).
-        end: the day after the period (exclusive, as openEO's temporal extents).
-    """
-
-    sheet: Sheet
-    start: date
-    end: date
-
-    @property
-    def key(self) -> str:
-        """The task's key in the manifest."""
-        return f'{self.sheet.file_safe} {self.start.isoformat()}/{self.end.isoformat()}'
-
-    @property
-    def temporal_extent(self) -> list[str]:
-        """``[start, end]`` as ISO dates, the end exclusive."""
-        return [self.start.isoformat(), self.end.isoformat()]
-
-    @property
-    def months(self) -> list[tuple[int, int]]:
-        """The (year, month) pairs of the period."""
-        months = []
-        year, month = self.start.year, self.start.month
-        while date(year, month, 1) < self.end:
-            months.append((year, month))
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return months
-
-
-def plan_tasks(
-    sheets: Iterable[Sheet | str],
-    years: Iterable[int],
-    months: Iterable[int] | None = None,
-    *,
-    per_month: bool = False,
-) -> list[DownloadTask]:
-    """The tasks for some sheets and months: one per sheet, year and month run.
-
-    Consecutive months of a year share one task (one batch job), as the paper
-    downloaded a year per job; ``per_month`` gives every month its own task.
-
-    Args:
-        sheets: map sheets or codes.
-        years: the years.
-        months: the months 1..12 (default all).
-        per_month: one task per month (synchronous requests carry one month).
-
-    Returns:
-        The tasks, by sheet then time.
-
-    Raises:
-        ValueError: for a month outside 1..12, a year outside 2015..2100 (no
-            Sentinel-2 L2A before 2015), or no sheet or year.
-    """
-    chosen_sheets = sorted({Sheet.parse(s) for s in sheets})
-    chosen_years = sorted(set(years))
-    chosen_months = sorted(set(range(1, 13) if months is None else months))
-    if not chosen_sheets:
-        raise ValueError('no map sheet given')
-    if not chosen_years:
-        raise ValueError('no year given')
-    if bad := [m for m in chosen_months if not 1 <= m <= 12]:
-        raise ValueError(f'months must lie in 1..12, got {bad}')
-    if bad := [y for y in chosen_years if not 2015 <= y <= 2100]:
-        raise ValueError(f'years must lie in 2015..2100 (Sentinel-2 era), got {bad}')
-    if not chosen_months:
-        raise ValueError('no month given')
-    tasks = []
-    for sheet in chosen_sheets:
-        for year in chosen_years:
-            for first, last in _month_runs(chosen_months, per_month):
-                end = date(year + 1, 1, 1) if last == 12 else date(year, last + 1, 1)
-                tasks.append(DownloadTask(sheet, date(year, first, 1), end))
-    return tasks
-
-
-def _month_runs(months: Sequence[int], per_month: bool) -> Iterator[tuple[int, int]]:
-    if per_month:
-        yield from ((m, m) for m in months)
-        return
-    first = previous = months[0]
-    for month in months[1:]:
-        if month != previous + 1:
-            yield first, previous
-            first = month
-        previous = month
-    yield first, previous
-
-
-def sheet_extent(sheet: Sheet | str, densify: float = 100.0) -> dict[str, Any]:
-    """The EPSG:4326 bounding box of a sheet as an openEO ``spatial_extent``.
-
-    Args:
-        sheet: the map sheet.
-        densify: edge length in metres before reprojecting, so the box covers
-            the curved edges of the Lambert 72 rectangle.
-
-    Returns:
-        ``{'west', 'south', 'east', 'north', 'crs'}``, rounded to 1e-7 degrees
-        (about 1 cm) outwards.
-    """
-    west, south, east, north = _extent(Sheet.parse(sheet), densify)
-    return {
-        'west': west,
-        'south': south,
-        'east': east,
-        'north': north,
-        'crs': 'EPSG:4326',
-    }
-
-
-@cache
-def _extent(sheet: Sheet, densify: float) -> tuple[float, float, float, float]:
-    # Cached: every period of a sheet has the same extent, and each
-    # reprojection builds a pyproj Transformer (about 50 ms).
-    west, south, east, north = sheet.geometry(DEFAULT_CRS, densify).bounds
-    scale = 1e7
-    return (
-        float(np.floor(west * scale) / scale),
-        float(np.floor(south * scale) / scale),
-        float(np.ceil(east * scale) / scale),
-        float(np.ceil(north * scale) / scale),
-    )
-
-
-def build_process_graph(
-    sheet: Sheet | str, temporal_extent: Sequence[str], options: DownloadOptions
-) -> dict[str, Any]:
-    """The openEO process graph of one sheet and period, built without a backend.
-
-    Args:
-        sheet: the map sheet.
-        temporal_extent: ``[start, end]`` ISO dates, the end exclusive.
-        options: bands, composite, cloud cover, CRS and cloud mask.
-
-    Returns:
-        The openEO process object ``{'process_graph': {...}}`` (flat graph).
-    """
-    cube = DataCube.load_collection(
-        COLLECTION,
-        spatial_extent=sheet_extent(sheet),
-        temporal_extent=list(temporal_extent),
-        bands=[*options.bands, SCL_BAND],
-        max_cloud_cover=options.max_cloud_cover,
-    )
-    if options.composite == 'monthly':
-        cube = _mask_clouds(cube, options).aggregate_temporal_period(
-            'month', reducer='median'
-        )
-    if options.crs is not None:
-        projection = CRS.from_user_input(options.crs).to_epsg()
-        cube = cube.resample_spatial(
-            resolution=list(resolution_for(options.crs)),
-            projection=projection,
-            method='near',
-        )
-    graph: dict[str, Any] = cube.save_result(format='GTiff').flat_graph()
-    return {'process_graph': graph}
-
-
-def _mask_clouds(cube: DataCube, options: DownloadOptions) -> DataCube:
-    if options.cloud_mask == 'dilation':
-        invalid = cube.filter_bands([SCL_BAND]).process(
-            'to_scl_dilation_mask', data=THIS
-        )
-    else:
-        scl = cube.band(SCL_BAND)
-        valid: DataCube = scl == VALID_SCL[0]
-        for value in VALID_SCL[1:]:
-            valid = valid | (scl == value)
-        invalid = ~valid
-    return cube.filter_bands(list(options.bands)).mask(invalid)
-
-
-def output_path(
-    out: str | Path, sheet: Sheet | str, day: date, composite: bool
-) -> Path:
-    """Where a downloaded file goes: the layout :class:`Sentinel2TOC` reads.
-
-    Args:
-        out: the output folder.
-        sheet: the map sheet.
-        day: the acquisition date, or any day of a composite's month.
-        composite: whether the file is a monthly composite.
-
-    Returns:
-        ``<out>/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif`` or
-        ``<out>/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif``.
-    """
-    if composite:
-        return openeo_composite_path(out, sheet, day)
-    return openeo_acquisition_path(out, sheet, day)
-
-
-def _graph_digest(graph: dict[str, Any]) -> str:
-    text = json.dumps(graph, sort_keys=True, separators=(',', ':'))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass
-class Manifest:
-    """What an output folder holds: settings, job ids and finished files.
-
-    Stored as JSON next to the sheet folders and rewritten atomically after
-    every change, so it never lags more than one file behind the disk.
-
-    Args:
-        path: the manifest file.
-        settings: :meth:`DownloadOptions.settings` of the folder.
-        tasks: task key -> record (``sheet``, ``temporal_extent``, ``graph``,
-            ``job_id``, ``files`` relative to the folder, ``complete``).
-    """
-
-    path: Path
-    settings: dict[str, Any]
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, out: str | Path, settings: dict[str, Any]) -> Manifest:
-        """Read the manifest of a folder, or start one.
-
-        Args:
-            out: the output folder.
-            settings: the settings of this run.
-
-        Returns:
-            The manifest.
-
-        Raises:
-            ValueError: if the manifest is unreadable, or records other settings
-                (mixing bands or grids in one folder would mislabel files).
-        """
-        path = Path(out) / MANIFEST_NAME
-        if not path.exists():
-            return cls(path, settings)
-        try:
-            data = json.loads(path.read_text())
-            stored, tasks = data['settings'], data['tasks']
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f'{path}: not a download manifest ({error})') from None
-        if stored != settings:
-            changed = sorted(
-                k for k in {*stored, *settings} if stored.get(k) != settings.get(k)
-            )
-            details = ', '.join(
-                f'{k}: {stored.get(k)!r} there, {settings.get(k)!r} now'
-                for k in changed
-            )
-            raise ValueError(
-                f'{path.parent} holds a download with other settings ({details}); '
-                'use another output folder'
-            )
-        return cls(path, settings, tasks)
-
-    def save(self) -> None:
-        """Write the manifest atomically."""
-        data = {'settings': self.settings, 'tasks': self.tasks}
-        with atomic_path(self.path) as temporary:
-            temporary.write_text(json.dumps(data, indent=1, sort_keys=True) + '\n')
-
-    def record(self, task: DownloadTask, graph: str) -> dict[str, Any]:
-        """The record of a task, created (or reset, if its graph changed).
-
-        Args:
-            task: the task.
-            graph: the digest of its process graph.
-
-        Returns:
-            The mutable record.
-        """
-        record = self.tasks.get(task.key)
-        if record is None or record.get('graph') != graph:
-            record = {
-                'sheet': task.sheet.code,
-                'temporal_extent': task.temporal_extent,
-                'graph': graph,
-                'job_id': None,
-                'files': [],
-                'complete': False,
-            }
-            self.tasks[task.key] = record
-        return record
-
-    def is_complete(self, task: DownloadTask, graph: str) -> bool:
-        """Whether a task finished with this graph and all its files exist.
-
-        Args:
-            task: the task.
-            graph: the digest of its process graph.
-
-        Returns:
-            True if nothing is left to do.
-        """
-        record = self.tasks.get(task.key)
-        return bool(
-            record
-            and record['complete']
-            and record['graph'] == graph
-            and all((self.path.parent / f).is_file() for f in record['files'])
-        )
 
 
 class Downloader:
@@ -652,7 +188,7 @@ class Downloader:
         )
         for task in overall:
             graph = self.graph(task)
-            digest = _graph_digest(graph)
+            digest = graph_digest(graph)
             overall.set_postfix_str(task.key)
             if not manifest.is_complete(task, digest):
                 record = manifest.record(task, digest)

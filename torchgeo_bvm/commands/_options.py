@@ -1,0 +1,134 @@
+"""Parsing of the options the subcommands share: sheets, years, months, CRS, res.
+
+Every subcommand reads these options through the functions here, so one option
+means one thing everywhere and bad values get the same one-line error, naming
+the option, the value and what was expected (:func:`torchgeo_bvm.cli.main`
+prints it and exits with status 2). Nothing is widened: a ``kbl4`` code where
+whole 1:50,000 sheets are expected is an error, never its whole sheet.
+"""
+
+from __future__ import annotations
+
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from ..sheets import Sheet, iter_codes, kbl_numbers
+
+__all__ = [
+    'parse_crs',
+    'parse_integers',
+    'parse_kbl_numbers',
+    'parse_res',
+    'parse_sheets',
+]
+
+
+def parse_sheets(text: str, option: str = '--sheets') -> list[Sheet]:
+    """Map sheets of any level from a comma-separated list of codes.
+
+    Args:
+        text: e.g. ``'22/1-2,22_3-4,15'``.
+        option: the option's name, for messages.
+
+    Returns:
+        The sheets, in the order given.
+
+    Raises:
+        ValueError: for an invalid code (naming it and the expected forms) or a
+            list that names no sheet.
+    """
+    try:
+        sheets = list(iter_codes(text))
+    except ValueError as error:
+        raise ValueError(f'{option}: {error}') from None
+    if not sheets:
+        raise ValueError(f'{option} {text!r} names no sheet')
+    return sheets
+
+
+def parse_kbl_numbers(text: str, option: str = '--sheets') -> list[int]:
+    """Whole 1:50,000 sheet numbers from a comma-separated list.
+
+    Args:
+        text: e.g. ``'15,22'``.
+        option: the option's name, for messages.
+
+    Returns:
+        The sheet numbers, sorted, each once.
+
+    Raises:
+        ValueError: for an invalid code, a code of a finer level such as
+            ``'22/1-2'`` (see :func:`~torchgeo_bvm.sheets.kbl_numbers`), or a list
+            that names no sheet.
+    """
+    try:
+        numbers = kbl_numbers(text)
+    except ValueError as error:
+        raise ValueError(f'{option}: {error}') from None
+    if not numbers:
+        raise ValueError(f'{option} {text!r} names no sheet')
+    return numbers
+
+
+def parse_integers(text: str, option: str) -> list[int]:
+    """Whole numbers from a comma-separated list (years, months).
+
+    Args:
+        text: e.g. ``'2021,2022'``.
+        option: the option's name, for messages.
+
+    Returns:
+        The numbers, in the order given.
+
+    Raises:
+        ValueError: if an item is not a whole number.
+    """
+    try:
+        return [int(item) for item in text.split(',') if item.strip()]
+    except ValueError:
+        raise ValueError(
+            f'{option}: expected comma-separated whole numbers, got {text!r}'
+        ) from None
+
+
+def parse_crs(text: str, option: str = '--crs') -> CRS:
+    """A CRS from anything pyproj reads (``EPSG:31370``, ``31370``, WKT, ...).
+
+    Args:
+        text: the value.
+        option: the option's name, for messages.
+
+    Returns:
+        The CRS.
+
+    Raises:
+        ValueError: if pyproj does not know it.
+    """
+    try:
+        return CRS.from_user_input(text)
+    except CRSError as error:
+        raise ValueError(f'{option}: unknown CRS {text!r} ({error})') from None
+
+
+def parse_res(
+    values: list[float] | None, option: str = '--res'
+) -> tuple[float, float] | None:
+    """A resolution from one value (x and y) or two (x, then y).
+
+    Args:
+        values: the values given, or None.
+        option: the option's name, for messages.
+
+    Returns:
+        ``(x, y)``, or None when nothing was given.
+
+    Raises:
+        ValueError: for more than two values or a value that is not positive.
+    """
+    if values is None:
+        return None
+    if len(values) not in (1, 2):
+        raise ValueError(f'{option} takes one or two values, got {len(values)}')
+    if min(values) <= 0:
+        raise ValueError(f'{option} must be positive, got {values}')
+    return (values[0], values[-1])

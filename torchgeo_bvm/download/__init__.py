@@ -1,0 +1,109 @@
+"""Download Sentinel-2 TOC imagery per map sheet with openEO, resumably.
+
+For each map sheet (``kbl4`` by default, any level accepted) and each period of
+whole months, one openEO process graph is built on Terrascope's
+``TERRASCOPE_S2_TOC_V2`` collection (Sentinel-2 L2A processed at VITO) and run
+as a batch job (or as a synchronous request for small extents) on an openEO
+backend, ``openeo.vito.be`` by default, with the official ``openeo`` client.
+The results land in the layout :class:`~torchgeo_bvm.datasets.Sentinel2TOC`
+reads::
+
+    <out>/<sheet.file_safe>/<sheet.file_safe>_openEO_<YYYY-MM-DD>Z.tif  (one date)
+    <out>/<sheet.file_safe>/<sheet.file_safe>_openEO_<YYYY-MM>_median.tif  (composite)
+
+Every file is an int16 GeoTIFF with one band per requested band in the requested
+order, then ``SCL`` (not in composites); each band's description is its name
+(``B02``, ..., ``SCL``), so bands are selected by name, never by position (the
+paper's code assumed an order the backend did not deliver).
+
+Process graph:
+
+* ``load_collection`` with the bands plus ``SCL``, the sheet's EPSG:4326
+  bounding box (of the sheet densified every 100 m, so the curved edges of the
+  Lambert 72 rectangle are covered, as the paper did), the period, and
+  optionally ``max_cloud_cover`` (an ``eo:cloud_cover`` property filter).
+* Optional monthly cloud-free composite (``composite='monthly'``): the bands are
+  masked where ``SCL`` is not in {4, 5, 6, 7} (vegetation, not vegetated, water,
+  unclassified; standard openEO processes, so any backend runs it), or with
+  VITO's ``to_scl_dilation_mask`` (``cloud_mask='dilation'``, which also removes
+  a margin around clouds), then ``aggregate_temporal_period('month',
+  reducer='median')``. Download size: every Kbl4 sheet is imaged every 5 days
+  from each relative orbit that covers it, and Flanders lies where two or three
+  orbits overlap, so the paper's every-date download holds about 73 to 150
+  dates per sheet and year (most of them cloudy); the composite holds 12, so
+  6 to 12 times fewer files and bytes, and the cloud masking has been done.
+* ``resample_spatial`` onto EPSG:4326 at the resolution equivalent to 10 m at
+  the centre of Flanders (:func:`torchgeo_bvm.crs.resolution_for`), with
+  nearest-neighbour sampling (``SCL`` is categorical): the package intersects
+  imagery and labels in EPSG:4326 by default, so reading never has to warp.
+  ``crs=None`` keeps the backend's native grid (UTM 31N, 10 m) instead; any
+  other CRS is resampled to 10 m in it.
+* ``save_result(format='GTiff')``: batch jobs write one GeoTIFF per date
+  (``openEO_2022-04-05Z.tif``) or month, renamed here as above.
+
+Faults: HTTP 429 and 5xx answers are retried with exponential backoff by the
+client's own ``urllib3`` retry adapter, configured for every method (starting a
+job twice is harmless in the openEO API, and a created job that is never started
+costs nothing); dropped connections and truncated bodies (fewer bytes than
+``Content-Length``) are retried here, with the same backoff. A failed job raises
+:class:`JobFailedError` with its id and the backend's log lines. A JSON manifest
+(``openeo-manifest.json`` in the output folder, rewritten atomically after every
+file) records each job id and each finished file, so a re-run skips finished
+sheets and periods, picks up a job that is still running or finished, and
+downloads only the missing files. Every file is written through
+:func:`torchgeo_bvm.fileio.atomic_path`: an interrupted run never leaves a
+truncated file under its final name.
+
+Authentication goes only through the client's own mechanisms
+(``Connection.authenticate_oidc()``: refresh tokens kept by the client, the
+device flow, or client credentials from ``OPENEO_AUTH_*`` environment
+variables); this package never reads, writes or logs a token.
+
+The package holds the process graph (:mod:`~torchgeo_bvm.download.graph`), the
+tasks (:mod:`~torchgeo_bvm.download.tasks`), the folder's manifest
+(:mod:`~torchgeo_bvm.download.manifest`) and the downloader
+(:mod:`~torchgeo_bvm.download.downloader`); every public name is importable from
+here.
+"""
+
+from ..datasets.bands import ALL_BANDS, BAND_MODES, SCL_BAND, resolve_bands
+from .downloader import (
+    DEFAULT_BACKEND,
+    TRANSIENT_STATUS,
+    Downloader,
+    DownloadError,
+    JobFailedError,
+    download,
+)
+from .graph import (
+    COLLECTION,
+    VALID_SCL,
+    DownloadOptions,
+    build_process_graph,
+    sheet_extent,
+)
+from .manifest import MANIFEST_NAME, Manifest
+from .tasks import DownloadTask, output_path, plan_tasks
+
+__all__ = [
+    'ALL_BANDS',
+    'BAND_MODES',
+    'COLLECTION',
+    'DEFAULT_BACKEND',
+    'MANIFEST_NAME',
+    'SCL_BAND',
+    'TRANSIENT_STATUS',
+    'VALID_SCL',
+    'DownloadError',
+    'DownloadOptions',
+    'DownloadTask',
+    'Downloader',
+    'JobFailedError',
+    'Manifest',
+    'build_process_graph',
+    'download',
+    'output_path',
+    'plan_tasks',
+    'resolve_bands',
+    'sheet_extent',
+]
