@@ -1,8 +1,8 @@
 """The ``torchgeo-bvm`` command line.
 
-Every module in :mod:`torchgeo_bvm.commands` is one subcommand: it defines
-``HELP`` (a one-line summary), ``add_arguments(parser)`` and ``run(args)``
-returning the exit status. New subcommands need no change here.
+Every module in :mod:`torchgeo_bvm.commands` is one subcommand: its
+``COMMAND`` (a :class:`~torchgeo_bvm.commands.Command`) holds its summary, its
+options and what it runs. New subcommands need no change here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from . import __version__, commands
+from .commands import Command
 
 __all__ = ['build_parser', 'main']
 
@@ -43,14 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version', version=__version__)
     subparsers = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for name, module in _command_modules().items():
+        command: Command = module.COMMAND
         sub = subparsers.add_parser(
             name,
-            help=module.HELP,
+            help=command.help,
             description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command.run)
     return parser
 
 

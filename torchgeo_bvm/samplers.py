@@ -59,12 +59,16 @@ from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import RandomTimestampSampler, SpatialSampler
 
-from .datasets import CachedBounds as CachedBounds
-from .datasets import IndexArrays
+from .datasets import CachedBounds as CachedBounds, IndexArrays
 from .grid import Grid, location_seed
-from .layout import SheetDataset, SheetLayout, SplitRegion, crop_domain
-from .layout import mirror_sources_from_extent as mirror_sources_from_extent
-from .layout import reflect_index as reflect_index
+from .layout import (
+    SheetDataset,
+    SheetLayout,
+    SplitRegion,
+    crop_domain,
+    mirror_sources_from_extent as mirror_sources_from_extent,
+    reflect_index as reflect_index,
+)
 from .sheets import Sheet, SplitScheme
 
 __all__ = [
@@ -154,14 +158,6 @@ class KaartbladSampler(SpatialSampler):
         self.generator = np.random.default_rng(generator)
         pixels = self.region.area / (self.grid.xres * self.grid.yres)
         self._length = int(length) if length else max(1, int(pixels // self.size**2))
-
-    def __len__(self) -> int:
-        """Crops per epoch.
-
-        Returns:
-            The length.
-        """
-        return self._length
 
     def __iter__(self) -> Iterator[tuple[slice, slice]]:
         """Draw the crops of one epoch.
@@ -280,14 +276,6 @@ class KaartbladGridSampler(SpatialSampler):
                 if allowed.intersects(box(x.start, y.start, x.stop, y.stop)):
                     tiles.append((index, column, row))
         return tiles
-
-    def __len__(self) -> int:
-        """Number of tiles.
-
-        Returns:
-            The length.
-        """
-        return self._length
 
     def __iter__(self) -> Iterator[tuple[slice, slice]]:
         """Yield the tiles.

@@ -9,6 +9,8 @@ whole 1:50,000 sheets are expected is an error, never its whole sheet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -23,12 +25,11 @@ __all__ = [
 ]
 
 
-def parse_sheets(text: str, option: str = '--sheets') -> list[Sheet]:
-    """Map sheets of any level from a comma-separated list of codes.
+def parse_sheets(text: str) -> list[Sheet]:
+    """Map sheets of any level from ``--sheets``, a comma-separated list of codes.
 
     Args:
         text: e.g. ``'22/1-2,22_3-4,15'``.
-        option: the option's name, for messages.
 
     Returns:
         The sheets, in the order given.
@@ -37,21 +38,14 @@ def parse_sheets(text: str, option: str = '--sheets') -> list[Sheet]:
         ValueError: for an invalid code (naming it and the expected forms) or a
             list that names no sheet.
     """
-    try:
-        sheets = list(iter_codes(text))
-    except ValueError as error:
-        raise ValueError(f'{option}: {error}') from None
-    if not sheets:
-        raise ValueError(f'{option} {text!r} names no sheet')
-    return sheets
+    return _some(text, lambda codes: list(iter_codes(codes)))
 
 
-def parse_kbl_numbers(text: str, option: str = '--sheets') -> list[int]:
-    """Whole 1:50,000 sheet numbers from a comma-separated list.
+def parse_kbl_numbers(text: str) -> list[int]:
+    """Whole 1:50,000 sheet numbers from ``--sheets``, a comma-separated list.
 
     Args:
         text: e.g. ``'15,22'``.
-        option: the option's name, for messages.
 
     Returns:
         The sheet numbers, sorted, each once.
@@ -61,13 +55,18 @@ def parse_kbl_numbers(text: str, option: str = '--sheets') -> list[int]:
             ``'22/1-2'`` (see :func:`~torchgeo_bvm.sheets.kbl_numbers`), or a list
             that names no sheet.
     """
+    return _some(text, kbl_numbers)
+
+
+def _some[T](text: str, parse: Callable[[str], list[T]]) -> list[T]:
+    """``parse(text)``, its errors naming ``--sheets``; no sheet is an error."""
     try:
-        numbers = kbl_numbers(text)
+        parsed = parse(text)
     except ValueError as error:
-        raise ValueError(f'{option}: {error}') from None
-    if not numbers:
-        raise ValueError(f'{option} {text!r} names no sheet')
-    return numbers
+        raise ValueError(f'--sheets: {error}') from None
+    if not parsed:
+        raise ValueError(f'--sheets {text!r} names no sheet')
+    return parsed
 
 
 def parse_integers(text: str, option: str) -> list[int]:
@@ -91,12 +90,11 @@ def parse_integers(text: str, option: str) -> list[int]:
         ) from None
 
 
-def parse_crs(text: str, option: str = '--crs') -> CRS:
-    """A CRS from anything pyproj reads (``EPSG:31370``, ``31370``, WKT, ...).
+def parse_crs(text: str) -> CRS:
+    """The CRS of ``--crs``: anything pyproj reads (``EPSG:31370``, ``31370``, WKT).
 
     Args:
         text: the value.
-        option: the option's name, for messages.
 
     Returns:
         The CRS.
@@ -107,17 +105,14 @@ def parse_crs(text: str, option: str = '--crs') -> CRS:
     try:
         return CRS.from_user_input(text)
     except CRSError as error:
-        raise ValueError(f'{option}: unknown CRS {text!r} ({error})') from None
+        raise ValueError(f'--crs: unknown CRS {text!r} ({error})') from None
 
 
-def parse_res(
-    values: list[float] | None, option: str = '--res'
-) -> tuple[float, float] | None:
-    """A resolution from one value (x and y) or two (x, then y).
+def parse_res(values: list[float] | None) -> tuple[float, float] | None:
+    """The resolution of ``--res``: one value (x and y) or two (x, then y).
 
     Args:
         values: the values given, or None.
-        option: the option's name, for messages.
 
     Returns:
         ``(x, y)``, or None when nothing was given.
@@ -128,7 +123,7 @@ def parse_res(
     if values is None:
         return None
     if len(values) not in (1, 2):
-        raise ValueError(f'{option} takes one or two values, got {len(values)}')
+        raise ValueError(f'--res takes one or two values, got {len(values)}')
     if min(values) <= 0:
-        raise ValueError(f'{option} must be positive, got {values}')
+        raise ValueError(f'--res must be positive, got {values}')
     return (values[0], values[-1])

@@ -16,15 +16,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = 'run the whole pipeline on the embedded mini-Flanders'
+from . import Command
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments.
-
-    Args:
-        parser: the subcommand's parser.
-    """
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, default=Path('demo-output'), help='folder')
     parser.add_argument(
         '--size', default='demo', help="mini-Flanders size (default 'demo')"
@@ -35,15 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the demo and print its report.
-
-    Args:
-        args: the parsed arguments.
-
-    Returns:
-        0 on success.
-    """
+def _run(args: argparse.Namespace) -> int:
+    """Run the demo and print its report."""
     from ..demo import run_demo
 
     result = run_demo(
@@ -56,3 +44,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(result.summary())
     return 0
+
+
+COMMAND = Command(
+    help='run the whole pipeline on the embedded mini-Flanders',
+    add_arguments=_add_arguments,
+    run=_run,
+)

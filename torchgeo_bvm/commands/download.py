@@ -33,17 +33,11 @@ from ..download import (
     resolve_bands,
 )
 from ..sheets import Sheet, SplitScheme
+from . import Command
 from ._options import parse_crs, parse_integers, parse_sheets
 
-HELP = 'download Sentinel-2 TOC imagery per map sheet with openEO (resumable)'
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments.
-
-    Args:
-        parser: the subcommand's parser.
-    """
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
@@ -133,18 +127,8 @@ def _sheets(args: argparse.Namespace) -> list[Sheet]:
     return parse_sheets(args.sheets)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Download, or print the process graphs with ``--dry-run``.
-
-    Args:
-        args: the parsed arguments.
-
-    Returns:
-        0 on success, 1 if a job or download failed.
-
-    Raises:
-        ValueError: for bad sheets, months, bands or settings.
-    """
+def _run(args: argparse.Namespace) -> int:
+    """Download, or print the process graphs with ``--dry-run``."""
     native = args.crs.lower() == 'native'
     options = DownloadOptions(
         bands=resolve_bands(args.bands),
@@ -186,3 +170,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f'{len(files)} files for {len(tasks)} sheet periods in {args.out}')
     return 0
+
+
+COMMAND = Command(
+    help='download Sentinel-2 TOC imagery per map sheet with openEO (resumable)',
+    add_arguments=_add_arguments,
+    run=_run,
+)

@@ -13,9 +13,8 @@ from pathlib import Path
 from ..fileio import atomic_path
 from ..plot import plot_grid
 from ..sheets import KBL_CRS, LEVELS, SplitScheme, grid
+from . import Command
 from ._options import parse_crs, parse_kbl_numbers
-
-HELP = 'write the NGI map-sheet grid with the paper split'
 
 _DRIVERS = {
     '.gpkg': 'GPKG',
@@ -25,12 +24,7 @@ _DRIVERS = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments.
-
-    Args:
-        parser: the subcommand's parser.
-    """
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--level', choices=LEVELS, default='kbl', help='sheet level')
     parser.add_argument(
         '--out', type=Path, required=True, help='output file (.gpkg, .geojson or .shp)'
@@ -47,18 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write the grid.
-
-    Args:
-        args: the parsed arguments.
-
-    Returns:
-        0 on success.
-
-    Raises:
-        ValueError: for an unknown output format, CRS or bad sheet numbers.
-    """
+def _run(args: argparse.Namespace) -> int:
+    """Write the grid."""
     driver = _DRIVERS.get(args.out.suffix.lower())
     if driver is None:
         raise ValueError(
@@ -84,3 +68,10 @@ def run(args: argparse.Namespace) -> int:
         plot_grid(shown, args.plot)
         print(f'wrote the split map to {args.plot}')
     return 0
+
+
+COMMAND = Command(
+    help='write the NGI map-sheet grid with the paper split',
+    add_arguments=_add_arguments,
+    run=_run,
+)

@@ -21,17 +21,11 @@ from pathlib import Path
 from torchgeo.datasets import DatasetNotFoundError
 
 from ..labels import rasterize_bvm
+from . import Command
 from ._options import parse_crs, parse_res, parse_sheets
 
-HELP = 'rasterise the BVM into a class-id GeoTIFF with colour table and class names'
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments.
-
-    Args:
-        parser: the subcommand's parser.
-    """
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--bvm',
         type=Path,
@@ -67,19 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
-def run(args: argparse.Namespace) -> int:
-    """Rasterise.
-
-    Args:
-        args: the parsed arguments.
-
-    Returns:
-        0 on success.
-
-    Raises:
-        ValueError: for contradictory or invalid options, or bad input data.
-        FileNotFoundError: if an input file does not exist.
-    """
+def _run(args: argparse.Namespace) -> int:
+    """Rasterise."""
     if args.like is not None and (args.crs is not None or args.res is not None):
         raise ValueError(
             '--like takes the CRS and resolution from the raster: '
@@ -107,3 +90,10 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f'{args.bvm}: no BVM layer found ({error})') from None
     print(f'wrote {out}')
     return 0
+
+
+COMMAND = Command(
+    help='rasterise the BVM into a class-id GeoTIFF with colour table and class names',
+    add_arguments=_add_arguments,
+    run=_run,
+)

@@ -22,17 +22,11 @@ from pathlib import Path
 
 from ..sheets import SplitScheme
 from ..statistics import split_class_counts
+from . import Command
 from ._options import parse_crs, parse_integers, parse_kbl_numbers, parse_res
 
-HELP = 'class distributions and chi-squared distances of the splits'
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments.
-
-    Args:
-        parser: the subcommand's parser.
-    """
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         '--labels', type=Path, help='label raster (torchgeo-bvm rasterize)'
@@ -102,15 +96,8 @@ def load_scheme(value: str) -> SplitScheme:
         raise ValueError(f'{path}: {error}') from None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Compute and write the statistics.
-
-    Args:
-        args: the parsed arguments.
-
-    Returns:
-        0 on success.
-    """
+def _run(args: argparse.Namespace) -> int:
+    """Compute and write the statistics."""
     scheme = load_scheme(args.split)
     numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
     if args.bands is not None:
@@ -156,3 +143,10 @@ def _band_statistics(
         print(f'{band}: mean {statistics.mean[i]:.1f}, std {statistics.std[i]:.1f}')
     print(f'band statistics: {path}')
     return 0
+
+
+COMMAND = Command(
+    help='class distributions and chi-squared distances of the splits',
+    add_arguments=_add_arguments,
+    run=_run,
+)

@@ -16,16 +16,10 @@ import argparse
 from pathlib import Path
 
 from ..synth.flanders import DEFAULT_SIZE, SIZES, write_mini_flanders
+from . import Command
 
-HELP = 'write the embedded mini-Flanders (BVM, sheets, boundary, Sentinel-2)'
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments.
-
-    Args:
-        parser: the subcommand's parser.
-    """
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     sizes = ', '.join(f'{s.name}: {s.description}' for s in SIZES.values())
     parser.add_argument(
@@ -43,19 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write mini-Flanders and print what was written.
-
-    Args:
-        args: the parsed arguments.
-
-    Returns:
-        0 on success.
-
-    Raises:
-        ValueError: if ``--out`` is a non-empty folder that mini-Flanders did
-            not write.
-    """
+def _run(args: argparse.Namespace) -> int:
+    """Write mini-Flanders and print what was written."""
     manifest = write_mini_flanders(
         args.out,
         args.size,
@@ -83,3 +66,10 @@ def run(args: argparse.Namespace) -> int:
     for name, count in manifest['pixels'].items():
         print(f'    {name:<42} {count:>10} {100 * count / total:6.2f} %')
     return 0
+
+
+COMMAND = Command(
+    help='write the embedded mini-Flanders (BVM, sheets, boundary, Sentinel-2)',
+    add_arguments=_add_arguments,
+    run=_run,
+)

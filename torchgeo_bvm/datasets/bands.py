@@ -160,10 +160,6 @@ def resolve_bands(bands: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _file_safe(sheet: Sheet | str | int) -> str:
-    return Sheet.parse(sheet).file_safe
-
-
 def openeo_acquisition_path(
     out: str | Path, sheet: Sheet | str | int, day: date | str
 ) -> Path:
@@ -177,15 +173,15 @@ def openeo_acquisition_path(
     Returns:
         ``out/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif`` with the file-safe sheet code.
     """
-    code = _file_safe(sheet)
-    stamp = pd.Timestamp(day).strftime('%Y-%m-%d')
-    return Path(out) / code / f'{code}_openEO_{stamp}Z.tif'
+    return _openeo_path(out, sheet, pd.Timestamp(day).strftime('%Y-%m-%dZ'))
 
 
 def openeo_composite_path(
     out: str | Path, sheet: Sheet | str | int, month: date | str
 ) -> Path:
-    """Where the openEO downloader writes one sheet's monthly median composite.
+    """Where the openEO downloader writes a sheet's monthly median composite.
+
+    The file of a month, not of a date: its name holds the year and month only.
 
     Args:
         out: the download folder.
@@ -195,9 +191,12 @@ def openeo_composite_path(
     Returns:
         ``out/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif``.
     """
-    code = _file_safe(sheet)
-    stamp = pd.Timestamp(month).strftime('%Y-%m')
-    return Path(out) / code / f'{code}_openEO_{stamp}_median.tif'
+    return _openeo_path(out, sheet, pd.Timestamp(month).strftime('%Y-%m_median'))
+
+
+def _openeo_path(out: str | Path, sheet: Sheet | str | int, stamp: str) -> Path:
+    code = Sheet.parse(sheet).file_safe
+    return Path(out) / code / f'{code}_openEO_{stamp}.tif'
 
 
 def parse_openeo_name(name: str) -> tuple[Literal['openeo', 'composite'], str] | None:

@@ -438,10 +438,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         return tuple(getattr(self.datasets[0], 'bands', ()) or ())
 
     def plot(
-        self,
-        sample: Sample,
-        show_titles: bool = True,
-        suptitle: str | None = None,
+        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
     ) -> Figure:
         """Plot image (true or false colour), labels and, if present, the prediction.
 

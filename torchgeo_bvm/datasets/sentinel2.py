@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -49,136 +46,44 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import calculate_default_transform, transform_bounds
+from rasterio.warp import transform_bounds
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..crs import pixel_size_m
-from ..grid import Grid, nodata_is_the_only_mask
+from ..grid import Grid
 from ..plot import display_bands, stretch
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
+from ._products import (
+    FileInfo,
+    Item,
+    corrupt_file_error,
+    default_res,
+    find_items,
+    open_checked,
+)
+
+# The catalogue keeps its old import path here (``X as X`` re-exports).
 from .bands import (
-    ALL_BANDS,
-    BAND_MODES,
+    ALL_BANDS as ALL_BANDS,
+    BAND_MODES as BAND_MODES,
     FALSE_COLOUR_BANDS,
-    NATIVE_RESOLUTION,
-    PAPER_CLOUD_RULE,
-    REFLECTANCE_SCALE,
-    RGB_BANDS,
-    RGNIR_BANDS,
-    SCL_BAND,
-    SCL_CLASSES,
+    NATIVE_RESOLUTION as NATIVE_RESOLUTION,
+    PAPER_CLOUD_RULE as PAPER_CLOUD_RULE,
+    REFLECTANCE_SCALE as REFLECTANCE_SCALE,
+    RGB_BANDS as RGB_BANDS,
+    RGNIR_BANDS as RGNIR_BANDS,
+    SCL_BAND as SCL_BAND,
+    SCL_CLASSES as SCL_CLASSES,
     TRUE_COLOUR_BANDS,
-    CloudRule,
-    dilate,
-    openeo_acquisition_path,
-    openeo_composite_path,
-    parse_openeo_name,
-    resolve_bands,
+    CloudRule as CloudRule,
+    dilate as dilate,
+    openeo_acquisition_path as openeo_acquisition_path,
+    openeo_composite_path as openeo_composite_path,
+    resolve_bands as resolve_bands,
 )
 
-__all__ = [
-    'ALL_BANDS',
-    'BAND_MODES',
-    'NATIVE_RESOLUTION',
-    'PAPER_CLOUD_RULE',
-    'REFLECTANCE_SCALE',
-    'RGB_BANDS',
-    'RGNIR_BANDS',
-    'SCL_BAND',
-    'SCL_CLASSES',
-    'CloudRule',
-    'Sentinel2TOC',
-    'dilate',
-    'openeo_acquisition_path',
-    'openeo_composite_path',
-    'resolve_bands',
-]
-
-# Built from integers: pandas' Timedelta arithmetic warns under numpy 2.
-_ONE_MICROSECOND = pd.Timedelta(1, unit='us')
-_ONE_DAY = pd.Timedelta(86_400_000_000 - 1, unit='us')
-
-#: The grid, in metres, onto which every band of a Terrascope product is read.
-_TERRASCOPE_GRID_M = 10.0
-
-_TERRASCOPE_BAND_RE = re.compile(
-    r"""
-    ^(?P<stem>(?P<platform>S2[A-D])_(?P<date>\d{8})T(?P<time>\d{6})
-      _(?P<tile>\d{2}[A-Z]{3}))
-    _TOC-(?P<band>B\d[\dA])_(?P<res>\d{2})M_(?P<version>V\d{3})\.tiff?$
-    """,
-    re.VERBOSE,
-)
-_TERRASCOPE_SCL_RE = re.compile(
-    r"""
-    ^(?P<stem>(?P<platform>S2[A-D])_(?P<date>\d{8})T(?P<time>\d{6})
-      _(?P<tile>\d{2}[A-Z]{3}))
-    _SCENECLASSIFICATION_(?P<res>\d{2})M_(?P<version>V\d{3})\.tiff?$
-    """,
-    re.VERBOSE,
-)
-
-Layout = Literal['terrascope', 'openeo', 'composite']
-
-
-@dataclass(frozen=True)
-class _Source:
-    """One band: which file, which 1-based band of it."""
-
-    path: str
-    index: int
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One indexed unit: a Terrascope product or an openEO file."""
-
-    key: str
-    layout: Layout
-    period: str
-    start: pd.Timestamp
-    stop: pd.Timestamp
-    bands: dict[str, _Source]
-    scl: _Source | None
-    version: str = ''
-    reference: str = field(default='')
-
-
-@dataclass(frozen=True)
-class _File:
-    """What a read needs to know of a file, noted at index time."""
-
-    grid: Grid
-    #: Nodata value of each band (1-based index - 1); None where there is none.
-    nodata: tuple[float | None, ...]
-    #: False when some band is masked by something else than its nodata value
-    #: (an internal mask or alpha band), or the file is not north up: such files
-    #: are always read by merging.
-    direct: bool
-
-    @classmethod
-    def of(cls, src: DatasetReader) -> _File:
-        """Note what an open file holds."""
-        grid = Grid.of_file(src)
-        return cls(
-            grid, tuple(src.nodatavals), nodata_is_the_only_mask(src) and grid.north_up
-        )
-
-
-def _corrupt(path: str, error: Exception) -> ValueError:
-    return ValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
-
-
-def _open_checked(path: str) -> DatasetReader:
-    try:
-        src = rasterio.open(path)
-    except RasterioError as error:
-        raise _corrupt(path, error) from error
-    if src.crs is None:
-        src.close()
-        raise ValueError(f'{path}: the GeoTIFF has no CRS')
-    return src
+__all__ = ['Sentinel2TOC']
 
 
 class Sentinel2TOC(CachedBounds, RasterDataset):
@@ -294,13 +199,13 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self._handles: OrderedDict[str, DatasetReader] = OrderedDict()
         self._handles_pid = os.getpid()
         # Per-file grids noted while indexing, so that reads derive nothing again.
-        self._files: dict[str, _File] = {}
+        self._files: dict[str, FileInfo] = {}
         # Files whose CRS is the dataset's (recomputed if ``crs`` is changed).
         self._grids_crs: CRS | None = None
         self._on_crs: dict[str, bool] = {}
         self._pixel_m: dict[tuple[float, float], tuple[float, float]] = {}
 
-        found = self._discover()
+        found, self._files = find_items(self.files, self.bands, self.cloud_rule)
         if not found:
             raise DatasetNotFoundError(self)
         items = [item for item in found if self._wanted(item)]
@@ -315,13 +220,13 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         dst_crs = CRS.from_user_input(crs) if crs is not None else None
         geometries = []
         for item in items:
-            with _open_checked(item.reference) as src:
+            with open_checked(item.reference) as src:
                 src_crs = CRS.from_user_input(src.crs)
                 if dst_crs is None:
                     dst_crs = src_crs
                 bounds = tuple(src.bounds)
                 if res is None:
-                    res = self._default_res(item, src, dst_crs)
+                    res = default_res(item, src, dst_crs)
             if src_crs != dst_crs:
                 bounds = transform_bounds(src_crs, dst_crs, *bounds, densify_pts=21)
             geometries.append(shapely.box(*bounds))
@@ -368,130 +273,10 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         """
         return self._items[filepath].reference
 
-    # ------------------------------------------------------------------ indexing
-
-    def _discover(self) -> list[_Item]:
-        products: dict[tuple[str, str, str], dict[str, str]] = {}
-        items: list[_Item] = []
-        for path in self.files:
-            name = os.path.basename(path)
-            if name.startswith('.'):
-                continue  # temporary files of an interrupted write
-            match = _TERRASCOPE_BAND_RE.match(name) or _TERRASCOPE_SCL_RE.match(name)
-            if match is not None:
-                key = (os.path.dirname(path), match['stem'], match['version'])
-                band = match.groupdict().get('band') or SCL_BAND
-                products.setdefault(key, {})[band] = path
-                continue
-            openeo = parse_openeo_name(name)
-            if openeo is not None:
-                items.append(self._openeo_item(path, *openeo))
-        for (folder, stem, version), files in products.items():
-            items.append(self._terrascope_item(folder, stem, version, files))
-        return items
-
-    def _terrascope_item(
-        self, folder: str, stem: str, version: str, files: dict[str, str]
-    ) -> _Item:
-        product_id = f'{stem}_TOC_{version}'
-        # In the archive layout the folder is the product; otherwise name it.
-        product = (
-            folder
-            if os.path.basename(folder) == product_id
-            else os.path.join(folder, product_id)
-        )
-        needed = list(self.bands) + ([SCL_BAND] if self.cloud_rule else [])
-        for band in needed:
-            if band not in files:
-                kind = 'SCENECLASSIFICATION' if band == SCL_BAND else f'TOC-{band}'
-                expected = f'{stem}_{kind}_{NATIVE_RESOLUTION[band]}M_{version}.tif'
-                raise FileNotFoundError(
-                    f'Terrascope product {product} has no file for band {band} '
-                    f'(expected {expected} in {folder})'
-                )
-        for band in needed:
-            with _open_checked(files[band]) as src:
-                self._files[files[band]] = _File.of(src)
-        sensing = pd.Timestamp(datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S'))
-        start = sensing.normalize()
-        ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
-        return _Item(
-            key=product,
-            layout='terrascope',
-            period=start.strftime('%Y-%m-%d'),
-            start=start,
-            stop=start + _ONE_DAY,
-            bands={b: _Source(files[b], 1) for b in self.bands},
-            scl=_Source(files[SCL_BAND], 1) if self.cloud_rule else None,
-            version=version,
-            reference=files[(ten_metre or list(self.bands))[0]],
-        )
-
-    def _openeo_item(self, path: str, layout: Layout, stamp: str) -> _Item:
-        with _open_checked(path) as src:
-            names = [d.strip().upper() if d else None for d in src.descriptions]
-            self._files[path] = _File.of(src)
-        if any(n is None for n in names):
-            raise ValueError(
-                f'{path}: band {names.index(None) + 1} has no name (band '
-                'description); openEO downloads must name every band (B02, ..., SCL)'
-            )
-        indexes = {str(n): i + 1 for i, n in enumerate(names)}
-        missing = [b for b in self.bands if b not in indexes]
-        if missing:
-            raise ValueError(
-                f'{path}: has no band {", ".join(missing)}; its bands are '
-                f'{", ".join(str(n) for n in names)}'
-            )
-        scl = None
-        if self.cloud_rule is not None and layout == 'openeo':
-            if SCL_BAND not in indexes:
-                raise ValueError(
-                    f'{path}: has no SCL band to mask clouds with (bands: '
-                    f'{", ".join(str(n) for n in names)}); pass cloud_rule=None '
-                    'to read it without cloud masking'
-                )
-            scl = _Source(path, indexes[SCL_BAND])
-        if layout == 'composite':
-            start = pd.Timestamp(stamp + '-01')
-            stop = start + pd.offsets.MonthBegin(1) - _ONE_MICROSECOND
-            period = f'{stamp} (monthly median)'
-        else:
-            start = pd.Timestamp(stamp)
-            stop = start + _ONE_DAY
-            period = stamp
-        return _Item(
-            key=path,
-            layout=layout,
-            period=period,
-            start=start,
-            stop=stop,
-            bands={b: _Source(path, indexes[b]) for b in self.bands},
-            scl=scl,
-            reference=path,
-        )
-
-    def _wanted(self, item: _Item) -> bool:
+    def _wanted(self, item: Item) -> bool:
         if self.years is not None and item.start.year not in self.years:
             return False
         return self.months is None or item.start.month in self.months
-
-    def _default_res(
-        self, item: _Item, src: DatasetReader, dst_crs: CRS
-    ) -> tuple[float, float]:
-        if item.layout == 'terrascope':
-            left, bottom, right, top = src.bounds
-            width = max(1, round((right - left) / _TERRASCOPE_GRID_M))
-            height = max(1, round((top - bottom) / _TERRASCOPE_GRID_M))
-        else:
-            left, bottom, right, top = src.bounds
-            width, height = src.width, src.height
-        if CRS.from_user_input(src.crs) == dst_crs:
-            return ((right - left) / width, (top - bottom) / height)
-        transform, _, _ = calculate_default_transform(
-            src.crs, dst_crs, width, height, left, bottom, right, top
-        )
-        return (abs(transform.a), abs(transform.e))
 
     # ------------------------------------------------------------------- reading
 
@@ -514,7 +299,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if path in self._handles:
             self._handles.move_to_end(path)
             return self._handles[path]
-        src = _open_checked(path)
+        src = open_checked(path)
         if self.cache:
             self._handles[path] = src
             while len(self._handles) > 128:
@@ -537,7 +322,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         bounds: tuple[float, float, float, float],
         res: tuple[float, float],
         shape: tuple[int, int],
-    ) -> tuple[_File, int, int] | None:
+    ) -> tuple[FileInfo, int, int] | None:
         """The file and the window's (col, row) if the window is on its grid."""
         file = self._files.get(path)
         if file is None or not file.direct or not self._same_crs(path):
@@ -561,7 +346,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         try:
             data: NDArray[Any] = src.read(indexes, window=part)
         except RasterioError as error:
-            raise _corrupt(path, error) from error
+            raise corrupt_file_error(path, error) from error
         finally:
             if not self.cache:
                 src.close()
@@ -593,9 +378,15 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
                     nodata=np.nan,
                 )
             else:
-                data = self._warp(src, indexes, bounds, res, resampling)
+                target = Grid(
+                    self.crs,
+                    rasterio.transform.from_origin(bounds[0], bounds[3], *res),
+                    round((bounds[2] - bounds[0]) / res[0]),
+                    round((bounds[3] - bounds[1]) / res[1]),
+                )
+                data = self._warp(src, indexes, target, resampling)
         except RasterioError as error:
-            raise _corrupt(path, error) from error
+            raise corrupt_file_error(path, error) from error
         finally:
             if not self.cache:
                 src.close()
@@ -606,7 +397,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self,
         path: str,
         indexes: list[int],
-        file: _File,
+        file: FileInfo,
         col: int,
         row: int,
         shape: tuple[int, int],
@@ -648,7 +439,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         channels: list[int],
         indexes: list[int],
         scl_index: int,
-        aligned: tuple[_File, int, int],
+        aligned: tuple[FileInfo, int, int],
         wide_shape: tuple[int, int],
         image: NDArray[np.float32],
     ) -> tuple[NDArray[np.float32], bool, bool]:
@@ -722,8 +513,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self,
         src: DatasetReader,
         indexes: list[int],
-        bounds: tuple[float, float, float, float],
-        res: tuple[float, float],
+        target: Grid,
         resampling: Resampling,
     ) -> NDArray[np.float32]:
         # Warped straight onto the query grid: unlike TorchGeo's cached VRT on a
@@ -731,8 +521,6 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         # pixel gets the same value whatever window it is read in. GDAL's default
         # tolerance of 0.125 px lets nearest pick another pixel from window to
         # window; 0.001 px costs no measurable time (rasterio refuses 0).
-        width = round((bounds[2] - bounds[0]) / res[0])
-        height = round((bounds[3] - bounds[1]) / res[1])
         # Warped in the file's own dtype and masked by its nodata (or an alpha
         # band where it has none): a float32 VRT with NaN as nodata does not mask
         # the source's integer nodata, and 32767 would come through as data.
@@ -742,11 +530,9 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         with WarpedVRT(
             src,
             crs=self.crs.to_wkt(),
-            transform=rasterio.transform.from_origin(
-                bounds[0], bounds[3], res[0], res[1]
-            ),
-            width=width,
-            height=height,
+            transform=target.transform,
+            width=target.width,
+            height=target.height,
             resampling=resampling,
             tolerance=0.001,
             **masking,
@@ -766,7 +552,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         return self._pixel_m[res]
 
     def _read_item(
-        self, item: _Item, x: slice, y: slice, shape: tuple[int, int]
+        self, item: Item, x: slice, y: slice, shape: tuple[int, int]
     ) -> tuple[NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
         """Read one product or file: (image, some band has data, valid)."""
         bounds = (x.start, y.start, x.stop, y.stop)
@@ -921,10 +707,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     # ------------------------------------------------------------------ plotting
 
     def plot(
-        self,
-        sample: Sample,
-        show_titles: bool = True,
-        suptitle: str | None = None,
+        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
     ) -> Figure:
         """Plot a sample: true or false colour, and the validity mask.
 

@@ -136,6 +136,7 @@ class Downloader:
         self.progress = progress
         self.on_file = on_file
         self._connection: Connection | None = None
+        self._manifest: Manifest | None = None
 
     def plan(
         self,
@@ -181,7 +182,7 @@ class Downloader:
                 not hold the requested bands.
             ValueError: if the folder holds a download with other settings.
         """
-        manifest = Manifest.open(self.out, self.options.settings())
+        manifest = self._manifest = Manifest.open(self.out, self.options.settings())
         files: list[Path] = []
         overall = tqdm(
             tasks, desc='openEO downloads', unit='task', disable=not self.progress
@@ -194,9 +195,9 @@ class Downloader:
                 record = manifest.record(task, digest)
                 record['complete'] = False
                 if self.sync:
-                    self._run_sync(task, graph, manifest, record)
+                    self._run_sync(task, graph)
                 else:
-                    self._run_batch(task, graph, manifest, record)
+                    self._run_batch(task, graph)
                 record['complete'] = True
                 manifest.save()
             files.extend(self.out / f for f in manifest.tasks[task.key]['files'])
@@ -255,16 +256,17 @@ class Downloader:
 
     # -- batch jobs -------------------------------------------------------------
 
-    def _run_batch(
-        self,
-        task: DownloadTask,
-        graph: dict[str, Any],
-        manifest: Manifest,
-        record: dict[str, Any],
-    ) -> None:
+    def _record(self, task: DownloadTask) -> tuple[Manifest, dict[str, Any]]:
+        """The manifest of the running :meth:`run` and a task's record in it."""
+        if self._manifest is None:
+            raise RuntimeError('tasks are run by Downloader.run')
+        return self._manifest, self._manifest.tasks[task.key]
+
+    def _run_batch(self, task: DownloadTask, graph: dict[str, Any]) -> None:
+        _, record = self._record(task)
         bar = tqdm(desc=task.key, unit='file', leave=False, disable=not self.progress)
         try:
-            job = self._resume_or_create(task, graph, manifest, record, bar)
+            job = self._resume_or_create(task, graph, bar)
             self._wait(job, bar)
             assets = self._tiff_assets(job, task)
             bar.reset(total=len(assets))
@@ -275,18 +277,14 @@ class Downloader:
                     bar.update()
                     continue
                 self._fetch_file(partial(self._fetch_url, href), target)
-                self._finish_file(manifest, record, target, bar)
+                self._finish_file(task, target, bar)
         finally:
             bar.close()
 
     def _resume_or_create(
-        self,
-        task: DownloadTask,
-        graph: dict[str, Any],
-        manifest: Manifest,
-        record: dict[str, Any],
-        bar: tqdm[Any],
+        self, task: DownloadTask, graph: dict[str, Any], bar: tqdm[Any]
     ) -> BatchJob:
+        manifest, record = self._record(task)
         if record['job_id']:
             job = self.connection.job(record['job_id'])
             status = self._status(job)
@@ -382,14 +380,9 @@ class Downloader:
 
     # -- synchronous requests -----------------------------------------------------
 
-    def _run_sync(
-        self,
-        task: DownloadTask,
-        graph: dict[str, Any],
-        manifest: Manifest,
-        record: dict[str, Any],
-    ) -> None:
+    def _run_sync(self, task: DownloadTask, graph: dict[str, Any]) -> None:
         target = output_path(self.out, task.sheet, task.start, composite=True)
+        _, record = self._record(task)
         record['files'] = []
 
         def fetch(temporary: Path) -> None:
@@ -400,7 +393,7 @@ class Downloader:
             _check_length(temporary, headers)
 
         self._fetch_file(fetch, target)
-        self._finish_file(manifest, record, target, None)
+        self._finish_file(task, target, None)
 
     # -- files ------------------------------------------------------------------
 
@@ -417,12 +410,9 @@ class Downloader:
             _check_length(target, response.headers)
 
     def _finish_file(
-        self,
-        manifest: Manifest,
-        record: dict[str, Any],
-        target: Path,
-        bar: tqdm[Any] | None,
+        self, task: DownloadTask, target: Path, bar: tqdm[Any] | None
     ) -> None:
+        manifest, record = self._record(task)
         relative = target.relative_to(self.out).as_posix()
         if relative not in record['files']:
             record['files'].append(relative)
