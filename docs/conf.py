@@ -1,8 +1,12 @@
 """Sphinx configuration for torchgeo-bvm."""
 
+import os
 from pathlib import Path
 
 import torchgeo_bvm
+
+# The library never chooses a matplotlib backend; the docs draw into files.
+os.environ.setdefault('MPLBACKEND', 'Agg')
 
 project = 'torchgeo-bvm'
 author = 'torchgeo-bvm developers'
@@ -31,7 +35,8 @@ GENERATED = Path(__file__).parent / '_static' / 'generated'
 
 def _split_map() -> None:
     """Draw the paper's split over all 43 sheets for the split-scheme page."""
-    from torchgeo_bvm.kaartblad import SplitScheme, grid, plot_grid
+    from torchgeo_bvm.plot import plot_grid
+    from torchgeo_bvm.sheets import SplitScheme, grid
 
     target = GENERATED / 'split_map.png'
     if not target.exists():

@@ -38,13 +38,12 @@ from .classes import CLASSES, IGNORE_INDEX, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets.bvm import BVMDataset
 from .fileio import atomic_path
-from .grid import Grid
+from .grid import Grid as Grid  # its old import path
 from .scanline import polygon_coverage
 from .sheets import Sheet
 
 __all__ = [
     'COG_BLOCK_SIZE',
-    'Grid',
     'class_raster_aux_xml',
     'rasterize_bvm',
     'write_class_raster',
