@@ -132,3 +132,15 @@ def test_location_seed_depends_on_the_window_only() -> None:
     assert location_seed(5, x, y)[0] == 5
     assert location_seed(5, x, y) != location_seed(5, slice(1.0, 2.5), y)
     assert location_seed(5, x, y)[1] == location_seed(6, x, y)[1]
+
+
+def test_from_bounds_ignores_float_noise_unlike_aligned_target() -> None:
+    from rasterio.warp import aligned_target
+
+    # A right edge 1e-10 pixel past a grid line: float noise, not a pixel.
+    bounds = (0.0, 0.0, 30.000000001, 20.0)
+    grid = Grid.from_bounds(bounds, 'EPSG:31370', 10.0)
+    assert (grid.width, grid.height) == (3, 2)
+    source = from_origin(0.0, 20.0, bounds[2], 20.0)
+    _, width, height = aligned_target(source, 1, 1, 10.0)
+    assert (width, height) == (4, 2)  # why Grid.from_bounds keeps its own rule

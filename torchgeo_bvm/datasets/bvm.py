@@ -617,7 +617,8 @@ class BVMRaster(CachedBounds, RasterDataset):
         try:
             if not isinstance(src, DatasetReader):
                 return None
-            grid = Grid.of_file(src)
+            # Its pixels only: a file in another CRS came back warped (not here).
+            grid = Grid(None, src.transform, src.width, src.height)
             width = round((x.stop - x.start) / x.step)
             height = round((y.stop - y.start) / y.step)
             offset = grid.aligned(
