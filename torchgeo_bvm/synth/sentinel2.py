@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -40,12 +40,14 @@ from ..datasets.sentinel2 import (
 )
 from ..fileio import atomic_path
 from ..kaartblad import KBL_CRS, Sheet
+from .noise import Clouds, wave_field
 
 __all__ = [
     'QUALITY_LAYERS',
     'SCL_COLOURS',
     'SCL_SPECTRA',
     'TERRASCOPE_NODATA',
+    'SheetFileOptions',
     'reflectance_from_classes',
     'synthetic_scene',
     'synthetic_scl',
@@ -124,20 +126,6 @@ def terrascope_product_id(
     return f'{platform}_{stamp}_{tile}_TOC_{version}'
 
 
-def _smooth_field(
-    shape: tuple[int, int], rng: np.random.Generator, waves: int = 6
-) -> NDArray[np.float64]:
-    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
-    size = float(max(shape))
-    field = np.zeros(shape)
-    for _ in range(waves):
-        fy, fx = rng.uniform(0.5, 3.0, size=2) * rng.choice([-1, 1], size=2)
-        phase = rng.uniform(0, 2 * np.pi)
-        field += np.cos(2 * np.pi * (fx * cols + fy * rows) / size + phase)
-    result: NDArray[np.float64] = field / np.sqrt(waves / 2)
-    return result
-
-
 def synthetic_scl(
     shape: tuple[int, int], *, seed: int = 0, cloud_fraction: float = 0.15
 ) -> NDArray[np.uint8]:
@@ -159,7 +147,7 @@ def synthetic_scl(
     """
     rng = np.random.default_rng(seed)
     rows, cols = shape
-    field = _smooth_field(shape, rng)
+    field = wave_field(shape, rng)
     scl = np.full(shape, 4, dtype=np.uint8)
     scl[field > 0.6] = 5
     scl[field < -1.1] = 6
@@ -167,29 +155,7 @@ def synthetic_scl(
     scl[sparse < 0.01] = 7
     scl[(sparse >= 0.01) & (sparse < 0.015)] = 2
     scl[rng.integers(rows), rng.integers(cols)] = 1
-
-    yy, xx = np.mgrid[0:rows, 0:cols]
-    size = max(rows, cols)
-    cirrus_y, cirrus_x = rng.uniform(0, rows), rng.uniform(0, cols)
-    ellipse = ((yy - cirrus_y) / (0.12 * size)) ** 2 + (
-        (xx - cirrus_x) / (0.3 * size)
-    ) ** 2
-    scl[ellipse <= 1] = 10
-
-    radius_min, radius_max = max(1.5, 0.04 * size), max(2.5, 0.1 * size)
-    mean_area = np.pi * ((radius_min + radius_max) / 2 * 1.3) ** 2
-    blobs = max(1, round(cloud_fraction * rows * cols / mean_area))
-    cloud = np.zeros(shape, dtype=np.uint8)
-    shadow = np.zeros(shape, dtype=bool)
-    for _ in range(blobs):
-        cy, cx = rng.uniform(0, rows), rng.uniform(0, cols)
-        radius = rng.uniform(radius_min, radius_max)
-        distance = np.hypot(yy - cy, xx - cx)
-        cloud[(distance <= 1.3 * radius) & (cloud == 0)] = 8
-        cloud[distance <= radius] = 9
-        shadow |= np.hypot(yy - (cy - 1.5 * radius), xx - (cx - 1.5 * radius)) <= radius
-    scl[shadow] = 3
-    scl[cloud > 0] = cloud[cloud > 0]
+    Clouds.blobs(shape, rng, cloud_fraction).mark(scl)
     return scl
 
 
@@ -524,13 +490,37 @@ def write_openeo_file(
     )
 
 
-def _sheet_bounds(
-    sheet: Sheet | str | int, crs: CRS | str | int
-) -> tuple[float, float, float, float]:
-    bounds = transform_bounds(
+class SheetFileOptions(TypedDict, total=False):
+    """Options of :func:`write_openeo_acquisition` and :func:`write_openeo_composite`.
+
+    Attributes:
+        bounds: the extent in ``crs`` (default: the sheet's bounding box).
+        crs: the file's CRS (default EPSG:4326, as the downloader).
+        nodata: the nodata value (default :data:`TERRASCOPE_NODATA`).
+    """
+
+    bounds: tuple[float, float, float, float] | None
+    crs: CRS | str | int
+    nodata: int | None
+
+
+def _write_sheet_file(
+    path: Path,
+    sheet: Sheet | str | int,
+    bands: Mapping[str, NDArray[Any]],
+    options: SheetFileOptions,
+) -> Path:
+    crs = options.get('crs', DEFAULT_CRS)
+    bounds = options.get('bounds') or transform_bounds(
         KBL_CRS, CRS.from_user_input(crs), *Sheet.parse(sheet).bounds, densify_pts=21
     )
-    return (bounds[0], bounds[1], bounds[2], bounds[3])
+    return write_openeo_file(
+        path,
+        bands,
+        bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
+        crs=crs,
+        nodata=options.get('nodata', TERRASCOPE_NODATA),
+    )
 
 
 def write_openeo_acquisition(
@@ -538,10 +528,7 @@ def write_openeo_acquisition(
     sheet: Sheet | str | int,
     day: date | str,
     bands: Mapping[str, NDArray[Any]],
-    *,
-    bounds: tuple[float, float, float, float] | None = None,
-    crs: CRS | str | int = DEFAULT_CRS,
-    nodata: int | None = TERRASCOPE_NODATA,
+    **options: Unpack[SheetFileOptions],
 ) -> Path:
     """Write one sheet on one date at :func:`openeo_acquisition_path`.
 
@@ -550,20 +537,14 @@ def write_openeo_acquisition(
         sheet: the map sheet.
         day: the acquisition date.
         bands: see :func:`write_openeo_file` (include ``SCL``).
-        bounds: the extent in ``crs`` (default: the sheet's bounding box).
-        crs: the file's CRS.
-        nodata: the nodata value.
+        **options: ``bounds``, ``crs`` and ``nodata`` (see
+            :class:`SheetFileOptions`).
 
     Returns:
         The path written.
     """
-    return write_openeo_file(
-        openeo_acquisition_path(out, sheet, day),
-        bands,
-        bounds=bounds or _sheet_bounds(sheet, crs),
-        crs=crs,
-        nodata=nodata,
-    )
+    path = openeo_acquisition_path(out, sheet, day)
+    return _write_sheet_file(path, sheet, bands, options)
 
 
 def write_openeo_composite(
@@ -571,10 +552,7 @@ def write_openeo_composite(
     sheet: Sheet | str | int,
     month: date | str,
     bands: Mapping[str, NDArray[Any]],
-    *,
-    bounds: tuple[float, float, float, float] | None = None,
-    crs: CRS | str | int = DEFAULT_CRS,
-    nodata: int | None = TERRASCOPE_NODATA,
+    **options: Unpack[SheetFileOptions],
 ) -> Path:
     """Write one sheet's monthly median composite at :func:`openeo_composite_path`.
 
@@ -584,17 +562,10 @@ def write_openeo_composite(
         month: any date in the month, or ``'YYYY-MM'``.
         bands: see :func:`write_openeo_file` (no ``SCL``; nodata where no
             cloud-free pixel existed).
-        bounds: the extent in ``crs`` (default: the sheet's bounding box).
-        crs: the file's CRS.
-        nodata: the nodata value.
+        **options: as for :func:`write_openeo_acquisition`.
 
     Returns:
         The path written.
     """
-    return write_openeo_file(
-        openeo_composite_path(out, sheet, month),
-        bands,
-        bounds=bounds or _sheet_bounds(sheet, crs),
-        crs=crs,
-        nodata=nodata,
-    )
+    path = openeo_composite_path(out, sheet, month)
+    return _write_sheet_file(path, sheet, bands, options)
