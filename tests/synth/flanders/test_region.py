@@ -1,0 +1,21 @@
+import pytest
+
+from torchgeo_bvm.synth.flanders import (
+    DATES,
+    TARGET_SHARES,
+)
+
+
+def test_target_shares_follow_the_paper() -> None:
+    assert sum(TARGET_SHARES.values()) == pytest.approx(1.0, abs=0.002)
+    assert TARGET_SHARES['Cultivated land'] == pytest.approx(0.3384, abs=1e-4)
+    assert TARGET_SHARES['Unknown'] == 0.0005  # raised to the floor
+
+
+def test_dates_span_seasons_and_years() -> None:
+    months = {d[5:7] for d, _ in DATES}
+    years = {d[:4] for d, _ in DATES}
+    assert len(DATES) >= 4
+    assert len(months) == len(DATES)
+    assert len(years) >= 2
+    assert {p for _, p in DATES} <= {'S2A', 'S2B', 'S2C'}
