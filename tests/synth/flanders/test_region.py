@@ -1,9 +1,7 @@
 import pytest
 
-from torchgeo_bvm.synth.flanders import (
-    DATES,
-    TARGET_SHARES,
-)
+from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.synth.flanders import DATES, DEFAULT_SIZE, SIZES, TARGET_SHARES
 
 
 def test_target_shares_follow_the_paper() -> None:
@@ -19,3 +17,14 @@ def test_dates_span_seasons_and_years() -> None:
     assert len(months) == len(DATES)
     assert len(years) >= 2
     assert {p for _, p in DATES} <= {'S2A', 'S2B', 'S2C'}
+
+
+def test_every_size_is_centred_on_the_corner_of_sheet_22s_quarters() -> None:
+    corner = Sheet.parse('22/1-2').bounds[2], Sheet.parse('22/1-2').bounds[1]
+    for size in SIZES.values():
+        xmin, ymin, xmax, ymax = size.bounds
+        assert ((xmin + xmax) / 2, (ymin + ymax) / 2) == corner
+        assert size.pixels == (round((ymax - ymin) / 10), round((xmax - xmin) / 10))
+        assert [s.code for s in size.kbl_sheets()] == ['22']
+    assert SIZES['tiny'].pixels == (200, 320)
+    assert DEFAULT_SIZE == 'demo'
