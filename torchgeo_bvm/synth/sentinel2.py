@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,6 @@ __all__ = [
     'SCL_COLOURS',
     'SCL_SPECTRA',
     'TERRASCOPE_NODATA',
-    'SheetFileOptions',
     'reflectance_from_classes',
     'synthetic_scene',
     'synthetic_scl',
@@ -490,37 +489,13 @@ def write_openeo_file(
     )
 
 
-class SheetFileOptions(TypedDict, total=False):
-    """Options of :func:`write_openeo_acquisition` and :func:`write_openeo_composite`.
-
-    Attributes:
-        bounds: the extent in ``crs`` (default: the sheet's bounding box).
-        crs: the file's CRS (default EPSG:4326, as the downloader).
-        nodata: the nodata value (default :data:`TERRASCOPE_NODATA`).
-    """
-
-    bounds: tuple[float, float, float, float] | None
-    crs: CRS | str | int
-    nodata: int | None
-
-
-def _write_sheet_file(
-    path: Path,
-    sheet: Sheet | str | int,
-    bands: Mapping[str, NDArray[Any]],
-    options: SheetFileOptions,
-) -> Path:
-    crs = options.get('crs', DEFAULT_CRS)
-    bounds = options.get('bounds') or transform_bounds(
+def _sheet_bounds(
+    sheet: Sheet | str | int, crs: CRS | str | int
+) -> tuple[float, float, float, float]:
+    bounds = transform_bounds(
         KBL_CRS, CRS.from_user_input(crs), *Sheet.parse(sheet).bounds, densify_pts=21
     )
-    return write_openeo_file(
-        path,
-        bands,
-        bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
-        crs=crs,
-        nodata=options.get('nodata', TERRASCOPE_NODATA),
-    )
+    return (bounds[0], bounds[1], bounds[2], bounds[3])
 
 
 def write_openeo_acquisition(
@@ -528,7 +503,10 @@ def write_openeo_acquisition(
     sheet: Sheet | str | int,
     day: date | str,
     bands: Mapping[str, NDArray[Any]],
-    **options: Unpack[SheetFileOptions],
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    crs: CRS | str | int = DEFAULT_CRS,
+    nodata: int | None = TERRASCOPE_NODATA,
 ) -> Path:
     """Write one sheet on one date at :func:`openeo_acquisition_path`.
 
@@ -537,14 +515,20 @@ def write_openeo_acquisition(
         sheet: the map sheet.
         day: the acquisition date.
         bands: see :func:`write_openeo_file` (include ``SCL``).
-        **options: ``bounds``, ``crs`` and ``nodata`` (see
-            :class:`SheetFileOptions`).
+        bounds: the extent in ``crs`` (default: the sheet's bounding box).
+        crs: the file's CRS.
+        nodata: the nodata value.
 
     Returns:
         The path written.
     """
-    path = openeo_acquisition_path(out, sheet, day)
-    return _write_sheet_file(path, sheet, bands, options)
+    return write_openeo_file(
+        openeo_acquisition_path(out, sheet, day),
+        bands,
+        bounds=bounds or _sheet_bounds(sheet, crs),
+        crs=crs,
+        nodata=nodata,
+    )
 
 
 def write_openeo_composite(
@@ -552,7 +536,10 @@ def write_openeo_composite(
     sheet: Sheet | str | int,
     month: date | str,
     bands: Mapping[str, NDArray[Any]],
-    **options: Unpack[SheetFileOptions],
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    crs: CRS | str | int = DEFAULT_CRS,
+    nodata: int | None = TERRASCOPE_NODATA,
 ) -> Path:
     """Write one sheet's monthly median composite at :func:`openeo_composite_path`.
 
@@ -562,10 +549,17 @@ def write_openeo_composite(
         month: any date in the month, or ``'YYYY-MM'``.
         bands: see :func:`write_openeo_file` (no ``SCL``; nodata where no
             cloud-free pixel existed).
-        **options: as for :func:`write_openeo_acquisition`.
+        bounds: the extent in ``crs`` (default: the sheet's bounding box).
+        crs: the file's CRS.
+        nodata: the nodata value.
 
     Returns:
         The path written.
     """
-    path = openeo_composite_path(out, sheet, month)
-    return _write_sheet_file(path, sheet, bands, options)
+    return write_openeo_file(
+        openeo_composite_path(out, sheet, month),
+        bands,
+        bounds=bounds or _sheet_bounds(sheet, crs),
+        crs=crs,
+        nodata=nodata,
+    )

@@ -27,4 +27,5 @@ def test_every_size_is_centred_on_the_corner_of_sheet_22s_quarters() -> None:
         assert size.pixels == (round((ymax - ymin) / 10), round((xmax - xmin) / 10))
         assert [s.code for s in size.kbl_sheets()] == ['22']
     assert SIZES['tiny'].pixels == (200, 320)
+    assert SIZES['tiny'].bounds == (112_400.0, 187_000.0, 115_600.0, 189_000.0)
     assert DEFAULT_SIZE == 'demo'

@@ -10,6 +10,7 @@ from ...classes import PAPER_PERCENT
 from ...kaartblad import Sheet, sheets
 
 __all__ = [
+    'CENTRE',
     'DATES',
     'DEFAULT_SIZE',
     'RARE_FLOOR',
@@ -51,29 +52,33 @@ class MiniFlandersSize:
         return [s for s in sheets('kbl') if box(*s.bounds).intersection(area).area > 0]
 
 
+#: Every size is centred here (EPSG:31370): the corner of the four ``kbl4``
+#: sheets of sheet 22.
+CENTRE = (114_000.0, 188_000.0)
+
+
+def _centred(
+    name: str, width: float, height: float, description: str
+) -> MiniFlandersSize:
+    x, y = CENTRE
+    bounds = (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
+    return MiniFlandersSize(name, bounds, description)
+
+
 #: The sizes offered; ``demo`` is the default.
 SIZES: dict[str, MiniFlandersSize] = {
     s.name: s
     for s in (
-        MiniFlandersSize(
-            'tiny',
-            (112_400.0, 187_000.0, 115_600.0, 189_000.0),
-            '3.2 x 2 km (320 x 200 px), for the test suite',
-        ),
-        MiniFlandersSize(
-            'small',
-            (110_000.0, 185_500.0, 118_000.0, 190_500.0),
-            '8 x 5 km, for quick experiments',
-        ),
-        MiniFlandersSize(
+        _centred('tiny', 3_200, 2_000, '3.2 x 2 km (320 x 200 px), for the test suite'),
+        _centred('small', 8_000, 5_000, '8 x 5 km, for quick experiments'),
+        _centred(
             'demo',
-            (106_000.0, 183_000.0, 122_000.0, 193_000.0),
+            16_000,
+            10_000,
             '16 x 10 km, an 8 x 5 km part of each of 22/1-2, 22/3-4, 22/5-6, 22/7-8',
         ),
-        MiniFlandersSize(
-            'sheet',
-            (98_000.0, 178_000.0, 130_000.0, 198_000.0),
-            'the whole 1:50,000 sheet 22 (Gent), 32 x 20 km',
+        _centred(
+            'sheet', 32_000, 20_000, 'the whole 1:50,000 sheet 22 (Gent), 32 x 20 km'
         ),
     )
 }
