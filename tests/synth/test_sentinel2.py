@@ -203,13 +203,20 @@ def test_openeo_paths_and_default_extent(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob('.*'))
 
 
-def test_coarse_bands_never_average_nodata() -> None:
-    from torchgeo_bvm.synth.sentinel2 import _block_mean
-
-    fine = np.array([[100, 200, 7, 7], [300, 32767, 7, 7]], dtype=np.int16)
-    fine[:, 2:] = 32767
-    coarse = _block_mean(fine, 2, nodata=32767)
-    assert coarse.tolist() == [[200, 32767]]
-    assert _block_mean(fine[:, :2], 2).tolist() == [
-        [round((100 + 200 + 300 + 32767) / 4)]
-    ]
+@pytest.mark.parametrize('nodata', [32767, None])
+def test_coarse_bands_never_average_nodata(tmp_path: Path, nodata: int | None) -> None:
+    # 10 m arrays of a 20 m band: the first 2 x 2 block one nodata, the second
+    # all nodata.
+    fine = np.full((24, 24), 500, dtype=np.int16)
+    fine[:2, :2] = [[100, 200], [300, 32767]]
+    fine[:2, 2:4] = 32767
+    folder = write_terrascope_product(
+        tmp_path, bounds=BOUNDS, reflectance={'B05': fine}, nodata=nodata
+    )
+    with rasterio.open(folder / f'{STEM}_TOC-B05_20M_V210.tif') as src:
+        coarse = src.read(1)
+    if nodata is None:  # no nodata: every value counts
+        assert coarse[0, :2].tolist() == [round((100 + 200 + 300 + 32767) / 4), 32767]
+    else:
+        assert coarse[0, :2].tolist() == [200, 32767]
+    assert (coarse.ravel()[2:] == 500).all()

@@ -40,6 +40,7 @@ from ..datasets.sentinel2 import (
 )
 from ..fileio import atomic_path
 from ..kaartblad import KBL_CRS, Sheet
+from .noise import Clouds, wave_field
 
 __all__ = [
     'QUALITY_LAYERS',
@@ -124,20 +125,6 @@ def terrascope_product_id(
     return f'{platform}_{stamp}_{tile}_TOC_{version}'
 
 
-def _smooth_field(
-    shape: tuple[int, int], rng: np.random.Generator, waves: int = 6
-) -> NDArray[np.float64]:
-    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
-    size = float(max(shape))
-    field = np.zeros(shape)
-    for _ in range(waves):
-        fy, fx = rng.uniform(0.5, 3.0, size=2) * rng.choice([-1, 1], size=2)
-        phase = rng.uniform(0, 2 * np.pi)
-        field += np.cos(2 * np.pi * (fx * cols + fy * rows) / size + phase)
-    result: NDArray[np.float64] = field / np.sqrt(waves / 2)
-    return result
-
-
 def synthetic_scl(
     shape: tuple[int, int], *, seed: int = 0, cloud_fraction: float = 0.15
 ) -> NDArray[np.uint8]:
@@ -159,7 +146,7 @@ def synthetic_scl(
     """
     rng = np.random.default_rng(seed)
     rows, cols = shape
-    field = _smooth_field(shape, rng)
+    field = wave_field(shape, rng)
     scl = np.full(shape, 4, dtype=np.uint8)
     scl[field > 0.6] = 5
     scl[field < -1.1] = 6
@@ -167,29 +154,7 @@ def synthetic_scl(
     scl[sparse < 0.01] = 7
     scl[(sparse >= 0.01) & (sparse < 0.015)] = 2
     scl[rng.integers(rows), rng.integers(cols)] = 1
-
-    yy, xx = np.mgrid[0:rows, 0:cols]
-    size = max(rows, cols)
-    cirrus_y, cirrus_x = rng.uniform(0, rows), rng.uniform(0, cols)
-    ellipse = ((yy - cirrus_y) / (0.12 * size)) ** 2 + (
-        (xx - cirrus_x) / (0.3 * size)
-    ) ** 2
-    scl[ellipse <= 1] = 10
-
-    radius_min, radius_max = max(1.5, 0.04 * size), max(2.5, 0.1 * size)
-    mean_area = np.pi * ((radius_min + radius_max) / 2 * 1.3) ** 2
-    blobs = max(1, round(cloud_fraction * rows * cols / mean_area))
-    cloud = np.zeros(shape, dtype=np.uint8)
-    shadow = np.zeros(shape, dtype=bool)
-    for _ in range(blobs):
-        cy, cx = rng.uniform(0, rows), rng.uniform(0, cols)
-        radius = rng.uniform(radius_min, radius_max)
-        distance = np.hypot(yy - cy, xx - cx)
-        cloud[(distance <= 1.3 * radius) & (cloud == 0)] = 8
-        cloud[distance <= radius] = 9
-        shadow |= np.hypot(yy - (cy - 1.5 * radius), xx - (cx - 1.5 * radius)) <= radius
-    scl[shadow] = 3
-    scl[cloud > 0] = cloud[cloud > 0]
+    Clouds.blobs(shape, rng, cloud_fraction).mark(scl)
     return scl
 
 

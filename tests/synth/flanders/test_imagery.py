@@ -1,0 +1,126 @@
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from pyproj import CRS, Transformer
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from tests.synth.flanders.reading import TINY
+from torchgeo_bvm.classes import IGNORE_INDEX
+from torchgeo_bvm.crs import LAMBERT72, UTM31N
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.kaartblad import reproject_geometry
+from torchgeo_bvm.synth.flanders.geometry import blob
+from torchgeo_bvm.synth.flanders.imagery import (
+    FINE,
+    class_pixels,
+    imagery_grid,
+    polygon_ids,
+)
+from torchgeo_bvm.synth.flanders.landscape import World
+from torchgeo_bvm.synth.sentinel2 import TERRASCOPE_NODATA
+
+
+def test_products_read_through_sentinel2toc(tiny: tuple[Path, dict[str, Any]]) -> None:
+    out, manifest = tiny
+    dataset = Sentinel2TOC(out)
+    assert list(dataset.index['period']) == manifest['dates']
+    assert CRS.from_user_input(dataset.crs) == CRS.from_epsg(32631)
+    assert dataset.res == (10.0, 10.0)
+    xmin, ymin, xmax, ymax = manifest['imagery']['bounds']
+    assert (dataset.bounds[0].start, dataset.bounds[0].stop) == (xmin, xmax)
+    assert (dataset.bounds[1].start, dataset.bounds[1].stop) == (ymin, ymax)
+    product = out / manifest['imagery']['products'][0]['path']
+    assert product.name == 'S2A_20200418T105031_31UES_TOC_V210'
+    for band, metres in (('B02', 10), ('B05', 20), ('B01', 60)):
+        with rasterio.open(
+            product / f'S2A_20200418T105031_31UES_TOC-{band}_{metres}M_V210.tif'
+        ) as src:
+            assert src.dtypes[0] == 'int16'
+            assert src.nodata == TERRASCOPE_NODATA
+            assert src.res == (metres, metres)
+
+
+def _world(geometries: list[BaseGeometry]) -> World:
+    return World(
+        np.asarray(geometries, dtype=object),
+        np.zeros(len(geometries), dtype=np.int64),
+        box(0, 0, 1, 1),
+    )
+
+
+def _smallest_containing(
+    geometries: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Per point, the smallest geometry whose interior holds it (-1: none)."""
+    owner = np.full(x.shape, -1)
+    for index in np.argsort(-shapely.area(geometries), kind='stable'):
+        owner[shapely.contains_xy(geometries[index], x, y)] = index
+    return owner
+
+
+def test_imagery_grid_tiles_the_region_in_60_m_blocks() -> None:
+    grid = imagery_grid(TINY.bounds)
+    assert grid.crs == CRS.from_epsg(32631)
+    assert grid.res == (10.0, 10.0)
+    assert all(edge % 60 == 0 for edge in grid.bounds)
+    assert (grid.height, grid.width) == (
+        round((grid.bounds[3] - grid.bounds[1]) / 10),
+        round((grid.bounds[2] - grid.bounds[0]) / 10),
+    )
+    region = reproject_geometry(box(*TINY.bounds), LAMBERT72, UTM31N)
+    assert box(*grid.bounds).contains(region.buffer(100))
+    assert not box(*grid.bounds).contains(region.buffer(220))
+
+
+def test_polygon_ids_burn_pixel_centres_smaller_polygons_on_top() -> None:
+    grid = imagery_grid(TINY.bounds)
+    x0, y0 = 113_000.0, 188_000.0
+    rng = np.random.default_rng(0)
+    geometries = [
+        box(x0, y0, x0 + 600, y0 + 400),
+        box(x0 + 100, y0 + 100, x0 + 300, y0 + 250),  # inside the first
+        *(
+            blob((x0 + dx, y0 + dy), 70.0, rng)
+            for dx, dy in rng.uniform(0, 600, (6, 2))
+        ),
+    ]
+    ids = polygon_ids(_world(geometries), grid)
+    assert ids.shape == (grid.height * FINE, grid.width * FINE)
+    assert ids.dtype == np.int32
+    # Independently: every 5 m pixel centre, projected back to Lambert 72,
+    # in the smallest polygon that holds it.
+    rows, cols = np.mgrid[0 : ids.shape[0], 0 : ids.shape[1]]
+    x = grid.bounds[0] + (cols + 0.5) * 10 / FINE
+    y = grid.bounds[3] - (rows + 0.5) * 10 / FINE
+    to_utm = Transformer.from_crs(31370, 32631, always_xy=True)
+    utm = shapely.transform(
+        np.asarray(geometries, dtype=object),
+        lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1])),
+    )
+    expected = _smallest_containing(utm, x, y)
+    assert np.array_equal(ids, expected)
+    assert set(np.unique(ids)) == {-1, *range(len(geometries))}
+
+
+def test_class_pixels_put_the_smaller_polygon_on_top() -> None:
+    xmin, ymin, _, _ = TINY.bounds
+    geometries = [
+        box(xmin - 50, ymin + 100, xmin + 1000, ymin + 800),
+        box(xmin + 200, ymin + 200, xmin + 400, ymin + 400),
+        # Edges on pixel boundaries, never on centres: no tie to break.
+        box(xmin + 1000, ymin + 800, xmin + 1200, ymin + 1000),
+    ]
+    frame = gpd.GeoDataFrame(geometry=geometries, crs=LAMBERT72)
+    classes = class_pixels(frame, np.array([3, 7, 11], dtype=np.uint8), TINY.bounds)
+    assert classes.shape == TINY.pixels
+    assert classes.dtype == np.uint8
+    expected = np.full(TINY.pixels, IGNORE_INDEX, dtype=np.uint8)
+    expected[-80:-10, :100] = 3
+    expected[-40:-20, 20:40] = 7
+    expected[-100:-80, 100:120] = 11
+    assert np.array_equal(classes, expected)

@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.image import imread
+from shapely.geometry import box
+
+from tests.synth.flanders.reading import TINY
+from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX
+from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS
+from torchgeo_bvm.synth.flanders.overview import plot_overview
+
+
+def test_overview_draws_on_its_own_figure(tmp_path: Path) -> None:
+    backend = matplotlib.get_backend()
+    figures = plt.get_fignums()
+    classes = np.full(TINY.pixels, IGNORE_INDEX, dtype=np.uint8)
+    classes[:100] = CLASSES[1].id
+    reflectance = np.full((len(ALL_BANDS), 30, 40), 1000, dtype=np.int16)
+    path = tmp_path / 'overview.png'
+    plot_overview(
+        path,
+        TINY,
+        classes=classes,
+        flanders=box(*TINY.bounds).buffer(-100),
+        reflectance=reflectance,
+        bounds=(550_000.0, 5_650_000.0, 550_400.0, 5_650_300.0),
+        date='2020-07-27',
+    )
+    image = imread(path)
+    assert image.shape == (572, 1540, 4)  # 14 x 5.2 inches at 110 dpi
+    assert matplotlib.get_backend() == backend
+    assert plt.get_fignums() == figures
+    assert [p.name for p in tmp_path.iterdir()] == ['overview.png']
+    # The true-colour panel: B04, B03, B02 at 1000 of 2000 are mid grey.
+    grey = np.all(np.abs(image[..., :3] - 0.5) < 0.01, axis=-1)
+    assert grey[:, 770:].sum() > 10_000

@@ -1,0 +1,79 @@
+"""Mini-Flanders: a small, deterministic region around Gent in the real formats.
+
+:func:`write_mini_flanders` writes everything the package reads, for one region
+of sheet 22 (Gent), so that the whole pipeline can run on a fresh machine:
+
+* ``bvm/BwkHab.shp``: a BVM layer with every field of INBO's ``BwkHab``
+  (:func:`torchgeo_bvm.synth.bwk.write_bwkhab`), mapping units drawn so that
+  all 14 classes occur with shares like the paper's Table 1 (the rare classes
+  raised to at least :data:`RARE_FLOOR` of the area so that their metrics are
+  defined), polygons of realistic shapes and sizes: patchworks of fields in
+  differently oriented landscape blocks, small urban blocks in the city,
+  clustered woods, a meandering tidal river with mudflats, salt marsh, dykes
+  and dunes on its banks, a canal, roads, a railway and streams, and narrow
+  hedges, tree rows and verges (5-12 m wide) on field edges. Patches such as
+  heath clearings, ponds and orchards are holes in their host polygon; a few
+  small features overlap the fields they are drawn over, and roads overlap the
+  river at bridges, as in the real map.
+* ``kbl/Kbl.shp``, ``Kbl4.shp``, ``Kbl8.shp``, ``Kbl16.shp``: the official sheet
+  files of the 1:50,000 sheets the region touches
+  (:func:`torchgeo_bvm.synth.kbl.write_official_sheets`).
+* ``boundary/Refgew.shp``: a Flanders boundary in the format of the VRBG's
+  ``Refgew.shp``, whose border cuts through the region's north-east: there the
+  imagery goes on but the BVM has no polygon.
+* ``TOC_V2/YYYY/MM/DD/<product>/``: Terrascope TOC products of MGRS tile 31UES
+  (UTM 31N) for :data:`DATES`, spring, summer and autumn of two years
+  (:func:`torchgeo_bvm.synth.sentinel2.write_terrascope_product`). Reflectance
+  is rendered from the land cover: realistic spectra per class and season
+  (crops bare in spring and green in summer, deciduous woods leafless in early
+  spring, tides over the mudflats), each polygon its own crop and brightness,
+  texture within polygons, mixed pixels at edges (rendered at 5 m, averaged to
+  10 m and blurred), clouds, cloud shadows, cirrus and a no-data corner, with a
+  scene classification (SCL) that marks them.
+* ``manifest.json``: what was written (paths relative to the folder), the
+  region, sheets, dates, seed, size and the class pixel counts of the BVM at
+  10 m; written last, so its ``complete`` flag says the folder is whole.
+* ``overview.png``: the class map beside one true-colour date.
+
+**Re-running** into the same folder with the same size and seed reuses what is
+there when the manifest says it is complete and every listed file exists with
+its recorded size; otherwise everything is regenerated (each file atomically)
+and files listed by an older manifest that the new run does not write are
+removed. A non-empty folder without a manifest is refused, never overwritten.
+
+Same seed and size give byte-identical files: the dBASE headers carry a fixed
+date (:data:`DBF_DATE`) instead of today's, and no GeoTIFF carries a time tag.
+
+The modules, in the order a run uses them: :mod:`.region` (sizes, dates and
+class shares), :mod:`.landscape` (the land cover, drawn with the shapes of
+:mod:`.geometry`), :mod:`.kinds` (what each polygon is and its BVM
+attributes), :mod:`.spectra` (reflectance per polygon and date),
+:mod:`.imagery` (rasterising), :mod:`.weather` (clouds and the scene
+classification, from :mod:`torchgeo_bvm.synth.noise`), :mod:`.overview` (the
+plot), :mod:`.manifest` and :mod:`.write` (the files).
+"""
+
+from .manifest import MANIFEST_NAME, load_manifest
+from .region import (
+    DATES,
+    DEFAULT_SIZE,
+    RARE_FLOOR,
+    SIZES,
+    TARGET_SHARES,
+    MiniFlandersSize,
+)
+from .write import DBF_DATE, write_mini_flanders, write_refgew
+
+__all__ = [
+    'DATES',
+    'DBF_DATE',
+    'DEFAULT_SIZE',
+    'MANIFEST_NAME',
+    'RARE_FLOOR',
+    'SIZES',
+    'TARGET_SHARES',
+    'MiniFlandersSize',
+    'load_manifest',
+    'write_mini_flanders',
+    'write_refgew',
+]

@@ -1,0 +1,218 @@
+"""Rasterising mini-Flanders: the class map, and the surface on each date.
+
+The polygons are burnt with the package's scanline rule
+(:mod:`torchgeo_bvm.scanline`: a pixel belongs to a polygon when its centre
+lies inside, later polygons over earlier ones, as GDAL burns), the smaller
+polygon on top as :class:`~torchgeo_bvm.datasets.bvm.BVMDataset` burns them.
+The surface is rendered at 5 m and averaged to 10 m, so pixels on polygon
+edges mix, then blurred for the sensor's point spread, textured and noised.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from pyproj import Transformer
+from rasterio.transform import from_origin
+
+from ...classes import IGNORE_INDEX
+from ...crs import LAMBERT72, UTM31N
+from ...datasets.sentinel2 import ALL_BANDS
+from ...kaartblad import reproject_geometry
+from ...labels import Grid
+from ...scanline import burn_polygons, pixel_runs
+from ..noise import gaussian_field, seeded_rng
+from .kinds import KIND, KIND_NAMES
+from .landscape import World
+from .spectra import BACKGROUND_SPECTRUM, Traits, polygon_spectra
+
+__all__ = [
+    'FINE',
+    'class_pixels',
+    'imagery_grid',
+    'polygon_ids',
+    'surface',
+    'texture',
+]
+
+#: The surface is rendered at 10 m / FINE, then averaged: mixed pixels at edges.
+FINE = 2
+
+#: Relative brightness texture within polygons of each kind (others 0.04).
+_TEXTURE = {
+    'arable': 0.05,
+    'grass': 0.05,
+    'urban': 0.16,
+    'urban_dense': 0.2,
+    'industry': 0.18,
+    'park': 0.1,
+    'wood': 0.09,
+    'poplar': 0.08,
+    'conifer': 0.07,
+    'heath': 0.08,
+    'marsh': 0.07,
+    'pioneer': 0.12,
+    'dune': 0.1,
+    'mudflat': 0.05,
+}
+
+
+def imagery_grid(region: tuple[float, float, float, float]) -> Grid:
+    """The imagery's grid: UTM 31N at 10 m, whole multiples of 60 m.
+
+    It covers the region with a margin of at least 100 m, so that the 20 m
+    and 60 m bands tile it exactly.
+
+    Args:
+        region: ``(xmin, ymin, xmax, ymax)`` in EPSG:31370.
+
+    Returns:
+        The grid.
+    """
+    to_utm = Transformer.from_crs(LAMBERT72, UTM31N, always_xy=True)
+    xmin, ymin, xmax, ymax = to_utm.transform_bounds(*region, densify_pts=21)
+    snap = 60.0
+    bounds = (
+        math.floor((xmin - 100) / snap) * snap,
+        math.floor((ymin - 100) / snap) * snap,
+        math.ceil((xmax + 100) / snap) * snap,
+        math.ceil((ymax + 100) / snap) * snap,
+    )
+    return Grid.from_bounds(bounds, UTM31N, 10.0)
+
+
+def class_pixels(
+    frame: gpd.GeoDataFrame,
+    ids: NDArray[np.uint8],
+    region: tuple[float, float, float, float],
+) -> NDArray[np.uint8]:
+    """The BVM's class map at 10 m over the region.
+
+    Args:
+        frame: the BVM layer (EPSG:31370).
+        ids: the class id of each polygon.
+        region: ``(xmin, ymin, xmax, ymax)`` in EPSG:31370, whole multiples of
+            10 m.
+
+    Returns:
+        Class ids ``(rows, cols)``, :data:`~torchgeo_bvm.classes.IGNORE_INDEX`
+        where no polygon lies.
+    """
+    geometries = frame.geometry.to_numpy()
+    order = np.argsort(-shapely.area(geometries), kind='stable')
+    xmin, ymin, xmax, ymax = region
+    shape = (round((ymax - ymin) / 10), round((xmax - xmin) / 10))
+    transform = from_origin(xmin, ymax, 10.0, 10.0)
+    return burn_polygons(geometries[order], ids[order], transform, shape, IGNORE_INDEX)
+
+
+def polygon_ids(world: World, grid: Grid) -> NDArray[np.int32]:
+    """The polygon of each pixel at 10 m / :data:`FINE` over the imagery grid.
+
+    Args:
+        world: the land cover.
+        grid: the imagery grid (:func:`imagery_grid`).
+
+    Returns:
+        Indices into ``world.geometries`` ``(rows * FINE, cols * FINE)``, -1
+        where no polygon lies; where polygons overlap, the smaller one's.
+    """
+    utm = reproject_geometry(world.geometries, LAMBERT72, grid.crs, densify=0)
+    order = np.argsort(-shapely.area(utm), kind='stable')
+    fine = Grid.from_bounds(grid.bounds, grid.crs, grid.res[0] / FINE)
+    shape = (fine.height, fine.width)
+    drawn, row, start, stop = pixel_runs(utm[order], fine.transform, shape)
+    # The last polygon drawn over a pixel is its polygon: the runs' pixels get
+    # the position of their polygon in drawing order, and each pixel the highest.
+    count = stop - start
+    first = np.repeat(row * fine.width + start, count)
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    last = np.full(fine.height * fine.width, -1, dtype=np.int64)
+    np.maximum.at(last, first + within, np.repeat(drawn, count))
+    ids = np.where(last >= 0, order[last], -1).astype(np.int32)
+    return ids.reshape(shape)
+
+
+def texture(grid: Grid, seed: int) -> NDArray[np.float64]:
+    """Brightness texture within polygons: smooth grain plus pixel noise.
+
+    Args:
+        grid: the imagery grid.
+        seed: the scene's seed.
+
+    Returns:
+        A field ``(rows, cols)`` of mean about 0 and standard deviation about 1.
+    """
+    shape = (grid.height, grid.width)
+    grain = gaussian_field(shape, seeded_rng(seed, 7), 1.5)
+    return 0.7 * grain + 0.3 * seeded_rng(seed, 8).standard_normal(shape)
+
+
+def _blur(image: NDArray[np.float32]) -> NDArray[np.float32]:
+    """A small separable blur standing in for the sensor's point spread."""
+    out = image
+    for axis in (0, 1):
+        padded = np.pad(out, [(1, 1) if a == axis else (0, 0) for a in (0, 1)], 'edge')
+        before = padded[:-2] if axis == 0 else padded[:, :-2]
+        after = padded[2:] if axis == 0 else padded[:, 2:]
+        out = 0.6 * out + 0.2 * (before + after)
+    result: NDArray[np.float32] = out.astype(np.float32)
+    return result
+
+
+def _block_average(fine: NDArray[Any]) -> NDArray[np.float32]:
+    """Mean of each FINE x FINE block.
+
+    Summing strided views is several times faster than ``reshape(...).mean``.
+    """
+    total = np.zeros((fine.shape[0] // FINE, fine.shape[1] // FINE), dtype=np.float32)
+    for dr in range(FINE):
+        for dc in range(FINE):
+            total += fine[dr::FINE, dc::FINE]
+    result: NDArray[np.float32] = (total / (FINE * FINE)).astype(np.float32)
+    return result
+
+
+def surface(
+    world: World,
+    ids: NDArray[np.int32],
+    traits: Traits,
+    grain: NDArray[np.float64],
+    date_index: int,
+    seed: int,
+) -> NDArray[np.float32]:
+    """Surface reflectance at 10 m on one date, before the weather.
+
+    Args:
+        world: the land cover.
+        ids: the polygon of each fine pixel (:func:`polygon_ids`).
+        traits: the polygons' traits.
+        grain: the texture (:func:`texture`).
+        date_index: the date's index in
+            :data:`~torchgeo_bvm.synth.flanders.region.DATES`.
+        seed: the scene's seed.
+
+    Returns:
+        Reflectance x 10000 ``(bands, rows, cols)`` in the order of
+        :data:`~torchgeo_bvm.datasets.sentinel2.ALL_BANDS`.
+    """
+    rng = seeded_rng(seed, 20 + date_index)
+    spectra = polygon_spectra(world.kinds, traits, date_index, rng)
+    spectra = np.vstack([spectra, BACKGROUND_SPECTRUM]).astype(np.float32)  # id -1
+    rows, cols = ids.shape[0] // FINE, ids.shape[1] // FINE
+    image = np.empty((len(ALL_BANDS), rows, cols), dtype=np.float32)
+    for band in range(len(ALL_BANDS)):
+        fine = spectra[:, band][ids]
+        image[band] = _blur(_block_average(fine))
+    kind10 = np.append(world.kinds, KIND['grass'])[ids[::FINE, ::FINE]]
+    amplitude = np.full(len(KIND_NAMES), 0.04)
+    for name, value in _TEXTURE.items():
+        amplitude[KIND[name]] = value
+    image *= (1 + amplitude[kind10] * grain).astype(np.float32)[None]
+    image += np.asarray(rng.normal(0.0, 25.0, image.shape), dtype=np.float32)
+    return image

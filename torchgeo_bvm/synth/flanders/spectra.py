@@ -1,0 +1,322 @@
+"""What mini-Flanders looks like from space: spectra per polygon and date.
+
+Every polygon is a mixture of endmember spectra (crop, grass, soil, forest,
+water, roofs, ...) whose fractions follow its kind, its crop's phenology, the
+leaves of deciduous trees, mowing and the tide; each polygon keeps its own
+traits (brightness, crop rotation, sowing date, weeds) on every date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ..noise import seeded_rng
+from .kinds import KIND
+from .region import DATES
+
+__all__ = [
+    'BACKGROUND_SPECTRUM',
+    'CROPS',
+    'CROP_SHARES',
+    'ENDMEMBERS',
+    'PHENOLOGY',
+    'Traits',
+    'draw_traits',
+    'polygon_spectra',
+]
+
+#: Endmember spectra (reflectance x 10000) for B01 B02 B03 B04 B05 B06 B07 B08
+#: B8A B11 B12, typical Sentinel-2 L2A values of each surface.
+ENDMEMBERS: dict[str, tuple[float, ...]] = {
+    'crop': (250, 300, 600, 300, 1000, 2900, 3600, 3900, 4000, 2100, 1000),
+    'grass': (300, 360, 720, 420, 1150, 2550, 3050, 3350, 3450, 2250, 1200),
+    'dry': (700, 800, 1050, 1250, 1550, 1850, 2050, 2200, 2300, 3300, 2600),
+    'soil': (900, 1000, 1300, 1650, 1850, 2000, 2150, 2250, 2350, 3000, 2550),
+    'forest': (220, 250, 480, 230, 800, 2400, 3000, 3300, 3400, 1600, 700),
+    'bare_trees': (450, 480, 620, 650, 850, 1150, 1350, 1450, 1550, 1900, 1300),
+    'conifer': (200, 230, 380, 220, 600, 1400, 1700, 1850, 1950, 950, 450),
+    'turbid': (750, 700, 800, 650, 520, 330, 280, 240, 220, 120, 90),
+    'clear': (500, 430, 480, 300, 240, 190, 170, 140, 130, 70, 50),
+    'urban': (1150, 1200, 1300, 1400, 1550, 1700, 1800, 1900, 1950, 2200, 2000),
+    'asphalt': (800, 750, 800, 850, 900, 950, 1000, 1050, 1080, 1300, 1200),
+    'roof': (2200, 2300, 2450, 2600, 2700, 2800, 2900, 3000, 3050, 3200, 3000),
+    'sand': (1500, 1750, 2150, 2550, 2800, 3000, 3150, 3250, 3350, 3900, 3300),
+    'mud': (650, 700, 850, 950, 1050, 1150, 1200, 1250, 1250, 1000, 700),
+    'heath': (280, 320, 480, 450, 780, 1450, 1750, 1950, 2050, 1950, 1250),
+    'reed': (320, 380, 650, 500, 1000, 2200, 2650, 2850, 2950, 2150, 1200),
+}
+_ENDMEMBER_NAMES = tuple(ENDMEMBERS)
+_E = {name: i for i, name in enumerate(_ENDMEMBER_NAMES)}
+_EM = np.array([ENDMEMBERS[n] for n in _ENDMEMBER_NAMES], dtype=np.float64)
+
+#: The crops of arable fields; 'ley' is grass sown on arable land for a year or
+#: two, spectrally grassland.
+CROPS = ('winter_cereal', 'maize', 'potato', 'beet', 'vegetable', 'ley')
+#: The share of fields that grow each crop.
+CROP_SHARES = (0.27, 0.27, 0.12, 0.08, 0.12, 0.14)
+#: Green cover and residue of each crop by day of year: (day, green, residue)
+#: nodes, linearly interpolated.
+PHENOLOGY: dict[str, tuple[tuple[float, float, float], ...]] = {
+    'winter_cereal': (
+        (60, 0.35, 0.0),
+        (110, 0.6, 0.0),
+        (160, 0.95, 0.0),
+        (195, 0.3, 0.6),
+        (215, 0.05, 0.85),
+        (260, 0.05, 0.4),
+        (300, 0.15, 0.1),
+    ),
+    'maize': (
+        (60, 0, 0),
+        (135, 0, 0),
+        (170, 0.25, 0),
+        (205, 0.9, 0),
+        (265, 0.85, 0),
+        (285, 0.05, 0.6),
+        (320, 0.05, 0.3),
+    ),
+    'potato': (
+        (60, 0, 0),
+        (130, 0, 0),
+        (165, 0.6, 0),
+        (205, 0.85, 0),
+        (230, 0.3, 0.5),
+        (250, 0, 0.1),
+        (320, 0, 0),
+    ),
+    'beet': (
+        (60, 0, 0),
+        (120, 0, 0),
+        (165, 0.5, 0),
+        (200, 0.9, 0),
+        (290, 0.85, 0),
+        (310, 0.05, 0.3),
+    ),
+    'ley': (
+        (60, 0.7, 0),
+        (130, 0.9, 0),
+        (170, 0.55, 0.3),
+        (220, 0.85, 0),
+        (300, 0.8, 0),
+    ),
+    'vegetable': (
+        (60, 0.1, 0),
+        (110, 0.2, 0),
+        (160, 0.6, 0),
+        (210, 0.7, 0.1),
+        (280, 0.5, 0.1),
+        (320, 0.3, 0),
+    ),
+}
+
+
+def _interp_phenology(crop: str, doy: NDArray[np.float64]) -> tuple[Any, Any]:
+    nodes = np.array(PHENOLOGY[crop], dtype=np.float64)
+    return np.interp(doy, nodes[:, 0], nodes[:, 1]), np.interp(
+        doy, nodes[:, 0], nodes[:, 2]
+    )
+
+
+def _leaf(doy: float) -> float:
+    """Leaf cover of deciduous trees (0 leafless .. 1 full) by day of year."""
+    return float(np.interp(doy, [95, 140, 285, 320], [0.05, 1.0, 1.0, 0.1]))
+
+
+@dataclass
+class Traits:
+    """Per-polygon properties that stay the same on every date.
+
+    Args:
+        brightness: a factor on the polygon's spectrum.
+        crops: ``(polygons, years)``: the crop of an arable field per year (an
+            index into :data:`CROPS`).
+        shift: days earlier or later than the average crop.
+        green: garden share of urban polygons.
+        mix: ``(polygons, 4)``: grass, soil, urban and forest cover of
+            unmapped polygons.
+        weeds: share of a field or meadow that departs from its crop.
+        mowing: how often a meadow is mown.
+    """
+
+    brightness: NDArray[np.float64]
+    crops: NDArray[np.int64]
+    shift: NDArray[np.float64]
+    green: NDArray[np.float64]
+    mix: NDArray[np.float64]
+    weeds: NDArray[np.float64]
+    mowing: NDArray[np.float64]
+
+
+def draw_traits(kinds: NDArray[np.int64], seed: int) -> Traits:
+    """Draw the traits of every polygon.
+
+    Args:
+        kinds: the kind of each polygon.
+        seed: the scene's seed.
+
+    Returns:
+        The traits.
+    """
+    rng = seeded_rng(seed, 6)
+    n = len(kinds)
+    green = rng.uniform(0.2, 0.5, n)
+    green[kinds == KIND['urban_dense']] = rng.uniform(
+        0.03, 0.12, int((kinds == KIND['urban_dense']).sum())
+    )
+    green[kinds == KIND['industry']] = rng.uniform(
+        0.0, 0.1, int((kinds == KIND['industry']).sum())
+    )
+    return Traits(
+        brightness=rng.lognormal(0.0, 0.12, n),
+        crops=rng.choice(len(CROPS), (n, 2), p=CROP_SHARES).astype(np.int64),
+        shift=rng.normal(0.0, 8.0, n),
+        green=green,
+        mix=rng.dirichlet([1.0, 1.0, 1.0, 1.0], n),
+        mowing=rng.uniform(0.0, 0.9, n),
+        weeds=rng.uniform(0.0, 0.3, n),
+    )
+
+
+def _fractions(
+    kinds: NDArray[np.int64],
+    traits: Traits,
+    doy: float,
+    year: int,
+    tide: float,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Endmember fractions (n, endmembers) of every polygon on one date."""
+    n = len(kinds)
+    fractions = np.zeros((n, len(_ENDMEMBER_NAMES)))
+    leaf = _leaf(doy)
+    spring = float(np.interp(doy, [60, 130, 280, 330], [0.65, 0.9, 0.9, 0.75]))
+
+    def put(kind: str | Sequence[str], **cover: float | NDArray[np.float64]) -> None:
+        rows = np.isin(
+            kinds, [KIND[k] for k in ([kind] if isinstance(kind, str) else kind)]
+        )
+        for name, value in cover.items():
+            fractions[rows, _E[name]] += (
+                value[rows] if isinstance(value, np.ndarray) else value
+            )
+
+    # Arable fields: each its own crop, sown a little earlier or later.
+    crop = traits.crops[:, year]
+    arable = kinds == KIND['arable']
+    for index, name in enumerate(CROPS):
+        rows = arable & (crop == index)
+        g, residue = _interp_phenology(name, doy + traits.shift[rows])
+        fractions[rows, _E['grass' if name == 'ley' else 'crop']] = g
+        fractions[rows, _E['dry']] = (1 - g) * residue
+        fractions[rows, _E['soil']] = (1 - g) * (1 - residue)
+    # Meadows: green all year, but mown or grazed short on some dates.
+    mown = rng.random(n) < traits.mowing * (0.5 if 140 < doy < 260 else 0.05)
+    g = np.where(mown, 0.4, 0.9) * spring
+    put('grass', grass=g, dry=(1 - g) * 0.7, soil=(1 - g) * 0.3)
+    # Weeds, patchy emergence, lodging: part of every field and meadow departs
+    # from its crop, each field by its own amount and mixture.
+    farmed = (kinds == KIND['arable']) | (kinds == KIND['grass'])
+    other = rng.dirichlet([1.0, 1.0, 1.0, 1.0], n)
+    weeds = np.where(farmed, traits.weeds, 0.0)[:, None]
+    fractions *= 1 - weeds
+    for column, name in enumerate(('crop', 'grass', 'dry', 'soil')):
+        fractions[:, _E[name]] += weeds[:, 0] * other[:, column]
+    put(
+        'orchard_low',
+        grass=0.5,
+        forest=0.3 * leaf,
+        bare_trees=0.3 * (1 - leaf),
+        soil=0.2,
+    )
+    gardens = traits.green
+    put(
+        ['urban', 'urban_dense'],
+        urban=1 - gardens,
+        grass=gardens * 0.6 * spring,
+        soil=gardens * 0.6 * (1 - spring),
+        forest=gardens * 0.4 * leaf,
+        bare_trees=gardens * 0.4 * (1 - leaf),
+    )
+    put(
+        'industry', roof=0.6 * (1 - gardens), asphalt=0.4 * (1 - gardens), grass=gardens
+    )
+    put(
+        'park',
+        grass=0.55 * spring,
+        dry=0.55 * (1 - spring),
+        forest=0.4 * leaf,
+        bare_trees=0.4 * (1 - leaf),
+        urban=0.05,
+    )
+    put('road', asphalt=0.85, grass=0.15)
+    put('rail', urban=0.5, asphalt=0.3, dry=0.2)
+    autumn = 0.2 if doy > 270 else 0.0
+    put(
+        ['wood', 'poplar', 'hedge'],
+        forest=leaf * (1 - autumn),
+        dry=leaf * autumn,
+        bare_trees=1 - leaf,
+    )
+    put('orchard', grass=0.55, forest=0.45 * leaf, bare_trees=0.45 * (1 - leaf))
+    put('conifer', conifer=0.85, grass=0.15)
+    put('heath', heath=0.8, dry=0.1, grass=0.1)
+    reed = float(np.interp(doy, [90, 160, 250, 300], [0.15, 0.85, 0.9, 0.4]))
+    put('marsh', reed=reed, dry=1 - reed)
+    put('pioneer', sand=0.5, soil=0.25, grass=0.25 * spring)
+    summer = 0.04 if 150 < doy < 250 else 0.0  # algae
+    put(['river', 'canal'], turbid=1 - summer, crop=summer)
+    put('lake', clear=0.85 - summer, turbid=0.15, crop=summer)
+    put(
+        'stream', clear=0.45, grass=0.35, forest=0.2 * leaf, bare_trees=0.2 * (1 - leaf)
+    )
+    put('mudflat', mud=1 - tide, turbid=tide)
+    put('saltmarsh', reed=0.5 * spring, dry=0.5 * (1 - spring), grass=0.2, mud=0.3)
+    put('dune', sand=0.55, grass=0.25, dry=0.2)
+    put('verge', grass=0.6 * spring, dry=0.4 + 0.6 * (1 - spring))
+    put('pond', clear=0.6, grass=0.4)
+    put('dyke', grass=0.8, dry=0.2)
+    rows = kinds == KIND['unmapped']
+    for column, name in enumerate(('grass', 'soil', 'urban', 'forest')):
+        fractions[rows, _E[name]] += traits.mix[rows, column]
+    total = fractions.sum(axis=1, keepdims=True)
+    result: NDArray[np.float64] = fractions / np.where(total > 0, total, 1.0)
+    return result
+
+
+#: The spectrum of pixels no polygon covers: grass.
+BACKGROUND_SPECTRUM = ENDMEMBERS['grass']
+
+
+def polygon_spectra(
+    kinds: NDArray[np.int64],
+    traits: Traits,
+    date_index: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """The reflectance of every polygon on one of :data:`DATES`.
+
+    Args:
+        kinds: the kind of each polygon.
+        traits: their traits (:func:`draw_traits`).
+        date_index: the date's index in :data:`DATES`.
+        rng: the date's generator; draws for mowing, weeds and brightness.
+
+    Returns:
+        Reflectance x 10000 ``(polygons, bands)`` in the band order of the
+        endmembers.
+    """
+    sensing, _ = DATES[date_index]
+    stamp = pd.Timestamp(sensing)
+    tide = (0.2, 0.65, 0.4, 0.1)[date_index % 4]
+    fractions = _fractions(
+        kinds, traits, float(stamp.dayofyear), stamp.year - 2020, tide, rng
+    )
+    brightness = traits.brightness * rng.lognormal(0, 0.03, len(kinds))
+    spectra: NDArray[np.float64] = fractions @ _EM * brightness[:, None]
+    return spectra
