@@ -6,8 +6,8 @@ import rasterio
 from pyproj import CRS
 from rasterio.warp import transform_bounds
 
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, NATIVE_RESOLUTION
-from torchgeo_bvm.kaartblad import KBL_CRS, Sheet
+from torchgeo_bvm.datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
+from torchgeo_bvm.sheets import KBL_CRS, Sheet
 from torchgeo_bvm.synth.sentinel2 import (
     QUALITY_LAYERS,
     SCL_SPECTRA,

@@ -33,7 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from ..bwk import load_mapping_table
 from ..classes import CLASSES, PAPER_PERCENT
 from ..fileio import atomic_path
-from ..kaartblad import KBL_CRS
+from ..sheets import KBL_CRS
 from .kbl import LAMBERT72_ESRI_WKT
 
 __all__ = [

@@ -31,7 +31,7 @@ from rasterio.transform import Affine, from_bounds
 from rasterio.warp import transform_bounds
 
 from ..crs import DEFAULT_CRS, UTM31N
-from ..datasets.sentinel2 import (
+from ..datasets.bands import (
     ALL_BANDS,
     NATIVE_RESOLUTION,
     SCL_BAND,
@@ -39,7 +39,7 @@ from ..datasets.sentinel2 import (
     openeo_composite_path,
 )
 from ..fileio import atomic_path
-from ..kaartblad import KBL_CRS, Sheet
+from ..sheets import KBL_CRS, Sheet
 from .noise import Clouds, wave_field
 
 __all__ = [

@@ -9,7 +9,7 @@ from shapely.geometry import box
 from tests.synth.flanders.reading import TINY, region_classes
 from torchgeo_bvm.boundary import read_boundary
 from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, class_by_name
-from torchgeo_bvm.kaartblad import (
+from torchgeo_bvm.sheets import (
     Sheet,
     SplitScheme,
     read_official,

@@ -8,7 +8,7 @@ from shapely.geometry import box
 
 from tests.synth.flanders.reading import TINY
 from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS
+from torchgeo_bvm.datasets.bands import ALL_BANDS
 from torchgeo_bvm.synth.flanders.overview import plot_overview
 
 

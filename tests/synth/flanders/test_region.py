@@ -1,6 +1,6 @@
 import pytest
 
-from torchgeo_bvm.kaartblad import Sheet
+from torchgeo_bvm.sheets import Sheet
 from torchgeo_bvm.synth.flanders import DATES, DEFAULT_SIZE, SIZES, TARGET_SHARES
 
 

@@ -6,7 +6,7 @@ import pytest
 import rasterio
 
 from tests.synth.flanders.reading import date_sample
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS
+from torchgeo_bvm.datasets.bands import ALL_BANDS
 from torchgeo_bvm.synth.flanders import DATES
 from torchgeo_bvm.synth.flanders.weather import WEATHER, weather
 from torchgeo_bvm.synth.noise import Clouds, seeded_rng

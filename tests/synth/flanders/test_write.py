@@ -8,7 +8,7 @@ import rasterio
 from shapely.geometry import Polygon
 
 from tests.synth.flanders.reading import TINY
-from torchgeo_bvm.kaartblad import (
+from torchgeo_bvm.sheets import (
     LEVELS,
     compare_official,
     read_official,

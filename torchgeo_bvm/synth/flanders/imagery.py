@@ -22,9 +22,9 @@ from rasterio.transform import from_origin
 
 from ...classes import IGNORE_INDEX
 from ...crs import LAMBERT72, UTM31N
-from ...datasets.sentinel2 import ALL_BANDS
-from ...kaartblad import reproject_geometry
-from ...labels import Grid
+from ...datasets.bands import ALL_BANDS
+from ...geometry import reproject_geometry
+from ...grid import Grid
 from ...scanline import burn_polygons, pixel_runs
 from ..noise import gaussian_field, seeded_rng
 from .kinds import KIND, KIND_NAMES
@@ -122,17 +122,19 @@ def polygon_ids(world: World, grid: Grid) -> NDArray[np.int32]:
         Indices into ``world.geometries`` ``(rows * FINE, cols * FINE)``, -1
         where no polygon lies; where polygons overlap, the smaller one's.
     """
-    utm = reproject_geometry(world.geometries, LAMBERT72, grid.crs, densify=0)
+    crs = UTM31N if grid.crs is None else grid.crs
+    utm = reproject_geometry(world.geometries, LAMBERT72, crs, densify=0)
     order = np.argsort(-shapely.area(utm), kind='stable')
-    fine = Grid.from_bounds(grid.bounds, grid.crs, grid.res[0] / FINE)
-    shape = (fine.height, fine.width)
+    fine = Grid.from_bounds(grid.bounds, crs, grid.res[0] / FINE)
+    shape = fine.shape
+    width = shape[1]
     drawn, row, start, stop = pixel_runs(utm[order], fine.transform, shape)
     # The last polygon drawn over a pixel is its polygon: the runs' pixels get
     # the position of their polygon in drawing order, and each pixel the highest.
     count = stop - start
-    first = np.repeat(row * fine.width + start, count)
+    first = np.repeat(row * width + start, count)
     within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    last = np.full(fine.height * fine.width, -1, dtype=np.int64)
+    last = np.full(shape[0] * width, -1, dtype=np.int64)
     np.maximum.at(last, first + within, np.repeat(drawn, count))
     ids = np.where(last >= 0, order[last], -1).astype(np.int32)
     return ids.reshape(shape)
@@ -148,7 +150,7 @@ def texture(grid: Grid, seed: int) -> NDArray[np.float64]:
     Returns:
         A field ``(rows, cols)`` of mean about 0 and standard deviation about 1.
     """
-    shape = (grid.height, grid.width)
+    shape = grid.shape
     grain = gaussian_field(shape, seeded_rng(seed, 7), 1.5)
     return 0.7 * grain + 0.3 * seeded_rng(seed, 8).standard_normal(shape)
 

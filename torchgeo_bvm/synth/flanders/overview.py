@@ -18,9 +18,9 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from ...classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from ...datasets.sentinel2 import ALL_BANDS
+from ...datasets.bands import ALL_BANDS
 from ...fileio import atomic_path
-from ...kaartblad import sheets
+from ...sheets import sheets
 from ..sentinel2 import TERRASCOPE_NODATA
 from .region import MiniFlandersSize
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from shapely.geometry import box
 
 from ...classes import PAPER_PERCENT
-from ...kaartblad import Sheet, sheets
+from ...sheets import Sheet, sheets
 
 __all__ = [
     'CENTRE',

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ...datasets.sentinel2 import ALL_BANDS
+from ...datasets.bands import ALL_BANDS
 from ..noise import Clouds, seeded_rng
 from ..sentinel2 import SCL_SPECTRA, TERRASCOPE_NODATA
 

@@ -18,9 +18,9 @@ from tqdm import tqdm
 from ...bwk import UnitMapping
 from ...classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from ...crs import LAMBERT72, UTM31N
-from ...datasets.sentinel2 import ALL_BANDS
+from ...datasets.bands import ALL_BANDS
 from ...fileio import atomic_path
-from ...kaartblad import LEVELS, sheets
+from ...sheets import LEVELS, sheets
 from ..bwk import write_bwkhab
 from ..kbl import LAMBERT72_ESRI_WKT, write_official_sheets
 from ..sentinel2 import write_terrascope_product
