@@ -138,12 +138,12 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     folder.mkdir(parents=True)
     (folder / 'bad.py').write_text(
         'from ..samplers import KaartbladSampler\n'
-        'from ..grid import _ALIGNED\n'
+        'from ..pixelgrid import _ALIGNED\n'
         'from ..commands._options import parse_sheets\n'
         'from openeo.rest._datacube import THIS\n'
         'from ._fastpath import IndexArrays\n'
         'from . import sentinel2\n'
-        'import torchgeo_bvm.grid as grid\n'
+        'import torchgeo_bvm.pixelgrid as grid\n'
         'x = sentinel2._ONE_DAY\n'
         'y = grid._ALIGNED\n'
         'def f(image):\n'
@@ -155,7 +155,7 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     found = [f.split(': ', 1)[1] for f in _findings(folder / 'bad.py')]
     assert found == [
         'a dataset module imports torchgeo_bvm.samplers',
-        'imports the private name _ALIGNED from torchgeo_bvm.grid',
+        'imports the private name _ALIGNED from torchgeo_bvm.pixelgrid',
         'imports the private module torchgeo_bvm.commands._options',
         'imports the private module openeo.rest._datacube',
         'uses a private name of a module: sentinel2._ONE_DAY',
@@ -178,8 +178,8 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
             'torchgeo_bvm.kaartblad.reproject_geometry',
             'torchgeo_bvm.geometry.reproject_geometry',
         ),
-        ('torchgeo_bvm.labels.Grid', 'torchgeo_bvm.grid.Grid'),
-        ('torchgeo_bvm.Grid', 'torchgeo_bvm.grid.Grid'),
+        ('torchgeo_bvm.labels.Grid', 'torchgeo_bvm.pixelgrid.Grid'),
+        ('torchgeo_bvm.Grid', 'torchgeo_bvm.pixelgrid.Grid'),
         ('torchgeo_bvm.samplers.SheetLayout', 'torchgeo_bvm.layout.SheetLayout'),
         ('torchgeo_bvm.samplers.SplitRegion', 'torchgeo_bvm.layout.SplitRegion'),
         ('torchgeo_bvm.samplers.reflect_index', 'torchgeo_bvm.layout.reflect_index'),

@@ -11,8 +11,8 @@ from shapely.geometry import box
 from tests.datasets.test_bvm import EXPECTED, X0, Y0, write_hand_fixture
 from torchgeo_bvm.classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, BVMClass
 from torchgeo_bvm.datasets.bvm import BVMDataset, BVMRaster
-from torchgeo_bvm.grid import Grid
 from torchgeo_bvm.labels import rasterize_bvm, write_class_raster
+from torchgeo_bvm.pixelgrid import Grid
 from torchgeo_bvm.sheets import Sheet
 from torchgeo_bvm.synth.bwk import bwkhab_frame, synthetic_bwkhab, write_bwkhab
 

@@ -3,7 +3,6 @@ import pytest
 from shapely.geometry import box
 
 from torchgeo_bvm.crs import resolution_for
-from torchgeo_bvm.grid import Grid
 from torchgeo_bvm.layout import (
     SheetDataset,
     SheetLayout,
@@ -12,6 +11,7 @@ from torchgeo_bvm.layout import (
     mirror_sources_from_extent,
     reflect_index,
 )
+from torchgeo_bvm.pixelgrid import Grid
 from torchgeo_bvm.sheets import Sheet, SplitScheme
 
 

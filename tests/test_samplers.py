@@ -20,7 +20,7 @@ from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.grid import Grid
+from torchgeo_bvm.pixelgrid import Grid
 from torchgeo_bvm.samplers import (
     CentreTimestampSampler,
     KaartbladGridSampler,

@@ -6,8 +6,9 @@ from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
 from .download import DownloadOptions, download
-from .kaartblad import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
-from .labels import Grid, rasterize_bvm, write_class_raster
+from .labels import rasterize_bvm, write_class_raster
+from .pixelgrid import Grid
+from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
 from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
 
 __version__ = '0.1.0'

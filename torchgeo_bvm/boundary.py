@@ -43,7 +43,7 @@ from .classes import IGNORE_INDEX
 from .crs import is_lambert72, resolution_for, to_lambert72
 from .fileio import RASTER_SUFFIXES, VECTOR_SUFFIXES, atomic_path, find_files
 from .geometry import polygonal, reproject_geometry
-from .grid import Grid
+from .pixelgrid import Grid
 from .scanline import pixel_runs, polygon_coverage, runs_to_mask
 from .sheets import KBL_CRS
 

@@ -38,7 +38,7 @@ from .classes import CLASSES, IGNORE_INDEX, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets.bvm import BVMDataset
 from .fileio import atomic_path
-from .grid import Grid as Grid  # its old import path
+from .pixelgrid import Grid as Grid  # its old import path
 from .scanline import polygon_coverage
 from .sheets import Sheet
 

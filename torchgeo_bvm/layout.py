@@ -31,7 +31,7 @@ from pyproj import CRS
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from .grid import Grid
+from .pixelgrid import Grid
 from .scanline import pixel_runs, runs_to_mask
 from .sheets import Sheet, SplitScheme
 

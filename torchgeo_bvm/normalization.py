@@ -40,8 +40,8 @@ from tqdm import tqdm
 from .boundary import FlandersMask
 from .datasets.joint import imagery_grid
 from .fileio import atomic_path
-from .grid import Grid
 from .layout import SheetLayout
+from .pixelgrid import Grid
 from .sheets import SplitScheme
 
 __all__ = ['STATS_FORMAT', 'BandStats', 'compute_band_stats', 'load_band_stats']

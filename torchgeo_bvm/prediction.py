@@ -44,8 +44,8 @@ from torch import Tensor
 
 from .classes import CLASS_NAMES, IGNORE_INDEX
 from .fileio import atomic_path
-from .grid import Grid
 from .labels import write_class_raster
+from .pixelgrid import Grid
 from .plot import class_colormap, class_legend, save_figure
 from .samplers import KaartbladGridSampler
 from .scanline import polygon_coverage

@@ -34,7 +34,7 @@ that faces the inside of its sheet (the paper's code padded by 255 px and cut
 crops anywhere, so up to 255 of 256 columns could be mirror).
 
 **Pixel grid.** Windows are snapped to the imagery's pixel grid
-(:class:`~torchgeo_bvm.grid.Grid`, the dataset's ``grid`` when it is a
+(:class:`~torchgeo_bvm.pixelgrid.Grid`, the dataset's ``grid`` when it is a
 :class:`~torchgeo_bvm.layout.SheetDataset`, else anchored at the dataset's bounds
 like TorchGeo's samplers), so data already on that grid is read without
 resampling. What else the samplers take from a dataset (its layout, scheme,
@@ -60,7 +60,6 @@ from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import RandomTimestampSampler, SpatialSampler
 
 from .datasets import CachedBounds as CachedBounds, IndexArrays
-from .grid import Grid, location_seed
 from .layout import (
     SheetDataset,
     SheetLayout,
@@ -69,6 +68,7 @@ from .layout import (
     mirror_sources_from_extent as mirror_sources_from_extent,
     reflect_index as reflect_index,
 )
+from .pixelgrid import Grid, location_seed
 from .sheets import Sheet, SplitScheme
 
 __all__ = [

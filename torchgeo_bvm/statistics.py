@@ -29,7 +29,7 @@ from tqdm import tqdm
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from .fileio import atomic_path
 from .geometry import reproject_geometry
-from .grid import Grid
+from .pixelgrid import Grid
 from .plot import save_figure
 from .scanline import burn_polygons
 from .sheets import KBL_CRS, SplitScheme

@@ -23,7 +23,7 @@ from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.warp import calculate_default_transform
 
-from ..grid import Grid, nodata_is_the_only_mask
+from ..pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
 
 __all__ = [

@@ -43,7 +43,7 @@ from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..crs import DEFAULT_CRS, LAMBERT72, is_lambert72, resolution_for
 from ..fileio import VECTOR_SUFFIXES, find_files
 from ..geometry import repair_polygons, reproject_geometry
-from ..grid import Grid, merge_fill
+from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend
 from ..scanline import burn_polygons
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup

@@ -29,13 +29,13 @@ from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..boundary import FlandersMask
 from ..classes import IGNORE_INDEX
-from ..grid import Grid, location_seed
 from ..layout import (
     SheetLayout,
     SplitRegion,
     crop_domain,
     mirror_sources_from_extent,
 )
+from ..pixelgrid import Grid, location_seed
 from ..plot import class_colormap, display_bands, stretch
 from ..scanline import row_extent, runs_to_mask
 from ..sheets import SplitScheme

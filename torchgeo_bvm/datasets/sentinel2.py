@@ -51,7 +51,7 @@ from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..crs import pixel_size_m
-from ..grid import Grid
+from ..pixelgrid import Grid
 from ..plot import display_bands, stretch
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from ._products import (

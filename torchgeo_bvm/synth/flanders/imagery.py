@@ -24,7 +24,7 @@ from ...classes import IGNORE_INDEX
 from ...crs import LAMBERT72, UTM31N
 from ...datasets.bands import ALL_BANDS
 from ...geometry import reproject_geometry
-from ...grid import Grid
+from ...pixelgrid import Grid
 from ...scanline import burn_polygons, pixel_runs
 from ..noise import gaussian_field, seeded_rng
 from .kinds import KIND, KIND_NAMES

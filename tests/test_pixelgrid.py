@@ -7,7 +7,12 @@ from affine import Affine
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from torchgeo_bvm.grid import Grid, location_seed, merge_fill, nodata_is_the_only_mask
+from torchgeo_bvm.pixelgrid import (
+    Grid,
+    location_seed,
+    merge_fill,
+    nodata_is_the_only_mask,
+)
 
 
 def write(
