@@ -6,6 +6,7 @@ from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
 from .download import DownloadOptions, download
+from .errors import BVMError, BVMFileError, BVMValueError
 from .labels import rasterize_bvm, write_class_raster
 from .pixelgrid import Grid
 from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
@@ -23,7 +24,10 @@ __all__ = [
     'PAPER_SPLIT',
     'BVMClass',
     'BVMDataset',
+    'BVMError',
+    'BVMFileError',
     'BVMRaster',
+    'BVMValueError',
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
