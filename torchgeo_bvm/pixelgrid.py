@@ -34,6 +34,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -43,7 +44,9 @@ from pyproj import CRS
 from rasterio.enums import MaskFlags
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
-from torchgeo.datasets import GeoDataset
+
+if TYPE_CHECKING:  # only a type here: reading a grid needs no torch
+    from torchgeo.datasets import GeoDataset
 
 __all__ = ['Grid', 'location_seed', 'merge_fill', 'nodata_is_the_only_mask']
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
-import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
-import pyogrio
 import rasterio
 import shapely
 import torch
@@ -38,10 +33,11 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..bwk import UnitMapping, map_integer_labels
+from ..bvmlayer import BVMLayer
+from ..bwk import UnitMapping
 from ..classes import IGNORE_INDEX, NUM_CLASSES
-from ..crs import DEFAULT_CRS, LAMBERT72, is_lambert72, resolution_for
-from ..fileio import VECTOR_SUFFIXES, find_files
+from ..crs import DEFAULT_CRS, resolution_for
+from ..errors import BVMFileError
 from ..geometry import repair_polygons, reproject_geometry
 from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend
@@ -56,10 +52,6 @@ __all__ = [
     'merge_label_samples',
     'plot_label_sample',
 ]
-
-#: Name of the BVM layer in INBO's files.
-BVM_LAYER = 'BwkHab'
-_INTEGER_DTYPES = ('int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32')
 
 
 @dataclass(frozen=True)
@@ -192,43 +184,18 @@ class BVMDataset(CachedBounds, VectorDataset):
         self.transforms = transforms
         self.label_name = label_field
         self.task = 'semantic_segmentation'
-        self.source, self.layer, self._is_parquet = self._find_source(paths, layer)
-        info = self._read_info()
-        fields: list[str] = info['fields']
-        if label_field not in fields:
-            raise ValueError(
-                f'{self.source}: no field {label_field!r}; the layer has the fields '
-                f'{", ".join(fields)}'
-            )
-        if habitat_field is not None and habitat_field not in fields:
-            if habitat_field != 'HAB1':
-                raise ValueError(
-                    f'{self.source}: no habitat field {habitat_field!r}; the layer has '
-                    f'the fields {", ".join(fields)}'
-                )
-            habitat_field = None
-        if info['features'] == 0:
-            raise ValueError(f'{self.source}: the layer holds no features')
+        try:
+            self.file = BVMLayer.open(paths, layer)
+        except BVMFileError:
+            raise DatasetNotFoundError(self) from None
+        self.source, self.layer = self.file.source, self.file.layer
+        labels = self.file.read_labels(label_field, mapping, habitat_field)
         self.label_field = label_field
-        self.habitat_field = habitat_field
-        self.source_crs: CRS = _source_crs(info['crs'])
-        self.source_bounds: tuple[float, float, float, float] = info['bounds']
-        integer = info['dtypes'][fields.index(label_field)] in _INTEGER_DTYPES
-        self.mapping: UnitMapping | None = None
-        if integer:
-            self.mapping_result = map_integer_labels(
-                self._read_columns([label_field])[label_field]
-            )
-        else:
-            self.mapping = (
-                mapping if isinstance(mapping, UnitMapping) else UnitMapping(mapping)
-            )
-            columns = [label_field] + ([habitat_field] if habitat_field else [])
-            table = self._read_columns(columns)
-            self.mapping_result = self.mapping.map_codes(
-                table[label_field],
-                table[habitat_field] if habitat_field else None,
-            )
+        self.habitat_field = labels.habitat_field
+        self.source_crs: CRS = self.file.info.crs
+        self.source_bounds: tuple[float, float, float, float] = self.file.info.bounds
+        self.mapping: UnitMapping | None = labels.mapping
+        self.mapping_result = labels.result
         self.mapping_result.warn(self.source, label_field)
         crs = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
         if res is None:
@@ -239,86 +206,7 @@ class BVMDataset(CachedBounds, VectorDataset):
         self.index = self._make_index(crs)
         self._cache: _Polygons | None = None
 
-    # -- finding and describing the source ------------------------------------
-
-    def _find_source(
-        self, paths: str | os.PathLike[str], layer: str | None
-    ) -> tuple[str, str | None, bool]:
-        """(path GDAL/pyarrow opens, layer, is GeoParquet) of the BVM layer."""
-        path = Path(paths)
-        if path.is_dir():
-            path = self._find_in_folder(path)
-        if not path.exists():
-            raise DatasetNotFoundError(self)
-        suffix = path.suffix.lower()
-        if suffix in ('.parquet', '.geoparquet'):
-            return str(path), None, True
-        if suffix == '.zip':
-            return self._find_in_zip(path, layer), None, False
-        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-        if layer is None:
-            by_name = [n for n in layers if n.lower() == BVM_LAYER.lower()]
-            if by_name or len(layers) == 1:
-                return str(path), (by_name or layers)[0], False
-            raise ValueError(
-                f'{path}: several layers and none named {BVM_LAYER}; pass layer= one '
-                f'of {", ".join(layers)}'
-            )
-        if layer not in layers:
-            raise ValueError(
-                f'{path}: no layer {layer!r}; the layers are {", ".join(layers)}'
-            )
-        return str(path), layer, False
-
-    def _find_in_folder(self, folder: Path) -> Path:
-        found = find_files(folder, VECTOR_SUFFIXES)
-        if not found:
-            raise DatasetNotFoundError(self)
-        named = [p for p in found if p.stem.lower() == BVM_LAYER.lower()]
-        if len(found) == 1 or len(named) == 1:
-            return (named or found)[0]
-        raise ValueError(
-            f'{folder}: several vector files, expected one (or one named '
-            f'{BVM_LAYER}): {", ".join(str(p) for p in found)}'
-        )
-
-    @staticmethod
-    def _find_in_zip(path: Path, layer: str | None) -> str:
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if m.lower().endswith('.shp')]
-        wanted = (layer or BVM_LAYER).lower()
-        named = [m for m in members if Path(m).stem.lower() == wanted]
-        if named or (layer is None and len(members) == 1):
-            return f'/vsizip/{path.resolve()}/{(named or members)[0]}'
-        raise ValueError(
-            f'{path}: no shapefile {layer or BVM_LAYER!r} inside; it holds '
-            f'{", ".join(members) or "no shapefile"}'
-        )
-
-    def _read_info(self) -> dict[str, Any]:
-        if self._is_parquet:
-            return _parquet_info(self.source)
-        info = pyogrio.read_info(self.source, layer=self.layer, force_total_bounds=True)
-        return {
-            'fields': [str(f) for f in info['fields']],
-            'dtypes': [str(d) for d in info['dtypes']],
-            'crs': info['crs'],
-            'bounds': tuple(float(v) for v in info['total_bounds']),
-            'features': int(info['features']),
-        }
-
-    def _read_columns(self, columns: Sequence[str]) -> pd.DataFrame:
-        if self._is_parquet:
-            return pd.read_parquet(self.source, columns=list(columns))
-        return cast(
-            pd.DataFrame,
-            pyogrio.read_dataframe(
-                self.source,
-                layer=self.layer,
-                columns=list(columns),
-                read_geometry=False,
-            ),
-        )
+    # -- describing the source -------------------------------------------------
 
     def _make_index(self, crs: CRS) -> GeoDataFrame:
         transformer = Transformer.from_crs(self.source_crs, crs, always_xy=True)
@@ -378,19 +266,9 @@ class BVMDataset(CachedBounds, VectorDataset):
             self._cache = self._load_polygons()
         return self._cache
 
-    def _read_geometries(self) -> NDArray[np.object_]:
-        if self._is_parquet:
-            column = _parquet_geometry_column(self.source)
-            table = pd.read_parquet(self.source, columns=[column])
-            return np.asarray(shapely.from_wkb(table[column].to_numpy()), dtype=object)
-        frame = pyogrio.read_dataframe(
-            self.source, layer=self.layer, columns=[], use_arrow=True
-        )
-        return np.asarray(frame.geometry.to_numpy(), dtype=object)
-
     def _load_polygons(self) -> _Polygons:
         start = time.perf_counter()
-        geometries = self._read_geometries()
+        geometries = self.file.read_geometries()
         labels = self.mapping_result.ids
         if len(geometries) != len(labels):
             raise ValueError(
@@ -758,41 +636,3 @@ def plot_label_sample(
     if suptitle is not None:
         fig.suptitle(suptitle)
     return fig
-
-
-# -- helpers -----------------------------------------------------------------------
-
-
-def _source_crs(crs: object) -> CRS:
-    """The layer's CRS: EPSG:31370 when missing or the ESRI Lambert 72 WKT."""
-    if crs is None or crs == '':
-        return LAMBERT72
-    parsed = CRS.from_user_input(crs)
-    return LAMBERT72 if is_lambert72(parsed) else parsed
-
-
-def _parquet_geometry_column(path: str) -> str:
-    metadata = pq.read_schema(path).metadata or {}
-    if b'geo' not in metadata:
-        raise ValueError(f'{path}: not GeoParquet (no "geo" metadata)')
-    return str(json.loads(metadata[b'geo'])['primary_column'])
-
-
-def _parquet_info(path: str) -> dict[str, Any]:
-    schema = pq.read_schema(path)
-    column = _parquet_geometry_column(path)
-    geo = json.loads((schema.metadata or {})[b'geo'])['columns'][column]
-    bbox = geo.get('bbox')
-    if bbox is None:
-        table = pd.read_parquet(path, columns=[column])
-        bbox = shapely.total_bounds(shapely.from_wkb(table[column].to_numpy()))
-    crs = geo.get('crs', 'OGC:CRS84')  # GeoParquet: an absent crs means CRS84
-    fields = [name for name in schema.names if name != column]
-    dtypes = [str(schema.field(name).type) for name in fields]
-    return {
-        'fields': fields,
-        'dtypes': dtypes,
-        'crs': json.dumps(crs) if isinstance(crs, dict) else crs,
-        'bounds': tuple(float(v) for v in bbox),
-        'features': pq.ParquetFile(path).metadata.num_rows,
-    }
