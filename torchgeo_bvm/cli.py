@@ -17,6 +17,7 @@ from types import ModuleType
 
 from . import __version__, commands
 from .commands import Command
+from .errors import BVMError
 
 __all__ = ['build_parser', 'main']
 
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (BVMError, ValueError, FileNotFoundError) as error:
         print(f'torchgeo-bvm {args.command}: error: {error}', file=sys.stderr)
         return 2
     return status

@@ -308,6 +308,22 @@ class Grid:
         height = max(1, round((y.stop - y.start) / yres))
         return column, row, width, height
 
+    def covering(self, bounds: Sequence[float]) -> Window:
+        """The smallest window of whole pixels holding some bounds.
+
+        Args:
+            bounds: (xmin, ymin, xmax, ymax) in the grid's CRS.
+
+        Returns:
+            The window; it may reach past a sized grid's edges.
+        """
+        xmin, ymin, xmax, ymax = bounds
+        column = math.floor((xmin - self.left) / self.xres)
+        row = math.floor((self.top - ymax) / self.yres)
+        width = math.ceil((xmax - self.left) / self.xres) - column
+        height = math.ceil((self.top - ymin) / self.yres) - row
+        return Window(column, row, max(width, 0), max(height, 0))
+
     def window_transform(self, column: int, row: int) -> Affine:
         """The affine transform of a window whose top-left pixel is given.
 

@@ -34,6 +34,7 @@ __all__ = [
     'pixel_runs',
     'polygon_coverage',
     'row_extent',
+    'run_pixels',
     'runs_to_mask',
 ]
 
@@ -155,6 +156,30 @@ def runs_to_mask(
     return inside
 
 
+def run_pixels(
+    row: NDArray[np.int64],
+    start: NDArray[np.int64],
+    stop: NDArray[np.int64],
+    width: int,
+) -> NDArray[np.int64]:
+    """The flat index (``row * width + column``) of every pixel of some runs.
+
+    Args:
+        row: the row of each run, inside the grid.
+        start: its first column, inside the grid.
+        stop: one past its last column.
+        width: the grid's width.
+
+    Returns:
+        The indices, run after run, ``stop - start`` of them per run.
+    """
+    length = stop - start
+    first = row * width + start - (np.cumsum(length) - length)
+    pixel = np.repeat(first, length)
+    pixel += np.arange(pixel.size, dtype=np.int64)
+    return pixel
+
+
 def row_extent(
     row: NDArray[np.int64],
     start: NDArray[np.int64],
@@ -236,15 +261,11 @@ def burn_polygons(
         )
     height, width = shape
     owner, row, start, stop = pixel_runs(geometries, transform, shape)
-    length = stop - start
-    total = int(length.sum())
-    # Pixel positions of every run, then the last geometry per pixel: GDAL's
-    # painter's order, without relying on the order of numpy's fancy assignment
-    # (unspecified for repeated indices).
-    pixel = np.repeat(row * width + start - (np.cumsum(length) - length), length)
-    pixel += np.arange(total, dtype=np.int64)
+    # The last geometry per pixel: GDAL's painter's order, without relying on
+    # the order of numpy's fancy assignment (unspecified for repeated indices).
+    pixel = run_pixels(row, start, stop, width)
     latest = np.full(height * width, -1, dtype=np.int64)
-    np.maximum.at(latest, pixel, np.repeat(owner, length))
+    np.maximum.at(latest, pixel, np.repeat(owner, stop - start))
     lookup = np.append(np.asarray(values, dtype=np.uint8), np.uint8(fill))
     burnt: NDArray[np.uint8] = lookup[latest].reshape(height, width)
     return burnt
