@@ -229,3 +229,29 @@ def brute_force(
                 sums[i] += scores[valued].sum() / 250
                 known[i] += int(valued.sum())
     return counts, sums, known
+
+
+def sheet_grid(
+    sheet: str, crs: CRS | str | int = 'EPSG:32631', res: float = 20.0
+) -> Grid:
+    """A grid over a map sheet, on the lattice of multiples of ``res`` in ``crs``."""
+    outline = Sheet.parse(sheet).geometry(CRS.from_user_input(crs))
+    return Grid.from_bounds(outline.bounds, crs, res)
+
+
+def write_documented_inputs(folder: Path) -> Path:
+    """The files the documented ``compare`` commands name, in ``folder``.
+
+    ``BwkHab.shp`` (and ``.gpkg``), ``BVM_labeled.zip`` (with ``Label``), the
+    fused maps of sheets 22/1-2 and 22/3-4 in ``fused/2022/`` (one UTM lattice,
+    each map 255 outside its sheet) and ``mosaic.tif`` without confidence.
+    """
+    write_scene_bvm(folder / 'BwkHab.shp')
+    write_scene_bvm(folder / 'BwkHab.gpkg')
+    write_scene_bvm(folder / 'BVM_labeled.zip', label_column=True)
+    for sheet in ('22/1-2', '22/3-4'):
+        grid = sheet_grid(sheet)
+        path = folder / 'fused' / '2022' / f'{sheet.replace("/", "_")}.tif'
+        write_scene_map(path, grid, sheet_keep(grid, sheet))
+    write_scene_map(folder / 'mosaic.tif', scene_grid(L72, 20.0), confidence=False)
+    return folder
