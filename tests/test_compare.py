@@ -412,3 +412,77 @@ def test_maps_that_miss_the_bvm(tmp_path: Path) -> None:
     with pytest.raises(BVMValueError, match='do not overlap the BVM layer'):
         compare_with_bvm(bvm, tmp_path / 'maps', tmp_path / 'out', progress=False)
     assert not (tmp_path / 'out').exists()
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The modules a file imports when it is imported (not under TYPE_CHECKING)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    package = '.'.join(path.relative_to(PACKAGE.parent).with_suffix('').parts[:-1])
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If):
+                if ast.unparse(node.test) != 'TYPE_CHECKING':
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split('.')[: len(package.split('.')) - node.level + 1]
+                module = (
+                    '.'.join(base + ([node.module] if node.module else []))
+                    if node.level
+                    else node.module or ''
+                )
+                found.add(module)
+                found.update(f'{module}.{alias.name}' for alias in node.names)
+
+    visit(tree.body)
+    return found
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / 'torchgeo_bvm'
+
+
+def _file_of(module: str) -> Path | None:
+    parts = module.split('.')
+    path = PACKAGE.parent.joinpath(*parts)
+    if path.with_suffix('.py').is_file():
+        return path.with_suffix('.py')
+    if (path / '__init__.py').is_file():
+        return path / '__init__.py'
+    return None
+
+
+@pytest.mark.parametrize(
+    ('start', 'reached'),
+    [
+        ('torchgeo_bvm.compare', 'torchgeo_bvm.scanline'),
+        ('torchgeo_bvm.commands.compare', 'torchgeo_bvm.commands'),
+    ],
+)
+def test_the_comparison_needs_no_torch(start: str, reached: str) -> None:
+    # Everything the comparison imports from the package (but the package's
+    # own __init__, which exports the datasets) is free of torch, TorchGeo and
+    # Lightning.
+    seen: set[str] = set()
+    heavy: list[str] = []
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        path = _file_of(module)
+        if module in seen or path is None or module == 'torchgeo_bvm':
+            continue
+        seen.add(module)
+        for name in _module_imports(path):
+            if name.split('.')[0] in ('torch', 'torchgeo', 'lightning'):
+                heavy.append(f'{module} imports {name}')
+            elif name.startswith('torchgeo_bvm'):
+                todo.append(name)
+    assert reached in seen
+    assert heavy == []

@@ -149,3 +149,17 @@ def test_from_bounds_ignores_float_noise_unlike_aligned_target() -> None:
     source = from_origin(0.0, 20.0, bounds[2], 20.0)
     _, width, height = aligned_target(source, 1, 1, 10.0)
     assert (width, height) == (4, 2)  # why Grid.from_bounds keeps its own rule
+
+
+def test_covering_window_holds_the_bounds() -> None:
+    grid = Grid.lattice(100.0, 500.0, 10.0, 10.0)
+    window = grid.covering((105.0, 455.0, 131.0, 500.0))
+    assert (window.col_off, window.row_off, window.width, window.height) == (0, 0, 4, 5)
+    window = grid.covering((80.0, 510.0, 90.0, 520.0))  # outside: negative offsets
+    assert (window.col_off, window.row_off, window.width, window.height) == (
+        -2,
+        -2,
+        1,
+        1,
+    )
+    assert grid.covering((110.0, 490.0, 110.0, 490.0)).width == 0

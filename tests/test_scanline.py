@@ -194,3 +194,16 @@ def test_bad_arguments() -> None:
         burn_polygons(
             box, np.array([1, 2], np.uint8), Affine(1, 0, 0, 0, -1, 1), (2, 2), 0
         )
+
+
+def test_run_pixels_are_the_pixels_of_the_runs() -> None:
+    row = np.array([0, 2, 2])
+    start = np.array([1, 0, 4])
+    stop = np.array([3, 2, 5])
+    pixels = scanline.run_pixels(row, start, stop, width=6)
+    assert pixels.tolist() == [1, 2, 12, 13, 16]
+    mask = np.zeros(18, dtype=bool)
+    mask[pixels] = True
+    expected = scanline.runs_to_mask(row, start, stop, (3, 6))
+    np.testing.assert_array_equal(mask.reshape(3, 6), expected)
+    assert scanline.run_pixels(row[:0], start[:0], stop[:0], 6).size == 0
