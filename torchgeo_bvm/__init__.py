@@ -1,8 +1,11 @@
 """torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo."""
 
+from .bvmlayer import BVMLayer
 from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
 from .callbacks import ConfusionMatrixWriter
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
+from .classmap import ClassMap
+from .compare import compare_with_bvm
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
 from .download import DownloadOptions, download
@@ -26,8 +29,10 @@ __all__ = [
     'BVMDataset',
     'BVMError',
     'BVMFileError',
+    'BVMLayer',
     'BVMRaster',
     'BVMValueError',
+    'ClassMap',
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
@@ -40,6 +45,7 @@ __all__ = [
     '__version__',
     'chi_squared_distance',
     'compare_official',
+    'compare_with_bvm',
     'download',
     'grid',
     'map_integer_labels',
