@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import rasterio
 import shapely
 from PIL import Image
 from pyproj import CRS
@@ -100,6 +101,15 @@ def test_sheets_of_one_lattice_equal_their_mosaic(tmp_path: Path) -> None:
     maps = find_class_maps(sheets)
     assert [m.path.name for m in maps] == ['22_1-2.tif', '22_3-4.tif']
     check_maps_disjoint(maps, block_size=64)
+    # The right sheet against the mosaic: the same pixels lie width // 3
+    # columns further in the mosaic, and both have classes there.
+    with rasterio.open(maps[1].path) as right_map, rasterio.open(mosaic) as whole:
+        both = (right_map.read(1) != IGNORE_INDEX) & (
+            whole.read(1)[:, width // 3 :] != IGNORE_INDEX
+        )
+    message = rf'22_3-4.tif and .*mosaic.tif both have a class for {both.sum()} pixels'
+    with pytest.raises(BVMValueError, match=message):
+        check_maps_disjoint([maps[1], *find_class_maps(mosaic)], block_size=64)
     geometries = _geometries()
     together = zonal_counts(geometries, L72, maps, block_size=64, progress=False)
     whole = zonal_counts(geometries, L72, find_class_maps(mosaic), progress=False)

@@ -29,7 +29,7 @@ levels, overlap.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ import rasterio.errors
 import rasterio.warp
 import rasterio.windows
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
@@ -272,52 +273,52 @@ def _doubly_covered(
             if clipped is None:
                 return 0, 0
             window, rows, columns = clipped
-            shifted = Window(
-                columns.start, rows.start, int(window.width), int(window.height)
-            )
-            return _count_both(src, theirs, window, shifted, block_size), 0
+            # The same pixel is (dx, dy) pixels further in the second map.
+            dx, dy = columns.start - window.col_off, rows.start - window.row_off
+
+            def same_pixels(part: Window) -> NDArray[np.uint8]:
+                block: NDArray[np.uint8] = theirs.read(
+                    1,
+                    window=Window(
+                        part.col_off + dx, part.row_off + dy, part.width, part.height
+                    ),
+                )
+                return block
+
+            return _count_both(src, window, same_pixels, block_size), 0
         window = grid.covering(_bounds_in(other, grid.crs))
         whole = Window(0, 0, grid.shape[1], grid.shape[0])
         try:
             window = window.intersection(whole)
         except rasterio.errors.WindowError:
             return 0, 0
-        both = _count_both_resampled(src, theirs, window, block_size)
+
+        def resampled(part: Window) -> NDArray[np.uint8]:
+            block = np.full(
+                (int(part.height), int(part.width)), IGNORE_INDEX, dtype=np.uint8
+            )
+            rasterio.warp.reproject(
+                rasterio.band(theirs, 1),
+                block,
+                src_nodata=IGNORE_INDEX,
+                dst_transform=rasterio.windows.transform(part, src.transform),
+                dst_crs=src.crs,
+                dst_nodata=IGNORE_INDEX,
+                resampling=Resampling.nearest,
+            )
+            return block
+
+        both = _count_both(src, window, resampled, block_size)
         return both, int(window.width + window.height)
 
 
 def _count_both(
     src: DatasetReader,
-    theirs: DatasetReader,
     window: Window,
-    shifted: Window,
+    theirs: Callable[[Window], NDArray[np.uint8]],
     block_size: int,
 ) -> int:
-    both = 0
-    for block in Grid(
-        None, src.transform, int(window.width), int(window.height)
-    ).windows(block_size):
-        mine = Window(
-            window.col_off + block.col_off,
-            window.row_off + block.row_off,
-            block.width,
-            block.height,
-        )
-        other = Window(
-            shifted.col_off + block.col_off,
-            shifted.row_off + block.row_off,
-            block.width,
-            block.height,
-        )
-        a = src.read(1, window=mine)
-        b = theirs.read(1, window=other)
-        both += int(np.count_nonzero((a != IGNORE_INDEX) & (b != IGNORE_INDEX)))
-    return both
-
-
-def _count_both_resampled(
-    src: DatasetReader, theirs: DatasetReader, window: Window, block_size: int
-) -> int:
+    """Pixels of ``window`` with a class in ``src`` and in ``theirs``, by blocks."""
     both = 0
     for block in Grid(
         None, src.transform, int(window.width), int(window.height)
@@ -329,17 +330,6 @@ def _count_both_resampled(
             block.height,
         )
         mine = src.read(1, window=part)
-        resampled = np.full(mine.shape, IGNORE_INDEX, dtype=np.uint8)
-        rasterio.warp.reproject(
-            rasterio.band(theirs, 1),
-            resampled,
-            src_nodata=IGNORE_INDEX,
-            dst_transform=rasterio.windows.transform(part, src.transform),
-            dst_crs=src.crs,
-            dst_nodata=IGNORE_INDEX,
-            resampling=Resampling.nearest,
-        )
-        both += int(
-            np.count_nonzero((mine != IGNORE_INDEX) & (resampled != IGNORE_INDEX))
-        )
+        other = theirs(part)
+        both += int(np.count_nonzero((mine != IGNORE_INDEX) & (other != IGNORE_INDEX)))
     return both

@@ -248,7 +248,7 @@ def _count_map(
                 pixel = run_pixels(row, start, stop, shape[1])
                 owner = np.repeat(owner, stop - start)
                 classes = src.read(1, window=window).ravel()
-                _check_classes(classes, item.path, window)
+                _check_values(classes, NUM_CLASSES - 1, item.path, window)
                 value = classes[pixel]
                 valid = value != IGNORE_INDEX
                 owner, pixel, value = owner[valid], pixel[valid], value[valid]
@@ -259,7 +259,7 @@ def _count_map(
                 result.counts[rows] += local.reshape(len(hits), NUM_CLASSES)
                 if confidence is not None:
                     scores = confidence.read(1, window=window).ravel()[pixel]
-                    _check_confidence(scores, item.confidence, window)
+                    _check_values(scores, CONFIDENCE_SCALE, item.confidence, window)
                     known = scores != IGNORE_INDEX
                     result.confidence_sum[rows] += np.bincount(
                         owner[known],
@@ -274,27 +274,17 @@ def _count_map(
                 confidence.close()
 
 
-def _check_classes(values: NDArray[np.uint8], path: Path, window: Window) -> None:
-    bad = values[(values >= NUM_CLASSES) & (values != IGNORE_INDEX)]
-    if bad.size:
-        found = ', '.join(str(v) for v in np.unique(bad)[:10])
-        raise BVMValueError(
-            f'{path}: not a class map: values {found} in the block at row '
-            f'{int(window.row_off)}, column {int(window.col_off)}; expected class '
-            f'ids 0..{NUM_CLASSES - 1} and {IGNORE_INDEX}'
-        )
-
-
-def _check_confidence(
-    values: NDArray[np.uint8], path: Path | None, window: Window
+def _check_values(
+    values: NDArray[np.uint8], largest: int, path: Path | None, window: Window
 ) -> None:
-    bad = values[(values > CONFIDENCE_SCALE) & (values != IGNORE_INDEX)]
+    """Refuse values above ``largest`` other than 255 (no class, no data)."""
+    bad = values[(values > largest) & (values != IGNORE_INDEX)]
     if bad.size:
         found = ', '.join(str(v) for v in np.unique(bad)[:10])
+        what = 'not a class map: values' if largest < NUM_CLASSES else 'values'
         raise BVMValueError(
-            f'{path}: confidence values {found} in the block at row '
-            f'{int(window.row_off)}, column {int(window.col_off)}; expected '
-            f'0..{CONFIDENCE_SCALE} and {IGNORE_INDEX}'
+            f'{path}: {what} {found} in the block at row {int(window.row_off)}, '
+            f'column {int(window.col_off)}; expected 0..{largest} and {IGNORE_INDEX}'
         )
 
 

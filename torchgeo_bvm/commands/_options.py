@@ -1,4 +1,4 @@
-"""Parsing of the options the subcommands share: sheets, years, months, CRS, res.
+"""The options the subcommands share: the BVM layer, sheets, years, months, CRS, res.
 
 Every subcommand reads these options through the functions here, so one option
 means one thing everywhere and bad values get the same one-line error, naming
@@ -9,7 +9,9 @@ whole 1:50,000 sheets are expected is an error, never its whole sheet.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -17,12 +19,39 @@ from pyproj.exceptions import CRSError
 from ..sheets import Sheet, iter_codes, kbl_numbers
 
 __all__ = [
+    'add_bvm_options',
     'parse_crs',
     'parse_integers',
     'parse_kbl_numbers',
     'parse_res',
     'parse_sheets',
 ]
+
+
+def add_bvm_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options naming the BVM layer and its classes.
+
+    ``--bvm`` (required), ``--layer``, ``--label-field`` and ``--mapping``, with
+    the meaning of :class:`~torchgeo_bvm.datasets.BVMDataset`'s arguments.
+
+    Args:
+        parser: the subcommand's parser.
+    """
+    parser.add_argument(
+        '--bvm',
+        type=Path,
+        required=True,
+        help='the BVM layer: .shp, .zip of it, .gpkg or GeoParquet',
+    )
+    parser.add_argument('--layer', help='layer name (GeoPackage) or shapefile in a zip')
+    parser.add_argument(
+        '--label-field',
+        default='EENH1',
+        help='unit field (default EENH1) or an integer label field such as Label',
+    )
+    parser.add_argument(
+        '--mapping', type=Path, help='your own unit -> class table (CSV: code,class)'
+    )
 
 
 def parse_sheets(text: str) -> list[Sheet]:

@@ -31,15 +31,11 @@ from pathlib import Path
 
 from ..errors import BVMFileError, BVMValueError
 from . import Command
+from ._options import add_bvm_options
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        '--bvm',
-        type=Path,
-        required=True,
-        help='the BVM layer: .shp, .zip of it, .gpkg or GeoParquet',
-    )
+    add_bvm_options(parser)
     parser.add_argument(
         '--maps',
         type=Path,
@@ -48,15 +44,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help='class maps (<name>.tif) or folders of them',
     )
     parser.add_argument('--out', type=Path, required=True, help='output folder')
-    parser.add_argument('--layer', help='layer name (GeoPackage) or shapefile in a zip')
-    parser.add_argument(
-        '--label-field',
-        default='EENH1',
-        help='unit field (default EENH1) or an integer label field such as Label',
-    )
-    parser.add_argument(
-        '--mapping', type=Path, help='your own unit -> class table (CSV: code,class)'
-    )
     parser.add_argument(
         '--no-confidence',
         action='store_true',

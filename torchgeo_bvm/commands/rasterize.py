@@ -22,16 +22,11 @@ from torchgeo.datasets import DatasetNotFoundError
 
 from ..labels import rasterize_bvm
 from . import Command
-from ._options import parse_crs, parse_res, parse_sheets
+from ._options import add_bvm_options, parse_crs, parse_res, parse_sheets
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        '--bvm',
-        type=Path,
-        required=True,
-        help='the BVM layer: .shp, .zip of it, .gpkg or GeoParquet',
-    )
+    add_bvm_options(parser)
     parser.add_argument('--out', type=Path, required=True, help='the GeoTIFF to write')
     parser.add_argument('--crs', help='CRS of the grid (default EPSG:4326)')
     parser.add_argument(
@@ -48,15 +43,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         '--sheets', help='map sheets to restrict to, e.g. 22 or 22/1-2,22/3-4'
-    )
-    parser.add_argument('--layer', help='layer name (GeoPackage) or shapefile in a zip')
-    parser.add_argument(
-        '--label-field',
-        default='EENH1',
-        help='unit field (default EENH1) or an integer label field such as Label',
-    )
-    parser.add_argument(
-        '--mapping', type=Path, help='your own unit -> class table (CSV: code,class)'
     )
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
