@@ -14,7 +14,8 @@ another class, 8 % of pixels flipped at random, 255 outside every polygon) with
 Then measures, in one run:
 
 * **ours**: ``torchgeo-bvm compare`` on it, in a child process (wall time and
-  peak RSS, the child's ``VmHWM``, with its RSS after the imports);
+  peak RSS, the child's ``VmHWM``, with its RSS after the imports), and the
+  time of each step of :func:`~torchgeo_bvm.compare.compare_with_bvm`;
 * **raw read**: reading every block of every class and confidence raster once
   (the floor of any method that reads the maps);
 * **per-polygon masks**: the rasterstats-style approach (for each polygon: read
@@ -59,18 +60,40 @@ BLOCK = 2048
 
 _COMPARE_CHILD = """
 import json, sys, time, warnings
+from collections import defaultdict
 warnings.simplefilter('ignore')
 def high_water_mb():
     for line in open('/proc/self/status'):
         if line.startswith('VmHWM:'):
             return int(line.split()[1]) / 1024
+from torchgeo_bvm import compare
+from torchgeo_bvm.bvmlayer import BVMLayer
 from torchgeo_bvm.cli import main
+phases = defaultdict(float)
+def timed(name, function):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            phases[name] += time.perf_counter() - start
+    return wrapper
+# Time the steps of compare_with_bvm where it looks them up.
+for name in ('find_class_maps', 'check_maps_disjoint', 'repair_polygons',
+             'zonal_counts', 'polygon_table', 'class_summary', 'plot_candidates',
+             'save_figure', '_output_frame', '_write_geopackage',
+             'reproject_geometry', 'STRtree'):
+    setattr(compare, name, timed(name, getattr(compare, name)))
+compare.BVMLayer = type('TimedLayer', (BVMLayer,), {
+    name: timed(name, getattr(BVMLayer, name))
+    for name in ('read_labels', 'read_geometries', 'read_columns')
+})
 before = high_water_mb()
 start = time.perf_counter()
 status = main(sys.argv[1:])
 seconds = time.perf_counter() - start
 print(json.dumps({'status': status, 'seconds': seconds, 'peak_mb': high_water_mb(),
-                  'baseline_mb': before}))
+                  'baseline_mb': before, 'phases': phases}))
 """
 
 
@@ -280,6 +303,8 @@ def main() -> None:
         'ours_vs_raw_read': ours['seconds'] / read_seconds,
     }
     print(json.dumps({k: round(float(v), 3) for k, v in result.items()}, indent=1))
+    phases = {k: round(v, 1) for k, v in ours['phases'].items()}
+    print('phases (s):', json.dumps(phases))
 
 
 if __name__ == '__main__':
