@@ -492,7 +492,7 @@ def plot_candidates(
     columns = min(4, max(1, len(chosen)))
     rows = max(1, math.ceil(len(chosen) / columns))
     fig, axes = plt.subplots(
-        rows, columns, figsize=(3.4 * columns, 3.6 * rows + 1.2), squeeze=False
+        rows, columns, figsize=(3.8 * columns, 4.0 * rows + 1.2), squeeze=False
     )
     present: set[int] = set()
     for ax in axes.ravel():
@@ -512,7 +512,7 @@ def plot_candidates(
             frameon=False,
         )
     fig.suptitle('Strongest candidates: where the map disagrees with the BVM')
-    fig.tight_layout(rect=(0, 1.0 / (3.6 * rows + 1.2), 1, 0.97))
+    fig.tight_layout(rect=(0, 1.2 / (4.0 * rows + 1.2), 1, 0.97))
     return fig
 
 
@@ -548,12 +548,12 @@ def _draw_candidate(
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     confidence = polygon['confidence']
-    sure = '' if pd.isna(confidence) else f', conf. {confidence:.2f}'
+    sure = '' if pd.isna(confidence) else f', confidence {confidence:.2f}'
     ax.set_title(
-        f'#{int(polygon["rank"])} {polygon["TAG"]} (score {polygon["score"]:.2f})\n'
+        f'#{int(polygon["rank"])} {polygon["TAG"]}, score {polygon["score"]:.2f}\n'
         f'BVM: {_short(polygon["bvm_name"])}\n'
-        f'map: {_short(polygon["pred_name"])} {polygon["pred_share"]:.0%}'
-        f' of {int(polygon["pixels"])} px{sure}',
+        f'map: {_short(polygon["pred_name"])} ({polygon["pred_share"]:.0%})\n'
+        f'{int(polygon["pixels"])} px{sure}',
         fontsize='small',
     )
     return {int(v) for v in np.unique(classes) if v < NUM_CLASSES}
