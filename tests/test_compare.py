@@ -496,3 +496,22 @@ def test_the_comparison_needs_no_torch(start: str, reached: str) -> None:
                 todo.append(name)
     assert reached in seen
     assert heavy == []
+
+
+def test_outputs_appear_together_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bvm = write_scene_bvm(tmp_path / 'BwkHab.gpkg')
+    write_scene_map(tmp_path / 'maps' / 'map.tif', scene_grid(*GRIDS['lambert72']))
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'class_agreement.csv').write_text('an earlier result\n')
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError('No space left on device')
+
+    monkeypatch.setattr('torchgeo_bvm.compare.plot_candidates', fail)
+    with pytest.raises(OSError, match='No space left'):
+        compare_with_bvm(bvm, tmp_path / 'maps', out, progress=False)
+    assert [p.name for p in out.iterdir()] == ['class_agreement.csv']
+    assert (out / 'class_agreement.csv').read_text() == 'an earlier result\n'

@@ -53,6 +53,7 @@ then file order); ``rank`` 1 is the strongest.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -700,13 +701,15 @@ def compare_with_bvm(
     frame = _output_frame(attributes, table, originals, source.info.crs, counts.covered)
     summary = class_summary(table[counts.covered])
     paths = output_paths(out)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    _write_geopackage(frame, paths['geopackage'])
-    with atomic_path(paths['summary_csv']) as temporary:
-        summary.to_csv(temporary, float_format='%.6g')
-    with atomic_path(paths['summary_markdown']) as temporary:
-        temporary.write_text(summary_markdown(summary))
-    save_figure(plot_candidates(frame, found, top), paths['candidates'], dpi=110)
+    # All four appear together: each is written under a temporary name and
+    # renamed only once every one of them is complete.
+    with contextlib.ExitStack() as stack:
+        staged = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
+        _write_geopackage(frame, staged['geopackage'])
+        summary.to_csv(staged['summary_csv'], float_format='%.6g')
+        staged['summary_markdown'].write_text(summary_markdown(summary))
+        figure = plot_candidates(frame, found, top)
+        save_figure(figure, staged['candidates'], dpi=110)
     return Comparison(paths, frame, summary)
 
 
@@ -755,12 +758,6 @@ def _output_frame(
 
 
 def _write_geopackage(frame: gpd.GeoDataFrame, path: Path) -> None:
-    written = frame.drop(columns='main_map')
-    with atomic_path(path) as temporary:
-        written.to_file(
-            temporary,
-            layer=LAYER_NAME,
-            driver='GPKG',
-            engine='pyogrio',
-            promote_to_multi=True,
-        )
+    frame.drop(columns='main_map').to_file(
+        path, layer=LAYER_NAME, driver='GPKG', engine='pyogrio', promote_to_multi=True
+    )
