@@ -207,14 +207,14 @@ def zonal_counts(
             tree = STRtree(projected)
             for index in indices:
                 item = maps[index]
-                before = result.counts[present].sum(axis=1)
-                hits = tree.query(shapely.box(*item.grid.bounds))
-                result.covered[present[hits]] = True
+                rows = present[tree.query(shapely.box(*item.grid.bounds))]
+                result.covered[rows] = True
+                before = result.counts[rows].sum(axis=1)
                 _count_map(item, projected, present, tree, result, block_size, bar)
-                gained = result.counts[present].sum(axis=1) - before
-                better = gained > best[present]
-                best[present[better]] = gained[better]
-                result.main_map[present[better]] = index
+                gained = result.counts[rows].sum(axis=1) - before
+                better = gained > best[rows]
+                best[rows[better]] = gained[better]
+                result.main_map[rows[better]] = index
     return result
 
 
