@@ -167,20 +167,22 @@ class MapField:
 
 
 def _optical_depth(
-    shape: tuple[int, int], rng: np.random.Generator
+    shape: tuple[int, int], rng: np.random.Generator, scale: float = 1.0
 ) -> NDArray[np.float64]:
-    """Cloud optical depth: Gaussian fields of 30, 10 and 3 pixels, summed."""
+    """Cloud optical depth: Gaussian fields of 30, 10 and 3 pixels (x scale), summed."""
     depth: NDArray[np.float64] = (
-        gaussian_field(shape, rng, 30)
-        + 0.5 * gaussian_field(shape, rng, 10)
-        + 0.25 * gaussian_field(shape, rng, 3)
+        gaussian_field(shape, rng, 30 * scale)
+        + 0.5 * gaussian_field(shape, rng, 10 * scale)
+        + 0.25 * gaussian_field(shape, rng, 3 * scale)
     )
     return depth
 
 
-def _cirrus(shape: tuple[int, int], rng: np.random.Generator) -> NDArray[np.float32]:
-    """Cirrus thickness: the top of a 50-pixel field."""
-    field = gaussian_field(shape, rng, 50)
+def _cirrus(
+    shape: tuple[int, int], rng: np.random.Generator, scale: float = 1.0
+) -> NDArray[np.float32]:
+    """Cirrus thickness: the top of a field of 50 pixels (x scale)."""
+    field = gaussian_field(shape, rng, 50 * scale)
     haze: NDArray[np.float32] = np.clip((field - 0.8) / 1.5, 0, 0.6).astype(np.float32)
     return haze
 
@@ -243,21 +245,28 @@ class Clouds:
         rng: np.random.Generator,
         clear: float,
         cirrus: bool = False,
+        scale: float = 1.0,
     ) -> Clouds:
         """Fractal clouds that leave a given share of the scene clear.
 
-        The same fields as :meth:`fractal`, cut at the level where ``clear``
-        of the pixels are neither cloud (opacity over :data:`CLOUD_LEVEL`),
-        nor cloud shadow (over :data:`SHADOW_LEVEL`), nor cirrus (over
-        :data:`CIRRUS_LEVEL`): what :meth:`mark` leaves to the ground, to
-        within the few pixels that rounding to float32 may tip. ``clear = 0``
-        is an overcast sky: every pixel is cloud.
+        The fields of :meth:`fractal` (their feature sizes times ``scale``),
+        cut at the level where ``clear`` of the pixels are neither cloud
+        (opacity over :data:`CLOUD_LEVEL`), nor cloud shadow (over
+        :data:`SHADOW_LEVEL`), nor cirrus (over :data:`CIRRUS_LEVEL`): what
+        :meth:`mark` leaves to the ground, to within the few pixels that
+        rounding to float32 may tip. ``clear = 0``
+        is an overcast sky: every pixel is cloud. The fields wrap around at
+        the edges, and so do the shadows: clouds beyond the bottom and right
+        edges shade the scene as those inside do, so no edge is free of
+        shadow.
 
         Args:
             shape: ``(rows, cols)``.
             rng: the generator; three (four with cirrus) Gaussian fields.
             clear: the share of pixels to leave clear, in 0..1.
             cirrus: whether there is cirrus.
+            scale: the fields' feature sizes relative to :meth:`fractal`'s
+                (0.5 for clouds of the same size on pixels twice as large).
 
         Returns:
             The clouds.
@@ -268,15 +277,18 @@ class Clouds:
         """
         if not 0 <= clear <= 1:
             raise ValueError(f'the clear share must lie in 0..1, got {clear}')
-        depth = _optical_depth(shape, rng)
-        haze = _cirrus(shape, rng) if cirrus else np.zeros(shape, dtype=np.float32)
+        depth = _optical_depth(shape, rng, scale)
+        haze = (
+            _cirrus(shape, rng, scale) if cirrus else np.zeros(shape, dtype=np.float32)
+        )
         # Opacity is (depth - threshold) / 0.5, so a pixel is free of cloud and
         # of the shadow cast on it exactly when `level` <= threshold.
         rows, cols = shape
         dr, dc = _shadow_offset(shape)
-        level = depth - 0.5 * CLOUD_LEVEL
-        shaded = level[: rows - dr, : cols - dc]
-        np.maximum(shaded, depth[dr:, dc:] - 0.5 * SHADOW_LEVEL, out=shaded)
+        level = np.maximum(
+            depth - 0.5 * CLOUD_LEVEL,
+            np.roll(depth, (-dr, -dc), axis=(0, 1)) - 0.5 * SHADOW_LEVEL,
+        )
         level[haze > CIRRUS_LEVEL] = np.inf
         count = round(clear * rows * cols)
         if count > np.isfinite(level).sum():
@@ -289,15 +301,22 @@ class Clouds:
             threshold = float(depth.min()) - 0.5 * CLOUD_LEVEL - 0.01
         else:
             threshold = float(np.partition(level.ravel(), count - 1)[count - 1])
-        return cls._cut(depth, threshold, haze)
+        return cls._cut(depth, threshold, haze, wrap=True)
 
     @classmethod
     def _cut(
-        cls, depth: NDArray[np.float64], threshold: float, haze: NDArray[np.float32]
+        cls,
+        depth: NDArray[np.float64],
+        threshold: float,
+        haze: NDArray[np.float32],
+        wrap: bool = False,
     ) -> Clouds:
+        """Clouds where the depth exceeds a threshold; shadows wrap or not."""
         rows, cols = depth.shape
         opacity = np.clip((depth - threshold) / 0.5, 0, 1).astype(np.float32)
         dr, dc = _shadow_offset(depth.shape)
+        if wrap:
+            return cls(opacity, np.roll(opacity, (-dr, -dc), axis=(0, 1)), haze)
         shadow = np.zeros_like(opacity)
         shadow[: rows - dr, : cols - dc] = opacity[dr:, dc:]
         return cls(opacity, shadow, haze)

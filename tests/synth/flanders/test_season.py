@@ -253,7 +253,7 @@ def test_a_summer_date_confuses_crops_and_meadows_the_year_does_not(
 
     # Crops are bare in spring, green like the meadows in July.
     assert crop_mean[3] < meadow_mean[3] - 0.15
-    assert abs(crop_mean[6] - meadow_mean[6]) < 0.05
-    assert single_accuracy < majority + 0.03
+    assert abs(crop_mean[6] - meadow_mean[6]) < 0.08
+    assert single_accuracy < majority + 0.05
     assert series_accuracy > 0.88
     assert series_accuracy - single_accuracy > 0.25

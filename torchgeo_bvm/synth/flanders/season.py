@@ -77,7 +77,9 @@ from .composites import (
     write_sheet_composites,
 )
 from .imagery import PixelMixes, render
+from .kinds import KIND
 from .landscape import World
+from .overview import plot_season
 from .region import SEASON_DATES, SEASON_YEAR, TILE, VERSION
 from .spectra import Traits, draw_season_traits, season_spectra
 from .weather import MONTHLY_CLEAR, season_skies, season_weather
@@ -105,6 +107,8 @@ def write_season(
     grid: Grid,
     sheets: Sequence[Sheet],
     seed: int,
+    *,
+    plot: bool = False,
     on_date: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     """Write the season's products and monthly composites (see the module).
@@ -118,6 +122,8 @@ def write_season(
         grid: the imagery grid.
         sheets: the ``kbl4`` sheets to write composites for.
         seed: the scene's seed.
+        plot: also write ``season/overview.png``
+            (:func:`~torchgeo_bvm.synth.flanders.overview.plot_season`).
         on_date: called after each date is written.
 
     Returns:
@@ -132,6 +138,9 @@ def write_season(
     )
     products, composites = [], []
     stack = MonthStack()
+    farmed = _farmed_pixels(world, mixes)
+    pictures: list[NDArray[np.float64]] = []
+    profiles: dict[str, list[NDArray[np.float64]]] = {label: [] for label in farmed}
     for index, ((sensing, platform), stamp) in enumerate(
         zip(SEASON_DATES, stamps, strict=True)
     ):
@@ -176,9 +185,13 @@ def write_season(
         )
         if last_of_month:
             month = f'{stamp:%Y-%m}'
+            composite = stack.composite()
             paths = write_sheet_composites(
-                out / COMPOSITES_ROOT, month, stack.composite(), grid, windows
+                out / COMPOSITES_ROOT, month, composite, grid, windows
             )
+            pictures.append(_false_colour(composite))
+            for label, pixels in farmed.items():
+                profiles[label].append(_ndvi_percentiles(composite, pixels))
             composites += [
                 {
                     'sheet': sheet.code,
@@ -190,8 +203,18 @@ def write_season(
             stack = MonthStack()
         if on_date is not None:
             on_date()
+    overview = None
+    if plot:
+        overview = out / SEASON_FOLDER / 'overview.png'
+        plot_season(
+            overview,
+            [c['month'] for c in composites[:: max(1, len(windows))]],
+            pictures,
+            {label: np.stack(rows) for label, rows in profiles.items()},
+        )
     return {
         'year': SEASON_YEAR,
+        'overview': None if overview is None else overview.relative_to(out).as_posix(),
         'products_root': PRODUCTS_ROOT,
         'composites_root': COMPOSITES_ROOT,
         'monthly_clear': list(MONTHLY_CLEAR),
@@ -206,3 +229,53 @@ def write_season(
         },
         'composites': composites,
     }
+
+
+#: The land covers whose NDVI the season's overview follows: pixels wholly in
+#: one polygon of the kind.
+_FOLLOWED = {
+    'arable fields (Cultivated land)': 'arable',
+    'meadows (Grasslands)': 'grass',
+}
+#: Largest side of the overview's pictures, in pixels.
+_PICTURE = 400
+
+
+def _farmed_pixels(world: World, mixes: PixelMixes) -> dict[str, NDArray[np.bool_]]:
+    polygons = len(world.kinds)
+    whole = mixes.mixture < polygons
+    kind = np.where(whole, world.kinds[np.where(whole, mixes.first, 0)], -1)
+    return {label: kind == KIND[name] for label, name in _FOLLOWED.items()}
+
+
+def _ndvi(composite: dict[str, NDArray[np.int16]]) -> NDArray[np.float64]:
+    red, nir = composite['B04'].astype(np.float64), composite['B08'].astype(np.float64)
+    seen = (composite['B04'] != COMPOSITE_NODATA) & (
+        composite['B08'] != COMPOSITE_NODATA
+    )
+    ndvi: NDArray[np.float64] = np.where(
+        seen, (nir - red) / np.maximum(nir + red, 1.0), np.nan
+    )
+    return ndvi
+
+
+def _ndvi_percentiles(
+    composite: dict[str, NDArray[np.int16]], pixels: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    values = _ndvi(composite)[pixels]
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return np.full(3, np.nan)
+    result: NDArray[np.float64] = np.percentile(values, [10, 50, 90])
+    return result
+
+
+def _false_colour(composite: dict[str, NDArray[np.int16]]) -> NDArray[np.float64]:
+    step = max(1, -(-max(composite['B08'].shape) // _PICTURE))
+    layers = []
+    for band, top in (('B08', 4500.0), ('B04', 2000.0), ('B03', 2000.0)):
+        values = composite[band][::step, ::step].astype(np.float64)
+        layers.append(
+            np.where(values == COMPOSITE_NODATA, np.nan, np.clip(values / top, 0, 1))
+        )
+    return np.stack(layers, axis=-1)

@@ -240,8 +240,9 @@ def season_weather(
 ) -> tuple[NDArray[np.int16], NDArray[np.uint8]]:
     """The clouds of a season's date over a surface.
 
-    The clouds are drawn on the 20 m grid (:meth:`Clouds.leaving_clear`) and
-    repeated onto the 10 m grid, so each 2 x 2 block of 10 m pixels is clouded
+    The clouds are drawn on the 20 m grid (:meth:`Clouds.leaving_clear`, with
+    features of the single dates' sizes in metres) and repeated onto the 10 m
+    grid, so each 2 x 2 block of 10 m pixels is clouded
     alike and the product's 20 m SCL keeps the clouds' shapes exactly.
 
     Args:
@@ -255,5 +256,7 @@ def season_weather(
         the swath.
     """
     rows, cols = image.shape[1:]
-    clouds = Clouds.leaving_clear((rows // 2, cols // 2), rng, sky.clear, sky.cirrus)
+    clouds = Clouds.leaving_clear(
+        (rows // 2, cols // 2), rng, sky.clear, sky.cirrus, scale=0.5
+    )
     return clouded(image, clouds.upsampled(2), rng)

@@ -232,7 +232,16 @@ def write_mini_flanders(
     season_entry = None
     if season:
         season_entry = write_season(
-            out, world, mixes, traits, grain, grid, kbl4, seed, on_date=steps.update
+            out,
+            world,
+            mixes,
+            traits,
+            grain,
+            grid,
+            kbl4,
+            seed,
+            plot=plot,
+            on_date=steps.update,
         )
 
     overview = None
@@ -250,17 +259,12 @@ def write_mini_flanders(
     steps.update()
     steps.close()
 
-    season_products = (
-        [out / p['path'] for p in season_entry['products']] if season_entry else []
-    )
-    season_composites = (
-        [out / c['path'] for c in season_entry['composites']] if season_entry else []
-    )
+    season_folders, season_files = _season_paths(out, season_entry)
     sizes = file_sizes(
         out,
         [bvm, *kbl.values(), boundary],
-        [*(folder for *_, folder in products), *season_products],
-        *season_composites,
+        [*(folder for *_, folder in products), *season_folders],
+        *season_files,
         *([overview] if overview else []),
     )
     for stale in (previous or {}).get('sizes', {}):
@@ -306,3 +310,15 @@ def write_mini_flanders(
     }
     write_manifest(out, manifest)
     return {**manifest, 'reused': False, 'seconds': time.perf_counter() - start}
+
+
+def _season_paths(
+    out: Path, season: dict[str, Any] | None
+) -> tuple[list[Path], list[Path]]:
+    """The season's product folders, and its other files (composites, overview)."""
+    if season is None:
+        return [], []
+    files = [out / c['path'] for c in season['composites']]
+    if season['overview']:
+        files.append(out / season['overview'])
+    return [out / p['path'] for p in season['products']], files
