@@ -14,9 +14,14 @@ labels rasterised for them fit every date:
   ``22_3-4``, ``22_5-6``, ``22_7-8``: 48 files), in the layout and format of
   ``torchgeo-bvm download --composite monthly --crs native``
   (:mod:`~torchgeo_bvm.synth.flanders.composites`: 11 int16 bands named
-  ``B01`` ... ``B12``, no SCL, nodata -32768, UTM 31N at 10 m).
+  ``B01`` ... ``B12``, no SCL, nodata -32768, UTM 31N at 10 m);
+* ``season/overview.png`` (unless ``plot=False``): the monthly composites and
+  the NDVI of arable fields and meadows month by month.
 
-The manifest's ``season`` entry lists every product (date, sensing time,
+A reader that takes a month's products, reads every band and the SCL onto
+the 10 m grid with nearest resampling and follows steps 2 to 4 of
+:mod:`~torchgeo_bvm.synth.flanders.composites` gets the composites' values
+exactly. The manifest's ``season`` entry lists every product (date, sensing time,
 platform, path, the clear share its sky was drawn with) and every composite
 (sheet, month, path).
 
@@ -33,10 +38,12 @@ mean clear share is :data:`~torchgeo_bvm.synth.flanders.weather.MONTHLY_CLEAR`
 (0.20 in December to 0.44 in August, from Uccle's relative sunshine
 duration); October to March each have one overcast date (no clear pixel) and
 two dates clear over ``c`` and ``2c`` of the scene, April to September
-``0.2c``, ``0.8c`` and ``2c``. The clouds (fractal, with shadows to the
-north-west and, on about a quarter of the partly cloudy dates, cirrus) are
-drawn on the 20 m grid so the stored SCL marks them exactly (classes 3, 8, 9
-and 10 over the ground's 2, 4, 5, 6 and 7); the swath covers the whole
+``0.2c``, ``0.8c`` and ``2c``. The clouds (fractal, of the single dates'
+sizes, with shadows to the north-west and, on about a quarter of the partly
+cloudy dates, cirrus) are drawn on the 20 m grid so the stored SCL marks them
+exactly (classes 3, 8, 9 and 10 over the ground's 2, 4, 5, 6 and 7), and the
+stored SCL of each date leaves clear (classes 4 to 7) the share its sky says,
+to 0.001; the swath covers the whole
 region (no SCL 0). A month's pixels that no date saw clear are nodata in its
 composite.
 
@@ -47,7 +54,9 @@ and stubble from July), each meadow is green all year and mown on its own
 dates (0 to 4 cuts, May to October, each a drop in green cover and a
 regrowth over four weeks), deciduous trees leaf out in spring and drop their
 leaves in autumn, urban land and water stay alike. Each date has its own draw
-of every polygon's brightness, weeds and the tide over the mudflats.
+of every polygon's brightness, weeds and the tide over the mudflats; its pixel
+noise (25 digital numbers, as the single dates') is one field shifted by a
+random offset on each date, which is several times faster to draw.
 
 Same seed and size, same bytes; the season draws from its own random streams,
 so it leaves every file of the single dates as it is without it.
@@ -56,6 +65,7 @@ so it leaves every file of the single dates as it is without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +83,7 @@ from ..sentinel2 import native_layers, write_terrascope_product
 from .composites import (
     COMPOSITE_NODATA,
     MonthStack,
+    SheetWindow,
     sheet_windows,
     write_sheet_composites,
 )
@@ -81,8 +92,8 @@ from .kinds import KIND
 from .landscape import World
 from .overview import plot_season
 from .region import SEASON_DATES, SEASON_YEAR, TILE, VERSION
-from .spectra import Traits, draw_season_traits, season_spectra
-from .weather import MONTHLY_CLEAR, season_skies, season_weather
+from .spectra import SeasonTraits, Traits, draw_season_traits, season_spectra
+from .weather import MONTHLY_CLEAR, Sky, season_skies, season_weather
 
 __all__ = ['COMPOSITES_ROOT', 'PRODUCTS_ROOT', 'SEASON_FOLDER', 'write_season']
 
@@ -93,9 +104,85 @@ PRODUCTS_ROOT = f'{SEASON_FOLDER}/TOC_V2'
 COMPOSITES_ROOT = f'{SEASON_FOLDER}/openeo'
 #: Highest tide over the mudflats on a date of the season.
 _HIGHEST_TIDE = 0.7
+#: Land cover -> its pixels (see ``_FOLLOWED``).
+Farmed = dict[str, NDArray[np.bool_]]
 #: Standard deviation of the pixel noise, in digital numbers (as the single
 #: dates'): one field, shifted by a random offset on each date.
 _NOISE = 25.0
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What every date of the season is rendered from."""
+
+    world: World
+    mixes: PixelMixes
+    traits: Traits
+    season: SeasonTraits
+    grain: NDArray[np.float64]
+    grid: Grid
+    noise: NDArray[np.float32]
+    seed: int
+
+
+def _acquire(
+    scene: _Scene, index: int, stamp: datetime, sky: Sky
+) -> tuple[dict[str, NDArray[np.int16]], NDArray[np.uint8]]:
+    """One date's bands and SCL, each on its native grid as the product holds it."""
+    rng = seeded_rng(scene.seed, 100, index)
+    doy = float(stamp.timetuple().tm_yday)
+    tide = rng.uniform(0, _HIGHEST_TIDE)
+    kinds = scene.world.kinds
+    spectra = season_spectra(kinds, scene.traits, scene.season, doy, tide, rng)
+    rows, cols = scene.grid.shape
+    shift = (int(rng.integers(rows)), int(rng.integers(cols)))
+    noise = np.roll(scene.noise, shift, axis=(1, 2))
+    image = render(kinds, scene.mixes, spectra, scene.grain, noise)
+    reflectance, scl = season_weather(image, sky, seeded_rng(scene.seed, 101, index))
+    return native_layers(
+        {band: reflectance[i] for i, band in enumerate(ALL_BANDS)}, scl, (rows, cols)
+    )
+
+
+class _Months:
+    """Gathers the dates month by month and writes each month's composites."""
+
+    def __init__(
+        self, out: Path, grid: Grid, windows: Sequence[SheetWindow], farmed: Farmed
+    ) -> None:
+        self.out, self.grid, self.windows, self.farmed = out, grid, windows, farmed
+        self.stack = MonthStack()
+        self.entries: list[dict[str, str]] = []
+        self.months: list[str] = []
+        self.pictures: list[NDArray[np.float64]] = []
+        self.profiles: dict[str, list[NDArray[np.float64]]] = {f: [] for f in farmed}
+
+    def add(self, bands: dict[str, NDArray[np.int16]], scl: NDArray[np.uint8]) -> None:
+        self.stack.add(bands, scl)
+
+    def close(self, month: str) -> None:
+        """Write the month's composites; the next date starts a new month."""
+        composite = self.stack.composite()
+        paths = write_sheet_composites(
+            self.out / COMPOSITES_ROOT, month, composite, self.grid, self.windows
+        )
+        self.entries += [
+            {
+                'sheet': sheet.code,
+                'month': month,
+                'path': path.relative_to(self.out).as_posix(),
+            }
+            for (sheet, *_), path in zip(self.windows, paths, strict=True)
+        ]
+        self.months.append(month)
+        self.pictures.append(_false_colour(composite))
+        for label, pixels in self.farmed.items():
+            self.profiles[label].append(_ndvi_percentiles(composite, pixels))
+        self.stack = MonthStack()
+
+    def plot(self, path: Path) -> None:
+        profiles = {label: np.stack(rows) for label, rows in self.profiles.items()}
+        plot_season(path, self.months, self.pictures, profiles)
 
 
 def write_season(
@@ -129,35 +216,20 @@ def write_season(
     Returns:
         The manifest's ``season`` entry, paths relative to ``out``.
     """
-    season = draw_season_traits(traits, seed)
-    stamps = [datetime.fromisoformat(sensing) for sensing, _ in SEASON_DATES]
-    skies = season_skies([stamp.month for stamp in stamps], seed)
-    windows = sheet_windows(grid, sheets)
     noise = _NOISE * seeded_rng(seed, 104).standard_normal(
         (len(ALL_BANDS), *grid.shape), dtype=np.float32
     )
-    products, composites = [], []
-    stack = MonthStack()
-    farmed = _farmed_pixels(world, mixes)
-    pictures: list[NDArray[np.float64]] = []
-    profiles: dict[str, list[NDArray[np.float64]]] = {label: [] for label in farmed}
-    for index, ((sensing, platform), stamp) in enumerate(
-        zip(SEASON_DATES, stamps, strict=True)
-    ):
-        rng = seeded_rng(seed, 100, index)
-        doy = float(stamp.timetuple().tm_yday)
-        tide = rng.uniform(0, _HIGHEST_TIDE)
-        spectra = season_spectra(world.kinds, traits, season, doy, tide, rng)
-        shift = (int(rng.integers(grid.shape[0])), int(rng.integers(grid.shape[1])))
-        image = render(
-            world.kinds, mixes, spectra, grain, np.roll(noise, shift, axis=(1, 2))
-        )
-        reflectance, scl = season_weather(
-            image, skies[index], seeded_rng(seed, 101, index)
-        )
-        bands, scl20 = native_layers(
-            {band: reflectance[i] for i, band in enumerate(ALL_BANDS)}, scl, grid.shape
-        )
+    scene = _Scene(
+        world, mixes, traits, draw_season_traits(traits, seed), grain, grid, noise, seed
+    )
+    stamps = [datetime.fromisoformat(sensing) for sensing, _ in SEASON_DATES]
+    skies = season_skies([stamp.month for stamp in stamps], seed)
+    months = _Months(
+        out, grid, sheet_windows(grid, sheets), _farmed_pixels(world, mixes)
+    )
+    products = []
+    for index, (sensing, platform) in enumerate(SEASON_DATES):
+        bands, scl = _acquire(scene, index, stamps[index], skies[index])
         folder = write_terrascope_product(
             out / SEASON_FOLDER,
             sensing=sensing,
@@ -167,7 +239,7 @@ def write_season(
             bounds=grid.bounds,
             crs=UTM31N,
             reflectance=bands,
-            scl=scl20,
+            scl=scl,
             seed=seed * 100 + 10 + index,
         )
         products.append(
@@ -179,42 +251,17 @@ def write_season(
                 'clear': skies[index].clear,
             }
         )
-        stack.add(bands, scl20)
-        last_of_month = (
-            index + 1 == len(stamps) or stamps[index + 1].month != stamp.month
-        )
-        if last_of_month:
-            month = f'{stamp:%Y-%m}'
-            composite = stack.composite()
-            paths = write_sheet_composites(
-                out / COMPOSITES_ROOT, month, composite, grid, windows
-            )
-            pictures.append(_false_colour(composite))
-            for label, pixels in farmed.items():
-                profiles[label].append(_ndvi_percentiles(composite, pixels))
-            composites += [
-                {
-                    'sheet': sheet.code,
-                    'month': month,
-                    'path': path.relative_to(out).as_posix(),
-                }
-                for (sheet, *_), path in zip(windows, paths, strict=True)
-            ]
-            stack = MonthStack()
+        months.add(bands, scl)
+        if index + 1 == len(stamps) or stamps[index + 1].month != stamps[index].month:
+            months.close(f'{stamps[index]:%Y-%m}')
         if on_date is not None:
             on_date()
-    overview = None
+    overview = out / SEASON_FOLDER / 'overview.png'
     if plot:
-        overview = out / SEASON_FOLDER / 'overview.png'
-        plot_season(
-            overview,
-            [c['month'] for c in composites[:: max(1, len(windows))]],
-            pictures,
-            {label: np.stack(rows) for label, rows in profiles.items()},
-        )
+        months.plot(overview)
     return {
         'year': SEASON_YEAR,
-        'overview': None if overview is None else overview.relative_to(out).as_posix(),
+        'overview': overview.relative_to(out).as_posix() if plot else None,
         'products_root': PRODUCTS_ROOT,
         'composites_root': COMPOSITES_ROOT,
         'monthly_clear': list(MONTHLY_CLEAR),
@@ -227,7 +274,7 @@ def write_season(
             'crs': 'EPSG:32631',
             'nodata': COMPOSITE_NODATA,
         },
-        'composites': composites,
+        'composites': months.entries,
     }
 
 
@@ -241,7 +288,7 @@ _FOLLOWED = {
 _PICTURE = 400
 
 
-def _farmed_pixels(world: World, mixes: PixelMixes) -> dict[str, NDArray[np.bool_]]:
+def _farmed_pixels(world: World, mixes: PixelMixes) -> Farmed:
     polygons = len(world.kinds)
     whole = mixes.mixture < polygons
     kind = np.where(whole, world.kinds[np.where(whole, mixes.first, 0)], -1)
