@@ -1,5 +1,6 @@
 """The season of the tiny mini-Flanders: its files, weather, composites, phenology."""
 
+import filecmp
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,12 @@ from tests.synth.flanders.reading import bvm_dataset
 from torchgeo_bvm.classes import class_by_name
 from torchgeo_bvm.crs import UTM31N
 from torchgeo_bvm.datasets.bands import ALL_BANDS
-from torchgeo_bvm.synth.flanders import SEASON_DATES, load_manifest
+from torchgeo_bvm.synth.flanders import (
+    MANIFEST_NAME,
+    SEASON_DATES,
+    load_manifest,
+    write_mini_flanders,
+)
 from torchgeo_bvm.synth.flanders.weather import MONTHLY_CLEAR
 from torchgeo_bvm.synth.sentinel2 import TERRASCOPE_NODATA
 
@@ -257,3 +263,20 @@ def test_a_summer_date_confuses_crops_and_meadows_the_year_does_not(
     assert single_accuracy < majority + 0.05
     assert series_accuracy > 0.88
     assert series_accuracy - single_accuracy > 0.25
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_season(
+    tiny_season: Season, tmp_path: Path
+) -> None:
+    out, manifest = tiny_season
+    again = write_mini_flanders(
+        tmp_path / 'again', 'tiny', seed=0, plot=False, season=True
+    )
+    assert again['sizes'] == manifest['sizes']
+    names = [*manifest['sizes'], MANIFEST_NAME]
+    match, mismatch, errors = filecmp.cmpfiles(
+        out, tmp_path / 'again', names, shallow=False
+    )
+    assert (mismatch, errors) == ([], [])
+    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 1
