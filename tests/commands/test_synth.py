@@ -48,3 +48,19 @@ def test_synth_rejects_an_unknown_size(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as raised:
         main(['synth', '--out', str(tmp_path), '--size', 'huge'])
     assert raised.value.code == 2
+
+
+def test_synth_writes_the_season(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / 'mini'
+    arguments = ['synth', '--out', str(out), '--size', 'tiny', '--no-plot', '--season']
+    assert main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert (
+        '  season:    season/TOC_V2 (36 dates of 2022), season/openeo '
+        '(48 monthly composites)\n'
+    ) in printed
+    season = load_manifest(out)['season']
+    assert len(list((out / season['products_root']).glob('2022/*/*/*_TOC_V210'))) == 36
+    assert len(list((out / season['composites_root']).glob('*/*_median.tif'))) == 48

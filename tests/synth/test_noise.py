@@ -102,6 +102,71 @@ def test_fractal_clouds_cover_their_share_and_cast_shadows() -> None:
     assert not clear.cirrus.any()
 
 
+def _clear(clouds: Clouds) -> np.ndarray:
+    """Where Clouds.mark leaves the ground: no cloud, shadow or cirrus."""
+    return (
+        (clouds.opacity <= CLOUD_LEVEL)
+        & ((clouds.shadow <= SHADOW_LEVEL) | (clouds.opacity > CLOUD_LEVEL))
+        & (clouds.cirrus <= CIRRUS_LEVEL)
+    )
+
+
+@pytest.mark.parametrize(
+    ('clear', 'cirrus'), [(0.37, False), (0.6, True), (1.0, False)]
+)
+def test_clouds_leaving_clear_leave_that_share_clear(
+    clear: float, cirrus: bool
+) -> None:
+    shape = (90, 110)
+    clouds = Clouds.leaving_clear(shape, seeded_rng(1, 2), clear, cirrus=cirrus)
+    # The fields of fractal clouds, cut at another level: a cloudier sky of
+    # the same draws covers everything this one covers.
+    fractal = Clouds.fractal(shape, seeded_rng(1, 2), 0.5, cirrus=cirrus)
+    assert np.array_equal(clouds.cirrus, fractal.cirrus)
+    cloudier = Clouds.leaving_clear(shape, seeded_rng(1, 2), clear / 2, cirrus)
+    assert (_clear(cloudier) <= _clear(clouds)).all()
+    assert _clear(cloudier).sum() < _clear(clouds).sum()
+    # Shadows 7 rows and 6 columns up and left, wrapping around the edges.
+    assert np.array_equal(clouds.shadow, np.roll(clouds.opacity, (-7, -6), axis=(0, 1)))
+    # Within the few pixels rounding to float32 may tip.
+    assert abs(int(_clear(clouds).sum()) - round(clear * 90 * 110)) <= 2
+    assert (clouds.cirrus > CIRRUS_LEVEL).any() == cirrus
+    scl = np.full(shape, 4, dtype=np.uint8)
+    clouds.mark(scl)
+    assert np.array_equal(scl == 4, _clear(clouds))
+
+
+def test_clouds_leaving_nothing_clear_are_overcast() -> None:
+    clouds = Clouds.leaving_clear((40, 50), seeded_rng(3), 0.0)
+    assert (clouds.opacity > CLOUD_LEVEL).all()
+    scl = np.full((40, 50), 4, dtype=np.uint8)
+    clouds.mark(scl)
+    assert set(np.unique(scl).tolist()) == {8, 9}
+
+
+def test_clouds_leaving_clear_refuse_impossible_shares() -> None:
+    with pytest.raises(ValueError, match=r'clear share must lie in 0\.\.1, got 1\.5'):
+        Clouds.leaving_clear((10, 10), seeded_rng(0), 1.5)
+    with pytest.raises(
+        ValueError, match='cannot leave 100% of the scene clear: its cirrus'
+    ):
+        Clouds.leaving_clear((60, 60), seeded_rng(0), 1.0, cirrus=True)
+
+
+def test_upsampled_clouds_repeat_each_pixel() -> None:
+    clouds = Clouds.fractal((6, 8), seeded_rng(4), 0.4, cirrus=True)
+    fine = clouds.upsampled(2)
+    for coarse, layer in (
+        (clouds.opacity, fine.opacity),
+        (clouds.shadow, fine.shadow),
+        (clouds.cirrus, fine.cirrus),
+    ):
+        assert layer.shape == (12, 16)
+        for dr in (0, 1):
+            for dc in (0, 1):
+                assert np.array_equal(layer[dr::2, dc::2], coarse)
+
+
 def test_round_clouds_are_discs_with_rims_and_shadows() -> None:
     rows, cols = 30, 40
     # A small cover makes one cloud, so its draws are the rng's next three.

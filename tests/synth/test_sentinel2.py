@@ -12,6 +12,7 @@ from torchgeo_bvm.synth.sentinel2 import (
     QUALITY_LAYERS,
     SCL_SPECTRA,
     TERRASCOPE_NODATA,
+    native_layers,
     reflectance_from_classes,
     synthetic_scene,
     synthetic_scl,
@@ -100,6 +101,35 @@ def test_given_arrays_are_written_exactly(tmp_path: Path) -> None:
     assert scl[0, 0] == 9
     assert scl[0, 1] == 3
     assert (scl.ravel()[2:] == 4).all()
+
+
+def test_native_layers_are_what_a_product_holds(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    reflectance = {
+        b: rng.integers(1, 9000, (24, 24)).astype(np.int16) for b in ALL_BANDS
+    }
+    reflectance['B05'][:2, :2] = -1  # a 20 m pixel of nodata
+    scl10 = rng.integers(0, 12, (24, 24)).astype(np.uint8)
+    bands, scl20 = native_layers(reflectance, scl10, (24, 24), nodata=-1)
+    assert list(bands) == list(ALL_BANDS)
+    assert bands['B05'][0, 0] == -1
+    folder = write_terrascope_product(
+        tmp_path, bounds=BOUNDS, reflectance=reflectance, scl=scl10, nodata=-1
+    )
+    for band, array in bands.items():
+        metres = NATIVE_RESOLUTION[band]
+        assert array.dtype == np.int16
+        assert array.shape == (240 // metres, 240 // metres)
+        with rasterio.open(folder / f'{STEM}_TOC-{band}_{metres}M_V210.tif') as src:
+            np.testing.assert_array_equal(src.read(1), array)
+    with rasterio.open(folder / f'{STEM}_SCENECLASSIFICATION_20M_V210.tif') as src:
+        np.testing.assert_array_equal(src.read(1), scl20)
+    # Given on their native grids, the layers pass through unchanged.
+    again, scl_again = native_layers(bands, scl20, (24, 24), nodata=-1)
+    assert all(np.array_equal(again[b], bands[b]) for b in ALL_BANDS)
+    assert np.array_equal(scl_again, scl20)
+    with pytest.raises(ValueError, match=r"no array for bands \['B12'\]"):
+        native_layers({b: reflectance[b] for b in ALL_BANDS[:-1]}, scl10, (24, 24))
 
 
 def test_generated_bands_follow_the_scl_spectra(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 Writes a BVM layer (BwkHab.shp), the official map-sheet files (Kbl*.shp), a
 Flanders boundary (Refgew.shp), Terrascope Sentinel-2 TOC products for four
-dates, an overview plot and manifest.json. Same seed and size, same bytes; an
-up-to-date folder is reused.
+dates, an overview plot and manifest.json; with --season also a year (2022)
+of products, three a month with Flanders-like cloudiness, and the monthly
+median composites of the openEO downloader, under season/. Same seed and size,
+same bytes; an up-to-date folder is reused.
 
 Examples:
   torchgeo-bvm synth --out data/mini-flanders
   torchgeo-bvm synth --out /tmp/tiny --size tiny --seed 3 --no-plot
+  torchgeo-bvm synth --out data/mini-flanders --season
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--no-plot', action='store_true', help='do not write overview.png'
     )
+    parser.add_argument(
+        '--season',
+        action='store_true',
+        help='also write the season: 36 products of 2022 under season/TOC_V2 and '
+        'the monthly median composites of each kbl4 sheet under season/openeo',
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -46,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         plot=not args.no_plot,
         force=args.force,
         progress=True,
+        season=args.season,
     )
     state = (
         'up to date, reused'
@@ -59,6 +69,13 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f'  imagery:   {manifest["imagery"]["root"]} ({", ".join(manifest["dates"])})'
     )
+    season = manifest['season']
+    if season:
+        print(
+            f'  season:    {season["products_root"]} ({len(season["products"])} '
+            f'dates of {season["year"]}), {season["composites_root"]} '
+            f'({len(season["composites"])} monthly composites)'
+        )
     if manifest['overview']:
         print(f'  overview:  {manifest["overview"]}')
     total = manifest['labelled_pixels']

@@ -12,10 +12,11 @@ rendered from a land cover, then clouded).
 * :class:`MapField`: a Gaussian field over a map extent, looked up at
   coordinates in metres.
 * :class:`Clouds`: cloud opacity, cloud shadow and cirrus as layers in 0..1,
-  built as fractal clouds (:meth:`Clouds.fractal`) or as round cumulus
-  (:meth:`Clouds.blobs`); they darken and whiten a surface
-  (:meth:`Clouds.over`) and mark the scene classification with one rule
-  (:meth:`Clouds.mark`).
+  built as fractal clouds covering a share of the scene
+  (:meth:`Clouds.fractal`) or leaving a share of it clear
+  (:meth:`Clouds.leaving_clear`), or as round cumulus (:meth:`Clouds.blobs`);
+  they darken and whiten a surface (:meth:`Clouds.over`) and mark the scene
+  classification with one rule (:meth:`Clouds.mark`).
 
 Every generator takes a :class:`numpy.random.Generator` and draws from it in a
 fixed order, so the same seed gives the same arrays.
@@ -165,6 +166,33 @@ class MapField:
         return result
 
 
+def _optical_depth(
+    shape: tuple[int, int], rng: np.random.Generator, scale: float = 1.0
+) -> NDArray[np.float64]:
+    """Cloud optical depth: Gaussian fields of 30, 10 and 3 pixels (x scale), summed."""
+    depth: NDArray[np.float64] = (
+        gaussian_field(shape, rng, 30 * scale)
+        + 0.5 * gaussian_field(shape, rng, 10 * scale)
+        + 0.25 * gaussian_field(shape, rng, 3 * scale)
+    )
+    return depth
+
+
+def _cirrus(
+    shape: tuple[int, int], rng: np.random.Generator, scale: float = 1.0
+) -> NDArray[np.float32]:
+    """Cirrus thickness: the top of a field of 50 pixels (x scale)."""
+    field = gaussian_field(shape, rng, 50 * scale)
+    haze: NDArray[np.float32] = np.clip((field - 0.8) / 1.5, 0, 0.6).astype(np.float32)
+    return haze
+
+
+def _shadow_offset(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Rows and columns between a cloud and its shadow (8 % and 6 %, at least 2)."""
+    rows, cols = shape
+    return max(2, int(0.08 * rows)), max(2, int(0.06 * cols))
+
+
 @dataclass(frozen=True)
 class Clouds:
     """Clouds over a scene: three layers of one shape, each in 0..1.
@@ -206,22 +234,110 @@ class Clouds:
         Returns:
             The clouds.
         """
-        rows, cols = shape
-        tau = (
-            gaussian_field(shape, rng, 30)
-            + 0.5 * gaussian_field(shape, rng, 10)
-            + 0.25 * gaussian_field(shape, rng, 3)
+        depth = _optical_depth(shape, rng)
+        haze = _cirrus(shape, rng) if cirrus else np.zeros(shape, dtype=np.float32)
+        return cls._cut(depth, float(np.quantile(depth, 1 - cover)), haze)
+
+    @classmethod
+    def leaving_clear(
+        cls,
+        shape: tuple[int, int],
+        rng: np.random.Generator,
+        clear: float,
+        cirrus: bool = False,
+        scale: float = 1.0,
+    ) -> Clouds:
+        """Fractal clouds that leave a given share of the scene clear.
+
+        The fields of :meth:`fractal` (their feature sizes times ``scale``),
+        cut at the level where ``clear`` of the pixels are neither cloud
+        (opacity over :data:`CLOUD_LEVEL`), nor cloud shadow (over
+        :data:`SHADOW_LEVEL`), nor cirrus (over :data:`CIRRUS_LEVEL`): what
+        :meth:`mark` leaves to the ground, to within the few pixels that
+        rounding to float32 may tip. ``clear = 0``
+        is an overcast sky: every pixel is cloud. The fields wrap around at
+        the edges, and so do the shadows: clouds beyond the bottom and right
+        edges shade the scene as those inside do, so no edge is free of
+        shadow.
+
+        Args:
+            shape: ``(rows, cols)``.
+            rng: the generator; three (four with cirrus) Gaussian fields.
+            clear: the share of pixels to leave clear, in 0..1.
+            cirrus: whether there is cirrus.
+            scale: the fields' feature sizes relative to :meth:`fractal`'s
+                (0.5 for clouds of the same size on pixels twice as large).
+
+        Returns:
+            The clouds.
+
+        Raises:
+            ValueError: if ``clear`` is outside 0..1, or more than the pixels
+                the cirrus leaves.
+        """
+        if not 0 <= clear <= 1:
+            raise ValueError(f'the clear share must lie in 0..1, got {clear}')
+        depth = _optical_depth(shape, rng, scale)
+        haze = (
+            _cirrus(shape, rng, scale) if cirrus else np.zeros(shape, dtype=np.float32)
         )
-        threshold = np.quantile(tau, 1 - cover)
-        opacity = np.clip((tau - threshold) / 0.5, 0, 1).astype(np.float32)
-        dr, dc = max(2, int(0.08 * rows)), max(2, int(0.06 * cols))
+        # Opacity is (depth - threshold) / 0.5, so a pixel is free of cloud and
+        # of the shadow cast on it exactly when `level` <= threshold.
+        rows, cols = shape
+        dr, dc = _shadow_offset(shape)
+        level = np.maximum(
+            depth - 0.5 * CLOUD_LEVEL,
+            np.roll(depth, (-dr, -dc), axis=(0, 1)) - 0.5 * SHADOW_LEVEL,
+        )
+        level[haze > CIRRUS_LEVEL] = np.inf
+        count = round(clear * rows * cols)
+        if count > np.isfinite(level).sum():
+            raise ValueError(
+                f'cannot leave {clear:.0%} of the scene clear: its cirrus covers '
+                f'{(haze > CIRRUS_LEVEL).mean():.0%}'
+            )
+        if count == 0:
+            # Every pixel's opacity then exceeds CLOUD_LEVEL.
+            threshold = float(depth.min()) - 0.5 * CLOUD_LEVEL - 0.01
+        else:
+            threshold = float(np.partition(level.ravel(), count - 1)[count - 1])
+        return cls._cut(depth, threshold, haze, wrap=True)
+
+    @classmethod
+    def _cut(
+        cls,
+        depth: NDArray[np.float64],
+        threshold: float,
+        haze: NDArray[np.float32],
+        wrap: bool = False,
+    ) -> Clouds:
+        """Clouds where the depth exceeds a threshold; shadows wrap or not."""
+        rows, cols = depth.shape
+        opacity = np.clip((depth - threshold) / 0.5, 0, 1).astype(np.float32)
+        dr, dc = _shadow_offset(depth.shape)
+        if wrap:
+            return cls(opacity, np.roll(opacity, (-dr, -dc), axis=(0, 1)), haze)
         shadow = np.zeros_like(opacity)
         shadow[: rows - dr, : cols - dc] = opacity[dr:, dc:]
-        haze = np.zeros_like(opacity)
-        if cirrus:
-            field = gaussian_field(shape, rng, 50)
-            haze = np.clip((field - 0.8) / 1.5, 0, 0.6).astype(np.float32)
         return cls(opacity, shadow, haze)
+
+    def upsampled(self, factor: int) -> Clouds:
+        """The same clouds on a grid ``factor`` times finer.
+
+        Args:
+            factor: how many fine pixels each pixel becomes along each axis.
+
+        Returns:
+            The clouds, each pixel repeated ``factor x factor`` times.
+        """
+
+        def fine(layer: NDArray[np.float32]) -> NDArray[np.float32]:
+            result: NDArray[np.float32] = np.repeat(
+                np.repeat(layer, factor, axis=0), factor, axis=1
+            )
+            return result
+
+        return Clouds(fine(self.opacity), fine(self.shadow), fine(self.cirrus))
 
     @classmethod
     def blobs(

@@ -47,6 +47,7 @@ __all__ = [
     'SCL_COLOURS',
     'SCL_SPECTRA',
     'TERRASCOPE_NODATA',
+    'native_layers',
     'reflectance_from_classes',
     'synthetic_scene',
     'synthetic_scl',
@@ -276,6 +277,45 @@ def _at_resolution(
     )
 
 
+def native_layers(
+    reflectance: Mapping[str, NDArray[Any]],
+    scl: NDArray[Any],
+    shape: tuple[int, int],
+    nodata: int | None = TERRASCOPE_NODATA,
+) -> tuple[dict[str, NDArray[np.int16]], NDArray[np.uint8]]:
+    """Every band and the SCL on its native grid, as a Terrascope product holds them.
+
+    What :func:`write_terrascope_product` writes: a 20 m or 60 m band given on
+    the 10 m grid becomes the rounded mean of each 2 x 2 or 6 x 6 block of its
+    pixels that are not ``nodata`` (``nodata`` where none is), an SCL given at
+    10 m the most frequent class of each 2 x 2 block (the lowest on a tie).
+
+    Args:
+        reflectance: every band of :data:`ALL_BANDS` -> its array, on the
+            band's native grid or on the 10 m grid.
+        scl: the scene classification on the 20 m grid or the 10 m grid.
+        shape: ``(rows, cols)`` of the 10 m grid, whole multiples of 6.
+        nodata: the reflectance nodata.
+
+    Returns:
+        ``(band -> int16 array, uint8 SCL at 20 m)``.
+
+    Raises:
+        ValueError: if a band is missing or an array fits neither grid.
+    """
+    missing = [b for b in ALL_BANDS if b not in reflectance]
+    if missing:
+        raise ValueError(f'no array for bands {missing}')
+    bands = {
+        band: _at_resolution(
+            band, np.asarray(reflectance[band]), NATIVE_RESOLUTION[band], shape, nodata
+        ).astype(np.int16)
+        for band in ALL_BANDS
+    }
+    scl20 = _at_resolution(SCL_BAND, np.asarray(scl), 20, shape).astype(np.uint8)
+    return bands, scl20
+
+
 def _write_tif(
     path: Path,
     data: NDArray[Any],
@@ -394,17 +434,12 @@ def write_terrascope_product(
         )
 
     # Every array is checked before the first file is written.
-    native = {
-        band: _at_resolution(
-            band, np.asarray(given[band]), NATIVE_RESOLUTION[band], grid, nodata
-        )
-        for band in ALL_BANDS
-    }
+    native, _ = native_layers(given, scl20, grid, nodata)
     for band, data in native.items():
         metres = NATIVE_RESOLUTION[band]
         _write_tif(
             folder / f'{stem}_TOC-{band}_{metres}M_{version}.tif',
-            data.astype(np.int16)[None],
+            data[None],
             transform(metres),
             crs,
             nodata,

@@ -12,3 +12,11 @@ from torchgeo_bvm.synth.flanders import write_mini_flanders
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp('tiny') / 'mini'
     return out, write_mini_flanders(out, 'tiny', seed=0, plot=True)
+
+
+@pytest.fixture(scope='package')
+def tiny_season(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp('tiny-season') / 'mini'
+    return out, write_mini_flanders(out, 'tiny', seed=0, plot=False, season=True)

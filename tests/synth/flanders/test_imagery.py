@@ -12,16 +12,21 @@ from shapely.geometry.base import BaseGeometry
 from tests.synth.flanders.reading import TINY
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.crs import LAMBERT72, UTM31N
+from torchgeo_bvm.datasets.bands import ALL_BANDS
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.geometry import reproject_geometry
 from torchgeo_bvm.synth.flanders.geometry import blob
 from torchgeo_bvm.synth.flanders.imagery import (
     FINE,
+    PixelMixes,
     class_pixels,
     imagery_grid,
     polygon_ids,
+    render,
 )
+from torchgeo_bvm.synth.flanders.kinds import KIND, KIND_NAMES
 from torchgeo_bvm.synth.flanders.landscape import World
+from torchgeo_bvm.synth.flanders.spectra import BACKGROUND_SPECTRUM
 from torchgeo_bvm.synth.sentinel2 import TERRASCOPE_NODATA
 
 
@@ -124,3 +129,46 @@ def test_class_pixels_put_the_smaller_polygon_on_top() -> None:
     expected[-40:-20, 20:40] = 7
     expected[-100:-80, 100:120] = 11
     assert np.array_equal(classes, expected)
+
+
+def test_render_averages_the_fine_pixels_of_every_band() -> None:
+    rng = np.random.default_rng(6)
+    # Mostly whole blocks of one polygon, some mixed, some of no polygon (-1).
+    ids = np.repeat(np.repeat(rng.integers(-1, 5, (12, 18)), 2, 0), 2, 1)
+    ids[rng.random(ids.shape) < 0.1] = 3
+    ids = ids.astype(np.int32)
+    kinds = np.array(
+        [KIND['arable'], KIND['grass'], KIND['wood'], KIND['road'], KIND['dyke']]
+    )
+    spectra = rng.uniform(100, 4000, (5, len(ALL_BANDS)))
+    grain = rng.standard_normal((12, 18))
+    noise = rng.normal(0, 25, (len(ALL_BANDS), 12, 18))
+    mixes = PixelMixes.of(ids, polygons=5)
+    image = render(kinds, mixes, spectra, grain, noise)
+    # Independently: each band on the fine grid, the mean of every 2 x 2 block
+    # summed in float32 in row order, the 0.2 / 0.6 / 0.2 blur along rows then
+    # columns (edges repeated), the texture and the noise.
+    table = np.vstack([spectra, BACKGROUND_SPECTRUM]).astype(np.float32)
+    fine = np.moveaxis(table[ids], -1, 0)
+    total = np.zeros((len(ALL_BANDS), 12, 18), dtype=np.float32)
+    for dr in (0, 1):
+        for dc in (0, 1):
+            total += fine[:, dr::2, dc::2]
+    expected = total / np.float32(4)
+    for axis in (1, 2):
+        padded = np.pad(
+            expected, [(1, 1) if a == axis else (0, 0) for a in range(3)], 'edge'
+        )
+        ahead = np.take(padded, range(2, padded.shape[axis]), axis=axis)
+        behind = np.take(padded, range(padded.shape[axis] - 2), axis=axis)
+        expected = np.float32(0.6) * expected + np.float32(0.2) * (behind + ahead)
+    amplitude = np.full(len(KIND_NAMES), 0.04)
+    amplitude[KIND['arable']] = amplitude[KIND['grass']] = 0.05
+    amplitude[KIND['wood']] = 0.09
+    kind10 = np.append(kinds, KIND['grass'])[ids[::2, ::2]]
+    expected *= (1 + amplitude[kind10] * grain).astype(np.float32)
+    expected += noise.astype(np.float32)
+    assert image.dtype == np.float32
+    assert np.array_equal(image, expected)
+    assert (mixes.mixture < 6).mean() > 0.5  # most pixels are whole
+    assert len(mixes.parts) == 6 + int((mixes.mixture >= 6).sum())

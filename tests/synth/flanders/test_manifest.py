@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -8,6 +9,7 @@ from torchgeo_bvm.synth.flanders import (
     load_manifest,
     write_mini_flanders,
 )
+from torchgeo_bvm.synth.flanders.manifest import GENERATOR_VERSION, is_reusable
 
 
 def test_rerun_reuses_an_up_to_date_folder(tmp_path: Path) -> None:
@@ -57,3 +59,33 @@ def test_foreign_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r'holds no manifest\.json'):
         write_mini_flanders(tmp_path, 'tiny')
     assert [p.name for p in tmp_path.iterdir()] == ['data.csv']
+
+
+def test_a_season_is_reused_only_where_it_was_written(tmp_path: Path) -> None:
+    manifest = {
+        'complete': True,
+        'version': GENERATOR_VERSION,
+        'size': 'tiny',
+        'seed': 0,
+        'overview': None,
+        'season': None,
+        'sizes': {},
+    }
+    assert is_reusable(tmp_path, manifest, 'tiny', 0, plot=False)
+    assert not is_reusable(tmp_path, manifest, 'tiny', 0, plot=False, season=True)
+    with_season = {**manifest, 'season': {'year': 2022}}
+    assert is_reusable(tmp_path, with_season, 'tiny', 0, plot=False, season=True)
+    assert is_reusable(tmp_path, with_season, 'tiny', 0, plot=False, season=False)
+    # A folder of another generator version is never reused.
+    older = {**with_season, 'version': GENERATOR_VERSION - 1}
+    assert not is_reusable(tmp_path, older, 'tiny', 0, plot=False)
+    assert GENERATOR_VERSION == 2
+
+
+def test_a_rerun_without_the_season_reuses_a_folder_with_it(
+    tiny_season: tuple[Path, dict[str, Any]],
+) -> None:
+    out, first = tiny_season
+    again = write_mini_flanders(out, 'tiny', seed=0, plot=False)
+    assert again['reused'] is True
+    assert again['season'] == first['season']

@@ -7,8 +7,15 @@ import rasterio
 
 from tests.synth.flanders.reading import date_sample
 from torchgeo_bvm.datasets.bands import ALL_BANDS
-from torchgeo_bvm.synth.flanders import DATES
-from torchgeo_bvm.synth.flanders.weather import WEATHER, weather
+from torchgeo_bvm.synth.flanders import DATES, SEASON_DATES
+from torchgeo_bvm.synth.flanders.weather import (
+    MONTHLY_CLEAR,
+    WEATHER,
+    Sky,
+    season_skies,
+    season_weather,
+    weather,
+)
 from torchgeo_bvm.synth.noise import Clouds, seeded_rng
 from torchgeo_bvm.synth.sentinel2 import SCL_SPECTRA, TERRASCOPE_NODATA
 
@@ -63,3 +70,56 @@ def test_weather_clouds_a_surface_by_the_shared_rule(date_index: int) -> None:
     np.testing.assert_array_equal(
         reflectance[:, sky & inside], np.round(surface[:, sky & inside])
     )
+
+
+def test_season_skies_give_each_month_its_mean_clear_share() -> None:
+    months = [int(sensing[5:7]) for sensing, _ in SEASON_DATES]
+    skies = season_skies(months, seed=0)
+    assert len(skies) == 36
+    assert season_skies(months, seed=0) == skies
+    assert season_skies(months, seed=1) != skies
+    for month in range(1, 13):
+        mean = MONTHLY_CLEAR[month - 1]
+        shares = sorted(
+            s.clear for m, s in zip(months, skies, strict=True) if m == month
+        )
+        grey = (0.0, 1.0, 2.0)
+        bright = (0.2, 0.8, 2.0)
+        factors = grey if month in (1, 2, 3, 10, 11, 12) else bright
+        assert shares == [round(f * mean, 4) for f in factors]
+        assert sum(shares) / 3 == pytest.approx(mean, abs=1e-4)
+    # One overcast date in each month from October to March, none else.
+    overcast = [m for m, s in zip(months, skies, strict=True) if s.clear == 0]
+    assert overcast == [1, 2, 3, 10, 11, 12]
+    assert not any(s.cirrus for s in skies if s.clear == 0 or s.clear > 0.7)
+    assert 3 <= sum(s.cirrus for s in skies) <= 12
+
+
+def test_monthly_clear_is_cloudier_in_winter() -> None:
+    assert len(MONTHLY_CLEAR) == 12
+    winter = [MONTHLY_CLEAR[m - 1] for m in (11, 12, 1, 2)]
+    summer = [MONTHLY_CLEAR[m - 1] for m in (5, 6, 7, 8)]
+    assert max(winter) < min(summer)
+    assert min(MONTHLY_CLEAR) == MONTHLY_CLEAR[11]  # December
+    assert max(MONTHLY_CLEAR) == MONTHLY_CLEAR[7]  # August
+
+
+def test_season_skies_need_three_dates_a_month() -> None:
+    with pytest.raises(ValueError, match='month 4 has 2 dates, expected 3'):
+        season_skies([4, 4], seed=0)
+
+
+@pytest.mark.parametrize('sky', [Sky(0.3, cirrus=True), Sky(0.0, cirrus=False)])
+def test_season_weather_clouds_whole_20_m_pixels(sky: Sky) -> None:
+    rows, cols = 72, 96
+    surface = np.empty((len(ALL_BANDS), rows, cols), dtype=np.float32)
+    surface[:] = np.array([SCL_SPECTRA[4][b] for b in ALL_BANDS])[:, None, None]
+    reflectance, scl = season_weather(surface, sky, seeded_rng(5))
+    assert reflectance.shape == surface.shape
+    assert scl.shape == (rows, cols)
+    clouded = np.isin(scl, [3, 8, 9, 10])
+    for dr in (0, 1):
+        for dc in (0, 1):
+            assert np.array_equal(clouded[dr::2, dc::2], clouded[::2, ::2])
+    assert 1 - clouded.mean() == pytest.approx(sky.clear, abs=2 / (36 * 48))
+    assert not (scl == 0).any()

@@ -30,14 +30,21 @@ of sheet 22 (Gent), so that the whole pipeline can run on a fresh machine:
   texture within polygons, mixed pixels at edges (rendered at 5 m, averaged to
   10 m and blurred), clouds, cloud shadows, cirrus and a no-data corner, with a
   scene classification (SCL) that marks them.
+* with ``season=True``, ``season/``: a year (2022) of Terrascope products,
+  three a month with the cloudiness of Flanders month by month, crops and
+  meadows each with their phenology, and the monthly median composites of each
+  ``kbl4`` sheet as the openEO downloader writes them
+  (:mod:`~torchgeo_bvm.synth.flanders.season`);
 * ``manifest.json``: what was written (paths relative to the folder), the
   region, sheets, dates, seed, size and the class pixel counts of the BVM at
   10 m; written last, so its ``complete`` flag says the folder is whole.
 * ``overview.png``: the class map beside one true-colour date.
 
 **Re-running** into the same folder with the same size and seed reuses what is
-there when the manifest says it is complete and every listed file exists with
-its recorded size; otherwise everything is regenerated (each file atomically)
+there when the manifest says it is complete, of this generator's version
+(:data:`~torchgeo_bvm.synth.flanders.manifest.GENERATOR_VERSION`), with the
+overview and the season if they are asked for, and every listed file exists
+with its recorded size; otherwise everything is regenerated (each file atomically)
 and files listed by an older manifest that the new run does not write are
 removed. A non-empty folder without a manifest is refused, never overwritten.
 
@@ -49,8 +56,9 @@ class shares), :mod:`.landscape` (the land cover, drawn with the shapes of
 :mod:`.geometry`), :mod:`.kinds` (what each polygon is and its BVM
 attributes), :mod:`.spectra` (reflectance per polygon and date),
 :mod:`.imagery` (rasterising), :mod:`.weather` (clouds and the scene
-classification, from :mod:`torchgeo_bvm.synth.noise`), :mod:`.overview` (the
-plot), :mod:`.manifest` and :mod:`.write` (the files).
+classification, from :mod:`torchgeo_bvm.synth.noise`), :mod:`.season` (the
+year of dates) with :mod:`.composites` (its monthly medians),
+:mod:`.overview` (the plot), :mod:`.manifest` and :mod:`.write` (the files).
 """
 
 from .manifest import MANIFEST_NAME, load_manifest
@@ -58,6 +66,8 @@ from .region import (
     DATES,
     DEFAULT_SIZE,
     RARE_FLOOR,
+    SEASON_DATES,
+    SEASON_YEAR,
     SIZES,
     TARGET_SHARES,
     MiniFlandersSize,
@@ -70,6 +80,8 @@ __all__ = [
     'DEFAULT_SIZE',
     'MANIFEST_NAME',
     'RARE_FLOOR',
+    'SEASON_DATES',
+    'SEASON_YEAR',
     'SIZES',
     'TARGET_SHARES',
     'MiniFlandersSize',

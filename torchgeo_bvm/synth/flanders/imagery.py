@@ -11,6 +11,7 @@ edges mix, then blurred for the sensor's point spread, textured and noised.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -33,9 +34,11 @@ from .spectra import BACKGROUND_SPECTRUM, Traits, polygon_spectra
 
 __all__ = [
     'FINE',
+    'PixelMixes',
     'class_pixels',
     'imagery_grid',
     'polygon_ids',
+    'render',
     'surface',
     'texture',
 ]
@@ -167,32 +170,66 @@ def _blur(image: NDArray[np.float32]) -> NDArray[np.float32]:
     return result
 
 
-def _block_average(fine: NDArray[Any]) -> NDArray[np.float32]:
-    """Mean of each FINE x FINE block.
+@dataclass(frozen=True)
+class PixelMixes:
+    """Which polygons each 10 m pixel averages, from its FINE x FINE fine pixels.
 
-    Summing strided views is several times faster than ``reshape(...).mean``.
+    Most pixels lie inside one polygon; the others mix the few polygons of
+    their fine pixels. Each mixture is averaged once per date and every pixel
+    looks its mixture up: the same numbers as averaging the fine pixels of
+    every band, with a fraction of the work.
+
+    Args:
+        parts: ``(mixtures, FINE * FINE)``: the polygon of each fine pixel of a
+            mixture (-1 for none), row by row as the average adds them up.
+            Row ``i`` is the pure mixture of polygon ``i`` and the row after
+            the polygons' that of no polygon; the mixed pixels' own follow.
+        mixture: ``(rows, cols)``: each pixel's row of ``parts``.
+        first: ``(rows, cols)``: the polygon of each pixel's top-left fine pixel.
     """
-    total = np.zeros((fine.shape[0] // FINE, fine.shape[1] // FINE), dtype=np.float32)
-    for dr in range(FINE):
-        for dc in range(FINE):
-            total += fine[dr::FINE, dc::FINE]
-    result: NDArray[np.float32] = (total / (FINE * FINE)).astype(np.float32)
-    return result
+
+    parts: NDArray[np.int32]
+    mixture: NDArray[np.int64]
+    first: NDArray[np.int32]
+
+    @classmethod
+    def of(cls, ids: NDArray[np.int32], polygons: int) -> PixelMixes:
+        """The mixtures of a scene.
+
+        Args:
+            ids: the polygon of each fine pixel (:func:`polygon_ids`).
+            polygons: how many polygons the scene has.
+
+        Returns:
+            The mixtures.
+        """
+        corners = np.stack(
+            [ids[dr::FINE, dc::FINE] for dr in range(FINE) for dc in range(FINE)],
+            axis=-1,
+        )
+        first = np.ascontiguousarray(corners[..., 0])
+        mixed = (corners != first[..., None]).any(axis=-1)
+        pure = np.repeat(np.arange(polygons + 1, dtype=np.int32), FINE * FINE)
+        pure[-FINE * FINE :] = -1
+        parts = np.concatenate([pure.reshape(-1, FINE * FINE), corners[mixed]])
+        mixture = np.where(first >= 0, first, polygons).astype(np.int64)
+        mixture[mixed] = polygons + 1 + np.arange(int(mixed.sum()))
+        return cls(parts.astype(np.int32), mixture, first)
 
 
 def surface(
     world: World,
-    ids: NDArray[np.int32],
+    mixes: PixelMixes,
     traits: Traits,
     grain: NDArray[np.float64],
     date_index: int,
     seed: int,
 ) -> NDArray[np.float32]:
-    """Surface reflectance at 10 m on one date, before the weather.
+    """Surface reflectance at 10 m on one of the single dates, before the weather.
 
     Args:
         world: the land cover.
-        ids: the polygon of each fine pixel (:func:`polygon_ids`).
+        mixes: the polygons of each pixel (:class:`PixelMixes`).
         traits: the polygons' traits.
         grain: the texture (:func:`texture`).
         date_index: the date's index in
@@ -205,16 +242,45 @@ def surface(
     """
     rng = seeded_rng(seed, 20 + date_index)
     spectra = polygon_spectra(world.kinds, traits, date_index, rng)
-    spectra = np.vstack([spectra, BACKGROUND_SPECTRUM]).astype(np.float32)  # id -1
-    rows, cols = ids.shape[0] // FINE, ids.shape[1] // FINE
-    image = np.empty((len(ALL_BANDS), rows, cols), dtype=np.float32)
-    for band in range(len(ALL_BANDS)):
-        fine = spectra[:, band][ids]
-        image[band] = _blur(_block_average(fine))
-    kind10 = np.append(world.kinds, KIND['grass'])[ids[::FINE, ::FINE]]
+    rows, cols = mixes.mixture.shape
+    noise = rng.normal(0.0, 25.0, (len(ALL_BANDS), rows, cols))
+    return render(world.kinds, mixes, spectra, grain, noise)
+
+
+def render(
+    kinds: NDArray[np.int64],
+    mixes: PixelMixes,
+    spectra: NDArray[np.float64],
+    grain: NDArray[np.float64],
+    noise: NDArray[np.floating[Any]],
+) -> NDArray[np.float32]:
+    """Surface reflectance at 10 m from the spectra of the polygons.
+
+    Args:
+        kinds: the kind of each polygon.
+        mixes: the polygons of each pixel (:class:`PixelMixes`).
+        spectra: reflectance x 10000 ``(polygons, bands)`` on the day.
+        grain: the texture (:func:`texture`).
+        noise: the pixel noise of the date ``(bands, rows, cols)``, added last.
+
+    Returns:
+        Reflectance x 10000 ``(bands, rows, cols)`` in the order of
+        :data:`~torchgeo_bvm.datasets.sentinel2.ALL_BANDS`.
+    """
+    table = np.vstack([spectra, BACKGROUND_SPECTRUM]).astype(np.float32)  # id -1
+    values = table[mixes.parts]
+    total = np.zeros((len(values), table.shape[1]), dtype=np.float32)
+    for part in range(FINE * FINE):
+        total += values[:, part]
+    average = (total / (FINE * FINE)).astype(np.float32)
+    rows, cols = mixes.mixture.shape
+    image = np.empty((table.shape[1], rows, cols), dtype=np.float32)
+    for band in range(table.shape[1]):
+        image[band] = _blur(average[:, band][mixes.mixture])
+    kind10 = np.append(kinds, KIND['grass'])[mixes.first]
     amplitude = np.full(len(KIND_NAMES), 0.04)
     for name, value in _TEXTURE.items():
         amplitude[KIND[name]] = value
     image *= (1 + amplitude[kind10] * grain).astype(np.float32)[None]
-    image += np.asarray(rng.normal(0.0, 25.0, image.shape), dtype=np.float32)
+    image += np.asarray(noise, dtype=np.float32)
     return image

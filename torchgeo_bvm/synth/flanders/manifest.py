@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generated content changes (a re-run then regenerates).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 #: Name of the manifest inside the output folder.
 MANIFEST_NAME = 'manifest.json'
 
@@ -94,7 +94,12 @@ def existing_manifest(out: Path) -> dict[str, Any] | None:
 
 
 def is_reusable(
-    out: Path, manifest: dict[str, Any] | None, size: str, seed: int, plot: bool
+    out: Path,
+    manifest: dict[str, Any] | None,
+    size: str,
+    seed: int,
+    plot: bool,
+    season: bool = False,
 ) -> bool:
     """Whether a folder already holds what a run would write.
 
@@ -104,11 +109,12 @@ def is_reusable(
         size: the size to write.
         seed: the seed to write with.
         plot: whether the run writes the overview.
+        season: whether the run writes the season.
 
     Returns:
         True if the manifest is complete, of this generator version, size and
-        seed (with an overview if one is wanted), and every file it lists
-        exists with its recorded size.
+        seed (with an overview and the season if they are wanted), and every
+        file it lists exists with its recorded size.
     """
     if manifest is None or not manifest.get('complete'):
         return False
@@ -117,6 +123,7 @@ def is_reusable(
         and manifest.get('size') == size
         and manifest.get('seed') == seed
         and (manifest.get('overview') is not None or not plot)
+        and (manifest.get('season') is not None or not season)
     )
     if not same:
         return False

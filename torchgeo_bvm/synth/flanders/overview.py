@@ -1,11 +1,14 @@
-"""The overview plot of a mini-Flanders folder: class map beside true colour.
+"""The overview plots of a mini-Flanders folder.
 
-Drawn on its own :class:`~matplotlib.figure.Figure` with the Agg canvas, so
+:func:`plot_overview` draws the class map beside one date in true colour,
+:func:`plot_season` the season's monthly composites and NDVI profiles. Each is
+drawn on its own :class:`~matplotlib.figure.Figure` with the Agg canvas, so
 it neither needs nor changes pyplot's backend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ from ...sheets import sheets
 from ..sentinel2 import TERRASCOPE_NODATA
 from .region import MiniFlandersSize
 
-__all__ = ['plot_overview']
+__all__ = ['plot_overview', 'plot_season']
 
 
 def plot_overview(
@@ -113,3 +116,54 @@ def _draw_true_colour(
     gx0, gy0, gx1, gy1 = bounds
     axes.imshow(np.moveaxis(picture, 0, -1), extent=(gx0, gx1, gy0, gy1))
     axes.set_title(f'Sentinel-2 TOC true colour {date} (EPSG:32631)')
+
+
+def plot_season(
+    path: Path,
+    months: Sequence[str],
+    pictures: Sequence[NDArray[np.float64]],
+    profiles: Mapping[str, NDArray[np.float64]],
+) -> None:
+    """Write a PNG of the season: the monthly composites and NDVI profiles.
+
+    Args:
+        path: the PNG to write.
+        months: the months, ``'YYYY-MM'``.
+        pictures: each month's composite in false colour (near infrared, red,
+            green) ``(rows, cols, 3)`` in 0..1, NaN where it has no data.
+        profiles: a label -> ``(months, 3)``: the 10th, 50th and 90th
+            percentiles of the NDVI of that land cover's pixels each month.
+    """
+    columns = (len(pictures) + 1) // 2
+    rows, cols = pictures[0].shape[:2]
+    height = 2 * 2.6 * rows / cols + 2.8
+    figure = Figure(figsize=(2.6 * columns, height + 0.6), layout='constrained')
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(
+        3, columns, height_ratios=(rows / cols, rows / cols, 1.0)
+    )
+    for index, (month, picture) in enumerate(zip(months, pictures, strict=True)):
+        axes = figure.add_subplot(grid[index // columns, index % columns])
+        shown = np.where(np.isnan(picture), 1.0, picture)
+        axes.imshow(shown, interpolation='nearest')
+        axes.set_title(month, fontsize=9)
+        axes.set_axis_off()
+    axes = figure.add_subplot(grid[2, :])
+    ticks = np.arange(len(months))
+    for (label, profile), colour in zip(
+        profiles.items(), ('tab:orange', 'tab:green', 'tab:blue'), strict=False
+    ):
+        axes.fill_between(ticks, profile[:, 0], profile[:, 2], color=colour, alpha=0.2)
+        axes.plot(ticks, profile[:, 1], color=colour, marker='o', label=label)
+    axes.set_xticks(ticks, [m[5:] for m in months])
+    axes.set_xlabel(f'month of {months[0][:4]}')
+    axes.set_ylabel('NDVI of the monthly composite')
+    axes.set_ylim(-0.1, 1.0)
+    axes.grid(alpha=0.3)
+    axes.legend(loc='lower center', fontsize=8)
+    figure.suptitle(
+        'Monthly median composites (false colour: B08, B04, B03; white: no clear '
+        'observation) and NDVI, median and 10-90 % of the pixels'
+    )
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=80, format='png', metadata={'Software': None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from shapely.geometry import box
 
@@ -14,8 +15,13 @@ __all__ = [
     'DATES',
     'DEFAULT_SIZE',
     'RARE_FLOOR',
+    'REVISIT_DAYS',
+    'SEASON_DATES',
+    'SEASON_YEAR',
     'SIZES',
     'TARGET_SHARES',
+    'TILE',
+    'VERSION',
     'MiniFlandersSize',
 ]
 
@@ -85,6 +91,10 @@ SIZES: dict[str, MiniFlandersSize] = {
 #: The size written when none is given.
 DEFAULT_SIZE = 'demo'
 
+#: The MGRS tile over Gent and its processing version.
+TILE = '31UES'
+VERSION = 'V210'
+
 #: Acquisitions: (sensing time UTC, platform); spring, summer and autumn of 2020
 #: and early summer of 2021.
 DATES: tuple[tuple[str, str], ...] = (
@@ -93,6 +103,40 @@ DATES: tuple[tuple[str, str], ...] = (
     ('2020-10-05T10:50:31', 'S2A'),
     ('2021-06-14T10:46:19', 'S2B'),
 )
+
+#: Days between two passes of one relative orbit by Sentinel-2A and -2B together.
+REVISIT_DAYS = 5
+#: The year of the season (:data:`SEASON_DATES`).
+SEASON_YEAR = 2022
+#: Days of the month the season's acquisitions are nearest to.
+_SEASON_DAYS = (5, 15, 25)
+
+
+def _season_dates(year: int) -> tuple[tuple[str, str], ...]:
+    """Three passes a month of the relative orbit of 2021-06-14 (S2B).
+
+    The orbit is flown every :data:`REVISIT_DAYS` days, by S2B and S2A in
+    turn; of each month the passes nearest its 5th, 15th and 25th are kept.
+    """
+    first = datetime.fromisoformat(DATES[-1][0])
+    passes = []
+    step = 0
+    while (day := first + timedelta(days=REVISIT_DAYS * step)).year <= year:
+        if day.year == year:
+            passes.append((day, 'S2B' if step % 2 == 0 else 'S2A'))
+        step += 1
+    kept = []
+    for month in range(1, 13):
+        for target in _SEASON_DAYS:
+            aim = datetime(year, month, target, first.hour, first.minute, first.second)
+            day, platform = min(passes, key=lambda p: abs(p[0] - aim))
+            kept.append((day.isoformat(), platform))
+    return tuple(kept)
+
+
+#: The season: (sensing time UTC, platform) of 36 acquisitions in
+#: :data:`SEASON_YEAR`, three a month, about ten days apart.
+SEASON_DATES: tuple[tuple[str, str], ...] = _season_dates(SEASON_YEAR)
 
 #: Smallest area share of any class, so that rare classes have pixels to score.
 RARE_FLOOR = 0.0005

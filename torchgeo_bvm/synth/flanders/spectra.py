@@ -4,6 +4,25 @@ Every polygon is a mixture of endmember spectra (crop, grass, soil, forest,
 water, roofs, ...) whose fractions follow its kind, its crop's phenology, the
 leaves of deciduous trees, mowing and the tide; each polygon keeps its own
 traits (brightness, crop rotation, sowing date, weeds) on every date.
+
+Through a year (the season, :func:`season_spectra`) this gives:
+
+* arable fields (Cultivated land): each its crop of :data:`CROPS` for the
+  year (:class:`SeasonTraits`), green as :data:`PHENOLOGY` says: spring crops
+  (maize, potato, beet) bare soil from January into May, a green peak in
+  summer, then harvest residue and soil; winter cereal green from winter to
+  its June peak, harvested to stubble in July; ley (grass on arable land)
+  green all year, like a meadow;
+* meadows (Grasslands): green all year (a little less in winter), mown 0 to
+  4 times between May and October on each meadow's own dates (:data:`MOWING`):
+  on a cut the green cover drops from 0.9 to 0.4 and grows back over
+  :data:`REGROWTH_DAYS`;
+* deciduous woods, hedges, parks and gardens: leafless from November to
+  March, leafing out in April and May, browning in October;
+* urban land and water: the same all year (a little algae in summer).
+
+So on one summer date most crops are as green as the meadows, while over the
+year bare spring soil and summer harvests set them apart.
 """
 
 from __future__ import annotations
@@ -25,10 +44,17 @@ __all__ = [
     'CROPS',
     'CROP_SHARES',
     'ENDMEMBERS',
+    'MOWING',
     'PHENOLOGY',
+    'REGROWTH_DAYS',
+    'Mowing',
+    'SeasonTraits',
     'Traits',
+    'draw_season_traits',
     'draw_traits',
+    'meadow_green',
     'polygon_spectra',
+    'season_spectra',
 ]
 
 #: Endmember spectra (reflectance x 10000) for B01 B02 B03 B04 B05 B06 B07 B08
@@ -187,11 +213,17 @@ def _fractions(
     kinds: NDArray[np.int64],
     traits: Traits,
     doy: float,
-    year: int,
+    crop: NDArray[np.int64],
     tide: float,
     rng: np.random.Generator,
+    meadow: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
-    """Endmember fractions (n, endmembers) of every polygon on one date."""
+    """Endmember fractions (n, endmembers) of every polygon on one date.
+
+    ``crop`` is each polygon's crop that year; ``meadow`` the green cover of
+    meadows before the season's dimming (None: each meadow freshly mown or
+    grazed short on the day with a chance set by its mowing trait).
+    """
     n = len(kinds)
     fractions = np.zeros((n, len(_ENDMEMBER_NAMES)))
     leaf = _leaf(doy)
@@ -207,7 +239,6 @@ def _fractions(
             )
 
     # Arable fields: each its own crop, sown a little earlier or later.
-    crop = traits.crops[:, year]
     arable = kinds == KIND['arable']
     for index, name in enumerate(CROPS):
         rows = arable & (crop == index)
@@ -216,8 +247,10 @@ def _fractions(
         fractions[rows, _E['dry']] = (1 - g) * residue
         fractions[rows, _E['soil']] = (1 - g) * (1 - residue)
     # Meadows: green all year, but mown or grazed short on some dates.
-    mown = rng.random(n) < traits.mowing * (0.5 if 140 < doy < 260 else 0.05)
-    g = np.where(mown, 0.4, 0.9) * spring
+    if meadow is None:
+        mown = rng.random(n) < traits.mowing * (0.5 if 140 < doy < 260 else 0.05)
+        meadow = np.where(mown, 0.4, 0.9)
+    g = meadow * spring
     put('grass', grass=g, dry=(1 - g) * 0.7, soil=(1 - g) * 0.3)
     # Weeds, patchy emergence, lodging: part of every field and meadow departs
     # from its crop, each field by its own amount and mixture.
@@ -314,9 +347,123 @@ def polygon_spectra(
     sensing, _ = DATES[date_index]
     stamp = pd.Timestamp(sensing)
     tide = (0.2, 0.65, 0.4, 0.1)[date_index % 4]
-    fractions = _fractions(
-        kinds, traits, float(stamp.dayofyear), stamp.year - 2020, tide, rng
-    )
-    brightness = traits.brightness * rng.lognormal(0, 0.03, len(kinds))
+    crop = traits.crops[:, stamp.year - 2020]
+    fractions = _fractions(kinds, traits, float(stamp.dayofyear), crop, tide, rng)
+    return _mixed(fractions, traits, rng)
+
+
+def _mixed(
+    fractions: NDArray[np.float64], traits: Traits, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Spectra from endmember fractions, each polygon in its brightness of the day."""
+    brightness = traits.brightness * rng.lognormal(0, 0.03, len(fractions))
     spectra: NDArray[np.float64] = fractions @ _EM * brightness[:, None]
     return spectra
+
+
+@dataclass(frozen=True)
+class Mowing:
+    """How meadows are mown in the season.
+
+    Args:
+        most_cuts: the most cuts a meadow gets; a meadow's mowing trait (0 to
+            0.9) scaled to 0 to ``most_cuts``, so some are only grazed.
+        first: the range the first cut's day of year is drawn from.
+        interval: the range the days between cuts are drawn from.
+        last: the last day of year a cut can fall on.
+    """
+
+    most_cuts: int = 4
+    first: tuple[float, float] = (125.0, 150.0)
+    interval: tuple[float, float] = (35.0, 50.0)
+    last: float = 290.0
+
+
+#: The mowing of the season's meadows: up to four cuts from May to mid-October.
+MOWING = Mowing()
+#: Days a mown meadow takes to grow back to full green cover.
+REGROWTH_DAYS = 28
+_MOWN_GREEN, _FULL_GREEN = 0.4, 0.9
+
+
+@dataclass
+class SeasonTraits:
+    """What the polygons do in the season's year.
+
+    Args:
+        crops: the crop of each arable field (an index into :data:`CROPS`).
+        cuts: ``(polygons, MOWING.most_cuts)``: the days of year a meadow
+            is mown, NaN for none (every polygon has a row; only meadows use
+            it).
+    """
+
+    crops: NDArray[np.int64]
+    cuts: NDArray[np.float64]
+
+
+def draw_season_traits(traits: Traits, seed: int) -> SeasonTraits:
+    """Draw the crops and mowing dates of the season's year.
+
+    Args:
+        traits: the polygons' traits (their mowing intensity).
+        seed: the scene's seed.
+
+    Returns:
+        The season's traits.
+    """
+    rng = seeded_rng(seed, 102)
+    n = len(traits.mowing)
+    crops = rng.choice(len(CROPS), n, p=CROP_SHARES).astype(np.int64)
+    count = np.floor(traits.mowing / 0.9 * (MOWING.most_cuts + 1)).astype(int)
+    first = rng.uniform(*MOWING.first, n)
+    interval = rng.uniform(*MOWING.interval, n)
+    cut = np.arange(MOWING.most_cuts)
+    days = first[:, None] + cut[None, :] * interval[:, None]
+    kept = (cut[None, :] < count[:, None]) & (days <= MOWING.last)
+    return SeasonTraits(crops, np.where(kept, days, np.nan))
+
+
+def meadow_green(cuts: NDArray[np.float64], doy: float) -> NDArray[np.float64]:
+    """The green cover of each meadow on a day of the season.
+
+    Args:
+        cuts: the mowing days (:attr:`SeasonTraits.cuts`).
+        doy: the day of year.
+
+    Returns:
+        0.9, or on a mowing day 0.4, growing back linearly to 0.9 over
+        :data:`REGROWTH_DAYS`.
+    """
+    since = doy - cuts
+    since = np.where(since >= 0, since, np.inf)
+    latest = np.min(since, axis=1, initial=np.inf)
+    regrown = np.minimum(latest / REGROWTH_DAYS, 1.0)
+    green: NDArray[np.float64] = _MOWN_GREEN + (_FULL_GREEN - _MOWN_GREEN) * regrown
+    return green
+
+
+def season_spectra(
+    kinds: NDArray[np.int64],
+    traits: Traits,
+    season: SeasonTraits,
+    doy: float,
+    tide: float,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """The reflectance of every polygon on a day of the season.
+
+    Args:
+        kinds: the kind of each polygon.
+        traits: their traits (:func:`draw_traits`).
+        season: their traits in the season's year (:func:`draw_season_traits`).
+        doy: the day of year.
+        tide: how far the tide covers the mudflats (0..1).
+        rng: the date's generator; draws for weeds and brightness.
+
+    Returns:
+        Reflectance x 10000 ``(polygons, bands)`` in the band order of the
+        endmembers.
+    """
+    meadow = meadow_green(season.cuts, doy)
+    fractions = _fractions(kinds, traits, doy, season.crops, tide, rng, meadow)
+    return _mixed(fractions, traits, rng)

@@ -25,7 +25,14 @@ from ..bwk import write_bwkhab
 from ..kbl import LAMBERT72_ESRI_WKT, write_official_sheets
 from ..sentinel2 import write_terrascope_product
 from .geometry import clean
-from .imagery import class_pixels, imagery_grid, polygon_ids, surface, texture
+from .imagery import (
+    PixelMixes,
+    class_pixels,
+    imagery_grid,
+    polygon_ids,
+    surface,
+    texture,
+)
 from .kinds import bvm_frame
 from .landscape import build_world
 from .manifest import (
@@ -36,7 +43,8 @@ from .manifest import (
     write_manifest,
 )
 from .overview import plot_overview
-from .region import DATES, DEFAULT_SIZE, SIZES
+from .region import DATES, DEFAULT_SIZE, SEASON_DATES, SIZES, TILE, VERSION
+from .season import write_season
 from .spectra import draw_traits
 from .weather import weather
 
@@ -44,10 +52,6 @@ __all__ = ['DBF_DATE', 'TILE', 'VERSION', 'write_mini_flanders', 'write_refgew']
 
 #: Date written into every dBASE header, for byte-identical re-runs.
 DBF_DATE = (2023, 1, 1)
-#: The MGRS tile over Gent and its processing version.
-TILE = '31UES'
-VERSION = 'V210'
-
 #: What the manifest names as its generator: the package, whatever module
 #: inside it writes.
 _GENERATOR = __name__.rpartition('.')[0]
@@ -111,6 +115,7 @@ def write_mini_flanders(
     plot: bool = True,
     force: bool = False,
     progress: bool = False,
+    season: bool = False,
 ) -> dict[str, Any]:
     """Write a mini-Flanders region in the real formats (see the package).
 
@@ -121,11 +126,16 @@ def write_mini_flanders(
         plot: also write ``overview.png``.
         force: regenerate even if the folder is up to date.
         progress: show a progress bar.
+        season: also write the season, a year of products and monthly
+            composites under ``season/``
+            (:mod:`~torchgeo_bvm.synth.flanders.season`); every other file is
+            the same with or without it.
 
     Returns:
         The manifest (also written to ``out/manifest.json``); its paths are
-        relative to ``out``, and ``reused`` says whether the folder was up to
-        date and nothing was written.
+        relative to ``out``, ``season`` is None without the season, and
+        ``reused`` says whether the folder was up to date and nothing was
+        written.
 
     Raises:
         ValueError: for an unknown size, or a non-empty ``out`` without a
@@ -138,7 +148,7 @@ def write_mini_flanders(
     spec = SIZES[size]
     out = Path(out)
     previous = existing_manifest(out)
-    if not force and is_reusable(out, previous, size, seed, plot):
+    if not force and is_reusable(out, previous, size, seed, plot, season):
         assert previous is not None
         return {**previous, 'reused': True}
     start = time.perf_counter()
@@ -150,7 +160,10 @@ def write_mini_flanders(
     }
     write_manifest(out, {**params, 'complete': False})
     steps = tqdm(
-        total=5 + len(DATES), desc='mini-Flanders', disable=not progress, unit='step'
+        total=5 + len(DATES) + (len(SEASON_DATES) if season else 0),
+        desc='mini-Flanders',
+        disable=not progress,
+        unit='step',
     )
 
     touched = spec.kbl_sheets()
@@ -184,7 +197,7 @@ def write_mini_flanders(
     boundary = write_refgew(out / 'boundary' / 'Refgew.shp', world.flanders)
     steps.update()
 
-    ids = polygon_ids(world, grid)
+    mixes = PixelMixes.of(polygon_ids(world, grid), len(world.kinds))
     traits = draw_traits(world.kinds, seed)
     grain = texture(grid, seed)
     steps.update()
@@ -192,7 +205,7 @@ def write_mini_flanders(
     summer: NDArray[np.int16] | None = None
     for index, (sensing, platform) in enumerate(DATES):
         reflectance, scl = weather(
-            surface(world, ids, traits, grain, index, seed), index, seed
+            surface(world, mixes, traits, grain, index, seed), index, seed
         )
         folder = write_terrascope_product(
             out,
@@ -211,6 +224,26 @@ def write_mini_flanders(
         products.append((sensing, platform, folder))
         steps.update()
 
+    kbl4 = [
+        s
+        for s in sheets('kbl4', numbers)
+        if box(*s.bounds).intersection(box(*spec.bounds)).area > 0
+    ]
+    season_entry = None
+    if season:
+        season_entry = write_season(
+            out,
+            world,
+            mixes,
+            traits,
+            grain,
+            grid,
+            kbl4,
+            seed,
+            plot=plot,
+            on_date=steps.update,
+        )
+
     overview = None
     if plot and summer is not None:
         overview = out / 'overview.png'
@@ -226,10 +259,12 @@ def write_mini_flanders(
     steps.update()
     steps.close()
 
+    season_folders, season_files = _season_paths(out, season_entry)
     sizes = file_sizes(
         out,
         [bvm, *kbl.values(), boundary],
-        [folder for *_, folder in products],
+        [*(folder for *_, folder in products), *season_folders],
+        *season_files,
         *([overview] if overview else []),
     )
     for stale in (previous or {}).get('sizes', {}):
@@ -244,11 +279,7 @@ def write_mini_flanders(
         'description': spec.description,
         'sheets': {
             'kbl': numbers,
-            'kbl4': [
-                s.code
-                for s in sheets('kbl4', numbers)
-                if box(*s.bounds).intersection(box(*spec.bounds)).area > 0
-            ],
+            'kbl4': [s.code for s in kbl4],
         },
         'bvm': str(bvm.relative_to(out)),
         'kbl_files': {level: str(path.relative_to(out)) for level, path in kbl.items()},
@@ -269,6 +300,7 @@ def write_mini_flanders(
             ],
         },
         'dates': [sensing[:10] for sensing, *_ in products],
+        'season': season_entry,
         'polygons': len(frame),
         'pixels': {c.name: int(counts[c.id]) for c in CLASSES},
         'labelled_pixels': int(counts[:NUM_CLASSES].sum()),
@@ -278,3 +310,15 @@ def write_mini_flanders(
     }
     write_manifest(out, manifest)
     return {**manifest, 'reused': False, 'seconds': time.perf_counter() - start}
+
+
+def _season_paths(
+    out: Path, season: dict[str, Any] | None
+) -> tuple[list[Path], list[Path]]:
+    """The season's product folders, and its other files (composites, overview)."""
+    if season is None:
+        return [], []
+    files = [out / c['path'] for c in season['composites']]
+    if season['overview']:
+        files.append(out / season['overview'])
+    return [out / p['path'] for p in season['products']], files
