@@ -163,7 +163,9 @@ def test_full_size_tile_with_data_in_a_study_area(tmp_path: Path) -> None:
             src.read(1, window=window), native_arrays()['B02']
         )
         assert (src.read(1, window=((0, 256), (0, 256))) == TERRASCOPE_NODATA).all()
-    with rasterio.open(folder / 'S2B_20200405T104619_31UES_TOC-B01_60M_V210.tif') as src:
+    with rasterio.open(
+        folder / 'S2B_20200405T104619_31UES_TOC-B01_60M_V210.tif'
+    ) as src:
         assert (src.width, src.height) == (1830, 1830)
         np.testing.assert_array_equal(
             src.read(1, window=src.window(*study)), native_arrays()['B01']
