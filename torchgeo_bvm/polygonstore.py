@@ -2,12 +2,12 @@
 
 The Biological Valuation Map has about 650,000 polygons (11 million vertices).
 Read, repaired, sorted into burn order and reprojected as shapely objects they
-take about 20 s and 1.2 GB, and a DataLoader worker that did this itself would
-hold a private copy: shapely objects cannot be shared between processes, since
-Python writes to every object it touches (reference counts), so even the pages a
-forked worker inherits become its own as soon as it reads them. Rasterising a
-window needs none of that: only the vertices of the rings it touches, in burn
-order, and a way to find them.
+take tens of seconds and over a gigabyte, and a DataLoader worker that did this
+itself would hold a private copy: shapely objects cannot be shared between
+processes, since Python writes to every object it touches (reference counts),
+so even the pages a forked worker inherits become its own as soon as it reads
+them. Rasterising a window needs none of that: only the vertices of the rings
+it touches, in burn order, and a way to find them.
 
 A :class:`PolygonStore` keeps exactly that as flat numpy arrays:
 
@@ -24,6 +24,15 @@ maps it read-only: every process that opens it, and every worker forked after,
 reads the same pages of the operating system's page cache, so the polygons
 cost the machine their size once (about 200 MB for the real map), whatever the
 number of workers, and opening the file takes milliseconds.
+
+Why a file of flat arrays rather than the alternatives: preparing the shapely
+polygons once in the main process before the workers fork would still cost every
+run the preparation, and the workers' pages would still turn private as they
+touch the objects; a label raster on the imagery grid would serve one grid only
+(a change of CRS, resolution or window alignment needs another) and would be a
+second rasterisation whose pixels may differ where a pixel centre lies on an
+edge. The flat arrays serve any grid, are prepared once per layer and CRS, and
+give the very pixels of the shapely path.
 
 The window's outlines come out exactly as :meth:`torchgeo_bvm.scanline.Outlines.of`
 makes them from the shapely polygons the same query finds in a

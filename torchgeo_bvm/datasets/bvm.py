@@ -138,13 +138,13 @@ class BVMDataset(CachedBounds, VectorDataset):
     Speed and memory: unlike :class:`torchgeo.datasets.VectorDataset`, which
     re-reads the whole file for every sample, the polygons are prepared once
     (read, repaired, sorted into burn order, reprojected into the dataset CRS
-    and indexed: about 20 s for the real map) into a
+    and indexed: tens of seconds for the real map) into a
     :class:`~torchgeo_bvm.polygonstore.PolygonStore`, flat arrays in one file
     of the cache folder (:func:`~torchgeo_bvm.fileio.default_cache_dir`, or
     ``cache_dir``). Every process maps that file read-only, so the main process
     and all DataLoader workers share one copy of the polygons (about 200 MB for
-    the real map) instead of each holding its own 1.2 GB of shapely objects,
-    and a later run finds it prepared and opens it in milliseconds. Shapely
+    the real map) instead of each holding its own copy as shapely objects (over
+    a gigabyte), and a later run finds it prepared and only opens it. Shapely
     objects cannot be shared this way: a forked worker writes to every object it
     touches (reference counts), making the pages its own; flat arrays in a
     mapped file are never written. The cache entry records the source files'
