@@ -66,6 +66,9 @@ __all__ = [
 #: system (where the archive usually lives) that listing costs more than the open.
 GDAL_OPEN_OPTIONS: dict[str, str] = {'GDAL_DISABLE_READDIR_ON_OPEN': 'EMPTY_DIR'}
 
+#: The most files a process keeps open by default (see :func:`open_files_capacity`).
+_MAX_OPEN_FILES = 16_384
+
 #: Bumped when what a :class:`Header` holds changes (older caches are ignored).
 _HEADER_CACHE_VERSION = 1
 
@@ -731,20 +734,22 @@ class OpenFiles:
 
 
 def open_files_capacity(files: int) -> int:
-    """How many files a process keeps open: as many as the data set has, within reason.
+    """How many files a process keeps open: all the data set has, within limits.
 
-    Reopening a file that was closed costs about as much as reading a 256 x 256
-    window from it, so the handles are kept for every file the data set has
-    (a year of Terrascope products over Flanders: 12,000 files), but for at most
-    a quarter of the process's file descriptor limit and 16,384 files; an open
-    GeoTIFF costs about 30 kB.
+    Opening a GeoTIFF again costs about as much as reading a 256 x 256 window
+    from it (rasterio reads its CRS from the PROJ database on every open), and
+    random dates touch every file of the archive, so a process keeps every file
+    open that it can: the data set's files, within half of the process's file
+    descriptor limit (``ulimit -n``) and 16,384. An open file costs about 30 kB
+    of memory.
 
     Args:
         files: the files the data set reads.
 
     Returns:
-        The capacity, at least 128.
+        The capacity, at least 256 (a twelve-date stack of one product's twelve
+        files, plus a neighbouring tile's).
     """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    budget = soft // 4 if soft != resource.RLIM_INFINITY else 16_384
-    return max(128, min(files, budget, 16_384))
+    budget = soft // 2 if soft != resource.RLIM_INFINITY else _MAX_OPEN_FILES
+    return max(256, min(files, budget, _MAX_OPEN_FILES))

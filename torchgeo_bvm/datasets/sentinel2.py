@@ -152,10 +152,13 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             so that 20 m and 60 m pixels are replicated, as openEO does. SCL is
             always read with nearest.
         transforms: a function applied to each sample.
-        cache: keep files open between samples (each process keeps as many as
-            the data set has, within a quarter of its file-descriptor limit).
+        cache: keep files open between samples.
         cache_dir: where the index cache lives (default
             :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+        max_open_files: how many files each process keeps open (default: every
+            file the data set reads, within half the file-descriptor limit and
+            16,384); each costs about 30 kB, and reopening one about as much as
+            reading a window from it.
 
     Raises:
         DatasetNotFoundError: if no Sentinel-2 file is found under ``paths``.
@@ -201,6 +204,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         transforms: Callable[[Sample], Sample] | None = None,
         cache: bool = True,
         cache_dir: str | Path | None = None,
+        max_open_files: int | None = None,
     ) -> None:
         # RasterDataset.__init__ is not called: it skips unreadable files silently
         # and selects bands by their position, and this dataset must do neither.
@@ -242,9 +246,11 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             )
         items.sort(key=lambda i: (i.start, i.key))
 
-        self._open = OpenFiles(
-            open_files_capacity(12 * len(items)), keep_open=self.cache
+        files_read = len(
+            {s.path for i in items for s in (*i.bands.values(), i.scl) if s is not None}
         )
+        capacity = max_open_files or open_files_capacity(files_read)
+        self._open = OpenFiles(capacity, keep_open=self.cache)
         dst_crs = CRS.from_user_input(crs) if crs is not None else None
         geometries = []
         # Products of one tile share their footprint: placed once per tile.
