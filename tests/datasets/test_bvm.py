@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import rasterio
 import shapely
@@ -416,10 +417,11 @@ def test_prepared_polygons_are_cached_once(hand_shp: Path, tmp_path: Path) -> No
     assert again._polygons().path == prepared
     assert again._polygons().mapped  # the file's pages, shared by every process
     np.testing.assert_array_equal(again[WINDOW]['mask'].numpy(), EXPECTED)
-    # Another CRS is another entry; nothing but entries and their locks is left.
+    # Another CRS is another entry; nothing but entries (polygons, label
+    # columns) and their locks is left.
     open_quietly(hand_shp, cache_dir=cache).load()
     assert len(list(cache.glob('bvm-polygons-*.bin'))) == 2
-    assert {p.suffix for p in cache.iterdir()} == {'.bin', '.lock'}
+    assert {p.suffix for p in cache.iterdir()} == {'.bin', '.lock', '.npz'}
 
 
 def _prepared_again(path: Path, cache: Path) -> bool:
@@ -456,6 +458,30 @@ def test_prepared_polygons_follow_size_time_and_header(tmp_path: Path) -> None:
     assert _prepared_again(path, cache)
 
 
+@pytest.mark.parametrize('field', ['EENH1', 'Label'])
+def test_label_columns_are_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    labels = {'Label': np.array([0, 1, 14, 7, 3, 2])}
+    path = write_hand_fixture(tmp_path / 'BwkHab.shp', fields=labels)
+    cache = tmp_path / 'cache'
+    first = open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+    assert len(list(cache.glob('bvm-columns-*.npz'))) == 1
+
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError('the layer was read')
+
+    monkeypatch.setattr(pyogrio, 'read_dataframe', no_read)
+    again = open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+    np.testing.assert_array_equal(again.mapping_result.ids, first.mapping_result.ids)
+    assert again.mapping_result.unmapped == first.mapping_result.unmapped
+    assert again.mapping_result.fallback == first.mapping_result.fallback
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9)
+    os.utime(path.with_suffix('.dbf'), ns=times)
+    with pytest.raises(AssertionError, match='the layer was read'):
+        open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+
+
 def test_a_layer_changed_after_the_dataset_was_created(hand_shp: Path) -> None:
     ds = open_quietly(hand_shp, crs=L72, res=10.0)
     write_hand_fixture(hand_shp, fields={'EENH2': ['kn'] * 6})
@@ -478,7 +504,7 @@ def test_prepared_polygons_are_written_atomically(
     with pytest.warns(UserWarning, match='cannot cache the prepared polygons'):
         assert not ds.load().cached
     np.testing.assert_array_equal(ds[WINDOW]['mask'].numpy(), EXPECTED)
-    assert {p.suffix for p in cache.iterdir()} == {'.lock'}
+    assert {p.suffix for p in cache.iterdir()} == {'.lock', '.npz'}
     monkeypatch.undo()
     # A damaged entry (here cut short) is prepared again, not read.
     assert _prepared_again(hand_shp, cache)

@@ -44,6 +44,7 @@ from ..crs import DEFAULT_CRS, LAMBERT72, is_lambert72, resolution_for
 from ..errors import BVMFileError
 from ..fileio import (
     VECTOR_SUFFIXES,
+    atomic_path,
     default_cache_dir,
     file_lock,
     find_files,
@@ -178,8 +179,9 @@ class BVMDataset(CachedBounds, VectorDataset):
     ) -> None:
         """Initialise a new BVMDataset.
 
-        Only the layer's metadata and label column are read here; the polygons
-        are prepared (or found prepared in the cache) by :meth:`load` or at the
+        Only the layer's metadata and label columns are read here (the columns
+        are cached in the cache folder too, while the layer is unchanged); the
+        polygons are prepared (or found prepared in the cache) by :meth:`load` or at the
         first sample. Call :meth:`load` before handing the dataset to a
         DataLoader with workers, as :class:`~torchgeo_bvm.datamodules.BVMDataModule`
         does, so that the main process prepares them; otherwise the first worker
@@ -205,8 +207,8 @@ class BVMDataset(CachedBounds, VectorDataset):
             habitat_field: the tie-breaking habitat field (rule 9 of
                 :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
                 is left at its default; ``None`` to disable.
-            cache_dir: where the prepared polygons are cached (default
-                :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+            cache_dir: where the prepared polygons and label columns are cached
+                (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).
 
         Raises:
             DatasetNotFoundError: if ``paths`` holds no BVM layer.
@@ -352,6 +354,20 @@ class BVMDataset(CachedBounds, VectorDataset):
         }
 
     def _read_columns(self, columns: Sequence[str]) -> pd.DataFrame:
+        """Label columns, from the cache while the layer is unchanged.
+
+        Reading two text columns of the real map's ``.dbf`` is most of a warm
+        start; the columns are kept in the cache folder (as codes into their
+        distinct values) next to the prepared polygons.
+        """
+        path = self._cache_path('bvm-columns', list(columns)).with_suffix('.npz')
+        table = _load_columns(path, columns, self._fingerprint)
+        if table is None:
+            table = self._read_columns_from_file(columns)
+            _save_columns(path, table, self._fingerprint)
+        return table
+
+    def _read_columns_from_file(self, columns: Sequence[str]) -> pd.DataFrame:
         if self._is_parquet:
             return pd.read_parquet(self.source, columns=list(columns))
         return cast(
@@ -438,17 +454,22 @@ class BVMDataset(CachedBounds, VectorDataset):
 
     def _store_path(self) -> Path:
         """The cache file of the prepared polygons (one per layer and CRS)."""
+        return self._cache_path(
+            'bvm-polygons', {'crs': self.crs.to_wkt(), 'format': MAGIC.hex()}
+        ).with_suffix('.bin')
+
+    def _cache_path(self, kind: str, what: object) -> Path:
+        """A cache file of this layer: ``<kind>-<key>`` in the cache folder."""
         key = json.dumps(
             {
                 'source': str(Path(self.source.removeprefix('/vsizip')).resolve()),
                 'layer': self.layer,
-                'crs': self.crs.to_wkt(),
-                'format': MAGIC.hex(),
+                'what': what,
             }
         )
         name = hashlib.sha256(key.encode()).hexdigest()[:16]
         folder = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
-        return folder / f'bvm-polygons-{name}.bin'
+        return folder / f'{kind}-{name}'
 
     def _open_store(self) -> PolygonStore:
         """Map the prepared polygons, preparing them first if not cached."""
@@ -903,6 +924,49 @@ def _source_crs(crs: object) -> CRS:
         return LAMBERT72
     parsed = CRS.from_user_input(crs)
     return LAMBERT72 if is_lambert72(parsed) else parsed
+
+
+def _load_columns(
+    path: Path, columns: Sequence[str], source: list[list[object]]
+) -> pd.DataFrame | None:
+    """Columns saved by :func:`_save_columns` from these source files, or None."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if json.loads(str(saved['source'])) != source:
+                return None
+            table = {}
+            for i, name in enumerate(columns):
+                if f'values{i}' in saved:
+                    table[name] = saved[f'values{i}']
+                else:
+                    values = saved[f'distinct{i}'].astype(object)
+                    codes = saved[f'codes{i}']
+                    table[name] = np.where(codes < 0, None, values[codes])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    return pd.DataFrame(table)
+
+
+def _save_columns(path: Path, table: pd.DataFrame, source: list[list[object]]) -> None:
+    """Keep columns in the cache: numbers as they are, text as codes."""
+    arrays: dict[str, NDArray[Any]] = {'source': np.array(json.dumps(source))}
+    for i, name in enumerate(table.columns):
+        column = table[name].to_numpy()
+        if column.dtype.kind in 'biuf':
+            arrays[f'values{i}'] = column
+            continue
+        codes, distinct = pd.factorize(column, use_na_sentinel=True)
+        missing = column[codes < 0]
+        texts = all(isinstance(v, str) for v in distinct)
+        if not texts or any(v is not None for v in missing):
+            return  # only text and None are kept this way
+        arrays[f'codes{i}'] = codes.astype(np.int32)
+        arrays[f'distinct{i}'] = np.asarray(distinct, dtype=str)
+    try:
+        with atomic_path(path) as temporary, temporary.open('wb') as file:
+            np.savez(file, **cast(dict[str, Any], arrays))
+    except OSError:
+        pass  # a read-only cache folder: the columns are read again next time
 
 
 def _parquet_geometry_column(path: str) -> str:
