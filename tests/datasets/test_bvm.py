@@ -498,11 +498,21 @@ def test_prepared_polygons_are_written_atomically(
         raise OSError('disk full')
 
     # A write that fails half-way leaves no file under any name: the dataset
-    # warns and uses polygons prepared in memory.
+    # warns and uses the polygons it prepared, in memory.
     monkeypatch.setattr(os, 'fsync', interrupted)
+    prepare = BVMDataset._prepare
+    calls = []
+
+    def counted(self: BVMDataset, wkt: str) -> object:
+        calls.append(wkt)
+        return prepare(self, wkt)
+
+    monkeypatch.setattr(BVMDataset, '_prepare', counted)
     ds = open_quietly(hand_shp, crs=L72, res=10.0, cache_dir=cache)
     with pytest.warns(UserWarning, match='cannot cache the prepared polygons'):
         assert not ds.load().cached
+    assert len(calls) == 1
+    assert not ds._polygons().mapped
     np.testing.assert_array_equal(ds[WINDOW]['mask'].numpy(), EXPECTED)
     assert {p.suffix for p in cache.iterdir()} == {'.lock', '.npz'}
     monkeypatch.undo()

@@ -483,6 +483,7 @@ class BVMDataset(CachedBounds, VectorDataset):
         path = self._store_path()
         store = self._matching(PolygonStore.open(path), wkt)
         cached = store is not None
+        prepared: PolygonStore | None = None
         if store is None:
             try:
                 with file_lock(path.with_suffix('.lock')):
@@ -490,8 +491,14 @@ class BVMDataset(CachedBounds, VectorDataset):
                     store = self._matching(PolygonStore.open(path), wkt)
                     cached = store is not None
                     if store is None:
-                        self._prepare(wkt).save(path)
+                        prepared = self._prepare(wkt)
+                        prepared.save(path)
+                        # Mapped from the file, its pages are shared.
                         store = PolygonStore.open(path)
+                        if store is None:  # pragma: no cover - just written
+                            store = prepared
+            except BVMFileError:
+                raise
             except OSError as error:
                 warnings.warn(
                     f'cannot cache the prepared polygons in {path.parent} ({error}): '
@@ -500,9 +507,7 @@ class BVMDataset(CachedBounds, VectorDataset):
                     UserWarning,
                     stacklevel=4,
                 )
-                store = self._prepare(wkt)
-            if store is None:  # pragma: no cover - written just above
-                raise BVMFileError(f'{path}: the prepared polygons cannot be read')
+                store = self._prepare(wkt) if prepared is None else prepared
         if len(store.source_index) and (
             int(store.source_index.max()) >= len(self.mapping_result.ids)
         ):

@@ -175,10 +175,10 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     (``sentinel2-index-<key>.json`` in the cache folder) keyed by each file's
     path, size and modification time, so indexing an archive already seen
     opens no file; the cache is only a speed-up (a missing, stale or damaged
-    entry is read again from the file). The other
-    band files are checked when first read; each process notes what each file
-    holds once, keeps its files open (see ``cache``), and opens them without
-    GDAL's listing of their folder (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``:
+    entry is read again from the file). The other band files are checked when
+    first read; each process notes what each file holds once, keeps its files
+    open (see ``cache`` and ``max_open_files``), and opens them without GDAL's
+    listing of their folder (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``:
     side-car ``.aux.xml``, ``.ovr`` and ``.msk`` files are not looked for;
     Terrascope and openEO files have none). What a DataLoader worker receives is
     the index and the items' paths (compressed), never open files.
@@ -395,7 +395,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         """The part of a window (col, row, width, height) inside a file.
 
         Returns the file's values there and where they go in the window; None
-        (and the file is not opened) when the window misses the file.
+        (and nothing is read) when the window misses the file.
         """
         clipped = self._open.file_info(path).grid.clip(*window)
         if clipped is None:
