@@ -739,9 +739,9 @@ def open_files_capacity(files: int) -> int:
     Opening a GeoTIFF again costs about as much as reading a 256 x 256 window
     from it (rasterio reads its CRS from the PROJ database on every open), and
     random dates touch every file of the archive, so a process keeps every file
-    open that it can: the data set's files, within half of the process's file
-    descriptor limit (``ulimit -n``) and 16,384. An open file costs about 30 kB
-    of memory.
+    open that it can: the data set's files, within the process's file descriptor
+    limit (``ulimit -n``) less an eighth of it (at least 1,024) for everything
+    else, and within 16,384. An open file costs about 30 kB of memory.
 
     Args:
         files: the files the data set reads.
@@ -751,5 +751,8 @@ def open_files_capacity(files: int) -> int:
         files, plus a neighbouring tile's).
     """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    budget = soft // 2 if soft != resource.RLIM_INFINITY else _MAX_OPEN_FILES
+    if soft == resource.RLIM_INFINITY:
+        budget = _MAX_OPEN_FILES
+    else:
+        budget = soft - max(1024, soft // 8)
     return max(256, min(files, budget, _MAX_OPEN_FILES))

@@ -156,9 +156,9 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         cache_dir: where the index cache lives (default
             :func:`~torchgeo_bvm.fileio.default_cache_dir`).
         max_open_files: how many files each process keeps open (default: every
-            file the data set reads, within half the file-descriptor limit and
-            16,384); each costs about 30 kB, and reopening one about as much as
-            reading a window from it.
+            file the data set reads, within the file-descriptor limit less an
+            eighth, and 16,384); each costs about 30 kB, and reopening one about
+            as much as reading a window from it.
 
     Raises:
         DatasetNotFoundError: if no Sentinel-2 file is found under ``paths``.
