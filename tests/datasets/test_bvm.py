@@ -549,6 +549,20 @@ def _first(batch: list[dict[str, object]]) -> dict[str, object]:
     return batch[0]
 
 
+def _ask_two_workers(
+    ds: BVMDataset, windows: list[object], context: str = 'fork'
+) -> list[dict[str, object]]:
+    """What two DataLoader workers report of the polygons they read with."""
+    loader = DataLoader(
+        _WhatTheWorkerHas(ds, windows),
+        batch_size=1,
+        num_workers=2,
+        multiprocessing_context=context,
+        collate_fn=_first,
+    )
+    return list(loader)
+
+
 @pytest.mark.parametrize(
     'context', ['fork', pytest.param('spawn', marks=pytest.mark.slow)]
 )
@@ -564,16 +578,9 @@ def test_workers_map_the_prepared_polygons(tmp_path: Path, context: str) -> None
     assert len(payload) <= unloaded + 1_000 < store.nbytes // 20
     assert pickle.loads(payload)._cache is None
     windows = list(GriddedPatchSampler(ds, size=32))[:4]
-    loader = DataLoader(
-        _WhatTheWorkerHas(ds, windows),
-        batch_size=1,
-        num_workers=2,
-        multiprocessing_context=context,
-        collate_fn=_first,
-    )
     assert store.path is not None
     before = store.path.stat()
-    seen = list(loader)
+    seen = _ask_two_workers(ds, windows, context)
     assert os.getpid() not in {s['pid'] for s in seen}
     # Every worker maps the main process's file; none prepared its own (that
     # would have replaced the file).
@@ -591,13 +598,7 @@ def test_workers_that_prepare_do_it_once(tmp_path: Path) -> None:
     path = write_bwkhab(synthetic_bwkhab(3000, seed=2), tmp_path / 'BwkHab.shp')
     ds = open_quietly(path, crs=L72, res=10.0, cache_dir=tmp_path / 'cache')
     windows = list(GriddedPatchSampler(ds, size=32))[:2]
-    loader = DataLoader(
-        _WhatTheWorkerHas(ds, windows),
-        batch_size=1,
-        num_workers=2,
-        collate_fn=_first,
-    )
-    seen = list(loader)
+    seen = _ask_two_workers(ds, windows)
     assert len({s['pid'] for s in seen}) == 2
     assert sorted(s['cached'] for s in seen) == [False, True]
 

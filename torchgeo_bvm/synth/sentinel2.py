@@ -681,7 +681,8 @@ def write_terrascope_archive(
         raise ValueError(f'data_size must be a positive multiple of 6, got {data_size}')
     names = sorted(tiles)
     per_tile = -(-products // len(names))
-    step = pd.Timedelta(days=max(1, 365 // per_tile))
+    # Built from an integer: pandas' keyword Timedelta warns under numpy 2.
+    step = pd.Timedelta(max(1, 365 // per_tile) * 86_400_000_000, unit='us')
     start = pd.Timestamp(f'{year}-01-01T10:46:19')
     scenes: dict[tuple[str, int], tuple[dict[str, NDArray[np.int16]], Any]] = {}
     folders = []
