@@ -1,9 +1,15 @@
 """Fixtures shared across the test suite."""
 
 import os
+import shutil
+import tempfile
 
 # The library never chooses a matplotlib backend; the tests draw into files.
 os.environ.setdefault('MPLBACKEND', 'Agg')
+
+# What the package caches between runs (prepared polygons, imagery index,
+# Flanders boundary) goes to a folder of this run, never to the user's cache.
+os.environ['TORCHGEO_BVM_CACHE'] = tempfile.mkdtemp(prefix='torchgeo-bvm-tests-')
 
 import numpy as np
 import pytest
@@ -79,3 +85,10 @@ def mini_labels(mini_flanders, tmp_path_factory):
             folder / manifest['bvm'], out, crs='EPSG:32631', res=10.0, progress=False
         )
     return out
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _cache_folder_of_the_run():
+    """Remove the run's cache folder (set above) when the run ends."""
+    yield
+    shutil.rmtree(os.environ['TORCHGEO_BVM_CACHE'], ignore_errors=True)

@@ -13,6 +13,7 @@ from tests.joint_scene import RES, Scene, write_scene
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datamodules import BVMDataModule, cloud_rule_from
+from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.sentinel2 import (
     ALL_BANDS,
     PAPER_CLOUD_RULE,
@@ -205,6 +206,28 @@ def test_geographic_default_crs_with_workers(scene: Scene) -> None:
     del batches
     gc.collect()  # the iterator sits in a reference cycle: stop its workers now
     assert batch['image'].shape == (4, 11, 32, 32)
+
+
+def test_setup_prepares_the_polygons_and_indexes_once(
+    scene: Scene, tmp_path: Path
+) -> None:
+    cache = tmp_path / 'cache'
+    dm = module(scene, cache_dir=str(cache))
+    dm.setup('fit')
+    assert dm.joint is not None
+    labels = dm.joint.datasets[1]
+    assert isinstance(labels, BVMDataset)
+    # Prepared in this (the main) process, before any worker starts: workers
+    # map the file instead of preparing their own polygons.
+    assert labels._cache is not None
+    assert labels._cache.mapped
+    assert not labels.load().cached
+    assert len(list(cache.glob('bvm-polygons-*.bin'))) == 1
+    assert len(list(cache.glob('sentinel2-index-*.json'))) == 1
+    again = module(scene, cache_dir=str(cache))
+    again.setup('fit')
+    assert again.joint is not None
+    assert again.joint.datasets[1].load().cached  # type: ignore[attr-defined]
 
 
 def test_plot(scene: Scene) -> None:

@@ -1,6 +1,10 @@
+import fcntl
+import os
+from unittest.mock import ANY
+
 import pytest
 
-from torchgeo_bvm.fileio import atomic_path
+from torchgeo_bvm.fileio import atomic_path, default_cache_dir, file_lock, fingerprint
 
 
 def test_atomic_path_renames_on_success(tmp_path) -> None:
@@ -52,3 +56,41 @@ def test_atomic_path_directory(tmp_path) -> None:
         temporary.mkdir()
         (temporary / 'fresh').write_text('y')
     assert [p.name for p in final.iterdir()] == ['fresh']
+
+
+def test_fingerprint_notices_size_time_and_header(tmp_path) -> None:
+    path = tmp_path / 'layer.shp'
+    path.write_bytes(b'a' * 100_000)
+    first = fingerprint([path])
+    assert first == [[str(path.resolve()), 100_000, path.stat().st_mtime_ns, ANY]]
+    assert fingerprint([path]) == first
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+    path.write_bytes(b'b' + b'a' * 99_999)  # the header, same size and time
+    os.utime(path, ns=times)
+    assert fingerprint([path])[0][3] != first[0][3]
+    path.write_bytes(b'a' * 99_999 + b'b')  # past the hashed header: same hash
+    os.utime(path, ns=times)
+    assert fingerprint([path]) == first
+    path.write_bytes(b'a' * 100_001)
+    os.utime(path, ns=times)
+    assert fingerprint([path])[0][1] == 100_001
+    os.utime(path, ns=(times[0], times[1] + 1))
+    assert fingerprint([path])[0][2] == times[1] + 1
+    with pytest.raises(FileNotFoundError):
+        fingerprint([tmp_path / 'missing.shp'])
+
+
+def test_file_lock_is_exclusive(tmp_path) -> None:
+    lock = tmp_path / 'cache' / 'entry.lock'
+    with file_lock(lock), lock.open('a') as other, pytest.raises(BlockingIOError):
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with lock.open('a') as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released
+
+
+def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv('TORCHGEO_BVM_CACHE', str(tmp_path / 'c'))
+    assert default_cache_dir() == tmp_path / 'c'
+    monkeypatch.delenv('TORCHGEO_BVM_CACHE')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'x'))
+    assert default_cache_dir() == tmp_path / 'x' / 'torchgeo-bvm'

@@ -10,6 +10,7 @@ from .crs import DEFAULT_CRS, resolution_for
 from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
 from .download import DownloadOptions, download
 from .errors import BVMError, BVMFileError, BVMValueError
+from .fileio import default_cache_dir
 from .labels import rasterize_bvm, write_class_raster
 from .pixelgrid import Grid
 from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
@@ -46,6 +47,7 @@ __all__ = [
     'chi_squared_distance',
     'compare_official',
     'compare_with_bvm',
+    'default_cache_dir',
     'download',
     'grid',
     'map_integer_labels',

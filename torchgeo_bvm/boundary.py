@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -41,7 +40,15 @@ from shapely.geometry.base import BaseGeometry
 
 from .classes import IGNORE_INDEX
 from .crs import is_lambert72, resolution_for, to_lambert72
-from .fileio import RASTER_SUFFIXES, VECTOR_SUFFIXES, atomic_path, find_files
+
+# The cache folder's home is fileio; its old import path here still works.
+from .fileio import (
+    RASTER_SUFFIXES,
+    VECTOR_SUFFIXES,
+    atomic_path,
+    default_cache_dir as default_cache_dir,
+    find_files,
+)
 from .geometry import polygonal, reproject_geometry
 from .pixelgrid import Grid
 from .scanline import pixel_runs, polygon_coverage, runs_to_mask
@@ -56,21 +63,6 @@ __all__ = [
 
 #: Bumped whenever the way the coverage is computed changes (invalidates caches).
 _CACHE_VERSION = 2  # 2: pixel rule of torchgeo_bvm.scanline
-
-
-def default_cache_dir() -> Path:
-    """The folder where derived boundaries are cached.
-
-    ``$TORCHGEO_BVM_CACHE`` if set, else ``$XDG_CACHE_HOME/torchgeo-bvm`` (by default
-    ``~/.cache/torchgeo-bvm``).
-
-    Returns:
-        The cache folder (not created here).
-    """
-    if 'TORCHGEO_BVM_CACHE' in os.environ:
-        return Path(os.environ['TORCHGEO_BVM_CACHE'])
-    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
-    return Path(base) / 'torchgeo-bvm'
 
 
 def read_boundary(path: str | Path) -> Polygon | MultiPolygon:

@@ -8,6 +8,15 @@ geometries and class labels on request. Labels come from ``EENH1`` through
 :class:`~torchgeo_bvm.bwk.UnitMapping` with ``HAB1`` as tie-breaker, or from an
 integer label column (:func:`~torchgeo_bvm.bwk.map_integer_labels`).
 
+A layer opened with a cache folder keeps the columns it reads there (as codes
+into their distinct values), so reading them again, while the layer's files are
+unchanged, reads no ``.dbf``: for the real map reading two text columns is most
+of a warm start. What is derived from a layer and cached (the columns here, the
+prepared polygons of :class:`~torchgeo_bvm.datasets.BVMDataset`) is named by
+:meth:`BVMLayer.cache_name` and records the layer's
+:attr:`BVMLayer.fingerprint`, taken when it was opened, so a changed file is
+read again.
+
 :class:`~torchgeo_bvm.datasets.BVMDataset` (the TorchGeo dataset) and
 :mod:`torchgeo_bvm.compare` (the BVM against a class map) read the layer
 through this module, so both see the same polygons with the same classes; it
@@ -16,11 +25,12 @@ needs neither torch nor TorchGeo.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,13 +45,14 @@ from pyproj import CRS
 from .bwk import MappingResult, UnitMapping, map_integer_labels
 from .crs import LAMBERT72, is_lambert72
 from .errors import BVMFileError, BVMValueError
-from .fileio import VECTOR_SUFFIXES, find_files
+from .fileio import VECTOR_SUFFIXES, atomic_path, find_files, fingerprint
 
 __all__ = ['BVM_LAYER', 'BVMLayer', 'LayerInfo', 'LayerLabels']
 
 #: Name of the BVM layer in INBO's files.
 BVM_LAYER = 'BwkHab'
 _INTEGER_DTYPES = ('int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32')
+_SHAPEFILE_PARTS = ('.shp', '.shx', '.dbf', '.prj', '.cpg')
 
 
 @dataclass(frozen=True)
@@ -105,15 +116,25 @@ class BVMLayer:
         layer: the layer name (None for shapefiles and GeoParquet).
         is_parquet: whether the file is GeoParquet.
         info: the layer's description.
+        fingerprint: the :func:`~torchgeo_bvm.fileio.fingerprint` of the
+            layer's files (:meth:`source_files`) when it was opened.
+        cache_dir: where the columns read are cached (None: not cached).
     """
 
     source: str
     layer: str | None
     is_parquet: bool
     info: LayerInfo
+    fingerprint: list[list[object]] = field(hash=False)
+    cache_dir: Path | None = None
 
     @classmethod
-    def open(cls, paths: str | os.PathLike[str], layer: str | None = None) -> BVMLayer:
+    def open(
+        cls,
+        paths: str | os.PathLike[str],
+        layer: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> BVMLayer:
         """Find the layer and read its description.
 
         Args:
@@ -122,6 +143,9 @@ class BVMLayer:
                 are several).
             layer: layer name in a GeoPackage, or shapefile name in a ``.zip``
                 (default ``BwkHab``, or the only layer there is).
+            cache_dir: a folder where :meth:`read_columns` keeps the columns it
+                reads, to read them from there while the layer is unchanged;
+                None to read them from the layer every time.
 
         Returns:
             The layer.
@@ -132,8 +156,53 @@ class BVMLayer:
                 that do) or a folder holds several candidates.
         """
         source, name, is_parquet = _find_source(Path(paths), layer)
+        # Taken before anything is read: what is derived from the layer later
+        # must come from the files as they were then.
+        files = fingerprint(_source_files(source))
         info = _parquet_info(source) if is_parquet else _ogr_info(source, name)
-        return cls(source, name, is_parquet, info)
+        folder = Path(cache_dir) if cache_dir is not None else None
+        return cls(source, name, is_parquet, info, files, folder)
+
+    def source_files(self) -> list[Path]:
+        """The files the layer is read from.
+
+        Returns:
+            A shapefile's parts (``.shp``, ``.shx``, ``.dbf``, ``.prj``, ``.cpg``),
+            the ``.zip`` holding it, or the GeoPackage or GeoParquet file.
+        """
+        return _source_files(self.source)
+
+    def changed(self) -> bool:
+        """Whether the layer's files differ from when it was opened.
+
+        Returns:
+            True if a file's size, modification time or first bytes changed.
+
+        Raises:
+            FileNotFoundError: if a file no longer exists.
+        """
+        return fingerprint(self.source_files()) != self.fingerprint
+
+    def cache_name(self, kind: str, what: object) -> str:
+        """The name of a cache entry derived from this layer.
+
+        Args:
+            kind: what kind of entry (``'bvm-columns'``, ``'bvm-polygons'``).
+            what: what distinguishes it from the layer's other entries of that
+                kind (the columns, the CRS), JSON-serialisable.
+
+        Returns:
+            ``<kind>-<16 hex digits>``, a hash of the layer's path and name and
+            ``what``; the entry itself records :attr:`fingerprint`.
+        """
+        key = json.dumps(
+            {
+                'source': str(Path(self.source.removeprefix('/vsizip')).resolve()),
+                'layer': self.layer,
+                'what': what,
+            }
+        )
+        return f'{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}'
 
     def require_fields(
         self, fields: Sequence[str], kind: str = 'field', why: str = ''
@@ -159,12 +228,26 @@ class BVMLayer:
     def read_columns(self, columns: Sequence[str]) -> pd.DataFrame:
         """Read attribute columns of every feature, without geometries.
 
+        With a :attr:`cache_dir`, from the cache while the layer's files are as
+        when it was opened; numbers and text (with None) are cached, other
+        columns read every time.
+
         Args:
             columns: field names.
 
         Returns:
             One row per feature, in file order.
         """
+        if self.cache_dir is None:
+            return self._read_columns_from_file(columns)
+        path = self.cache_dir / f'{self.cache_name("bvm-columns", list(columns))}.npz'
+        table = _load_columns(path, columns, self.fingerprint)
+        if table is None:
+            table = self._read_columns_from_file(columns)
+            _save_columns(path, table, self.fingerprint)
+        return table
+
+    def _read_columns_from_file(self, columns: Sequence[str]) -> pd.DataFrame:
         if self.is_parquet:
             return pd.read_parquet(self.source, columns=list(columns))
         return cast(
@@ -269,6 +352,21 @@ def _find_source(path: Path, layer: str | None) -> tuple[str, str | None, bool]:
     return str(path), layer, False
 
 
+def _source_files(source: str) -> list[Path]:
+    """The files a layer's source is read from (a shapefile's parts, or a zip)."""
+    if source.startswith('/vsizip/'):
+        inner = source[len('/vsizip/') :]
+        return [Path(inner[: inner.lower().index('.zip') + len('.zip')])]
+    path = Path(source)
+    if path.suffix.lower() != '.shp':
+        return [path]
+    return sorted(
+        p
+        for p in path.parent.glob(f'{path.stem}.*')
+        if p.stem == path.stem and p.suffix.lower() in _SHAPEFILE_PARTS
+    )
+
+
 def _find_in_folder(folder: Path) -> Path:
     found = find_files(folder, VECTOR_SUFFIXES)
     if not found:
@@ -344,3 +442,46 @@ def _parquet_info(path: str) -> LayerInfo:
         bounds=bounds,
         features=pq.ParquetFile(path).metadata.num_rows,
     )
+
+
+def _load_columns(
+    path: Path, columns: Sequence[str], source: list[list[object]]
+) -> pd.DataFrame | None:
+    """Columns saved by :func:`_save_columns` from these source files, or None."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if json.loads(str(saved['source'])) != source:
+                return None
+            table = {}
+            for i, name in enumerate(columns):
+                if f'values{i}' in saved:
+                    table[name] = saved[f'values{i}']
+                else:
+                    values = saved[f'distinct{i}'].astype(object)
+                    codes = saved[f'codes{i}']
+                    table[name] = np.where(codes < 0, None, values[codes])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    return pd.DataFrame(table)
+
+
+def _save_columns(path: Path, table: pd.DataFrame, source: list[list[object]]) -> None:
+    """Keep columns in the cache: numbers as they are, text as codes."""
+    arrays: dict[str, NDArray[Any]] = {'source': np.array(json.dumps(source))}
+    for i, name in enumerate(table.columns):
+        column = table[name].to_numpy()
+        if column.dtype.kind in 'biuf':
+            arrays[f'values{i}'] = column
+            continue
+        codes, distinct = pd.factorize(column, use_na_sentinel=True)
+        missing = column[codes < 0]
+        texts = all(isinstance(v, str) for v in distinct)
+        if not texts or any(v is not None for v in missing):
+            return  # only text and None are kept this way
+        arrays[f'codes{i}'] = codes.astype(np.int32)
+        arrays[f'distinct{i}'] = np.asarray(distinct, dtype=str)
+    try:
+        with atomic_path(path) as temporary, temporary.open('wb') as file:
+            np.savez(file, **cast(dict[str, Any], arrays))
+    except OSError:
+        pass  # a read-only cache folder: the columns are read again next time

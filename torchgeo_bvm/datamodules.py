@@ -160,7 +160,9 @@ class BVMDataModule(GeoDataModule):
             non-overlapping tiles, every pixel counted once).
         max_redraws: redraws of training crops without a labelled pixel.
         seed: seed of crops, dates and redraws.
-        cache_dir: where the derived Flanders boundary is cached.
+        cache_dir: where what is derived from the inputs is cached: the Flanders
+            boundary, the prepared BVM polygons and the imagery index (default
+            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
         bvm_options: extra keyword arguments for the BVM label dataset.
 
     Raises:
@@ -288,6 +290,7 @@ class BVMDataModule(GeoDataModule):
                 cloud_rule=self.cloud_rule,
                 years=self.years,
                 months=self.months,
+                cache_dir=self.cache_dir,
             )
         except DatasetNotFoundError:
             raise ValueError(
@@ -300,12 +303,17 @@ class BVMDataModule(GeoDataModule):
         options = dict(self.bvm_options)
         if _is_raster(self.bvm_paths):
             return BVMRaster(self.bvm_paths, crs=self.crs, res=self.res, **options)
+        options.setdefault('cache_dir', self.cache_dir)
         # One BwkHab layer is the norm; several (e.g. editions per region) are
         # merged with BVMDataset's union, which keeps labels over IGNORE_INDEX.
         layers = [
             BVMDataset(path, crs=self.crs, res=self.res, **options)
             for path in self.bvm_paths
         ]
+        for layer in layers:
+            # Here, in the main process, before the DataLoader starts workers:
+            # they then all map the prepared polygons instead of preparing them.
+            layer.load()
         return functools.reduce(operator.or_, layers[1:], cast(GeoDataset, layers[0]))
 
     def build(self) -> BVMSentinel2:

@@ -24,13 +24,17 @@ and overlaps, and on Biological Valuation Map windows), four times faster for a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
 __all__ = [
+    'Outlines',
     'burn_polygons',
+    'is_simple_polygon',
     'pixel_runs',
     'polygon_coverage',
     'row_extent',
@@ -39,41 +43,85 @@ __all__ = [
 ]
 
 
-def _outlines(
-    geometries: NDArray[np.object_],
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
-    """The vertices of all rings, the ring of each vertex and the owner of each ring.
+@dataclass(frozen=True)
+class Outlines:
+    """The rings of some polygons as flat arrays: what the fill works on.
 
-    Simple polygons (no holes, the bulk of the map) take one vectorised call,
-    each polygon being one ring; polygons with holes, multipolygons and
-    collections go through ``get_parts``/``get_rings``, which cost more per
-    vertex, and only their polygons are kept: lines and points have no inside.
+    The vertices of every ring follow each other in ``xy``; ``ring`` says which
+    ring each vertex belongs to (consecutive vertices of the same ring are an
+    edge) and ``owner`` which geometry each ring belongs to. Geometries stored
+    this way (see :mod:`torchgeo_bvm.polygonstore`) are filled without shapely.
+
+    Args:
+        xy: float64 ``[vertices, 2]``.
+        ring: int64 ``[vertices]``, the ring of each vertex.
+        owner: int64 ``[rings]``, the geometry (0 .. ``count`` - 1) of each ring.
+        count: the number of geometries.
     """
-    types = shapely.get_type_id(geometries)
-    simple = (types == _POLYGON) & (shapely.get_num_interior_rings(geometries) == 0)
-    plain, other = np.flatnonzero(simple), np.flatnonzero(~simple)
-    xy, ring = shapely.get_coordinates(geometries[plain], return_index=True)
-    owner = plain.astype(np.int64)
-    if other.size:
-        parts, part_owner = shapely.get_parts(geometries[other], return_index=True)
-        polygons = shapely.get_type_id(parts) == _POLYGON
-        parts, part_owner = parts[polygons], part_owner[polygons]
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        more_xy, more_ring = shapely.get_coordinates(rings, return_index=True)
-        xy = np.concatenate([xy, more_xy])
-        ring = np.concatenate([ring, more_ring + len(plain)])
-        owner = np.concatenate([owner, other[part_owner[ring_part]]])
-    return xy, ring.astype(np.int64), owner
+
+    xy: NDArray[np.float64]
+    ring: NDArray[np.int64]
+    owner: NDArray[np.int64]
+    count: int
+
+    @classmethod
+    def of(cls, geometries: NDArray[np.object_]) -> Outlines:
+        """The rings of the polygons among some geometries.
+
+        Simple polygons (no holes, the bulk of the map) come first, in one
+        vectorised call, each polygon being one ring; then the rings of polygons
+        with holes, multipolygons and collections, through
+        ``get_parts``/``get_rings``, which cost more per vertex. Only polygons
+        are kept: lines and points have no inside.
+
+        Args:
+            geometries: shapely geometries.
+
+        Returns:
+            Their outlines.
+        """
+        simple = is_simple_polygon(geometries)
+        plain, other = np.flatnonzero(simple), np.flatnonzero(~simple)
+        xy, ring = shapely.get_coordinates(geometries[plain], return_index=True)
+        owner = plain.astype(np.int64)
+        if other.size:
+            parts, part_owner = shapely.get_parts(geometries[other], return_index=True)
+            polygons = shapely.get_type_id(parts) == _POLYGON
+            parts, part_owner = parts[polygons], part_owner[polygons]
+            rings, ring_part = shapely.get_rings(parts, return_index=True)
+            more_xy, more_ring = shapely.get_coordinates(rings, return_index=True)
+            xy = np.concatenate([xy, more_xy])
+            ring = np.concatenate([ring, more_ring + len(plain)])
+            owner = np.concatenate([owner, other[part_owner[ring_part]]])
+        return cls(xy, ring.astype(np.int64), owner, len(geometries))
+
+
+def is_simple_polygon(geometries: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Which geometries are Polygons without holes (one ring each).
+
+    Args:
+        geometries: shapely geometries.
+
+    Returns:
+        A boolean per geometry.
+    """
+    simple: NDArray[np.bool_] = (shapely.get_type_id(geometries) == _POLYGON) & (
+        shapely.get_num_interior_rings(geometries) == 0
+    )
+    return simple
 
 
 def pixel_runs(
-    geometries: NDArray[np.object_], transform: Affine, shape: tuple[int, int]
+    geometries: NDArray[np.object_] | Outlines,
+    transform: Affine,
+    shape: tuple[int, int],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Runs of pixels whose centre lies inside a geometry.
 
     Args:
-        geometries: shapely geometries; Polygons, MultiPolygons and the polygons
-            of GeometryCollections are filled, lines and points ignored.
+        geometries: shapely geometries (Polygons, MultiPolygons and the polygons
+            of GeometryCollections are filled, lines and points ignored), or
+            their :class:`Outlines`.
         transform: the grid's affine transform (north up, no rotation).
         shape: (height, width) of the grid.
 
@@ -87,10 +135,13 @@ def pixel_runs(
     if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
         raise ValueError(f'scanline fill needs a north-up grid, got {transform!r}')
     height, width = shape
-    if len(geometries) == 0 or height == 0 or width == 0:
+    outlines = (
+        geometries if isinstance(geometries, Outlines) else Outlines.of(geometries)
+    )
+    if outlines.count == 0 or height == 0 or width == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty, empty
-    xy, ring, ring_owner = _outlines(geometries)
+    xy, ring, ring_owner = outlines.xy, outlines.ring, outlines.owner
     # Pixel coordinates with the pixel centres on whole numbers.
     u = (xy[:, 0] - transform.c) / transform.a - 0.5
     v = (xy[:, 1] - transform.f) / transform.e - 0.5
@@ -112,7 +163,7 @@ def pixel_runs(
     # several times faster than ``np.lexsort`` of the three.
     x = np.clip(ua + (row - va) * slope, -1.0, width + 1.0)
     owner = owner[crossing]
-    if len(geometries) * height * (width + 4) < _EXACT_KEYS:
+    if outlines.count * height * (width + 4) < _EXACT_KEYS:
         order = np.argsort((owner * height + row) * (width + 4.0) + (x + 1.0))
     else:  # the key would lose x's precision: sort by the three exactly
         order = np.lexsort((x, row, owner))
@@ -229,7 +280,7 @@ def polygon_coverage(
 
 
 def burn_polygons(
-    geometries: NDArray[np.object_],
+    geometries: NDArray[np.object_] | Outlines,
     values: NDArray[np.uint8],
     transform: Affine,
     shape: tuple[int, int],
@@ -242,7 +293,7 @@ def burn_polygons(
     order, each over the previous ones.
 
     Args:
-        geometries: shapely geometries (see :func:`pixel_runs`).
+        geometries: shapely geometries or their outlines (see :func:`pixel_runs`).
         values: the value of each geometry.
         transform: the grid's affine transform (north up).
         shape: (height, width) of the grid.
@@ -255,10 +306,9 @@ def burn_polygons(
         ValueError: if the transform is rotated or not north up, or
             ``values`` does not have one value per geometry.
     """
-    if len(values) != len(geometries):
-        raise ValueError(
-            f'{len(geometries)} geometries but {len(values)} values to burn'
-        )
+    count = geometries.count if isinstance(geometries, Outlines) else len(geometries)
+    if len(values) != count:
+        raise ValueError(f'{count} geometries but {len(values)} values to burn')
     height, width = shape
     owner, row, start, stop = pixel_runs(geometries, transform, shape)
     # The last geometry per pixel: GDAL's painter's order, without relying on

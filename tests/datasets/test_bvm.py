@@ -1,9 +1,11 @@
+import os
 import pickle
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import rasterio
 import shapely
@@ -14,8 +16,10 @@ from torch.utils.data import DataLoader
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset, stack_samples
 from torchgeo.samplers import GriddedPatchSampler
 
+from tests.datasets.reference_polygons import PlainPolygons
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.datasets.bvm import BVMDataset, merge_label_samples
+from torchgeo_bvm.errors import BVMFileError
 from torchgeo_bvm.synth.bwk import bwkhab_frame, synthetic_bwkhab, write_bwkhab
 from torchgeo_bvm.synth.kbl import LAMBERT72_ESRI_WKT
 
@@ -336,27 +340,267 @@ def test_merge_label_samples_keeps_first_class() -> None:
 def test_dataloader_two_workers_matches_direct_reads(tmp_path: Path) -> None:
     frame = synthetic_bwkhab(400, seed=3)
     path = write_bwkhab(frame, tmp_path / 'BwkHab.shp')
-    ds = open_quietly(path, crs=L72, res=10.0)
+    ds = open_quietly(path, crs=L72, res=10.0, cache_dir=tmp_path / 'cache')
     sampler = GriddedPatchSampler(ds, size=32)
     windows = list(sampler)[:8]
     loader = DataLoader(
         ds, sampler=windows, batch_size=4, num_workers=2, collate_fn=stack_samples
     )
     batches = list(loader)
-    assert ds._cache is None  # the workers loaded their own copies
+    assert ds._cache is None  # the workers prepared (one) and mapped the polygons
     loaded = torch.cat([b['mask'] for b in batches])
     direct = torch.stack([ds[w]['mask'] for w in windows])
     assert loaded.shape == (8, 32, 32)
     assert torch.equal(loaded, direct)
     assert (loaded != N).any()
+    assert ds.load().cached
 
 
-def test_pickle_drops_loaded_polygons(hand_shp: Path) -> None:
+# ------------------------------------------------------- the prepared polygons
+
+
+@pytest.fixture
+def mixed_layer(tmp_path: Path) -> Path:
+    """A tessellation with overlaps, holes, multipolygons, an invalid and an empty."""
+    frame = synthetic_bwkhab(1500, seed=5)
+    x, y = frame.total_bounds[:2]
+    square = [(x + 500, y + 300), (x + 1100, y + 300), (x + 1100, y + 900)]
+    inner = [(x + 700, y + 500), (x + 800, y + 500), (x + 800, y + 600)]
+    extra = [
+        Polygon([*square, (x + 500, y + 900)], [[*inner, (x + 700, y + 600)]]),
+        shapely.MultiPolygon(
+            [box(x + 510, y + 310, x + 560, y + 350), box(x + 900, y + 700, x + 960, y + 730)]
+        ),
+        Polygon([(x + 600, y + 400), (x + 650, y + 450), (x + 650, y + 400),
+                 (x + 600, y + 450)]),  # a bow-tie, repaired into two triangles
+        shapely.from_wkt('POLYGON EMPTY'),
+    ]  # fmt: skip
+    geometries = np.concatenate([frame.geometry.to_numpy(), extra])
+    codes = [*frame['EENH1'], 'kn', 'ae', 'hp', 'bl']
+    return write_bwkhab(bwkhab_frame(geometries, codes), tmp_path / 'BwkHab.shp')
+
+
+@pytest.mark.parametrize('crs', ['EPSG:31370', 'EPSG:4326', 'EPSG:32631'])
+def test_prepared_samples_equal_the_plain_path(mixed_layer: Path, crs: str) -> None:
+    ds = open_quietly(mixed_layer, crs=crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # the repaired bow-tie
+        assert ds.load().repaired == 1
+    plain = PlainPolygons(ds)
+    store = ds._polygons()
+    rng = np.random.default_rng(0)
+    (xs, ys, _), (xres, yres) = ds.bounds, ds.res
+    burnt = 0
+    for size in [1, 3, 32, 100] * 25:
+        # Windows anywhere, some partly or wholly outside the layer.
+        x = xs.start + rng.uniform(-0.1, 1.0) * (xs.stop - xs.start)
+        y = ys.start + rng.uniform(0.0, 1.1) * (ys.stop - ys.start)
+        transform = rasterio.transform.from_origin(x, y, xres, yres)
+        hits = plain.hits(transform, size, size)
+        west, north = transform @ (0, 0)
+        east, south = transform @ (size, size)
+        np.testing.assert_array_equal(store.query((west, south, east, north)), hits)
+        expected = plain.rasterize(transform, size, size)
+        np.testing.assert_array_equal(ds.rasterize(transform, size, size), expected)
+        burnt += int((expected != N).sum())
+    assert burnt > 10_000
+
+
+def test_prepared_polygons_are_cached_once(hand_shp: Path, tmp_path: Path) -> None:
+    cache = tmp_path / 'cache'
+    first = open_quietly(hand_shp, crs=L72, res=10.0, cache_dir=cache)
+    report = first.load()
+    assert (report.polygons, report.cached) == (6, False)
+    (prepared,) = cache.glob('bvm-polygons-*.bin')
+    again = open_quietly(hand_shp, crs=L72, res=10.0, cache_dir=cache)
+    assert again.load().cached
+    assert again._polygons().path == prepared
+    assert again._polygons().mapped  # the file's pages, shared by every process
+    np.testing.assert_array_equal(again[WINDOW]['mask'].numpy(), EXPECTED)
+    # Another CRS is another entry; nothing but entries (polygons, label
+    # columns) and their locks is left.
+    open_quietly(hand_shp, cache_dir=cache).load()
+    assert len(list(cache.glob('bvm-polygons-*.bin'))) == 2
+    assert {p.suffix for p in cache.iterdir()} == {'.bin', '.lock', '.npz'}
+
+
+def _prepared_again(path: Path, cache: Path) -> bool:
+    """Whether a new dataset over ``path`` prepares its polygons again."""
+    return not open_quietly(path, crs=L72, res=10.0, cache_dir=cache).load().cached
+
+
+def test_prepared_polygons_follow_size_time_and_header(tmp_path: Path) -> None:
+    path = write_bwkhab(synthetic_bwkhab(2000, seed=1), tmp_path / 'BwkHab.shp')
+    assert path.stat().st_size > 2 * 65_536  # the hashed header is not all of it
+    cache = tmp_path / 'cache'
+    assert _prepared_again(path, cache)
+    assert not _prepared_again(path, cache)
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+    # The size alone: bytes appended after the last record (GDAL ignores them).
+    with path.open('ab') as file:
+        file.write(b'\0' * 16)
+    os.utime(path, ns=times)
+    assert _prepared_again(path, cache)
+    assert not _prepared_again(path, cache)
+    # The time alone.
+    os.utime(path, ns=(times[0], times[1] + 1_000_000_000))
+    assert _prepared_again(path, cache)
+    # The header alone: the first record's bounding box, same size and time.
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+    data = bytearray(path.read_bytes())
+    data[112] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=times)
+    assert _prepared_again(path, cache)
+    # A side file of the shapefile (the labels' .dbf) counts too.
+    dbf = path.with_suffix('.dbf')
+    os.utime(dbf, ns=(dbf.stat().st_atime_ns, dbf.stat().st_mtime_ns + 10**9))
+    assert _prepared_again(path, cache)
+
+
+@pytest.mark.parametrize('field', ['EENH1', 'Label'])
+def test_label_columns_are_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    labels = {'Label': np.array([0, 1, 14, 7, 3, 2])}
+    path = write_hand_fixture(tmp_path / 'BwkHab.shp', fields=labels)
+    cache = tmp_path / 'cache'
+    first = open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+    assert len(list(cache.glob('bvm-columns-*.npz'))) == 1
+
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError('the layer was read')
+
+    monkeypatch.setattr(pyogrio, 'read_dataframe', no_read)
+    again = open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+    np.testing.assert_array_equal(again.mapping_result.ids, first.mapping_result.ids)
+    assert again.mapping_result.unmapped == first.mapping_result.unmapped
+    assert again.mapping_result.fallback == first.mapping_result.fallback
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9)
+    os.utime(path.with_suffix('.dbf'), ns=times)
+    with pytest.raises(AssertionError, match='the layer was read'):
+        open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+
+
+def test_a_layer_changed_after_the_dataset_was_created(hand_shp: Path) -> None:
     ds = open_quietly(hand_shp, crs=L72, res=10.0)
-    ds.load()
-    copy = pickle.loads(pickle.dumps(ds))
-    assert copy._cache is None
-    np.testing.assert_array_equal(copy[WINDOW]['mask'].numpy(), EXPECTED)
+    write_hand_fixture(hand_shp, fields={'EENH2': ['kn'] * 6})
+    with pytest.raises(BVMFileError, match=f'{hand_shp}: the file changed since'):
+        ds.load()
+
+
+def test_prepared_polygons_are_written_atomically(
+    hand_shp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / 'cache'
+
+    def interrupted(fd: int) -> None:
+        raise OSError('disk full')
+
+    # A write that fails half-way leaves no file under any name: the dataset
+    # warns and uses the polygons it prepared, in memory.
+    monkeypatch.setattr(os, 'fsync', interrupted)
+    prepare = BVMDataset._prepare
+    calls = []
+
+    def counted(self: BVMDataset, wkt: str) -> object:
+        calls.append(wkt)
+        return prepare(self, wkt)
+
+    monkeypatch.setattr(BVMDataset, '_prepare', counted)
+    ds = open_quietly(hand_shp, crs=L72, res=10.0, cache_dir=cache)
+    with pytest.warns(UserWarning, match='cannot cache the prepared polygons'):
+        assert not ds.load().cached
+    assert len(calls) == 1
+    assert not ds._polygons().mapped
+    np.testing.assert_array_equal(ds[WINDOW]['mask'].numpy(), EXPECTED)
+    assert {p.suffix for p in cache.iterdir()} == {'.lock', '.npz'}
+    monkeypatch.undo()
+    # A damaged entry (here cut short) is prepared again, not read.
+    assert _prepared_again(hand_shp, cache)
+    (entry,) = cache.glob('*.bin')
+    entry.write_bytes(entry.read_bytes()[:-100])
+    assert _prepared_again(hand_shp, cache)
+    assert not _prepared_again(hand_shp, cache)
+
+
+class _WhatTheWorkerHas(torch.utils.data.Dataset[dict[str, object]]):
+    """Reads through a BVMDataset in a worker and reports how it got its polygons."""
+
+    def __init__(self, ds: BVMDataset, windows: list[object]) -> None:
+        self.ds, self.windows = ds, windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> dict[str, object]:
+        mask = self.ds[self.windows[i]]['mask']
+        store = self.ds._polygons()
+        return {
+            'mask': mask,
+            'pid': os.getpid(),
+            'mapped': store.mapped,
+            'path': str(store.path),
+            'cached': self.ds.load().cached,
+        }
+
+
+def _first(batch: list[dict[str, object]]) -> dict[str, object]:
+    return batch[0]
+
+
+def _ask_two_workers(
+    ds: BVMDataset, windows: list[object], context: str = 'fork'
+) -> list[dict[str, object]]:
+    """What two DataLoader workers report of the polygons they read with."""
+    loader = DataLoader(
+        _WhatTheWorkerHas(ds, windows),
+        batch_size=1,
+        num_workers=2,
+        multiprocessing_context=context,
+        collate_fn=_first,
+    )
+    return list(loader)
+
+
+@pytest.mark.parametrize(
+    'context', ['fork', pytest.param('spawn', marks=pytest.mark.slow)]
+)
+def test_workers_map_the_prepared_polygons(tmp_path: Path, context: str) -> None:
+    path = write_bwkhab(synthetic_bwkhab(3000, seed=2), tmp_path / 'BwkHab.shp')
+    ds = open_quietly(path, crs=L72, res=10.0, cache_dir=tmp_path / 'cache')
+    unloaded = len(pickle.dumps(ds))
+    ds.load()  # in the main process, as BVMDataModule does
+    store = ds._polygons()
+    # What a worker receives: the dataset without its polygons (a spawned
+    # worker gets exactly these bytes; a forked one the same object).
+    payload = pickle.dumps(ds)
+    assert len(payload) <= unloaded + 1_000 < store.nbytes // 20
+    assert pickle.loads(payload)._cache is None
+    windows = list(GriddedPatchSampler(ds, size=32))[:4]
+    assert store.path is not None
+    before = store.path.stat()
+    seen = _ask_two_workers(ds, windows, context)
+    assert os.getpid() not in {s['pid'] for s in seen}
+    # Every worker maps the main process's file; none prepared its own (that
+    # would have replaced the file).
+    assert all(s['mapped'] for s in seen)
+    assert {s['path'] for s in seen} == {str(store.path)}
+    after = store.path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    for s, window in zip(seen, windows, strict=True):
+        assert torch.equal(s['mask'], ds[window]['mask'])
+
+
+def test_workers_that_prepare_do_it_once(tmp_path: Path) -> None:
+    # Without load() in the main process the workers race: one prepares, the
+    # other waits for it and maps its file.
+    path = write_bwkhab(synthetic_bwkhab(3000, seed=2), tmp_path / 'BwkHab.shp')
+    ds = open_quietly(path, crs=L72, res=10.0, cache_dir=tmp_path / 'cache')
+    windows = list(GriddedPatchSampler(ds, size=32))[:2]
+    seen = _ask_two_workers(ds, windows)
+    assert len({s['pid'] for s in seen}) == 2
+    assert sorted(s['cached'] for s in seen) == [False, True]
 
 
 def test_plot(hand_shp: Path) -> None:

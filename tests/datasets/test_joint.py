@@ -7,6 +7,7 @@ import torch
 from matplotlib.figure import Figure
 from shapely.geometry import Point, box
 
+from tests.datasets.reference_polygons import PlainPolygons
 from tests.datasets.reference_reads import reference_read
 from tests.joint_scene import (
     CLOUD_COLUMNS,
@@ -389,10 +390,9 @@ def test_label_raster_window_reads_match_torchgeo_merge(
 def test_rasterisation_matches_gdal(scene: Scene) -> None:
     import rasterio.features
     import rasterio.transform
-    import shapely
 
     labels = labels_of(scene, 'EPSG:4326', resolution_for('EPSG:4326', RES))
-    polygons = labels._polygons()
+    polygons = PlainPolygons(labels)
     xmin, ymin, xmax, ymax = labels.index.total_bounds
     xres, yres = labels.res
     for fx, fy in [(0.1, 0.2), (0.5, 0.5), (0.8, 0.6)]:
@@ -400,9 +400,7 @@ def test_rasterisation_matches_gdal(scene: Scene) -> None:
             xmin + fx * (xmax - xmin), ymin + fy * (ymax - ymin), xres, yres
         )
         fast = labels.rasterize(transform, 40, 30)
-        west, north = transform @ (0, 0)
-        east, south = transform @ (40, 30)
-        hits = np.sort(polygons.tree.query(shapely.box(west, south, east, north)))
+        hits = polygons.hits(transform, 40, 30)
         slow = rasterio.features.rasterize(
             zip(polygons.geometries[hits], polygons.labels[hits].tolist(), strict=True),
             out_shape=(30, 40),

@@ -1,5 +1,8 @@
+import json
+import os
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot
@@ -16,6 +19,7 @@ from torchgeo.datasets.utils import stack_samples
 from torchgeo.samplers import GriddedPatchSampler, RandomTimestampSampler
 
 from tests.datasets.reference_reads import reference_read
+from torchgeo_bvm.datasets import _products
 from torchgeo_bvm.datasets.bands import (
     ALL_BANDS,
     NATIVE_RESOLUTION,
@@ -23,6 +27,7 @@ from torchgeo_bvm.datasets.bands import (
     CloudRule,
 )
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.errors import BVMFileError
 from torchgeo_bvm.synth.sentinel2 import (
     TERRASCOPE_NODATA,
     write_openeo_acquisition,
@@ -647,8 +652,104 @@ def test_corrupt_tiff(tmp_path: Path) -> None:
     folder = product(tmp_path)
     bad = folder / 'S2B_20200405T104619_31UDS_TOC-B05_20M_V210.tif'
     bad.write_bytes(b'II*\x00' + b'\x00' * 40)
+    # Indexing reads one header per product (its first 10 m band): a corrupt
+    # band file is named when it is first read.
+    ds = Sentinel2TOC(tmp_path)
     with pytest.raises(ValueError, match=re.escape(f'{bad}: cannot be read as a')):
+        ds[X0 : X0 + SIZE, Y0 : Y0 + SIZE]
+    reference = folder / 'S2B_20200405T104619_31UDS_TOC-B02_10M_V210.tif'
+    reference.write_bytes(b'II*\x00' + b'\x00' * 40)
+    with pytest.raises(ValueError, match=re.escape(f'{reference}: cannot be read')):
         Sentinel2TOC(tmp_path)
+
+
+# ------------------------------------------------------------ the archive index
+
+
+def test_index_is_cached_and_opens_no_file_when_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for day, offset in (('2020-04-05T10:46:19', 0), ('2020-04-10T10:46:19', 500)):
+        product(tmp_path / 'data', sensing=day, reflectance=native_arrays(offset))
+    cache = tmp_path / 'cache'
+    first = Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
+    (entry,) = cache.glob('sentinel2-index-*.json')
+
+    def no_header(path: str) -> None:
+        raise AssertionError(f'{path} was opened')
+
+    monkeypatch.setattr(_products.Header, 'read', no_header)
+    again = Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
+    assert again.index.equals(first.index)
+    assert again.res == first.res
+    sample = again[X0 : X0 + SIZE, Y0 : Y0 + SIZE, at('2020-04-10')]
+    np.testing.assert_array_equal(
+        sample['image'][1].numpy(), upsample(native_arrays(500)['B02'], 1)
+    )
+    # A file rewritten since (its size or time differs) is read again.
+    monkeypatch.undo()
+    reference = next((tmp_path / 'data').rglob('*_20200405T*_TOC-B02_10M_V210.tif'))
+    os.utime(reference, ns=(0, reference.stat().st_mtime_ns + 10**9))
+    monkeypatch.setattr(_products.Header, 'read', no_header)
+    with pytest.raises(AssertionError, match=f'{reference} was opened'):
+        Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
+    assert entry.exists()
+
+
+def test_index_cache_survives_moved_and_deleted_products(tmp_path: Path) -> None:
+    data, cache = tmp_path / 'data', tmp_path / 'cache'
+    old = product(data / 'a', sensing='2020-04-05T10:46:19')
+    product(data / 'b', sensing='2020-04-10T10:46:19')
+    assert len(Sentinel2TOC(data, cache_dir=cache).index) == 2
+    # Moved: found at its new place. Deleted: gone from the index.
+    moved = data / 'elsewhere' / old.name
+    moved.parent.mkdir()
+    old.rename(moved)
+    ds = Sentinel2TOC(data, cache_dir=cache)
+    assert sorted(ds.index['filepath']) == sorted(
+        [str(moved), str(next((data / 'b').rglob('*_TOC_V210')))]
+    )
+    shutil.rmtree(data / 'b')
+    ds = Sentinel2TOC(data, cache_dir=cache)
+    assert list(ds.index['filepath']) == [str(moved)]
+    (entry,) = cache.glob('sentinel2-index-*.json')
+    assert all(str(moved) in path for path in json.loads(entry.read_text())['entries'])
+    # Deleted after the dataset indexed it: the read names the file and what to do.
+    band = next(moved.glob('*_TOC-B03_10M_V210.tif'))
+    band.unlink()
+    with pytest.raises(
+        BVMFileError, match=re.escape(f'{band}: no longer exists (moved or deleted')
+    ) as error:
+        ds[X0 : X0 + SIZE, Y0 : Y0 + SIZE]
+    assert 'create the dataset again' in str(error.value)
+
+
+def test_a_damaged_index_cache_is_ignored(tmp_path: Path) -> None:
+    product(tmp_path / 'data')
+    cache = tmp_path / 'cache'
+    Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
+    (entry,) = cache.glob('sentinel2-index-*.json')
+    for damage in ('{"version": 1, "entries": {"x": [1]', '[]', 'null'):
+        entry.write_text(damage)
+        ds = Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
+        assert len(ds.index) == 1
+    assert json.loads(entry.read_text())['version'] == 1
+
+
+def test_what_a_worker_receives_is_small(tmp_path: Path) -> None:
+    for day in range(1, 11):
+        product(tmp_path, sensing=f'2020-04-{day:02d}T10:46:19')
+    ds = Sentinel2TOC(tmp_path)
+    ds[X0 : X0 + SIZE, Y0 : Y0 + SIZE, at('2020-04-03')]  # opens and notes files
+    payload = pickle.dumps(ds)
+    # Ten products of 12 files: paths travel compressed, open files and what
+    # was noted of them not at all.
+    assert len(payload) < 20_000
+    copy = pickle.loads(payload)
+    assert copy._open.handles == {}
+    assert copy._open.info == {}
+    window = (slice(X0, X0 + SIZE), slice(Y0, Y0 + SIZE), at('2020-04-07'))
+    assert torch.equal(copy[window]['image'], ds[window]['image'])
 
 
 def test_truncated_tiff_fails_at_read_time_naming_the_file(tmp_path: Path) -> None:

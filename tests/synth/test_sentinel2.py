@@ -9,22 +9,34 @@ from rasterio.warp import transform_bounds
 from torchgeo_bvm.datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
 from torchgeo_bvm.sheets import KBL_CRS, Sheet
 from torchgeo_bvm.synth.sentinel2 import (
+    FLANDERS_TILES,
     QUALITY_LAYERS,
     SCL_SPECTRA,
     TERRASCOPE_NODATA,
     native_layers,
     reflectance_from_classes,
+    study_area,
     synthetic_scene,
     synthetic_scl,
     terrascope_product_id,
     write_openeo_acquisition,
     write_openeo_composite,
     write_openeo_file,
+    write_terrascope_archive,
     write_terrascope_product,
 )
 
 BOUNDS = (500000.0, 5650020.0, 500240.0, 5650260.0)
 STEM = 'S2B_20200405T104619_31UDS'
+
+
+def native_arrays() -> dict[str, np.ndarray]:
+    """24 x 24 px at 10 m: every pixel of every band a different value."""
+    arrays = {}
+    for i, band in enumerate(ALL_BANDS, start=1):
+        n = 240 // NATIVE_RESOLUTION[band]
+        arrays[band] = (i * 1000 + np.arange(n * n).reshape(n, n)).astype(np.int16)
+    return arrays
 
 
 def test_product_id() -> None:
@@ -157,6 +169,64 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r'no spectrum for classes \[42\]'):
         reflectance_from_classes(np.array([[4, 42]]))
     assert not any(tmp_path.rglob('*.tif'))
+
+
+def test_full_size_tile_with_data_in_a_study_area(tmp_path: Path) -> None:
+    tile = (499980.0, 5590200.0, 609780.0, 5700000.0)  # 31UES, 10,980 px at 10 m
+    study = (550020.0, 5640060.0, 550260.0, 5640300.0)  # 24 x 24 px
+    folder = write_terrascope_product(
+        tmp_path,
+        tile='31UES',
+        bounds=tile,
+        data_bounds=study,
+        reflectance=native_arrays(),
+        scl=np.full((12, 12), 4, dtype=np.uint8),
+        blocksize=256,
+    )
+    b02 = folder / 'S2B_20200405T104619_31UES_TOC-B02_10M_V210.tif'
+    with rasterio.open(b02) as src:
+        assert (src.width, src.height) == (10980, 10980)
+        assert tuple(src.bounds) == tile
+        assert src.block_shapes == [(256, 256)]
+        window = src.window(*study)
+        np.testing.assert_array_equal(
+            src.read(1, window=window), native_arrays()['B02']
+        )
+        assert (src.read(1, window=((0, 256), (0, 256))) == TERRASCOPE_NODATA).all()
+    with rasterio.open(
+        folder / 'S2B_20200405T104619_31UES_TOC-B01_60M_V210.tif'
+    ) as src:
+        assert (src.width, src.height) == (1830, 1830)
+        np.testing.assert_array_equal(
+            src.read(1, window=src.window(*study)), native_arrays()['B01']
+        )
+    # Blocks without data are not written: 19 files of 10,980 x 10,980 pixels.
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 200_000
+    with pytest.raises(ValueError, match='must lie inside'):
+        write_terrascope_product(
+            tmp_path, bounds=BOUNDS, data_bounds=(BOUNDS[0] + 30, *BOUNDS[1:])
+        )
+
+
+def test_archive_of_a_year_over_flanders(tmp_path: Path) -> None:
+    tiles = {name: FLANDERS_TILES[name] for name in ('31UDS', '31UES')}
+    folders = write_terrascope_archive(tmp_path, 5, tiles=tiles, data_size=12)
+    assert [f.name for f in folders] == [
+        'S2A_20210101T104619_31UDS_TOC_V210',
+        'S2A_20210101T104619_31UES_TOC_V210',
+        'S2B_20210502T104619_31UDS_TOC_V210',
+        'S2B_20210502T104619_31UES_TOC_V210',
+        'S2A_20210831T104619_31UDS_TOC_V210',
+    ]
+    assert folders[2].parent == tmp_path / 'TOC_V2' / '2021' / '05' / '02'
+    assert all(len(list(f.iterdir())) == 19 for f in folders)
+    study = study_area(FLANDERS_TILES['31UES'], 12)
+    assert study == (554820.0, 5645040.0, 554940.0, 5645160.0)
+    with rasterio.open(next(folders[1].glob('*_TOC-B04_10M_*.tif'))) as src:
+        assert tuple(src.bounds) == (499980.0, 5590200.0, 609780.0, 5700000.0)
+        inside = src.read(1, window=src.window(*study))
+        assert inside.shape == (12, 12)
+        assert (inside != TERRASCOPE_NODATA).all()
 
 
 def test_writers_are_deterministic(tmp_path: Path) -> None:

@@ -5,37 +5,72 @@ file per band) and the files of the openEO downloader (one multi-band file per
 sheet and date or month). This module finds them among the dataset's files,
 checks that each holds the requested bands, and notes what a read needs to know
 of every file (:class:`FileInfo`), so that reads derive nothing again.
+
+Indexing opens one file per item: a Terrascope file name gives the product's
+tile, date, band and resolution, and all bands of a product cover the same
+footprint, so the header of one band (the reference) places the product; the
+other bands are opened when first read. What the headers say is kept between
+runs in a :class:`HeaderCache` keyed by each file's path, size and modification
+time, so indexing an archive already seen opens no file at all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
-from collections.abc import Iterable
+import resource
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 import rasterio
+from affine import Affine
 from pyproj import CRS
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.warp import calculate_default_transform
+from torchgeo.datasets.utils import find_files as torchgeo_find_files
 
+from ..errors import BVMFileError
+from ..fileio import atomic_path, default_cache_dir
 from ..pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
 
 __all__ = [
+    'GDAL_OPEN_OPTIONS',
     'FileInfo',
+    'Header',
+    'HeaderCache',
     'Item',
     'Layout',
+    'OpenFiles',
     'Source',
     'corrupt_file_error',
     'default_res',
     'find_items',
+    'list_files',
     'open_checked',
+    'open_file',
+    'open_files_capacity',
 ]
+
+#: GDAL options set around every open of an imagery file: GDAL would otherwise
+#: list the file's folder on each open to look for side-car files (.aux.xml,
+#: .ovr, .msk), which Terrascope and openEO files do not have; on a network file
+#: system (where the archive usually lives) that listing costs more than the open.
+GDAL_OPEN_OPTIONS: dict[str, str] = {'GDAL_DISABLE_READDIR_ON_OPEN': 'EMPTY_DIR'}
+
+#: The most files a process keeps open by default (see :func:`open_files_capacity`).
+_MAX_OPEN_FILES = 16_384
+
+#: Bumped when what a :class:`Header` holds changes (older caches are ignored).
+_HEADER_CACHE_VERSION = 1
 
 # Built from integers: pandas' Timedelta arithmetic warns under numpy 2.
 _ONE_MICROSECOND = pd.Timedelta(1, unit='us')
@@ -90,7 +125,7 @@ class Item:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What a read needs to know of a file, noted at index time."""
+    """What a read needs to know of a file, noted once per file and process."""
 
     grid: Grid
     #: Nodata value of each band (1-based index - 1); None where there is none.
@@ -101,12 +136,215 @@ class FileInfo:
     direct: bool
 
     @classmethod
-    def of(cls, src: DatasetReader) -> FileInfo:
-        """Note what an open file holds."""
-        grid = Grid.of_file(src)
+    def of(cls, src: DatasetReader, crs: CRS | None = None) -> FileInfo:
+        """Note what an open file holds.
+
+        Args:
+            src: the open file.
+            crs: its CRS when already known (saves parsing it again).
+
+        Returns:
+            The file's info.
+        """
+        if crs is None:
+            crs = CRS.from_user_input(src.crs) if src.crs is not None else None
+        grid = Grid(crs, src.transform, src.width, src.height)
         return cls(
             grid, tuple(src.nodatavals), nodata_is_the_only_mask(src) and grid.north_up
         )
+
+
+@dataclass(frozen=True)
+class Header:
+    """What indexing needs of a file's header, in a form kept between runs.
+
+    Args:
+        crs: the CRS as WKT.
+        transform: the first six coefficients of the affine transform.
+        width: width in pixels.
+        height: height in pixels.
+        nodata: each band's nodata value (None where there is none).
+        direct: see :attr:`FileInfo.direct`.
+        descriptions: each band's description (None where there is none).
+    """
+
+    crs: str
+    transform: tuple[float, float, float, float, float, float]
+    width: int
+    height: int
+    nodata: tuple[float | None, ...]
+    direct: bool
+    descriptions: tuple[str | None, ...]
+
+    @classmethod
+    def read(cls, path: str) -> Header:
+        """Read the header of a file.
+
+        Args:
+            path: the file.
+
+        Returns:
+            Its header.
+
+        Raises:
+            ValueError: if GDAL cannot read the file or it has no CRS.
+        """
+        with open_checked(path) as src:
+            north_up = Grid(None, src.transform, src.width, src.height).north_up
+            return cls(
+                src.crs.to_wkt(),
+                tuple(src.transform)[:6],
+                src.width,
+                src.height,
+                tuple(src.nodatavals),
+                nodata_is_the_only_mask(src) and north_up,
+                tuple(src.descriptions),
+            )
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)`` of the file (north up).
+
+        Returns:
+            The bounds.
+        """
+        transform = Affine(*self.transform)
+        left, top = transform @ (0, 0)
+        right, bottom = transform @ (self.width, self.height)
+        return (
+            min(left, right),
+            min(top, bottom),
+            max(left, right),
+            max(top, bottom),
+        )
+
+    def file_info(self, crs: CRS) -> FileInfo:
+        """The :class:`FileInfo` this header describes.
+
+        Args:
+            crs: the header's CRS, parsed (shared between files).
+
+        Returns:
+            The info.
+        """
+        grid = Grid(crs, Affine(*self.transform), self.width, self.height)
+        return FileInfo(grid, self.nodata, self.direct)
+
+
+class HeaderCache:
+    """Headers of files kept between runs, keyed by path, size and time.
+
+    One JSON file per set of dataset paths in the cache folder
+    (``sentinel2-index-<key>.json`` in :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+    An entry is used only while its file has the size and modification time it
+    had when read; entries of files no longer found are dropped when the cache
+    is saved. The cache is a speed-up only: a missing, unreadable or read-only
+    cache just means headers are read from the files.
+
+    Args:
+        roots: the dataset's paths (they name the cache file).
+        folder: the cache folder (default
+            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+    """
+
+    def __init__(
+        self, roots: Sequence[str | Path], folder: str | Path | None = None
+    ) -> None:
+        key = json.dumps(sorted(str(Path(r).resolve()) for r in roots))
+        name = hashlib.sha256(key.encode()).hexdigest()[:16]
+        base = Path(folder) if folder is not None else default_cache_dir()
+        self.path = base / f'sentinel2-index-{name}.json'
+        self.entries: dict[str, list[Any]] = {}
+        self.read = 0
+        self.changed = False
+        self._seen: dict[str, Header] = {}
+        try:
+            content = json.loads(self.path.read_text())
+            if content.get('version') == _HEADER_CACHE_VERSION:
+                self.entries = content['entries']
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+
+    def header(self, path: str) -> Header:
+        """The header of a file, from the cache while the file is unchanged.
+
+        Args:
+            path: the file.
+
+        Returns:
+            Its header.
+
+        Raises:
+            ValueError: if the file must be read and GDAL cannot read it.
+        """
+        if path in self._seen:
+            return self._seen[path]
+        stat = os.stat(path)
+        entry = self.entries.get(path)
+        header = None
+        if entry is not None and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            try:
+                header = _header_from_json(entry[2])
+            except (TypeError, ValueError, IndexError):
+                header = None
+        if header is None:
+            header = Header.read(path)
+            self.read += 1
+            self.entries[path] = [
+                stat.st_size,
+                stat.st_mtime_ns,
+                _header_to_json(header),
+            ]
+            self.changed = True
+        self._seen[path] = header
+        return header
+
+    def save(self, listed: Iterable[str]) -> None:
+        """Write the cache if it changed, keeping only the files still listed.
+
+        Args:
+            listed: every file the dataset found this time.
+        """
+        present = set(listed)
+        stale = [path for path in self.entries if path not in present]
+        for path in stale:
+            del self.entries[path]
+        if not (self.changed or stale):
+            return
+        try:
+            with atomic_path(self.path) as temporary:
+                temporary.write_text(
+                    json.dumps(
+                        {'version': _HEADER_CACHE_VERSION, 'entries': self.entries}
+                    )
+                )
+        except OSError:
+            pass  # a read-only cache folder: headers are read again next time
+
+
+def _header_to_json(header: Header) -> list[Any]:
+    return [
+        header.crs,
+        list(header.transform),
+        header.width,
+        header.height,
+        list(header.nodata),
+        header.direct,
+        list(header.descriptions),
+    ]
+
+
+def _header_from_json(values: list[Any]) -> Header:
+    crs, transform, width, height, nodata, direct, descriptions = values
+    return Header(
+        str(crs),
+        tuple(float(v) for v in transform),  # type: ignore[arg-type]
+        int(width),
+        int(height),
+        tuple(None if v is None else float(v) for v in nodata),
+        bool(direct),
+        tuple(None if v is None else str(v) for v in descriptions),
+    )
 
 
 def corrupt_file_error(path: str, error: Exception) -> ValueError:
@@ -122,6 +360,33 @@ def corrupt_file_error(path: str, error: Exception) -> ValueError:
     return ValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
 
 
+def open_file(path: str) -> DatasetReader:
+    """Open an imagery file without listing its folder (:data:`GDAL_OPEN_OPTIONS`).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The open file.
+
+    Raises:
+        BVMFileError: if the file no longer exists (moved or deleted after the
+            dataset indexed it).
+        ValueError: if GDAL cannot read it.
+    """
+    try:
+        with rasterio.Env(**GDAL_OPEN_OPTIONS):
+            return rasterio.open(path)
+    except RasterioError as error:
+        if not os.path.exists(path):
+            raise BVMFileError(
+                f'{path}: no longer exists (moved or deleted after the dataset '
+                'indexed it); create the dataset again to index the files as they '
+                'are now'
+            ) from None
+        raise corrupt_file_error(path, error) from error
+
+
 def open_checked(path: str) -> DatasetReader:
     """Open a GeoTIFF, refusing one that GDAL cannot read or that has no CRS.
 
@@ -132,12 +397,10 @@ def open_checked(path: str) -> DatasetReader:
         The open file.
 
     Raises:
-        ValueError: naming the file.
+        BVMFileError: if the file does not exist.
+        ValueError: naming the file, if GDAL cannot read it or it has no CRS.
     """
-    try:
-        src = rasterio.open(path)
-    except RasterioError as error:
-        raise corrupt_file_error(path, error) from error
+    src = open_file(path)
     if src.crs is None:
         src.close()
         raise ValueError(f'{path}: the GeoTIFF has no CRS')
@@ -145,32 +408,44 @@ def open_checked(path: str) -> DatasetReader:
 
 
 def find_items(
-    files: Iterable[str], bands: tuple[str, ...], cloud_rule: CloudRule | None
-) -> tuple[list[Item], dict[str, FileInfo]]:
+    files: Iterable[str],
+    bands: tuple[str, ...],
+    cloud_rule: CloudRule | None,
+    headers: HeaderCache,
+) -> list[Item]:
     """The products and openEO files among some files.
+
+    Terrascope products are recognised by their files' names alone; openEO
+    files by their name and their header's band names.
 
     Args:
         files: the files (hidden files, such as the staging files of an
             interrupted write, are skipped).
         bands: the requested bands; every product must hold them.
         cloud_rule: the cloud rule; with one, every product needs its SCL.
+        headers: where the openEO files' headers come from.
 
     Returns:
-        The items found, and what was noted of every file they read.
+        The items found.
 
     Raises:
         FileNotFoundError: if a product lacks a requested band or its SCL.
-        ValueError: for unreadable files or openEO files without band names.
+        ValueError: for unreadable openEO files or openEO files without band
+            names.
     """
-    finder = _Finder(bands, cloud_rule)
-    return finder.discover(files), finder.files
+    return _Finder(bands, cloud_rule, headers).discover(files)
 
 
 class _Finder:
-    def __init__(self, bands: tuple[str, ...], cloud_rule: CloudRule | None) -> None:
+    def __init__(
+        self,
+        bands: tuple[str, ...],
+        cloud_rule: CloudRule | None,
+        headers: HeaderCache,
+    ) -> None:
         self.bands = bands
         self.cloud_rule = cloud_rule
-        self.files: dict[str, FileInfo] = {}
+        self.cache = headers
 
     def discover(self, files: Iterable[str]) -> list[Item]:
         products: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -211,12 +486,10 @@ class _Finder:
                     f'Terrascope product {product} has no file for band {band} '
                     f'(expected {expected} in {folder})'
                 )
-        for band in needed:
-            with open_checked(files[band]) as src:
-                self.files[files[band]] = FileInfo.of(src)
+        ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
+        reference = files[(ten_metre or list(self.bands))[0]]
         sensing = pd.Timestamp(datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S'))
         start = sensing.normalize()
-        ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
         return Item(
             key=product,
             layout='terrascope',
@@ -226,13 +499,12 @@ class _Finder:
             bands={b: Source(files[b], 1) for b in self.bands},
             scl=Source(files[SCL_BAND], 1) if self.cloud_rule else None,
             version=version,
-            reference=files[(ten_metre or list(self.bands))[0]],
+            reference=reference,
         )
 
     def _openeo_item(self, path: str, layout: Layout, stamp: str) -> Item:
-        with open_checked(path) as src:
-            names = [d.strip().upper() if d else None for d in src.descriptions]
-            self.files[path] = FileInfo.of(src)
+        header = self.cache.header(path)
+        names = [d.strip().upper() if d else None for d in header.descriptions]
         if any(n is None for n in names):
             raise ValueError(
                 f'{path}: band {names.index(None) + 1} has no name (band '
@@ -274,28 +546,213 @@ class _Finder:
         )
 
 
-def default_res(item: Item, src: DatasetReader, dst_crs: CRS) -> tuple[float, float]:
+def default_res(
+    item: Item, header: Header, src_crs: CRS, dst_crs: CRS
+) -> tuple[float, float]:
     """The resolution an item is read at by default in a CRS.
 
     Args:
         item: the item.
-        src: its reference file, open.
+        header: the header of its reference file.
+        src_crs: the reference file's CRS.
         dst_crs: the CRS of the dataset.
 
     Returns:
         ``(x, y)``: Terrascope products on their 10 m grid, openEO files at
         their own resolution, as GDAL would warp them into ``dst_crs``.
     """
+    left, bottom, right, top = header.bounds
     if item.layout == 'terrascope':
-        left, bottom, right, top = src.bounds
         width = max(1, round((right - left) / _TERRASCOPE_GRID_M))
         height = max(1, round((top - bottom) / _TERRASCOPE_GRID_M))
     else:
-        left, bottom, right, top = src.bounds
-        width, height = src.width, src.height
-    if CRS.from_user_input(src.crs) == dst_crs:
+        width, height = header.width, header.height
+    if src_crs == dst_crs:
         return ((right - left) / width, (top - bottom) / height)
     transform, _, _ = calculate_default_transform(
-        src.crs, dst_crs, width, height, left, bottom, right, top
+        src_crs, dst_crs, width, height, left, bottom, right, top
     )
     return (abs(transform.a), abs(transform.e))
+
+
+def list_files(paths: Iterable[str | Path]) -> Iterator[str]:
+    """Every ``.tif`` file under some folders (or the files themselves).
+
+    Hidden files and folders (names starting with a dot: staging files of an
+    interrupted write) are skipped, as ``glob`` skips them.
+
+    Args:
+        paths: folders or files.
+
+    Yields:
+        The files' paths.
+    """
+    for path in map(str, paths):
+        if os.path.isdir(path):
+            yield from _walk(path)
+        elif os.path.isfile(path) and path.endswith('.tif'):
+            yield path
+        elif path.startswith('/vsi'):  # archives and object stores: TorchGeo's
+            yield from torchgeo_find_files(Path(path), '*.tif')
+
+
+def _walk(folder: str) -> Iterator[str]:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith('.'):
+                continue
+            if entry.is_dir():
+                yield from _walk(entry.path)
+            elif entry.name.endswith('.tif'):
+                yield entry.path
+
+
+class OpenFiles:
+    """The files one process has open, and what each holds, noted once.
+
+    A least-recently-used set of open handles, at most ``capacity`` of them,
+    and each file's :class:`FileInfo`, read when the file is first opened (or
+    given from the index) and kept while the process lives, so a file opened
+    again after its handle was closed is not described again. Handles inherited
+    through ``fork`` are dropped in the child (they share file offsets with the
+    parent); nothing of this is pickled.
+
+    Args:
+        capacity: the most handles kept open.
+        keep_open: keep handles open between reads (else each read opens and
+            closes its file).
+    """
+
+    def __init__(self, capacity: int, keep_open: bool = True) -> None:
+        self.capacity = capacity
+        self.keep_open = keep_open
+        self.handles: OrderedDict[str, DatasetReader] = OrderedDict()
+        self.info: dict[str, FileInfo] = {}
+        self._crs: dict[str, CRS] = {}
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle empty: a new process opens and notes its own files.
+
+        Returns:
+            The state.
+        """
+        return {'capacity': self.capacity, 'keep_open': self.keep_open}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Start empty in the new process.
+
+        Args:
+            state: from :meth:`__getstate__`.
+        """
+        self.__init__(state['capacity'], state['keep_open'])  # type: ignore[misc]
+
+    def crs(self, wkt: str) -> CRS:
+        """A parsed CRS, shared by every file that has it.
+
+        Args:
+            wkt: the CRS as WKT.
+
+        Returns:
+            The CRS.
+        """
+        if wkt not in self._crs:
+            self._crs[wkt] = CRS.from_wkt(wkt)
+        return self._crs[wkt]
+
+    def note(self, path: str, header: Header) -> None:
+        """Note a file's info from its header (read while indexing).
+
+        Args:
+            path: the file.
+            header: its header.
+        """
+        self.info[path] = header.file_info(self.crs(header.crs))
+
+    def file_info(self, path: str) -> FileInfo:
+        """What a file holds, opening it the first time.
+
+        Args:
+            path: the file.
+
+        Returns:
+            Its info.
+
+        Raises:
+            BVMFileError: if the file no longer exists.
+            ValueError: if GDAL cannot read it or it has no CRS.
+        """
+        info = self.info.get(path)
+        if info is None:
+            src = self.open(path)
+            self.release(src)
+            info = self.info[path]
+        return info
+
+    def open(self, path: str) -> DatasetReader:
+        """An open handle of a file (give it back with :meth:`release`).
+
+        Args:
+            path: the file.
+
+        Returns:
+            The open file.
+
+        Raises:
+            BVMFileError: if the file no longer exists.
+            ValueError: if GDAL cannot read it or it has no CRS.
+        """
+        pid = os.getpid()
+        if pid != self._pid:
+            # Handles inherited through fork share file offsets with the parent.
+            self.handles = OrderedDict()
+            self._pid = pid
+        src = self.handles.get(path)
+        if src is not None:
+            self.handles.move_to_end(path)
+            return src
+        if path in self.info:
+            src = open_file(path)
+        else:
+            src = open_checked(path)
+            self.info[path] = FileInfo.of(src, self.crs(src.crs.to_wkt()))
+        if self.keep_open:
+            self.handles[path] = src
+            while len(self.handles) > self.capacity:
+                _, oldest = self.handles.popitem(last=False)
+                oldest.close()
+        return src
+
+    def release(self, src: DatasetReader) -> None:
+        """Give back a handle from :meth:`open` (closed unless kept open).
+
+        Args:
+            src: the handle.
+        """
+        if not self.keep_open:
+            src.close()
+
+
+def open_files_capacity(files: int) -> int:
+    """How many files a process keeps open: all the data set has, within limits.
+
+    Opening a GeoTIFF again costs about as much as reading a 256 x 256 window
+    from it (rasterio reads its CRS from the PROJ database on every open), and
+    random dates touch every file of the archive, so a process keeps every file
+    open that it can: the data set's files, within the process's file descriptor
+    limit (``ulimit -n``) less an eighth of it (at least 1,024) for everything
+    else, and within 16,384. An open file costs about 30 kB of memory.
+
+    Args:
+        files: the files the data set reads.
+
+    Returns:
+        The capacity, at least 256 (a twelve-date stack of one product's twelve
+        files, plus a neighbouring tile's).
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        budget = _MAX_OPEN_FILES
+    else:
+        budget = soft - max(1024, soft // 8)
+    return max(256, min(files, budget, _MAX_OPEN_FILES))

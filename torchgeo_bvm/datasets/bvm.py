@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import matplotlib.pyplot as plt
@@ -22,7 +23,6 @@ from pyproj import CRS, Transformer
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
-from shapely import STRtree
 from torch import Tensor
 from torchgeo.datasets import (
     DatasetNotFoundError,
@@ -38,9 +38,11 @@ from ..bwk import UnitMapping
 from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..crs import DEFAULT_CRS, resolution_for
 from ..errors import BVMFileError
+from ..fileio import default_cache_dir, file_lock
 from ..geometry import repair_polygons, reproject_geometry
 from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend
+from ..polygonstore import MAGIC, PolygonStore, StoreInfo
 from ..scanline import burn_polygons
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 
@@ -53,34 +55,30 @@ __all__ = [
     'plot_label_sample',
 ]
 
+#: Polygons reprojected at a time while preparing (bounds the memory it takes).
+_PREPARE_CHUNK = 100_000
+
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What loading the polygons into memory did.
+    """What loading the polygons did.
 
     Args:
         polygons: polygons kept (indexed and rasterised).
         repaired: invalid geometries repaired with :func:`shapely.make_valid`.
         skipped: empty or missing geometries, or invalid ones with no area left
             after repair; they are not drawn.
-        seconds: wall time of the load (read, repair, reproject, index).
+        seconds: wall time of the load (opening the prepared polygons, and
+            preparing them first when they were not cached: read, repair,
+            reproject, index, write).
+        cached: whether the prepared polygons came from the cache.
     """
 
     polygons: int
     repaired: int
     skipped: int
     seconds: float
-
-
-@dataclass
-class _Polygons:
-    """The polygons of one process, in the dataset CRS, in burn order."""
-
-    crs: CRS
-    geometries: NDArray[np.object_]
-    labels: NDArray[np.uint8]
-    tree: STRtree
-    report: LoadReport
+    cached: bool = False
 
 
 class BVMDataset(CachedBounds, VectorDataset):
@@ -121,12 +119,24 @@ class BVMDataset(CachedBounds, VectorDataset):
     in EPSG:31370) wins, so small features drawn over a larger polygon stay
     visible; between polygons of equal area the later one in the file wins.
 
-    Speed: unlike :class:`torchgeo.datasets.VectorDataset`, which re-reads the
-    whole file for every sample, the polygons are read once per process (lazily,
-    at the first sample, so DataLoader workers each load their own copy and
-    nothing unpicklable is created before), reprojected once into the dataset
-    CRS, and indexed with a :class:`shapely.STRtree`; a sample rasterises only
-    the polygons that touch its window.
+    Speed and memory: unlike :class:`torchgeo.datasets.VectorDataset`, which
+    re-reads the whole file for every sample, the polygons are prepared once
+    (read, repaired, sorted into burn order, reprojected into the dataset CRS
+    and indexed: tens of seconds for the real map) into a
+    :class:`~torchgeo_bvm.polygonstore.PolygonStore`, flat arrays in one file
+    of the cache folder (:func:`~torchgeo_bvm.fileio.default_cache_dir`, or
+    ``cache_dir``). Every process maps that file read-only, so the main process
+    and all DataLoader workers share one copy of the polygons (about 200 MB for
+    the real map) instead of each holding its own copy as shapely objects (over
+    a gigabyte), and a later run finds it prepared and only opens it. Shapely
+    objects cannot be shared this way: a forked worker writes to every object it
+    touches (reference counts), making the pages its own; flat arrays in a
+    mapped file are never written. The cache entry records the source files'
+    sizes, times and first bytes and is prepared again when they change; it is
+    written under a temporary name and renamed, under a lock, so concurrent
+    processes prepare it once and never see it half-written. A sample
+    rasterises only the polygons whose bounding box meets its window, exactly as
+    from the shapely polygons.
 
     If you use this dataset in your research, please cite:
 
@@ -148,11 +158,17 @@ class BVMDataset(CachedBounds, VectorDataset):
         label_field: str = 'EENH1',
         mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None = None,
         habitat_field: str | None = 'HAB1',
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """Initialise a new BVMDataset.
 
-        Only the layer's metadata and label column are read here; the polygons
-        are read at the first sample.
+        Only the layer's metadata and label columns are read here (the columns
+        are cached in the cache folder too, while the layer is unchanged); the
+        polygons are prepared (or found prepared in the cache) by :meth:`load` or at the
+        first sample. Call :meth:`load` before handing the dataset to a
+        DataLoader with workers, as :class:`~torchgeo_bvm.datamodules.BVMDataModule`
+        does, so that the main process prepares them; otherwise the first worker
+        to need them prepares them while the others wait for it.
 
         Args:
             paths: the BVM layer: a ``.shp``, a ``.zip`` of it, a ``.gpkg``, a
@@ -174,6 +190,8 @@ class BVMDataset(CachedBounds, VectorDataset):
             habitat_field: the tie-breaking habitat field (rule 9 of
                 :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
                 is left at its default; ``None`` to disable.
+            cache_dir: where the prepared polygons and label columns are cached
+                (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).
 
         Raises:
             DatasetNotFoundError: if ``paths`` holds no BVM layer.
@@ -184,8 +202,13 @@ class BVMDataset(CachedBounds, VectorDataset):
         self.transforms = transforms
         self.label_name = label_field
         self.task = 'semantic_segmentation'
+        self.cache_dir = cache_dir
         try:
-            self.file = BVMLayer.open(paths, layer)
+            # The layer's fingerprint, taken here, is what the labels below are
+            # read from: the prepared polygons must come from the same files.
+            self.file = BVMLayer.open(
+                paths, layer, Path(cache_dir) if cache_dir else default_cache_dir()
+            )
         except BVMFileError:
             raise DatasetNotFoundError(self) from None
         self.source, self.layer = self.file.source, self.file.layer
@@ -204,7 +227,9 @@ class BVMDataset(CachedBounds, VectorDataset):
             res = (float(res), float(res))
         self._res = (float(res[0]), float(res[1]))
         self.index = self._make_index(crs)
-        self._cache: _Polygons | None = None
+        self._cache: PolygonStore | None = None
+        self._burn_labels: NDArray[np.uint8] | None = None
+        self._report: LoadReport | None = None
 
     # -- describing the source -------------------------------------------------
 
@@ -244,59 +269,148 @@ class BVMDataset(CachedBounds, VectorDataset):
             return
         self.index = self._make_index(new_crs)
         self._cache = None
+        self._burn_labels = None
+        self._report = None
 
     # -- loading ---------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the loaded polygons: each process loads its own."""
+        """Pickle without the polygons: a worker maps the prepared file itself.
+
+        Returns:
+            The instance's state.
+        """
         state = self.__dict__.copy()
         state['_cache'] = None
+        state['_burn_labels'] = None
+        state['_report'] = None
         return state
 
     def load(self) -> LoadReport:
-        """Read, repair, reproject and index the polygons now (else at first use).
+        """Prepare the polygons now, or open them prepared (else at first use).
 
         Returns:
             What loading did.
-        """
-        return self._polygons().report
 
-    def _polygons(self) -> _Polygons:
-        if self._cache is None or self._cache.crs != self.crs:
-            self._cache = self._load_polygons()
+        Raises:
+            BVMFileError: if the layer's files changed since the dataset was
+                created.
+        """
+        self._polygons()
+        assert self._report is not None
+        return self._report
+
+    def _polygons(self) -> PolygonStore:
+        if self._cache is None:
+            self._cache = self._open_store()
         return self._cache
 
-    def _load_polygons(self) -> _Polygons:
+    def _store_path(self) -> Path:
+        """The cache file of the prepared polygons (one per layer and CRS)."""
+        assert self.file.cache_dir is not None  # the dataset always caches
+        name = self.file.cache_name(
+            'bvm-polygons', {'crs': self.crs.to_wkt(), 'format': MAGIC.hex()}
+        )
+        return self.file.cache_dir / f'{name}.bin'
+
+    def _open_store(self) -> PolygonStore:
+        """Map the prepared polygons, preparing them first if not cached."""
         start = time.perf_counter()
+        if self.file.changed():
+            raise BVMFileError(
+                f'{self.source}: the file changed since the dataset was created '
+                '(its size, time or first bytes differ); create the dataset again'
+            )
+        wkt = self.crs.to_wkt()
+        path = self._store_path()
+        store = self._matching(PolygonStore.open(path), wkt)
+        cached = store is not None
+        prepared: PolygonStore | None = None
+        if store is None:
+            try:
+                with file_lock(path.with_suffix('.lock')):
+                    # Another process may have prepared it while this one waited.
+                    store = self._matching(PolygonStore.open(path), wkt)
+                    cached = store is not None
+                    if store is None:
+                        prepared = self._prepare(wkt)
+                        prepared.save(path)
+                        # Mapped from the file, its pages are shared.
+                        store = PolygonStore.open(path)
+                        if store is None:  # pragma: no cover - just written
+                            store = prepared
+            except BVMFileError:
+                raise
+            except OSError as error:
+                warnings.warn(
+                    f'cannot cache the prepared polygons in {path.parent} ({error}): '
+                    'each process prepares its own copy; set TORCHGEO_BVM_CACHE or '
+                    'cache_dir to a writable folder',
+                    UserWarning,
+                    stacklevel=4,
+                )
+                store = self._prepare(wkt) if prepared is None else prepared
+        if len(store.source_index) and (
+            int(store.source_index.max()) >= len(self.mapping_result.ids)
+        ):
+            raise BVMFileError(
+                f'{path}: prepared from another version of {self.source}; delete it'
+            )
+        self._burn_labels = None
+        info = store.info
+        self._report = LoadReport(
+            len(store), info.repaired, info.skipped, time.perf_counter() - start, cached
+        )
+        if info.repaired or info.skipped:
+            warnings.warn(
+                f'{self.source}: repaired {info.repaired} invalid geometries with '
+                f'shapely.make_valid and skipped {info.skipped} empty or '
+                'unrepairable ones',
+                UserWarning,
+                stacklevel=4,
+            )
+        return store
+
+    def _matching(self, store: PolygonStore | None, wkt: str) -> PolygonStore | None:
+        """The store if it was prepared from the current files in this CRS."""
+        if store is None or store.info.crs != wkt:
+            return None
+        return store if store.info.source == self.file.fingerprint else None
+
+    def _prepare(self, wkt: str) -> PolygonStore:
+        """Read, repair, order and reproject the polygons into a store."""
         geometries = self.file.read_geometries()
-        labels = self.mapping_result.ids
-        if len(geometries) != len(labels):
-            raise ValueError(
-                f'{self.source}: {len(geometries)} geometries but {len(labels)} '
-                'labels; was the file changed after the dataset was created?'
+        if len(geometries) != len(self.mapping_result.ids):
+            raise BVMFileError(
+                f'{self.source}: {len(geometries)} geometries but '
+                f'{len(self.mapping_result.ids)} labels; was the file changed after '
+                'the dataset was created?'
             )
         geometries, repaired = repair_polygons(geometries)
-        keep = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-        skipped = int((~keep).sum())
-        geometries, labels = geometries[keep], labels[keep]
+        kept = np.flatnonzero(
+            ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+        )
         # Larger polygons first, so the smaller ones are burnt later and win;
         # the stable sort keeps file order between equal areas.
-        order = np.argsort(-shapely.area(geometries), kind='stable')
-        geometries, labels = geometries[order], labels[order]
+        order = np.argsort(-shapely.area(geometries[kept]), kind='stable')
+        source_index = kept[order]
+        ordered = geometries[source_index]
+        del geometries
         # Vertices only (densify=0): polygon edges of a few metres need none.
-        geometries = reproject_geometry(geometries, self.source_crs, self.crs, 0.0)
-        tree = STRtree(geometries)
-        report = LoadReport(
-            len(geometries), repaired, skipped, time.perf_counter() - start
-        )
-        if repaired or skipped:
-            warnings.warn(
-                f'{self.source}: repaired {repaired} invalid geometries with '
-                f'shapely.make_valid and skipped {skipped} empty or unrepairable ones',
-                UserWarning,
-                stacklevel=3,
+        chunks = (
+            reproject_geometry(
+                ordered[first : first + _PREPARE_CHUNK], self.source_crs, self.crs, 0.0
             )
-        return _Polygons(self.crs, geometries, labels, tree, report)
+            for first in range(0, len(ordered), _PREPARE_CHUNK)
+        )
+        skipped = len(self.mapping_result.ids) - len(kept)
+        info = StoreInfo(self.file.fingerprint, wkt, repaired, skipped)
+        return PolygonStore.build(chunks, source_index, info)
+
+    def _labels_in_burn_order(self, store: PolygonStore) -> NDArray[np.uint8]:
+        if self._burn_labels is None:
+            self._burn_labels = self.mapping_result.ids[store.source_index]
+        return self._burn_labels
 
     # -- sampling --------------------------------------------------------------
 
@@ -354,22 +468,22 @@ class BVMDataset(CachedBounds, VectorDataset):
         Raises:
             ValueError: if the transform is rotated or not north up.
         """
-        polygons = self._polygons()
+        store = self._polygons()
         west, north = transform @ (0, 0)
         east, south = transform @ (width, height)
-        window = shapely.box(
-            min(west, east), min(south, north), max(west, east), max(south, north)
+        # Polygon positions in burn order, as a shapely STRtree query of the
+        # window's box would give them.
+        hits = store.query(
+            (min(west, east), min(south, north), max(west, east), max(south, north))
         )
-        # The tree returns indices into the burn order; sorting them restores it.
-        hits = np.sort(polygons.tree.query(window))
         if not len(hits) or width == 0 or height == 0:
             return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
         # Our numpy scanline fill: GDAL's pixels (pixel centre inside; later
         # polygons over earlier ones) at a quarter of rasterio's cost, which goes
         # into converting every vertex to Python objects for GDAL.
         return burn_polygons(
-            polygons.geometries[hits],
-            polygons.labels[hits],
+            store.outlines(hits),
+            self._labels_in_burn_order(store)[hits],
             transform,
             (height, width),
             IGNORE_INDEX,

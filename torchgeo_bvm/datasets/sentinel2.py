@@ -25,8 +25,8 @@ The band catalogue, the file naming and the cloud rule live in
 from __future__ import annotations
 
 import math
-import os
-from collections import OrderedDict
+import pickle
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,11 +56,14 @@ from ..plot import display_bands, stretch
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from ._products import (
     FileInfo,
+    HeaderCache,
     Item,
+    OpenFiles,
     corrupt_file_error,
     default_res,
     find_items,
-    open_checked,
+    list_files,
+    open_files_capacity,
 )
 
 # The catalogue keeps its old import path here (``X as X`` re-exports).
@@ -149,13 +152,36 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             so that 20 m and 60 m pixels are replicated, as openEO does. SCL is
             always read with nearest.
         transforms: a function applied to each sample.
-        cache: keep up to 128 open file handles per worker.
+        cache: keep files open between samples.
+        cache_dir: where the index cache lives (default
+            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+        max_open_files: how many files each process keeps open (default: every
+            file the data set reads, within the file-descriptor limit less an
+            eighth, and 16,384); each costs about 30 kB, and reopening one about
+            as much as reading a window from it.
 
     Raises:
         DatasetNotFoundError: if no Sentinel-2 file is found under ``paths``.
         FileNotFoundError: if a product lacks a requested band or its SCL.
         ValueError: for unknown band names, unreadable files, openEO files
             without band names, or filters that leave no date.
+        BVMFileError: at read time, for a file moved or deleted since the
+            dataset indexed it.
+
+    **Large archives.** Indexing opens one file per product (its first
+    requested 10 m band: the Terrascope file names give the tile, date and
+    band, and the bands of a product share its footprint) or per openEO file,
+    and keeps what their headers say in a cache file
+    (``sentinel2-index-<key>.json`` in the cache folder) keyed by each file's
+    path, size and modification time, so indexing an archive already seen
+    opens no file; the cache is only a speed-up (a missing, stale or damaged
+    entry is read again from the file). The other band files are checked when
+    first read; each process notes what each file holds once, keeps its files
+    open (see ``cache`` and ``max_open_files``), and opens them without GDAL's
+    listing of their folder (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``:
+    side-car ``.aux.xml``, ``.ovr`` and ``.msk`` files are not looked for;
+    Terrascope and openEO files have none). What a DataLoader worker receives is
+    the index and the items' paths (compressed), never open files.
     """
 
     filename_glob = '*.tif'
@@ -177,6 +203,8 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         resampling: str | Resampling = 'nearest',
         transforms: Callable[[Sample], Sample] | None = None,
         cache: bool = True,
+        cache_dir: str | Path | None = None,
+        max_open_files: int | None = None,
     ) -> None:
         # RasterDataset.__init__ is not called: it skips unreadable files silently
         # and selects bands by their position, and this dataset must do neither.
@@ -195,17 +223,18 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         )
         self.transforms = transforms
         self.cache = cache
+        self.cache_dir = cache_dir
         self.time_series = False
-        self._handles: OrderedDict[str, DatasetReader] = OrderedDict()
-        self._handles_pid = os.getpid()
-        # Per-file grids noted while indexing, so that reads derive nothing again.
-        self._files: dict[str, FileInfo] = {}
         # Files whose CRS is the dataset's (recomputed if ``crs`` is changed).
         self._grids_crs: CRS | None = None
         self._on_crs: dict[str, bool] = {}
+        self._crs_equal: list[tuple[CRS | None, bool]] = []
         self._pixel_m: dict[tuple[float, float], tuple[float, float]] = {}
 
-        found, self._files = find_items(self.files, self.bands, self.cloud_rule)
+        roots = [paths] if isinstance(paths, str | Path) else list(paths)
+        files = sorted(set(list_files(roots)))
+        headers = HeaderCache(roots, cache_dir)
+        found = find_items(files, self.bands, self.cloud_rule, headers)
         if not found:
             raise DatasetNotFoundError(self)
         items = [item for item in found if self._wanted(item)]
@@ -217,19 +246,31 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             )
         items.sort(key=lambda i: (i.start, i.key))
 
+        files_read = len(
+            {s.path for i in items for s in (*i.bands.values(), i.scl) if s is not None}
+        )
+        capacity = max_open_files or open_files_capacity(files_read)
+        self._open = OpenFiles(capacity, keep_open=self.cache)
         dst_crs = CRS.from_user_input(crs) if crs is not None else None
         geometries = []
+        # Products of one tile share their footprint: placed once per tile.
+        footprints: dict[tuple[str, tuple[float, ...]], shapely.Polygon] = {}
         for item in items:
-            with open_checked(item.reference) as src:
-                src_crs = CRS.from_user_input(src.crs)
-                if dst_crs is None:
-                    dst_crs = src_crs
-                bounds = tuple(src.bounds)
-                if res is None:
-                    res = default_res(item, src, dst_crs)
-            if src_crs != dst_crs:
-                bounds = transform_bounds(src_crs, dst_crs, *bounds, densify_pts=21)
-            geometries.append(shapely.box(*bounds))
+            header = headers.header(item.reference)
+            self._open.note(item.reference, header)
+            src_crs = self._open.crs(header.crs)
+            if dst_crs is None:
+                dst_crs = src_crs
+            if res is None:
+                res = default_res(item, header, src_crs, dst_crs)
+            place = (header.crs, header.bounds)
+            if place not in footprints:
+                bounds = header.bounds
+                if src_crs != dst_crs:
+                    bounds = transform_bounds(src_crs, dst_crs, *bounds, densify_pts=21)
+                footprints[place] = shapely.box(*bounds)
+            geometries.append(footprints[place])
+        headers.save(files)
         if isinstance(res, int | float):
             res = (float(res), float(res))
         assert res is not None
@@ -281,40 +322,58 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     # ------------------------------------------------------------------- reading
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the open file handles (for DataLoader workers).
+        """Pickle without open files and what was noted of them (for workers).
+
+        A worker opens and notes its own files (:class:`OpenFiles` pickles
+        empty). The items' file paths repeat their folders, so they travel
+        compressed: a year of Terrascope products (12,000 paths) pickles to a
+        few hundred kB instead of a few MB.
 
         Returns:
             The instance's state.
         """
         state = self.__dict__.copy()
-        state['_handles'] = OrderedDict()
+        state['_on_crs'], state['_crs_equal'], state['_grids_crs'] = {}, [], None
+        state.pop('_index_arrays', None)
+        state['_items'] = zlib.compress(
+            pickle.dumps(list(self._items.values()), pickle.HIGHEST_PROTOCOL), 1
+        )
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled dataset.
+
+        Args:
+            state: from :meth:`__getstate__`.
+        """
+        items: list[Item] = pickle.loads(zlib.decompress(state['_items']))
+        state['_items'] = {item.key: item for item in items}
+        self.__dict__.update(state)
+
     def _source(self, path: str) -> DatasetReader:
-        pid = os.getpid()
-        if pid != self._handles_pid:
-            # Handles inherited through fork share file offsets with the parent.
-            self._handles = OrderedDict()
-            self._handles_pid = pid
-        if path in self._handles:
-            self._handles.move_to_end(path)
-            return self._handles[path]
-        src = open_checked(path)
-        if self.cache:
-            self._handles[path] = src
-            while len(self._handles) > 128:
-                _, old = self._handles.popitem(last=False)
-                old.close()
-        return src
+        return self._open.open(path)
 
     def _same_crs(self, path: str) -> bool:
+        """Whether a file is in the dataset's CRS (noted per file and CRS)."""
+        self._follow_crs()
+        same = self._on_crs.get(path)
+        if same is None:
+            file_crs = self._open.file_info(path).grid.crs
+            # pyproj's CRS comparison costs up to a millisecond: once per CRS,
+            # since files share their CRS objects (OpenFiles.crs).
+            same = next((v for c, v in self._crs_equal if c is file_crs), None)
+            if same is None:
+                same = file_crs == self.crs
+                self._crs_equal.append((file_crs, same))
+            self._on_crs[path] = same
+        return same
+
+    def _follow_crs(self) -> None:
+        """Forget what depends on the dataset's CRS when it has changed."""
         crs = self.crs
         if crs is not self._grids_crs:
-            # pyproj's CRS comparison costs about a millisecond: once per CRS.
-            self._on_crs = {p: f.grid.crs == crs for p, f in self._files.items()}
+            self._on_crs, self._crs_equal, self._pixel_m = {}, [], {}
             self._grids_crs = crs
-            self._pixel_m = {}
-        return self._on_crs.get(path, False)
 
     def _aligned(
         self,
@@ -324,8 +383,8 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         shape: tuple[int, int],
     ) -> tuple[FileInfo, int, int] | None:
         """The file and the window's (col, row) if the window is on its grid."""
-        file = self._files.get(path)
-        if file is None or not file.direct or not self._same_crs(path):
+        file = self._open.file_info(path)
+        if not file.direct or not self._same_crs(path):
             return None
         offset = file.grid.aligned(bounds, res, shape)
         return None if offset is None else (file, *offset)
@@ -336,9 +395,9 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         """The part of a window (col, row, width, height) inside a file.
 
         Returns the file's values there and where they go in the window; None
-        (and the file is not opened) when the window misses the file.
+        (and nothing is read) when the window misses the file.
         """
-        clipped = self._files[path].grid.clip(*window)
+        clipped = self._open.file_info(path).grid.clip(*window)
         if clipped is None:
             return None
         part, rows, columns = clipped
@@ -348,8 +407,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         except RasterioError as error:
             raise corrupt_file_error(path, error) from error
         finally:
-            if not self.cache:
-                src.close()
+            self._open.release(src)
         return data, rows, columns
 
     def _read(
@@ -388,8 +446,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         except RasterioError as error:
             raise corrupt_file_error(path, error) from error
         finally:
-            if not self.cache:
-                src.close()
+            self._open.release(src)
         result: NDArray[np.float32] = data
         return result
 
@@ -544,7 +601,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     def _pixel_size(self, res: tuple[float, float]) -> tuple[float, float]:
         # Metres per pixel at the dataset's centre, not the window's: the same
         # pixel then gets the same mask whatever window it is read in.
-        self._same_crs('')  # resets the cache when the CRS has changed
+        self._follow_crs()
         if res not in self._pixel_m:
             bx, by, _ = self.bounds
             centre = ((bx.start + bx.stop) / 2, (by.start + by.stop) / 2)

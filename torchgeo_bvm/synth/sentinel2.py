@@ -29,6 +29,8 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.transform import Affine, from_bounds
 from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+from tqdm import tqdm
 
 from ..crs import DEFAULT_CRS, UTM31N
 from ..datasets.bands import (
@@ -43,18 +45,22 @@ from ..sheets import KBL_CRS, Sheet
 from .noise import Clouds, wave_field
 
 __all__ = [
+    'FLANDERS_TILES',
     'QUALITY_LAYERS',
     'SCL_COLOURS',
     'SCL_SPECTRA',
     'TERRASCOPE_NODATA',
+    'TILE_SIZE_M',
     'native_layers',
     'reflectance_from_classes',
+    'study_area',
     'synthetic_scene',
     'synthetic_scl',
     'terrascope_product_id',
     'write_openeo_acquisition',
     'write_openeo_composite',
     'write_openeo_file',
+    'write_terrascope_archive',
     'write_terrascope_product',
 ]
 
@@ -80,6 +86,24 @@ SCL_SPECTRA: dict[int, dict[str, float]] = {
         11: (9000, 9000, 9000, 9000, 8800, 8600, 8500, 8400, 8300, 800, 600),
     }.items()
 }
+
+#: The Sentinel-2 (MGRS) tiles of UTM zone 31N that cover the 43 map sheets of
+#: Flanders, with the upper-left corner of each in EPSG:32631; every tile spans
+#: 109.8 km (10,980 pixels at 10 m) and overlaps its neighbours by 9.8 km. The
+#: corners of three more tiles (31UDR, 31UER, 31UGT) reach 20-40 km² of sheets
+#: 36, 37 and 35; they are left out.
+FLANDERS_TILES: dict[str, tuple[float, float]] = {
+    '31UDS': (399960.0, 5700000.0),
+    '31UDT': (399960.0, 5800020.0),
+    '31UES': (499980.0, 5700000.0),
+    '31UET': (499980.0, 5800020.0),
+    '31UFS': (600000.0, 5700000.0),
+    '31UFT': (600000.0, 5800020.0),
+    '31UGS': (699960.0, 5700000.0),
+}
+
+#: Width and height of a Sentinel-2 tile in metres.
+TILE_SIZE_M = 109_800.0
 
 #: The usual Sen2Cor SCL colours, written as the SCL files' colour table.
 SCL_COLOURS: dict[int, tuple[int, int, int, int]] = {
@@ -324,25 +348,37 @@ def _write_tif(
     nodata: float | None,
     descriptions: Sequence[str] | None = None,
     colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+    size: tuple[int, int] | None = None,
+    offset: tuple[int, int] = (0, 0),
+    blocksize: int | None = None,
 ) -> Path:
+    """Write ``data`` at ``offset`` (row, col) of a file of ``size`` (rows, cols).
+
+    With a ``size``, blocks the data do not fill are not written (``SPARSE_OK``).
+    """
     bands, rows, cols = data.shape
+    height, width = size or (rows, cols)
     profile: dict[str, Any] = {
         'driver': 'GTiff',
-        'width': cols,
-        'height': rows,
+        'width': width,
+        'height': height,
         'count': bands,
         'dtype': data.dtype.name,
         'crs': crs.to_wkt(),
         'transform': transform,
         'compress': 'deflate',
     }
+    if size is not None:
+        profile['sparse_ok'] = True
+    if blocksize is not None:
+        profile.update(tiled=True, blockxsize=blocksize, blockysize=blocksize)
     if nodata is not None:
         profile['nodata'] = nodata
     with (
         atomic_path(path) as temporary,
         rasterio.open(temporary, 'w', **profile) as dst,
     ):
-        dst.write(data)
+        dst.write(data, window=Window(offset[1], offset[0], cols, rows))
         for index, description in enumerate(descriptions or [], start=1):
             dst.set_band_description(index, description)
         if colormap is not None:
@@ -369,6 +405,8 @@ def write_terrascope_product(
     nodata: int | None = TERRASCOPE_NODATA,
     seed: int = 0,
     archive: bool = True,
+    data_bounds: tuple[float, float, float, float] | None = None,
+    blocksize: int | None = None,
 ) -> Path:
     """Write one complete Terrascope TOC product folder.
 
@@ -390,23 +428,45 @@ def write_terrascope_product(
         nodata: reflectance nodata written in the band files' tags.
         seed: seed of everything generated.
         archive: use the archive's date folders.
+        data_bounds: the part of ``bounds`` that ``reflectance`` and ``scl``
+            cover (and where data are generated), on the product's 60 m grid;
+            every file still spans ``bounds``, its blocks outside this part left
+            unwritten (a sparse GeoTIFF: GDAL reads them as the nodata value, 0
+            without one). This writes full-size tiles (109.8 km) with data in a
+            study area only. Default: ``bounds``.
+        blocksize: write tiled GeoTIFFs with square blocks of this many pixels
+            (a multiple of 16); default: strips, as GDAL writes by default.
 
     Returns:
         The product folder.
 
     Raises:
-        ValueError: if ``bounds`` are not whole multiples of 60 m, a band name is
-            unknown or an array fits neither grid.
+        ValueError: if ``bounds`` are not whole multiples of 60 m, ``data_bounds``
+            are not on their 60 m grid inside them, a band name is unknown or an
+            array fits neither grid.
     """
     xmin, ymin, xmax, ymax = bounds
     width, height = xmax - xmin, ymax - ymin
     if width <= 0 or height <= 0 or width % 60 or height % 60:
         raise ValueError(f'bounds {bounds} must span whole multiples of 60 m')
+    dxmin, dymin, dxmax, dymax = data_bounds or bounds
+    # The data's offset from the product's top-left corner, and size, in metres.
+    left, top, across, down = dxmin - xmin, ymax - dymax, dxmax - dxmin, dymax - dymin
+    inside = left >= 0 and top >= 0 and dxmax <= xmax and dymin >= ymin
+    if (
+        not inside
+        or across <= 0
+        or down <= 0
+        or any(v % 60 for v in (left, top, across, down))
+    ):
+        raise ValueError(
+            f'data_bounds {data_bounds} must lie inside {bounds} on its 60 m grid'
+        )
     unknown = sorted(set(reflectance or {}) - set(ALL_BANDS))
     if unknown:
         raise ValueError(f'unknown bands {unknown}: expected {", ".join(ALL_BANDS)}')
     crs = CRS.from_user_input(crs)
-    grid = (round(height / 10), round(width / 10))
+    grid = (round(down / 10), round(across / 10))
 
     if scl is None:
         scl20 = synthetic_scl((grid[0] // 2, grid[1] // 2), seed=seed)
@@ -428,10 +488,18 @@ def write_terrascope_product(
         folder = folder / 'TOC_V2' / f'{stamp:%Y}' / f'{stamp:%m}' / f'{stamp:%d}'
     folder = folder / product
 
-    def transform(metres: int) -> Affine:
-        return from_bounds(
-            xmin, ymin, xmax, ymax, round(width / metres), round(height / metres)
-        )
+    def placed(metres: int) -> dict[str, Any]:
+        """Where a file at ``metres`` lies and where its data go in it."""
+        return {
+            'transform': from_bounds(
+                xmin, ymin, xmax, ymax, round(width / metres), round(height / metres)
+            ),
+            'size': None
+            if data_bounds is None
+            else (round(height / metres), round(width / metres)),
+            'offset': (round(top / metres), round(left / metres)),
+            'blocksize': blocksize,
+        }
 
     # Every array is checked before the first file is written.
     native, _ = native_layers(given, scl20, grid, nodata)
@@ -440,17 +508,17 @@ def write_terrascope_product(
         _write_tif(
             folder / f'{stem}_TOC-{band}_{metres}M_{version}.tif',
             data[None],
-            transform(metres),
-            crs,
-            nodata,
+            crs=crs,
+            nodata=nodata,
+            **placed(metres),
         )
     _write_tif(
         folder / f'{stem}_SCENECLASSIFICATION_20M_{version}.tif',
         scl20[None],
-        transform(20),
-        crs,
-        0,
+        crs=crs,
+        nodata=0,
         colormap=SCL_COLOURS,
+        **placed(20),
     )
     rng = np.random.default_rng(seed + 1)
     shape60 = (grid[0] // 6, grid[1] // 6)
@@ -459,9 +527,9 @@ def write_terrascope_product(
         _write_tif(
             folder / f'{stem}_{layer}_60M_{version}.tif',
             values[None],
-            transform(60),
-            crs,
-            None,
+            crs=crs,
+            nodata=None,
+            **placed(60),
         )
     quicklook = np.stack(
         [np.asarray(given[b], dtype=np.float64) for b in ('B04', 'B03', 'B02')]
@@ -470,9 +538,9 @@ def write_terrascope_product(
     _write_tif(
         folder / f'{stem}_TOC_QUICKLOOK_{version}.tif',
         _block_mean_stack(quicklook, 6).astype(np.uint8),
-        transform(60),
-        crs,
-        None,
+        crs=crs,
+        nodata=None,
+        **placed(60),
     )
     with atomic_path(folder / f'{product}.xml') as temporary:
         temporary.write_text(_METADATA_XML.format(product=product), encoding='utf-8')
@@ -598,3 +666,103 @@ def write_openeo_composite(
         crs=crs,
         nodata=nodata,
     )
+
+
+def write_terrascope_archive(
+    root: str | Path,
+    products: int,
+    *,
+    year: int = 2021,
+    tiles: Mapping[str, tuple[float, float]] = FLANDERS_TILES,
+    data_size: int = 504,
+    blocksize: int = 512,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[Path]:
+    """Write a year of Terrascope products over Flanders at the archive's real size.
+
+    The products are spread over ``tiles`` (a date every few days on each tile,
+    alternately from S2A and S2B) in the archive layout
+    (``root/TOC_V2/YYYY/MM/DD/<product>/``), every product complete (the 19 files
+    of :func:`write_terrascope_product`) and every file at its real size (10,980
+    x 10,980 pixels at 10 m, tiled). Data are written only in a study area of
+    ``data_size`` x ``data_size`` pixels at the centre of each tile (a seeded
+    scene of :func:`synthetic_scene`, four variants per tile); the rest of every
+    file is sparse (read as nodata), which keeps a year of products small on
+    disk while headers, file counts and footprints are those of the real archive.
+
+    Args:
+        root: the archive's root folder.
+        products: how many products to write (a real year over Flanders holds
+            about 1,000).
+        year: the year of the dates.
+        tiles: tile -> (left, top) corner in EPSG:32631.
+        data_size: width and height of the study area in 10 m pixels, a
+            multiple of 6.
+        blocksize: the files' block size in pixels.
+        seed: seed of the scenes.
+        progress: show a progress bar.
+
+    Returns:
+        The product folders, in the order written.
+
+    Raises:
+        ValueError: if ``products`` is not positive, ``data_size`` not a
+            positive multiple of 6 or no tile is given.
+    """
+    if products < 1 or not tiles:
+        raise ValueError(f'need at least one product and tile, got {products}')
+    if data_size <= 0 or data_size % 6:
+        raise ValueError(f'data_size must be a positive multiple of 6, got {data_size}')
+    names = sorted(tiles)
+    per_tile = -(-products // len(names))
+    # Built from an integer: pandas' keyword Timedelta warns under numpy 2.
+    step = pd.Timedelta(max(1, 365 // per_tile) * 86_400_000_000, unit='us')
+    start = pd.Timestamp(f'{year}-01-01T10:46:19')
+    scenes: dict[tuple[str, int], tuple[dict[str, NDArray[np.int16]], Any]] = {}
+    folders = []
+    for number in tqdm(range(products), desc='writing products', disable=not progress):
+        tile = names[number % len(names)]
+        visit = number // len(names)
+        left, top = tiles[tile]
+        variant = visit % 4
+        key = (tile, variant)
+        if key not in scenes:
+            scenes[key] = synthetic_scene(
+                (data_size, data_size), seed=seed + 4 * names.index(tile) + variant
+            )
+        reflectance, scl = scenes[key]
+        folders.append(
+            write_terrascope_product(
+                root,
+                sensing=(start + visit * step).isoformat(),
+                tile=tile,
+                platform=('S2A', 'S2B')[visit % 2],
+                bounds=(left, top - TILE_SIZE_M, left + TILE_SIZE_M, top),
+                data_bounds=study_area(tiles[tile], data_size),
+                reflectance=reflectance,
+                scl=scl,
+                blocksize=blocksize,
+                seed=seed,
+            )
+        )
+    return folders
+
+
+def study_area(
+    corner: tuple[float, float], data_size: int = 504
+) -> tuple[float, float, float, float]:
+    """Where :func:`write_terrascope_archive` writes data in a tile.
+
+    Args:
+        corner: the tile's upper-left corner (see :data:`FLANDERS_TILES`).
+        data_size: the study area's width and height in 10 m pixels.
+
+    Returns:
+        ``(xmin, ymin, xmax, ymax)``: a square at the tile's centre, on its 60 m
+        grid.
+    """
+    left, top = corner
+    offset = round((TILE_SIZE_M / 10 - data_size) / 2 / 6) * 60.0
+    size = data_size * 10.0
+    return (left + offset, top - offset - size, left + offset + size, top - offset)

@@ -1,0 +1,249 @@
+"""A year of Terrascope products over Flanders: index, per-sample reads, setup.
+
+Writes (once, under ``--data``) Terrascope TOC archives of 10, 100 and 1,000
+products in the real layout (``TOC_V2/YYYY/MM/DD/<product>/``, 19 files per
+product, 12 of them read: 11 bands and SCL) over the seven Sentinel-2 tiles that
+cover the 43 map sheets, every file at its real size (10,980 x 10,980 pixels at
+10 m, tiled 512 x 512, deflate) with data in a 5 km study area at each tile's
+centre and sparse elsewhere (:func:`torchgeo_bvm.synth.sentinel2.write_terrascope_archive`),
+and a ``BwkHab`` shapefile of 650,000 polygons. Every measurement runs in a
+fresh process (imports done, nothing else), on the files in the OS page cache:
+
+* ``index``: ``Sentinel2TOC(archive)`` construction (all 11 bands, the default
+  cloud rule), cold (empty ``TORCHGEO_BVM_CACHE``) and warm (a second process),
+  and the size of the pickled dataset (what a ``spawn`` worker receives);
+* ``reads``: random-date 256 x 256 queries, each on a random product and a
+  random window of its study area, with GDAL's block cache at ``--gdal-cache``
+  MB (16 by default: the real archive is thousands of times larger than any
+  block cache, so every window is decompressed), in one process: one untimed
+  query per product first (in random order: what an epoch of training has
+  opened), then ``--queries`` timed ones;
+* ``setup``: ``BVMDataModule(archive of 1,000 products, the 650,000 polygons)``
+  over all 43 sheets in EPSG:4326: ``setup('fit')`` and ``setup('test')``, cold
+  and warm, with the time of each part and the number of evaluation tiles.
+
+Run it from a folder without Python files of its own (its child processes put
+the working folder first on ``sys.path``).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_archive.py [--data /tmp/bvm-archive]
+        [--parts index reads setup] [--products 10 100 1000] [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_INDEX = r"""
+import json, pickle, sys, time, warnings
+warnings.simplefilter('ignore')
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+start = time.perf_counter()
+ds = Sentinel2TOC(sys.argv[1])
+seconds = time.perf_counter() - start
+print(json.dumps({'seconds': seconds, 'entries': len(ds.index),
+                  'pickled_mb': len(pickle.dumps(ds)) / 1e6}))
+"""
+
+_READS = r"""
+import json, sys, time, warnings
+warnings.simplefilter('ignore')
+import numpy as np, pandas as pd
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES, study_area
+ds = Sentinel2TOC(sys.argv[1])
+queries, seed = int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(seed)
+keys = ds.index['filepath'].to_numpy()
+days = ds.index.index.left
+size = 2560.0
+times = []
+# Warm-up: every product once, in random order (the files an epoch has opened),
+# then random products.
+warm = list(rng.permutation(len(keys)))
+for i in range(len(warm) + queries):
+    row = int(warm[i]) if i < len(warm) else int(rng.integers(len(keys)))
+    tile = keys[row].rsplit('/', 1)[-1].split('_')[2]
+    xmin, ymin, xmax, ymax = study_area(FLANDERS_TILES[tile])
+    x = xmin + 10.0 * int(rng.integers(0, int((xmax - xmin - size) / 10)))
+    y = ymin + 10.0 * int(rng.integers(0, int((ymax - ymin - size) / 10)))
+    day = pd.Timestamp(days[row])
+    start = time.perf_counter()
+    sample = ds[x : x + size, y : y + size, day : day + pd.Timedelta(hours=23)]
+    if i >= len(warm):
+        times.append(time.perf_counter() - start)
+    assert sample['image'].shape == (11, 256, 256)
+times = np.array(times) * 1000
+print(json.dumps({'mean_ms': float(times.mean()), 'median_ms': float(np.median(times)),
+                  'p90_ms': float(np.percentile(times, 90))}))
+"""
+
+_SETUP = r"""
+import json, sys, time, warnings
+warnings.simplefilter('ignore')
+from torchgeo_bvm.datamodules import BVMDataModule
+parts = {}
+def timed(name, function):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
+    return wrapper
+# Which part of the build takes the time (the data module's own steps).
+for name in ('_imagery', '_labels', '_flanders'):
+    setattr(BVMDataModule, name, timed(name.strip('_'), getattr(BVMDataModule, name)))
+start = time.perf_counter()
+dm = BVMDataModule(sys.argv[1], sys.argv[2], batch_size=8, patch_size=256)
+dm.setup('fit')
+fit = time.perf_counter() - start
+start = time.perf_counter()
+dm.setup('test')
+test = time.perf_counter() - start
+print(json.dumps({'fit_s': fit, 'test_s': test, **{f'{k}_s': v for k, v in parts.items()},
+                  'val_tiles': len(dm.val_sampler), 'test_tiles': len(dm.test_sampler),
+                  'train_length': len(dm.train_sampler)}))
+"""
+
+
+def archive(data: Path, products: int) -> Path:
+    root = data / f'archive-{products}'
+    done = root / '.complete'
+    if not done.exists():
+        from torchgeo_bvm.synth.sentinel2 import write_terrascope_archive
+
+        shutil.rmtree(root, ignore_errors=True)
+        start = time.perf_counter()
+        write_terrascope_archive(root, products, progress=True)
+        done.write_text('ok')
+        print(f'wrote {products} products in {time.perf_counter() - start:.0f} s')
+    return root
+
+
+def layer(data: Path, polygons: int = 650_000) -> Path:
+    path = data / f'bwkhab_{polygons}' / 'BwkHab.shp'
+    if not path.exists():
+        from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+
+        write_bwkhab(synthetic_bwkhab(polygons, seed=0), path)
+    return path
+
+
+def child(code: str, *args: object, **env: str) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, '-c', code, *map(str, args)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **env),
+    )
+    parsed: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def bench_index(data: Path, sizes: list[int]) -> None:
+    print('\n| products | files read | cold s | warm s | pickled MB |')
+    print('|---:|---:|---:|---:|---:|')
+    for n in sizes:
+        root = archive(data, n)
+        cache = str(fresh(data / f'cache-index-{n}'))
+        cold = child(_INDEX, root, TORCHGEO_BVM_CACHE=cache)
+        warm = child(_INDEX, root, TORCHGEO_BVM_CACHE=cache)
+        print(
+            f'| {n:,} | {12 * int(cold["entries"]):,} | {cold["seconds"]:.2f} '
+            f'| {warm["seconds"]:.2f} | {warm["pickled_mb"]:.2f} |',
+            flush=True,
+        )
+
+
+def bench_reads(data: Path, sizes: list[int], args: argparse.Namespace) -> None:
+    rows = []
+    for repeat in range(args.repeat):
+        for n in sizes:
+            root = archive(data, n)
+            cache = str(data / f'cache-index-{n}')
+            result = child(
+                _READS,
+                root,
+                args.queries,
+                repeat,
+                TORCHGEO_BVM_CACHE=cache,
+                GDAL_CACHEMAX=args.gdal_cache,
+            )
+            rows.append((repeat, n, result))
+            print(json.dumps({'run': repeat, 'products': n, **result}), flush=True)
+    print('\n| run | products | mean ms | median ms | p90 ms | mean vs smallest |')
+    print('|---:|---:|---:|---:|---:|---:|')
+    for repeat, n, r in rows:
+        # The baseline: the smallest archive, in the same run.
+        base_mean = min(
+            ((m, x['mean_ms']) for rr, m, x in rows if rr == repeat),
+            key=lambda pair: pair[0],
+        )[1]
+        print(
+            f'| {repeat + 1} | {n:,} | {r["mean_ms"]:.1f} | {r["median_ms"]:.1f} '
+            f'| {r["p90_ms"]:.1f} | {r["mean_ms"] / base_mean:.2f} |'
+        )
+
+
+def bench_setup(data: Path, products: int) -> None:
+    root = archive(data, products)
+    shp = layer(data)
+    cache = str(fresh(data / 'cache-setup'))
+    print('\n| run | setup fit s | setup test s | parts s | val tiles | test tiles |')
+    print('|---|---:|---:|---|---:|---:|')
+    for label in ('cold', 'warm'):
+        r = child(_SETUP, root, shp, TORCHGEO_BVM_CACHE=cache)
+        parts = ', '.join(
+            f'{k[:-2]} {v:.1f}'
+            for k, v in r.items()
+            if k.endswith('_s') and k not in ('fit_s', 'test_s')
+        )
+        print(
+            f'| {label} | {r["fit_s"]:.1f} | {r["test_s"]:.1f} | {parts} '
+            f'| {int(r["val_tiles"])} | {int(r["test_tiles"])} |',
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data', type=Path, default=Path('/tmp/bvm-archive'))
+    parser.add_argument(
+        '--parts',
+        nargs='+',
+        default=['index', 'reads', 'setup'],
+        choices=['index', 'reads', 'setup'],
+    )
+    parser.add_argument('--products', type=int, nargs='+', default=[10, 100, 1000])
+    parser.add_argument('--read-products', type=int, nargs='+', default=[100, 1000])
+    parser.add_argument('--queries', type=int, default=300)
+    parser.add_argument('--repeat', type=int, default=1)
+    parser.add_argument('--gdal-cache', default='16')
+    args = parser.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    if 'index' in args.parts:
+        bench_index(args.data, args.products)
+    if 'reads' in args.parts:
+        bench_reads(args.data, args.read_products, args)
+    if 'setup' in args.parts:
+        bench_setup(args.data, max(args.products))
+
+
+if __name__ == '__main__':
+    main()
