@@ -42,6 +42,8 @@ import sys
 import time
 from pathlib import Path
 
+from steptimes import STEP_TIMER
+
 _INDEX = r"""
 import json, pickle, sys, time, warnings
 warnings.simplefilter('ignore')
@@ -90,15 +92,6 @@ _SETUP = r"""
 import json, sys, time, warnings
 warnings.simplefilter('ignore')
 from torchgeo_bvm.datamodules import BVMDataModule
-parts = {}
-def timed(name, function):
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
-    return wrapper
 # Which part of the build takes the time (the data module's own steps).
 for name in ('_imagery', '_labels', '_flanders'):
     setattr(BVMDataModule, name, timed(name.strip('_'), getattr(BVMDataModule, name)))
@@ -109,7 +102,7 @@ fit = time.perf_counter() - start
 start = time.perf_counter()
 dm.setup('test')
 test = time.perf_counter() - start
-print(json.dumps({'fit_s': fit, 'test_s': test, **{f'{k}_s': v for k, v in parts.items()},
+print(json.dumps({'fit_s': fit, 'test_s': test, **{f'{k}_s': v for k, v in steps.items()},
                   'val_tiles': len(dm.val_sampler), 'test_tiles': len(dm.test_sampler),
                   'train_length': len(dm.train_sampler)}))
 """
@@ -208,7 +201,7 @@ def bench_setup(data: Path, products: int) -> None:
     print('\n| run | setup fit s | setup test s | parts s | val tiles | test tiles |')
     print('|---|---:|---:|---|---:|---:|')
     for label in ('cold', 'warm'):
-        r = child(_SETUP, root, shp, TORCHGEO_BVM_CACHE=cache)
+        r = child(STEP_TIMER + _SETUP, root, shp, TORCHGEO_BVM_CACHE=cache)
         parts = ', '.join(
             f'{k[:-2]} {v:.1f}'
             for k, v in r.items()

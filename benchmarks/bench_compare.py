@@ -45,6 +45,7 @@ import rasterio.features
 import shapely
 from numpy.typing import NDArray
 from rasterio.windows import Window
+from steptimes import STEP_TIMER
 
 from torchgeo_bvm.bvmlayer import BVMLayer
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
@@ -60,7 +61,6 @@ BLOCK = 2048
 
 _COMPARE_CHILD = """
 import json, sys, time, warnings
-from collections import defaultdict
 warnings.simplefilter('ignore')
 def high_water_mb():
     for line in open('/proc/self/status'):
@@ -69,15 +69,6 @@ def high_water_mb():
 from torchgeo_bvm import compare
 from torchgeo_bvm.bvmlayer import BVMLayer
 from torchgeo_bvm.cli import main
-phases = defaultdict(float)
-def timed(name, function):
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            phases[name] += time.perf_counter() - start
-    return wrapper
 # Time the steps of compare_with_bvm where it looks them up.
 for name in ('find_class_maps', 'check_maps_disjoint', 'repair_polygons',
              'zonal_counts', 'polygon_table', 'class_summary', 'plot_candidates',
@@ -93,7 +84,7 @@ start = time.perf_counter()
 status = main(sys.argv[1:])
 seconds = time.perf_counter() - start
 print(json.dumps({'status': status, 'seconds': seconds, 'peak_mb': high_water_mb(),
-                  'baseline_mb': before, 'phases': phases}))
+                  'baseline_mb': before, 'phases': steps}))
 """
 
 
@@ -277,7 +268,7 @@ def main() -> None:
     command += ['--out', str(out), '--overwrite']
     print('torchgeo-bvm ' + ' '.join(command), flush=True)
     child = subprocess.run(
-        [sys.executable, '-c', _COMPARE_CHILD, *command],
+        [sys.executable, '-c', STEP_TIMER + _COMPARE_CHILD, *command],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
