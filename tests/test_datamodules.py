@@ -72,7 +72,7 @@ def test_patch_size_must_be_a_multiple_of_32(scene: Scene, patch_size: int) -> N
         ({'cloud_rule': 'foggy'}, "unknown cloud_rule 'foggy'"),
         ({'normalization': 'minmax'}, "unknown normalization 'minmax'"),
         ({'bands': ['B02', 'B10']}, "unknown band 'B10'"),
-        ({'res': [1.0, 2.0, 3.0]}, 'res must be one number or'),
+        ({'res': [1.0, 2.0, 3.0]}, r'res takes one or two values \(x, then y\), got 3'),
     ],
 )
 def test_bad_arguments(scene: Scene, kwargs: dict[str, Any], message: str) -> None:

@@ -1,18 +1,67 @@
-"""torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo."""
+"""torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo.
 
-from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
-from .callbacks import ConfusionMatrixWriter
-from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
-from .crs import DEFAULT_CRS, resolution_for
-from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
-from .download import DownloadOptions, download
-from .errors import BVMError, BVMFileError, BVMValueError
-from .labels import rasterize_bvm, write_class_raster
-from .pixelgrid import Grid
-from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
-from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
+Every public name is importable from here. They are loaded on first use
+(:pep:`562`), so ``import torchgeo_bvm`` and the command line start without
+torch: a command that needs no deep learning never imports it.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING
+
+from .lazy import exports
+
+if TYPE_CHECKING:
+    from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
+    from .callbacks import ConfusionMatrixWriter
+    from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
+    from .crs import DEFAULT_CRS, resolution_for
+    from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
+    from .download import DownloadOptions, download
+    from .errors import BVMError, BVMFileError, BVMValueError
+    from .labels import rasterize_bvm, write_class_raster
+    from .pixelgrid import Grid
+    from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
+    from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
 
 __version__ = '0.1.0'
+
+#: The module each public name lives in.
+_HOMES: dict[str, str] = {
+    'MAPPING_VERSION': 'bwk',
+    'UnitMapping': 'bwk',
+    'map_integer_labels': 'bwk',
+    'ConfusionMatrixWriter': 'callbacks',
+    'CLASS_NAMES': 'classes',
+    'CLASSES': 'classes',
+    'IGNORE_INDEX': 'classes',
+    'NUM_CLASSES': 'classes',
+    'BVMClass': 'classes',
+    'DEFAULT_CRS': 'crs',
+    'resolution_for': 'crs',
+    'BVMDataset': 'datasets',
+    'BVMRaster': 'datasets',
+    'CloudRule': 'datasets',
+    'Sentinel2TOC': 'datasets',
+    'DownloadOptions': 'download',
+    'download': 'download',
+    'BVMError': 'errors',
+    'BVMFileError': 'errors',
+    'BVMValueError': 'errors',
+    'rasterize_bvm': 'labels',
+    'write_class_raster': 'labels',
+    'Grid': 'pixelgrid',
+    'PAPER_SPLIT': 'sheets',
+    'Sheet': 'sheets',
+    'SplitScheme': 'sheets',
+    'compare_official': 'sheets',
+    'grid': 'sheets',
+    'SplitStatistics': 'statistics',
+    'chi_squared_distance': 'statistics',
+    'split_class_counts': 'statistics',
+}
 
 __all__ = [
     'CLASSES',
@@ -48,3 +97,24 @@ __all__ = [
     'split_class_counts',
     'write_class_raster',
 ]
+
+
+class _Package(types.ModuleType):
+    """The package, keeping its function ``download`` over the subpackage.
+
+    Importing ``torchgeo_bvm.download`` binds the subpackage to the name
+    ``download`` of its parent; the public name is the function (as it was
+    before imports became lazy), so that binding is left out. The subpackage
+    stays importable by its full name.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _HOMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)

@@ -34,6 +34,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -43,7 +44,11 @@ from pyproj import CRS
 from rasterio.enums import MaskFlags
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
-from torchgeo.datasets import GeoDataset
+
+from .errors import BVMNotFoundError, BVMValueError
+
+if TYPE_CHECKING:
+    from torchgeo.datasets import GeoDataset
 
 __all__ = ['Grid', 'location_seed', 'merge_fill', 'nodata_is_the_only_mask']
 
@@ -109,7 +114,7 @@ class Grid:
         """
         xres, yres = (res, res) if isinstance(res, int | float) else res
         if xres <= 0 or yres <= 0:
-            raise ValueError(f'resolution must be positive, got {(xres, yres)}')
+            raise BVMValueError(f'resolution must be positive, got {(xres, yres)}')
         xmin, ymin, xmax, ymax = bounds
         left = math.floor(xmin / xres) * xres
         top = math.ceil(ymax / yres) * yres
@@ -133,13 +138,13 @@ class Grid:
             ValueError: if it has no CRS or is not north up.
         """
         if not Path(path).exists():
-            raise FileNotFoundError(f'reference raster not found: {path}')
+            raise BVMNotFoundError(f'reference raster not found: {path}')
         with rasterio.open(path) as src:
             if src.crs is None:
-                raise ValueError(f'{path}: the reference raster has no CRS')
+                raise BVMValueError(f'{path}: the reference raster has no CRS')
             grid = cls.of_file(src)
         if not grid.north_up:
-            raise ValueError(f'{path}: the reference raster is not north up')
+            raise BVMValueError(f'{path}: the reference raster is not north up')
         return grid
 
     @classmethod
@@ -223,7 +228,7 @@ class Grid:
 
     def _size(self) -> tuple[int, int]:
         if self.width is None or self.height is None:
-            raise ValueError('an unbounded grid has no size or bounds')
+            raise BVMValueError('an unbounded grid has no size or bounds')
         return self.width, self.height
 
     # -- the lattice ---------------------------------------------------------------

@@ -29,6 +29,8 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
+from .errors import BVMValueError
+
 __all__ = [
     'burn_polygons',
     'pixel_runs',
@@ -84,7 +86,7 @@ def pixel_runs(
         ValueError: if the transform is rotated or not north up.
     """
     if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
-        raise ValueError(f'scanline fill needs a north-up grid, got {transform!r}')
+        raise BVMValueError(f'scanline fill needs a north-up grid, got {transform!r}')
     height, width = shape
     if len(geometries) == 0 or height == 0 or width == 0:
         empty = np.empty(0, dtype=np.int64)
@@ -231,7 +233,7 @@ def burn_polygons(
             ``values`` does not have one value per geometry.
     """
     if len(values) != len(geometries):
-        raise ValueError(
+        raise BVMValueError(
             f'{len(geometries)} geometries but {len(values)} values to burn'
         )
     height, width = shape

@@ -343,7 +343,7 @@ def test_dataloader_two_workers_matches_direct_reads(tmp_path: Path) -> None:
         ds, sampler=windows, batch_size=4, num_workers=2, collate_fn=stack_samples
     )
     batches = list(loader)
-    assert ds._cache is None  # the workers loaded their own copies
+    assert not ds.bvm.loaded  # the workers loaded their own copies
     loaded = torch.cat([b['mask'] for b in batches])
     direct = torch.stack([ds[w]['mask'] for w in windows])
     assert loaded.shape == (8, 32, 32)
@@ -355,7 +355,7 @@ def test_pickle_drops_loaded_polygons(hand_shp: Path) -> None:
     ds = open_quietly(hand_shp, crs=L72, res=10.0)
     ds.load()
     copy = pickle.loads(pickle.dumps(ds))
-    assert copy._cache is None
+    assert not copy.bvm.loaded
     np.testing.assert_array_equal(copy[WINDOW]['mask'].numpy(), EXPECTED)
 
 

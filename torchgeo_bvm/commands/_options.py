@@ -10,11 +10,17 @@ whole 1:50,000 sheets are expected is an error, never its whole sheet.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pyproj import CRS
-from pyproj.exceptions import CRSError
+from ..errors import BVMValueError
 
-from ..sheets import Sheet, iter_codes, kbl_numbers
+if TYPE_CHECKING:
+    from pyproj import CRS
+
+    from ..sheets import Sheet
+
+# The parsers import what they need when called: a subcommand module imports
+# this one at start-up, and --help must not wait for pyproj or geopandas.
 
 __all__ = [
     'parse_crs',
@@ -38,6 +44,8 @@ def parse_sheets(text: str) -> list[Sheet]:
         ValueError: for an invalid code (naming it and the expected forms) or a
             list that names no sheet.
     """
+    from ..sheets import iter_codes
+
     return _some(text, lambda codes: list(iter_codes(codes)))
 
 
@@ -55,6 +63,8 @@ def parse_kbl_numbers(text: str) -> list[int]:
             ``'22/1-2'`` (see :func:`~torchgeo_bvm.sheets.kbl_numbers`), or a list
             that names no sheet.
     """
+    from ..sheets import kbl_numbers
+
     return _some(text, kbl_numbers)
 
 
@@ -63,9 +73,9 @@ def _some[T](text: str, parse: Callable[[str], list[T]]) -> list[T]:
     try:
         parsed = parse(text)
     except ValueError as error:
-        raise ValueError(f'--sheets: {error}') from None
+        raise BVMValueError(f'--sheets: {error}') from None
     if not parsed:
-        raise ValueError(f'--sheets {text!r} names no sheet')
+        raise BVMValueError(f'--sheets {text!r} names no sheet')
     return parsed
 
 
@@ -83,11 +93,14 @@ def parse_integers(text: str, option: str) -> list[int]:
         ValueError: if an item is not a whole number.
     """
     try:
-        return [int(item) for item in text.split(',') if item.strip()]
+        values = [int(item) for item in text.split(',') if item.strip()]
     except ValueError:
-        raise ValueError(
+        raise BVMValueError(
             f'{option}: expected comma-separated whole numbers, got {text!r}'
         ) from None
+    if not values:
+        raise BVMValueError(f'{option}: no value given ({text!r})')
+    return values
 
 
 def parse_crs(text: str) -> CRS:
@@ -102,10 +115,13 @@ def parse_crs(text: str) -> CRS:
     Raises:
         ValueError: if pyproj does not know it.
     """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
     try:
         return CRS.from_user_input(text)
     except CRSError as error:
-        raise ValueError(f'--crs: unknown CRS {text!r} ({error})') from None
+        raise BVMValueError(f'--crs: unknown CRS {text!r} ({error})') from None
 
 
 def parse_res(values: list[float] | None) -> tuple[float, float] | None:
@@ -118,12 +134,11 @@ def parse_res(values: list[float] | None) -> tuple[float, float] | None:
         ``(x, y)``, or None when nothing was given.
 
     Raises:
-        ValueError: for more than two values or a value that is not positive.
+        ValueError: for more than two values or a value that is not a finite
+            number greater than 0.
     """
     if values is None:
         return None
-    if len(values) not in (1, 2):
-        raise ValueError(f'--res takes one or two values, got {len(values)}')
-    if min(values) <= 0:
-        raise ValueError(f'--res must be positive, got {values}')
-    return (values[0], values[-1])
+    from ..checks import check_resolution
+
+    return check_resolution(values, '--res')

@@ -23,6 +23,7 @@ from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.warp import calculate_default_transform
 
+from ..errors import BVMNotFoundError, BVMValueError
 from ..pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
 
@@ -109,7 +110,7 @@ class FileInfo:
         )
 
 
-def corrupt_file_error(path: str, error: Exception) -> ValueError:
+def corrupt_file_error(path: str, error: Exception) -> BVMValueError:
     """The error of a file that GDAL cannot read.
 
     Args:
@@ -119,7 +120,7 @@ def corrupt_file_error(path: str, error: Exception) -> ValueError:
     Returns:
         A ValueError naming the file.
     """
-    return ValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
+    return BVMValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
 
 
 def open_checked(path: str) -> DatasetReader:
@@ -140,7 +141,7 @@ def open_checked(path: str) -> DatasetReader:
         raise corrupt_file_error(path, error) from error
     if src.crs is None:
         src.close()
-        raise ValueError(f'{path}: the GeoTIFF has no CRS')
+        raise BVMValueError(f'{path}: the GeoTIFF has no CRS')
     return src
 
 
@@ -207,7 +208,7 @@ class _Finder:
             if band not in files:
                 kind = 'SCENECLASSIFICATION' if band == SCL_BAND else f'TOC-{band}'
                 expected = f'{stem}_{kind}_{NATIVE_RESOLUTION[band]}M_{version}.tif'
-                raise FileNotFoundError(
+                raise BVMNotFoundError(
                     f'Terrascope product {product} has no file for band {band} '
                     f'(expected {expected} in {folder})'
                 )
@@ -234,21 +235,30 @@ class _Finder:
             names = [d.strip().upper() if d else None for d in src.descriptions]
             self.files[path] = FileInfo.of(src)
         if any(n is None for n in names):
-            raise ValueError(
+            raise BVMValueError(
                 f'{path}: band {names.index(None) + 1} has no name (band '
                 'description); openEO downloads must name every band (B02, ..., SCL)'
+            )
+        wanted = [*self.bands, SCL_BAND]
+        twice = sorted({n for n in names if n in wanted and names.count(n) > 1})
+        if twice:
+            # Which of two bands named alike holds the band is anyone's guess.
+            raise BVMValueError(
+                f'{path}: band {", ".join(str(n) for n in twice)} is named by more '
+                f'than one band description ({", ".join(str(n) for n in names)}); '
+                'each band must be named exactly once'
             )
         indexes = {str(n): i + 1 for i, n in enumerate(names)}
         missing = [b for b in self.bands if b not in indexes]
         if missing:
-            raise ValueError(
+            raise BVMValueError(
                 f'{path}: has no band {", ".join(missing)}; its bands are '
                 f'{", ".join(str(n) for n in names)}'
             )
         scl = None
         if self.cloud_rule is not None and layout == 'openeo':
             if SCL_BAND not in indexes:
-                raise ValueError(
+                raise BVMValueError(
                     f'{path}: has no SCL band to mask clouds with (bands: '
                     f'{", ".join(str(n) for n in names)}); pass cloud_rule=None '
                     'to read it without cloud masking'

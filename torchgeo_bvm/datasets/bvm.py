@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import warnings
-import zipfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from collections.abc import Callable, Iterable
+from typing import cast
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
-import pyogrio
 import rasterio
 import shapely
 import torch
 from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
-from shapely import STRtree
 from torch import Tensor
 from torchgeo.datasets import (
     DatasetNotFoundError,
@@ -38,14 +29,19 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..bwk import UnitMapping, map_integer_labels
+from ..bvmlayer import (
+    BVM_LAYER as BVM_LAYER,  # its old import path
+    BVMLayer,
+    LoadReport,
+    Polygons,
+)
+from ..bwk import UnitMapping
+from ..checks import check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
-from ..crs import DEFAULT_CRS, LAMBERT72, is_lambert72, resolution_for
-from ..fileio import VECTOR_SUFFIXES, find_files
-from ..geometry import repair_polygons, reproject_geometry
+from ..crs import DEFAULT_CRS, resolution_for
+from ..errors import BVMNotFoundError
 from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend
-from ..scanline import burn_polygons
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 
 __all__ = [
@@ -56,39 +52,6 @@ __all__ = [
     'merge_label_samples',
     'plot_label_sample',
 ]
-
-#: Name of the BVM layer in INBO's files.
-BVM_LAYER = 'BwkHab'
-_INTEGER_DTYPES = ('int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32')
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """What loading the polygons into memory did.
-
-    Args:
-        polygons: polygons kept (indexed and rasterised).
-        repaired: invalid geometries repaired with :func:`shapely.make_valid`.
-        skipped: empty or missing geometries, or invalid ones with no area left
-            after repair; they are not drawn.
-        seconds: wall time of the load (read, repair, reproject, index).
-    """
-
-    polygons: int
-    repaired: int
-    skipped: int
-    seconds: float
-
-
-@dataclass
-class _Polygons:
-    """The polygons of one process, in the dataset CRS, in burn order."""
-
-    crs: CRS
-    geometries: NDArray[np.object_]
-    labels: NDArray[np.uint8]
-    tree: STRtree
-    report: LoadReport
 
 
 class BVMDataset(CachedBounds, VectorDataset):
@@ -192,144 +155,30 @@ class BVMDataset(CachedBounds, VectorDataset):
         self.transforms = transforms
         self.label_name = label_field
         self.task = 'semantic_segmentation'
-        self.source, self.layer, self._is_parquet = self._find_source(paths, layer)
-        info = self._read_info()
-        fields: list[str] = info['fields']
-        if label_field not in fields:
-            raise ValueError(
-                f'{self.source}: no field {label_field!r}; the layer has the fields '
-                f'{", ".join(fields)}'
-            )
-        if habitat_field is not None and habitat_field not in fields:
-            if habitat_field != 'HAB1':
-                raise ValueError(
-                    f'{self.source}: no habitat field {habitat_field!r}; the layer has '
-                    f'the fields {", ".join(fields)}'
-                )
-            habitat_field = None
-        if info['features'] == 0:
-            raise ValueError(f'{self.source}: the layer holds no features')
-        self.label_field = label_field
-        self.habitat_field = habitat_field
-        self.source_crs: CRS = _source_crs(info['crs'])
-        self.source_bounds: tuple[float, float, float, float] = info['bounds']
-        integer = info['dtypes'][fields.index(label_field)] in _INTEGER_DTYPES
-        self.mapping: UnitMapping | None = None
-        if integer:
-            self.mapping_result = map_integer_labels(
-                self._read_columns([label_field])[label_field]
-            )
-        else:
-            self.mapping = (
-                mapping if isinstance(mapping, UnitMapping) else UnitMapping(mapping)
-            )
-            columns = [label_field] + ([habitat_field] if habitat_field else [])
-            table = self._read_columns(columns)
-            self.mapping_result = self.mapping.map_codes(
-                table[label_field],
-                table[habitat_field] if habitat_field else None,
-            )
-        self.mapping_result.warn(self.source, label_field)
+        try:
+            self.bvm = BVMLayer(paths, layer, label_field, mapping, habitat_field)
+        except BVMNotFoundError:
+            raise DatasetNotFoundError(self) from None
+        self.source = self.bvm.source
+        self.layer = self.bvm.layer
+        self.label_field = self.bvm.label_field
+        self.habitat_field = self.bvm.habitat_field
+        self.source_crs: CRS = self.bvm.source_crs
+        self.source_bounds = self.bvm.source_bounds
+        self.mapping: UnitMapping | None = self.bvm.mapping
+        self.mapping_result = self.bvm.mapping_result
         crs = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
-        if res is None:
-            res = resolution_for(crs)
-        if isinstance(res, int | float):
-            res = (float(res), float(res))
-        self._res = (float(res[0]), float(res[1]))
+        self._res = check_resolution(resolution_for(crs) if res is None else res)
         self.index = self._make_index(crs)
-        self._cache: _Polygons | None = None
-
-    # -- finding and describing the source ------------------------------------
-
-    def _find_source(
-        self, paths: str | os.PathLike[str], layer: str | None
-    ) -> tuple[str, str | None, bool]:
-        """(path GDAL/pyarrow opens, layer, is GeoParquet) of the BVM layer."""
-        path = Path(paths)
-        if path.is_dir():
-            path = self._find_in_folder(path)
-        if not path.exists():
-            raise DatasetNotFoundError(self)
-        suffix = path.suffix.lower()
-        if suffix in ('.parquet', '.geoparquet'):
-            return str(path), None, True
-        if suffix == '.zip':
-            return self._find_in_zip(path, layer), None, False
-        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-        if layer is None:
-            by_name = [n for n in layers if n.lower() == BVM_LAYER.lower()]
-            if by_name or len(layers) == 1:
-                return str(path), (by_name or layers)[0], False
-            raise ValueError(
-                f'{path}: several layers and none named {BVM_LAYER}; pass layer= one '
-                f'of {", ".join(layers)}'
-            )
-        if layer not in layers:
-            raise ValueError(
-                f'{path}: no layer {layer!r}; the layers are {", ".join(layers)}'
-            )
-        return str(path), layer, False
-
-    def _find_in_folder(self, folder: Path) -> Path:
-        found = find_files(folder, VECTOR_SUFFIXES)
-        if not found:
-            raise DatasetNotFoundError(self)
-        named = [p for p in found if p.stem.lower() == BVM_LAYER.lower()]
-        if len(found) == 1 or len(named) == 1:
-            return (named or found)[0]
-        raise ValueError(
-            f'{folder}: several vector files, expected one (or one named '
-            f'{BVM_LAYER}): {", ".join(str(p) for p in found)}'
-        )
-
-    @staticmethod
-    def _find_in_zip(path: Path, layer: str | None) -> str:
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if m.lower().endswith('.shp')]
-        wanted = (layer or BVM_LAYER).lower()
-        named = [m for m in members if Path(m).stem.lower() == wanted]
-        if named or (layer is None and len(members) == 1):
-            return f'/vsizip/{path.resolve()}/{(named or members)[0]}'
-        raise ValueError(
-            f'{path}: no shapefile {layer or BVM_LAYER!r} inside; it holds '
-            f'{", ".join(members) or "no shapefile"}'
-        )
-
-    def _read_info(self) -> dict[str, Any]:
-        if self._is_parquet:
-            return _parquet_info(self.source)
-        info = pyogrio.read_info(self.source, layer=self.layer, force_total_bounds=True)
-        return {
-            'fields': [str(f) for f in info['fields']],
-            'dtypes': [str(d) for d in info['dtypes']],
-            'crs': info['crs'],
-            'bounds': tuple(float(v) for v in info['total_bounds']),
-            'features': int(info['features']),
-        }
-
-    def _read_columns(self, columns: Sequence[str]) -> pd.DataFrame:
-        if self._is_parquet:
-            return pd.read_parquet(self.source, columns=list(columns))
-        return cast(
-            pd.DataFrame,
-            pyogrio.read_dataframe(
-                self.source,
-                layer=self.layer,
-                columns=list(columns),
-                read_geometry=False,
-            ),
-        )
 
     def _make_index(self, crs: CRS) -> GeoDataFrame:
-        transformer = Transformer.from_crs(self.source_crs, crs, always_xy=True)
-        bounds = transformer.transform_bounds(*self.source_bounds, densify_pts=21)
         interval = pd.IntervalIndex.from_tuples(
             [(pd.Timestamp.min, pd.Timestamp.max)], closed='both', name='datetime'
         )
         return GeoDataFrame(
             {'filepath': [self.source]},
             index=interval,
-            geometry=[shapely.box(*bounds)],
+            geometry=[shapely.box(*self.bvm.bounds(crs))],
             crs=crs,
         )
 
@@ -355,70 +204,22 @@ class BVMDataset(CachedBounds, VectorDataset):
         if new_crs == self.crs:
             return
         self.index = self._make_index(new_crs)
-        self._cache = None
 
     # -- loading ---------------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the loaded polygons: each process loads its own."""
-        state = self.__dict__.copy()
-        state['_cache'] = None
-        return state
 
     def load(self) -> LoadReport:
         """Read, repair, reproject and index the polygons now (else at first use).
 
         Returns:
             What loading did.
+
+        Raises:
+            BVMValueError: if the layer yields no polygon.
         """
         return self._polygons().report
 
-    def _polygons(self) -> _Polygons:
-        if self._cache is None or self._cache.crs != self.crs:
-            self._cache = self._load_polygons()
-        return self._cache
-
-    def _read_geometries(self) -> NDArray[np.object_]:
-        if self._is_parquet:
-            column = _parquet_geometry_column(self.source)
-            table = pd.read_parquet(self.source, columns=[column])
-            return np.asarray(shapely.from_wkb(table[column].to_numpy()), dtype=object)
-        frame = pyogrio.read_dataframe(
-            self.source, layer=self.layer, columns=[], use_arrow=True
-        )
-        return np.asarray(frame.geometry.to_numpy(), dtype=object)
-
-    def _load_polygons(self) -> _Polygons:
-        start = time.perf_counter()
-        geometries = self._read_geometries()
-        labels = self.mapping_result.ids
-        if len(geometries) != len(labels):
-            raise ValueError(
-                f'{self.source}: {len(geometries)} geometries but {len(labels)} '
-                'labels; was the file changed after the dataset was created?'
-            )
-        geometries, repaired = repair_polygons(geometries)
-        keep = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-        skipped = int((~keep).sum())
-        geometries, labels = geometries[keep], labels[keep]
-        # Larger polygons first, so the smaller ones are burnt later and win;
-        # the stable sort keeps file order between equal areas.
-        order = np.argsort(-shapely.area(geometries), kind='stable')
-        geometries, labels = geometries[order], labels[order]
-        # Vertices only (densify=0): polygon edges of a few metres need none.
-        geometries = reproject_geometry(geometries, self.source_crs, self.crs, 0.0)
-        tree = STRtree(geometries)
-        report = LoadReport(
-            len(geometries), repaired, skipped, time.perf_counter() - start
-        )
-        if repaired or skipped:
-            warnings.warn(
-                f'{self.source}: repaired {repaired} invalid geometries with '
-                f'shapely.make_valid and skipped {skipped} empty or unrepairable ones',
-                UserWarning,
-                stacklevel=3,
-            )
-        return _Polygons(self.crs, geometries, labels, tree, report)
+    def _polygons(self) -> Polygons:
+        return self.bvm.polygons(self.crs)
 
     # -- sampling --------------------------------------------------------------
 
@@ -472,30 +273,8 @@ class BVMDataset(CachedBounds, VectorDataset):
 
         Returns:
             uint8 [height, width]: class ids, IGNORE_INDEX where no polygon lies.
-
-        Raises:
-            ValueError: if the transform is rotated or not north up.
         """
-        polygons = self._polygons()
-        west, north = transform @ (0, 0)
-        east, south = transform @ (width, height)
-        window = shapely.box(
-            min(west, east), min(south, north), max(west, east), max(south, north)
-        )
-        # The tree returns indices into the burn order; sorting them restores it.
-        hits = np.sort(polygons.tree.query(window))
-        if not len(hits) or width == 0 or height == 0:
-            return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
-        # Our numpy scanline fill: GDAL's pixels (pixel centre inside; later
-        # polygons over earlier ones) at a quarter of rasterio's cost, which goes
-        # into converting every vertex to Python objects for GDAL.
-        return burn_polygons(
-            polygons.geometries[hits],
-            polygons.labels[hits],
-            transform,
-            (height, width),
-            IGNORE_INDEX,
-        )
+        return self.bvm.rasterize(transform, width, height, self.crs)
 
     def __or__(self, other: GeoDataset) -> UnionDataset:
         """Take the union with another dataset, merging masks on IGNORE_INDEX.
@@ -758,41 +537,3 @@ def plot_label_sample(
     if suptitle is not None:
         fig.suptitle(suptitle)
     return fig
-
-
-# -- helpers -----------------------------------------------------------------------
-
-
-def _source_crs(crs: object) -> CRS:
-    """The layer's CRS: EPSG:31370 when missing or the ESRI Lambert 72 WKT."""
-    if crs is None or crs == '':
-        return LAMBERT72
-    parsed = CRS.from_user_input(crs)
-    return LAMBERT72 if is_lambert72(parsed) else parsed
-
-
-def _parquet_geometry_column(path: str) -> str:
-    metadata = pq.read_schema(path).metadata or {}
-    if b'geo' not in metadata:
-        raise ValueError(f'{path}: not GeoParquet (no "geo" metadata)')
-    return str(json.loads(metadata[b'geo'])['primary_column'])
-
-
-def _parquet_info(path: str) -> dict[str, Any]:
-    schema = pq.read_schema(path)
-    column = _parquet_geometry_column(path)
-    geo = json.loads((schema.metadata or {})[b'geo'])['columns'][column]
-    bbox = geo.get('bbox')
-    if bbox is None:
-        table = pd.read_parquet(path, columns=[column])
-        bbox = shapely.total_bounds(shapely.from_wkb(table[column].to_numpy()))
-    crs = geo.get('crs', 'OGC:CRS84')  # GeoParquet: an absent crs means CRS84
-    fields = [name for name in schema.names if name != column]
-    dtypes = [str(schema.field(name).type) for name in fields]
-    return {
-        'fields': fields,
-        'dtypes': dtypes,
-        'crs': json.dumps(crs) if isinstance(crs, dict) else crs,
-        'bounds': tuple(float(v) for v in bbox),
-        'features': pq.ParquetFile(path).metadata.num_rows,
-    }

@@ -42,6 +42,7 @@ from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
@@ -50,7 +51,9 @@ from rasterio.warp import transform_bounds
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
+from ..checks import check_numbers, check_resolution
 from ..crs import pixel_size_m
+from ..errors import BVMValueError
 from ..pixelgrid import Grid
 from ..plot import display_bands, stretch
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
@@ -183,16 +186,12 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self.paths = paths
         self.bands = resolve_bands(bands)
         self.cloud_rule = cloud_rule
-        self.years = None if years is None else frozenset(int(y) for y in years)
-        self.months = None if months is None else frozenset(int(m) for m in months)
-        if self.months is not None and not self.months <= set(range(1, 13)):
-            raise ValueError(f'months must be in 1..12, got {sorted(self.months)}')
+        self.years = check_numbers(years, 'years', 2015, 2100)
+        self.months = check_numbers(months, 'months', 1, 12)
         self.mosaic_dates = mosaic_dates
-        self._resampling = (
-            resampling
-            if isinstance(resampling, Resampling)
-            else Resampling[str(resampling)]
-        )
+        self._resampling = _resampling(resampling)
+        if res is not None:
+            res = check_resolution(res)
         self.transforms = transforms
         self.cache = cache
         self.time_series = False
@@ -210,14 +209,14 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             raise DatasetNotFoundError(self)
         items = [item for item in found if self._wanted(item)]
         if not items:
-            raise ValueError(
+            raise BVMValueError(
                 f'no Sentinel-2 date in years {sorted(self.years or [])} and months '
                 f'{sorted(self.months or [])} under {paths!r}: the data have '
                 f'{", ".join(sorted({i.period for i in found}))}'
             )
         items.sort(key=lambda i: (i.start, i.key))
 
-        dst_crs = CRS.from_user_input(crs) if crs is not None else None
+        dst_crs = _crs(crs) if crs is not None else None
         geometries = []
         for item in items:
             with open_checked(item.reference) as src:
@@ -643,7 +642,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             )
         periods = sorted(set(found_periods))
         if len(periods) > 1 and not self.mosaic_dates:
-            raise ValueError(self._several_dates_message(periods, x, y))
+            raise BVMValueError(self._several_dates_message(periods, x, y))
 
         shape = (
             round((y.stop - y.start) / y.step),
@@ -741,3 +740,22 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if suptitle is not None:
             fig.suptitle(suptitle)
         return fig
+
+
+def _resampling(value: str | Resampling) -> Resampling:
+    if isinstance(value, Resampling):
+        return value
+    try:
+        return Resampling[str(value)]
+    except KeyError:
+        names = ', '.join(r.name for r in Resampling if r.value < 100)
+        raise BVMValueError(
+            f'unknown resampling {value!r}: expected one of {names}'
+        ) from None
+
+
+def _crs(value: CRS | str | int) -> CRS:
+    try:
+        return CRS.from_user_input(value)
+    except CRSError as error:
+        raise BVMValueError(f'unknown CRS {value!r} ({error})') from None

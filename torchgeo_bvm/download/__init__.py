@@ -66,25 +66,54 @@ tasks (:mod:`~torchgeo_bvm.download.tasks`), the folder's manifest
 here.
 """
 
-from ..datasets.bands import ALL_BANDS, BAND_MODES, SCL_BAND, resolve_bands
-from .downloader import (
-    DEFAULT_BACKEND,
-    TRANSIENT_STATUS,
-    Downloader,
-    DownloadError,
-    JobFailedError,
-    download,
-)
-from .graph import (
-    COLLECTION,
-    VALID_SCL,
-    DownloadOptions,
-    build_process_graph,
-    sheet_extent,
-)
-from .manifest import MANIFEST_NAME, Manifest
-from .tasks import DownloadTask, output_path, plan_tasks
+from typing import TYPE_CHECKING
 
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from ..datasets.bands import ALL_BANDS, BAND_MODES, SCL_BAND, resolve_bands
+    from .downloader import (
+        TRANSIENT_STATUS,
+        Downloader,
+        DownloadError,
+        JobFailedError,
+        download,
+    )
+    from .graph import (
+        COLLECTION,
+        VALID_SCL,
+        DownloadOptions,
+        build_process_graph,
+        sheet_extent,
+    )
+    from .manifest import MANIFEST_NAME, Manifest
+    from .tasks import DownloadTask, output_path, plan_tasks
+
+#: The backend used by the paper (Terrascope).
+DEFAULT_BACKEND = 'openeo.vito.be'
+
+#: The module each public name lives in.
+_HOMES = {
+    'ALL_BANDS': '..datasets.bands',
+    'BAND_MODES': '..datasets.bands',
+    'SCL_BAND': '..datasets.bands',
+    'resolve_bands': '..datasets.bands',
+    'TRANSIENT_STATUS': 'downloader',
+    'Downloader': 'downloader',
+    'DownloadError': 'downloader',
+    'JobFailedError': 'downloader',
+    'download': 'downloader',
+    'COLLECTION': 'graph',
+    'VALID_SCL': 'graph',
+    'DownloadOptions': 'graph',
+    'build_process_graph': 'graph',
+    'sheet_extent': 'graph',
+    'MANIFEST_NAME': 'manifest',
+    'Manifest': 'manifest',
+    'DownloadTask': 'tasks',
+    'output_path': 'tasks',
+    'plan_tasks': 'tasks',
+}
 __all__ = [
     'ALL_BANDS',
     'BAND_MODES',
@@ -107,3 +136,5 @@ __all__ = [
     'resolve_bands',
     'sheet_extent',
 ]
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)

@@ -38,6 +38,7 @@ from ..datasets.bands import (
     openeo_acquisition_path,
     openeo_composite_path,
 )
+from ..errors import BVMValueError
 from ..fileio import atomic_path
 from ..sheets import KBL_CRS, Sheet
 from .noise import Clouds, wave_field
@@ -186,7 +187,7 @@ def reflectance_from_classes(
     classes = np.unique(class_map)
     missing = [int(c) for c in classes if int(c) not in spectra]
     if missing:
-        raise ValueError(f'no spectrum for classes {missing}')
+        raise BVMValueError(f'no spectrum for classes {missing}')
     result: dict[str, NDArray[np.int16]] = {}
     for band in bands:
         lookup = np.zeros(int(classes.max()) + 1, dtype=np.float64)
@@ -194,7 +195,9 @@ def reflectance_from_classes(
             try:
                 lookup[int(cls)] = spectra[int(cls)][band]
             except KeyError:
-                raise ValueError(f'class {int(cls)} has no value for {band}') from None
+                raise BVMValueError(
+                    f'class {int(cls)} has no value for {band}'
+                ) from None
         values = lookup[class_map]
         if noise > 0:
             values = values + rng.normal(0.0, noise, size=values.shape)
@@ -270,7 +273,7 @@ def _at_resolution(
             if name == SCL_BAND
             else _block_mean(array, factor, nodata)
         )
-    raise ValueError(
+    raise BVMValueError(
         f'{name}: array of shape {array.shape} fits neither its {metres} m grid '
         f'{native} nor the 10 m grid {grid}'
     )
@@ -361,10 +364,10 @@ def write_terrascope_product(
     xmin, ymin, xmax, ymax = bounds
     width, height = xmax - xmin, ymax - ymin
     if width <= 0 or height <= 0 or width % 60 or height % 60:
-        raise ValueError(f'bounds {bounds} must span whole multiples of 60 m')
+        raise BVMValueError(f'bounds {bounds} must span whole multiples of 60 m')
     unknown = sorted(set(reflectance or {}) - set(ALL_BANDS))
     if unknown:
-        raise ValueError(f'unknown bands {unknown}: expected {", ".join(ALL_BANDS)}')
+        raise BVMValueError(f'unknown bands {unknown}: expected {", ".join(ALL_BANDS)}')
     crs = CRS.from_user_input(crs)
     grid = (round(height / 10), round(width / 10))
 
@@ -473,10 +476,10 @@ def write_openeo_file(
         ValueError: if no band is given or the arrays differ in shape.
     """
     if not bands:
-        raise ValueError('no bands to write')
+        raise BVMValueError('no bands to write')
     shapes = {np.asarray(a).shape for a in bands.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise ValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
+        raise BVMValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
     data = np.stack([np.asarray(a) for a in bands.values()]).astype(np.int16)
     rows, cols = data.shape[1:]
     return _write_tif(

@@ -53,16 +53,37 @@ classification, from :mod:`torchgeo_bvm.synth.noise`), :mod:`.overview` (the
 plot), :mod:`.manifest` and :mod:`.write` (the files).
 """
 
-from .manifest import MANIFEST_NAME, load_manifest
-from .region import (
-    DATES,
-    DEFAULT_SIZE,
-    RARE_FLOOR,
-    SIZES,
-    TARGET_SHARES,
-    MiniFlandersSize,
-)
-from .write import DBF_DATE, write_mini_flanders, write_refgew
+from typing import TYPE_CHECKING
+
+from ...lazy import exports
+
+if TYPE_CHECKING:
+    from .manifest import MANIFEST_NAME, load_manifest
+    from .region import (
+        DATES,
+        DEFAULT_SIZE,
+        RARE_FLOOR,
+        SIZES,
+        TARGET_SHARES,
+        MiniFlandersSize,
+    )
+    from .write import DBF_DATE, write_mini_flanders, write_refgew
+
+#: The module each public name lives in (imported on first use, so that the
+#: command line reads the sizes without loading the generators).
+_HOMES = {
+    'MANIFEST_NAME': 'manifest',
+    'load_manifest': 'manifest',
+    'DATES': 'region',
+    'DEFAULT_SIZE': 'region',
+    'RARE_FLOOR': 'region',
+    'SIZES': 'region',
+    'TARGET_SHARES': 'region',
+    'MiniFlandersSize': 'region',
+    'DBF_DATE': 'write',
+    'write_mini_flanders': 'write',
+    'write_refgew': 'write',
+}
 
 __all__ = [
     'DATES',
@@ -77,3 +98,5 @@ __all__ = [
     'write_mini_flanders',
     'write_refgew',
 ]
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)
