@@ -224,6 +224,7 @@ class BVMLayer:
         field = self.label_field
         if dtype in _INTEGER_DTYPES:
             result = map_integer_labels(self._read_columns([field])[field])
+            _refuse_all_unmapped(result, self.source, field, 'class numbers 0..14')
             result.warn(self.source, field)
             return result
         if dtype.lower() in _FLOAT_DTYPES:
@@ -247,6 +248,7 @@ class BVMLayer:
         result = self.mapping.map_codes(
             table[field], table[habitat] if habitat else None
         )
+        _refuse_all_unmapped(result, self.source, field, 'BWK unit codes')
         result.warn(self.source, field)
         return result
 
@@ -561,6 +563,20 @@ def _transform_box(
 
 def _show(bounds: Sequence[float]) -> str:
     return '(' + ', '.join(f'{v:.6g}' for v in bounds) + ')'
+
+
+def _refuse_all_unmapped(
+    result: MappingResult, source: str, field: str, expected: str
+) -> None:
+    """A column none of whose values maps is the wrong column, not a warning."""
+    unmapped = sum(result.unmapped.values())
+    if unmapped and unmapped == len(result.ids):
+        examples = ', '.join(repr(v) for v, _ in result.unmapped.most_common(3))
+        raise BVMValueError(
+            f'{source}: none of the {unmapped} values of the label field {field!r} '
+            f'is one of the {expected} (most frequent: {examples}); is it the '
+            'right field (--label-field) or mapping?'
+        )
 
 
 def _refuse_numbers_as_codes(values: pd.Series, source: str, field: str) -> None:

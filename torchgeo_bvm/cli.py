@@ -33,12 +33,16 @@ from types import FrameType, ModuleType
 
 from . import __version__, commands
 from .commands import Command
-from .errors import BVMError
+from .errors import DEBUG_VARIABLE, BVMError, debugging, describe
 
-__all__ = ['DEBUG_VARIABLE', 'EXIT_BAD_INPUT', 'build_parser', 'main']
+__all__ = [
+    'EXIT_BAD_INPUT',
+    'EXIT_INTERRUPTED',
+    'EXIT_TERMINATED',
+    'build_parser',
+    'main',
+]
 
-#: The environment variable that turns on ``--debug``.
-DEBUG_VARIABLE = 'TORCHGEO_BVM_DEBUG'
 #: Exit status of a failure the user can fix (bad input, unreadable file, ...).
 EXIT_BAD_INPUT = 2
 #: Exit status of Ctrl-C (128 + SIGINT), as shells report it.
@@ -146,14 +150,6 @@ def _is_expected(error: BaseException) -> bool:
     return False
 
 
-def _one_line(error: BaseException) -> str:
-    text = ' '.join(line.strip() for line in str(error).splitlines() if line.strip())
-    if isinstance(error, BVMError):
-        return text
-    # A library's message is clearer with the kind of error it is.
-    return f'{type(error).__name__}: {text}' if text else type(error).__name__
-
-
 @contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """Turn ``SIGTERM`` into :class:`Terminated` while a command runs."""
@@ -190,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=_requested_command(argv))
     args = parser.parse_args(argv)
-    debug = args.debug or os.environ.get(DEBUG_VARIABLE, '') not in ('', '0')
+    debug = args.debug or debugging()
     prefix = f'torchgeo-bvm {args.command}'
     try:
         with _sigterm_raises():
@@ -205,14 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not _is_expected(error):
             traceback.print_exc()
             print(
-                f'{prefix}: internal error: {_one_line(error)} (this is a bug in '
+                f'{prefix}: internal error: {describe(error)} (this is a bug in '
                 'torchgeo-bvm: please report it with the traceback above)',
                 file=sys.stderr,
             )
             return 1
         if debug:
             traceback.print_exc()
-        print(f'{prefix}: error: {_one_line(error)}', file=sys.stderr)
+        print(f'{prefix}: error: {describe(error)}', file=sys.stderr)
         return EXIT_BAD_INPUT
     return status
 

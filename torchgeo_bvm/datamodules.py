@@ -56,7 +56,7 @@ from .datasets.bands import (
 from .datasets.bvm import BVMDataset, BVMRaster
 from .datasets.joint import BVMSentinel2
 from .datasets.sentinel2 import Sentinel2TOC
-from .errors import BVMNotFoundError, BVMValueError
+from .errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
 from .fileio import RASTER_SUFFIXES
 from .normalization import load_band_stats
 from .samplers import CentreTimestampSampler, KaartbladGridSampler, KaartbladSampler
@@ -66,6 +66,10 @@ __all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'cloud_rule_from']
 
 #: Samples per batch at most: more does not fit any accelerator at 256 pixels.
 MAX_BATCH_SIZE = 4096
+
+# LightningCLI imports this module to build the data module of a config; an
+# error of ours then reads as one line rather than jsonargparse's Union error.
+one_line_errors_under_torchgeo()
 
 
 def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:

@@ -34,17 +34,36 @@ Each error subclasses the built-in type a caller would already catch: a value
 problem is a :class:`ValueError`, a problem with a file or folder an
 :class:`OSError` (:class:`FileNotFoundError` or :class:`FileExistsError` where
 that is the problem). Catch :class:`BVMError` to handle any of them.
+
+Under TorchGeo's own command line (``torchgeo fit --config ...``), an error of
+the package raised while LightningCLI builds the data module reaches the user
+wrapped in jsonargparse's "Does not validate against any of the Union
+subtypes" and a chained traceback; :func:`one_line_errors_under_torchgeo` (called
+when :mod:`torchgeo_bvm.datamodules` is imported by that command) prints the
+package's line instead, unless ``TORCHGEO_BVM_DEBUG=1``.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from types import TracebackType
+
 __all__ = [
+    'DEBUG_VARIABLE',
     'BVMError',
     'BVMExistsError',
     'BVMFileError',
     'BVMNotFoundError',
     'BVMValueError',
+    'debugging',
+    'describe',
+    'find_bvm_error',
+    'one_line_errors_under_torchgeo',
 ]
+
+#: The environment variable that shows tracebacks (as ``--debug`` does).
+DEBUG_VARIABLE = 'TORCHGEO_BVM_DEBUG'
 
 
 class BVMError(Exception):
@@ -65,3 +84,85 @@ class BVMNotFoundError(BVMFileError, FileNotFoundError):
 
 class BVMExistsError(BVMFileError, FileExistsError):
     """An output exists and may not be replaced (no ``--overwrite``), or is an input."""
+
+
+def debugging() -> bool:
+    """Whether ``TORCHGEO_BVM_DEBUG`` asks for tracebacks.
+
+    Returns:
+        True unless the variable is unset, empty or ``0``.
+    """
+    return os.environ.get(DEBUG_VARIABLE, '') not in ('', '0')
+
+
+def describe(error: BaseException) -> str:
+    """An error as one line: the package's message, or a library's with its kind.
+
+    Args:
+        error: the error.
+
+    Returns:
+        Its message on one line (line breaks become spaces).
+    """
+    text = ' '.join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, BVMError):
+        return text
+    # A library's message is clearer with the kind of error it is.
+    return f'{type(error).__name__}: {text}' if text else type(error).__name__
+
+
+def find_bvm_error(error: BaseException | None) -> BVMError | None:
+    """The package's error in an exception or what caused it, if any.
+
+    Args:
+        error: an exception, perhaps wrapping ours (``raise ... from``).
+
+    Returns:
+        The first :class:`BVMError` along ``__cause__`` and ``__context__``.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, BVMError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def one_line_errors_under_torchgeo() -> None:
+    """Under ``torchgeo fit/test/predict``, print the package's errors in one line.
+
+    Installs a :data:`sys.excepthook` that, for an uncaught exception caused by
+    a :class:`BVMError`, prints ``torchgeo SUBCOMMAND: error: MESSAGE`` instead
+    of the traceback (the exit status stays 1, TorchGeo's). Other exceptions,
+    and every exception with ``TORCHGEO_BVM_DEBUG=1``, keep their traceback. It
+    does nothing outside TorchGeo's command line, so scripts and notebooks keep
+    their tracebacks.
+    """
+    program = os.path.basename(sys.argv[0] if sys.argv else '')
+    if program != 'torchgeo' and not sys.argv[0].endswith(
+        os.path.join('torchgeo', '__main__.py')
+    ):
+        return
+    previous = sys.excepthook
+    if getattr(previous, 'torchgeo_bvm', False):
+        return
+    subcommand = next((a for a in sys.argv[1:] if not a.startswith('-')), '')
+    prefix = f'torchgeo {subcommand}'.strip()
+
+    def hook(
+        kind: type[BaseException],
+        error: BaseException,
+        traceback: TracebackType | None,
+    ) -> None:
+        ours = find_bvm_error(error)
+        if ours is None or debugging():
+            previous(kind, error, traceback)
+            return
+        sys.stderr.write(
+            f'{prefix}: error: {describe(ours)} ({DEBUG_VARIABLE}=1 shows the '
+            'traceback)\n'
+        )
+
+    hook.torchgeo_bvm = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

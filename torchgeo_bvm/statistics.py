@@ -28,8 +28,8 @@ from tqdm import tqdm
 
 from .checks import check_positive
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
-from .errors import BVMFileError, BVMNotFoundError, BVMValueError
-from .fileio import atomic_paths
+from .errors import BVMNotFoundError, BVMValueError
+from .fileio import atomic_paths, open_label_raster
 from .geometry import reproject_geometry
 from .pixelgrid import Grid
 from .plot import save_figure
@@ -41,7 +41,6 @@ __all__ = [
     'SplitStatistics',
     'chi_squared_distance',
     'median_frequency_weights',
-    'open_label_raster',
     'split_class_counts',
 ]
 
@@ -387,40 +386,6 @@ def split_class_counts(
     )
     unlabelled = pd.Series(table[:, IGNORE_INDEX], index=splits, name='unlabelled')
     return SplitStatistics(counts=counts, unlabelled=unlabelled)
-
-
-def open_label_raster(path: str | Path) -> rasterio.io.DatasetReader:
-    """Open a label raster, refusing what is not one (reflectance, no CRS, ...).
-
-    Args:
-        path: the file.
-
-    Returns:
-        The open file: one uint8 band with a CRS and a north-up grid.
-
-    Raises:
-        BVMFileError: if GDAL cannot read it.
-        BVMValueError: if it has no CRS, several bands or another data type
-            than uint8 (a Sentinel-2 band is uint16 or int16: not labels).
-    """
-    try:
-        source = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as error:
-        raise BVMFileError(f'{path}: cannot be read as a raster ({error})') from None
-    problem = None
-    if source.crs is None:
-        problem = 'the label raster has no CRS'
-    elif source.count != 1 or source.dtypes[0] != 'uint8':
-        problem = (
-            f'not a label raster: it has {source.count} band(s) of {source.dtypes[0]}, '
-            'a label raster one band of uint8 class ids (torchgeo-bvm rasterize)'
-        )
-    elif not Grid.of_file(source).north_up:
-        problem = 'the label raster is not north up'
-    if problem is not None:
-        source.close()
-        raise BVMValueError(f'{path}: {problem}')
-    return source
 
 
 def _count_block(

@@ -41,9 +41,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Write mini-Flanders and print what was written."""
     from ..checks import check_seed
+    from ..fileio import check_writable_folder
     from ..synth.flanders import write_mini_flanders
 
     check_seed(args.seed, '--seed')
+    check_writable_folder(args.out)
     manifest = write_mini_flanders(
         args.out,
         args.size,

@@ -40,6 +40,7 @@ from ..checks import check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..crs import DEFAULT_CRS, resolution_for
 from ..errors import BVMNotFoundError
+from ..fileio import open_label_raster
 from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
@@ -341,8 +342,16 @@ class BVMRaster(CachedBounds, RasterDataset):
 
         Raises:
             DatasetNotFoundError: if no raster is found.
+            BVMValueError: for a resolution that is not positive, or a file that
+                is not a label raster (several bands, or not uint8: e.g. a
+                Sentinel-2 band given as labels).
         """
+        if res is not None:
+            res = check_resolution(res)
         super().__init__(paths, crs=crs, res=res, transforms=transforms, cache=cache)
+        for path in self.files:
+            # Refused here, before a sample shows reflectance as class ids.
+            open_label_raster(path).close()
 
     def __getitem__(self, index: GeoSlice) -> Sample:
         """Read the labels of a spatiotemporal slice.
