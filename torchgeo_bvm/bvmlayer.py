@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
 import warnings
 import zipfile
@@ -441,6 +442,8 @@ def _find_source(
         return str(path), None, True
     if suffix == '.zip':
         return _find_in_zip(path, layer), None, False
+    if suffix == '.shp':
+        _check_shapefile(path)
     try:
         layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except pyogrio.errors.DataSourceError as error:
@@ -458,6 +461,56 @@ def _find_source(
             f'{path}: no layer {layer!r}; the layers are {", ".join(layers)}'
         )
     return str(path), layer, False
+
+
+def _check_shapefile(shp: Path) -> None:
+    """Refuse a shapefile whose parts are shorter than their headers say.
+
+    GDAL reads a truncated ``.shp`` as if the missing records had no geometry,
+    and a truncated ``.dbf`` as if they had no attributes; the headers give
+    each file's full length, so a cut file is told apart from a short layer.
+    """
+    shp_size = _declared_length(shp, 24, '>i', words=True)
+    shx = _part(shp, '.shx')
+    dbf = _part(shp, '.dbf')
+    problems = []
+    if shp_size is not None and shp.stat().st_size < shp_size:
+        problems.append(f'{shp.name} has {shp.stat().st_size} of {shp_size} bytes')
+    if shx is not None:
+        shx_size = _declared_length(shx, 24, '>i', words=True)
+        if shx_size is not None and shx.stat().st_size < shx_size:
+            problems.append(f'{shx.name} has {shx.stat().st_size} of {shx_size} bytes')
+    if dbf is not None:
+        header = dbf.read_bytes()[:12]
+        if len(header) == 12:
+            records = int.from_bytes(header[4:8], 'little')
+            size = int.from_bytes(header[8:10], 'little') + records * int.from_bytes(
+                header[10:12], 'little'
+            )
+            if dbf.stat().st_size < size:
+                problems.append(f'{dbf.name} has {dbf.stat().st_size} of {size} bytes')
+    if problems:
+        raise BVMFileError(
+            f'{shp}: the shapefile is truncated ({"; ".join(problems)}); copy it '
+            'again'
+        )
+
+
+def _part(shp: Path, suffix: str) -> Path | None:
+    for candidate in (shp.with_suffix(suffix), shp.with_suffix(suffix.upper())):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _declared_length(path: Path, offset: int, fmt: str, words: bool) -> int | None:
+    """The file length a shapefile header declares (in bytes), if it has one."""
+    with path.open('rb') as stream:
+        header = stream.read(offset + 4)
+    if len(header) < offset + 4:
+        return None
+    (value,) = struct.unpack(fmt, header[offset : offset + 4])
+    return int(value) * (2 if words else 1)
 
 
 def _find_in_folder(folder: Path) -> Path:

@@ -30,6 +30,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType, ModuleType
+from typing import Any, TextIO
 
 from . import __version__, commands
 from .commands import Command
@@ -150,6 +151,36 @@ def _is_expected(error: BaseException) -> bool:
     return False
 
 
+class _TrackedStream:
+    """A text stream that remembers whether its last write ended a line.
+
+    Progress bars leave the cursor after a carriage return; the error line must
+    start on a line of its own.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.at_line_start = True
+
+    def write(self, text: str) -> int:
+        if text:
+            self.at_line_start = text.endswith('\n')
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def _tracked_stderr() -> Iterator[_TrackedStream]:
+    tracked = _TrackedStream(sys.stderr)
+    sys.stderr = tracked  # type: ignore[assignment]
+    try:
+        yield tracked
+    finally:
+        sys.stderr = tracked.stream
+
+
 @contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """Turn ``SIGTERM`` into :class:`Terminated` while a command runs."""
@@ -188,29 +219,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = args.debug or debugging()
     prefix = f'torchgeo-bvm {args.command}'
-    try:
-        with _sigterm_raises():
-            status: int = args.handler(args)
-    except KeyboardInterrupt:
-        print(f'{prefix}: interrupted (Ctrl-C)', file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Terminated:
-        print(f'{prefix}: terminated (SIGTERM)', file=sys.stderr)
-        return EXIT_TERMINATED
-    except Exception as error:
-        if not _is_expected(error):
-            traceback.print_exc()
-            print(
-                f'{prefix}: internal error: {describe(error)} (this is a bug in '
-                'torchgeo-bvm: please report it with the traceback above)',
-                file=sys.stderr,
-            )
-            return 1
-        if debug:
-            traceback.print_exc()
-        print(f'{prefix}: error: {describe(error)}', file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with _tracked_stderr() as stderr:
+        try:
+            with _sigterm_raises():
+                status: int = args.handler(args)
+        except KeyboardInterrupt:
+            _report(stderr, f'{prefix}: interrupted (Ctrl-C)')
+            return EXIT_INTERRUPTED
+        except Terminated:
+            _report(stderr, f'{prefix}: terminated (SIGTERM)')
+            return EXIT_TERMINATED
+        except Exception as error:
+            if not _is_expected(error):
+                _report(stderr, '')
+                traceback.print_exc()
+                _report(
+                    stderr,
+                    f'{prefix}: internal error: {describe(error)} (this is a bug in '
+                    'torchgeo-bvm: please report it with the traceback above)',
+                )
+                return 1
+            if debug:
+                _report(stderr, '')
+                traceback.print_exc()
+            _report(stderr, f'{prefix}: error: {describe(error)}')
+            return EXIT_BAD_INPUT
     return status
+
+
+def _report(stderr: _TrackedStream, line: str) -> None:
+    """Write a line to stderr, on a line of its own (nothing for '')."""
+    if not stderr.at_line_start:
+        stderr.write('\n')
+    if line:
+        stderr.write(line + '\n')
+    stderr.flush()
 
 
 if __name__ == '__main__':

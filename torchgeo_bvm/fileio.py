@@ -20,6 +20,7 @@ command's inputs or their sidecars, or that exists when it may not be replaced.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import shutil
@@ -203,6 +204,38 @@ def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:
     return folder
 
 
+#: Libraries whose errors, raised while a file is written, are about that file.
+_WRITER_LIBRARIES = ('rasterio', 'pyogrio', 'fiona', 'sqlite3')
+#: Free bytes below which a failed write is put down to a full disk.
+_NEARLY_FULL = 64 * 1024
+
+
+def _write_error(final: Path, error: Exception) -> Exception:
+    """The error to raise for a failed write: one naming the file and the cause.
+
+    Errors of the package, and errors that are no I/O problem, pass unchanged.
+    """
+    library = type(error).__module__.split('.')[0] in _WRITER_LIBRARIES
+    if isinstance(error, BVMExistsError | BVMValueError) or not (
+        library or isinstance(error, OSError)
+    ):
+        return error
+    if isinstance(error, BVMFileError):
+        return error
+    reason = ' '.join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.strerror:
+        reason = error.strerror
+    try:
+        free = shutil.disk_usage(final.parent).free
+    except OSError:
+        free = None
+    if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or (
+        free is not None and free < _NEARLY_FULL
+    ):
+        reason += f'; the disk is full ({free} bytes free)'
+    return BVMFileError(f'{final}: could not be written ({reason})')
+
+
 def _staging_stem(final: Path) -> str:
     return f'.{final.stem}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}'
 
@@ -274,7 +307,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     stem = _staging_stem(final)
     temporary = final.with_name(stem + final.suffix)
     try:
-        yield temporary
+        try:
+            yield temporary
+        except Exception as error:
+            raise _write_error(final, error) from error
         sidecars = [p for p in final.parent.glob(stem + '.*') if p != temporary]
         for sidecar in sidecars:
             os.replace(sidecar, final.with_name(final.stem + sidecar.name[len(stem) :]))

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .checks import check_positive
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
-from .errors import BVMNotFoundError, BVMValueError
+from .errors import BVMFileError, BVMNotFoundError, BVMValueError
 from .fileio import atomic_paths, open_label_raster
 from .geometry import reproject_geometry
 from .pixelgrid import Grid
@@ -357,7 +357,12 @@ def split_class_counts(
         nodata = source.nodata
         windows = list(Grid.of_file(source).windows(block_size))
         for window in tqdm(windows, desc='counting classes', disable=not progress):
-            values = source.read(1, window=window)
+            try:
+                values = source.read(1, window=window)
+            except rasterio.errors.RasterioIOError as error:
+                raise BVMFileError(
+                    f'{path}: cannot be read (damaged or truncated?): {error}'
+                ) from None
             if nodata is not None and nodata != IGNORE_INDEX:
                 # The raster's own nodata is unlabelled, whatever its value.
                 values[values == nodata] = IGNORE_INDEX

@@ -48,10 +48,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Write the grid."""
     from ..errors import BVMValueError
-    from ..fileio import atomic_path, check_output
+    from ..fileio import atomic_path, check_output, check_writable_folder
     from ..plot import plot_grid
     from ..sheets import KBL_CRS, SplitScheme, grid
 
+    check_output(args.out, [], args.overwrite)
     driver = _DRIVERS.get(args.out.suffix.lower())
     if driver is None:
         raise BVMValueError(
@@ -60,9 +61,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
     crs = parse_crs(args.crs)
-    check_output(args.out, [], args.overwrite)
     if args.plot is not None:
         check_output(args.plot, [args.out], args.overwrite, option='--plot')
+    check_writable_folder(args.out.parent)
     scheme = SplitScheme() if args.split or args.plot else None
     frame = grid(args.level, crs=crs, numbers=numbers, scheme=scheme)
     if not args.split and 'split' in frame.columns:

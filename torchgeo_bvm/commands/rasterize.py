@@ -64,7 +64,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Rasterise."""
     from ..errors import BVMNotFoundError, BVMValueError
-    from ..fileio import check_output
+    from ..fileio import check_output, check_writable_folder
     from ..labels import rasterize_bvm
 
     if args.like is not None and (args.crs is not None or args.res is not None):
@@ -81,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
     # Refused before the layer is read: an input would be lost, or the old
     # output replaced without --overwrite.
     check_output(args.out, [args.bvm, args.like, args.mapping], args.overwrite)
+    check_writable_folder(args.out.parent)
     out = rasterize_bvm(
         args.bvm,
         args.out,

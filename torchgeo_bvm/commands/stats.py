@@ -104,10 +104,11 @@ def load_scheme(value: str) -> SplitScheme:
 def _run(args: argparse.Namespace) -> int:
     """Compute and write the statistics."""
     from ..errors import BVMNotFoundError
-    from ..fileio import check_output
+    from ..fileio import check_output, check_writable_folder
     from ..statistics import STATISTICS_FILES, split_class_counts
 
     scheme = load_scheme(args.split)
+    check_writable_folder(args.out)
     numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
     if args.bands is not None:
         return _band_statistics(args, scheme, numbers)
