@@ -191,6 +191,11 @@ class BVMLayer:
             )
         except pyogrio.errors.DataSourceError as error:
             raise _unreadable(self.source, error) from None
+        if info['total_bounds'] is None:
+            raise BVMValueError(
+                f'{self.source}: none of its {info["features"]} geometries has an '
+                'extent (all empty or missing): nothing to label'
+            )
         bounds = tuple(float(v) for v in info['total_bounds'])
         return {
             'fields': [str(f) for f in info['fields']],
@@ -246,10 +251,13 @@ class BVMLayer:
         table = self._read_columns([field] + ([habitat] if habitat else []))
         if mapping is None:
             _refuse_numbers_as_codes(table[field], self.source, field)
+        # The field itself must hold unit codes: that HAB1 would label every
+        # polygon of a wrong field is no reason to take it.
+        own = self.mapping.map_codes(table[field])
+        _refuse_all_unmapped(own, self.source, field, 'BWK unit codes')
         result = self.mapping.map_codes(
             table[field], table[habitat] if habitat else None
         )
-        _refuse_all_unmapped(result, self.source, field, 'BWK unit codes')
         result.warn(self.source, field)
         return result
 

@@ -100,12 +100,12 @@ def _layers(bvm: Path, root: Path) -> None:
         frame.set_crs('EPSG:32631', allow_override=True),
         root / 'prj_utm' / 'BwkHab.shp',
     )
-    _write(frame.translate(2_000_000, 0), root / 'outside' / 'BwkHab.shp')
+    _write(frame.set_geometry(frame.translate(2_000_000, 0)), root / 'outside' / 'BwkHab.shp')
     # Geometries: null and empty mixed in, invalid (bow-ties), points, lines.
     mixed = frame.copy()
     mixed.loc[::7, 'geometry'] = None
     mixed.loc[1::7, 'geometry'] = shapely.Polygon()
-    _write(mixed, root / 'null_empty' / 'BwkHab.shp')
+    _write(mixed, root / 'null_empty' / 'BwkHab.shp', geometry_type='Polygon')
     bowtie = frame.copy()
     bowtie['geometry'] = [
         shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
