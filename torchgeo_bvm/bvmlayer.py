@@ -499,8 +499,7 @@ def _check_shapefile(shp: Path) -> None:
                 problems.append(f'{dbf.name} has {dbf.stat().st_size} of {size} bytes')
     if problems:
         raise BVMFileError(
-            f'{shp}: the shapefile is truncated ({"; ".join(problems)}); copy it '
-            'again'
+            f'{shp}: the shapefile is truncated ({"; ".join(problems)}); copy it again'
         )
 
 

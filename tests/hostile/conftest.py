@@ -100,7 +100,10 @@ def _layers(bvm: Path, root: Path) -> None:
         frame.set_crs('EPSG:32631', allow_override=True),
         root / 'prj_utm' / 'BwkHab.shp',
     )
-    _write(frame.set_geometry(frame.translate(2_000_000, 0)), root / 'outside' / 'BwkHab.shp')
+    _write(
+        frame.set_geometry(frame.translate(2_000_000, 0)),
+        root / 'outside' / 'BwkHab.shp',
+    )
     # Geometries: null and empty mixed in, invalid (bow-ties), points, lines.
     mixed = frame.copy()
     mixed.loc[::7, 'geometry'] = None

@@ -129,12 +129,14 @@ def _band_statistics(
     args: argparse.Namespace, scheme: SplitScheme, numbers: list[int] | None
 ) -> int:
     # Imported here: they pull in torch and torchgeo, which --labels never needs.
+    from torchgeo.datasets import DatasetNotFoundError
+
     from ..boundary import read_boundary
     from ..crs import resolution_for
     from ..datamodules import cloud_rule_from
     from ..datasets.sentinel2 import Sentinel2TOC, resolve_bands
-    from ..errors import BVMValueError
-    from ..fileio import check_output
+    from ..errors import BVMNotFoundError, BVMValueError
+    from ..fileio import check_output, check_writable_folder
     from ..normalization import compute_band_stats
 
     if not args.sentinel2:
@@ -142,19 +144,30 @@ def _band_statistics(
             '--bands needs --sentinel2 with the imagery folders or files'
         )
     check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
+    check_writable_folder(args.out)
     crs = parse_crs(args.crs)
     res = parse_res(args.res) or resolution_for(crs)
     years = None if args.years is None else parse_integers(args.years, '--years')
     months = None if args.months is None else parse_integers(args.months, '--months')
-    image = Sentinel2TOC(
-        [str(p) for p in args.sentinel2],
-        crs=crs,
-        res=res,
-        bands=resolve_bands(args.bands),
-        cloud_rule=cloud_rule_from(args.cloud_rule),
-        years=years,
-        months=months,
-    )
+    for path in args.sentinel2:
+        if not path.exists():
+            raise BVMNotFoundError(f'--sentinel2: {path} not found')
+    try:
+        image = Sentinel2TOC(
+            [str(p) for p in args.sentinel2],
+            crs=crs,
+            res=res,
+            bands=resolve_bands(args.bands),
+            cloud_rule=cloud_rule_from(args.cloud_rule),
+            years=years,
+            months=months,
+        )
+    except DatasetNotFoundError:
+        raise BVMNotFoundError(
+            '--sentinel2: no Sentinel-2 imagery in '
+            f'{", ".join(map(str, args.sentinel2))} (expected Terrascope products '
+            'or openEO downloads)'
+        ) from None
     flanders = read_boundary(args.boundary) if args.boundary else None
     statistics = compute_band_stats(image, scheme, 'train', numbers, flanders)
     path = statistics.write(args.out / 'band-stats.json')

@@ -215,7 +215,16 @@ class _Finder:
         for band in needed:
             with open_checked(files[band]) as src:
                 self.files[files[band]] = FileInfo.of(src)
-        sensing = pd.Timestamp(datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S'))
+        _check_product(product, {b: files[b] for b in needed}, self.files)
+        try:
+            sensing = pd.Timestamp(
+                datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S')
+            )
+        except ValueError:
+            raise BVMValueError(
+                f'{files[needed[0]]}: {stem.split("_")[1]} in the name is no sensing '
+                'date and time (YYYYMMDDTHHMMSS)'
+            ) from None
         start = sensing.normalize()
         ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
         return Item(
@@ -264,12 +273,17 @@ class _Finder:
                     'to read it without cloud masking'
                 )
             scl = Source(path, indexes[SCL_BAND])
+        try:
+            start = pd.Timestamp(stamp + '-01' if layout == 'composite' else stamp)
+        except ValueError:
+            raise BVMValueError(
+                f'{path}: {stamp} in the name is no date (YYYY-MM-DD, or YYYY-MM '
+                'for a monthly composite)'
+            ) from None
         if layout == 'composite':
-            start = pd.Timestamp(stamp + '-01')
             stop = start + pd.offsets.MonthBegin(1) - _ONE_MICROSECOND
             period = f'{stamp} (monthly median)'
         else:
-            start = pd.Timestamp(stamp)
             stop = start + _ONE_DAY
             period = stamp
         return Item(
@@ -282,6 +296,43 @@ class _Finder:
             scl=scl,
             reference=path,
         )
+
+
+def _check_product(
+    product: str, files: dict[str, str], infos: dict[str, FileInfo]
+) -> None:
+    """Refuse a product whose band files disagree on CRS, extent or pixel size.
+
+    Each band of a Terrascope product covers the same tile in the same CRS at
+    its native resolution (10, 20 or 60 m); a file that does not was replaced
+    or damaged, and reading it would misplace its pixels.
+    """
+    reference_band = next(iter(files))
+    reference = infos[files[reference_band]].grid
+    for band, path in files.items():
+        grid = infos[path].grid
+        if grid.crs != reference.crs:
+            raise BVMValueError(
+                f'{path}: band {band} is in {grid.crs}, the product {product} in '
+                f'{reference.crs}; every band of a product shares its CRS'
+            )
+        native = NATIVE_RESOLUTION[band]
+        if grid.crs is not None and grid.crs.is_projected:
+            xres, yres = (abs(v) for v in grid.res)
+            if abs(xres - native) > 0.01 * native or abs(yres - native) > 0.01 * native:
+                raise BVMValueError(
+                    f'{path}: band {band} has pixels of {xres:g} x {yres:g}, its '
+                    f'native resolution is {native} m'
+                )
+        worst = max(
+            abs(a - b) for a, b in zip(grid.bounds, reference.bounds, strict=True)
+        )
+        if worst > max(native, NATIVE_RESOLUTION[reference_band]):
+            raise BVMValueError(
+                f'{path}: band {band} covers {tuple(round(v) for v in grid.bounds)}, '
+                f'the product {product} {tuple(round(v) for v in reference.bounds)}; '
+                'every band of a product covers the same tile'
+            )
 
 
 def default_res(item: Item, src: DatasetReader, dst_crs: CRS) -> tuple[float, float]:
