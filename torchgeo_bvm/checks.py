@@ -16,14 +16,19 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import BVMValueError
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = [
     'MAX_PATCH_PIXELS',
     'MAX_PIXELS',
     'MAX_TILES',
     'check_count',
+    'check_crs',
     'check_numbers',
     'check_pixels',
     'check_positive',
@@ -41,7 +46,16 @@ MAX_PIXELS = 2**34
 MAX_PATCH_PIXELS = 8192
 #: Evaluation tiles of one split: the 43 sheets at 10 m cut into 32-pixel
 #: tiles are about 270,000; more means a tile size or stride of a few pixels.
-MAX_TILES = 2_000_000
+MAX_TILES = 1_000_000
+
+
+def _number(value: float) -> str:
+    """A count for a message: thousands grouped, huge values in scientific form."""
+    if not math.isfinite(value) or abs(value) >= 1e12:
+        return f'{value:.3g}'
+    if abs(value) < 10_000:
+        return f'{value:.0f}'
+    return f'{value:,.0f}'
 
 
 def _describe(value: object) -> str:
@@ -107,12 +121,13 @@ def check_count(
     number: int = int(value)  # type: ignore[call-overload]
     if number < minimum or (maximum is not None and number > maximum):
         allowed = (
-            f'at least {minimum:,}'
+            f'at least {_number(minimum)}'
             if maximum is None
-            else f'between {minimum:,} and {maximum:,}'
+            else f'between {_number(minimum)} and {_number(maximum)}'
         )
         raise BVMValueError(
-            f'{name} must be {allowed}, got {number:,}' + (f' ({hint})' if hint else '')
+            f'{name} must be {allowed}, got {_number(number)}'
+            + (f' ({hint})' if hint else '')
         )
     return number
 
@@ -145,6 +160,28 @@ def check_numbers(
     if not numbers:
         raise BVMValueError(f'{name} is empty; leave it out to take them all')
     return numbers
+
+
+def check_crs(value: object, name: str = 'crs') -> CRS:
+    """A CRS that pyproj knows (``EPSG:31370``, ``31370``, WKT, a ``CRS``).
+
+    Args:
+        value: the value given.
+        name: the argument's name, for the message.
+
+    Returns:
+        The CRS.
+
+    Raises:
+        BVMValueError: if pyproj does not know it.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(value)
+    except (CRSError, TypeError) as error:
+        raise BVMValueError(f'{name}: unknown CRS {value!r} ({error})') from None
 
 
 def check_seed(value: object, name: str = 'seed') -> int:
@@ -214,8 +251,9 @@ def check_pixels(width: float, height: float, what: str, hint: str = '') -> None
     pixels = float(width) * float(height)
     if pixels > MAX_PIXELS:
         raise BVMValueError(
-            f'{what} would be {width:,.0f} x {height:,.0f} = {pixels:.3g} pixels, '
-            f'more than the limit of {MAX_PIXELS:.3g}' + (f'; {hint}' if hint else '')
+            f'{what} would be {_number(width)} x {_number(height)} = {pixels:.3g} '
+            f'pixels, more than the limit of {MAX_PIXELS:.3g}'
+            + (f'; {hint}' if hint else '')
         )
 
 

@@ -174,7 +174,7 @@ class _TrackedStream:
 @contextmanager
 def _tracked_stderr() -> Iterator[_TrackedStream]:
     tracked = _TrackedStream(sys.stderr)
-    sys.stderr = tracked  # type: ignore[assignment]
+    sys.stderr = tracked
     try:
         yield tracked
     finally:

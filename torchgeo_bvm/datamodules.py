@@ -33,16 +33,18 @@ import torch
 from kornia.constants import DataKey, Resample
 from matplotlib.figure import Figure
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset
 
 from .boundary import flanders_from_labels, read_boundary
+from .bvmlayer import FLANDERS_EXTENT
 from .checks import (
     MAX_PATCH_PIXELS,
     check_count,
+    check_crs,
     check_numbers,
+    check_pixels,
     check_resolution,
     check_seed,
 )
@@ -213,9 +215,10 @@ class BVMDataModule(GeoDataModule):
     ) -> None:
         # Every argument is checked here, before anything is read, so that a bad
         # configuration fails at once with one line (see _check_arguments).
-        crs_ = _parse_crs(crs)
+        crs_ = check_crs(crs, 'crs')
         res_ = check_resolution(res) if res is not None else resolution_for(crs_)
         patch_size = _check_patch_size(patch_size, crs_, res_)
+        _check_grid_size(crs_, res_)
         batch_size = check_count(batch_size, 'batch_size', maximum=MAX_BATCH_SIZE)
         if length is not None:
             length = check_count(length, 'length')
@@ -422,13 +425,6 @@ def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
     return numbers
 
 
-def _parse_crs(crs: str) -> CRS:
-    try:
-        return CRS.from_user_input(crs)
-    except CRSError as error:
-        raise BVMValueError(f'crs: unknown CRS {crs!r} ({error})') from None
-
-
 def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) -> int:
     """A patch size the model takes and the map sheets hold."""
     size = check_count(patch_size, 'patch_size', minimum=-(2**63))
@@ -448,6 +444,19 @@ def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) ->
             f'{sheet // 32 * 32}'
         )
     return size
+
+
+def _check_grid_size(crs: CRS, res: tuple[float, float]) -> None:
+    """Refuse a resolution at which the sheets of Flanders would not fit in memory."""
+    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
+    xmin, ymin, xmax, ymax = FLANDERS_EXTENT
+    check_pixels(
+        (xmax - xmin) / metres[0],
+        (ymax - ymin) / metres[1],
+        f'at res {res} (pixels of {metres[0]:.3g} x {metres[1]:.3g} m) the grid '
+        'over Flanders',
+        'give a coarser res',
+    )
 
 
 def _check_paths(paths: str | Sequence[str], name: str) -> None:

@@ -176,7 +176,8 @@ def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:
     """Create a folder if needed and check that files can be written in it.
 
     Called before long work (a download, a training run), so that a read-only
-    or misnamed output folder fails at once rather than after the work.
+    or misnamed output folder fails at once rather than after the work. Folders
+    it had to create to check are removed again.
 
     Args:
         folder: the folder.
@@ -191,6 +192,7 @@ def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise BVMFileError(f'{option} {folder} is a file; give a folder')
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
     probe = folder / f'.probe{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}'
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -198,9 +200,16 @@ def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:
         probe.unlink()
     except OSError as error:
         reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            reason = 'a part of the path is a file'
         raise BVMFileError(
             f'{option} {folder}: cannot write there ({reason})'
         ) from None
+    finally:
+        # The check leaves no trace: the command creates what it writes into.
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
     return folder
 
 

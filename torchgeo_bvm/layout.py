@@ -93,7 +93,14 @@ class SheetLayout:
 
         Returns:
             Indices into :attr:`sheets`.
+
+        Raises:
+            ValueError: if the scheme has no such split.
         """
+        if split not in self.scheme.splits:
+            raise BVMValueError(
+                f'unknown split {split!r}: the scheme has {", ".join(self.scheme.splits)}'
+            )
         return [i for i, s in enumerate(self.splits) if s == split]
 
     def find(

@@ -45,6 +45,7 @@ from rasterio.enums import MaskFlags
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from .checks import check_pixels, check_resolution
 from .errors import BVMNotFoundError, BVMValueError
 
 if TYPE_CHECKING:
@@ -112,10 +113,9 @@ class Grid:
         Raises:
             ValueError: if a resolution is not positive.
         """
-        xres, yres = (res, res) if isinstance(res, int | float) else res
-        if xres <= 0 or yres <= 0:
-            raise BVMValueError(f'resolution must be positive, got {(xres, yres)}')
+        xres, yres = check_resolution(res)
         xmin, ymin, xmax, ymax = bounds
+        check_pixels((xmax - xmin) / xres, (ymax - ymin) / yres, 'the grid')
         left = math.floor(xmin / xres) * xres
         top = math.ceil(ymax / yres) * yres
         width = max(1, math.ceil((xmax - left) / xres - 1e-9))

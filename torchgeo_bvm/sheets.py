@@ -556,14 +556,33 @@ class SplitScheme:
                         f'split scheme: sheets {codes} overlap at {leaf.code}'
                     )
                 if not hits:
-                    raise BVMValueError(
-                        f'split scheme assigns no split to sheet {leaf.code}; the '
-                        'parts must tile every sheet'
-                    )
+                    raise BVMValueError(self._untiled(leaf, overridden))
                 owner = hits[0]
                 split = self._specific.get(owner) or self._generic[owner.part]
                 leaves[leaf] = (split, owner)
         return leaves
+
+    def _untiled(self, leaf: Sheet, overridden: list[Sheet]) -> str:
+        """Why ``leaf`` has no split, with the rule for part and sheet keys."""
+        parts = ', '.join(self._generic) or 'none'
+        if overridden:
+            given = ', '.join(s.code for s in overridden)
+            return (
+                f'split scheme assigns no split to sheet {leaf.code}: keys naming '
+                f'sheet {leaf.number} ({given}) replace the part keys ({parts}) for '
+                f'that sheet, so they must cover all of it'
+            )
+        specific = ', '.join(sorted({str(s.number) for s in self._specific}))
+        rule = (
+            f'; sheet keys ({specific}) apply to their own sheet only'
+            if specific
+            else ''
+        )
+        return (
+            f'split scheme assigns no split to sheet {leaf.code}: the part keys '
+            f'({parts}) must tile every sheet (1-2, 3-4, 5-6, 7-8 or finer '
+            f'parts){rule}'
+        )
 
     @property
     def splits(self) -> list[str]:

@@ -115,13 +115,9 @@ def parse_crs(text: str) -> CRS:
     Raises:
         ValueError: if pyproj does not know it.
     """
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
+    from ..checks import check_crs
 
-    try:
-        return CRS.from_user_input(text)
-    except CRSError as error:
-        raise BVMValueError(f'--crs: unknown CRS {text!r} ({error})') from None
+    return check_crs(text, '--crs')
 
 
 def parse_res(values: list[float] | None) -> tuple[float, float] | None:

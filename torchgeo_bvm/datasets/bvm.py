@@ -36,7 +36,7 @@ from ..bvmlayer import (
     Polygons,
 )
 from ..bwk import UnitMapping
-from ..checks import check_resolution
+from ..checks import check_crs, check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..crs import DEFAULT_CRS, resolution_for
 from ..errors import BVMNotFoundError
@@ -168,7 +168,7 @@ class BVMDataset(CachedBounds, VectorDataset):
         self.source_bounds = self.bvm.source_bounds
         self.mapping: UnitMapping | None = self.bvm.mapping
         self.mapping_result = self.bvm.mapping_result
-        crs = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
+        crs = check_crs(crs) if crs is not None else DEFAULT_CRS
         self._res = check_resolution(resolution_for(crs) if res is None else res)
         self.index = self._make_index(crs)
 

@@ -42,7 +42,6 @@ from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
@@ -51,7 +50,7 @@ from rasterio.warp import transform_bounds
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..checks import check_numbers, check_resolution
+from ..checks import check_crs, check_numbers, check_resolution
 from ..crs import pixel_size_m
 from ..errors import BVMValueError
 from ..pixelgrid import Grid
@@ -216,7 +215,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             )
         items.sort(key=lambda i: (i.start, i.key))
 
-        dst_crs = _crs(crs) if crs is not None else None
+        dst_crs = check_crs(crs) if crs is not None else None
         geometries = []
         for item in items:
             with open_checked(item.reference) as src:
@@ -752,10 +751,3 @@ def _resampling(value: str | Resampling) -> Resampling:
         raise BVMValueError(
             f'unknown resampling {value!r}: expected one of {names}'
         ) from None
-
-
-def _crs(value: CRS | str | int) -> CRS:
-    try:
-        return CRS.from_user_input(value)
-    except CRSError as error:
-        raise BVMValueError(f'unknown CRS {value!r} ({error})') from None
