@@ -99,7 +99,8 @@ class SheetLayout:
         """
         if split not in self.scheme.splits:
             raise BVMValueError(
-                f'unknown split {split!r}: the scheme has {", ".join(self.scheme.splits)}'
+                f'unknown split {split!r}: the scheme has '
+                f'{", ".join(self.scheme.splits)}'
             )
         return [i for i, s in enumerate(self.splits) if s == split]
 

@@ -45,7 +45,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _HANDLED[family] += report.passed
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:  # noqa: ANN401
+def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _TRIED:
         return
     write = terminalreporter.write_line
@@ -79,7 +79,7 @@ def hostile_data(
     return root
 
 
-def _write(frame: gpd.GeoDataFrame, path: Path, **kwargs: Any) -> None:  # noqa: ANN401
+def _write(frame: gpd.GeoDataFrame, path: Path, **kwargs: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_file(path, engine='pyogrio', **kwargs)
 

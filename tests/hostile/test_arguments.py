@@ -241,7 +241,7 @@ def test_argparse_refusals_exit_2_without_traceback(capsys, argv: list[str]) -> 
 
 
 def _module_arguments(hostile_data: Path, mini_flanders) -> dict[str, Any]:
-    folder, manifest = mini_flanders
+    folder, _ = mini_flanders
     return {
         'sentinel2_paths': str(folder / 'TOC_V2'),
         'bvm_paths': str(hostile_data / 'labels.tif'),

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import rasterio
 
-from tests.openeo_backend import LocalOpenEO
 from tests.hostile.hostile import (
     assert_refused,
     assert_untouched,
@@ -22,6 +21,7 @@ from tests.hostile.hostile import (
     run_mounted,
     snapshot,
 )
+from tests.openeo_backend import LocalOpenEO
 
 RASTERIZE = ('rasterize', '--crs', 'EPSG:32631', '--res', '10', '--quiet')
 
