@@ -100,9 +100,12 @@ def chi_squared_distance(
 
 def _numbers(values: object, name: str) -> NDArray[np.float64]:
     try:
-        return np.asarray(values, dtype=np.float64)
+        array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise BVMValueError(f'{name} must be numbers, got {values!r}') from None
+        array = None
+    if array is None or array.ndim != 1:
+        raise BVMValueError(f'{name} must be a list of numbers, got {values!r}')
+    return array
 
 
 def median_frequency_weights(
