@@ -21,6 +21,7 @@ import torch.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import pkgutil
@@ -220,31 +221,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or debugging()
     prefix = f'torchgeo-bvm {args.command}'
     with _tracked_stderr() as stderr:
-        try:
-            with _sigterm_raises():
-                status: int = args.handler(args)
-        except KeyboardInterrupt:
-            _report(stderr, f'{prefix}: interrupted (Ctrl-C)')
-            return EXIT_INTERRUPTED
-        except Terminated:
-            _report(stderr, f'{prefix}: terminated (SIGTERM)')
-            return EXIT_TERMINATED
-        except Exception as error:
-            if not _is_expected(error):
-                _report(stderr, '')
-                traceback.print_exc()
-                _report(
-                    stderr,
-                    f'{prefix}: internal error: {describe(error)} (this is a bug in '
-                    'torchgeo-bvm: please report it with the traceback above)',
-                )
-                return 1
-            if debug:
-                _report(stderr, '')
-                traceback.print_exc()
-            _report(stderr, f'{prefix}: error: {describe(error)}')
-            return EXIT_BAD_INPUT
+        status, line = _run(args, prefix, debug, stderr)
+        # The failed step's frames are gone now: progress bars they held have
+        # closed (and drawn their last state) before the line is printed.
+        gc.collect()
+        if line:
+            _report(stderr, line)
     return status
+
+
+def _run(
+    args: argparse.Namespace, prefix: str, debug: bool, stderr: _TrackedStream
+) -> tuple[int, str]:
+    """Run the command: (exit status, the line to print last, or '')."""
+    try:
+        with _sigterm_raises():
+            return args.handler(args), ''
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED, f'{prefix}: interrupted (Ctrl-C)'
+    except Terminated:
+        return EXIT_TERMINATED, f'{prefix}: terminated (SIGTERM)'
+    except Exception as error:
+        if not _is_expected(error):
+            _report(stderr, '')
+            traceback.print_exc()
+            return 1, (
+                f'{prefix}: internal error: {describe(error)} (this is a bug in '
+                'torchgeo-bvm: please report it with the traceback above)'
+            )
+        if debug:
+            _report(stderr, '')
+            traceback.print_exc()
+        return EXIT_BAD_INPUT, f'{prefix}: error: {describe(error)}'
 
 
 def _report(stderr: _TrackedStream, line: str) -> None:

@@ -408,8 +408,8 @@ def staging_folder(final: str | Path) -> Iterator[Path]:
     _make_folder(final.parent)
     remove_stale_staging(final)
     folder = final.with_name(_staging_stem(final) + '.staging')
-    folder.mkdir()
     try:
+        folder.mkdir()
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
