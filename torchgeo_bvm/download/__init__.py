@@ -20,8 +20,9 @@ Process graph:
 
 * ``load_collection`` with the bands plus ``SCL``, the sheet's EPSG:4326
   bounding box (of the sheet densified every 100 m, so the curved edges of the
-  Lambert 72 rectangle are covered, as the paper did), the period, and
-  optionally ``max_cloud_cover`` (an ``eo:cloud_cover`` property filter).
+  Lambert 72 rectangle are covered, as the paper did; its ``crs`` the integer
+  ``4326``, as the official schema asks), the period, and optionally
+  ``max_cloud_cover`` (an ``eo:cloud_cover`` property filter).
 * Optional monthly cloud-free composite (``composite='monthly'``): the bands are
   masked where ``SCL`` is not in {4, 5, 6, 7} (vegetation, not vegetated, water,
   unclassified; standard openEO processes, so any backend runs it), or with
@@ -37,14 +38,24 @@ Process graph:
   nearest-neighbour sampling (``SCL`` is categorical): the package intersects
   imagery and labels in EPSG:4326 by default, so reading never has to warp.
   ``crs=None`` keeps the backend's native grid (UTM 31N, 10 m) instead; any
-  other CRS is resampled to 10 m in it.
+  other CRS is resampled to 10 m in it. Square pixels (any projected CRS) are
+  sent as one ``resolution`` value, which every backend accepts; EPSG:4326
+  pixels of 10 m are not square in degrees, so that default sends the pair
+  ``[x, y]``, which backends built on dask may refuse: use ``--crs native``
+  (or a projected CRS) there.
 * ``save_result(format='GTiff')``: batch jobs write one GeoTIFF per date
   (``openEO_2022-04-05Z.tif``) or month, renamed here as above.
 
-Faults: HTTP 429 and 5xx answers are retried with exponential backoff by the
-client's own ``urllib3`` retry adapter, configured for every method (starting a
-job twice is harmless in the openEO API, and a created job that is never started
-costs nothing); dropped connections and truncated bodies (fewer bytes than
+Faults: the backend is first tried
+:data:`~torchgeo_bvm.download.downloader.CONNECT_ATTEMPTS` times
+(``connect_timeout`` seconds each, 1 s and 2 s apart) after the output folder
+was checked, so an unreachable backend fails within a stated time. A refused
+login (HTTP 401, a failed OpenID Connect flow), an asset that is gone (404) and
+every other failed request end in :class:`DownloadError`, one line naming the
+backend and its answer. HTTP 429 and 5xx answers are retried with exponential
+backoff by the client's own ``urllib3`` retry adapter, configured for every
+method (starting a job twice is harmless in the openEO API, and a created job
+that is never started costs nothing); dropped connections and truncated bodies (fewer bytes than
 ``Content-Length``) are retried here, with the same backoff. A failed job raises
 :class:`JobFailedError` with its id and the backend's log lines. A JSON manifest
 (``openeo-manifest.json`` in the output folder, rewritten atomically after every
