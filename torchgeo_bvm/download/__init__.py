@@ -55,13 +55,13 @@ every other failed request end in :class:`DownloadError`, one line naming the
 backend and its answer. HTTP 429 and 5xx answers are retried with exponential
 backoff by the client's own ``urllib3`` retry adapter, configured for every
 method (starting a job twice is harmless in the openEO API, and a created job
-that is never started costs nothing); dropped connections and truncated bodies (fewer bytes than
-``Content-Length``) are retried here, with the same backoff. A failed job raises
-:class:`JobFailedError` with its id and the backend's log lines. A JSON manifest
-(``openeo-manifest.json`` in the output folder, rewritten atomically after every
-file) records each job id and each finished file, so a re-run skips finished
-sheets and periods, picks up a job that is still running or finished, and
-downloads only the missing files. Every file is written through
+that is never started costs nothing); dropped connections and truncated bodies
+(fewer bytes than ``Content-Length``) are retried here, with the same backoff. A
+failed job raises :class:`JobFailedError` with its id and the backend's log
+lines. A JSON manifest (``openeo-manifest.json`` in the output folder, rewritten
+atomically after every file) records each job id and each finished file, so a
+re-run skips finished sheets and periods, picks up a job that is still running
+or finished, and downloads only the missing files. Every file is written through
 :func:`torchgeo_bvm.fileio.atomic_path`: an interrupted run never leaves a
 truncated file under its final name.
 
