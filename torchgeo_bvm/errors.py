@@ -155,8 +155,11 @@ def one_line_errors_under_torchgeo() -> None:
         error: BaseException,
         traceback: TracebackType | None,
     ) -> None:
-        ours = find_bvm_error(error)
-        if ours is None or debugging():
+        try:
+            ours = None if debugging() else find_bvm_error(error)
+        except Exception:  # interpreter shutdown: leave it to the previous hook
+            ours = None
+        if ours is None:
             previous(kind, error, traceback)
             return
         sys.stderr.write(

@@ -10,6 +10,7 @@ file, and a re-run must succeed.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,19 +33,29 @@ SIGNALS = {'SIGINT': (signal.SIGINT, 130, 'interrupted (Ctrl-C)'),
 class Running:
     """A ``torchgeo-bvm`` process whose stderr is read as it comes."""
 
-    def __init__(self, argv: list[object]) -> None:
-        command = [sys.executable, '-m', 'torchgeo_bvm.cli', *map(str, argv)]
+    def __init__(self, argv: list[object], program: list[str] | None = None) -> None:
+        # Another program (TorchGeo's) may draw its progress on stdout: both
+        # streams are read as one.
+        program = program or [sys.executable, '-m', 'torchgeo_bvm.cli']
+        command = [*program, *map(str, argv)]
         env = {**os.environ, 'PYTHONPATH': str(ROOT)}
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if program is None else subprocess.STDOUT,
+            env=env,
+            # As from a shell: Ctrl-C raises KeyboardInterrupt even if this test
+            # process was left ignoring SIGINT by an earlier test.
+            preexec_fn=_default_sigint,
         )
         self.err = b''
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.process.stderr is not None
-        while chunk := self.process.stderr.read1(4096):
+        stream = self.process.stderr or self.process.stdout
+        assert stream is not None
+        while chunk := stream.read1(4096):
             self.err += chunk
 
     def interrupt_when(self, started: Callable[[], bool], signum: int) -> None:
@@ -64,6 +75,10 @@ class Running:
         return code, self.err.decode()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(argv: list[object]) -> tuple[int, str]:
     return Running(argv).finish()
 
@@ -74,10 +89,17 @@ def _assert_interrupted(code: int, err: str, expected: int, words: str) -> None:
     assert err.replace('\r', '\n').splitlines()[-1].endswith(words), err
 
 
-def _has_staging(folder: Path) -> Callable[[], bool]:
-    return lambda: (
-        folder.exists() and any(STAGING_MARK in p.name for p in folder.iterdir())
-    )
+def _has_staging(folder: Path, stem: str) -> Callable[[], bool]:
+    """Whether the staging files of ``stem`` exist: the writing has started."""
+    mark = f'.{stem}{STAGING_MARK}'
+
+    def started() -> bool:
+        try:
+            return any(p.name.startswith(mark) for p in folder.iterdir())
+        except FileNotFoundError:
+            return False
+
+    return started
 
 
 @pytest.fixture(scope='module')
@@ -101,7 +123,7 @@ def test_rasterize(hostile_data: Path, tmp_path: Path, name: str) -> None:
         '--crs', 'EPSG:32631', '--res', '0.25',
     ]  # fmt: skip
     running = Running(argv)
-    running.interrupt_when(_has_staging(out.parent), signum)
+    running.interrupt_when(_has_staging(out.parent, 'labels'), signum)
     _assert_interrupted(*running.finish(), expected, words)
     assert list(out.parent.iterdir()) == []
     code, err = run([*argv, '--quiet'])
@@ -159,3 +181,66 @@ def test_download(tmp_path: Path, name: str) -> None:
         assert server.count('POST /jobs') == 1
     assert len(list(out.rglob('*.tif'))) == 6
     assert staging_left(out) == []
+
+
+def _checkpoint(path: Path) -> None:
+    """A checkpoint of an untrained FCN for three bands (weights do not matter)."""
+    import torch
+    from lightning.pytorch import Trainer
+    from torchgeo.tasks import SemanticSegmentation
+
+    task = SemanticSegmentation(model='fcn', in_channels=3, num_classes=14)
+    trainer = Trainer(accelerator='cpu', logger=False, enable_checkpointing=False)
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(path)
+    # As LightningCLI records it, so that `--ckpt_path` knows the task's class.
+    checkpoint = torch.load(path, weights_only=False)
+    checkpoint['hyper_parameters']['_class_path'] = (
+        'torchgeo.tasks.SemanticSegmentation'
+    )
+    torch.save(checkpoint, path)
+
+
+@pytest.mark.slow
+def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
+    import yaml
+
+    folder, _ = mini_flanders
+    checkpoint = tmp_path / 'model.ckpt'
+    _checkpoint(checkpoint)
+    predictions = tmp_path / 'predictions'
+    config = tmp_path / 'predict.yaml'
+    config.write_text(yaml.safe_dump({
+        'model': {'class_path': 'torchgeo.tasks.SemanticSegmentation',
+                  'init_args': {'model': 'fcn', 'in_channels': 3, 'num_classes': 14}},
+        'data': {'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
+                 'init_args': {'sentinel2_paths': str(folder / 'TOC_V2'),
+                               'bvm_paths': str(hostile_data / 'labels.tif'),
+                               'crs': 'EPSG:32631', 'res': 10, 'bands': 'rgb',
+                               'patch_size': 32,
+                               'batch_size': 4}},
+        'trainer': {'accelerator': 'cpu', 'logger': False,
+                    'default_root_dir': str(tmp_path),
+                    'callbacks': [{'class_path': 'torchgeo_bvm.prediction.SheetPredictionWriter',
+                                   'init_args': {'output_dir': str(predictions)}}]},
+    }))  # fmt: skip
+    torchgeo = [str(Path(sys.executable).with_name('torchgeo'))]
+    argv = ['predict', '--config', config, '--ckpt_path', checkpoint]
+    # Lightning's own handling: Ctrl-C stops with status 1; SIGTERM is noted
+    # and prediction runs to its end. Either way no map is half-written.
+    for signum, expected in ((signal.SIGINT, 1), (signal.SIGTERM, 0)):
+        running = Running(argv, program=torchgeo)
+        running.interrupt_when(
+            lambda r=running: b'Predicting DataLoader 0:' in r.err, signum
+        )
+        code, output = running.finish()
+        assert code == expected, output
+        assert 'Traceback' not in output
+        assert staging_left(tmp_path) == []
+        for tif in predictions.glob('*.tif') if predictions.exists() else []:
+            with rasterio.open(tif) as src:
+                src.read(1)
+    shutil.rmtree(predictions, ignore_errors=True)
+    code, output = Running(argv, program=torchgeo).finish()
+    assert code == 0, output[-2000:]
+    assert sorted(p.name for p in predictions.glob('*.tif')) == ['22_7-8.tif']
