@@ -1,4 +1,4 @@
-"""Checks of the numbers users give: resolutions, sizes, counts, seeds, weights.
+"""Checks of the numbers users give: resolutions, sizes, counts, seeds, CRSs.
 
 Each check returns the value in its canonical type or raises
 :class:`~torchgeo_bvm.errors.BVMValueError` naming the argument, the value and
@@ -34,7 +34,6 @@ __all__ = [
     'check_positive',
     'check_resolution',
     'check_seed',
-    'check_weights',
 ]
 
 #: Pixels of the largest raster written or rasterised: all of Flanders
@@ -255,35 +254,3 @@ def check_pixels(width: float, height: float, what: str, hint: str = '') -> None
             f'pixels, more than the limit of {MAX_PIXELS:.3g}'
             + (f'; {hint}' if hint else '')
         )
-
-
-def check_weights(values: Sequence[object], name: str) -> list[float]:
-    """Non-negative finite weights, at least one of them positive.
-
-    Args:
-        values: the weights.
-        name: the argument's name, for the message.
-
-    Returns:
-        The weights as floats.
-
-    Raises:
-        BVMValueError: for an empty list, text, NaN, infinities, negative
-            values, or all zeros.
-    """
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise BVMValueError(
-            f'{name} must be a list of numbers, got {_describe(values)}'
-        )
-    if not len(values):
-        raise BVMValueError(f'{name} is empty')
-    weights = []
-    for i, value in enumerate(values):
-        if not _is_number(value) or not math.isfinite(float(value)) or value < 0:  # type: ignore[arg-type, operator]
-            raise BVMValueError(
-                f'{name}[{i}] must be a finite number >= 0, got {_describe(value)}'
-            )
-        weights.append(float(value))  # type: ignore[arg-type]
-    if not any(weights):
-        raise BVMValueError(f'{name} are all zero')
-    return weights
