@@ -14,8 +14,13 @@ are kept tiny (a fixed ``width`` x ``height`` grid over the requested extent):
 the tests check names, bands, dtype and georeferencing, not resolution.
 
 Faults can be injected: HTTP 500 answers before success on chosen routes, jobs
-that end in ``error`` with log entries, and downloads cut off halfway after
-announcing their full ``Content-Length``. The server runs in a daemon thread on
+that end in ``error`` with log entries, downloads cut off halfway after
+announcing their full ``Content-Length``, and assets that answer 404. With
+``require_auth`` every processing route answers 401 without the token, and the
+token endpoint refuses wrong client credentials, as a real provider does. The
+process graphs are checked against the official schema where the downloader
+could go wrong: ``spatial_extent.crs`` an EPSG integer or WKT2, and
+``resample_spatial`` one resolution for square pixels. The server runs in a daemon thread on
 a free port and stops by itself after ``lifetime`` seconds.
 """
 
@@ -114,7 +119,13 @@ def parse_graph(process: dict[str, Any]) -> Request:
     if unknown := [b for b in bands if b not in BANDS]:
         raise GraphError(f'unknown bands {unknown}')
     extent = load['spatial_extent']
-    if str(extent.get('crs', 'EPSG:4326')) not in ('EPSG:4326', '4326'):
+    crs = extent.get('crs', 4326)
+    # The official schema: an EPSG code as an integer, or WKT2 text.
+    if isinstance(crs, str) and not crs.lstrip().startswith(('GEOGCRS', 'PROJCRS')):
+        raise GraphError(
+            f'spatial_extent.crs must be an EPSG code (integer) or WKT2, got {crs!r}'
+        )
+    if crs != 4326:
         raise GraphError('this backend takes EPSG:4326 extents only')
     start, end = (date.fromisoformat(t) for t in load['temporal_extent'])
     max_cloud_cover = None
@@ -137,7 +148,17 @@ def parse_graph(process: dict[str, Any]) -> Request:
         output_bands = bands
     epsg = None
     if resample := by_id.get('resample_spatial'):
-        epsg = int(resample[0]['arguments']['projection'])
+        arguments = resample[0]['arguments']
+        epsg = int(arguments['projection'])
+        resolution = arguments['resolution']
+        pair = isinstance(resolution, list) and len(resolution) == 2
+        if not (isinstance(resolution, int | float) or pair):
+            raise GraphError(
+                f'resample_spatial.resolution must be a number or two, got {resolution!r}'
+            )
+        if pair and resolution[0] == resolution[1]:
+            # As dask-based backends: a pair is refused; one value is square.
+            raise GraphError('resample_spatial: give one resolution for square pixels')
     if (
         'save_result' not in by_id
         or by_id['save_result'][0]['arguments']['format'] != 'GTiff'
@@ -197,12 +218,15 @@ class Faults:
         drop_downloads: how many downloads (assets or ``POST /result``) to cut
             off halfway through their body.
         band_names: band descriptions to write instead of the requested names.
+        missing_assets: every asset download answers 404 (results listed, then
+            gone, as when a job's results expire).
     """
 
     http_500: dict[str, int] = field(default_factory=dict)
     error_jobs: bool = False
     drop_downloads: int = 0
     band_names: list[str] | None = None
+    missing_assets: bool = False
 
 
 @dataclass
@@ -632,7 +656,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_json(200, {'id': job.id})
             return
         data = job.files.get(name)
-        if data is None:
+        if data is None or self.state.faults.missing_assets:
             self.send_error_json(404, 'AssetNotFound', name)
             return
         with self.state.lock:

@@ -58,5 +58,22 @@ def test_bad_layers(tmp_path: Path) -> None:
     with pytest.raises(BVMValueError, match="no habitat field 'HAB9'"):
         layer.read_labels(habitat_field='HAB9')
     (tmp_path / 'junk.shp').write_text('not a shapefile')
-    with pytest.raises(BVMFileError, match=r'junk\.shp: not a vector layer'):
+    with pytest.raises(
+        BVMFileError, match=r'junk\.shp: cannot be read as a vector layer'
+    ):
         BVMLayer.open(tmp_path / 'junk.shp')
+
+
+def test_cached_columns_keep_the_order_asked_for(tmp_path: Path) -> None:
+    # TAG comes before EENH1 in the file; the cache stores columns by position.
+    path = write_scene_bvm(tmp_path / 'BwkHab.shp')
+    cache = tmp_path / 'cache'
+    first = BVMLayer.open(path, cache_dir=cache).read_columns(['EENH1', 'TAG'])
+    assert len(list(cache.glob('bvm-columns-*.npz'))) == 1
+    again = BVMLayer.open(path, cache_dir=cache).read_columns(['EENH1', 'TAG'])
+    plain = BVMLayer.open(path).read_columns(['TAG', 'EENH1'])  # file order
+    assert plain['EENH1'].tolist() == scene_polygons()[1]
+    for table in (first, again):
+        assert list(table.columns) == ['EENH1', 'TAG']
+        assert table['EENH1'].tolist() == plain['EENH1'].tolist()
+        assert table['TAG'].tolist() == plain['TAG'].tolist()

@@ -73,7 +73,7 @@ def test_patch_size_must_be_a_multiple_of_32(scene: Scene, patch_size: int) -> N
         ({'cloud_rule': 'foggy'}, "unknown cloud_rule 'foggy'"),
         ({'normalization': 'minmax'}, "unknown normalization 'minmax'"),
         ({'bands': ['B02', 'B10']}, "unknown band 'B10'"),
-        ({'res': [1.0, 2.0, 3.0]}, 'res must be one number or'),
+        ({'res': [1.0, 2.0, 3.0]}, r'res takes one or two values \(x, then y\), got 3'),
     ],
 )
 def test_bad_arguments(scene: Scene, kwargs: dict[str, Any], message: str) -> None:
@@ -219,8 +219,8 @@ def test_setup_prepares_the_polygons_and_indexes_once(
     assert isinstance(labels, BVMDataset)
     # Prepared in this (the main) process, before any worker starts: workers
     # map the file instead of preparing their own polygons.
-    assert labels._cache is not None
-    assert labels._cache.mapped
+    assert labels.bvm.loaded
+    assert labels._polygons().mapped
     assert not labels.load().cached
     assert len(list(cache.glob('bvm-polygons-*.bin'))) == 1
     assert len(list(cache.glob('sentinel2-index-*.json'))) == 1

@@ -94,3 +94,73 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.delenv('TORCHGEO_BVM_CACHE')
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'x'))
     assert default_cache_dir() == tmp_path / 'x' / 'torchgeo-bvm'
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, '-c', 'import os; print(os.getpid())'],
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout)
+
+
+def test_staging_of_a_killed_run_is_removed_by_the_next(tmp_path) -> None:
+    import os
+
+    dead, alive = _dead_pid(), os.getpid()
+    stale = tmp_path / f'.labels.tmp-{dead}-0badc0de.tif'
+    stale.write_text('half')
+    folder = tmp_path / f'.labels.tmp-{dead}-0badc0de.staging'
+    folder.mkdir()
+    (folder / 'blocks.tif').write_text('half')
+    running = tmp_path / f'.labels.tmp-{alive}-00000000.tif'
+    running.write_text('being written by a live process')
+    other = tmp_path / f'.other.tmp-{dead}-0badc0de.tif'
+    other.write_text('another file of a killed run')
+    with atomic_path(tmp_path / 'labels.tif') as temporary:
+        temporary.write_text('new')
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ['labels.tif', running.name, other.name]
+    )
+
+
+def test_dataset_scans_skip_staging_names(tmp_path, mini_labels) -> None:
+    import shutil
+
+    from torchgeo_bvm.datasets import BVMRaster
+    from torchgeo_bvm.fileio import RASTER_SUFFIXES, find_files
+
+    shutil.copy(mini_labels, tmp_path / 'labels.tif')
+    staging = tmp_path / '.labels.tmp-1-0badc0de.staging'
+    staging.mkdir()
+    shutil.copy(mini_labels, staging / 'blocks.tif')
+    shutil.copy(mini_labels, tmp_path / '.labels.tmp-1-0badc0de.tif')
+    assert find_files(tmp_path, RASTER_SUFFIXES) == [tmp_path / 'labels.tif']
+    assert BVMRaster(tmp_path).files == [str(tmp_path / 'labels.tif')]
+
+
+def test_atomic_paths_all_or_nothing_and_no_stale_file(tmp_path) -> None:
+    from torchgeo_bvm.fileio import atomic_paths
+
+    a, b, stale = tmp_path / 'a.csv', tmp_path / 'b.csv', tmp_path / 'c.json'
+    a.write_text('old a')
+    stale.write_text('old c')
+
+    def fail_midway() -> None:
+        with atomic_paths([a, b], owned=[a, b, stale]) as (ta, _):
+            ta.write_text('new a')
+            raise OSError('disk full')
+
+    with pytest.raises(OSError, match='disk full'):
+        fail_midway()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.csv', 'c.json']
+    assert a.read_text() == 'old a'
+    with atomic_paths([a, b], owned=[a, b, stale]) as (ta, tb):
+        ta.write_text('new a')
+        tb.write_text('new b')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.csv', 'b.csv']
+    assert a.read_text() == 'new a'

@@ -38,7 +38,7 @@ def test_grid_from_bounds_snaps_outward() -> None:
     grid = Grid.from_bounds((12.5, 3.0, 47.0, 29.9), 'EPSG:31370', 10)
     assert grid.bounds == (10.0, 0.0, 50.0, 30.0)
     assert (grid.width, grid.height) == (4, 3)
-    with pytest.raises(ValueError, match='resolution must be positive'):
+    with pytest.raises(ValueError, match='res must be a finite number greater than 0'):
         Grid.from_bounds((0, 0, 1, 1), 'EPSG:31370', 0)
     assert [w for w in grid.windows(2)] == [
         Window(0, 0, 2, 2), Window(2, 0, 2, 2), Window(0, 2, 2, 1), Window(2, 2, 2, 1),

@@ -9,7 +9,7 @@ from torchgeo_bvm.polygonstore import PolygonStore, StoreInfo
 from torchgeo_bvm.scanline import Outlines, burn_polygons
 from torchgeo_bvm.synth.bwk import tessellation
 
-INFO = StoreInfo([['/data/BwkHab.shp', 1, 2, 'abc']], 'WKT', 0, 0)
+INFO = StoreInfo([['/data/BwkHab.shp', 1, 2, 'abc']], 'WKT', 0, 0, (1.0, 2.0, 3.0, 4.0))
 
 
 def polygons() -> np.ndarray:

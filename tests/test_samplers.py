@@ -110,7 +110,7 @@ def test_split_without_data_is_an_error(lambert: BVMSentinel2) -> None:
 
 
 def test_bad_size(lambert: BVMSentinel2) -> None:
-    with pytest.raises(ValueError, match='positive'):
+    with pytest.raises(ValueError, match='size must be between 1 and 8192, got 0'):
         KaartbladSampler(lambert, size=0)
 
 

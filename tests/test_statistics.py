@@ -118,10 +118,13 @@ def test_custom_scheme_and_unselected_sheets(sheet22_labels) -> None:
     stats = split_class_counts(sheet22_labels, scheme, numbers=[22], progress=False)
     assert stats.counts['a'].sum() == 320
     assert stats.counts['b'].sum() == 240
-    # Sheet 22 is not among the counted sheets: nothing is counted.
-    none = split_class_counts(sheet22_labels, numbers=[1], progress=False)
-    assert none.counts.to_numpy().sum() == 0
-    assert none.chi_squared().empty
+    # Sheet 22 is not among the counted sheets: the raster misses them all,
+    # which is an error rather than a table of zeros.
+    with pytest.raises(
+        ValueError,
+        match=r'labels\.tif: no pixel of the raster lies in the sheets \[1\]',
+    ):
+        split_class_counts(sheet22_labels, numbers=[1], progress=False)
 
 
 def test_geographic_raster_by_pixel_centre(tmp_path) -> None:

@@ -1,22 +1,85 @@
-"""torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo."""
+"""torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo.
 
-from .bvmlayer import BVMLayer
-from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
-from .callbacks import ConfusionMatrixWriter
-from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
-from .classmap import ClassMap
-from .compare import compare_with_bvm
-from .crs import DEFAULT_CRS, resolution_for
-from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
-from .download import DownloadOptions, download
-from .errors import BVMError, BVMFileError, BVMValueError
-from .fileio import default_cache_dir
-from .labels import rasterize_bvm, write_class_raster
-from .pixelgrid import Grid
-from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
-from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
+Every public name is importable from here. They are loaded on first use
+(:pep:`562`), so ``import torchgeo_bvm`` and the command line start without
+torch: a command that needs no deep learning never imports it.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING
+
+from .lazy import exports
+
+if TYPE_CHECKING:
+    from .bvmlayer import BVMLayer
+    from .bvmpolygons import BVMPolygons
+    from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
+    from .callbacks import ConfusionMatrixWriter
+    from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
+    from .classmap import ClassMap
+    from .compare import compare_with_bvm
+    from .crs import DEFAULT_CRS, resolution_for
+    from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
+    from .download import DownloadOptions, download
+    from .errors import (
+        BVMError,
+        BVMExistsError,
+        BVMFileError,
+        BVMNotFoundError,
+        BVMValueError,
+    )
+    from .fileio import default_cache_dir
+    from .labels import rasterize_bvm, write_class_raster
+    from .pixelgrid import Grid
+    from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
+    from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
 
 __version__ = '0.1.0'
+
+#: The module each public name lives in.
+_HOMES: dict[str, str] = {
+    'BVMLayer': 'bvmlayer',
+    'BVMPolygons': 'bvmpolygons',
+    'MAPPING_VERSION': 'bwk',
+    'UnitMapping': 'bwk',
+    'map_integer_labels': 'bwk',
+    'ConfusionMatrixWriter': 'callbacks',
+    'CLASS_NAMES': 'classes',
+    'CLASSES': 'classes',
+    'IGNORE_INDEX': 'classes',
+    'NUM_CLASSES': 'classes',
+    'BVMClass': 'classes',
+    'ClassMap': 'classmap',
+    'compare_with_bvm': 'compare',
+    'DEFAULT_CRS': 'crs',
+    'resolution_for': 'crs',
+    'BVMDataset': 'datasets',
+    'BVMRaster': 'datasets',
+    'CloudRule': 'datasets',
+    'Sentinel2TOC': 'datasets',
+    'DownloadOptions': 'download',
+    'download': 'download',
+    'BVMError': 'errors',
+    'BVMExistsError': 'errors',
+    'BVMFileError': 'errors',
+    'BVMNotFoundError': 'errors',
+    'BVMValueError': 'errors',
+    'default_cache_dir': 'fileio',
+    'rasterize_bvm': 'labels',
+    'write_class_raster': 'labels',
+    'Grid': 'pixelgrid',
+    'PAPER_SPLIT': 'sheets',
+    'Sheet': 'sheets',
+    'SplitScheme': 'sheets',
+    'compare_official': 'sheets',
+    'grid': 'sheets',
+    'SplitStatistics': 'statistics',
+    'chi_squared_distance': 'statistics',
+    'split_class_counts': 'statistics',
+}
 
 __all__ = [
     'CLASSES',
@@ -29,8 +92,11 @@ __all__ = [
     'BVMClass',
     'BVMDataset',
     'BVMError',
+    'BVMExistsError',
     'BVMFileError',
     'BVMLayer',
+    'BVMNotFoundError',
+    'BVMPolygons',
     'BVMRaster',
     'BVMValueError',
     'ClassMap',
@@ -56,3 +122,24 @@ __all__ = [
     'split_class_counts',
     'write_class_raster',
 ]
+
+
+class _Package(types.ModuleType):
+    """The package, keeping its function ``download`` over the subpackage.
+
+    Importing ``torchgeo_bvm.download`` binds the subpackage to the name
+    ``download`` of its parent; the public name is the function (as it was
+    before imports became lazy), so that binding is left out. The subpackage
+    stays importable by its full name.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _HOMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)

@@ -40,6 +40,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .classes import IGNORE_INDEX
 from .crs import is_lambert72, resolution_for, to_lambert72
+from .errors import BVMNotFoundError, BVMValueError
 
 # The cache folder's home is fileio; its old import path here still works.
 from .fileio import (
@@ -81,13 +82,13 @@ def read_boundary(path: str | Path) -> Polygon | MultiPolygon:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f'boundary file not found: {path}')
+        raise BVMNotFoundError(f'boundary file not found: {path}')
     frame = to_lambert72(gpd.read_file(path, engine='pyogrio'))
     polygons = frame.geometry[
         frame.geometry.geom_type.isin(['Polygon', 'MultiPolygon'])
     ]
     if polygons.empty:
-        raise ValueError(f'boundary file {path} holds no polygon features')
+        raise BVMValueError(f'boundary file {path} holds no polygon features')
     return polygonal(shapely.union_all(polygons.to_numpy()))
 
 
@@ -95,14 +96,14 @@ def _label_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if not path.exists():
-            raise FileNotFoundError(f'BVM label path not found: {path}')
+            raise BVMNotFoundError(f'BVM label path not found: {path}')
         if path.is_dir():
             files += find_files(path, RASTER_SUFFIXES)
             files += find_files(path, VECTOR_SUFFIXES)
         else:
             files.append(path)
     if not files:
-        raise ValueError(f'no BVM label files found in {[str(p) for p in paths]}')
+        raise BVMValueError(f'no BVM label files found in {[str(p) for p in paths]}')
     return files
 
 
@@ -222,7 +223,7 @@ def flanders_from_labels(
         else:
             parts += _vector_coverage(file, resolution)
     if not parts:
-        raise ValueError(
+        raise BVMValueError(
             f'the BVM labels in {[str(f) for f in files]} cover no area: cannot '
             'derive the Flanders boundary from them; pass a boundary file instead'
         )

@@ -59,6 +59,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, class_by_name
+from .errors import BVMNotFoundError, BVMValueError
 
 __all__ = [
     'MAPPING_FILE',
@@ -186,14 +187,14 @@ def load_mapping_table(
     else:
         path = Path(source)
         if not path.exists():
-            raise FileNotFoundError(f'mapping table not found: {path}')
+            raise BVMNotFoundError(f'mapping table not found: {path}')
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         name = str(path)
     if 'class' not in frame.columns and 'proposed_class' in frame.columns:
         frame = frame.rename(columns={'proposed_class': 'class'})
     missing = [c for c in ('code', 'class') if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise BVMValueError(
             f'{name}: missing column(s) {", ".join(missing)}; expected columns code '
             f'and class, found {", ".join(map(str, frame.columns))}'
         )
@@ -201,7 +202,7 @@ def load_mapping_table(
     frame['class_id'] = [_class_id(value, name) for value in frame['class']]
     clashes = frame.groupby('code')['class_id'].nunique()
     if (clashes > 1).any():
-        raise ValueError(
+        raise BVMValueError(
             f'{name}: codes with conflicting classes: '
             f'{", ".join(clashes.index[clashes > 1])}'
         )
@@ -215,7 +216,7 @@ def _class_id(value: object, name: str) -> int:
     try:
         return class_by_name(text).id
     except ValueError as error:
-        raise ValueError(f'{name}: {error}') from None
+        raise BVMValueError(f'{name}: {error}') from None
 
 
 @dataclass

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import BVMValueError
+
 __all__ = [
     'CLASSES',
     'CLASS_NAMES',
@@ -129,6 +131,6 @@ def class_by_name(name: str) -> BVMClass:
     for cls in CLASSES:
         if cls.name.casefold() == wanted:
             return cls
-    raise ValueError(
+    raise BVMValueError(
         f'unknown class {name!r}: expected one of {", ".join(CLASS_NAMES)}'
     )

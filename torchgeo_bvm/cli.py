@@ -3,23 +3,79 @@
 Every module in :mod:`torchgeo_bvm.commands` is one subcommand: its
 ``COMMAND`` (a :class:`~torchgeo_bvm.commands.Command`) holds its summary, its
 options and what it runs. New subcommands need no change here.
+
+Failures follow the package's contract (:mod:`torchgeo_bvm.errors`): bad input
+and every failure a user can cause or fix (a file that cannot be read or
+written, a CRS that does not exist, an openEO backend that refuses or cannot be
+reached) is one line on stderr and exit status 2; Ctrl-C is status 130 and
+``SIGTERM`` 143, after the interrupted step removed what it had staged.
+``--debug`` or ``TORCHGEO_BVM_DEBUG=1`` adds the traceback. Anything else is a
+bug: it is reported with its traceback and status 1.
+
+Start-up stays fast: the subcommand modules import only the standard library
+at the top and load what they need when they run, so ``--help`` answers at
+once and ``grid``, ``rasterize``, ``stats --labels`` and ``download`` never
+import torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType, ModuleType
+from typing import Any, TextIO
 
 from . import __version__, commands
 from .commands import Command
-from .errors import BVMError
+from .errors import DEBUG_VARIABLE, BVMError, debugging, describe
 
-__all__ = ['build_parser', 'main']
+__all__ = [
+    'EXIT_BAD_INPUT',
+    'EXIT_INTERRUPTED',
+    'EXIT_TERMINATED',
+    'build_parser',
+    'main',
+]
+
+#: Exit status of a failure the user can fix (bad input, unreadable file, ...).
+EXIT_BAD_INPUT = 2
+#: Exit status of Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: Exit status of ``SIGTERM`` (128 + SIGTERM), as shells report it.
+EXIT_TERMINATED = 143
+
+#: Errors of libraries that bad input causes, by module and class name; a
+#: module not imported yet cannot have raised them, so none is imported here.
+_LIBRARY_ERRORS = (
+    ('rasterio.errors', 'RasterioError'),
+    ('rasterio._err', 'CPLE_BaseError'),
+    ('pyogrio.errors', 'DataSourceError'),
+    ('pyogrio.errors', 'DataLayerError'),
+    ('pyogrio.errors', 'FieldError'),
+    ('pyogrio.errors', 'GeometryError'),
+    ('pyogrio.errors', 'CRSError'),
+    ('fiona.errors', 'FionaError'),
+    ('pyproj.exceptions', 'CRSError'),
+    ('pyproj.exceptions', 'ProjError'),
+    ('openeo.rest', 'OpenEoClientException'),
+    ('openeo.rest.auth.oidc', 'OidcException'),
+    ('requests.exceptions', 'RequestException'),
+    ('yaml', 'YAMLError'),
+    ('json', 'JSONDecodeError'),
+    ('zipfile', 'BadZipFile'),
+)
+
+
+class Terminated(BaseException):  # like KeyboardInterrupt
+    """``SIGTERM`` arrived: raised in the main thread so that clean-up runs."""
 
 
 def _command_modules() -> dict[str, ModuleType]:
@@ -32,8 +88,13 @@ def _command_modules() -> dict[str, ModuleType]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the argument parser with one subparser per command.
+
+    Args:
+        only: add the options of this subcommand only (the others keep their
+            summary), so that a command line needs only its own subcommand's
+            choices; None for every subcommand's options.
 
     Returns:
         The parser.
@@ -41,8 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='torchgeo-bvm',
         description='Biological Valuation Map of Flanders x Sentinel-2 for TorchGeo.',
+        epilog=(
+            'Errors are one line and exit status 2; --debug (or '
+            f'{DEBUG_VARIABLE}=1) shows the traceback.'
+        ),
     )
     parser.add_argument('--version', action='version', version=__version__)
+    parser.add_argument(
+        '--debug', action='store_true', help='show the traceback of an error'
+    )
     subparsers = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for name, module in _command_modules().items():
         command: Command = module.COMMAND
@@ -52,9 +120,84 @@ def build_parser() -> argparse.ArgumentParser:
             description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        command.add_arguments(sub)
+        if only is None or only == name:
+            command.add_arguments(sub)
+        sub.add_argument(
+            '--debug',
+            action='store_true',
+            default=argparse.SUPPRESS,
+            help='show the traceback of an error',
+        )
         sub.set_defaults(handler=command.run)
     return parser
+
+
+def _requested_command(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` ('' if none): the first positional."""
+    for arg in argv:
+        if not arg.startswith('-'):
+            return arg
+    return ''
+
+
+def _is_expected(error: BaseException) -> bool:
+    """Whether a failure is one the user can cause or fix (not a bug)."""
+    if isinstance(error, BVMError | OSError):
+        return True
+    for module_name, class_name in _LIBRARY_ERRORS:
+        module = sys.modules.get(module_name)
+        kind = getattr(module, class_name, None) if module is not None else None
+        if isinstance(kind, type) and isinstance(error, kind):
+            return True
+    return False
+
+
+class _TrackedStream:
+    """A text stream that remembers whether its last write ended a line.
+
+    Progress bars leave the cursor after a carriage return; the error line must
+    start on a line of its own.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.at_line_start = True
+
+    def write(self, text: str) -> int:
+        if text:
+            self.at_line_start = text.endswith('\n')
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def _tracked_stderr() -> Iterator[_TrackedStream]:
+    tracked = _TrackedStream(sys.stderr)
+    sys.stderr = tracked
+    try:
+        yield tracked
+    finally:
+        sys.stderr = tracked.stream
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn ``SIGTERM`` into :class:`Terminated` while a command runs."""
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,17 +211,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 2 for bad input.
+        The exit status: 0 on success, 2 for bad input or another failure the
+        user can fix, 130 after Ctrl-C, 143 after ``SIGTERM``, 1 for a bug.
     """
     os.environ.setdefault('MPLBACKEND', 'Agg')
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_requested_command(argv))
     args = parser.parse_args(argv)
-    try:
-        status: int = args.handler(args)
-    except (BVMError, ValueError, FileNotFoundError) as error:
-        print(f'torchgeo-bvm {args.command}: error: {error}', file=sys.stderr)
-        return 2
+    debug = args.debug or debugging()
+    prefix = f'torchgeo-bvm {args.command}'
+    with _tracked_stderr() as stderr:
+        status, line = _run(args, prefix, debug, stderr)
+        # The failed step's frames are gone now: progress bars they held have
+        # closed (and drawn their last state) before the line is printed.
+        gc.collect()
+        if line:
+            _report(stderr, line)
     return status
+
+
+def _run(
+    args: argparse.Namespace, prefix: str, debug: bool, stderr: _TrackedStream
+) -> tuple[int, str]:
+    """Run the command: (exit status, the line to print last, or '')."""
+    try:
+        with _sigterm_raises():
+            return args.handler(args), ''
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED, f'{prefix}: interrupted (Ctrl-C)'
+    except Terminated:
+        return EXIT_TERMINATED, f'{prefix}: terminated (SIGTERM)'
+    except Exception as error:
+        if not _is_expected(error):
+            _report(stderr, '')
+            traceback.print_exc()
+            return 1, (
+                f'{prefix}: internal error: {describe(error)} (this is a bug in '
+                'torchgeo-bvm: please report it with the traceback above)'
+            )
+        if debug:
+            _report(stderr, '')
+            traceback.print_exc()
+        return EXIT_BAD_INPUT, f'{prefix}: error: {describe(error)}'
+
+
+def _report(stderr: _TrackedStream, line: str) -> None:
+    """Write a line to stderr, on a line of its own (nothing for '')."""
+    if not stderr.at_line_start:
+        stderr.write('\n')
+    if line:
+        stderr.write(line + '\n')
+    stderr.flush()
 
 
 if __name__ == '__main__':

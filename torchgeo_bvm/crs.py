@@ -8,9 +8,14 @@ pixel is about 10 m x 10 m there (the x and y resolutions differ).
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 from pyproj import CRS, Geod
+
+from .errors import BVMValueError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     'DEFAULT_CRS',
@@ -63,7 +68,7 @@ def resolution_for(crs: CRS | str | int, metres: float = 10.0) -> tuple[float, f
         return (metres * dx, metres * dy)
     unit = crs.axis_info[0].unit_name if crs.axis_info else ''
     if unit not in ('metre', 'meter'):
-        raise ValueError(
+        raise BVMValueError(
             f'cannot express {metres} m in the units {unit!r} of {crs.name}'
         )
     return (metres, metres)

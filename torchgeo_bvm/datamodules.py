@@ -38,7 +38,17 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset
 
 from .boundary import flanders_from_labels, read_boundary
-from .crs import resolution_for
+from .bvmlayer import FLANDERS_EXTENT
+from .checks import (
+    MAX_PATCH_PIXELS,
+    check_count,
+    check_crs,
+    check_numbers,
+    check_pixels,
+    check_resolution,
+    check_seed,
+)
+from .crs import FLANDERS_CENTRE, pixel_size_m, resolution_for
 from .datasets.bands import (
     PAPER_CLOUD_RULE,
     REFLECTANCE_SCALE,
@@ -48,12 +58,20 @@ from .datasets.bands import (
 from .datasets.bvm import BVMDataset, BVMRaster
 from .datasets.joint import BVMSentinel2
 from .datasets.sentinel2 import Sentinel2TOC
+from .errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
 from .fileio import RASTER_SUFFIXES
 from .normalization import load_band_stats
 from .samplers import CentreTimestampSampler, KaartbladGridSampler, KaartbladSampler
-from .sheets import SplitScheme, kbl_numbers
+from .sheets import KBL_WIDTH, SplitScheme, kbl_numbers
 
-__all__ = ['BVMDataModule', 'cloud_rule_from']
+__all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'cloud_rule_from']
+
+#: Samples per batch at most: more does not fit any accelerator at 256 pixels.
+MAX_BATCH_SIZE = 4096
+
+# LightningCLI imports this module to build the data module of a config; an
+# error of ours then reads as one line rather than jsonargparse's Union error.
+one_line_errors_under_torchgeo()
 
 
 def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:
@@ -80,14 +98,14 @@ def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:
             'none': None,
         }
         if value.lower() not in named:
-            raise ValueError(
+            raise BVMValueError(
                 f'unknown cloud_rule {value!r}: expected one of {sorted(named)} or a '
                 'mapping with the keys valid, dilate_classes, dilation_m'
             )
         return named[value.lower()]
     unknown = set(value) - {'valid', 'dilate_classes', 'dilation_m'}
     if unknown:
-        raise ValueError(
+        raise BVMValueError(
             f'unknown cloud_rule keys {sorted(unknown)}: expected valid, '
             'dilate_classes, dilation_m'
         )
@@ -197,27 +215,50 @@ class BVMDataModule(GeoDataModule):
         cache_dir: str | None = None,
         bvm_options: dict[str, Any] | None = None,
     ) -> None:
-        if not isinstance(patch_size, int) or patch_size <= 0 or patch_size % 32:
-            raise ValueError(
-                f'patch_size must be a positive multiple of 32 (the U-Net with a VGG '
-                f'encoder halves it 5 times), got {patch_size!r}'
+        # Every argument is checked here, before anything is read, so that a bad
+        # configuration fails at once with one line (see _check_arguments).
+        crs_ = check_crs(crs, 'crs')
+        res_ = check_resolution(res) if res is not None else resolution_for(crs_)
+        patch_size = _check_patch_size(patch_size, crs_, res_)
+        _check_grid_size(crs_, res_)
+        batch_size = check_count(batch_size, 'batch_size', maximum=MAX_BATCH_SIZE)
+        if length is not None:
+            length = check_count(length, 'length')
+        num_workers = check_count(num_workers, 'num_workers', minimum=0)
+        if eval_stride is not None:
+            eval_stride = check_count(
+                eval_stride,
+                'eval_stride',
+                maximum=patch_size,
+                hint='tiles every eval_stride pixels, at most patch_size apart',
             )
+        max_redraws = check_count(max_redraws, 'max_redraws', minimum=0)
+        seed = check_seed(seed)
+        check_numbers(years, 'years', 2015, 2100)
+        check_numbers(months, 'months', 1, 12)
+        _check_paths(sentinel2_paths, 'sentinel2_paths')
+        _check_paths(bvm_paths, 'bvm_paths')
+        if boundary is not None:
+            _check_paths(boundary, 'boundary')
         super().__init__(BVMSentinel2, batch_size, patch_size, length, num_workers)
         self.sentinel2_paths = _as_list(sentinel2_paths)
         self.bvm_paths = _as_list(bvm_paths)
         self.numbers = None if sheets is None else _sheet_numbers(sheets)
-        self.scheme = SplitScheme(split_scheme)
+        try:
+            self.scheme = SplitScheme(split_scheme)
+        except ValueError as error:
+            raise BVMValueError(f'split_scheme: {error}') from None
         missing = [s for s in ('train', 'val', 'test') if s not in self.scheme.splits]
         if missing:
-            raise ValueError(
+            raise BVMValueError(
                 f'split_scheme has no split {", ".join(map(repr, missing))}: it must '
                 f'assign sheets to train, val and test (it has {self.scheme.splits})'
             )
         self.years = years
         self.months = months
         self.bands = resolve_bands(bands)
-        self.crs = CRS.from_user_input(crs)
-        self.res = self._resolution(res)
+        self.crs = crs_
+        self.res = res_
         self.boundary = boundary
         self.cloud_rule = cloud_rule_from(cloud_rule)
         self.eval_stride = eval_stride
@@ -243,20 +284,11 @@ class BVMDataModule(GeoDataModule):
         )
         self.joint: BVMSentinel2 | None = None
 
-    def _resolution(self, res: float | list[float] | None) -> tuple[float, float]:
-        if res is None:
-            return resolution_for(self.crs)
-        if isinstance(res, int | float):
-            return (float(res), float(res))
-        if len(res) != 2:
-            raise ValueError(f'res must be one number or [x, y], got {res!r}')
-        return (float(res[0]), float(res[1]))
-
     def _normalisation(
         self, stats: str | None, normalization: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if normalization not in ('meanstd', 'percentile'):
-            raise ValueError(
+            raise BVMValueError(
                 f"unknown normalization {normalization!r}: expected 'meanstd' or "
                 "'percentile'"
             )
@@ -293,7 +325,7 @@ class BVMDataModule(GeoDataModule):
                 cache_dir=self.cache_dir,
             )
         except DatasetNotFoundError:
-            raise ValueError(
+            raise BVMValueError(
                 f'no Sentinel-2 imagery found in {self.sentinel2_paths}: expected '
                 'Terrascope product folders or openEO downloads '
                 '(<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif)'
@@ -395,7 +427,47 @@ def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
     try:
         numbers = kbl_numbers(sheets)
     except ValueError as error:
-        raise ValueError(f'sheets: {error}') from None
+        raise BVMValueError(f'sheets: {error}') from None
     if not numbers:
-        raise ValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
+        raise BVMValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
     return numbers
+
+
+def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) -> int:
+    """A patch size the model takes and the map sheets hold."""
+    size = check_count(patch_size, 'patch_size', minimum=-(2**63))
+    if size <= 0 or size % 32:
+        raise BVMValueError(
+            f'patch_size must be a positive multiple of 32 (the U-Net with a VGG '
+            f'encoder halves it 5 times), got {size}'
+        )
+    check_count(size, 'patch_size', maximum=MAX_PATCH_PIXELS)
+    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
+    sheet = int(KBL_WIDTH / metres[0])
+    if size > sheet:
+        raise BVMValueError(
+            f'patch_size {size} pixels of {metres[0]:.3g} m is '
+            f'{size * metres[0] / 1000:.3g} km, wider than a whole 1:50,000 map '
+            f'sheet ({sheet} pixels, {KBL_WIDTH / 1000:.0f} km); use at most '
+            f'{sheet // 32 * 32}'
+        )
+    return size
+
+
+def _check_grid_size(crs: CRS, res: tuple[float, float]) -> None:
+    """Refuse a resolution at which the sheets of Flanders would not fit in memory."""
+    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
+    xmin, ymin, xmax, ymax = FLANDERS_EXTENT
+    check_pixels(
+        (xmax - xmin) / metres[0],
+        (ymax - ymin) / metres[1],
+        f'at res {res} (pixels of {metres[0]:.3g} x {metres[1]:.3g} m) the grid '
+        'over Flanders',
+        'give a coarser res',
+    )
+
+
+def _check_paths(paths: str | Sequence[str], name: str) -> None:
+    for path in _as_list(paths):
+        if not Path(path).exists():
+            raise BVMNotFoundError(f'{name}: {path} not found')

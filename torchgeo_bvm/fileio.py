@@ -1,12 +1,20 @@
-"""Files: what the package reads by suffix, writing atomically, and its cache.
+"""Files: reading by suffix, writing without losing anything, and the cache.
 
 Label files are recognised by suffix in one place (:data:`RASTER_SUFFIXES`,
 :data:`VECTOR_SUFFIXES`, :func:`find_files`).
 
 Everything the package writes appears under its final name only once it is
 complete: it is written under a temporary name in the same folder and then
-renamed (:func:`atomic_path`), so an interrupted run never leaves a
-half-written file behind and a re-run simply redoes it.
+renamed (:func:`atomic_path`, :func:`atomic_paths` for a set of files that
+belong together), so an interrupted run never leaves a half-written file
+behind and a re-run simply redoes it. Temporary and staging names
+(:func:`staging_folder`) are hidden (``.NAME.tmp-PID-XXXXXXXX...``): no dataset
+scan of the package reads a hidden file or folder (:func:`find_files`,
+TorchGeo's own ``glob``), and the next write beside them removes those left by
+a process that no longer runs.
+
+Before writing, :func:`check_output` refuses an output that is one of the
+command's inputs or their sidecars, or that exists when it may not be replaced.
 
 What the package derives from its inputs and keeps between runs (the Flanders
 boundary, the prepared BVM polygons, the imagery index) lives in one cache
@@ -19,25 +27,44 @@ needing it at the same time build it once.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks
     fcntl = None  # type: ignore[assignment]
 
+from .errors import BVMExistsError, BVMFileError, BVMValueError
+
+if TYPE_CHECKING:
+    from affine import Affine
+    from rasterio.io import DatasetReader
+
 __all__ = [
     'RASTER_SUFFIXES',
+    'STAGING_MARK',
     'VECTOR_SUFFIXES',
     'atomic_path',
+    'atomic_paths',
+    'check_output',
+    'check_writable_folder',
+    'companion_files',
     'default_cache_dir',
     'file_lock',
     'find_files',
     'fingerprint',
+    'is_hidden',
+    'open_label_raster',
+    'remove_stale_staging',
+    'staging_folder',
 ]
 
 #: How much of the start of a file :func:`fingerprint` hashes.
@@ -48,10 +75,36 @@ RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt')
 #: Suffixes of the vector files read as the BVM layer: shapefile (also zipped),
 #: GeoPackage, GeoParquet and FlatGeobuf.
 VECTOR_SUFFIXES = ('.shp', '.zip', '.gpkg', '.parquet', '.geoparquet', '.fgb')
+#: What every temporary or staging name holds after its hidden stem.
+STAGING_MARK = '.tmp-'
+#: The files of a shapefile besides its ``.shp``.
+_SHAPEFILE_PARTS = ('.shx', '.dbf', '.prj', '.cpg', '.qix', '.sbn', '.sbx', '.qmd')
+#: What GDAL and QGIS keep beside any file.
+_SIDECARS = ('.aux.xml', '.ovr', '.msk', '.xml')
+
+
+def is_hidden(path: str | Path, root: str | Path | None = None) -> bool:
+    """Whether a path, or a folder on its way from ``root``, is hidden (``.name``).
+
+    Args:
+        path: the path.
+        root: the folder the search started in (its own parts do not count).
+
+    Returns:
+        True for hidden names, which include every temporary and staging name.
+    """
+    parts = Path(path).parts
+    if root is not None:
+        with contextlib.suppress(ValueError):
+            parts = Path(path).relative_to(root).parts
+    return any(part.startswith('.') and part not in ('.', '..') for part in parts)
 
 
 def find_files(folder: str | Path, suffixes: Sequence[str]) -> list[Path]:
     """The files under a folder, at any depth, with one of the suffixes.
+
+    Hidden files and folders (among them the staging files of a write in
+    progress or killed) are skipped, as TorchGeo's own file search does.
 
     Args:
         folder: the folder.
@@ -61,7 +114,203 @@ def find_files(folder: str | Path, suffixes: Sequence[str]) -> list[Path]:
     Returns:
         The files, sorted.
     """
-    return sorted(p for p in Path(folder).rglob('*') if p.suffix.lower() in suffixes)
+    return sorted(
+        p
+        for p in Path(folder).rglob('*')
+        if p.suffix.lower() in suffixes and not is_hidden(p, folder)
+    )
+
+
+def companion_files(path: str | os.PathLike[str]) -> list[Path]:
+    """A file and the files that belong to it (shapefile parts, GDAL sidecars).
+
+    Args:
+        path: the file.
+
+    Returns:
+        ``path`` first, then its possible companions, existing or not.
+    """
+    path = Path(path)
+    files = [path]
+    if path.suffix.lower() == '.shp':
+        files += [path.with_suffix(part) for part in _SHAPEFILE_PARTS]
+        files += [path.with_suffix(part.upper()) for part in _SHAPEFILE_PARTS]
+    files += [path.with_name(path.name + sidecar) for sidecar in _SIDECARS]
+    return files
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(
+        os.path.realpath(b)
+    )
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    overwrite: bool = False,
+    option: str = '--out',
+) -> Path:
+    """Refuse an output that is an input, a folder, or exists without overwrite.
+
+    Paths are compared after resolving links and ``..`` (and by inode when both
+    exist), so no spelling of an input's path gets past, and the companions of
+    both (a shapefile's ``.dbf``, a raster's ``.aux.xml``) count as the file.
+
+    Args:
+        path: the output file.
+        inputs: the files the command reads (None entries are skipped).
+        overwrite: whether an existing output may be replaced.
+        option: how the output was given, for messages.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        BVMExistsError: if ``path`` or a companion is an input or a companion
+            of one, is a folder, or exists and ``overwrite`` is False.
+    """
+    out = Path(path)
+    outputs = companion_files(out)
+    for source in inputs:
+        if source is None:
+            continue
+        for read in companion_files(source):
+            for written in outputs:
+                if _same(read, written):
+                    raise BVMExistsError(
+                        f'{option} {out} would write over the input {read}; '
+                        'choose another output name'
+                    )
+    if out.is_dir():
+        raise BVMExistsError(f'{option} {out} is a folder; give a file name')
+    if out.exists() and not overwrite:
+        raise BVMExistsError(f'{out} exists, use --overwrite to replace it')
+    return out
+
+
+def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:
+    """Create a folder if needed and check that files can be written in it.
+
+    Called before long work (a download, a training run), so that a read-only
+    or misnamed output folder fails at once rather than after the work. Folders
+    it had to create to check are removed again.
+
+    Args:
+        folder: the folder.
+        option: how it was given, for messages.
+
+    Returns:
+        The folder.
+
+    Raises:
+        BVMFileError: if it is a file, or cannot be created or written.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BVMFileError(f'{option} {folder} is a file; give a folder')
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
+    probe = folder / f'.probe{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b'')
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            reason = 'a part of the path is a file'
+        raise BVMFileError(
+            f'{option} {folder}: cannot write there ({reason})'
+        ) from None
+    finally:
+        # The check leaves no trace: the command creates what it writes into.
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+    return folder
+
+
+#: Libraries whose errors, raised while a file is written, are about that file.
+_WRITER_LIBRARIES = ('rasterio', 'pyogrio', 'fiona', 'sqlite3')
+#: Free bytes below which a failed write is put down to a full disk.
+_NEARLY_FULL = 64 * 1024
+
+
+def _write_error(final: Path, error: Exception) -> Exception:
+    """The error to raise for a failed write: one naming the file and the cause.
+
+    Errors of the package, and errors that are no I/O problem, pass unchanged.
+    """
+    library = type(error).__module__.split('.')[0] in _WRITER_LIBRARIES
+    if isinstance(error, BVMExistsError | BVMValueError) or not (
+        library or isinstance(error, OSError)
+    ):
+        return error
+    if isinstance(error, BVMFileError):
+        return error
+    reason = ' '.join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.strerror:
+        reason = error.strerror
+    try:
+        free = shutil.disk_usage(final.parent).free
+    except OSError:
+        free = None
+    if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or (
+        free is not None and free < _NEARLY_FULL
+    ):
+        reason += f'; the disk is full ({free} bytes free)'
+    return BVMFileError(f'{final}: could not be written ({reason})')
+
+
+def _staging_stem(final: Path) -> str:
+    return f'.{final.stem}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}'
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(final: str | Path) -> list[Path]:
+    """Remove the temporary and staging files of ``final`` left by dead processes.
+
+    A process that was killed (``SIGKILL``, power loss) could not clean up; its
+    staging names hold its process id, so the next write of the same file
+    removes them when that process no longer runs.
+
+    Args:
+        final: the final path whose staging files to look for.
+
+    Returns:
+        What was removed.
+    """
+    final = Path(final)
+    pattern = f'.{glob.escape(final.stem)}{STAGING_MARK}*'
+    removed = []
+    for leftover in final.parent.glob(pattern):
+        pid = leftover.name[len(final.stem) + 1 + len(STAGING_MARK) :].split('-')[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    return removed
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BVMFileError(f'{folder}: is a file, expected a folder') from None
 
 
 @contextlib.contextmanager
@@ -70,35 +319,161 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Formats made of several files (a shapefile's ``.shp``, ``.dbf``, ``.shx``,
     ``.prj``, ``.cpg``) are renamed together, the main file last. On an exception
-    every temporary file is removed and ``path`` is left as it was.
+    (including Ctrl-C) every temporary file is removed and ``path`` is left as
+    it was. Staging files of ``path`` left by a killed process are removed first
+    (:func:`remove_stale_staging`).
 
     Args:
         path: the final path.
 
     Yields:
-        The temporary path, with the same suffix as ``path``.
+        The temporary path, with the same suffix as ``path`` and a hidden name.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    stem = f'.{final.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    _make_folder(final.parent)
+    remove_stale_staging(final)
+    stem = _staging_stem(final)
     temporary = final.with_name(stem + final.suffix)
     try:
-        yield temporary
-    except BaseException:
+        try:
+            yield temporary
+        except Exception as error:
+            raise _write_error(final, error) from error
+        sidecars = [p for p in final.parent.glob(stem + '.*') if p != temporary]
+        for sidecar in sidecars:
+            os.replace(sidecar, final.with_name(final.stem + sidecar.name[len(stem) :]))
+        if temporary.is_dir():
+            if final.is_dir():
+                shutil.rmtree(final)
+            os.replace(temporary, final)
+        elif temporary.exists():
+            os.replace(temporary, final)
+    finally:
         for leftover in final.parent.glob(stem + '.*'):
-            leftover.unlink(missing_ok=True)
-        raise
-    sidecars = [p for p in final.parent.glob(stem + '.*') if p != temporary]
-    for sidecar in sidecars:
-        os.replace(sidecar, final.with_name(final.stem + sidecar.name[len(stem) :]))
-    if temporary.is_dir():
-        if final.is_dir():
-            import shutil
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
-            shutil.rmtree(final)
-        os.replace(temporary, final)
-    elif temporary.exists():
-        os.replace(temporary, final)
+
+@contextlib.contextmanager
+def atomic_paths(
+    paths: Sequence[str | Path], owned: Iterable[str | Path] = ()
+) -> Iterator[list[Path]]:
+    """Write a set of files that belong together: all of them or none.
+
+    Every file is written to a temporary path; once the block succeeds they
+    are renamed to their final names together, and the ``owned`` files not in
+    ``paths`` (a previous run's outputs that this run does not produce) are
+    removed, so no stale file stays beside fresh ones. On an exception nothing
+    is renamed or removed and every temporary file is deleted.
+
+    Args:
+        paths: the final paths.
+        owned: other files of the same set that may exist from an earlier run.
+
+    Yields:
+        The temporary paths, in the order of ``paths``.
+    """
+    with contextlib.ExitStack() as stack:
+        temporaries = [stack.enter_context(_Deferred(Path(p))) for p in paths]
+        yield [t.temporary for t in temporaries]
+        for deferred in temporaries:
+            deferred.commit()
+    finals = {os.path.realpath(p) for p in paths}
+    for stale in owned:
+        if os.path.realpath(stale) not in finals:
+            Path(stale).unlink(missing_ok=True)
+
+
+class _Deferred:
+    """One file of :func:`atomic_paths`: its temporary, renamed on commit."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self._context = atomic_path(final)
+        self._committed = False
+
+    def __enter__(self) -> _Deferred:
+        self.temporary = self._context.__enter__()
+        return self
+
+    def commit(self) -> None:
+        self._committed = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._committed:
+            self._context.__exit__(None, None, None)
+        else:
+            error = RuntimeError('not committed')
+            with contextlib.suppress(RuntimeError):
+                self._context.__exit__(RuntimeError, error, None)
+
+
+@contextlib.contextmanager
+def staging_folder(final: str | Path) -> Iterator[Path]:
+    """A hidden folder beside ``final`` for intermediate files, removed at exit.
+
+    It lies on the same file system as ``final`` (so large intermediates do
+    not fill ``/tmp``) under a hidden staging name that dataset scans skip.
+
+    Args:
+        final: the file the intermediate files are for.
+
+    Yields:
+        The folder.
+    """
+    final = Path(final)
+    _make_folder(final.parent)
+    remove_stale_staging(final)
+    folder = final.with_name(_staging_stem(final) + '.staging')
+    try:
+        folder.mkdir()
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def open_label_raster(path: str | os.PathLike[str]) -> DatasetReader:
+    """Open a label raster, refusing what is not one (reflectance, no CRS, ...).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The open file: one uint8 band with a CRS and a north-up grid.
+
+    Raises:
+        BVMFileError: if GDAL cannot read it.
+        BVMValueError: if it has no CRS, several bands or another data type
+            than uint8 (a Sentinel-2 band is uint16 or int16: not labels).
+    """
+    import rasterio
+
+    try:
+        source = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as error:
+        raise BVMFileError(f'{path}: cannot be read as a raster ({error})') from None
+    problem = None
+    if source.crs is None:
+        problem = 'the label raster has no CRS'
+    elif source.count != 1 or source.dtypes[0] != 'uint8':
+        problem = (
+            f'not a label raster: it has {source.count} band(s) of {source.dtypes[0]}, '
+            'a label raster one band of uint8 class ids (torchgeo-bvm rasterize)'
+        )
+    elif not _north_up(source.transform):
+        problem = 'the label raster is not north up'
+    if problem is not None:
+        source.close()
+        raise BVMValueError(f'{path}: {problem}')
+    return source
+
+
+def _north_up(transform: Affine) -> bool:
+    return bool(
+        transform.b == 0 and transform.d == 0 and transform.a > 0 and transform.e < 0
+    )
 
 
 def default_cache_dir() -> Path:

@@ -17,7 +17,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ['polygonal', 'repair_polygons', 'reproject_geometry']
+__all__ = ['polygonal', 'repair_polygons', 'reproject_bounds', 'reproject_geometry']
 
 
 @cache
@@ -56,6 +56,34 @@ def reproject_geometry[G: (BaseGeometry, NDArray[np.object_])](
         return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
     return shapely.transform(geometry, project)
+
+
+def reproject_bounds(
+    bounds: tuple[float, float, float, float] | NDArray[np.float64],
+    src_crs: CRS | str | int,
+    dst_crs: CRS | str | int,
+) -> tuple[float, float, float, float]:
+    """The box around a box in another CRS, its edges densified to stay covered.
+
+    Args:
+        bounds: ``(xmin, ymin, xmax, ymax)`` in ``src_crs``.
+        src_crs: their CRS.
+        dst_crs: the target CRS.
+
+    Returns:
+        ``(xmin, ymin, xmax, ymax)`` in ``dst_crs`` (21 points per edge).
+
+    Raises:
+        pyproj.exceptions.ProjError: if the box cannot be transformed.
+    """
+    src, dst = CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs)
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    if src == dst:
+        return (xmin, ymin, xmax, ymax)
+    box = _transformer(src, dst).transform_bounds(
+        xmin, ymin, xmax, ymax, densify_pts=21
+    )
+    return (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
 def polygonal(geometry: BaseGeometry) -> Polygon | MultiPolygon:

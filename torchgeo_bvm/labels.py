@@ -17,7 +17,6 @@ same format (prediction maps reuse it).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -33,11 +32,13 @@ from pyproj import CRS
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from .bvmpolygons import BVMPolygons, HasBVMPolygons
 from .bwk import UnitMapping
+from .checks import check_pixels, check_resolution
 from .classes import CLASSES, IGNORE_INDEX, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
-from .datasets.bvm import BVMDataset
-from .fileio import atomic_path
+from .errors import BVMValueError
+from .fileio import atomic_path, check_output, staging_folder
 from .pixelgrid import Grid as Grid  # its old import path
 from .scanline import polygon_coverage
 from .sheets import Sheet
@@ -115,6 +116,7 @@ def write_class_raster(
     description: str = 'class',
     block_size: int = 2048,
     progress: bool = True,
+    before_commit: Callable[[], None] | None = None,
 ) -> Path:
     """Write a class-id raster as a COG with colour table and class names.
 
@@ -131,6 +133,8 @@ def write_class_raster(
         block_size: pixels per block side when producing ``data`` (a multiple of
             :data:`COG_BLOCK_SIZE`).
         progress: show a progress bar.
+        before_commit: called once every block is written, before the file
+            appears; raising from it leaves no file (and any old one as it was).
 
     Returns:
         The written path.
@@ -140,10 +144,11 @@ def write_class_raster(
     """
     path = Path(path)
     if grid.crs is None:
-        raise ValueError(f'{path}: the grid has no CRS')
+        raise BVMValueError(f'{path}: the grid has no CRS')
     height, width = grid.shape
+    check_pixels(width, height, f'{path}')
     if isinstance(data, np.ndarray) and data.shape != (height, width):
-        raise ValueError(
+        raise BVMValueError(
             f'{path}: data of shape {data.shape} for a grid of '
             f'{height} x {width} pixels'
         )
@@ -165,13 +170,10 @@ def write_class_raster(
     colours = {c.id: (*c.rgb, 255) for c in classes}
     colours[nodata] = (0, 0, 0, 0)
     windows = list(grid.windows(block_size))
-    with (
-        tempfile.TemporaryDirectory(
-            dir=path.parent if path.parent.exists() else None
-        ) as folder,
-        atomic_path(path) as temporary,
-    ):
-        staging = Path(folder) / 'blocks.tif'
+    # The staging file sits in a hidden folder beside the output (same file
+    # system, never found by a dataset scan), removed whatever happens.
+    with staging_folder(path) as folder, atomic_path(path) as temporary:
+        staging = folder / 'blocks.tif'
         with rasterio.open(staging, 'w', **profile) as dst:
             for window in tqdm(
                 windows, desc=f'writing {path.name}', unit='block', disable=not progress
@@ -180,6 +182,8 @@ def write_class_raster(
                 dst.write(block, 1, window=window)
             dst.write_colormap(1, colours)
             dst.set_band_description(1, description)
+        if before_commit is not None:
+            before_commit()
         # The COG driver only copies from a finished dataset; the staging file
         # lets the blocks be produced one at a time.
         rasterio.shutil.copy(
@@ -202,14 +206,14 @@ def _block(data: BlockSource, window: Window) -> NDArray[np.uint8]:
         return np.asarray(data[rows, cols], dtype=np.uint8)
     block = np.asarray(data(window), dtype=np.uint8)
     if block.shape != (window.height, window.width):
-        raise ValueError(
+        raise BVMValueError(
             f'block function returned shape {block.shape} for window {window}'
         )
     return block
 
 
 def rasterize_bvm(
-    bvm: str | os.PathLike[str] | BVMDataset,
+    bvm: str | os.PathLike[str] | BVMPolygons | HasBVMPolygons,
     out: str | os.PathLike[str],
     crs: CRS | str | int | None = None,
     res: float | tuple[float, float] | None = None,
@@ -220,6 +224,7 @@ def rasterize_bvm(
     mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None = None,
     block_size: int = 2048,
     progress: bool = True,
+    overwrite: bool = True,
 ) -> Path:
     """Rasterise the BVM (or given map sheets) into one class-id GeoTIFF.
 
@@ -228,74 +233,102 @@ def rasterize_bvm(
     :class:`~torchgeo_bvm.datasets.BVMRaster` on this file returns the same
     masks as :class:`~torchgeo_bvm.datasets.BVMDataset` on the same grid.
     Pixels outside every polygon, or outside the given sheets, are
-    IGNORE_INDEX.
+    IGNORE_INDEX. Without ``like`` or ``sheets`` the grid covers the polygons
+    themselves (not the extent the file's header claims).
 
     Args:
-        bvm: the BVM layer (any input of :class:`BVMDataset`) or a dataset.
-        out: the GeoTIFF to write.
+        bvm: the BVM layer (a path, as
+            :class:`~torchgeo_bvm.bvmpolygons.BVMPolygons` takes it), its
+            polygons, or a dataset holding them (``BVMDataset``).
+        out: the GeoTIFF to write; never one of the inputs.
         crs: CRS of the grid (default EPSG:4326); not with ``like``.
         res: resolution (default the equivalent of 10 m); not with ``like``.
         like: a reference raster whose grid is used exactly.
         sheets: map sheets (any level) to restrict the raster to; the grid then
             covers their bounding box (unless ``like`` is given).
-        layer: layer name (see :class:`BVMDataset`).
-        label_field: label field (see :class:`BVMDataset`).
-        mapping: unit -> class table (see :class:`BVMDataset`).
+        layer: layer name (see :class:`~torchgeo_bvm.bvmpolygons.BVMPolygons`).
+        label_field: label field (see ``BVMPolygons``).
+        mapping: unit -> class table (see ``BVMPolygons``).
         block_size: pixels per block side (memory: about ``block_size²`` bytes).
         progress: show a progress bar.
+        overwrite: replace ``out`` if it exists (the command line asks for
+            ``--overwrite``).
 
     Returns:
         The written path.
 
     Raises:
-        ValueError: if ``like`` is combined with ``crs`` or ``res``, or the grid
-            misses the map.
+        BVMValueError: if ``like`` is combined with ``crs`` or ``res``, the
+            resolution is not positive, the grid would be too large, misses the
+            map, or holds no labelled pixel.
+        BVMExistsError: if ``out`` is an input, or exists and ``overwrite`` is
+            False.
     """
     if like is not None and (crs is not None or res is not None):
-        raise ValueError('give either like= or crs=/res=, not both')
+        raise BVMValueError('give either like= or crs=/res=, not both')
+    resolution = None if res is None else check_resolution(res)
     chosen = [Sheet.parse(s) for s in sheets] if sheets is not None else None
     target = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
+    source = _layer_of(bvm, layer, label_field, mapping)
+    check_output(
+        out,
+        [
+            source.paths,
+            *source.file.source_files(),
+            like,
+            mapping if isinstance(mapping, str | os.PathLike) else None,
+        ],
+        overwrite=overwrite,
+    )
     grid = None
     if like is not None:
         grid = Grid.like(like)
         if grid.crs is not None:  # always: Grid.like refuses rasters without one
             target = grid.crs
-    if isinstance(bvm, BVMDataset):
-        dataset = bvm
-        dataset.crs = target
-    else:
-        dataset = BVMDataset(
-            bvm,
-            crs=target,
-            res=grid.res if grid is not None else res,
-            layer=layer,
-            label_field=label_field,
-            mapping=mapping,
-        )
     area = None
     if chosen is not None:
-        area = shapely.union_all([s.geometry(dataset.crs) for s in chosen])
+        area = shapely.union_all([s.geometry(target) for s in chosen])
+    extent = source.extent(target)
     if grid is None:
-        bounds = area.bounds if area is not None else dataset.index.total_bounds
-        grid = Grid.from_bounds(bounds, target, res or resolution_for(target))
-    map_box = shapely.box(*dataset.index.total_bounds)
+        bounds = area.bounds if area is not None else extent
+        xres, yres = resolution or resolution_for(target)
+        check_pixels(
+            (bounds[2] - bounds[0]) / xres,
+            (bounds[3] - bounds[1]) / yres,
+            f'the label raster of {source.source} at resolution {(xres, yres)}',
+            'give a coarser resolution (--res) or fewer sheets (--sheets)',
+        )
+        grid = Grid.from_bounds(bounds, target, (xres, yres))
+    map_box = shapely.box(*extent)
     if not map_box.intersects(shapely.box(*grid.bounds)):
-        raise ValueError(
+        raise BVMValueError(
             f'the grid {grid.bounds} does not overlap the map {map_box.bounds} '
             f'(CRS {target.to_string()})'
         )
+    labelled = [0]
 
     def labels(window: Window) -> NDArray[np.uint8]:
         transform = rasterio.windows.transform(window, grid.transform)
-        block = dataset.rasterize(transform, int(window.width), int(window.height))
+        block = source.rasterize(
+            transform, int(window.width), int(window.height), target
+        )
         if area is not None:
             shape = (int(window.height), int(window.width))
             # The scanline rule of the labels themselves: pixel centres inside.
             inside = polygon_coverage(shapely.get_parts(area), transform, shape)
             block[~inside] = IGNORE_INDEX
+        labelled[0] += int(np.count_nonzero(block != IGNORE_INDEX))
         return block
 
-    dataset.load()
+    def some_labels() -> None:
+        if not labelled[0]:
+            raise BVMValueError(
+                f'{source.source}: no polygon of the layer covers a pixel centre of '
+                f'the grid ({grid.width} x {grid.height} pixels of {grid.res}); '
+                'nothing to label (polygons smaller than a pixel, or outside the '
+                'sheets asked for?)'
+            )
+
     return write_class_raster(
         out,
         labels,
@@ -303,4 +336,18 @@ def rasterize_bvm(
         description='BVM class',
         block_size=block_size,
         progress=progress,
+        before_commit=some_labels,
     )
+
+
+def _layer_of(
+    bvm: str | os.PathLike[str] | BVMPolygons | HasBVMPolygons,
+    layer: str | None,
+    label_field: str,
+    mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None,
+) -> BVMPolygons:
+    if isinstance(bvm, BVMPolygons):
+        return bvm
+    if isinstance(bvm, str | os.PathLike):
+        return BVMPolygons(bvm, layer, label_field, mapping)
+    return bvm.bvm

@@ -31,6 +31,7 @@ from pyproj import CRS
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from .errors import BVMValueError
 from .pixelgrid import Grid
 from .scanline import pixel_runs, runs_to_mask
 from .sheets import Sheet, SplitScheme
@@ -92,7 +93,15 @@ class SheetLayout:
 
         Returns:
             Indices into :attr:`sheets`.
+
+        Raises:
+            ValueError: if the scheme has no such split.
         """
+        if split not in self.scheme.splits:
+            raise BVMValueError(
+                f'unknown split {split!r}: the scheme has '
+                f'{", ".join(self.scheme.splits)}'
+            )
         return [i for i, s in enumerate(self.splits) if s == split]
 
     def find(
@@ -264,7 +273,7 @@ def mirror_sources_from_extent(
     """
     occupied = np.flatnonzero(covered)
     if occupied.size == 0:
-        raise ValueError(
+        raise BVMValueError(
             'mirror_sources_from_extent: the region holds no pixel of the sheet'
         )
     rows = reflect_index(
@@ -313,7 +322,7 @@ class SplitRegion:
                 self.allowed.append(allowed)
         if not self.indices:
             codes = ', '.join(layout.sheets[i].code for i in layout.of_split(split))
-            raise ValueError(
+            raise BVMValueError(
                 f'split {split!r} has no data: none of its sheets ({codes or "none"}) '
                 'overlaps the region where imagery, labels and Flanders meet'
             )
@@ -368,7 +377,7 @@ class SplitRegion:
                 break
         else:
             code = self.layout.sheets[self.indices[k]].code
-            raise ValueError(
+            raise BVMValueError(
                 f'sheet {code} of split {self.split!r}: no pixel centre found inside '
                 'the sheet, Flanders and the data; its overlap is smaller than a pixel'
             )

@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from .boundary import FlandersMask
 from .datasets.joint import imagery_grid
+from .errors import BVMNotFoundError, BVMValueError
 from .fileio import atomic_path
 from .layout import SheetLayout
 from .pixelgrid import Grid
@@ -80,9 +81,33 @@ class BandStats:
         lengths = {len(self.mean), len(self.std)}
         lengths |= {len(v) for v in self.percentiles.values()}
         if lengths != {len(self.bands)}:
-            raise ValueError(
+            raise BVMValueError(
                 f'band statistics need one value per band ({len(self.bands)} bands: '
                 f'{", ".join(self.bands)}), got lists of lengths {sorted(lengths)}'
+            )
+        if len(set(self.bands)) != len(self.bands):
+            raise BVMValueError(f'band statistics name a band twice: {self.bands}')
+        for name, values in (
+            ('mean', self.mean),
+            ('std', self.std),
+            *((f'percentile {q:g}', v) for q, v in self.percentiles.items()),
+        ):
+            bad = [
+                b
+                for b, v in zip(self.bands, values, strict=True)
+                if not math.isfinite(v)
+            ]
+            if bad:
+                raise BVMValueError(
+                    f'band statistics: {name} of {", ".join(bad)} is not a finite '
+                    'number'
+                )
+        flat = [b for b, v in zip(self.bands, self.std, strict=True) if v <= 0]
+        if flat:
+            # Normalising by a zero spread would divide by zero (or by a clamp).
+            raise BVMValueError(
+                f'band statistics: std of {", ".join(flat)} is {min(self.std):g}, '
+                'not above 0 (a band with one value everywhere, or no usable pixel)'
             )
 
     def select(self, bands: Sequence[str]) -> BandStats:
@@ -99,7 +124,7 @@ class BandStats:
         """
         missing = [b for b in bands if b not in self.bands]
         if missing:
-            raise ValueError(
+            raise BVMValueError(
                 f'no statistics for band(s) {", ".join(missing)}: the statistics '
                 f'cover {", ".join(self.bands)}; recompute them with these bands'
             )
@@ -131,7 +156,7 @@ class BandStats:
         for key, values in self.percentiles.items():
             if math.isclose(key, q):
                 return values
-        raise ValueError(
+        raise BVMValueError(
             f'percentile {q} was not computed; available: {sorted(self.percentiles)}'
         )
 
@@ -200,16 +225,18 @@ def load_band_stats(path: str | Path, bands: Sequence[str] | None = None) -> Ban
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
+        raise BVMNotFoundError(
             f'band statistics file not found: {path} (compute it with '
             '`torchgeo-bvm stats --bands ...`)'
         )
+    if not path.is_file():
+        raise BVMValueError(f'{path}: is a folder, expected a band statistics file')
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f'{path}: not valid JSON: {error}') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BVMValueError(f'{path}: not valid JSON: {error}') from None
     if not isinstance(data, dict) or data.get('format') != STATS_FORMAT:
-        raise ValueError(
+        raise BVMValueError(
             f'{path}: not a band statistics file (no "format": "{STATS_FORMAT}")'
         )
     try:
@@ -225,12 +252,12 @@ def load_band_stats(path: str | Path, bands: Sequence[str] | None = None) -> Ban
             sampled=int(data['sampled_pixels']),
             metadata={k: v for k, v in data.items() if k not in _RESERVED},
         )
-    except (KeyError, TypeError) as error:
-        raise ValueError(
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BVMValueError(
             f'{path}: malformed band statistics: missing or bad {error}'
         ) from None
     except ValueError as error:
-        raise ValueError(f'{path}: {error}') from None
+        raise BVMValueError(f'{path}: {error}') from None
     return stats if bands is None else stats.select(bands)
 
 
@@ -321,7 +348,7 @@ def compute_band_stats(
     """
     bad = [q for q in percentiles if not 0 <= q <= 100]
     if bad:
-        raise ValueError(f'percentiles must lie in 0..100, got {bad}')
+        raise BVMValueError(f'percentiles must lie in 0..100, got {bad}')
     scheme = scheme or SplitScheme()
     numbers = None if numbers is None else list(numbers)
     layout = SheetLayout(scheme, image.crs, numbers, splits=[split])
@@ -333,7 +360,7 @@ def compute_band_stats(
     reads = _plan_reads(image, layout, grid)
     if not reads:
         codes = ', '.join(s.code for s in layout.sheets)
-        raise ValueError(
+        raise BVMValueError(
             f'no imagery overlaps the {split!r} sheets ({codes or "none"}): cannot '
             'compute band statistics'
         )
@@ -355,7 +382,7 @@ def compute_band_stats(
             accumulator = _Accumulator(data.shape[0], sample_size, rng)
         accumulator.add(data[:, usable].T)
     if accumulator is None or accumulator.count == 0:
-        raise ValueError(
+        raise BVMValueError(
             f'no usable pixel in the {split!r} sheets: every pixel is cloudy or '
             'without data by the SCL rule, or outside Flanders'
         )

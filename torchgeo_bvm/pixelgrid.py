@@ -45,6 +45,9 @@ from rasterio.enums import MaskFlags
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from .checks import check_pixels, check_resolution
+from .errors import BVMNotFoundError, BVMValueError
+
 if TYPE_CHECKING:  # only a type here: reading a grid needs no torch
     from torchgeo.datasets import GeoDataset
 
@@ -110,10 +113,9 @@ class Grid:
         Raises:
             ValueError: if a resolution is not positive.
         """
-        xres, yres = (res, res) if isinstance(res, int | float) else res
-        if xres <= 0 or yres <= 0:
-            raise ValueError(f'resolution must be positive, got {(xres, yres)}')
+        xres, yres = check_resolution(res)
         xmin, ymin, xmax, ymax = bounds
+        check_pixels((xmax - xmin) / xres, (ymax - ymin) / yres, 'the grid')
         left = math.floor(xmin / xres) * xres
         top = math.ceil(ymax / yres) * yres
         width = max(1, math.ceil((xmax - left) / xres - 1e-9))
@@ -136,13 +138,13 @@ class Grid:
             ValueError: if it has no CRS or is not north up.
         """
         if not Path(path).exists():
-            raise FileNotFoundError(f'reference raster not found: {path}')
+            raise BVMNotFoundError(f'reference raster not found: {path}')
         with rasterio.open(path) as src:
             if src.crs is None:
-                raise ValueError(f'{path}: the reference raster has no CRS')
+                raise BVMValueError(f'{path}: the reference raster has no CRS')
             grid = cls.of_file(src)
         if not grid.north_up:
-            raise ValueError(f'{path}: the reference raster is not north up')
+            raise BVMValueError(f'{path}: the reference raster is not north up')
         return grid
 
     @classmethod
@@ -226,7 +228,7 @@ class Grid:
 
     def _size(self) -> tuple[int, int]:
         if self.width is None or self.height is None:
-            raise ValueError('an unbounded grid has no size or bounds')
+            raise BVMValueError('an unbounded grid has no size or bounds')
         return self.width, self.height
 
     # -- the lattice ---------------------------------------------------------------

@@ -25,6 +25,7 @@ from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
 from .classes import CLASSES
+from .errors import BVMValueError
 from .fileio import atomic_path
 
 __all__ = [
@@ -153,7 +154,7 @@ def plot_grid(
     import matplotlib.pyplot as plt
 
     if 'split' not in frame.columns:
-        raise ValueError("plot_grid needs a 'split' column: pass scheme= to grid()")
+        raise BVMValueError("plot_grid needs a 'split' column: pass scheme= to grid()")
     figure, axes = plt.subplots(figsize=(14, 7), layout='constrained')
     palette = dict(SPLIT_COLOURS)
     extra = [s for s in dict.fromkeys(frame['split']) if s not in palette]

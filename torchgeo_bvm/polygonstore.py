@@ -61,7 +61,7 @@ from .scanline import Outlines, is_simple_polygon
 __all__ = ['PolygonStore', 'StoreInfo']
 
 #: The first bytes of a store file; the last byte is the format version.
-MAGIC = b'torchgeo-bvm-polygons\x00\x01'
+MAGIC = b'torchgeo-bvm-polygons\x00\x02'
 _ALIGN = 64
 #: Polygons per cell of the index grid, on average over the extent.
 _POLYGONS_PER_CELL = 16.0
@@ -79,13 +79,17 @@ class StoreInfo:
             (:func:`torchgeo_bvm.fileio.fingerprint`).
         crs: the WKT of the CRS the polygons are in.
         repaired: invalid geometries repaired while preparing.
-        skipped: empty or unrepairable geometries left out.
+        skipped: empty or unrepairable geometries, and points or lines, left
+            out.
+        source_bounds: ``(xmin, ymin, xmax, ymax)`` of the polygons kept, in
+            the source's CRS.
     """
 
     source: list[list[object]]
     crs: str
     repaired: int
     skipped: int
+    source_bounds: tuple[float, float, float, float]
 
 
 class PolygonStore:
@@ -233,6 +237,7 @@ class PolygonStore:
                 'crs': self.info.crs,
                 'repaired': self.info.repaired,
                 'skipped': self.info.skipped,
+                'source_bounds': list(self.info.source_bounds),
             },
             'grid': list(self.grid),
             'arrays': {},
@@ -289,7 +294,14 @@ class PolygonStore:
             arrays[name] = np.frombuffer(
                 mapping, dtype=dtype, count=count, offset=start + spec['offset']
             ).reshape(shape)
-        info = StoreInfo(**header['info'])
+        fields = header['info']
+        info = StoreInfo(
+            fields['source'],
+            fields['crs'],
+            fields['repaired'],
+            fields['skipped'],
+            tuple(fields['source_bounds']),
+        )
         left, bottom, cell, columns, rows = header['grid']
         return cls(info, arrays, (left, bottom, cell, columns, rows), path)
 

@@ -43,6 +43,7 @@ from pyproj import CRS
 from torch import Tensor
 
 from .classes import CLASS_NAMES, IGNORE_INDEX
+from .errors import BVMValueError
 from .fileio import atomic_path
 from .labels import write_class_raster
 from .pixelgrid import Grid
@@ -128,7 +129,7 @@ class SheetMosaic:
         )
         classes, size, width = tile.shape
         if classes != self.num_classes or size != width:
-            raise ValueError(
+            raise BVMValueError(
                 f'expected a square tile of {self.num_classes} classes, '
                 f'got the shape {tile.shape}'
             )
@@ -232,7 +233,7 @@ class SheetPredictionWriter(BasePredictionWriter):
     ) -> None:
         super().__init__(write_interval='batch')
         if blend not in ('centre', 'blend'):
-            raise ValueError(f"blend must be 'centre' or 'blend', got {blend!r}")
+            raise BVMValueError(f"blend must be 'centre' or 'blend', got {blend!r}")
         self.output_dir = Path(output_dir)
         self.blend: Blend = blend
         self.probabilities = probabilities
@@ -259,7 +260,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         sampler = getattr(datamodule, 'predict_sampler', None)
         sampler = getattr(sampler, 'spatial_sampler', sampler)
         if not isinstance(sampler, KaartbladGridSampler):
-            raise ValueError(
+            raise BVMValueError(
                 'SheetPredictionWriter needs a data module whose predict_sampler is '
                 'a KaartbladGridSampler (or one composed with @), got '
                 f'{type(sampler).__name__}'
@@ -327,7 +328,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         )
         index = layout.find(window, centre, self._sampler.region.split)
         if index is None:
-            raise ValueError(
+            raise BVMValueError(
                 f'a predicted tile at {window} lies in no sheet of the split'
             )
         return index, column, row

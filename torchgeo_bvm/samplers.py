@@ -59,7 +59,9 @@ from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import RandomTimestampSampler, SpatialSampler
 
+from .checks import MAX_PATCH_PIXELS, MAX_TILES, check_count, check_seed
 from .datasets import CachedBounds as CachedBounds, IndexArrays
+from .errors import BVMValueError
 from .layout import (
     SheetDataset,
     SheetLayout,
@@ -78,6 +80,13 @@ __all__ = [
 ]
 
 Seed = int | BitGenerator | Generator | RandomState | SeedSequence | None
+
+
+def _seed(generator: Seed) -> Seed:
+    """A seed checked as a seed (not negative, not a bool), or the generator."""
+    if isinstance(generator, int | float | str):
+        return check_seed(generator, 'generator')
+    return generator
 
 
 def _sheet_context(
@@ -148,16 +157,20 @@ class KaartbladSampler(SpatialSampler):
         roi: Polygon | None = None,
         generator: Seed = None,
     ) -> None:
-        if size < 1:
-            raise ValueError(f'size must be a positive number of pixels, got {size}')
+        size = check_count(size, 'size', maximum=MAX_PATCH_PIXELS)
+        if length is not None:
+            # 0 is no "default": None is.
+            length = check_count(length, 'length')
         super().__init__(dataset, roi=roi)
-        self.size = int(size)
+        self.size = size
         self.grid, self.layout, flanders = _sheet_context(dataset, scheme, numbers)
         domain = crop_domain(self.geometry, flanders)
         self.region = SplitRegion(self.layout, split, self.grid, domain)
-        self.generator = np.random.default_rng(generator)
+        self.generator = np.random.default_rng(_seed(generator))
         pixels = self.region.area / (self.grid.xres * self.grid.yres)
-        self._length = int(length) if length else max(1, int(pixels // self.size**2))
+        self._length = (
+            length if length is not None else max(1, int(pixels // self.size**2))
+        )
 
     def __iter__(self) -> Iterator[tuple[slice, slice]]:
         """Draw the crops of one epoch.
@@ -215,21 +228,33 @@ class KaartbladGridSampler(SpatialSampler):
         numbers: Sequence[int | str] | None = None,
         roi: Polygon | None = None,
     ) -> None:
-        stride = size if stride is None else stride
-        if size < 1 or stride < 1 or stride > size:
-            raise ValueError(
+        size = check_count(size, 'size', maximum=MAX_PATCH_PIXELS)
+        stride = size if stride is None else check_count(stride, 'stride')
+        if stride > size:
+            raise BVMValueError(
                 f'need 1 <= stride <= size, got size={size}, stride={stride}: a stride '
                 'larger than the tile would leave pixels uncovered'
             )
         super().__init__(dataset, roi=roi)
-        self.size = int(size)
-        self.stride = int(stride)
+        self.size = size
+        self.stride = stride
         self.grid, self.layout, flanders = _sheet_context(dataset, scheme, numbers)
         domain = crop_domain(self.geometry, flanders)
         self.region = SplitRegion(self.layout, split, self.grid, domain)
+        boxes = [self.sheet_pixels(index) for index in self.region.indices]
+        candidates = sum(
+            len(self._starts(r0, r1)) * len(self._starts(c0, c1))
+            for c0, r0, c1, r1 in boxes
+        )
+        if candidates > MAX_TILES:
+            raise BVMValueError(
+                f'size={size}, stride={stride} cut the {split} sheets into '
+                f'{candidates:,} tiles, more than the limit of {MAX_TILES:,}; use a '
+                'larger size or stride'
+            )
         self.tiles: list[tuple[int, int, int]] = []
         for k, index in enumerate(self.region.indices):
-            self.tiles += self._tile_sheet(index, self.region.allowed[k])
+            self.tiles += self._tile_sheet(index, self.region.allowed[k], boxes[k])
         self._length = len(self.tiles)
 
     def sheet_pixels(self, index: int) -> tuple[int, int, int, int]:
@@ -266,9 +291,12 @@ class KaartbladGridSampler(SpatialSampler):
         return [start + k * self.stride for k in range(count)]
 
     def _tile_sheet(
-        self, index: int, allowed: BaseGeometry
+        self,
+        index: int,
+        allowed: BaseGeometry,
+        pixels: tuple[int, int, int, int],
     ) -> list[tuple[int, int, int]]:
-        c0, r0, c1, r1 = self.sheet_pixels(index)
+        c0, r0, c1, r1 = pixels
         tiles = []
         for row in self._starts(r0, r1):
             for column in self._starts(c0, c1):
@@ -329,9 +357,9 @@ class CentreTimestampSampler(RandomTimestampSampler):
         per_location: bool = False,
         seed: int = 0,
     ) -> None:
-        super().__init__(dataset, toi=toi, generator=generator)
+        super().__init__(dataset, toi=toi, generator=_seed(generator))
         self.per_location = per_location
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._length = 1
 
     def _init_subset(

@@ -31,6 +31,8 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
+from .errors import BVMValueError
+
 __all__ = [
     'Outlines',
     'burn_polygons',
@@ -133,7 +135,7 @@ def pixel_runs(
         ValueError: if the transform is rotated or not north up.
     """
     if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
-        raise ValueError(f'scanline fill needs a north-up grid, got {transform!r}')
+        raise BVMValueError(f'scanline fill needs a north-up grid, got {transform!r}')
     height, width = shape
     outlines = (
         geometries if isinstance(geometries, Outlines) else Outlines.of(geometries)
@@ -308,7 +310,7 @@ def burn_polygons(
     """
     count = geometries.count if isinstance(geometries, Outlines) else len(geometries)
     if len(values) != count:
-        raise ValueError(f'{count} geometries but {len(values)} values to burn')
+        raise BVMValueError(f'{count} geometries but {len(values)} values to burn')
     height, width = shape
     owner, row, start, stop = pixel_runs(geometries, transform, shape)
     # The last geometry per pixel: GDAL's painter's order, without relying on

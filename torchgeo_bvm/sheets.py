@@ -31,15 +31,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
-import geopandas as gpd
 import shapely
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from .crs import to_lambert72
+from .errors import BVMNotFoundError, BVMValueError
 from .geometry import reproject_geometry
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     'KBL_CRS',
@@ -190,12 +193,12 @@ class Sheet:
 
     def __post_init__(self) -> None:
         if self.number not in KBL_NAMES:
-            raise ValueError(
+            raise BVMValueError(
                 f'unknown map sheet number {self.number}: the Flemish 1:50,000 '
                 'sheets are numbered 1..43'
             )
         if not _is_valid_part(self.part):
-            raise ValueError(
+            raise BVMValueError(
                 f'invalid map sheet part {self.part!r} of sheet {self.number}; '
                 f'expected {_EXPECTED_FORMS}'
             )
@@ -222,14 +225,14 @@ class Sheet:
             return cls(code)
         match = _CODE_PATTERN.match(str(code))
         if match is None:
-            raise ValueError(
+            raise BVMValueError(
                 f'invalid map sheet code {code!r}: expected {_EXPECTED_FORMS}'
             )
         part = (match['part'] or '').upper()
         try:
             return cls(int(match['number']), part)
         except ValueError as error:
-            raise ValueError(f'invalid map sheet code {code!r}: {error}') from None
+            raise BVMValueError(f'invalid map sheet code {code!r}: {error}') from None
 
     @property
     def level(self) -> Level:
@@ -327,7 +330,7 @@ class Sheet:
         """
         level = _check_level(level)
         if LEVELS.index(level) <= LEVELS.index(self.level):
-            raise ValueError(
+            raise BVMValueError(
                 f'sheet {self.code} ({self.level}) has no children at level {level!r}'
             )
         candidates = [Sheet(self.number, part) for part in _parts(level)]
@@ -393,7 +396,7 @@ def _contains(outer: Sequence[float], inner: Sequence[float]) -> bool:
 
 def _check_level(level: str) -> Level:
     if level not in LEVELS:
-        raise ValueError(f'unknown sheet level {level!r}: expected one of {LEVELS}')
+        raise BVMValueError(f'unknown sheet level {level!r}: expected one of {LEVELS}')
     return level
 
 
@@ -427,7 +430,7 @@ def kbl_numbers(codes: str | Iterable[int | str]) -> list[int]:
     if finer:
         shown = ', '.join(code for code, _ in finer)
         levels = ', '.join(dict.fromkeys(level for _, level in finer))
-        raise ValueError(
+        raise BVMValueError(
             f'expected 1:50,000 sheet numbers (1..43), got {shown}: a {levels} '
             'sheet code names only part of a sheet; give whole sheets such as 22'
         )
@@ -490,6 +493,8 @@ def grid(
     if scheme is not None:
         data['split'] = [scheme.split_of(s) for s in selected]
     geometries = [s.geometry(crs, densify) for s in selected]
+    import geopandas as gpd
+
     return gpd.GeoDataFrame(data, geometry=geometries, crs=CRS.from_user_input(crs))
 
 
@@ -528,7 +533,9 @@ class SplitScheme:
         self._specific: dict[Sheet, str] = {}
         for key, split in self.assignment.items():
             if not isinstance(split, str) or not split:
-                raise ValueError(f'split name for {key!r} must be a non-empty string')
+                raise BVMValueError(
+                    f'split name for {key!r} must be a non-empty string'
+                )
             if _is_valid_part(key.upper()) and key:
                 self._generic[key.upper()] = split
             else:
@@ -545,18 +552,37 @@ class SplitScheme:
                 hits = [o for o in owners if o.contains(leaf)]
                 if len(hits) > 1:
                     codes = ', '.join(h.code for h in hits)
-                    raise ValueError(
+                    raise BVMValueError(
                         f'split scheme: sheets {codes} overlap at {leaf.code}'
                     )
                 if not hits:
-                    raise ValueError(
-                        f'split scheme assigns no split to sheet {leaf.code}; the '
-                        'parts must tile every sheet'
-                    )
+                    raise BVMValueError(self._untiled(leaf, overridden))
                 owner = hits[0]
                 split = self._specific.get(owner) or self._generic[owner.part]
                 leaves[leaf] = (split, owner)
         return leaves
+
+    def _untiled(self, leaf: Sheet, overridden: list[Sheet]) -> str:
+        """Why ``leaf`` has no split, with the rule for part and sheet keys."""
+        parts = ', '.join(self._generic) or 'none'
+        if overridden:
+            given = ', '.join(s.code for s in overridden)
+            return (
+                f'split scheme assigns no split to sheet {leaf.code}: keys naming '
+                f'sheet {leaf.number} ({given}) replace the part keys ({parts}) for '
+                f'that sheet, so they must cover all of it'
+            )
+        specific = ', '.join(sorted({str(s.number) for s in self._specific}))
+        rule = (
+            f'; sheet keys ({specific}) apply to their own sheet only'
+            if specific
+            else ''
+        )
+        return (
+            f'split scheme assigns no split to sheet {leaf.code}: the part keys '
+            f'({parts}) must tile every sheet (1-2, 3-4, 5-6, 7-8 or finer '
+            f'parts){rule}'
+        )
 
     @property
     def splits(self) -> list[str]:
@@ -578,7 +604,7 @@ class SplitScheme:
         sheet = Sheet.parse(sheet)
         found = {self._leaf_split[leaf][0] for leaf in _leaves(sheet)}
         if len(found) != 1:
-            raise ValueError(
+            raise BVMValueError(
                 f'sheet {sheet.code} straddles the splits {sorted(found)}; '
                 'use a finer level'
             )
@@ -633,7 +659,9 @@ class SplitScheme:
 
     def _check_split(self, split: str) -> None:
         if split not in self.splits:
-            raise ValueError(f'unknown split {split!r}: this scheme has {self.splits}')
+            raise BVMValueError(
+                f'unknown split {split!r}: this scheme has {self.splits}'
+            )
 
     def __repr__(self) -> str:
         return f'SplitScheme({self.assignment!r})'
@@ -668,18 +696,22 @@ def read_official(path: str | Path) -> gpd.GeoDataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f'map sheet file not found: {path}')
+        raise BVMNotFoundError(f'map sheet file not found: {path}')
+    import geopandas as gpd
+
     frame = gpd.read_file(path, engine='pyogrio')
     if 'CODE' not in frame.columns:
         fields = ', '.join(c for c in frame.columns if c != 'geometry')
-        raise ValueError(f"{path}: no field 'CODE'; the file has the fields {fields}")
+        raise BVMValueError(
+            f"{path}: no field 'CODE'; the file has the fields {fields}"
+        )
     frame = to_lambert72(frame)
     parsed = []
     for code in frame['CODE']:
         try:
             parsed.append(Sheet.parse(str(code)))
         except ValueError as error:
-            raise ValueError(f'{path}: field CODE: {error}') from None
+            raise BVMValueError(f'{path}: field CODE: {error}') from None
     frame['sheet'] = parsed
     return frame
 

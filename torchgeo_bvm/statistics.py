@@ -26,8 +26,10 @@ from numpy.typing import NDArray
 from shapely.geometry import box
 from tqdm import tqdm
 
+from .checks import check_positive
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
-from .fileio import atomic_path
+from .errors import BVMFileError, BVMNotFoundError, BVMValueError
+from .fileio import atomic_paths, open_label_raster
 from .geometry import reproject_geometry
 from .pixelgrid import Grid
 from .plot import save_figure
@@ -35,6 +37,7 @@ from .scanline import burn_polygons
 from .sheets import KBL_CRS, SplitScheme
 
 __all__ = [
+    'STATISTICS_FILES',
     'SplitStatistics',
     'chi_squared_distance',
     'median_frequency_weights',
@@ -43,6 +46,15 @@ __all__ = [
 
 # Split index 0 is reserved for pixels in no selected sheet.
 _OUTSIDE = 0
+
+#: The files :meth:`SplitStatistics.write` writes into its folder, by kind.
+STATISTICS_FILES = {
+    'counts': 'class_counts.csv',
+    'chi_squared': 'chi_squared.csv',
+    'markdown': 'split_statistics.md',
+    'chart': 'class_distribution.png',
+    'class_weights': 'class_weights.json',
+}
 
 
 def chi_squared_distance(
@@ -64,18 +76,36 @@ def chi_squared_distance(
         ValueError: if the lengths differ or a distribution sums to zero or
             has a negative entry.
     """
-    a, b = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    a, b = _numbers(p, 'the first distribution'), _numbers(q, 'the second distribution')
     if a.shape != b.shape:
-        raise ValueError(f'distributions of different lengths: {a.size} and {b.size}')
+        raise BVMValueError(
+            f'distributions of different lengths: {a.size} and {b.size}'
+        )
     for name, values in (('first', a), ('second', b)):
+        if values.ndim != 1 or not np.isfinite(values).all():
+            raise BVMValueError(
+                f'the {name} distribution must be a list of finite numbers, got '
+                f'{values.tolist()}'
+            )
         if (values < 0).any() or values.sum() <= 0:
-            raise ValueError(
-                f'the {name} distribution must be non-negative and non-zero'
+            raise BVMValueError(
+                f'the {name} distribution must be non-negative and non-zero, got '
+                f'{values.tolist()}'
             )
     a, b = a / a.sum(), b / b.sum()
     total = a + b
     present = total > 0
     return float((((a - b) ** 2)[present] / total[present]).sum())
+
+
+def _numbers(values: object, name: str) -> NDArray[np.float64]:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 1:
+        raise BVMValueError(f'{name} must be a list of numbers, got {values!r}')
+    return array
 
 
 def median_frequency_weights(
@@ -98,9 +128,17 @@ def median_frequency_weights(
     Raises:
         ValueError: if no class has pixels or a count is negative.
     """
-    values = np.asarray(counts, dtype=np.float64)
+    values = _numbers(counts, 'class counts')
+    if values.ndim != 1 or not np.isfinite(values).all():
+        raise BVMValueError(
+            f'class counts must be a list of finite numbers, got {values.tolist()}'
+        )
     if (values < 0).any() or values.sum() <= 0:
-        raise ValueError('class counts must be non-negative with at least one pixel')
+        raise BVMValueError(
+            'class counts must be non-negative with at least one pixel, got '
+            f'{values.tolist()}'
+        )
+    check_positive(max_weight, 'max_weight')
     frequencies = values / values.sum()
     present = frequencies > 0
     median = float(np.median(frequencies[present]))
@@ -194,7 +232,12 @@ class SplitStatistics:
         return '\n'.join(lines) + '\n'
 
     def write(self, directory: str | Path, log_scale: bool = False) -> dict[str, Path]:
-        """Write CSV, Markdown and a bar chart into ``directory``, each atomically.
+        """Write CSV, Markdown and a bar chart into ``directory``, as one set.
+
+        The files appear together once all are written (:func:`atomic_paths`):
+        an interrupted run, a full disk or a read-only folder leaves the folder
+        as it was, and a file of an earlier run that this one does not write
+        (``class_weights.json`` when there is no train split now) is removed.
 
         Args:
             directory: the output folder (created if missing).
@@ -208,31 +251,27 @@ class SplitStatistics:
             split, ready for the task's ``class_weights``).
         """
         directory = Path(directory)
-        paths = {
-            'counts': directory / 'class_counts.csv',
-            'chi_squared': directory / 'chi_squared.csv',
-            'markdown': directory / 'split_statistics.md',
-            'chart': directory / 'class_distribution.png',
-            'class_weights': directory / 'class_weights.json',
-        }
+        every = {kind: directory / name for kind, name in STATISTICS_FILES.items()}
+        paths = dict(every)
+        if 'train' not in self.splits or self.counts['train'].sum() <= 0:
+            del paths['class_weights']
         table = self.counts.copy()
         table.insert(0, 'class_id', [c.id for c in CLASSES])
         for split, share in self.percentages().items():
             table[f'{split}_percent'] = share.round(4)
         table.index.name = 'class'
-        with atomic_path(paths['counts']) as temporary:
-            table.to_csv(temporary)
-        with atomic_path(paths['chi_squared']) as temporary:
-            self.chi_squared().to_csv(temporary, index=False)
-        with atomic_path(paths['markdown']) as temporary:
-            temporary.write_text(self.to_markdown())
-        self.plot(paths['chart'], log_scale=log_scale)
-        if 'train' in self.splits and self.counts['train'].sum() > 0:
-            weights = {'split': 'train', 'class_weights': self.class_weights('train')}
-            with atomic_path(paths['class_weights']) as temporary:
-                temporary.write_text(json.dumps(weights, indent=2) + '\n')
-        else:
-            del paths['class_weights']
+        with atomic_paths(list(paths.values()), owned=every.values()) as temporaries:
+            staged = dict(zip(paths, temporaries, strict=True))
+            table.to_csv(staged['counts'])
+            self.chi_squared().to_csv(staged['chi_squared'], index=False)
+            staged['markdown'].write_text(self.to_markdown())
+            self.plot(staged['chart'], log_scale=log_scale)
+            if 'class_weights' in staged:
+                weights = {
+                    'split': 'train',
+                    'class_weights': self.class_weights('train'),
+                }
+                staged['class_weights'].write_text(json.dumps(weights, indent=2) + '\n')
         return paths
 
     def plot(self, path: str | Path, log_scale: bool = False) -> None:
@@ -308,21 +347,28 @@ def split_class_counts(
     """
     path = Path(labels)
     if not path.exists():
-        raise FileNotFoundError(f'label raster not found: {path}')
+        raise BVMNotFoundError(f'label raster not found: {path}')
     scheme = scheme or SplitScheme()
     splits = scheme.splits
     size = (len(splits) + 1) * 256
     totals = np.zeros(size, dtype=np.int64)
-    with rasterio.open(path) as source:
-        if source.crs is None:
-            raise ValueError(f'{path}: the label raster has no CRS')
+    with open_label_raster(path) as source:
         # Sheet edges are densified every 10 m (in Lambert 72) before
         # reprojecting, so pixel centres near an edge land in the right sheet.
         zones = _zones(scheme, numbers, source.crs, densify=10.0)
         splits_of_zones = np.arange(1, len(zones) + 1, dtype=np.uint8)
+        nodata = source.nodata
         windows = list(Grid.of_file(source).windows(block_size))
         for window in tqdm(windows, desc='counting classes', disable=not progress):
-            values = source.read(1, window=window)
+            try:
+                values = source.read(1, window=window)
+            except rasterio.errors.RasterioIOError as error:
+                raise BVMFileError(
+                    f'{path}: cannot be read (damaged or truncated?): {error}'
+                ) from None
+            if nodata is not None and nodata != IGNORE_INDEX:
+                # The raster's own nodata is unlabelled, whatever its value.
+                values[values == nodata] = IGNORE_INDEX
             # The scanline rule, as for the labels themselves: a pixel is in the
             # split whose sheet holds its centre.
             split_of = burn_polygons(
@@ -333,6 +379,13 @@ def split_class_counts(
                 _OUTSIDE,
             )
             totals += _count_block(values, split_of, size, path)
+    if not totals.any():
+        sheets = 'all 43 sheets' if numbers is None else f'sheets {list(numbers)}'
+        raise BVMValueError(
+            f'{path}: no pixel of the raster lies in the {sheets} of the split '
+            f'scheme (raster bounds {tuple(round(v, 6) for v in source.bounds)} in '
+            f'{source.crs}); is it the right raster, CRS or --sheets?'
+        )
     table = totals.reshape(len(splits) + 1, 256)[1:]
     counts = pd.DataFrame(
         table[:, :NUM_CLASSES].T,
@@ -350,7 +403,7 @@ def _count_block(
     found = values[inside].astype(np.int64)
     bad = (found >= NUM_CLASSES) & (found != IGNORE_INDEX) | (found < 0)
     if bad.any():
-        raise ValueError(
+        raise BVMValueError(
             f'{path}: value {int(found[bad][0])} is neither a class id '
             f'(0..{NUM_CLASSES - 1}) nor the nodata value {IGNORE_INDEX}'
         )

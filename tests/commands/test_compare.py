@@ -113,7 +113,7 @@ def test_overwrite(
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error == (
-        f'torchgeo-bvm compare: error: {out / "disagreement.gpkg"} exists: use '
+        f'torchgeo-bvm compare: error: {out / "disagreement.gpkg"} exists, use '
         '--overwrite to replace it\n'
     )
     assert before == {n: (out / n).stat().st_mtime_ns for n in OUTPUT_NAMES.values()}
@@ -227,7 +227,7 @@ def test_missing_bvm_and_missing_output_input(
     content = bvm.read_bytes()
     argv = ['compare', '--bvm', str(bvm), *maps, '--out', str(out), '--overwrite']
     assert main(argv) == 2
-    assert 'is an input of this command' in capsys.readouterr().err
+    assert 'would write over the input' in capsys.readouterr().err
     assert bvm.read_bytes() == content
     assert sorted(p.name for p in out.iterdir()) == ['disagreement.gpkg']
     shutil.rmtree(out)

@@ -118,14 +118,15 @@ def test_download_end_to_end(tmp_path, capsys) -> None:
     assert (out / MANIFEST_NAME).is_file()
 
 
-def test_failed_job_exits_with_1(tmp_path, capsys) -> None:
+def test_failed_job_exits_with_2_in_one_line(tmp_path, capsys) -> None:
     with LocalOpenEO(Faults(error_jobs=True)) as server:
         argv = [
             'download', '--out', str(tmp_path), '--sheets', '22/1-2', '--years',
             '2022', '--months', '4', '--backend', server.url, '--no-auth',
             '--poll-interval', '0.001', '--quiet',
         ]  # fmt: skip
-        assert main(argv) == 1
+        assert main(argv) == 2
     err = capsys.readouterr().err
+    assert err.count('\n') == 1
     assert "torchgeo-bvm download: error: openEO batch job 'j-0001' ended" in err
     assert '[error] OpenEOApiException: no data in extent' in err

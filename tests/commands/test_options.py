@@ -49,9 +49,13 @@ def test_parse_integers_crs_and_res() -> None:
     assert parse_res(None) is None
     assert parse_res([10.0]) == (10.0, 10.0)
     assert parse_res([1.0, 2.0]) == (1.0, 2.0)
-    with pytest.raises(ValueError, match='--res takes one or two values, got 3'):
+    with pytest.raises(
+        ValueError, match=r'--res takes one or two values \(x, then y\), got 3'
+    ):
         parse_res([1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match=r'--res must be positive, got \[10.0, 0.0\]'):
+    with pytest.raises(
+        ValueError, match=r'--res must be a finite number greater than 0, got 0\.0'
+    ):
         parse_res([10.0, 0.0])
 
 

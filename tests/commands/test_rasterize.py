@@ -67,7 +67,7 @@ def test_rasterize_command_two_resolutions_and_sheets(
     ('extra', 'message'),
     [
         (['--crs', 'EPSG:4326', '--like', 'ref.tif'], '--like takes the CRS'),
-        (['--res', '1', '2', '3'], '--res takes one or two values, got 3'),
+        (['--res', '1', '2', '3'], '--res takes one or two values (x, then y), got 3'),
         (['--label-field', 'Label'], "no field 'Label'; the layer has the fields UIDN"),
         (['--layer', 'Other'], "no shapefile 'Other'"),
         (['--mapping', 'missing.csv'], 'mapping table not found'),
@@ -107,4 +107,4 @@ def test_rasterize_command_missing_bvm(
         str(tmp_path / 'x.tif'),
     ]
     assert main(argv) == 2
-    assert 'BVM layer not found' in capsys.readouterr().err
+    assert 'BwkHab.shp not found' in capsys.readouterr().err

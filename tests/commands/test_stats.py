@@ -83,7 +83,7 @@ def test_stats_cli_errors(sheet22_labels, tmp_path, capsys) -> None:
         main(['stats', '--labels', str(tmp_path / 'no.tif'), '--out', str(tmp_path)])
         == 2
     )
-    assert 'label raster not found' in capsys.readouterr().err
+    assert 'no.tif not found' in capsys.readouterr().err
 
 
 def test_stats_bands_cli(mini_flanders, tmp_path, capsys) -> None:

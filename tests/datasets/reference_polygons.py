@@ -3,7 +3,7 @@
 This is how :class:`~torchgeo_bvm.datasets.BVMDataset` rasterised a window
 before its polygons were prepared into a
 :class:`~torchgeo_bvm.polygonstore.PolygonStore`: read the layer, repair it, drop
-empty geometries, sort by area (larger first, stable), reproject the vertices,
+empty geometries (and points or lines), sort by area (larger first, stable), reproject the vertices,
 index them in a :class:`shapely.STRtree`, and burn the polygons whose bounding
 box meets the window's, in burn order. The tests check the prepared path against
 it pixel for pixel.
@@ -38,6 +38,7 @@ class PlainPolygons:
         geometries = np.asarray(frame.geometry.to_numpy(), dtype=object)
         geometries, _ = repair_polygons(geometries)
         keep = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+        keep &= np.isin(shapely.get_type_id(geometries), (3, 6))  # polygonal
         geometries, labels = geometries[keep], ds.mapping_result.ids[keep]
         order = np.argsort(-shapely.area(geometries), kind='stable')
         self.geometries = reproject_geometry(

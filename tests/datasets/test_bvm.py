@@ -17,6 +17,7 @@ from torchgeo.datasets import DatasetNotFoundError, RasterDataset, stack_samples
 from torchgeo.samplers import GriddedPatchSampler
 
 from tests.datasets.reference_polygons import PlainPolygons
+from torchgeo_bvm.bvmpolygons import BVMPolygons
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.datasets.bvm import BVMDataset, merge_label_samples
 from torchgeo_bvm.errors import BVMFileError
@@ -347,7 +348,7 @@ def test_dataloader_two_workers_matches_direct_reads(tmp_path: Path) -> None:
         ds, sampler=windows, batch_size=4, num_workers=2, collate_fn=stack_samples
     )
     batches = list(loader)
-    assert ds._cache is None  # the workers prepared (one) and mapped the polygons
+    assert not ds.bvm.loaded  # the workers prepared (one) and mapped the polygons
     loaded = torch.cat([b['mask'] for b in batches])
     direct = torch.stack([ds[w]['mask'] for w in windows])
     assert loaded.shape == (8, 32, 32)
@@ -500,14 +501,14 @@ def test_prepared_polygons_are_written_atomically(
     # A write that fails half-way leaves no file under any name: the dataset
     # warns and uses the polygons it prepared, in memory.
     monkeypatch.setattr(os, 'fsync', interrupted)
-    prepare = BVMDataset._prepare
+    prepare = BVMPolygons._prepare
     calls = []
 
-    def counted(self: BVMDataset, wkt: str) -> object:
+    def counted(self: BVMPolygons, crs: CRS, wkt: str) -> object:
         calls.append(wkt)
-        return prepare(self, wkt)
+        return prepare(self, crs, wkt)
 
-    monkeypatch.setattr(BVMDataset, '_prepare', counted)
+    monkeypatch.setattr(BVMPolygons, '_prepare', counted)
     ds = open_quietly(hand_shp, crs=L72, res=10.0, cache_dir=cache)
     with pytest.warns(UserWarning, match='cannot cache the prepared polygons'):
         assert not ds.load().cached
@@ -576,7 +577,7 @@ def test_workers_map_the_prepared_polygons(tmp_path: Path, context: str) -> None
     # worker gets exactly these bytes; a forked one the same object).
     payload = pickle.dumps(ds)
     assert len(payload) <= unloaded + 1_000 < store.nbytes // 20
-    assert pickle.loads(payload)._cache is None
+    assert not pickle.loads(payload).bvm.loaded
     windows = list(GriddedPatchSampler(ds, size=32))[:4]
     assert store.path is not None
     before = store.path.stat()
@@ -601,6 +602,14 @@ def test_workers_that_prepare_do_it_once(tmp_path: Path) -> None:
     seen = _ask_two_workers(ds, windows)
     assert len({s['pid'] for s in seen}) == 2
     assert sorted(s['cached'] for s in seen) == [False, True]
+
+
+def test_pickle_drops_loaded_polygons(hand_shp: Path) -> None:
+    ds = open_quietly(hand_shp, crs=L72, res=10.0)
+    ds.load()
+    copy = pickle.loads(pickle.dumps(ds))
+    assert not copy.bvm.loaded
+    np.testing.assert_array_equal(copy[WINDOW]['mask'].numpy(), EXPECTED)
 
 
 def test_plot(hand_shp: Path) -> None:

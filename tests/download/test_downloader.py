@@ -224,8 +224,11 @@ def test_http_500_then_success(tmp_path: Path) -> None:
 
 def test_http_500_forever_gives_the_backend_error(tmp_path: Path) -> None:
     with LocalOpenEO(Faults(http_500={'POST /jobs': 99})) as server:
-        with pytest.raises(OpenEoApiError, match='Injected server error'):
+        with pytest.raises(
+            DownloadError, match=r'answered HTTP 500 Internal: Injected server error'
+        ) as info:
             run(make(tmp_path, server, retries=2))
+        assert isinstance(info.value.__cause__, OpenEoApiError)
         assert server.count('POST /jobs') == 3
 
 
@@ -375,7 +378,11 @@ def test_no_auth_is_refused_by_a_protected_backend(
 ) -> None:
     with (
         LocalOpenEO(require_auth=True) as server,
-        pytest.raises(OpenEoApiError, match='AuthenticationRequired'),
+        pytest.raises(
+            DownloadError,
+            match=r'answered HTTP 401 AuthenticationRequired: Unauthorized\. \(the '
+            'login was refused or has expired',
+        ),
     ):
         run(make(tmp_path, server, auth=False))
 

@@ -59,7 +59,7 @@ def test_graph_native_and_utm_crs() -> None:
     }
     utm = build_process_graph(SHEET, APRIL_MAY, DownloadOptions(crs='EPSG:32631'))
     resample = utm['process_graph']['resamplespatial1']['arguments']
-    assert (resample['projection'], resample['resolution']) == (32631, [10.0, 10.0])
+    assert (resample['projection'], resample['resolution']) == (32631, 10.0)
 
 
 def test_graph_dilation_mask() -> None:
@@ -83,7 +83,7 @@ def test_sheet_extent_covers_the_sheet_tightly() -> None:
     assert 0 <= south - extent['south'] < 1e-7
     assert 0 <= extent['east'] - east < 1e-7
     assert 0 <= extent['north'] - north < 1e-7
-    assert extent['crs'] == 'EPSG:4326'
+    assert extent['crs'] == 4326  # an integer EPSG code, as the schema asks
 
 
 def test_options_errors() -> None:

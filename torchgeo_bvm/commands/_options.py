@@ -12,11 +12,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyproj import CRS
-from pyproj.exceptions import CRSError
+from ..errors import BVMValueError
 
-from ..sheets import Sheet, iter_codes, kbl_numbers
+if TYPE_CHECKING:
+    from pyproj import CRS
+
+    from ..sheets import Sheet
+
+# The parsers import what they need when called: a subcommand module imports
+# this one at start-up, and --help must not wait for pyproj or geopandas.
 
 __all__ = [
     'add_bvm_options',
@@ -67,6 +73,8 @@ def parse_sheets(text: str) -> list[Sheet]:
         ValueError: for an invalid code (naming it and the expected forms) or a
             list that names no sheet.
     """
+    from ..sheets import iter_codes
+
     return _some(text, lambda codes: list(iter_codes(codes)))
 
 
@@ -84,6 +92,8 @@ def parse_kbl_numbers(text: str) -> list[int]:
             ``'22/1-2'`` (see :func:`~torchgeo_bvm.sheets.kbl_numbers`), or a list
             that names no sheet.
     """
+    from ..sheets import kbl_numbers
+
     return _some(text, kbl_numbers)
 
 
@@ -92,9 +102,9 @@ def _some[T](text: str, parse: Callable[[str], list[T]]) -> list[T]:
     try:
         parsed = parse(text)
     except ValueError as error:
-        raise ValueError(f'--sheets: {error}') from None
+        raise BVMValueError(f'--sheets: {error}') from None
     if not parsed:
-        raise ValueError(f'--sheets {text!r} names no sheet')
+        raise BVMValueError(f'--sheets {text!r} names no sheet')
     return parsed
 
 
@@ -112,11 +122,14 @@ def parse_integers(text: str, option: str) -> list[int]:
         ValueError: if an item is not a whole number.
     """
     try:
-        return [int(item) for item in text.split(',') if item.strip()]
+        values = [int(item) for item in text.split(',') if item.strip()]
     except ValueError:
-        raise ValueError(
+        raise BVMValueError(
             f'{option}: expected comma-separated whole numbers, got {text!r}'
         ) from None
+    if not values:
+        raise BVMValueError(f'{option}: no value given ({text!r})')
+    return values
 
 
 def parse_crs(text: str) -> CRS:
@@ -131,10 +144,9 @@ def parse_crs(text: str) -> CRS:
     Raises:
         ValueError: if pyproj does not know it.
     """
-    try:
-        return CRS.from_user_input(text)
-    except CRSError as error:
-        raise ValueError(f'--crs: unknown CRS {text!r} ({error})') from None
+    from ..checks import check_crs
+
+    return check_crs(text, '--crs')
 
 
 def parse_res(values: list[float] | None) -> tuple[float, float] | None:
@@ -147,12 +159,11 @@ def parse_res(values: list[float] | None) -> tuple[float, float] | None:
         ``(x, y)``, or None when nothing was given.
 
     Raises:
-        ValueError: for more than two values or a value that is not positive.
+        ValueError: for more than two values or a value that is not a finite
+            number greater than 0.
     """
     if values is None:
         return None
-    if len(values) not in (1, 2):
-        raise ValueError(f'--res takes one or two values, got {len(values)}')
-    if min(values) <= 0:
-        raise ValueError(f'--res must be positive, got {values}')
-    return (values[0], values[-1])
+    from ..checks import check_resolution
+
+    return check_resolution(values, '--res')

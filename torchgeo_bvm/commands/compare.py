@@ -26,10 +26,9 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import BVMFileError, BVMValueError
+from ..errors import BVMValueError
 from . import Command
 from ._options import add_bvm_options
 
@@ -61,37 +60,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
-def _refuse_to_overwrite(
-    outputs: Iterable[Path], inputs: Iterable[Path], overwrite: bool
-) -> None:
-    """Refuse outputs that exist (unless ``overwrite``) or that are inputs.
-
-    Args:
-        outputs: the files the command will write.
-        inputs: the files and folders it reads.
-        overwrite: whether existing outputs may be replaced.
-
-    Raises:
-        BVMFileError: naming the first output in the way.
-    """
-    read = {path.resolve() for path in inputs}
-    for path in outputs:
-        if path.resolve() in read:
-            raise BVMFileError(
-                f'{path} is an input of this command; choose another --out'
-            )
-        if path.exists() and not overwrite:
-            raise BVMFileError(f'{path} exists: use --overwrite to replace it')
-
-
 def _run(args: argparse.Namespace) -> int:
     """Compare."""
     from ..compare import compare_with_bvm, output_paths
+    from ..fileio import check_output
 
     if args.top < 0:
         raise BVMValueError(f'--top must be 0 or more, got {args.top}')
-    outputs = output_paths(args.out)
-    _refuse_to_overwrite(outputs.values(), [args.bvm, *args.maps], args.overwrite)
+    for path in output_paths(args.out).values():
+        check_output(path, [args.bvm, *args.maps], args.overwrite)
     result = compare_with_bvm(
         args.bvm,
         args.maps,

@@ -10,6 +10,11 @@ the device flow, or OPENEO_AUTH_METHOD=client_credentials with
 OPENEO_AUTH_CLIENT_ID / OPENEO_AUTH_CLIENT_SECRET); tokens are never written or
 logged by this package.
 
+Without an openEO account or a network, --dry-run prints the process graphs
+without connecting. The output folder is checked before the backend is
+contacted; an unreachable backend is tried 3 times (--connect-timeout seconds
+each, 1 s and 2 s apart) and then the command stops with one line.
+
 Examples:
   torchgeo-bvm download --out s2 --sheets 22/1-2,22/3-4 --years 2022 --dry-run
   torchgeo-bvm download --out s2 --sheets 22/1-2 --years 2022 --months 4,5 --bands rgb
@@ -21,23 +26,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..download import (
-    BAND_MODES,
-    DEFAULT_BACKEND,
-    Downloader,
-    DownloadError,
-    DownloadOptions,
-    resolve_bands,
-)
-from ..sheets import Sheet, SplitScheme
 from . import Command
 from ._options import parse_crs, parse_integers, parse_sheets
 
+if TYPE_CHECKING:
+    from ..sheets import Sheet
+
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..datasets.bands import BAND_MODES
+    from ..download import DEFAULT_BACKEND
+    from ..sheets import SplitScheme
+
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
@@ -114,6 +117,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         '--retries', type=int, default=5, help='retries of transient errors (default 5)'
     )
     parser.add_argument(
+        '--connect-timeout',
+        type=float,
+        default=10.0,
+        help='seconds to wait for the backend to answer at start-up; it is tried '
+        '3 times before the command gives up (default 10)',
+    )
+    parser.add_argument(
         '--dry-run',
         action='store_true',
         help='print the process graphs as JSON without connecting',
@@ -122,6 +132,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sheets(args: argparse.Namespace) -> list[Sheet]:
+    from ..sheets import SplitScheme
+
     if args.split:
         return SplitScheme().sheets(args.split)
     return parse_sheets(args.sheets)
@@ -129,6 +141,9 @@ def _sheets(args: argparse.Namespace) -> list[Sheet]:
 
 def _run(args: argparse.Namespace) -> int:
     """Download, or print the process graphs with ``--dry-run``."""
+    from ..download import Downloader, DownloadOptions, resolve_bands
+    from ..fileio import check_writable_folder
+
     native = args.crs.lower() == 'native'
     options = DownloadOptions(
         bands=resolve_bands(args.bands),
@@ -145,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         auth=args.auth,
         retries=args.retries,
         poll_interval=args.poll_interval,
+        connect_timeout=args.connect_timeout,
         progress=not args.quiet,
     )
     years = parse_integers(args.years, '--years')
@@ -161,13 +177,12 @@ def _run(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(graphs, indent=2))
         return 0
-    try:
-        files = downloader.run(tasks)
-    except DownloadError as error:
-        # A failed job or download is no usage error (status 2): report it and
-        # exit with 1; the manifest keeps what finished for a re-run.
-        print(f'torchgeo-bvm download: error: {error}', file=sys.stderr)
-        return 1
+    # The folder first: a read-only or misnamed --out fails before any request.
+    check_writable_folder(args.out)
+    # A failed job, download or login is a DownloadError, a BVMError: the
+    # command line prints it in one line (status 2); the manifest keeps what
+    # finished for a re-run.
+    files = downloader.run(tasks)
     print(f'{len(files)} files for {len(tasks)} sheet periods in {args.out}')
     return 0
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..fileio import atomic_path
-from ..plot import plot_grid
-from ..sheets import KBL_CRS, LEVELS, SplitScheme, grid
 from . import Command
 from ._options import parse_crs, parse_kbl_numbers
 
@@ -25,6 +22,8 @@ _DRIVERS = {
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..sheets import LEVELS
+
     parser.add_argument('--level', choices=LEVELS, default='kbl', help='sheet level')
     parser.add_argument(
         '--out', type=Path, required=True, help='output file (.gpkg, .geojson or .shp)'
@@ -39,18 +38,32 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--plot', type=Path, help='also draw the sheets by split to a PNG'
     )
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace --out and --plot if they exist',
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     """Write the grid."""
+    from ..errors import BVMValueError
+    from ..fileio import atomic_path, check_output, check_writable_folder
+    from ..plot import plot_grid
+    from ..sheets import KBL_CRS, SplitScheme, grid
+
+    check_output(args.out, [], args.overwrite)
     driver = _DRIVERS.get(args.out.suffix.lower())
     if driver is None:
-        raise ValueError(
+        raise BVMValueError(
             f'{args.out}: unknown output format {args.out.suffix!r}; '
             f'expected one of {", ".join(_DRIVERS)}'
         )
     numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
     crs = parse_crs(args.crs)
+    if args.plot is not None:
+        check_output(args.plot, [args.out], args.overwrite, option='--plot')
+    check_writable_folder(args.out.parent)
     scheme = SplitScheme() if args.split or args.plot else None
     frame = grid(args.level, crs=crs, numbers=numbers, scheme=scheme)
     if not args.split and 'split' in frame.columns:

@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from torchgeo.datasets import DatasetNotFoundError
-
-from ..labels import rasterize_bvm
 from . import Command
 from ._options import add_bvm_options, parse_crs, parse_res, parse_sheets
 
@@ -44,36 +41,46 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--sheets', help='map sheets to restrict to, e.g. 22 or 22/1-2,22/3-4'
     )
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace --out if it exists'
+    )
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
 def _run(args: argparse.Namespace) -> int:
     """Rasterise."""
+    from ..errors import BVMNotFoundError, BVMValueError
+    from ..fileio import check_output, check_writable_folder
+    from ..labels import rasterize_bvm
+
     if args.like is not None and (args.crs is not None or args.res is not None):
-        raise ValueError(
+        raise BVMValueError(
             '--like takes the CRS and resolution from the raster: '
             'leave out --crs and --res'
         )
     res = parse_res(args.res)
     crs = None if args.crs is None else parse_crs(args.crs)
     sheets = None if args.sheets is None else parse_sheets(args.sheets)
-    if not args.bvm.exists():
-        raise FileNotFoundError(f'BVM layer not found: {args.bvm}')
-    try:
-        out = rasterize_bvm(
-            args.bvm,
-            args.out,
-            crs=crs,
-            res=res,
-            like=args.like,
-            sheets=sheets,
-            layer=args.layer,
-            label_field=args.label_field,
-            mapping=args.mapping,
-            progress=not args.quiet,
-        )
-    except DatasetNotFoundError as error:
-        raise FileNotFoundError(f'{args.bvm}: no BVM layer found ({error})') from None
+    for option, path in (('--bvm', args.bvm), ('--like', args.like)):
+        if path is not None and not path.exists():
+            raise BVMNotFoundError(f'{option}: {path} not found')
+    # Refused before the layer is read: an input would be lost, or the old
+    # output replaced without --overwrite.
+    check_output(args.out, [args.bvm, args.like, args.mapping], args.overwrite)
+    check_writable_folder(args.out.parent)
+    out = rasterize_bvm(
+        args.bvm,
+        args.out,
+        crs=crs,
+        res=res,
+        like=args.like,
+        sheets=sheets,
+        layer=args.layer,
+        label_field=args.label_field,
+        mapping=args.mapping,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
     print(f'wrote {out}')
     return 0
 

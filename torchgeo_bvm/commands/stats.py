@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..sheets import SplitScheme
-from ..statistics import split_class_counts
 from . import Command
 from ._options import parse_crs, parse_integers, parse_kbl_numbers, parse_res
+
+if TYPE_CHECKING:
+    from ..sheets import SplitScheme
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,31 +79,44 @@ def load_scheme(value: str) -> SplitScheme:
         FileNotFoundError: if the JSON file does not exist.
         ValueError: if it is not a JSON object of strings or not a valid scheme.
     """
+    from ..errors import BVMNotFoundError, BVMValueError
+    from ..sheets import SplitScheme
+
     if value == 'paper':
         return SplitScheme()
     path = Path(value)
-    if not path.exists():
-        raise FileNotFoundError(f"split scheme file not found: {path} (or use 'paper')")
+    if not path.is_file():
+        raise BVMNotFoundError(f"split scheme file not found: {path} (or use 'paper')")
     try:
         assignment = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f'{path}: not valid JSON: {error}') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BVMValueError(f'{path}: not valid JSON: {error}') from None
     if not isinstance(assignment, dict):
-        raise ValueError(
+        raise BVMValueError(
             f'{path}: expected a JSON object mapping sheet parts to splits'
         )
     try:
         return SplitScheme(assignment)
     except ValueError as error:
-        raise ValueError(f'{path}: {error}') from None
+        raise BVMValueError(f'{path}: {error}') from None
 
 
 def _run(args: argparse.Namespace) -> int:
     """Compute and write the statistics."""
+    from ..errors import BVMNotFoundError
+    from ..fileio import check_output, check_writable_folder
+    from ..statistics import STATISTICS_FILES, split_class_counts
+
     scheme = load_scheme(args.split)
+    check_writable_folder(args.out)
     numbers = None if args.sheets is None else parse_kbl_numbers(args.sheets)
     if args.bands is not None:
         return _band_statistics(args, scheme, numbers)
+    if not args.labels.is_file():
+        raise BVMNotFoundError(f'--labels: {args.labels} not found')
+    # The folder is the command's own: its files are replaced, never an input.
+    for name in STATISTICS_FILES.values():
+        check_output(args.out / name, [args.labels, args.split], overwrite=True)
     statistics = split_class_counts(args.labels, scheme, numbers)
     paths = statistics.write(args.out, log_scale=args.log)
     print(statistics.to_markdown())
@@ -114,27 +129,45 @@ def _band_statistics(
     args: argparse.Namespace, scheme: SplitScheme, numbers: list[int] | None
 ) -> int:
     # Imported here: they pull in torch and torchgeo, which --labels never needs.
+    from torchgeo.datasets import DatasetNotFoundError
+
     from ..boundary import read_boundary
     from ..crs import resolution_for
     from ..datamodules import cloud_rule_from
     from ..datasets.sentinel2 import Sentinel2TOC, resolve_bands
+    from ..errors import BVMNotFoundError, BVMValueError
+    from ..fileio import check_output, check_writable_folder
     from ..normalization import compute_band_stats
 
     if not args.sentinel2:
-        raise ValueError('--bands needs --sentinel2 with the imagery folders or files')
+        raise BVMValueError(
+            '--bands needs --sentinel2 with the imagery folders or files'
+        )
+    check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
+    check_writable_folder(args.out)
     crs = parse_crs(args.crs)
     res = parse_res(args.res) or resolution_for(crs)
     years = None if args.years is None else parse_integers(args.years, '--years')
     months = None if args.months is None else parse_integers(args.months, '--months')
-    image = Sentinel2TOC(
-        [str(p) for p in args.sentinel2],
-        crs=crs,
-        res=res,
-        bands=resolve_bands(args.bands),
-        cloud_rule=cloud_rule_from(args.cloud_rule),
-        years=years,
-        months=months,
-    )
+    for path in args.sentinel2:
+        if not path.exists():
+            raise BVMNotFoundError(f'--sentinel2: {path} not found')
+    try:
+        image = Sentinel2TOC(
+            [str(p) for p in args.sentinel2],
+            crs=crs,
+            res=res,
+            bands=resolve_bands(args.bands),
+            cloud_rule=cloud_rule_from(args.cloud_rule),
+            years=years,
+            months=months,
+        )
+    except DatasetNotFoundError:
+        raise BVMNotFoundError(
+            '--sentinel2: no Sentinel-2 imagery in '
+            f'{", ".join(map(str, args.sentinel2))} (expected Terrascope products '
+            'or openEO downloads)'
+        ) from None
     flanders = read_boundary(args.boundary) if args.boundary else None
     statistics = compute_band_stats(image, scheme, 'train', numbers, flanders)
     path = statistics.write(args.out / 'band-stats.json')

@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..synth.flanders import DEFAULT_SIZE, SIZES, write_mini_flanders
 from . import Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..synth.flanders import DEFAULT_SIZE, SIZES
+
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     sizes = ', '.join(f'{s.name}: {s.description}' for s in SIZES.values())
     parser.add_argument(
@@ -48,6 +49,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Write mini-Flanders and print what was written."""
+    from ..checks import check_seed
+    from ..fileio import check_writable_folder
+    from ..synth.flanders import write_mini_flanders
+
+    check_seed(args.seed, '--seed')
+    check_writable_folder(args.out)
     manifest = write_mini_flanders(
         args.out,
         args.size,

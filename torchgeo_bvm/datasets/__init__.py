@@ -3,11 +3,32 @@
 :class:`IndexArrays` and :class:`CachedBounds` are the faster equivalents of
 TorchGeo's per-query bookkeeping that these datasets (and the samplers of
 :mod:`torchgeo_bvm.samplers`) use; any ``GeoDataset`` subclass may use them too.
+
+The names are loaded on first use (:pep:`562`), so that
+:mod:`torchgeo_bvm.datasets.bands`, which needs neither torch nor TorchGeo, can
+be imported without them.
 """
 
-from ._fastpath import CachedBounds, IndexArrays
-from .bvm import BVMDataset, BVMRaster
-from .sentinel2 import CloudRule, Sentinel2TOC
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from ._fastpath import CachedBounds, IndexArrays
+    from .bvm import BVMDataset, BVMRaster
+    from .sentinel2 import CloudRule, Sentinel2TOC
+
+#: The module each public name lives in.
+_HOMES = {
+    'BVMDataset': 'bvm',
+    'BVMRaster': 'bvm',
+    'CachedBounds': '_fastpath',
+    'CloudRule': 'sentinel2',
+    'IndexArrays': '_fastpath',
+    'Sentinel2TOC': 'sentinel2',
+}
 
 __all__ = [
     'BVMDataset',
@@ -17,3 +38,6 @@ __all__ = [
     'IndexArrays',
     'Sentinel2TOC',
 ]
+
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)

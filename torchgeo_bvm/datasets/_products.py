@@ -6,16 +6,18 @@ sheet and date or month). This module finds them among the dataset's files,
 checks that each holds the requested bands, and notes what a read needs to know
 of every file (:class:`FileInfo`), so that reads derive nothing again.
 
-Indexing opens one file per item: a Terrascope file name gives the product's
-tile, date, band and resolution, and all bands of a product cover the same
-footprint, so the header of one band (the reference) places the product; the
-other bands are opened when first read. What the headers say is kept between
-runs in a :class:`HeaderCache` keyed by each file's path, size and modification
-time, so indexing an archive already seen opens no file at all.
+Indexing reads the headers of a product's requested bands: a Terrascope file
+name gives the product's tile, date, band and resolution, the headers must
+agree (one CRS, one tile, each band at its native resolution: a replaced or
+damaged file is refused), and the header of one band (the reference) places
+the product. What the headers say is kept between runs in a
+:class:`HeaderCache` keyed by each file's path, size and modification time, so
+indexing an archive already seen opens no file at all.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -37,7 +39,7 @@ from rasterio.io import DatasetReader
 from rasterio.warp import calculate_default_transform
 from torchgeo.datasets.utils import find_files as torchgeo_find_files
 
-from ..errors import BVMFileError
+from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import atomic_path, default_cache_dir
 from ..pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
@@ -208,9 +210,10 @@ class Header:
         Returns:
             The bounds.
         """
-        transform = Affine(*self.transform)
-        left, top = transform @ (0, 0)
-        right, bottom = transform @ (self.width, self.height)
+        # The transform's corners, as Affine(*transform) @ (x, y) gives them.
+        a, b, left, d, e, top = self.transform
+        right = a * self.width + b * self.height + left
+        bottom = d * self.width + e * self.height + top
         return (
             min(left, right),
             min(top, bottom),
@@ -347,7 +350,7 @@ def _header_from_json(values: list[Any]) -> Header:
     )
 
 
-def corrupt_file_error(path: str, error: Exception) -> ValueError:
+def corrupt_file_error(path: str, error: Exception) -> BVMValueError:
     """The error of a file that GDAL cannot read.
 
     Args:
@@ -357,7 +360,7 @@ def corrupt_file_error(path: str, error: Exception) -> ValueError:
     Returns:
         A ValueError naming the file.
     """
-    return ValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
+    return BVMValueError(f'{path}: cannot be read as a GeoTIFF ({error})')
 
 
 def open_file(path: str) -> DatasetReader:
@@ -370,7 +373,7 @@ def open_file(path: str) -> DatasetReader:
         The open file.
 
     Raises:
-        BVMFileError: if the file no longer exists (moved or deleted after the
+        BVMNotFoundError: if the file no longer exists (moved or deleted after the
             dataset indexed it).
         ValueError: if GDAL cannot read it.
     """
@@ -379,7 +382,7 @@ def open_file(path: str) -> DatasetReader:
             return rasterio.open(path)
     except RasterioError as error:
         if not os.path.exists(path):
-            raise BVMFileError(
+            raise BVMNotFoundError(
                 f'{path}: no longer exists (moved or deleted after the dataset '
                 'indexed it); create the dataset again to index the files as they '
                 'are now'
@@ -397,13 +400,13 @@ def open_checked(path: str) -> DatasetReader:
         The open file.
 
     Raises:
-        BVMFileError: if the file does not exist.
+        BVMNotFoundError: if the file does not exist.
         ValueError: naming the file, if GDAL cannot read it or it has no CRS.
     """
     src = open_file(path)
     if src.crs is None:
         src.close()
-        raise ValueError(f'{path}: the GeoTIFF has no CRS')
+        raise BVMValueError(f'{path}: the GeoTIFF has no CRS')
     return src
 
 
@@ -482,13 +485,23 @@ class _Finder:
             if band not in files:
                 kind = 'SCENECLASSIFICATION' if band == SCL_BAND else f'TOC-{band}'
                 expected = f'{stem}_{kind}_{NATIVE_RESOLUTION[band]}M_{version}.tif'
-                raise FileNotFoundError(
+                raise BVMNotFoundError(
                     f'Terrascope product {product} has no file for band {band} '
                     f'(expected {expected} in {folder})'
                 )
+        headers = {band: self.cache.header(files[band]) for band in needed}
+        _check_product(product, {b: files[b] for b in needed}, headers)
+        try:
+            sensing = pd.Timestamp(
+                datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S')
+            )
+        except ValueError:
+            raise BVMValueError(
+                f'{files[needed[0]]}: {stem.split("_")[1]} in the name is no sensing '
+                'date and time (YYYYMMDDTHHMMSS)'
+            ) from None
         ten_metre = [b for b in self.bands if NATIVE_RESOLUTION[b] == 10]
         reference = files[(ten_metre or list(self.bands))[0]]
-        sensing = pd.Timestamp(datetime.strptime(stem.split('_')[1], '%Y%m%dT%H%M%S'))
         start = sensing.normalize()
         return Item(
             key=product,
@@ -506,32 +519,46 @@ class _Finder:
         header = self.cache.header(path)
         names = [d.strip().upper() if d else None for d in header.descriptions]
         if any(n is None for n in names):
-            raise ValueError(
+            raise BVMValueError(
                 f'{path}: band {names.index(None) + 1} has no name (band '
                 'description); openEO downloads must name every band (B02, ..., SCL)'
+            )
+        wanted = [*self.bands, SCL_BAND]
+        twice = sorted({n for n in names if n in wanted and names.count(n) > 1})
+        if twice:
+            # Which of two bands named alike holds the band is anyone's guess.
+            raise BVMValueError(
+                f'{path}: band {", ".join(str(n) for n in twice)} is named by more '
+                f'than one band description ({", ".join(str(n) for n in names)}); '
+                'each band must be named exactly once'
             )
         indexes = {str(n): i + 1 for i, n in enumerate(names)}
         missing = [b for b in self.bands if b not in indexes]
         if missing:
-            raise ValueError(
+            raise BVMValueError(
                 f'{path}: has no band {", ".join(missing)}; its bands are '
                 f'{", ".join(str(n) for n in names)}'
             )
         scl = None
         if self.cloud_rule is not None and layout == 'openeo':
             if SCL_BAND not in indexes:
-                raise ValueError(
+                raise BVMValueError(
                     f'{path}: has no SCL band to mask clouds with (bands: '
                     f'{", ".join(str(n) for n in names)}); pass cloud_rule=None '
                     'to read it without cloud masking'
                 )
             scl = Source(path, indexes[SCL_BAND])
+        try:
+            start = pd.Timestamp(stamp + '-01' if layout == 'composite' else stamp)
+        except ValueError:
+            raise BVMValueError(
+                f'{path}: {stamp} in the name is no date (YYYY-MM-DD, or YYYY-MM '
+                'for a monthly composite)'
+            ) from None
         if layout == 'composite':
-            start = pd.Timestamp(stamp + '-01')
             stop = start + pd.offsets.MonthBegin(1) - _ONE_MICROSECOND
             period = f'{stamp} (monthly median)'
         else:
-            start = pd.Timestamp(stamp)
             stop = start + _ONE_DAY
             period = stamp
         return Item(
@@ -544,6 +571,53 @@ class _Finder:
             scl=scl,
             reference=path,
         )
+
+
+def _check_product(
+    product: str, files: dict[str, str], headers: dict[str, Header]
+) -> None:
+    """Refuse a product whose band files disagree on CRS, extent or pixel size.
+
+    Each band of a Terrascope product covers the same tile in the same CRS at
+    its native resolution (10, 20 or 60 m); a file that does not was replaced
+    or damaged, and reading it would misplace its pixels. Only the headers are
+    compared (kept between runs by :class:`HeaderCache`).
+    """
+    reference_band = next(iter(files))
+    reference = headers[reference_band]
+    crs = _parsed_crs(reference.crs)
+    for band, path in files.items():
+        header = headers[band]
+        if header.crs != reference.crs and _parsed_crs(header.crs) != crs:
+            raise BVMValueError(
+                f'{path}: band {band} is in {_parsed_crs(header.crs).name}, the '
+                f'product {product} in {crs.name}; every band of a product shares '
+                'its CRS'
+            )
+        native = NATIVE_RESOLUTION[band]
+        if crs.is_projected:
+            xres, yres = abs(header.transform[0]), abs(header.transform[4])
+            if abs(xres - native) > 0.01 * native or abs(yres - native) > 0.01 * native:
+                raise BVMValueError(
+                    f'{path}: band {band} has pixels of {xres:g} x {yres:g}, its '
+                    f'native resolution is {native} m'
+                )
+        worst = max(
+            abs(a - b) for a, b in zip(header.bounds, reference.bounds, strict=True)
+        )
+        if worst > max(native, NATIVE_RESOLUTION[reference_band]):
+            raise BVMValueError(
+                f'{path}: band {band} covers '
+                f'{tuple(round(v) for v in header.bounds)}, the product {product} '
+                f'{tuple(round(v) for v in reference.bounds)}; every band of a '
+                'product covers the same tile'
+            )
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_crs(wkt: str) -> CRS:
+    # Products of one tile share their CRS; parsing WKT costs about 0.1 ms.
+    return CRS.from_wkt(wkt)
 
 
 def default_res(
@@ -679,7 +753,7 @@ class OpenFiles:
             Its info.
 
         Raises:
-            BVMFileError: if the file no longer exists.
+            BVMNotFoundError: if the file no longer exists.
             ValueError: if GDAL cannot read it or it has no CRS.
         """
         info = self.info.get(path)
@@ -699,7 +773,7 @@ class OpenFiles:
             The open file.
 
         Raises:
-            BVMFileError: if the file no longer exists.
+            BVMNotFoundError: if the file no longer exists.
             ValueError: if GDAL cannot read it or it has no CRS.
         """
         pid = os.getpid()

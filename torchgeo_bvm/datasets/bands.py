@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
+from ..errors import BVMValueError
 from ..sheets import Sheet
 
 __all__ = [
@@ -136,27 +136,27 @@ def resolve_bands(bands: str | Sequence[str]) -> tuple[str, ...]:
         if mode in BAND_MODES:
             return BAND_MODES[mode]
         if bands.upper() not in ALL_BANDS:
-            raise ValueError(
+            raise BVMValueError(
                 f'unknown band mode {bands!r}: expected one of {sorted(BAND_MODES)} '
                 f'or a list of band names from {", ".join(ALL_BANDS)}'
             )
         bands = [bands]
     names = tuple(str(b).upper() for b in bands)
     if not names:
-        raise ValueError(f'no bands requested: choose from {", ".join(ALL_BANDS)}')
+        raise BVMValueError(f'no bands requested: choose from {", ".join(ALL_BANDS)}')
     for name in names:
         if name == SCL_BAND:
-            raise ValueError(
+            raise BVMValueError(
                 'SCL is categorical and never part of `image`: it is read separately '
                 'and returned as the `valid` mask through `cloud_rule`'
             )
         if name not in ALL_BANDS:
-            raise ValueError(
+            raise BVMValueError(
                 f'unknown band {name!r}: available bands are {", ".join(ALL_BANDS)} '
                 f'or the modes {", ".join(BAND_MODES)}'
             )
     if len(set(names)) != len(names):
-        raise ValueError(f'band requested twice in {list(names)}')
+        raise BVMValueError(f'band requested twice in {list(names)}')
     return names
 
 
@@ -173,6 +173,8 @@ def openeo_acquisition_path(
     Returns:
         ``out/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif`` with the file-safe sheet code.
     """
+    import pandas as pd
+
     return _openeo_path(out, sheet, pd.Timestamp(day).strftime('%Y-%m-%dZ'))
 
 
@@ -191,6 +193,8 @@ def openeo_composite_path(
     Returns:
         ``out/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif``.
     """
+    import pandas as pd
+
     return _openeo_path(out, sheet, pd.Timestamp(month).strftime('%Y-%m_median'))
 
 
@@ -299,13 +303,13 @@ class CloudRule:
             classes = tuple(int(c) for c in getattr(self, name))
             unknown = [c for c in classes if c not in SCL_CLASSES]
             if unknown:
-                raise ValueError(
+                raise BVMValueError(
                     f'CloudRule.{name}: unknown SCL classes {unknown}, '
                     f'expected values in 0..{max(SCL_CLASSES)}'
                 )
             object.__setattr__(self, name, classes)
         if not math.isfinite(self.dilation_m) or self.dilation_m < 0:
-            raise ValueError(
+            raise BVMValueError(
                 f'CloudRule.dilation_m must be >= 0 metres, got {self.dilation_m}'
             )
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
-import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,7 +15,7 @@ import torch
 from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
@@ -33,17 +29,17 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..bvmlayer import BVMLayer
+from ..bvmlayer import BVM_LAYER as BVM_LAYER  # its old import path
+from ..bvmpolygons import BVMPolygons, LoadReport
 from ..bwk import UnitMapping
+from ..checks import check_crs, check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..crs import DEFAULT_CRS, resolution_for
-from ..errors import BVMFileError
-from ..fileio import default_cache_dir, file_lock
-from ..geometry import repair_polygons, reproject_geometry
+from ..errors import BVMNotFoundError
+from ..fileio import open_label_raster
 from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend
-from ..polygonstore import MAGIC, PolygonStore, StoreInfo
-from ..scanline import burn_polygons
+from ..polygonstore import PolygonStore
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 
 __all__ = [
@@ -54,31 +50,6 @@ __all__ = [
     'merge_label_samples',
     'plot_label_sample',
 ]
-
-#: Polygons reprojected at a time while preparing (bounds the memory it takes).
-_PREPARE_CHUNK = 100_000
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """What loading the polygons did.
-
-    Args:
-        polygons: polygons kept (indexed and rasterised).
-        repaired: invalid geometries repaired with :func:`shapely.make_valid`.
-        skipped: empty or missing geometries, or invalid ones with no area left
-            after repair; they are not drawn.
-        seconds: wall time of the load (opening the prepared polygons, and
-            preparing them first when they were not cached: read, repair,
-            reproject, index, write).
-        cached: whether the prepared polygons came from the cache.
-    """
-
-    polygons: int
-    repaired: int
-    skipped: int
-    seconds: float
-    cached: bool = False
 
 
 class BVMDataset(CachedBounds, VectorDataset):
@@ -125,18 +96,12 @@ class BVMDataset(CachedBounds, VectorDataset):
     and indexed: tens of seconds for the real map) into a
     :class:`~torchgeo_bvm.polygonstore.PolygonStore`, flat arrays in one file
     of the cache folder (:func:`~torchgeo_bvm.fileio.default_cache_dir`, or
-    ``cache_dir``). Every process maps that file read-only, so the main process
-    and all DataLoader workers share one copy of the polygons (about 200 MB for
-    the real map) instead of each holding its own copy as shapely objects (over
-    a gigabyte), and a later run finds it prepared and only opens it. Shapely
-    objects cannot be shared this way: a forked worker writes to every object it
-    touches (reference counts), making the pages its own; flat arrays in a
-    mapped file are never written. The cache entry records the source files'
-    sizes, times and first bytes and is prepared again when they change; it is
-    written under a temporary name and renamed, under a lock, so concurrent
-    processes prepare it once and never see it half-written. A sample
-    rasterises only the polygons whose bounding box meets its window, exactly as
-    from the shapely polygons.
+    ``cache_dir``), which every process maps read-only: the main process and
+    all DataLoader workers share one copy of the polygons (about 200 MB for the
+    real map), and a later run finds it prepared and only opens it (see
+    :class:`~torchgeo_bvm.bvmpolygons.BVMPolygons`, which holds them as
+    :attr:`bvm`). A sample rasterises only the polygons whose bounding box
+    meets its window.
 
     If you use this dataset in your research, please cite:
 
@@ -195,8 +160,11 @@ class BVMDataset(CachedBounds, VectorDataset):
 
         Raises:
             DatasetNotFoundError: if ``paths`` holds no BVM layer.
-            ValueError: if the layer, the label field or the habitat field does
-                not exist (the message lists what exists), or the layer is empty.
+            BVMFileError: if the layer is empty, truncated or unreadable.
+            BVMValueError: if the layer, the label field or the habitat field does
+                not exist (the message lists what exists), the layer is empty or
+                holds no polygons, its label field is of an unusable type, its
+                coordinates cannot be in its CRS, or ``crs`` or ``res`` is invalid.
         """
         self.paths = paths
         self.transforms = transforms
@@ -204,45 +172,33 @@ class BVMDataset(CachedBounds, VectorDataset):
         self.task = 'semantic_segmentation'
         self.cache_dir = cache_dir
         try:
-            # The layer's fingerprint, taken here, is what the labels below are
-            # read from: the prepared polygons must come from the same files.
-            self.file = BVMLayer.open(
-                paths, layer, Path(cache_dir) if cache_dir else default_cache_dir()
+            self.bvm = BVMPolygons(
+                paths, layer, label_field, mapping, habitat_field, cache_dir
             )
-        except BVMFileError:
+        except BVMNotFoundError:
             raise DatasetNotFoundError(self) from None
-        self.source, self.layer = self.file.source, self.file.layer
-        labels = self.file.read_labels(label_field, mapping, habitat_field)
+        self.file = self.bvm.file
+        self.source, self.layer = self.bvm.source, self.bvm.layer
         self.label_field = label_field
-        self.habitat_field = labels.habitat_field
-        self.source_crs: CRS = self.file.info.crs
-        self.source_bounds: tuple[float, float, float, float] = self.file.info.bounds
-        self.mapping: UnitMapping | None = labels.mapping
-        self.mapping_result = labels.result
-        self.mapping_result.warn(self.source, label_field)
-        crs = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS
-        if res is None:
-            res = resolution_for(crs)
-        if isinstance(res, int | float):
-            res = (float(res), float(res))
-        self._res = (float(res[0]), float(res[1]))
+        self.habitat_field = self.bvm.habitat_field
+        self.source_crs: CRS = self.bvm.source_crs
+        self.source_bounds = self.bvm.source_bounds
+        self.mapping: UnitMapping | None = self.bvm.mapping
+        self.mapping_result = self.bvm.mapping_result
+        crs = check_crs(crs) if crs is not None else DEFAULT_CRS
+        self._res = check_resolution(resolution_for(crs) if res is None else res)
         self.index = self._make_index(crs)
-        self._cache: PolygonStore | None = None
-        self._burn_labels: NDArray[np.uint8] | None = None
-        self._report: LoadReport | None = None
 
     # -- describing the source -------------------------------------------------
 
     def _make_index(self, crs: CRS) -> GeoDataFrame:
-        transformer = Transformer.from_crs(self.source_crs, crs, always_xy=True)
-        bounds = transformer.transform_bounds(*self.source_bounds, densify_pts=21)
         interval = pd.IntervalIndex.from_tuples(
             [(pd.Timestamp.min, pd.Timestamp.max)], closed='both', name='datetime'
         )
         return GeoDataFrame(
             {'filepath': [self.source]},
             index=interval,
-            geometry=[shapely.box(*bounds)],
+            geometry=[shapely.box(*self.bvm.bounds(crs))],
             crs=crs,
         )
 
@@ -268,23 +224,8 @@ class BVMDataset(CachedBounds, VectorDataset):
         if new_crs == self.crs:
             return
         self.index = self._make_index(new_crs)
-        self._cache = None
-        self._burn_labels = None
-        self._report = None
 
     # -- loading ---------------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the polygons: a worker maps the prepared file itself.
-
-        Returns:
-            The instance's state.
-        """
-        state = self.__dict__.copy()
-        state['_cache'] = None
-        state['_burn_labels'] = None
-        state['_report'] = None
-        return state
 
     def load(self) -> LoadReport:
         """Prepare the polygons now, or open them prepared (else at first use).
@@ -295,122 +236,12 @@ class BVMDataset(CachedBounds, VectorDataset):
         Raises:
             BVMFileError: if the layer's files changed since the dataset was
                 created.
+            BVMValueError: if the layer yields no polygon.
         """
-        self._polygons()
-        assert self._report is not None
-        return self._report
+        return self.bvm.load(self.crs)
 
     def _polygons(self) -> PolygonStore:
-        if self._cache is None:
-            self._cache = self._open_store()
-        return self._cache
-
-    def _store_path(self) -> Path:
-        """The cache file of the prepared polygons (one per layer and CRS)."""
-        assert self.file.cache_dir is not None  # the dataset always caches
-        name = self.file.cache_name(
-            'bvm-polygons', {'crs': self.crs.to_wkt(), 'format': MAGIC.hex()}
-        )
-        return self.file.cache_dir / f'{name}.bin'
-
-    def _open_store(self) -> PolygonStore:
-        """Map the prepared polygons, preparing them first if not cached."""
-        start = time.perf_counter()
-        if self.file.changed():
-            raise BVMFileError(
-                f'{self.source}: the file changed since the dataset was created '
-                '(its size, time or first bytes differ); create the dataset again'
-            )
-        wkt = self.crs.to_wkt()
-        path = self._store_path()
-        store = self._matching(PolygonStore.open(path), wkt)
-        cached = store is not None
-        prepared: PolygonStore | None = None
-        if store is None:
-            try:
-                with file_lock(path.with_suffix('.lock')):
-                    # Another process may have prepared it while this one waited.
-                    store = self._matching(PolygonStore.open(path), wkt)
-                    cached = store is not None
-                    if store is None:
-                        prepared = self._prepare(wkt)
-                        prepared.save(path)
-                        # Mapped from the file, its pages are shared.
-                        store = PolygonStore.open(path)
-                        if store is None:  # pragma: no cover - just written
-                            store = prepared
-            except BVMFileError:
-                raise
-            except OSError as error:
-                warnings.warn(
-                    f'cannot cache the prepared polygons in {path.parent} ({error}): '
-                    'each process prepares its own copy; set TORCHGEO_BVM_CACHE or '
-                    'cache_dir to a writable folder',
-                    UserWarning,
-                    stacklevel=4,
-                )
-                store = self._prepare(wkt) if prepared is None else prepared
-        if len(store.source_index) and (
-            int(store.source_index.max()) >= len(self.mapping_result.ids)
-        ):
-            raise BVMFileError(
-                f'{path}: prepared from another version of {self.source}; delete it'
-            )
-        self._burn_labels = None
-        info = store.info
-        self._report = LoadReport(
-            len(store), info.repaired, info.skipped, time.perf_counter() - start, cached
-        )
-        if info.repaired or info.skipped:
-            warnings.warn(
-                f'{self.source}: repaired {info.repaired} invalid geometries with '
-                f'shapely.make_valid and skipped {info.skipped} empty or '
-                'unrepairable ones',
-                UserWarning,
-                stacklevel=4,
-            )
-        return store
-
-    def _matching(self, store: PolygonStore | None, wkt: str) -> PolygonStore | None:
-        """The store if it was prepared from the current files in this CRS."""
-        if store is None or store.info.crs != wkt:
-            return None
-        return store if store.info.source == self.file.fingerprint else None
-
-    def _prepare(self, wkt: str) -> PolygonStore:
-        """Read, repair, order and reproject the polygons into a store."""
-        geometries = self.file.read_geometries()
-        if len(geometries) != len(self.mapping_result.ids):
-            raise BVMFileError(
-                f'{self.source}: {len(geometries)} geometries but '
-                f'{len(self.mapping_result.ids)} labels; was the file changed after '
-                'the dataset was created?'
-            )
-        geometries, repaired = repair_polygons(geometries)
-        kept = np.flatnonzero(
-            ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-        )
-        # Larger polygons first, so the smaller ones are burnt later and win;
-        # the stable sort keeps file order between equal areas.
-        order = np.argsort(-shapely.area(geometries[kept]), kind='stable')
-        source_index = kept[order]
-        ordered = geometries[source_index]
-        del geometries
-        # Vertices only (densify=0): polygon edges of a few metres need none.
-        chunks = (
-            reproject_geometry(
-                ordered[first : first + _PREPARE_CHUNK], self.source_crs, self.crs, 0.0
-            )
-            for first in range(0, len(ordered), _PREPARE_CHUNK)
-        )
-        skipped = len(self.mapping_result.ids) - len(kept)
-        info = StoreInfo(self.file.fingerprint, wkt, repaired, skipped)
-        return PolygonStore.build(chunks, source_index, info)
-
-    def _labels_in_burn_order(self, store: PolygonStore) -> NDArray[np.uint8]:
-        if self._burn_labels is None:
-            self._burn_labels = self.mapping_result.ids[store.source_index]
-        return self._burn_labels
+        return self.bvm.store(self.crs)
 
     # -- sampling --------------------------------------------------------------
 
@@ -466,28 +297,9 @@ class BVMDataset(CachedBounds, VectorDataset):
             uint8 [height, width]: class ids, IGNORE_INDEX where no polygon lies.
 
         Raises:
-            ValueError: if the transform is rotated or not north up.
+            BVMValueError: if the transform is rotated or not north up.
         """
-        store = self._polygons()
-        west, north = transform @ (0, 0)
-        east, south = transform @ (width, height)
-        # Polygon positions in burn order, as a shapely STRtree query of the
-        # window's box would give them.
-        hits = store.query(
-            (min(west, east), min(south, north), max(west, east), max(south, north))
-        )
-        if not len(hits) or width == 0 or height == 0:
-            return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
-        # Our numpy scanline fill: GDAL's pixels (pixel centre inside; later
-        # polygons over earlier ones) at a quarter of rasterio's cost, which goes
-        # into converting every vertex to Python objects for GDAL.
-        return burn_polygons(
-            store.outlines(hits),
-            self._labels_in_burn_order(store)[hits],
-            transform,
-            (height, width),
-            IGNORE_INDEX,
-        )
+        return self.bvm.rasterize(transform, width, height, self.crs)
 
     def __or__(self, other: GeoDataset) -> UnionDataset:
         """Take the union with another dataset, merging masks on IGNORE_INDEX.
@@ -554,8 +366,16 @@ class BVMRaster(CachedBounds, RasterDataset):
 
         Raises:
             DatasetNotFoundError: if no raster is found.
+            BVMValueError: for a resolution that is not positive, or a file that
+                is not a label raster (several bands, or not uint8: e.g. a
+                Sentinel-2 band given as labels).
         """
+        if res is not None:
+            res = check_resolution(res)
         super().__init__(paths, crs=crs, res=res, transforms=transforms, cache=cache)
+        for path in self.files:
+            # Refused here, before a sample shows reflectance as class ids.
+            open_label_raster(path).close()
 
     def __getitem__(self, index: GeoSlice) -> Sample:
         """Read the labels of a spatiotemporal slice.

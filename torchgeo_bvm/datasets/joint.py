@@ -29,6 +29,7 @@ from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..boundary import FlandersMask
 from ..classes import IGNORE_INDEX
+from ..errors import BVMValueError
 from ..layout import (
     SheetLayout,
     SplitRegion,
@@ -182,7 +183,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
                 transforms=transforms,
             )
         except RuntimeError as error:
-            raise ValueError(
+            raise BVMValueError(
                 'imagery and labels do not overlap: the imagery covers '
                 f'{tuple(np.round(image.index.total_bounds, 6))} and the labels '
                 f'{tuple(np.round(labels.index.total_bounds, 6))} (xmin, ymin, xmax, '
@@ -191,7 +192,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         self.scheme = scheme or SplitScheme()
         self.numbers = None if numbers is None else list(numbers)
         if split is not None and split not in self.scheme.splits:
-            raise ValueError(
+            raise BVMValueError(
                 f'unknown split {split!r}: the scheme has {self.scheme.splits}'
             )
         self.split = split
@@ -231,7 +232,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             ValueError: for an unknown split.
         """
         if split is not None and split not in self.scheme.splits:
-            raise ValueError(
+            raise BVMValueError(
                 f'unknown split {split!r}: the scheme has {self.scheme.splits}'
             )
         other = copy.copy(self)

@@ -50,7 +50,9 @@ from rasterio.warp import transform_bounds
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
+from ..checks import check_count, check_crs, check_numbers, check_resolution
 from ..crs import pixel_size_m
+from ..errors import BVMValueError
 from ..pixelgrid import Grid
 from ..plot import display_bands, stretch
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
@@ -168,15 +170,15 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         BVMFileError: at read time, for a file moved or deleted since the
             dataset indexed it.
 
-    **Large archives.** Indexing opens one file per product (its first
-    requested 10 m band: the Terrascope file names give the tile, date and
-    band, and the bands of a product share its footprint) or per openEO file,
-    and keeps what their headers say in a cache file
-    (``sentinel2-index-<key>.json`` in the cache folder) keyed by each file's
-    path, size and modification time, so indexing an archive already seen
-    opens no file; the cache is only a speed-up (a missing, stale or damaged
-    entry is read again from the file). The other band files are checked when
-    first read; each process notes what each file holds once, keeps its files
+    **Large archives.** Indexing reads the headers of each product's requested
+    bands (the Terrascope file names give the tile, date and band; the headers
+    must agree on CRS, tile and native resolution, and the first requested
+    10 m band places the product) or of each openEO file, and keeps what they
+    say in a cache file (``sentinel2-index-<key>.json`` in the cache folder)
+    keyed by each file's path, size and modification time, so indexing an
+    archive already seen opens no file; the cache is only a speed-up (a
+    missing, stale or damaged entry is read again from the file). Each process
+    notes what each file holds once, keeps its files
     open (see ``cache`` and ``max_open_files``), and opens them without GDAL's
     listing of their folder (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``:
     side-car ``.aux.xml``, ``.ovr`` and ``.msk`` files are not looked for;
@@ -211,16 +213,14 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         self.paths = paths
         self.bands = resolve_bands(bands)
         self.cloud_rule = cloud_rule
-        self.years = None if years is None else frozenset(int(y) for y in years)
-        self.months = None if months is None else frozenset(int(m) for m in months)
-        if self.months is not None and not self.months <= set(range(1, 13)):
-            raise ValueError(f'months must be in 1..12, got {sorted(self.months)}')
+        self.years = check_numbers(years, 'years', 2015, 2100)
+        self.months = check_numbers(months, 'months', 1, 12)
         self.mosaic_dates = mosaic_dates
-        self._resampling = (
-            resampling
-            if isinstance(resampling, Resampling)
-            else Resampling[str(resampling)]
-        )
+        self._resampling = _resampling(resampling)
+        if res is not None:
+            res = check_resolution(res)
+        if max_open_files is not None:
+            max_open_files = check_count(max_open_files, 'max_open_files')
         self.transforms = transforms
         self.cache = cache
         self.cache_dir = cache_dir
@@ -239,7 +239,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             raise DatasetNotFoundError(self)
         items = [item for item in found if self._wanted(item)]
         if not items:
-            raise ValueError(
+            raise BVMValueError(
                 f'no Sentinel-2 date in years {sorted(self.years or [])} and months '
                 f'{sorted(self.months or [])} under {paths!r}: the data have '
                 f'{", ".join(sorted({i.period for i in found}))}'
@@ -251,7 +251,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         )
         capacity = max_open_files or open_files_capacity(files_read)
         self._open = OpenFiles(capacity, keep_open=self.cache)
-        dst_crs = CRS.from_user_input(crs) if crs is not None else None
+        dst_crs = check_crs(crs) if crs is not None else None
         geometries = []
         # Products of one tile share their footprint: placed once per tile.
         footprints: dict[tuple[str, tuple[float, ...]], shapely.Polygon] = {}
@@ -700,7 +700,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             )
         periods = sorted(set(found_periods))
         if len(periods) > 1 and not self.mosaic_dates:
-            raise ValueError(self._several_dates_message(periods, x, y))
+            raise BVMValueError(self._several_dates_message(periods, x, y))
 
         shape = (
             round((y.stop - y.start) / y.step),
@@ -798,3 +798,15 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if suptitle is not None:
             fig.suptitle(suptitle)
         return fig
+
+
+def _resampling(value: str | Resampling) -> Resampling:
+    if isinstance(value, Resampling):
+        return value
+    try:
+        return Resampling[str(value)]
+    except KeyError:
+        names = ', '.join(r.name for r in Resampling if r.value < 100)
+        raise BVMValueError(
+            f'unknown resampling {value!r}: expected one of {names}'
+        ) from None

@@ -20,8 +20,9 @@ Process graph:
 
 * ``load_collection`` with the bands plus ``SCL``, the sheet's EPSG:4326
   bounding box (of the sheet densified every 100 m, so the curved edges of the
-  Lambert 72 rectangle are covered, as the paper did), the period, and
-  optionally ``max_cloud_cover`` (an ``eo:cloud_cover`` property filter).
+  Lambert 72 rectangle are covered, as the paper did; its ``crs`` the integer
+  ``4326``, as the official schema asks), the period, and optionally
+  ``max_cloud_cover`` (an ``eo:cloud_cover`` property filter).
 * Optional monthly cloud-free composite (``composite='monthly'``): the bands are
   masked where ``SCL`` is not in {4, 5, 6, 7} (vegetation, not vegetated, water,
   unclassified; standard openEO processes, so any backend runs it), or with
@@ -37,20 +38,30 @@ Process graph:
   nearest-neighbour sampling (``SCL`` is categorical): the package intersects
   imagery and labels in EPSG:4326 by default, so reading never has to warp.
   ``crs=None`` keeps the backend's native grid (UTM 31N, 10 m) instead; any
-  other CRS is resampled to 10 m in it.
+  other CRS is resampled to 10 m in it. Square pixels (any projected CRS) are
+  sent as one ``resolution`` value, which every backend accepts; EPSG:4326
+  pixels of 10 m are not square in degrees, so that default sends the pair
+  ``[x, y]``, which backends built on dask may refuse: use ``--crs native``
+  (or a projected CRS) there.
 * ``save_result(format='GTiff')``: batch jobs write one GeoTIFF per date
   (``openEO_2022-04-05Z.tif``) or month, renamed here as above.
 
-Faults: HTTP 429 and 5xx answers are retried with exponential backoff by the
-client's own ``urllib3`` retry adapter, configured for every method (starting a
-job twice is harmless in the openEO API, and a created job that is never started
-costs nothing); dropped connections and truncated bodies (fewer bytes than
-``Content-Length``) are retried here, with the same backoff. A failed job raises
-:class:`JobFailedError` with its id and the backend's log lines. A JSON manifest
-(``openeo-manifest.json`` in the output folder, rewritten atomically after every
-file) records each job id and each finished file, so a re-run skips finished
-sheets and periods, picks up a job that is still running or finished, and
-downloads only the missing files. Every file is written through
+Faults: the backend is first tried
+:data:`~torchgeo_bvm.download.downloader.CONNECT_ATTEMPTS` times
+(``connect_timeout`` seconds each, 1 s and 2 s apart) after the output folder
+was checked, so an unreachable backend fails within a stated time. A refused
+login (HTTP 401, a failed OpenID Connect flow), an asset that is gone (404) and
+every other failed request end in :class:`DownloadError`, one line naming the
+backend and its answer. HTTP 429 and 5xx answers are retried with exponential
+backoff by the client's own ``urllib3`` retry adapter, configured for every
+method (starting a job twice is harmless in the openEO API, and a created job
+that is never started costs nothing); dropped connections and truncated bodies
+(fewer bytes than ``Content-Length``) are retried here, with the same backoff. A
+failed job raises :class:`JobFailedError` with its id and the backend's log
+lines. A JSON manifest (``openeo-manifest.json`` in the output folder, rewritten
+atomically after every file) records each job id and each finished file, so a
+re-run skips finished sheets and periods, picks up a job that is still running
+or finished, and downloads only the missing files. Every file is written through
 :func:`torchgeo_bvm.fileio.atomic_path`: an interrupted run never leaves a
 truncated file under its final name.
 
@@ -66,25 +77,54 @@ tasks (:mod:`~torchgeo_bvm.download.tasks`), the folder's manifest
 here.
 """
 
-from ..datasets.bands import ALL_BANDS, BAND_MODES, SCL_BAND, resolve_bands
-from .downloader import (
-    DEFAULT_BACKEND,
-    TRANSIENT_STATUS,
-    Downloader,
-    DownloadError,
-    JobFailedError,
-    download,
-)
-from .graph import (
-    COLLECTION,
-    VALID_SCL,
-    DownloadOptions,
-    build_process_graph,
-    sheet_extent,
-)
-from .manifest import MANIFEST_NAME, Manifest
-from .tasks import DownloadTask, output_path, plan_tasks
+from typing import TYPE_CHECKING
 
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from ..datasets.bands import ALL_BANDS, BAND_MODES, SCL_BAND, resolve_bands
+    from .downloader import (
+        TRANSIENT_STATUS,
+        Downloader,
+        DownloadError,
+        JobFailedError,
+        download,
+    )
+    from .graph import (
+        COLLECTION,
+        VALID_SCL,
+        DownloadOptions,
+        build_process_graph,
+        sheet_extent,
+    )
+    from .manifest import MANIFEST_NAME, Manifest
+    from .tasks import DownloadTask, output_path, plan_tasks
+
+#: The backend used by the paper (Terrascope).
+DEFAULT_BACKEND = 'openeo.vito.be'
+
+#: The module each public name lives in.
+_HOMES = {
+    'ALL_BANDS': '..datasets.bands',
+    'BAND_MODES': '..datasets.bands',
+    'SCL_BAND': '..datasets.bands',
+    'resolve_bands': '..datasets.bands',
+    'TRANSIENT_STATUS': 'downloader',
+    'Downloader': 'downloader',
+    'DownloadError': 'downloader',
+    'JobFailedError': 'downloader',
+    'download': 'downloader',
+    'COLLECTION': 'graph',
+    'VALID_SCL': 'graph',
+    'DownloadOptions': 'graph',
+    'build_process_graph': 'graph',
+    'sheet_extent': 'graph',
+    'MANIFEST_NAME': 'manifest',
+    'Manifest': 'manifest',
+    'DownloadTask': 'tasks',
+    'output_path': 'tasks',
+    'plan_tasks': 'tasks',
+}
 __all__ = [
     'ALL_BANDS',
     'BAND_MODES',
@@ -107,3 +147,5 @@ __all__ = [
     'resolve_bands',
     'sheet_extent',
 ]
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)

@@ -17,20 +17,24 @@ from typing import Any, TypeVar
 import numpy as np
 import rasterio
 import requests
-from openeo.rest import OpenEoApiError, OpenEoApiPlainError
+from openeo.rest import OpenEoApiError, OpenEoApiPlainError, OpenEoClientException
 from openeo.rest.connection import Connection, connect
 from openeo.rest.job import BatchJob
 from requests.structures import CaseInsensitiveDict
 from tqdm.auto import tqdm
 from urllib3.util import Retry
 
+from ..checks import check_count, check_positive
+from ..errors import BVMError, BVMValueError
 from ..fileio import atomic_path
 from ..sheets import Sheet
+from . import DEFAULT_BACKEND
 from .graph import DownloadOptions, build_process_graph
 from .manifest import Manifest, graph_digest
 from .tasks import DownloadTask, output_path, plan_tasks
 
 __all__ = [
+    'CONNECT_ATTEMPTS',
     'DEFAULT_BACKEND',
     'TRANSIENT_STATUS',
     'DownloadError',
@@ -41,18 +45,23 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: The backend used by the paper (Terrascope).
-DEFAULT_BACKEND = 'openeo.vito.be'
 #: HTTP answers worth retrying: rate limiting and server-side trouble.
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+#: How often the backend is tried at start-up before the run gives up.
+CONNECT_ATTEMPTS = 3
 
 _ASSET_DATE = re.compile(r'(\d{4}-\d{2}-\d{2})')
 _TIFF_SUFFIXES = ('.tif', '.tiff')
 _T = TypeVar('_T')
 
 
-class DownloadError(RuntimeError):
-    """A download failed for good (after its retries), or delivered a bad file."""
+class DownloadError(BVMError, RuntimeError):
+    """A download failed for good (after its retries), or delivered a bad file.
+
+    Also what an unreachable backend, a refused login (HTTP 401, a failed OpenID
+    Connect flow) or an asset the backend does not have (HTTP 404) end in: one
+    line naming the backend, the request and its answer.
+    """
 
 
 class JobFailedError(DownloadError):
@@ -96,12 +105,17 @@ class Downloader:
         backoff: the first backoff delay in seconds, doubled at every retry.
         poll_interval: the first delay between job status polls in seconds.
         max_poll_interval: the longest delay between polls.
+        connect_timeout: seconds to wait for the backend's first answer; it is
+            tried :data:`CONNECT_ATTEMPTS` times, 1 s and 2 s apart, so an
+            unreachable backend fails within about ``3 * connect_timeout + 3``
+            seconds.
         progress: show tqdm progress bars.
         on_file: called with the path of every finished file (after the manifest
             recorded it); raising from it stops the run, as a kill would.
 
     Raises:
-        ValueError: for ``sync`` without a composite.
+        ValueError: for ``sync`` without a composite, or a negative or
+            non-finite retry count or delay.
     """
 
     def __init__(
@@ -116,13 +130,23 @@ class Downloader:
         backoff: float = 2.0,
         poll_interval: float = 10.0,
         max_poll_interval: float = 60.0,
+        connect_timeout: float = 10.0,
         progress: bool = True,
         on_file: Callable[[Path], None] | None = None,
     ) -> None:
         self.out = Path(out)
+        check_count(retries, 'retries', minimum=0, maximum=100)
+        for name, value in (
+            ('poll_interval', poll_interval),
+            ('max_poll_interval', max_poll_interval),
+            ('connect_timeout', connect_timeout),
+        ):
+            check_positive(value, name)
+        if backoff != 0:
+            check_positive(backoff, 'backoff')
         self.options = options or DownloadOptions()
         if sync and self.options.composite is None:
-            raise ValueError(
+            raise BVMValueError(
                 'synchronous requests need a composite (--composite monthly): one '
                 'GeoTIFF answer carries one time step; use batch jobs for every date'
             )
@@ -133,6 +157,7 @@ class Downloader:
         self.backoff = backoff
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.connect_timeout = connect_timeout
         self.progress = progress
         self.on_file = on_file
         self._connection: Connection | None = None
@@ -178,11 +203,38 @@ class Downloader:
 
         Raises:
             JobFailedError: if a batch job fails.
-            DownloadError: if a download fails after its retries or a file does
+            DownloadError: if the backend cannot be reached, refuses the login
+                or a request, a download fails after its retries, or a file does
                 not hold the requested bands.
             ValueError: if the folder holds a download with other settings.
         """
         manifest = self._manifest = Manifest.open(self.out, self.options.settings())
+        try:
+            return self._run(manifest, tasks)
+        except (OpenEoApiPlainError, requests.exceptions.RequestException) as error:
+            raise DownloadError(self._failure(error)) from error
+
+    def _failure(self, error: Exception) -> str:
+        """One line for an answer or a failure of the backend."""
+        if isinstance(error, OpenEoApiPlainError):
+            status = error.http_status_code
+            code = getattr(error, 'code', None)
+            what = f'HTTP {status}' + (f' {code}' if code else '')
+            text = f'{self.url} answered {what}: {_first_line(error.message)}'
+            if status in (401, 403):
+                text += (
+                    ' (the login was refused or has expired: authenticate again, '
+                    "see the openeo client's authentication docs)"
+                )
+            return text
+        return f'{self.url}: {_reason(error)}'
+
+    @property
+    def url(self) -> str:
+        """The backend's URL, with its scheme."""
+        return self.backend if '://' in self.backend else f'https://{self.backend}'
+
+    def _run(self, manifest: Manifest, tasks: Sequence[DownloadTask]) -> list[Path]:
         files: list[Path] = []
         overall = tqdm(
             tasks, desc='openEO downloads', unit='task', disable=not self.progress
@@ -214,6 +266,7 @@ class Downloader:
         return self._connection
 
     def _connect(self) -> Connection:
+        self._reach()
         # The client's own urllib3 retry adapter retries refused or reset
         # connections and HTTP 429/5xx answers (honouring Retry-After); it is
         # widened to every method and to 500, and hands the last answer back so
@@ -227,8 +280,40 @@ class Downloader:
         )
         connection = connect(self.backend, retry=retry)
         if self._wants_auth(connection):
-            connection.authenticate_oidc()
+            try:
+                connection.authenticate_oidc()
+            except (
+                OpenEoClientException,
+                requests.exceptions.RequestException,
+            ) as error:
+                raise DownloadError(
+                    f'{self.url}: the OpenID Connect login failed: '
+                    f'{_first_line(str(error))}'
+                ) from error
         return connection
+
+    def _reach(self) -> None:
+        """Fail within a bounded time if nothing answers at the backend's URL.
+
+        The client's first requests would otherwise go through its retries
+        twice (version discovery, then capabilities), a minute and more of
+        silence before a traceback.
+        """
+        start = time.monotonic()
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                requests.get(self.url, timeout=self.connect_timeout).close()
+                return
+            except requests.exceptions.RequestException as error:
+                if attempt + 1 == CONNECT_ATTEMPTS:
+                    seconds = time.monotonic() - start
+                    raise DownloadError(
+                        f'cannot reach the openEO backend {self.url}: '
+                        f'{_reason(error)} (gave up after {CONNECT_ATTEMPTS} '
+                        f'attempts in {seconds:.0f} s); check the network or '
+                        '--backend, or print the process graphs with --dry-run'
+                    ) from error
+                time.sleep(2.0**attempt)
 
     def _wants_auth(self, connection: Connection) -> bool:
         if self.auth is not None:
@@ -403,7 +488,14 @@ class Downloader:
             _label_bands(temporary, self.options.file_bands, target.name)
 
     def _fetch_url(self, url: str, target: Path) -> None:
-        with self.connection.get(url, stream=True) as response:
+        try:
+            response = self.connection.get(url, stream=True)
+        except OpenEoApiPlainError as error:
+            name = Path(url.split('?')[0]).name
+            raise DownloadError(
+                f'download of {name} ({url}): {self._failure(error)}'
+            ) from error
+        with response:
             with target.open('wb') as stream:
                 for block in response.iter_content(chunk_size=1 << 20):
                     stream.write(block)
@@ -421,6 +513,24 @@ class Downloader:
             bar.update()
         if self.on_file is not None:
             self.on_file(target)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), '')
+
+
+def _reason(error: Exception) -> str:
+    """Why a request failed, in words, without urllib3's nested reprs."""
+    text = str(error)
+    if isinstance(error, requests.exceptions.Timeout):
+        return 'no answer in time'
+    if 'NameResolutionError' in text or 'Failed to resolve' in text:
+        return 'its host name does not resolve (no network or DNS?)'
+    if 'Connection refused' in text:
+        return 'connection refused (nothing listens there)'
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return 'the connection failed'
+    return _first_line(text) or type(error).__name__
 
 
 def _check_length(path: Path, headers: Mapping[str, str]) -> None:

@@ -16,6 +16,7 @@ from pyproj import CRS
 
 from ..crs import DEFAULT_CRS, resolution_for
 from ..datasets.bands import ALL_BANDS, SCL_BAND, resolve_bands
+from ..errors import BVMValueError
 from ..sheets import Sheet
 
 __all__ = [
@@ -60,21 +61,21 @@ class DownloadOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, 'bands', resolve_bands(self.bands))
         if self.composite not in (None, 'monthly'):
-            raise ValueError(
+            raise BVMValueError(
                 f"unknown composite {self.composite!r}: expected 'monthly'"
             )
         if self.cloud_mask not in ('scl', 'dilation'):
-            raise ValueError(
+            raise BVMValueError(
                 f"unknown cloud mask {self.cloud_mask!r}: expected 'scl' or 'dilation'"
             )
         if self.max_cloud_cover is not None and not 0 <= self.max_cloud_cover <= 100:
-            raise ValueError(
+            raise BVMValueError(
                 f'max_cloud_cover must lie in 0..100 %, got {self.max_cloud_cover}'
             )
         if self.crs is not None:
             epsg = CRS.from_user_input(self.crs).to_epsg()
             if epsg is None:
-                raise ValueError(
+                raise BVMValueError(
                     f'crs {self.crs!r} has no EPSG code, which openEO needs'
                 )
             object.__setattr__(self, 'crs', f'EPSG:{epsg}')
@@ -109,7 +110,8 @@ def sheet_extent(sheet: Sheet | str, densify: float = 100.0) -> dict[str, Any]:
 
     Returns:
         ``{'west', 'south', 'east', 'north', 'crs'}``, rounded to 1e-7 degrees
-        (about 1 cm) outwards.
+        (about 1 cm) outwards; ``crs`` is the integer EPSG code 4326, as the
+        openEO ``load_collection`` schema asks (an EPSG integer or WKT2).
     """
     west, south, east, north = _extent(Sheet.parse(sheet), densify)
     return {
@@ -117,7 +119,7 @@ def sheet_extent(sheet: Sheet | str, densify: float = 100.0) -> dict[str, Any]:
         'south': south,
         'east': east,
         'north': north,
-        'crs': 'EPSG:4326',
+        'crs': 4326,
     }
 
 
@@ -161,8 +163,10 @@ def build_process_graph(
         )
     if options.crs is not None:
         projection = CRS.from_user_input(options.crs).to_epsg()
+        xres, yres = resolution_for(options.crs)
+        # One value for square pixels: dask-based backends refuse a pair.
         cube = cube.resample_spatial(
-            resolution=list(resolution_for(options.crs)),
+            resolution=xres if xres == yres else [xres, yres],
             projection=projection,
             method='near',
         )

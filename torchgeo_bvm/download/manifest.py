@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import BVMValueError
 from ..fileio import atomic_path
 from .tasks import DownloadTask
 
@@ -69,8 +70,8 @@ class Manifest:
         try:
             data = json.loads(path.read_text())
             stored, tasks = data['settings'], data['tasks']
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f'{path}: not a download manifest ({error})') from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            raise BVMValueError(f'{path}: not a download manifest ({error})') from None
         if stored != settings:
             changed = sorted(
                 k for k in {*stored, *settings} if stored.get(k) != settings.get(k)
@@ -79,7 +80,7 @@ class Manifest:
                 f'{k}: {stored.get(k)!r} there, {settings.get(k)!r} now'
                 for k in changed
             )
-            raise ValueError(
+            raise BVMValueError(
                 f'{path.parent} holds a download with other settings ({details}); '
                 'use another output folder'
             )

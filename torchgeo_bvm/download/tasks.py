@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from ..datasets.bands import openeo_acquisition_path, openeo_composite_path
+from ..errors import BVMValueError
 from ..sheets import Sheet
 
 __all__ = ['DownloadTask', 'output_path', 'plan_tasks']
@@ -77,15 +78,15 @@ def plan_tasks(
     chosen_years = sorted(set(years))
     chosen_months = sorted(set(range(1, 13) if months is None else months))
     if not chosen_sheets:
-        raise ValueError('no map sheet given')
+        raise BVMValueError('no map sheet given')
     if not chosen_years:
-        raise ValueError('no year given')
+        raise BVMValueError('no year given')
     if bad := [m for m in chosen_months if not 1 <= m <= 12]:
-        raise ValueError(f'months must lie in 1..12, got {bad}')
+        raise BVMValueError(f'months must lie in 1..12, got {bad}')
     if bad := [y for y in chosen_years if not 2015 <= y <= 2100]:
-        raise ValueError(f'years must lie in 2015..2100 (Sentinel-2 era), got {bad}')
+        raise BVMValueError(f'years must lie in 2015..2100 (Sentinel-2 era), got {bad}')
     if not chosen_months:
-        raise ValueError('no month given')
+        raise BVMValueError('no month given')
     tasks = []
     for sheet in chosen_sheets:
         for year in chosen_years:

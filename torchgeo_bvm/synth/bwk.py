@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..bwk import load_mapping_table
 from ..classes import CLASSES, PAPER_PERCENT
+from ..errors import BVMValueError
 from ..fileio import atomic_path
 from ..sheets import KBL_CRS
 from .kbl import LAMBERT72_ESRI_WKT
@@ -108,7 +109,9 @@ def bwkhab_frame(
     given['EENH1'] = list(eenh1)
     for name, values in given.items():
         if len(values) != n:
-            raise ValueError(f'field {name}: {len(values)} values for {n} geometries')
+            raise BVMValueError(
+                f'field {name}: {len(values)} values for {n} geometries'
+            )
     multi = _as_multipolygons(geoms)
     ids = np.arange(1, n + 1, dtype=np.int64)
     columns: dict[str, object] = {}
@@ -178,7 +181,7 @@ def write_bwkhab(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in ('.shp', '.zip', '.gpkg', '.parquet'):
-        raise ValueError(
+        raise BVMValueError(
             f'{path}: unknown BVM format {suffix!r}; expected .shp, .zip, .gpkg or '
             '.parquet'
         )
@@ -297,7 +300,7 @@ def tessellation(
         ValueError: if ``n < 1``.
     """
     if n < 1:
-        raise ValueError(f'need at least one polygon, got n={n}')
+        raise BVMValueError(f'need at least one polygon, got n={n}')
     rng = np.random.default_rng(seed)
     rows = max(1, round(np.sqrt(n / aspect)))
     cols = int(np.ceil(n / rows))

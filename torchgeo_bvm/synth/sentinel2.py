@@ -40,6 +40,7 @@ from ..datasets.bands import (
     openeo_acquisition_path,
     openeo_composite_path,
 )
+from ..errors import BVMValueError
 from ..fileio import atomic_path
 from ..sheets import KBL_CRS, Sheet
 from .noise import Clouds, wave_field
@@ -211,7 +212,7 @@ def reflectance_from_classes(
     classes = np.unique(class_map)
     missing = [int(c) for c in classes if int(c) not in spectra]
     if missing:
-        raise ValueError(f'no spectrum for classes {missing}')
+        raise BVMValueError(f'no spectrum for classes {missing}')
     result: dict[str, NDArray[np.int16]] = {}
     for band in bands:
         lookup = np.zeros(int(classes.max()) + 1, dtype=np.float64)
@@ -219,7 +220,9 @@ def reflectance_from_classes(
             try:
                 lookup[int(cls)] = spectra[int(cls)][band]
             except KeyError:
-                raise ValueError(f'class {int(cls)} has no value for {band}') from None
+                raise BVMValueError(
+                    f'class {int(cls)} has no value for {band}'
+                ) from None
         values = lookup[class_map]
         if noise > 0:
             values = values + rng.normal(0.0, noise, size=values.shape)
@@ -295,7 +298,7 @@ def _at_resolution(
             if name == SCL_BAND
             else _block_mean(array, factor, nodata)
         )
-    raise ValueError(
+    raise BVMValueError(
         f'{name}: array of shape {array.shape} fits neither its {metres} m grid '
         f'{native} nor the 10 m grid {grid}'
     )
@@ -329,7 +332,7 @@ def native_layers(
     """
     missing = [b for b in ALL_BANDS if b not in reflectance]
     if missing:
-        raise ValueError(f'no array for bands {missing}')
+        raise BVMValueError(f'no array for bands {missing}')
     bands = {
         band: _at_resolution(
             band, np.asarray(reflectance[band]), NATIVE_RESOLUTION[band], shape, nodata
@@ -448,7 +451,7 @@ def write_terrascope_product(
     xmin, ymin, xmax, ymax = bounds
     width, height = xmax - xmin, ymax - ymin
     if width <= 0 or height <= 0 or width % 60 or height % 60:
-        raise ValueError(f'bounds {bounds} must span whole multiples of 60 m')
+        raise BVMValueError(f'bounds {bounds} must span whole multiples of 60 m')
     dxmin, dymin, dxmax, dymax = data_bounds or bounds
     # The data's offset from the product's top-left corner, and size, in metres.
     left, top, across, down = dxmin - xmin, ymax - dymax, dxmax - dxmin, dymax - dymin
@@ -459,12 +462,12 @@ def write_terrascope_product(
         or down <= 0
         or any(v % 60 for v in (left, top, across, down))
     ):
-        raise ValueError(
+        raise BVMValueError(
             f'data_bounds {data_bounds} must lie inside {bounds} on its 60 m grid'
         )
     unknown = sorted(set(reflectance or {}) - set(ALL_BANDS))
     if unknown:
-        raise ValueError(f'unknown bands {unknown}: expected {", ".join(ALL_BANDS)}')
+        raise BVMValueError(f'unknown bands {unknown}: expected {", ".join(ALL_BANDS)}')
     crs = CRS.from_user_input(crs)
     grid = (round(down / 10), round(across / 10))
 
@@ -576,10 +579,10 @@ def write_openeo_file(
         ValueError: if no band is given or the arrays differ in shape.
     """
     if not bands:
-        raise ValueError('no bands to write')
+        raise BVMValueError('no bands to write')
     shapes = {np.asarray(a).shape for a in bands.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise ValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
+        raise BVMValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
     data = np.stack([np.asarray(a) for a in bands.values()]).astype(np.int16)
     rows, cols = data.shape[1:]
     return _write_tif(
@@ -711,9 +714,11 @@ def write_terrascope_archive(
             positive multiple of 6 or no tile is given.
     """
     if products < 1 or not tiles:
-        raise ValueError(f'need at least one product and tile, got {products}')
+        raise BVMValueError(f'need at least one product and tile, got {products}')
     if data_size <= 0 or data_size % 6:
-        raise ValueError(f'data_size must be a positive multiple of 6, got {data_size}')
+        raise BVMValueError(
+            f'data_size must be a positive multiple of 6, got {data_size}'
+        )
     names = sorted(tiles)
     per_tile = -(-products // len(names))
     # Built from an integer: pandas' keyword Timedelta warns under numpy 2.

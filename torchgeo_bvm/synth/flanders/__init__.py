@@ -61,18 +61,41 @@ year of dates) with :mod:`.composites` (its monthly medians),
 :mod:`.overview` (the plot), :mod:`.manifest` and :mod:`.write` (the files).
 """
 
-from .manifest import MANIFEST_NAME, load_manifest
-from .region import (
-    DATES,
-    DEFAULT_SIZE,
-    RARE_FLOOR,
-    SEASON_DATES,
-    SEASON_YEAR,
-    SIZES,
-    TARGET_SHARES,
-    MiniFlandersSize,
-)
-from .write import DBF_DATE, write_mini_flanders, write_refgew
+from typing import TYPE_CHECKING
+
+from ...lazy import exports
+
+if TYPE_CHECKING:
+    from .manifest import MANIFEST_NAME, load_manifest
+    from .region import (
+        DATES,
+        DEFAULT_SIZE,
+        RARE_FLOOR,
+        SEASON_DATES,
+        SEASON_YEAR,
+        SIZES,
+        TARGET_SHARES,
+        MiniFlandersSize,
+    )
+    from .write import DBF_DATE, write_mini_flanders, write_refgew
+
+#: The module each public name lives in (imported on first use, so that the
+#: command line reads the sizes without loading the generators).
+_HOMES = {
+    'MANIFEST_NAME': 'manifest',
+    'load_manifest': 'manifest',
+    'DATES': 'region',
+    'DEFAULT_SIZE': 'region',
+    'RARE_FLOOR': 'region',
+    'SEASON_DATES': 'region',
+    'SEASON_YEAR': 'region',
+    'SIZES': 'region',
+    'TARGET_SHARES': 'region',
+    'MiniFlandersSize': 'region',
+    'DBF_DATE': 'write',
+    'write_mini_flanders': 'write',
+    'write_refgew': 'write',
+}
 
 __all__ = [
     'DATES',
@@ -89,3 +112,5 @@ __all__ = [
     'write_mini_flanders',
     'write_refgew',
 ]
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)

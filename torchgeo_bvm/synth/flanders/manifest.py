@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...errors import BVMNotFoundError, BVMValueError
 from ...fileio import atomic_path
 
 __all__ = [
@@ -51,13 +52,13 @@ def load_manifest(out: str | Path) -> dict[str, Any]:
     """
     path = Path(out) / MANIFEST_NAME
     if not path.exists():
-        raise FileNotFoundError(f'no mini-Flanders manifest in {out} ({MANIFEST_NAME})')
+        raise BVMNotFoundError(f'no mini-Flanders manifest in {out} ({MANIFEST_NAME})')
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f'{path}: unreadable manifest: {error}') from None
+        raise BVMValueError(f'{path}: unreadable manifest: {error}') from None
     if not manifest.get('complete'):
-        raise ValueError(
+        raise BVMValueError(
             f'{path}: the generation of this folder did not finish; run '
             '`torchgeo-bvm synth` again'
         )
@@ -82,7 +83,7 @@ def existing_manifest(out: Path) -> dict[str, Any] | None:
     if not out.exists() or not any(out.iterdir()):
         return None
     if not path.exists():
-        raise ValueError(
+        raise BVMValueError(
             f'{out} is not empty and holds no {MANIFEST_NAME}: refusing to write '
             'mini-Flanders over files it did not make; choose a new or empty folder'
         )

@@ -19,6 +19,7 @@ from ...bwk import UnitMapping
 from ...classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from ...crs import LAMBERT72, UTM31N
 from ...datasets.bands import ALL_BANDS
+from ...errors import BVMValueError
 from ...fileio import atomic_path
 from ...sheets import LEVELS, sheets
 from ..bwk import write_bwkhab
@@ -80,7 +81,7 @@ def write_refgew(path: str | Path, region: BaseGeometry) -> Path:
     """
     path = Path(path)
     if region.is_empty or region.area <= 0:
-        raise ValueError(f'{path}: the boundary to write has no area')
+        raise BVMValueError(f'{path}: the boundary to write has no area')
     frame = gpd.GeoDataFrame(
         {
             'UIDN': np.array([1], dtype=np.int64),
@@ -142,7 +143,7 @@ def write_mini_flanders(
             mini-Flanders manifest (nothing is written then).
     """
     if size not in SIZES:
-        raise ValueError(
+        raise BVMValueError(
             f'unknown mini-Flanders size {size!r}: expected one of {", ".join(SIZES)}'
         )
     spec = SIZES[size]

@@ -1,0 +1,192 @@
+"""What every hostile-input test checks, in one place.
+
+A refused input ends in exactly one line on stderr (``torchgeo-bvm COMMAND:
+error: ...``) naming the file, field or value, exit status 2 and no traceback;
+a writer leaves its inputs byte-identical and no partial or staging file. The
+variants of the mini-Flanders files are derived from the session's
+mini-Flanders (``tests/conftest.py``) by these helpers, never generated anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from torchgeo_bvm.cli import main
+from torchgeo_bvm.fileio import STAGING_MARK
+
+ROOT = Path(__file__).parents[2]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: exit status, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        """The lines of stderr that report an error (progress bars aside)."""
+        return [line for line in self.err.splitlines() if ': error: ' in line]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> Outcome:
+    """Run ``torchgeo-bvm ARGV`` in this process."""
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out, captured.err)
+
+
+def assert_refused(outcome: Outcome, *words: object, code: int = 2) -> str:
+    """One error line holding every word, exit ``code``, no traceback.
+
+    Returns:
+        The error line.
+    """
+    assert outcome.code == code, outcome
+    assert 'Traceback' not in outcome.err, outcome.err
+    assert 'internal error' not in outcome.err, outcome.err
+    assert len(outcome.error_lines) == 1, outcome.err
+    line = outcome.error_lines[0]
+    assert line.startswith('torchgeo-bvm '), line
+    for word in words:
+        assert str(word) in line, f'{word!r} not in {line!r}'
+    return line
+
+
+def snapshot(*folders: Path) -> dict[Path, str]:
+    """Every file under the folders with the SHA-256 of its bytes."""
+    found = {}
+    for folder in folders:
+        paths = [folder] if folder.is_file() else sorted(folder.rglob('*'))
+        for path in paths:
+            if path.is_file():
+                found[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def staging_left(folder: Path) -> list[Path]:
+    """Temporary or staging names under a folder (none may survive a run)."""
+    return [p for p in folder.rglob('*') if STAGING_MARK in p.name]
+
+
+def assert_untouched(
+    before: dict[Path, str], folder: Path, new: Iterable[Path] = ()
+) -> None:
+    """The folder holds the files it held, byte for byte, plus ``new`` only."""
+    after = snapshot(folder)
+    assert {p: h for p, h in after.items() if p in before} == before
+    assert sorted(set(after) - set(before)) == sorted(new)
+    assert staging_left(folder) == []
+
+
+def copy_layer(source: Path, folder: Path, stem: str = 'BwkHab') -> Path:
+    """Copy a shapefile with its sidecars; returns the new ``.shp``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in source.parent.glob(source.stem + '.*'):
+        shutil.copy(part, folder / (stem + part.suffix))
+    return folder / f'{stem}.shp'
+
+
+def can_mount() -> bool:
+    """Whether this machine lets a test mount a tmpfs in its own namespace."""
+    if shutil.which('unshare') is None:
+        return False
+    probe = subprocess.run(
+        ['unshare', '-rm', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs /mnt'],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+needs_mount = pytest.mark.skipif(
+    not can_mount(), reason='needs unshare and mount (a private tmpfs)'
+)
+
+
+@dataclass(frozen=True)
+class Mounted:
+    """A command run in a private mount namespace: its outcome and the listing."""
+
+    outcome: Outcome
+    listing: list[str]
+    manifest: str
+
+
+def run_mounted(
+    argv: Sequence[object], folder: Path, *, kind: str, free_kb: int = 16
+) -> Mounted:
+    """Run ``torchgeo-bvm ARGV`` with ``folder`` a full or a read-only disk.
+
+    ``kind='full'`` mounts a 1 MiB tmpfs on ``folder`` and fills it but for
+    ``free_kb`` KiB; ``kind='readonly'`` binds ``folder`` onto itself read-only.
+    The mount lives in a private namespace (``unshare -rm``) and vanishes with
+    the command; the folder's listing (every path under it) and the text of a
+    ``manifest.json`` one level down are taken inside it, after the command.
+    """
+    command = ' '.join(
+        _quote(a) for a in [sys.executable, '-m', 'torchgeo_bvm.cli', *argv]
+    )
+    if kind == 'full':
+        setup = f"""
+            mount -t tmpfs -o size=1m tmpfs {_quote(folder)}
+            dd if=/dev/zero of={_quote(folder)}/filler bs=1k \\
+                count=$(( $(df -k --output=avail {_quote(folder)} | tail -1) - {free_kb} )) \\
+                2>/dev/null
+        """
+    elif kind == 'readonly':
+        setup = f"""
+            mount --bind {_quote(folder)} {_quote(folder)}
+            mount -o remount,bind,ro {_quote(folder)}
+        """
+    else:
+        raise ValueError(kind)
+    script = textwrap.dedent(f"""
+        set -e
+        {textwrap.dedent(setup)}
+        set +e
+        {command} >"$OUT" 2>"$ERR"
+        echo "$?" >"$CODE"
+        (cd {_quote(folder)} && find . -mindepth 1 | sort) >"$LISTING"
+        cat {_quote(folder)}/*/manifest.json >"$MANIFEST" 2>/dev/null || true
+    """)
+    records = folder.parent / f'.records-{os.getpid()}-{folder.name}'
+    records.mkdir()
+    env = dict(
+        os.environ,
+        OUT=str(records / 'out'),
+        ERR=str(records / 'err'),
+        CODE=str(records / 'code'),
+        LISTING=str(records / 'listing'),
+        MANIFEST=str(records / 'manifest'),
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run(
+        ['unshare', '-rm', 'sh', '-c', script], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = Outcome(
+        int((records / 'code').read_text()),
+        (records / 'out').read_text(),
+        (records / 'err').read_text(),
+    )
+    listing = [line[2:] for line in (records / 'listing').read_text().splitlines()]
+    manifest = (records / 'manifest').read_text()
+    shutil.rmtree(records)
+    return Mounted(outcome, listing, manifest)
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    return "'" + text.replace("'", "'\\''") + "'"

@@ -1,0 +1,112 @@
+"""The command line: start-up without torch, one line per failure, --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from torchgeo_bvm.cli import build_parser, main
+from torchgeo_bvm.errors import BVMValueError
+
+ROOT = Path(__file__).parents[1]
+
+PROBE = """
+import sys
+from torchgeo_bvm.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted(m for m in ('torch', 'torchgeo.datasets', 'lightning') if m in sys.modules)
+print('HEAVY=' + ','.join(heavy), 'CODE=' + str(code))
+"""
+
+
+def _modules_after(*argv: str) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, '-c', PROBE, *argv],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    last = done.stdout.strip().splitlines()[-1]
+    heavy, code = (part.split('=', 1)[1] for part in last.split())
+    return heavy, code
+
+
+@pytest.mark.parametrize(
+    'argv',
+    [
+        ['--help'],
+        *([command, '--help'] for command in ('compare', 'demo', 'download', 'grid', 'rasterize', 'stats', 'synth')),
+    ],
+)  # fmt: skip
+def test_help_imports_no_torch(argv: list[str]) -> None:
+    assert _modules_after(*argv) == ('', '0')
+
+
+def test_commands_without_deep_learning_import_no_torch(
+    mini_labels: Path, mini_flanders, tmp_path: Path
+) -> None:
+    folder, manifest = mini_flanders
+    runs = [
+        ['grid', '--sheets', '22', '--out', str(tmp_path / 'g.gpkg')],
+        ['rasterize', '--bvm', str(folder / manifest['bvm']), '--out',
+         str(tmp_path / 'l.tif'), '--crs', 'EPSG:32631', '--quiet'],
+        ['stats', '--labels', str(mini_labels), '--out', str(tmp_path / 'stats')],
+        ['compare', '--bvm', str(folder / manifest['bvm']), '--maps', str(mini_labels),
+         '--no-confidence', '--quiet', '--out', str(tmp_path / 'compared')],
+        ['download', '--out', str(tmp_path / 's2'), '--sheets', '22/1-2',
+         '--years', '2022', '--months', '4', '--dry-run'],
+        ['download', '--out', str(tmp_path / 's2'), '--sheets', '22/1-2',
+         '--years', '2022', '--backend', 'http://127.0.0.1:9', '--connect-timeout', '0.2'],
+    ]  # fmt: skip
+    codes = [_modules_after(*argv) for argv in runs]
+    assert codes == [('', '0')] * 5 + [('', '2')]
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, capsys, monkeypatch) -> None:
+    argv = ['grid', '--sheets', '22/1-2', '--out', str(tmp_path / 'g.gpkg')]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.count('\n') == 1
+    for debug in (['--debug', *argv], [*argv, '--debug']):
+        assert main(debug) == 2
+        err = capsys.readouterr().err
+        assert 'Traceback (most recent call last)' in err
+        assert err.splitlines()[-1].startswith('torchgeo-bvm grid: error: --sheets')
+    monkeypatch.setenv('TORCHGEO_BVM_DEBUG', '1')
+    assert main(argv) == 2
+    assert 'Traceback' in capsys.readouterr().err
+
+
+def test_a_bug_keeps_its_traceback_and_exits_1(capsys, monkeypatch) -> None:
+    def broken(args: object) -> int:
+        raise ZeroDivisionError('division by zero')
+
+    parser = build_parser()
+    args = parser.parse_args(['grid', '--out', 'x.gpkg'])
+    args.handler = broken
+    monkeypatch.setattr('torchgeo_bvm.cli.build_parser', lambda only=None: _Fixed(args))
+    assert main(['grid', '--out', 'x.gpkg']) == 1
+    err = capsys.readouterr().err
+    assert 'Traceback' in err
+    assert err.splitlines()[-1].startswith(
+        'torchgeo-bvm grid: internal error: ZeroDivisionError: division by zero'
+    )
+
+
+class _Fixed:
+    def __init__(self, args: object) -> None:
+        self.args = args
+
+    def parse_args(self, argv: object) -> object:
+        return self.args
+
+
+def test_our_errors_are_the_builtin_kinds_callers_catch() -> None:
+    assert issubclass(BVMValueError, ValueError)
+    from torchgeo_bvm.errors import BVMExistsError, BVMNotFoundError
+
+    assert issubclass(BVMNotFoundError, FileNotFoundError)
+    assert issubclass(BVMExistsError, FileExistsError)
