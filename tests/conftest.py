@@ -1,9 +1,15 @@
 """Fixtures shared across the test suite."""
 
 import os
+import tempfile
 
 # The library never chooses a matplotlib backend; the tests draw into files.
 os.environ.setdefault('MPLBACKEND', 'Agg')
+# Nothing is ever downloaded in tests: the Hugging Face hub (where smp keeps the
+# ImageNet weights) is offline and its cache starts empty; tests that need
+# weights seed it (tests/weights.py).
+os.environ['HF_HUB_OFFLINE'] = '1'
+os.environ['HF_HOME'] = tempfile.mkdtemp(prefix='torchgeo-bvm-tests-hf-')
 
 import numpy as np
 import pytest

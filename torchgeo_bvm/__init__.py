@@ -1,7 +1,7 @@
 """torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo."""
 
 from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
-from .callbacks import ConfusionMatrixWriter
+from .callbacks import ConfusionMatrixWriter, MetricTable
 from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
 from .crs import DEFAULT_CRS, resolution_for
 from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
@@ -11,6 +11,7 @@ from .labels import rasterize_bvm, write_class_raster
 from .pixelgrid import Grid
 from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
 from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
+from .tasks import BVMSemanticSegmentation
 
 __version__ = '0.1.0'
 
@@ -27,11 +28,13 @@ __all__ = [
     'BVMError',
     'BVMFileError',
     'BVMRaster',
+    'BVMSemanticSegmentation',
     'BVMValueError',
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
     'Grid',
+    'MetricTable',
     'Sentinel2TOC',
     'Sheet',
     'SplitScheme',

@@ -36,7 +36,12 @@ import yaml
 
 from .fileio import atomic_path
 
-__all__ = ['DemoResult', 'evaluation_from_confusion', 'run_demo']
+__all__ = [
+    'DemoResult',
+    'evaluated_checkpoint',
+    'evaluation_from_confusion',
+    'run_demo',
+]
 
 #: The packaged training configuration of the demo.
 DEMO_CONFIG = 'demo.yaml'
@@ -125,8 +130,13 @@ def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Pat
     config['data']['init_args'].update(data)
     trainer = config['trainer']
     trainer['default_root_dir'] = str(out / 'training')
+    trainer['logger']['init_args']['save_dir'] = str(out / 'training')
     if max_steps is not None:
         trainer['max_steps'] = max_steps
+        settings = config['data']['init_args']
+        # Validation runs at the end of each epoch: an epoch no longer than the
+        # training makes it run at least once, so a best checkpoint exists.
+        settings['length'] = min(settings['length'], max_steps * settings['batch_size'])
     for callback in trainer['callbacks']:
         args = callback.setdefault('init_args', {})
         if callback['class_path'].endswith('ModelCheckpoint'):
@@ -246,9 +256,11 @@ def run_demo(
         _plot_sample(config, sample_plot)
     paths['training sample'] = sample_plot
 
-    checkpoint = out / 'training' / 'checkpoints' / 'best.ckpt'
-    if not checkpoint.exists():
+    checkpoints = out / 'training' / 'checkpoints'
+    if not any(checkpoints.glob('*.ckpt')):
         _timed(seconds, 'fit', lambda: _torchgeo(['fit', '--config', str(config)]))
+    checkpoint, which = evaluated_checkpoint(checkpoints)
+    print(f'evaluating {checkpoint.name}: {which}', flush=True)
     paths['checkpoint'] = checkpoint
 
     confusion = out / 'evaluation' / 'confusion_matrix.csv'
@@ -299,6 +311,45 @@ def run_demo(
             )
         )
     return result
+
+
+def evaluated_checkpoint(folder: Path) -> tuple[Path, str]:
+    """The checkpoint the demo evaluates, and why.
+
+    ``best.ckpt`` (the best validation overall accuracy) when validation ran,
+    else ``last.ckpt`` (the weights at the end of training).
+
+    Args:
+        folder: the training run's checkpoint folder.
+
+    Returns:
+        The checkpoint and a sentence saying which weights it holds.
+
+    Raises:
+        FileNotFoundError: if the folder holds neither.
+    """
+    import torch
+
+    for name in ('best.ckpt', 'last.ckpt'):
+        path = folder / name
+        if not path.exists():
+            continue
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        step = int(state.get('global_step', 0))
+        if name == 'last.ckpt':
+            return (
+                path,
+                f'the weights at step {step}, the end of training (no validation ran)',
+            )
+        scores = [
+            float(callback['best_model_score'])
+            for key, callback in state.get('callbacks', {}).items()
+            if str(key).startswith('ModelCheckpoint')
+            and callback.get('best_model_score') is not None
+        ]
+        score = f', overall accuracy {100 * max(scores):.2f} %' if scores else ''
+        return path, f'the best weights by validation (step {step}{score})'
+    raise FileNotFoundError(f'{folder}: no best.ckpt or last.ckpt: train first')
 
 
 def _torchgeo(arguments: list[str]) -> None:
