@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from .fileio import atomic_path
 
@@ -40,6 +42,7 @@ __all__ = [
     'DemoResult',
     'evaluated_checkpoint',
     'evaluation_from_confusion',
+    'labelled_area',
     'run_demo',
 ]
 
@@ -55,12 +58,23 @@ DEMO_CRS = 'EPSG:32631'
 class DemoResult:
     """What the demo made and measured.
 
+    Accuracy is counted over the *evaluated* test pixels: labelled, inside
+    Flanders, with a cloud-free observation on the tile's date. The split
+    statistics count every labelled pixel of the test sheets, clouds
+    included, so a class's share differs slightly between the two;
+    :attr:`baseline_labelled` gives the baseline on those pixels.
+
     Args:
-        overall_accuracy: test overall accuracy over labelled pixels.
+        overall_accuracy: test overall accuracy over the evaluated pixels.
         class_iou: per-class IoU on the test sheets (NaN for absent classes).
         baseline_accuracy: overall accuracy of always predicting the most
-            frequent class of the train split.
+            frequent class of the train split, on the evaluated pixels.
         baseline_class: that class.
+        evaluated_pixels: the number of evaluated test pixels.
+        baseline_labelled: the baseline class's share of all labelled test
+            pixels (the statistics table's percentage), NaN if unknown.
+        labelled_pixels: the number of labelled test pixels.
+        checkpoint: which weights were evaluated, in words.
         paths: the files made, by kind.
         seconds: wall-clock time per step.
     """
@@ -69,6 +83,10 @@ class DemoResult:
     class_iou: dict[str, float]
     baseline_accuracy: float
     baseline_class: str
+    evaluated_pixels: int = 0
+    baseline_labelled: float = float('nan')
+    labelled_pixels: int = 0
+    checkpoint: str = ''
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -81,17 +99,28 @@ class DemoResult:
         lines = [
             '',
             '== torchgeo-bvm demo: test sheets of the mini-Flanders ==',
-            f'overall accuracy        {100 * self.overall_accuracy:6.2f} %',
+            f'overall accuracy        {100 * self.overall_accuracy:6.2f} % '
+            f'of the {self.evaluated_pixels:,} evaluated test pixels '
+            '(labelled, cloud-free)',
             f'majority-class baseline {100 * self.baseline_accuracy:6.2f} % '
-            f'(always {self.baseline_class!r})',
-            '',
-            'per-class IoU:',
+            f'(always {self.baseline_class!r}, the most frequent class of the '
+            'train sheets, on the same pixels)',
         ]
+        if not np.isnan(self.baseline_labelled):
+            lines.append(
+                f'{"":24}{100 * self.baseline_labelled:6.2f} % of all '
+                f'{self.labelled_pixels:,} labelled test pixels, clouds included '
+                '(the statistics table)'
+            )
+        if self.checkpoint:
+            lines.append(f'evaluated weights       {self.checkpoint}')
+        lines += ['', 'per-class IoU:']
         for name, iou in self.class_iou.items():
             value = '   n/a' if np.isnan(iou) else f'{iou:6.3f}'
             lines.append(f'  {name:<42} {value}')
         lines += ['', 'made:']
-        lines += [f'  {kind:<22} {path}' for kind, path in self.paths.items()]
+        width = max(map(len, self.paths), default=0)
+        lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
         total = sum(self.seconds.values())
         steps = ', '.join(f'{k} {v:.0f} s' for k, v in self.seconds.items())
         lines += ['', f'time: {total:.0f} s ({steps})']
@@ -237,7 +266,13 @@ def run_demo(
 
     split_map = out / 'split_map.png'
     if not split_map.exists():
-        plot_grid(grid('kbl4', numbers=[22], scheme=SplitScheme()), split_map)
+        sheets = grid('kbl4', numbers=[22], scheme=SplitScheme())
+        plot_grid(
+            sheets,
+            split_map,
+            title='Sheet 22 by split: the mini-Flanders covers the hatched area',
+            data=labelled_area(labels, sheets.crs),
+        )
     paths['split map'] = split_map
 
     overrides: dict[str, Any] = {
@@ -260,7 +295,7 @@ def run_demo(
     if not any(checkpoints.glob('*.ckpt')):
         _timed(seconds, 'fit', lambda: _torchgeo(['fit', '--config', str(config)]))
     checkpoint, which = evaluated_checkpoint(checkpoints)
-    print(f'evaluating {checkpoint.name}: {which}', flush=True)
+    print(f'evaluating {checkpoint}: {which}', flush=True)
     paths['checkpoint'] = checkpoint
 
     confusion = out / 'evaluation' / 'confusion_matrix.csv'
@@ -292,16 +327,33 @@ def run_demo(
     train = statistics.counts['train']
     majority = str(train.idxmax())
     test_counts = matrix.sum(axis=1)
-    baseline = float(test_counts[majority] / max(test_counts.sum(), 1))
-    result = DemoResult(overall, class_iou, baseline, majority, paths, seconds)
+    evaluated = int(test_counts.sum())
+    baseline = float(test_counts[majority] / max(evaluated, 1))
+    labelled = statistics.counts['test']
+    result = DemoResult(
+        overall,
+        class_iou,
+        baseline,
+        majority,
+        evaluated_pixels=evaluated,
+        baseline_labelled=float(labelled[majority] / max(labelled.sum(), 1)),
+        labelled_pixels=int(labelled.sum()),
+        checkpoint=f'{checkpoint.name}: {which}',
+        paths=paths,
+        seconds=seconds,
+    )
     summary = out / 'summary.json'
     with atomic_path(summary) as temporary:
         temporary.write_text(
             json.dumps(
                 {
                     'overall_accuracy': overall,
+                    'evaluated_pixels': evaluated,
                     'baseline_accuracy': baseline,
                     'baseline_class': majority,
+                    'baseline_labelled': result.baseline_labelled,
+                    'labelled_pixels': result.labelled_pixels,
+                    'checkpoint': str(checkpoint),
                     'class_iou': {
                         k: (None if np.isnan(v) else v) for k, v in class_iou.items()
                     },
@@ -311,6 +363,42 @@ def run_demo(
             )
         )
     return result
+
+
+def labelled_area(labels: Path, crs: CRS | str | int, step: int = 10) -> BaseGeometry:
+    """Where a label raster holds a class, as a polygon in ``crs``.
+
+    Args:
+        labels: a class-id raster (nodata IGNORE_INDEX).
+        crs: the CRS of the polygon.
+        step: read every ``step``-th pixel (a coarser, faster outline).
+
+    Returns:
+        The union of the labelled pixels' cells.
+    """
+    import rasterio
+    import rasterio.features
+    import shapely
+    from shapely.geometry import shape
+
+    from .classes import IGNORE_INDEX
+    from .geometry import reproject_geometry
+
+    with rasterio.open(labels) as source:
+        height = max(1, source.height // step)
+        width = max(1, source.width // step)
+        values = source.read(1, out_shape=(height, width))
+        transform = source.transform @ source.transform.scale(
+            source.width / width, source.height / height
+        )
+        source_crs = source.crs
+    labelled = (values != IGNORE_INDEX).astype(np.uint8)
+    parts = [
+        shape(geometry)
+        for geometry, value in rasterio.features.shapes(labelled, transform=transform)
+        if value == 1
+    ]
+    return reproject_geometry(shapely.union_all(parts), source_crs, crs)
 
 
 def evaluated_checkpoint(folder: Path) -> tuple[Path, str]:

@@ -232,7 +232,7 @@ def plot_grid(
     palette.update({s: cmap(i) for i, s in enumerate(extra)})
 
     xmin, ymin, xmax, ymax = frame.total_bounds
-    width = 14.0
+    width = 14.0 if len(frame) > 16 else 8.0
     height = min(max(width * (ymax - ymin) / (xmax - xmin), 3.0), 9.0)
     figure, axes = plt.subplots(
         figsize=(width + 2.2, height + 0.8), layout='constrained'
