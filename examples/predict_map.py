@@ -218,10 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     trainer.predict(task, datamodule=datamodule, return_predictions=False)
     for path in writer.written:
-        describe(path)
-        preview = path.with_suffix('.png')
-        if preview.exists():
-            print(f'  preview {preview}')
+        if path.suffix == '.tif':
+            describe(path)
+            preview = path.with_suffix('.png')
+            if preview.exists():
+                print(f'  preview {preview}')
     return 0
 
 

@@ -1,6 +1,8 @@
 """The demo's steps end to end at the tiny size (what `make demo` runs)."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -103,6 +105,22 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys) -> None:
     with rasterio.open(out / 'predictions' / '22_7-8.tif') as source:
         assert source.crs.to_epsg() == 32631
         assert source.nodata == 255
+    # The README's pictures come from the demo's outputs.
+    spec = importlib.util.spec_from_file_location(
+        'readme_images', Path(__file__).parents[1] / 'docs' / 'readme_images.py'
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    readme_images = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme_images)
+    pictures = tmp_path / 'readme'
+    assert readme_images.main(['--demo', str(out), '--out', str(pictures)]) == 0
+    for name in ('split_map.png', 'overview.png', 'prediction.png'):
+        assert (pictures / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert (pictures / 'prediction.png').read_bytes() == (
+        out / 'predictions' / '22_7-8.png'
+    ).read_bytes()
+    capsys.readouterr()
     # A re-run reuses everything and only reports.
     stamp = checkpoint.stat().st_mtime_ns
     assert main([*arguments, '--quiet']) == 0

@@ -21,8 +21,8 @@ import rasterio
 from pyproj import CRS
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
-from rasterio.warp import calculate_default_transform
 
+from ..crs import pixel_size_m, resolution_for
 from ..pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
 
@@ -277,25 +277,32 @@ class _Finder:
 def default_res(item: Item, src: DatasetReader, dst_crs: CRS) -> tuple[float, float]:
     """The resolution an item is read at by default in a CRS.
 
+    In the file's own CRS: its own grid (Terrascope products on their 10 m
+    grid, openEO files at their pixel size). In any other CRS: the file's
+    ground sampling distance in metres expressed in that CRS by
+    :func:`~torchgeo_bvm.crs.resolution_for`, the rule
+    :class:`~torchgeo_bvm.datasets.BVMDataset` follows too, so imagery and
+    labels opened in the same CRS share a resolution.
+
     Args:
         item: the item.
         src: its reference file, open.
         dst_crs: the CRS of the dataset.
 
     Returns:
-        ``(x, y)``: Terrascope products on their 10 m grid, openEO files at
-        their own resolution, as GDAL would warp them into ``dst_crs``.
+        ``(x, y)`` in units of ``dst_crs``.
     """
+    src_crs = CRS.from_user_input(src.crs)
+    left, bottom, right, top = src.bounds
     if item.layout == 'terrascope':
-        left, bottom, right, top = src.bounds
+        if src_crs != dst_crs:
+            return resolution_for(dst_crs, _TERRASCOPE_GRID_M)
         width = max(1, round((right - left) / _TERRASCOPE_GRID_M))
         height = max(1, round((top - bottom) / _TERRASCOPE_GRID_M))
-    else:
-        left, bottom, right, top = src.bounds
-        width, height = src.width, src.height
-    if CRS.from_user_input(src.crs) == dst_crs:
         return ((right - left) / width, (top - bottom) / height)
-    transform, _, _ = calculate_default_transform(
-        src.crs, dst_crs, width, height, left, bottom, right, top
-    )
-    return (abs(transform.a), abs(transform.e))
+    if src_crs == dst_crs:
+        return ((right - left) / src.width, (top - bottom) / src.height)
+    centre = ((left + right) / 2, (bottom + top) / 2)
+    # The north-south size: in degrees it hardly varies across Flanders.
+    metres = pixel_size_m(src_crs, (float(src.res[0]), float(src.res[1])), centre)[1]
+    return resolution_for(dst_crs, round(metres, 2))

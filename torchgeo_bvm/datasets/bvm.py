@@ -120,8 +120,9 @@ class BVMDataset(CachedBounds, VectorDataset):
     shipped versioned table or your own) with ``HAB1`` as tie-breaker, or from an
     integer label column such as the paper's ``Label`` (1..14 -> 0..13, 0 ->
     :data:`~torchgeo_bvm.classes.IGNORE_INDEX`). Units that no rule maps become
-    *Unknown* (id 10); they are counted and reported once, in one warning, when
-    the dataset is created. Pixels covered by no polygon are
+    *Unknown* (id 10); they are counted when the dataset is created and
+    summarised in one line on the ``torchgeo_bvm`` logger, once per file and
+    process. Pixels covered by no polygon are
     :data:`~torchgeo_bvm.classes.IGNORE_INDEX`.
 
     Pixels belong to a polygon when their centre lies inside it (holes
@@ -142,6 +143,36 @@ class BVMDataset(CachedBounds, VectorDataset):
       Natura 2000 Habitatkaart, uitgave 2023. Rapporten van het Instituut voor
       Natuur- en Bosonderzoek 2023 (31). INBO, Brussel.
       https://doi.org/10.21436/inbor.96375305
+
+    Creating the dataset reads only the layer's metadata and label column; the
+    polygons are read at the first sample.
+
+    Args:
+        paths: the BVM layer: a ``.shp``, a ``.zip`` of it, a ``.gpkg``, a
+            GeoParquet file, or a folder holding exactly one of them (named
+            ``BwkHab`` if there are several).
+        crs: CRS of the samples (default EPSG:4326, see
+            :data:`~torchgeo_bvm.crs.DEFAULT_CRS`).
+        res: resolution in units of ``crs`` (default 10 m expressed in ``crs``
+            by :func:`~torchgeo_bvm.crs.resolution_for`, the rule
+            :class:`~torchgeo_bvm.datasets.Sentinel2TOC` follows too).
+        transforms: a function/transform that takes a sample and returns a
+            transformed version.
+        layer: layer name in a GeoPackage, or shapefile name in a ``.zip``
+            (default ``BwkHab``, or the only layer there is).
+        label_field: the field to label with: a mapping-unit field (text, e.g.
+            ``EENH1``) classified by ``mapping``, or an integer field (e.g.
+            the paper's ``Label``, 1..14, 0 = no label).
+        mapping: the unit -> class table (CSV path, DataFrame or
+            :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
+        habitat_field: the tie-breaking habitat field (rule 9 of
+            :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
+            is left at its default; ``None`` to disable.
+
+    Raises:
+        DatasetNotFoundError: if ``paths`` holds no BVM layer.
+        ValueError: if the layer, the label field or the habitat field does
+            not exist (the message lists what exists), or the layer is empty.
     """
 
     filename_glob = '*'
@@ -157,37 +188,6 @@ class BVMDataset(CachedBounds, VectorDataset):
         mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None = None,
         habitat_field: str | None = 'HAB1',
     ) -> None:
-        """Initialise a new BVMDataset.
-
-        Only the layer's metadata and label column are read here; the polygons
-        are read at the first sample.
-
-        Args:
-            paths: the BVM layer: a ``.shp``, a ``.zip`` of it, a ``.gpkg``, a
-                GeoParquet file, or a folder holding exactly one of them (named
-                ``BwkHab`` if there are several).
-            crs: CRS of the samples (default EPSG:4326, see
-                :data:`~torchgeo_bvm.crs.DEFAULT_CRS`).
-            res: resolution in units of ``crs`` (default the equivalent of 10 m,
-                see :func:`~torchgeo_bvm.crs.resolution_for`).
-            transforms: a function/transform that takes a sample and returns a
-                transformed version.
-            layer: layer name in a GeoPackage, or shapefile name in a ``.zip``
-                (default ``BwkHab``, or the only layer there is).
-            label_field: the field to label with: a mapping-unit field (text, e.g.
-                ``EENH1``) classified by ``mapping``, or an integer field (e.g.
-                the paper's ``Label``, 1..14, 0 = no label).
-            mapping: the unit -> class table (CSV path, DataFrame or
-                :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
-            habitat_field: the tie-breaking habitat field (rule 9 of
-                :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
-                is left at its default; ``None`` to disable.
-
-        Raises:
-            DatasetNotFoundError: if ``paths`` holds no BVM layer.
-            ValueError: if the layer, the label field or the habitat field does
-                not exist (the message lists what exists), or the layer is empty.
-        """
         self.paths = paths
         self.transforms = transforms
         self.label_name = label_field
@@ -537,6 +537,17 @@ class BVMRaster(CachedBounds, RasterDataset):
     nearest-neighbour resampling. On the raster's own grid, samples equal those of
     :class:`BVMDataset` on the same grid, at the cost of a file read instead of a
     rasterisation. See :class:`BVMDataset` for the data and how to cite it.
+
+    Args:
+        paths: label GeoTIFFs or folders holding them.
+        crs: CRS of the samples (default: that of the first file).
+        res: resolution (default: that of the first file).
+        transforms: a function/transform that takes a sample and returns a
+            transformed version.
+        cache: keep file handles open between samples.
+
+    Raises:
+        DatasetNotFoundError: if no raster is found.
     """
 
     filename_glob = '*.tif'
@@ -550,19 +561,6 @@ class BVMRaster(CachedBounds, RasterDataset):
         transforms: Callable[[Sample], Sample] | None = None,
         cache: bool = True,
     ) -> None:
-        """Initialise a new BVMRaster.
-
-        Args:
-            paths: label GeoTIFFs or folders holding them.
-            crs: CRS of the samples (default: that of the first file).
-            res: resolution (default: that of the first file).
-            transforms: a function/transform that takes a sample and returns a
-                transformed version.
-            cache: keep file handles open between samples.
-
-        Raises:
-            DatasetNotFoundError: if no raster is found.
-        """
         super().__init__(paths, crs=crs, res=res, transforms=transforms, cache=cache)
 
     def __getitem__(self, index: GeoSlice) -> Sample:

@@ -35,6 +35,9 @@ of sheet 22 (Gent), so that the whole pipeline can run on a fresh machine:
   10 m; written last, so its ``complete`` flag says the folder is whole.
 * ``overview.png``: the class map beside one true-colour date.
 
+:func:`write_openeo_downloads` writes, from such a folder, the files the openEO
+downloader would fetch for given sheets and dates (:mod:`.openeo`).
+
 **Re-running** into the same folder with the same size and seed reuses what is
 there when the manifest says it is complete and every listed file exists with
 its recorded size; otherwise everything is regenerated (each file atomically)
@@ -54,6 +57,7 @@ plot), :mod:`.manifest` and :mod:`.write` (the files).
 """
 
 from .manifest import MANIFEST_NAME, load_manifest
+from .openeo import write_openeo_downloads
 from .region import (
     DATES,
     DEFAULT_SIZE,
@@ -75,5 +79,6 @@ __all__ = [
     'MiniFlandersSize',
     'load_manifest',
     'write_mini_flanders',
+    'write_openeo_downloads',
     'write_refgew',
 ]
