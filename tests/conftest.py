@@ -85,3 +85,21 @@ def mini_labels(mini_flanders, tmp_path_factory):
             folder / manifest['bvm'], out, crs='EPSG:32631', res=10.0, progress=False
         )
     return out
+
+
+@pytest.fixture(autouse=True)
+def _gdal_environment_restored(monkeypatch):
+    """Undo the GDAL settings ``torchgeo.main.main`` writes into ``os.environ``.
+
+    TorchGeo's command line sets them for the whole process; run in-process by
+    a test, ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` would hide every
+    ``.aux.xml`` (colour tables, class names) from the tests that follow.
+    """
+    for key in (
+        'GDAL_DISABLE_READDIR_ON_OPEN',
+        'AWS_NO_SIGN_REQUEST',
+        'GDAL_MAX_RAW_BLOCK_CACHE_SIZE',
+        'GDAL_SWATH_SIZE',
+        'VSI_CURL_CACHE_SIZE',
+    ):
+        monkeypatch.delenv(key, raising=False)

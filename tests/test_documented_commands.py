@@ -264,7 +264,10 @@ def reader(
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_documented_commands_run_as_written(
-    reader: Reader, capsys: pytest.CaptureFixture
+    reader: Reader,
+    capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
 ) -> None:
     from torchgeo_bvm.classes import IGNORE_INDEX
 
@@ -303,5 +306,14 @@ def test_documented_commands_run_as_written(
     ):
         assert (folder / path).exists(), path
     assert 'predictions: ' in printed
+    # What the runs print is what a user needs: no advertising tips, no warning
+    # about a missing TensorBoard, no deprecation inside Lightning, the
+    # summary of unmapped BWK codes once per file.
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if 'Tip:' in m]
+    warned = [str(w.message) for w in recwarn]
+    assert not [w for w in warned if 'tensorboardX' in w or 'LeafSpec' in w]
+    unmapped = [m for m in messages if 'features have an empty or unmapped' in m]
+    assert len(unmapped) == len(set(unmapped))
     assert 'torchgeo-bvm demo: test sheets of the mini-Flanders' in printed
     assert os.path.samefile(Path.cwd(), folder)

@@ -21,7 +21,7 @@ interruption continues where it stopped, and a second run only reports.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -441,10 +441,25 @@ def evaluated_checkpoint(folder: Path) -> tuple[Path, str]:
 
 
 def _torchgeo(arguments: list[str]) -> None:
-    """Run TorchGeo's own command line, exactly as a user types ``torchgeo ...``."""
-    command = [sys.executable, '-m', 'torchgeo', *arguments]
+    """Run TorchGeo's own command line, as a user types ``torchgeo ...``.
+
+    In this process, to spare each step the start-up of PyTorch and Lightning;
+    the GDAL settings TorchGeo's command line writes into ``os.environ`` are
+    undone afterwards (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` would hide
+    the class rasters' ``.aux.xml`` from the steps that follow).
+    """
+    from torchgeo.main import main
+
     print('$ torchgeo ' + ' '.join(arguments), flush=True)
-    subprocess.run(command, check=True)
+    saved_environment, saved_argv = dict(os.environ), sys.argv
+    sys.argv = ['torchgeo', *arguments]
+    try:
+        main(arguments)
+    finally:
+        sys.argv = saved_argv
+        for key in set(os.environ) - set(saved_environment):
+            del os.environ[key]
+        os.environ.update(saved_environment)
 
 
 def _plot_sample(config: Path, path: Path) -> None:
