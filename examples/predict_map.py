@@ -86,7 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         '--bands', default='all', help="'all', 'rgb', 'rgnir' (as in training)"
     )
     parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
-    parser.add_argument('--batch-size', type=int, default=8, help='tiles per batch')
+    parser.add_argument('--batch-size', type=int, default=16, help='tiles per batch')
     parser.add_argument(
         '--steps', type=int, default=20, help='training steps without --checkpoint'
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -117,3 +118,17 @@ def test_fit_start_loads_unless_resuming(
     else:
         with pytest.raises(SystemExit, match='weights=null'):
             task.on_fit_start()
+
+
+def test_lightnings_own_deprecation_warning_filtered() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('default')
+        quiet_lightning()
+        warnings.warn(
+            '`isinstance(treespec, LeafSpec)` is deprecated, use '
+            '`isinstance(treespec, TreeSpec) and treespec.is_leaf()` instead.',
+            FutureWarning,
+            stacklevel=1,
+        )
+        warnings.warn('another deprecation', FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ['another deprecation']

@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -26,7 +27,9 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from .fileio import atomic_path
-from .pixelgrid import Grid
+
+if TYPE_CHECKING:
+    from .pixelgrid import Grid
 
 __all__ = ['COG_BLOCK_SIZE', 'BlockSource', 'write_cog']
 

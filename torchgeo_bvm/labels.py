@@ -2,10 +2,14 @@
 
 :func:`rasterize_bvm` writes the whole map, or given map sheets, as one uint8
 GeoTIFF in Cloud Optimized GeoTIFF layout (512 x 512 DEFLATE tiles, nearest
-overviews), nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, a colour table,
-the band description and, in the ``.aux.xml`` beside it, the class names as
-category names and a raster attribute table, so QGIS shows the classes by
-name. The grid is either a CRS and resolution (snapped to multiples of the
+overviews), nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, the band
+description and, in the ``.aux.xml`` beside it, the colour table of the
+classes, their names as category names and a raster attribute table, so QGIS
+shows the classes by name, one legend entry each. (A TIFF's own colour map
+always has 256 entries, which QGIS's paletted renderer lists as 256 classes;
+GDAL reads the ``.aux.xml`` unless ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``.)
+
+The grid is either a CRS and resolution (snapped to multiples of the
 resolution) or exactly the grid of a reference raster, such as a Sentinel-2
 file, so labels and imagery share pixels. The raster is produced block by
 block, so memory stays bounded at full Flanders scale, and appears atomically.

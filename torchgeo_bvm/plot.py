@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -32,7 +33,11 @@ from shapely.geometry.base import BaseGeometry
 
 from .classes import CLASSES, IGNORE_INDEX
 from .fileio import atomic_path
-from .pixelgrid import Grid
+
+if TYPE_CHECKING:  # the command lines that draw maps do not import torch
+    from torch import Tensor
+
+    from .pixelgrid import Grid
 
 __all__ = [
     'IGNORED_LABEL',
@@ -106,7 +111,7 @@ def ignored_patch(label: str = IGNORED_LABEL) -> Patch:
     return Patch(facecolor='white', edgecolor='grey', label=label)
 
 
-def sample_date(bounds: Sequence[float] | NDArray[np.floating]) -> str | None:
+def sample_date(bounds: Iterable[float] | Tensor) -> str | None:
     """The acquisition date of a TorchGeo sample, from its ``bounds``.
 
     Args:
@@ -226,7 +231,7 @@ def plot_grid(
         raise ValueError("plot_grid needs a 'split' column: pass scheme= to grid()")
     splits = [s for s in SPLIT_COLOURS if s in set(frame['split'])]
     splits += [s for s in dict.fromkeys(frame['split']) if s not in SPLIT_COLOURS]
-    palette = dict(SPLIT_COLOURS)
+    palette: dict[str, str | tuple[float, float, float, float]] = dict(SPLIT_COLOURS)
     cmap = plt.get_cmap('tab10')
     extra = [s for s in splits if s not in palette]
     palette.update({s: cmap(i) for i, s in enumerate(extra)})
@@ -347,7 +352,9 @@ def map_axes(axes: Axes, crs: CRS | None) -> None:
         crs: the CRS of the coordinates (None: unlabelled map units).
     """
     from matplotlib.ticker import FuncFormatter
-    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+    from mpl_toolkits.axes_grid1.anchored_artists import (  # type: ignore[import-untyped]
+        AnchoredSizeBar,
+    )
 
     geographic = crs is not None and crs.is_geographic
     x0, x1 = axes.get_xlim()
