@@ -47,7 +47,7 @@ def test_evaluated_checkpoint_prefers_best_and_says_which(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_end_to_end_and_rerun(tmp_path, capsys) -> None:
+def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     out = tmp_path / 'demo'
     # Two steps, far fewer than the configuration's 100 per epoch: validation
     # still runs (at the end), so the best checkpoint exists and is evaluated.
@@ -55,6 +55,9 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys) -> None:
     assert main([*arguments, '--quiet']) == 0
     printed = capsys.readouterr().out
     assert '| train - val |' in printed  # the split statistics with chi-squared
+    # TorchGeo's command line runs in the demo's process, cleanly.
+    assert not [w for w in recwarn if 'args parameter' in str(w.message)]
+    assert '$ torchgeo fit --config ' in printed
     config = yaml.safe_load((out / 'demo.yaml').read_text())
     assert config['trainer']['max_steps'] == 2
     assert config['data']['init_args']['length'] == 2 * 16  # one epoch = 2 steps

@@ -452,7 +452,8 @@ def _torchgeo(arguments: list[str]) -> None:
 
     print('$ torchgeo ' + ' '.join(arguments), flush=True)
     saved_environment, saved_argv = dict(os.environ), sys.argv
-    sys.argv = ['torchgeo', *arguments]
+    # The arguments go to main(); LightningCLI warns when sys.argv holds some too.
+    sys.argv = ['torchgeo']
     try:
         main(arguments)
     finally:
