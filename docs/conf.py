@@ -10,6 +10,7 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 
 project = 'torchgeo-bvm'
 author = 'torchgeo-bvm developers'
+copyright = 'torchgeo-bvm developers'
 release = version = torchgeo_bvm.__version__
 
 extensions = [
@@ -27,6 +28,13 @@ nitpicky = False
 # TorchGeo's own glossary.
 suppress_warnings = ['ref.term']
 html_theme = 'alabaster'
+# Wide enough for the commands; longer lines scroll inside their block
+# (_static/custom.css) instead of being cut.
+html_theme_options = {
+    'page_width': '1240px',
+    'sidebar_width': '230px',
+    'body_max_width': 'none',
+}
 html_static_path = ['_static']
 exclude_patterns = ['_build']
 

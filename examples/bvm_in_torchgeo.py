@@ -40,6 +40,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.artist import Artist
 from torch.utils.data import DataLoader
 from torchgeo.datasets import stack_samples
 from torchgeo.datasets.utils import Sample
@@ -49,8 +50,14 @@ from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import merge_joint_samples
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.fileio import atomic_path
-from torchgeo_bvm.plot import class_colormap
+from torchgeo_bvm.plot import (
+    class_colormap,
+    class_legend,
+    ignored_patch,
+    sample_date,
+    save_figure,
+    stretch,
+)
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
 
 
@@ -113,34 +120,48 @@ def class_counts(mask: torch.Tensor) -> dict[str, int]:
 def plot_batch(batch: Sample, bands: Sequence[str], path: Path) -> None:
     """Save true-colour images and labels of a batch side by side.
 
+    Each image is stretched between the 2nd and 98th percentile of its labelled
+    pixels (clouds do not set the scale) and titled with its acquisition date;
+    the legend names the classes shown and what white means.
+
     Args:
-        batch: a collated batch with ``image`` [B, C, H, W] and ``mask`` [B, H, W].
+        batch: a collated batch with ``image`` [B, C, H, W], ``mask`` [B, H, W]
+            and ``bounds`` [B, 9].
         bands: the band names of ``image``.
         path: the PNG to write.
     """
     rgb = [list(bands).index(b) for b in ('B04', 'B03', 'B02')]
     size = batch['image'].shape[0]
     figure, axes = plt.subplots(
-        2, size, figsize=(2.5 * size, 5), squeeze=False, layout='constrained'
+        2, size, figsize=(2.6 * size + 3.2, 5.4), squeeze=False, layout='constrained'
     )
+    present: set[int] = set()
     for column in range(size):
         image = batch['image'][column, rgb].permute(1, 2, 0).numpy()
-        low, high = np.percentile(image, [2, 98])
-        axes[0, column].imshow(np.clip((image - low) / max(high - low, 1e-6), 0, 1))
-        axes[1, column].imshow(
-            batch['mask'][column].numpy(),
-            cmap=class_colormap(),
-            vmin=0,
-            vmax=255,
-            interpolation='none',
+        mask = batch['mask'][column].numpy()
+        labelled = mask != IGNORE_INDEX
+        axes[0, column].imshow(
+            stretch(image, image[labelled] if labelled.any() else None)
         )
+        axes[0, column].set_title(sample_date(batch['bounds'][column]), fontsize=9)
+        axes[1, column].imshow(
+            mask, cmap=class_colormap(), vmin=0, vmax=255, interpolation='none'
+        )
+        present |= set(np.unique(mask).tolist())
         for axis in axes[:, column]:
-            axis.set_axis_off()
-    axes[0, 0].set_title('Sentinel-2 (B04 B03 B02)', loc='left')
-    axes[1, 0].set_title('BVM classes', loc='left')
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=100)
-    plt.close(figure)
+            axis.set_xticks([])
+            axis.set_yticks([])
+    axes[0, 0].set_ylabel('Sentinel-2 (B04 B03 B02)')
+    axes[1, 0].set_ylabel('BVM classes')
+    handles: list[Artist] = list(class_legend(present))
+    if IGNORE_INDEX in present:
+        handles.append(
+            ignored_patch(
+                'no label (ignored):\ncloud or shadow, no data,\nno BVM polygon'
+            )
+        )
+    figure.legend(handles=handles, loc='outside right upper', fontsize=7)
+    save_figure(figure, path, dpi=100)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -86,7 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         '--bands', default='all', help="'all', 'rgb', 'rgnir' (as in training)"
     )
     parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
-    parser.add_argument('--batch-size', type=int, default=8, help='tiles per batch')
+    parser.add_argument('--batch-size', type=int, default=16, help='tiles per batch')
     parser.add_argument(
         '--steps', type=int, default=20, help='training steps without --checkpoint'
     )
@@ -218,10 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     trainer.predict(task, datamodule=datamodule, return_predictions=False)
     for path in writer.written:
-        describe(path)
-        preview = path.with_suffix('.png')
-        if preview.exists():
-            print(f'  preview {preview}')
+        if path.suffix == '.tif':
+            describe(path)
+            preview = path.with_suffix('.png')
+            if preview.exists():
+                print(f'  preview {preview}')
     return 0
 
 

@@ -6,6 +6,11 @@ import tempfile
 
 # The library never chooses a matplotlib backend; the tests draw into files.
 os.environ.setdefault('MPLBACKEND', 'Agg')
+# Nothing is ever downloaded in tests: the Hugging Face hub (where smp keeps the
+# ImageNet weights) is offline and its cache starts empty; tests that need
+# weights seed it (tests/weights.py).
+os.environ['HF_HUB_OFFLINE'] = '1'
+os.environ['HF_HOME'] = tempfile.mkdtemp(prefix='torchgeo-bvm-tests-hf-')
 
 # What the package caches between runs (prepared polygons, imagery index,
 # Flanders boundary) goes to a folder of this run, never to the user's cache.
@@ -92,3 +97,21 @@ def _cache_folder_of_the_run():
     """Remove the run's cache folder (set above) when the run ends."""
     yield
     shutil.rmtree(os.environ['TORCHGEO_BVM_CACHE'], ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _gdal_environment_restored(monkeypatch):
+    """Undo the GDAL settings ``torchgeo.main.main`` writes into ``os.environ``.
+
+    TorchGeo's command line sets them for the whole process; run in-process by
+    a test, ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` would hide every
+    ``.aux.xml`` (colour tables, class names) from the tests that follow.
+    """
+    for key in (
+        'GDAL_DISABLE_READDIR_ON_OPEN',
+        'AWS_NO_SIGN_REQUEST',
+        'GDAL_MAX_RAW_BLOCK_CACHE_SIZE',
+        'GDAL_SWATH_SIZE',
+        'VSI_CURL_CACHE_SIZE',
+    ):
+        monkeypatch.delenv(key, raising=False)

@@ -1,4 +1,3 @@
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -164,12 +163,14 @@ def test_map_codes_equals_classify_and_counts() -> None:
     assert 'class 10 (Unknown)' in message
 
 
-def test_map_codes_without_unmapped_does_not_warn() -> None:
+def test_map_codes_without_unmapped_does_not_warn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     result = UnitMapping().map_codes(pd.Series(['hp', 'bl']))
     assert result.message('f', 'EENH1') is None
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')
+    with caplog.at_level('DEBUG', logger='torchgeo_bvm'):
         result.warn('f', 'EENH1')
+    assert caplog.records == []
 
 
 def test_message_lists_the_most_frequent_only() -> None:

@@ -6,7 +6,12 @@ from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader
 from torchgeo.tasks import SemanticSegmentation
 
-from torchgeo_bvm.callbacks import ConfusionMatrixWriter, confusion_counts
+from torchgeo_bvm.callbacks import (
+    ConfusionMatrixWriter,
+    MetricTable,
+    confusion_counts,
+    format_metric_table,
+)
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 
 
@@ -100,3 +105,47 @@ def test_ignored_pixels_never_reach_loss_or_metrics(tmp_path) -> None:
     for key in first:
         assert first[key] == pytest.approx(second[key], abs=1e-6), key
     assert 'test_loss' in first
+
+
+def test_metric_table_replaces_lightnings_table(tmp_path, capsys) -> None:
+    model = SemanticSegmentation(
+        model='fcn',
+        in_channels=3,
+        num_classes=NUM_CLASSES,
+        num_filters=4,
+        labels=list(CLASS_NAMES),
+        ignore_index=IGNORE_INDEX,
+    )
+    trainer = Trainer(
+        callbacks=[MetricTable()],
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        accelerator='cpu',
+    )
+    results = trainer.test(model, DataLoader(make_batches(), batch_size=2))[0]
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    # One line of overall scores, a header and one row per class: no
+    # Lightning table (its rows read 'test_...'), no class name wrapped.
+    assert len(lines) == 2 + NUM_CLASSES
+    assert 'test_' not in printed
+    assert lines[0] == (
+        f'test: loss {results["test_loss"]:.4f}, '
+        f'overall accuracy {results["test_OverallAccuracy"]:.4f}, '
+        f'mean IoU {results["test_AverageJaccardIndex"]:.4f}, '
+        f'mean F1 {results["test_AverageF1Score"]:.4f}'
+    )
+    assert lines[1].split() == ['class', 'IoU', 'precision', 'recall', 'F1']
+    for line, name in zip(lines[2:], CLASS_NAMES, strict=True):
+        iou = results[f'test_ClasswiseJaccardIndex_{name}']
+        recall = results[f'test_ClasswiseRecall_{name}']
+        assert line.startswith(f'  {name} ')
+        assert line.split()[-4] == f'{iou:.4f}'
+        assert line.split()[-2] == f'{recall:.4f}'
+    assert max(map(len, lines)) <= 2 + len(max(CLASS_NAMES, key=len)) + 40
+
+
+def test_format_metric_table_without_metrics_is_empty() -> None:
+    assert format_metric_table({'val_loss': 1.0}, 'test') == ''
+    assert format_metric_table({'test_loss': 0.5}, 'test') == 'test: loss 0.5000'

@@ -238,7 +238,7 @@ def test_plot(scene: Scene) -> None:
     sample['prediction'] = sample['mask']
     figure = dm.plot(sample)
     assert isinstance(figure, Figure)
-    assert figure.axes[0].get_title() == 'false colour (B08 B04 B03)'
+    assert figure.axes[0].get_title().startswith('false colour (B08 B04 B03), 20')
 
 
 @pytest.mark.slow

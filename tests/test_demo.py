@@ -1,13 +1,18 @@
 """The demo's steps end to end at the tiny size (what `make demo` runs)."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import rasterio
+import torch
+import yaml
 
+from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.cli import main
-from torchgeo_bvm.demo import evaluation_from_confusion
+from torchgeo_bvm.demo import evaluated_checkpoint, evaluation_from_confusion
 
 
 def test_evaluation_from_confusion() -> None:
@@ -23,28 +28,74 @@ def test_evaluation_from_confusion() -> None:
     assert iou['c'] == 0.0  # predicted twice, never true
 
 
+def test_evaluated_checkpoint_prefers_best_and_says_which(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match=r'no best\.ckpt or last\.ckpt'):
+        evaluated_checkpoint(tmp_path)
+    torch.save({'global_step': 7}, tmp_path / 'last.ckpt')
+    path, which = evaluated_checkpoint(tmp_path)
+    assert path == tmp_path / 'last.ckpt'
+    assert which == 'the weights at step 7, the end of training (no validation ran)'
+    callbacks = {
+        "ModelCheckpoint{'monitor': 'val_OverallAccuracy'}": {
+            'best_model_score': torch.tensor(0.8125)
+        }
+    }
+    torch.save({'global_step': 5, 'callbacks': callbacks}, tmp_path / 'best.ckpt')
+    path, which = evaluated_checkpoint(tmp_path)
+    assert path == tmp_path / 'best.ckpt'
+    assert which == 'the best weights by validation (step 5, overall accuracy 81.25 %)'
+
+
 @pytest.mark.slow
-def test_demo_end_to_end_and_rerun(tmp_path, capsys) -> None:
+def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     out = tmp_path / 'demo'
-    arguments = [
-        'demo',
-        '--out',
-        str(out),
-        '--size',
-        'tiny',
-        '--max-steps',
-        '4',
-        '--length',
-        '16',
-        '--quiet',
-    ]
-    assert main(arguments) == 0
+    # Two steps, far fewer than the configuration's 100 per epoch: validation
+    # still runs (at the end), so the best checkpoint exists and is evaluated.
+    arguments = ['demo', '--out', str(out), '--size', 'tiny', '--max-steps', '2']
+    assert main([*arguments, '--quiet']) == 0
     printed = capsys.readouterr().out
     assert '| train - val |' in printed  # the split statistics with chi-squared
-    assert 'majority-class baseline' in printed
+    # TorchGeo's command line runs in the demo's process, cleanly.
+    assert not [w for w in recwarn if 'args parameter' in str(w.message)]
+    assert '$ torchgeo fit --config ' in printed
+    config = yaml.safe_load((out / 'demo.yaml').read_text())
+    assert config['trainer']['max_steps'] == 2
+    assert config['data']['init_args']['length'] == 2 * 16  # one epoch = 2 steps
+    checkpoint = out / 'training' / 'checkpoints' / 'best.ckpt'
+    assert f'evaluating {checkpoint}: the best weights by validation (step 2, ' in (
+        printed
+    )
     summary = json.loads((out / 'summary.json').read_text())
     assert 0.0 <= summary['overall_accuracy'] <= 1.0
+    assert summary['checkpoint'] == str(checkpoint)
     assert summary['baseline_class'] in ('Cultivated land', 'Urban areas', 'Grasslands')
+    # The baseline on the evaluated pixels, and the class's share of every
+    # labelled test pixel (the statistics table's percentage), both printed.
+    matrix = pd.read_csv(out / 'evaluation' / 'confusion_matrix.csv', index_col=0)
+    evaluated = matrix.sum(axis=1)
+    assert summary['evaluated_pixels'] == int(evaluated.sum())
+    assert summary['baseline_accuracy'] == pytest.approx(
+        evaluated[summary['baseline_class']] / evaluated.sum()
+    )
+    table = pd.read_csv(out / 'stats' / 'class_counts.csv', index_col='class')
+    assert summary['labelled_pixels'] == int(table['test'].sum())
+    assert summary['baseline_labelled'] == pytest.approx(
+        table.loc[summary['baseline_class'], 'test'] / table['test'].sum()
+    )
+    assert summary['labelled_pixels'] >= summary['evaluated_pixels']
+    assert (
+        f'{100 * summary["baseline_accuracy"]:6.2f} % (always '
+        f'{summary["baseline_class"]!r}, the most frequent class of the train '
+        'sheets, on the same pixels)'
+    ) in printed
+    assert (
+        f'{100 * summary["baseline_labelled"]:6.2f} % of all '
+        f'{summary["labelled_pixels"]:,} labelled test pixels'
+    ) in printed
+    # Every raster the demo writes is a valid COG with the classes' colour table.
+    for raster in (out / 'labels.tif', out / 'predictions' / '22_7-8.tif'):
+        assert_valid_cog(raster)
+        assert_class_palette(raster)
     for key in (
         'split map',
         'class distribution',
@@ -57,8 +108,24 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys) -> None:
     with rasterio.open(out / 'predictions' / '22_7-8.tif') as source:
         assert source.crs.to_epsg() == 32631
         assert source.nodata == 255
+    # The README's pictures come from the demo's outputs.
+    spec = importlib.util.spec_from_file_location(
+        'readme_images', Path(__file__).parents[1] / 'docs' / 'readme_images.py'
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    readme_images = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme_images)
+    pictures = tmp_path / 'readme'
+    assert readme_images.main(['--demo', str(out), '--out', str(pictures)]) == 0
+    for name in ('split_map.png', 'overview.png', 'prediction.png'):
+        assert (pictures / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert (pictures / 'prediction.png').read_bytes() == (
+        out / 'predictions' / '22_7-8.png'
+    ).read_bytes()
+    capsys.readouterr()
     # A re-run reuses everything and only reports.
-    stamp = (out / 'training' / 'checkpoints' / 'best.ckpt').stat().st_mtime_ns
-    assert main(arguments) == 0
-    assert (out / 'training' / 'checkpoints' / 'best.ckpt').stat().st_mtime_ns == stamp
+    stamp = checkpoint.stat().st_mtime_ns
+    assert main([*arguments, '--quiet']) == 0
+    assert checkpoint.stat().st_mtime_ns == stamp
     assert 'time: ' in capsys.readouterr().out

@@ -9,6 +9,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry import box
 
 from tests.datasets.test_bvm import EXPECTED, X0, Y0, write_hand_fixture
+from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, BVMClass
 from torchgeo_bvm.datasets.bvm import BVMDataset, BVMRaster
 from torchgeo_bvm.labels import rasterize_bvm, write_class_raster
@@ -49,11 +50,14 @@ def test_hand_fixture_raster_values_and_profile(hand_shp: Path, tmp_path: Path) 
         assert src.block_shapes == [(512, 512)]
         assert src.compression.name == 'deflate'
         assert src.descriptions == ('BVM class',)
-        colormap = src.colormap(1)
-        for cls in CLASSES:
-            assert colormap[cls.id] == (*cls.rgb, 255)
-        assert colormap[IGNORE_INDEX] == (0, 0, 0, 0)
         assert src.tags(ns='IMAGE_STRUCTURE').get('LAYOUT') == 'COG'
+    # 14 entries, one per class: QGIS lists the classes and nothing else.
+    assert_class_palette(out)
+    with rasterio.open(out) as src:
+        assert len(src.colormap(1)) == 14
+        assert IGNORE_INDEX not in src.colormap(1)
+    assert_valid_cog(out)
+    with rasterio.open(out) as src:
         # The window is X0..X0+170: the hand-computed mask less its last column.
         np.testing.assert_array_equal(src.read(1), EXPECTED[:, :17])
 
@@ -176,8 +180,9 @@ def test_write_class_raster_array_and_own_classes(tmp_path: Path) -> None:
     )
     with rasterio.open(out) as src:
         np.testing.assert_array_equal(src.read(1), data)
-        assert src.colormap(1)[1] == (0, 0, 255, 255)
+        assert src.colormap(1) == {0: (0, 255, 0, 255), 1: (0, 0, 255, 255)}
         assert src.descriptions == ('prediction',)
+    assert_valid_cog(out)
     aux = ET.parse(tmp_path / 'pred.tif.aux.xml').getroot()
     assert [c.text for c in aux.iter('Category')] == ['land', 'sea']
 

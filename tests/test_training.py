@@ -13,6 +13,7 @@ from rasterio.transform import xy
 from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import SemanticSegmentation
 
+from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.datamodules import BVMDataModule
 from torchgeo_bvm.prediction import SheetPredictionWriter
@@ -45,7 +46,6 @@ def datamodule(
 def cli_overrides(mini_flanders, mini_labels, tmp_path) -> list[str]:
     folder, manifest = mini_flanders
     return [
-        '--model.init_args.weights=null',
         f'--data.init_args.sentinel2_paths={folder / "TOC_V2"}',
         f'--data.init_args.bvm_paths={mini_labels}',
         f'--data.init_args.boundary={folder / manifest["boundary"]}',
@@ -76,9 +76,15 @@ def test_paper_configs_run_with_the_torchgeo_cli(
     overrides = cli_overrides(mini_flanders, mini_labels, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        for command in ('fit', 'validate', 'test', 'predict'):
+        # The hub is offline and its cache empty: fit trains from random
+        # weights; validate, test and predict take the configs' `weights: true`
+        # as written and never need them.
+        torchgeo_main(
+            ['fit', '--config', str(path), *overrides, '--model.init_args.weights=null']
+        )
+        for command in ('validate', 'test', 'predict'):
             torchgeo_main([command, '--config', str(path), *overrides])
-    confusion = tmp_path / 'confusion_matrix.csv'
+    confusion = tmp_path / 'evaluation' / config / 'confusion_matrix.csv'
     assert confusion.exists()
     maps = sorted((tmp_path / 'predictions' / config).glob('*.tif'))
     assert [m.name for m in maps if 'probabilities' not in m.name] == ['22_7-8.tif']
@@ -100,7 +106,10 @@ def test_configs_are_the_paper_setting() -> None:
     ]:
         config = yaml.safe_load((CONFIGS / f'{name}.yaml').read_text())
         model = config['model']['init_args']
-        assert config['model']['class_path'] == 'torchgeo.tasks.SemanticSegmentation'
+        assert (
+            config['model']['class_path']
+            == 'torchgeo_bvm.tasks.BVMSemanticSegmentation'
+        )
         assert (model['model'], model['backbone'], model['weights']) == (
             'unet',
             'vgg16',
@@ -121,6 +130,29 @@ def test_configs_are_the_paper_setting() -> None:
         checkpoint = config['trainer']['callbacks'][0]
         assert checkpoint['init_args']['monitor'] == 'val_OverallAccuracy'
         assert checkpoint['init_args']['mode'] == 'max'
+        # Paths the docs name: checkpoints/<config>/best.ckpt and last.ckpt.
+        assert checkpoint['init_args']['dirpath'] == f'checkpoints/{name}'
+        assert checkpoint['init_args']['filename'] == 'best'
+        assert config['trainer']['logger']['class_path'].endswith('CSVLogger')
+
+
+def test_every_config_is_complete_and_writes_its_own_folders() -> None:
+    import yaml
+
+    for path in sorted(CONFIGS.glob('*.yaml')):
+        config = yaml.safe_load(path.read_text())
+        assert {'model', 'data', 'trainer'} <= set(config), path.name
+        callbacks = {
+            c['class_path'].rsplit('.', 1)[-1]: c.get('init_args', {})
+            for c in config['trainer']['callbacks']
+        }
+        assert 'MetricTable' in callbacks
+        assert callbacks['SheetPredictionWriter']['output_dir'] == (
+            f'predictions/{path.stem}'
+        )
+        assert callbacks['ConfusionMatrixWriter']['dirpath'] == (
+            f'evaluation/{path.stem}'
+        )
 
 
 def test_weighted_config_matches_table1() -> None:
@@ -172,7 +204,7 @@ def test_logged_metric_names(mini_flanders, mini_labels, tmp_path) -> None:
 
 @pytest.mark.parametrize('stride', [32, 16])
 def test_stitched_map_is_the_argmax_on_the_sheet_grid(
-    mini_flanders, mini_labels, tmp_path, stride
+    mini_flanders, mini_labels, tmp_path, stride, capsys
 ) -> None:
     dm = datamodule(mini_flanders, mini_labels, eval_stride=stride)
     torch.manual_seed(0)
@@ -246,9 +278,26 @@ def test_stitched_map_is_the_argmax_on_the_sheet_grid(
     rows, columns = np.nonzero(labelled)
     xs, ys = xy(transform, rows, columns)
     assert shapely.contains_xy(polygon, np.asarray(xs), np.asarray(ys)).all()
-    with rasterio.open(tmp_path / 'maps' / '22_7-8_probabilities.tif') as source:
+    probabilities_path = tmp_path / 'maps' / '22_7-8_probabilities.tif'
+    with rasterio.open(probabilities_path) as source:
         probabilities = source.read()
+        # GDAL's standard scale: QGIS and rasterio read probabilities 0..1.
+        assert source.scales == (1 / 250,) * NUM_CLASSES
+        assert source.offsets == (0.0,) * NUM_CLASSES
+        assert source.tags() == {'AREA_OR_POINT': 'Area'}
+        assert list(source.descriptions) == list(CLASS_NAMES)
     assert probabilities.shape == (NUM_CLASSES, *written.shape)
+    covered = probabilities[0] != IGNORE_INDEX
+    sums = (probabilities[:, covered] * (1 / 250)).sum(axis=0)
+    assert np.abs(sums - 1).max() < NUM_CLASSES / 500  # rounding of each band
+    for raster in (path, probabilities_path):
+        assert_valid_cog(raster)
+    assert_class_palette(path)
+    assert writer.written == [path, probabilities_path, path.with_suffix('.png')]
+    printed = capsys.readouterr().out
+    assert (
+        f'predictions: 3 files written\n  {path}\n  {probabilities_path}\n' in printed
+    )
     assert np.array_equal(
         probabilities.argmax(0)[labelled] if stride == 32 else written[labelled],
         written[labelled],

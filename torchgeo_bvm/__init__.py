@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .bvmlayer import BVMLayer
     from .bvmpolygons import BVMPolygons
     from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
-    from .callbacks import ConfusionMatrixWriter
+    from .callbacks import ConfusionMatrixWriter, MetricTable
     from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
     from .classmap import ClassMap
     from .compare import compare_with_bvm
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .pixelgrid import Grid
     from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
     from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
+    from .tasks import BVMSemanticSegmentation
 
 __version__ = '0.1.0'
 
@@ -47,6 +48,7 @@ _HOMES: dict[str, str] = {
     'UnitMapping': 'bwk',
     'map_integer_labels': 'bwk',
     'ConfusionMatrixWriter': 'callbacks',
+    'MetricTable': 'callbacks',
     'CLASS_NAMES': 'classes',
     'CLASSES': 'classes',
     'IGNORE_INDEX': 'classes',
@@ -79,6 +81,7 @@ _HOMES: dict[str, str] = {
     'SplitStatistics': 'statistics',
     'chi_squared_distance': 'statistics',
     'split_class_counts': 'statistics',
+    'BVMSemanticSegmentation': 'tasks',
 }
 
 __all__ = [
@@ -98,12 +101,14 @@ __all__ = [
     'BVMNotFoundError',
     'BVMPolygons',
     'BVMRaster',
+    'BVMSemanticSegmentation',
     'BVMValueError',
     'ClassMap',
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
     'Grid',
+    'MetricTable',
     'Sentinel2TOC',
     'Sheet',
     'SplitScheme',

@@ -45,9 +45,9 @@ other value (or a missing one) is counted as unmapped and also becomes
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +79,8 @@ MAPPING_VERSION = 'v1'
 MAPPING_FILE = f'bwk_units_{MAPPING_VERSION}.csv'
 
 _ID = {c.name: c.id for c in CLASSES}
+# Summaries of unmapped values already logged in this process.
+_REPORTED: set[tuple[str, str, str]] = set()
 COASTAL_DUNE = _ID['Coastal dune habitats']
 MARINE = _ID['Marine habitats']
 PIONEER = _ID['Pioneer vegetation']
@@ -266,7 +268,12 @@ class MappingResult:
         )
 
     def warn(self, source: str, column: str, top: int = 10) -> None:
-        """Emit :meth:`message` as a :class:`UserWarning` if anything was unmapped.
+        """Log :meth:`message` once per process, if anything was unmapped.
+
+        The summary goes to the ``torchgeo_bvm`` logger at WARNING level, which
+        Python prints as one line on stderr when no logging is configured. The
+        same file and column are reported once per process, however many
+        datasets, data-module stages or commands of one run read them.
 
         Args:
             source: the file the values came from.
@@ -274,8 +281,9 @@ class MappingResult:
             top: how many of the most frequent values to list.
         """
         text = self.message(source, column, top)
-        if text:
-            warnings.warn(text, UserWarning, stacklevel=3)
+        if text and (source, column, text) not in _REPORTED:
+            _REPORTED.add((source, column, text))
+            logging.getLogger('torchgeo_bvm').warning(text)
 
 
 class UnitMapping:

@@ -5,6 +5,10 @@
 logs overall accuracy and per-class IoU, precision, recall and F1; the matrix shows
 which classes are confused with which, the first thing to look at with classes as
 imbalanced as the BVM's.
+
+:class:`MetricTable` prints those metrics of ``torchgeo test`` and ``torchgeo
+validate`` as one table with a row per class, instead of Lightning's table of
+one row per metric (about 80 rows for 14 classes).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.trainer.states import TrainerFn
 from numpy.typing import NDArray
 from torch import Tensor
 from torch.utils.hooks import RemovableHandle
@@ -25,7 +30,12 @@ from .classes import CLASS_NAMES, IGNORE_INDEX
 from .fileio import atomic_path
 from .plot import save_figure
 
-__all__ = ['ConfusionMatrixWriter', 'plot_confusion_matrix']
+__all__ = [
+    'ConfusionMatrixWriter',
+    'MetricTable',
+    'format_metric_table',
+    'plot_confusion_matrix',
+]
 
 
 class ConfusionMatrixWriter(Callback):
@@ -184,23 +194,24 @@ def plot_confusion_matrix(
     counts = np.asarray(matrix, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    size = 4 + 0.45 * len(labels)
+    size = 4 + 0.55 * len(labels)
     figure, axes = plt.subplots(figsize=(size + 2, size), layout='constrained')
     image = axes.imshow(shares, cmap='Blues', vmin=0, vmax=1)
-    axes.set_xticks(range(len(labels)), labels, rotation=60, ha='right', fontsize=7)
-    axes.set_yticks(range(len(labels)), labels, fontsize=7)
-    axes.set_xlabel('predicted')
-    axes.set_ylabel('true')
+    axes.set_xticks(range(len(labels)), labels, rotation=60, ha='right', fontsize=9)
+    axes.set_yticks(range(len(labels)), labels, fontsize=9)
+    axes.set_xlabel('predicted', fontsize=10)
+    axes.set_ylabel('true', fontsize=10)
     for (row, column), share in np.ndenumerate(shares):
         if counts[row, column] > 0:
             colour = 'white' if share > 0.5 else 'black'
+            text = f'{share:.2f}'.lstrip('0') if share >= 0.005 else '<.01'
             axes.text(
                 column,
                 row,
-                f'{share:.2f}',
+                '1' if share == 1 else text,
                 ha='center',
                 va='center',
-                fontsize=5,
+                fontsize=8,
                 color=colour,
             )
     overall = np.trace(counts) / max(counts.sum(), 1)
@@ -209,3 +220,118 @@ def plot_confusion_matrix(
     )
     figure.colorbar(image, ax=axes, label='share of the true class')
     save_figure(figure, path, dpi=150)
+
+
+#: The per-class columns of :func:`format_metric_table`: heading, TorchGeo's name.
+CLASS_METRICS = (
+    ('IoU', 'JaccardIndex'),
+    ('precision', 'Precision'),
+    ('recall', 'Recall'),
+    ('F1', 'F1Score'),
+)
+
+
+def format_metric_table(metrics: dict[str, float], stage: str) -> str:
+    """TorchGeo's classification metrics of one stage as a compact table.
+
+    The first line holds the loss and the overall and class-averaged scores,
+    then one row per class with IoU, precision, recall and F1.
+
+    Args:
+        metrics: logged values by name, e.g. ``test_OverallAccuracy``,
+            ``test_ClasswiseJaccardIndex_<class>``.
+        stage: the prefix, ``'test'`` or ``'val'``.
+
+    Returns:
+        The text (empty when no metric of the stage was logged).
+    """
+    values = {
+        name[len(stage) + 1 :]: float(value)
+        for name, value in metrics.items()
+        if name.startswith(f'{stage}_')
+    }
+    if not values:
+        return ''
+    head = [
+        f'{label} {values[key]:.4f}'
+        for label, key in (
+            ('loss', 'loss'),
+            ('overall accuracy', 'OverallAccuracy'),
+            ('mean IoU', 'AverageJaccardIndex'),
+            ('mean F1', 'AverageF1Score'),
+        )
+        if key in values
+    ]
+    prefix = f'Classwise{CLASS_METRICS[0][1]}_'
+    classes = [name[len(prefix) :] for name in values if name.startswith(prefix)]
+    width = max([len('class'), *map(len, classes)])
+    lines = [f'{stage}: ' + ', '.join(head)]
+    if classes:
+        lines.append(
+            f'  {"class":<{width}}' + ''.join(f'{h:>10}' for h, _ in CLASS_METRICS)
+        )
+        for name in classes:
+            cells = ''.join(
+                f'{values.get(f"Classwise{key}_{name}", float("nan")):>10.4f}'
+                for _, key in CLASS_METRICS
+            )
+            lines.append(f'  {name:<{width}}{cells}')
+    return '\n'.join(lines)
+
+
+class MetricTable(Callback):
+    """Print the metrics of ``test`` and ``validate`` as one compact table.
+
+    Replaces Lightning's table of one row per metric (about 80 rows for 14
+    classes, class names wrapped) with :func:`format_metric_table`: the overall
+    scores on one line, then a row per class with IoU, precision, recall and
+    F1. The metrics are logged and returned exactly as before; validation
+    during ``fit`` prints nothing, as in Lightning.
+    """
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Silence Lightning's own table of ``validate``.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
+        if trainer.state.fn == TrainerFn.VALIDATING:
+            trainer.validate_loop.verbose = False
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Print the table of ``validate`` (not of validation during ``fit``).
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
+        if trainer.state.fn == TrainerFn.VALIDATING:
+            self._print(trainer, 'val')
+
+    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Silence Lightning's own table of ``test``.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
+        trainer.test_loop.verbose = False
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Print the table of ``test``.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
+        self._print(trainer, 'test')
+
+    @staticmethod
+    def _print(trainer: Trainer, stage: str) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        text = format_metric_table(metrics, stage)
+        if text:
+            print(text, flush=True)

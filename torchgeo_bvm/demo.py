@@ -21,7 +21,7 @@ interruption continues where it stopped, and a second run only reports.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -33,10 +33,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from .fileio import atomic_path
 
-__all__ = ['DemoResult', 'evaluation_from_confusion', 'run_demo']
+__all__ = [
+    'DemoResult',
+    'evaluated_checkpoint',
+    'evaluation_from_confusion',
+    'labelled_area',
+    'run_demo',
+]
 
 #: The packaged training configuration of the demo.
 DEMO_CONFIG = 'demo.yaml'
@@ -50,12 +58,23 @@ DEMO_CRS = 'EPSG:32631'
 class DemoResult:
     """What the demo made and measured.
 
+    Accuracy is counted over the *evaluated* test pixels: labelled, inside
+    Flanders, with a cloud-free observation on the tile's date. The split
+    statistics count every labelled pixel of the test sheets, clouds
+    included, so a class's share differs slightly between the two;
+    :attr:`baseline_labelled` gives the baseline on those pixels.
+
     Args:
-        overall_accuracy: test overall accuracy over labelled pixels.
+        overall_accuracy: test overall accuracy over the evaluated pixels.
         class_iou: per-class IoU on the test sheets (NaN for absent classes).
         baseline_accuracy: overall accuracy of always predicting the most
-            frequent class of the train split.
+            frequent class of the train split, on the evaluated pixels.
         baseline_class: that class.
+        evaluated_pixels: the number of evaluated test pixels.
+        baseline_labelled: the baseline class's share of all labelled test
+            pixels (the statistics table's percentage), NaN if unknown.
+        labelled_pixels: the number of labelled test pixels.
+        checkpoint: which weights were evaluated, in words.
         paths: the files made, by kind.
         seconds: wall-clock time per step.
     """
@@ -64,6 +83,10 @@ class DemoResult:
     class_iou: dict[str, float]
     baseline_accuracy: float
     baseline_class: str
+    evaluated_pixels: int = 0
+    baseline_labelled: float = float('nan')
+    labelled_pixels: int = 0
+    checkpoint: str = ''
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -76,17 +99,28 @@ class DemoResult:
         lines = [
             '',
             '== torchgeo-bvm demo: test sheets of the mini-Flanders ==',
-            f'overall accuracy        {100 * self.overall_accuracy:6.2f} %',
+            f'overall accuracy        {100 * self.overall_accuracy:6.2f} % '
+            f'of the {self.evaluated_pixels:,} evaluated test pixels '
+            '(labelled, cloud-free)',
             f'majority-class baseline {100 * self.baseline_accuracy:6.2f} % '
-            f'(always {self.baseline_class!r})',
-            '',
-            'per-class IoU:',
+            f'(always {self.baseline_class!r}, the most frequent class of the '
+            'train sheets, on the same pixels)',
         ]
+        if not np.isnan(self.baseline_labelled):
+            lines.append(
+                f'{"":24}{100 * self.baseline_labelled:6.2f} % of all '
+                f'{self.labelled_pixels:,} labelled test pixels, clouds included '
+                '(the statistics table)'
+            )
+        if self.checkpoint:
+            lines.append(f'evaluated weights       {self.checkpoint}')
+        lines += ['', 'per-class IoU:']
         for name, iou in self.class_iou.items():
             value = '   n/a' if np.isnan(iou) else f'{iou:6.3f}'
             lines.append(f'  {name:<42} {value}')
         lines += ['', 'made:']
-        lines += [f'  {kind:<22} {path}' for kind, path in self.paths.items()]
+        width = max(map(len, self.paths), default=0)
+        lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
         total = sum(self.seconds.values())
         steps = ', '.join(f'{k} {v:.0f} s' for k, v in self.seconds.items())
         lines += ['', f'time: {total:.0f} s ({steps})']
@@ -125,8 +159,13 @@ def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Pat
     config['data']['init_args'].update(data)
     trainer = config['trainer']
     trainer['default_root_dir'] = str(out / 'training')
+    trainer['logger']['init_args']['save_dir'] = str(out / 'training')
     if max_steps is not None:
         trainer['max_steps'] = max_steps
+        settings = config['data']['init_args']
+        # Validation runs at the end of each epoch: an epoch no longer than the
+        # training makes it run at least once, so a best checkpoint exists.
+        settings['length'] = min(settings['length'], max_steps * settings['batch_size'])
     for callback in trainer['callbacks']:
         args = callback.setdefault('init_args', {})
         if callback['class_path'].endswith('ModelCheckpoint'):
@@ -227,7 +266,13 @@ def run_demo(
 
     split_map = out / 'split_map.png'
     if not split_map.exists():
-        plot_grid(grid('kbl4', numbers=[22], scheme=SplitScheme()), split_map)
+        sheets = grid('kbl4', numbers=[22], scheme=SplitScheme())
+        plot_grid(
+            sheets,
+            split_map,
+            title='Sheet 22 by split: the mini-Flanders covers the hatched area',
+            data=labelled_area(labels, sheets.crs),
+        )
     paths['split map'] = split_map
 
     overrides: dict[str, Any] = {
@@ -246,9 +291,11 @@ def run_demo(
         _plot_sample(config, sample_plot)
     paths['training sample'] = sample_plot
 
-    checkpoint = out / 'training' / 'checkpoints' / 'best.ckpt'
-    if not checkpoint.exists():
+    checkpoints = out / 'training' / 'checkpoints'
+    if not any(checkpoints.glob('*.ckpt')):
         _timed(seconds, 'fit', lambda: _torchgeo(['fit', '--config', str(config)]))
+    checkpoint, which = evaluated_checkpoint(checkpoints)
+    print(f'evaluating {checkpoint}: {which}', flush=True)
     paths['checkpoint'] = checkpoint
 
     confusion = out / 'evaluation' / 'confusion_matrix.csv'
@@ -280,16 +327,33 @@ def run_demo(
     train = statistics.counts['train']
     majority = str(train.idxmax())
     test_counts = matrix.sum(axis=1)
-    baseline = float(test_counts[majority] / max(test_counts.sum(), 1))
-    result = DemoResult(overall, class_iou, baseline, majority, paths, seconds)
+    evaluated = int(test_counts.sum())
+    baseline = float(test_counts[majority] / max(evaluated, 1))
+    labelled = statistics.counts['test']
+    result = DemoResult(
+        overall,
+        class_iou,
+        baseline,
+        majority,
+        evaluated_pixels=evaluated,
+        baseline_labelled=float(labelled[majority] / max(labelled.sum(), 1)),
+        labelled_pixels=int(labelled.sum()),
+        checkpoint=f'{checkpoint.name}: {which}',
+        paths=paths,
+        seconds=seconds,
+    )
     summary = out / 'summary.json'
     with atomic_path(summary) as temporary:
         temporary.write_text(
             json.dumps(
                 {
                     'overall_accuracy': overall,
+                    'evaluated_pixels': evaluated,
                     'baseline_accuracy': baseline,
                     'baseline_class': majority,
+                    'baseline_labelled': result.baseline_labelled,
+                    'labelled_pixels': result.labelled_pixels,
+                    'checkpoint': str(checkpoint),
                     'class_iou': {
                         k: (None if np.isnan(v) else v) for k, v in class_iou.items()
                     },
@@ -301,11 +365,102 @@ def run_demo(
     return result
 
 
+def labelled_area(labels: Path, crs: CRS | str | int, step: int = 10) -> BaseGeometry:
+    """Where a label raster holds a class, as a polygon in ``crs``.
+
+    Args:
+        labels: a class-id raster (nodata IGNORE_INDEX).
+        crs: the CRS of the polygon.
+        step: read every ``step``-th pixel (a coarser, faster outline).
+
+    Returns:
+        The union of the labelled pixels' cells.
+    """
+    import rasterio
+    import rasterio.features
+    import shapely
+    from shapely.geometry import shape
+
+    from .classes import IGNORE_INDEX
+    from .geometry import reproject_geometry
+
+    with rasterio.open(labels) as source:
+        height = max(1, source.height // step)
+        width = max(1, source.width // step)
+        values = source.read(1, out_shape=(height, width))
+        transform = source.transform @ source.transform.scale(
+            source.width / width, source.height / height
+        )
+        source_crs = source.crs
+    labelled = (values != IGNORE_INDEX).astype(np.uint8)
+    parts = [
+        shape(geometry)
+        for geometry, value in rasterio.features.shapes(labelled, transform=transform)
+        if value == 1
+    ]
+    return reproject_geometry(shapely.union_all(parts), source_crs, crs)
+
+
+def evaluated_checkpoint(folder: Path) -> tuple[Path, str]:
+    """The checkpoint the demo evaluates, and why.
+
+    ``best.ckpt`` (the best validation overall accuracy) when validation ran,
+    else ``last.ckpt`` (the weights at the end of training).
+
+    Args:
+        folder: the training run's checkpoint folder.
+
+    Returns:
+        The checkpoint and a sentence saying which weights it holds.
+
+    Raises:
+        FileNotFoundError: if the folder holds neither.
+    """
+    import torch
+
+    for name in ('best.ckpt', 'last.ckpt'):
+        path = folder / name
+        if not path.exists():
+            continue
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        step = int(state.get('global_step', 0))
+        if name == 'last.ckpt':
+            return (
+                path,
+                f'the weights at step {step}, the end of training (no validation ran)',
+            )
+        scores = [
+            float(callback['best_model_score'])
+            for key, callback in state.get('callbacks', {}).items()
+            if str(key).startswith('ModelCheckpoint')
+            and callback.get('best_model_score') is not None
+        ]
+        score = f', overall accuracy {100 * max(scores):.2f} %' if scores else ''
+        return path, f'the best weights by validation (step {step}{score})'
+    raise FileNotFoundError(f'{folder}: no best.ckpt or last.ckpt: train first')
+
+
 def _torchgeo(arguments: list[str]) -> None:
-    """Run TorchGeo's own command line, exactly as a user types ``torchgeo ...``."""
-    command = [sys.executable, '-m', 'torchgeo', *arguments]
+    """Run TorchGeo's own command line, as a user types ``torchgeo ...``.
+
+    In this process, to spare each step the start-up of PyTorch and Lightning;
+    the GDAL settings TorchGeo's command line writes into ``os.environ`` are
+    undone afterwards (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` would hide
+    the class rasters' ``.aux.xml`` from the steps that follow).
+    """
+    from torchgeo.main import main
+
     print('$ torchgeo ' + ' '.join(arguments), flush=True)
-    subprocess.run(command, check=True)
+    saved_environment, saved_argv = dict(os.environ), sys.argv
+    # The arguments go to main(); LightningCLI warns when sys.argv holds some too.
+    sys.argv = ['torchgeo']
+    try:
+        main(arguments)
+    finally:
+        sys.argv = saved_argv
+        for key in set(os.environ) - set(saved_environment):
+            del os.environ[key]
+        os.environ.update(saved_environment)
 
 
 def _plot_sample(config: Path, path: Path) -> None:

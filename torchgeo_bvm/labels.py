@@ -2,10 +2,14 @@
 
 :func:`rasterize_bvm` writes the whole map, or given map sheets, as one uint8
 GeoTIFF in Cloud Optimized GeoTIFF layout (512 x 512 DEFLATE tiles, nearest
-overviews), nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, a colour table,
-the band description and, in the ``.aux.xml`` beside it, the class names as
-category names and a raster attribute table, so QGIS shows the classes by
-name. The grid is either a CRS and resolution (snapped to multiples of the
+overviews), nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, the band
+description and, in the ``.aux.xml`` beside it, the colour table of the
+classes, their names as category names and a raster attribute table, so QGIS
+shows the classes by name, one legend entry each. (A TIFF's own colour map
+always has 256 entries, which QGIS's paletted renderer lists as 256 classes;
+GDAL reads the ``.aux.xml`` unless ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``.)
+
+The grid is either a CRS and resolution (snapped to multiples of the
 resolution) or exactly the grid of a reference raster, such as a Sentinel-2
 file, so labels and imagery share pixels. The raster is produced block by
 block, so memory stays bounded at full Flanders scale, and appears atomically.
@@ -23,37 +27,39 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
-import rasterio
-import rasterio.shutil
 import rasterio.windows
 import shapely
 from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.windows import Window
-from tqdm import tqdm
 
 from .bvmpolygons import BVMPolygons, HasBVMPolygons
 from .bwk import UnitMapping
 from .checks import check_pixels, check_resolution
 from .classes import CLASSES, IGNORE_INDEX, BVMClass
+from .cog import (
+    COG_BLOCK_SIZE as COG_BLOCK_SIZE,  # its old import path
+    BlockSource,
+    write_cog,
+)
 from .crs import DEFAULT_CRS, resolution_for
 from .errors import BVMValueError
-from .fileio import atomic_path, check_output, staging_folder
+from .fileio import check_output
 from .pixelgrid import Grid as Grid  # its old import path
 from .scanline import polygon_coverage
 from .sheets import Sheet
 
 __all__ = [
     'COG_BLOCK_SIZE',
+    'ClassSource',
     'class_raster_aux_xml',
     'rasterize_bvm',
     'write_class_raster',
 ]
 
-#: Tile size of the written GeoTIFFs.
-COG_BLOCK_SIZE = 512
-
-BlockSource = NDArray[np.uint8] | Callable[[Window], NDArray[np.uint8]]
+#: Class ids to write: ``[height, width]`` uint8, or a function returning the
+#: block of a window.
+ClassSource = NDArray[np.uint8] | Callable[[Window], NDArray[np.uint8]]
 
 
 def class_raster_aux_xml(
@@ -61,9 +67,12 @@ def class_raster_aux_xml(
 ) -> str:
     """The GDAL ``.aux.xml`` naming the classes of a class-id raster.
 
-    It holds the band description, the class names as category names and a
-    thematic raster attribute table (value, class name, red, green, blue), which
-    QGIS and GDAL read from beside the GeoTIFF.
+    It holds the band description, the colour table (one entry per value up to
+    the largest class id, transparent where no class has the value; nodata has
+    no entry, so QGIS's paletted renderer lists the classes and nothing else),
+    the class names as category names and a thematic raster attribute table
+    (value, class name, red, green, blue), which QGIS and GDAL read from beside
+    the GeoTIFF.
 
     Args:
         classes: the classes; their ids are the pixel values.
@@ -92,10 +101,20 @@ def class_raster_aux_xml(
         + '</Row>\n'
         for row, c in enumerate(classes)
     )
+    entries = ''.join(
+        '      <Entry c1="{}" c2="{}" c3="{}" c4="{}"/>\n'.format(
+            *((*by_id[i].rgb, 255) if i in by_id else (0, 0, 0, 0))
+        )
+        for i in range(max(by_id) + 1)
+    )
     return (
         '<PAMDataset>\n'
         '  <PAMRasterBand band="1">\n'
         f'    <Description>{escape(description)}</Description>\n'
+        '    <ColorInterp>Palette</ColorInterp>\n'
+        '    <ColorTable>\n'
+        f'{entries}'
+        '    </ColorTable>\n'
         '    <CategoryNames>\n'
         f'{categories}'
         '    </CategoryNames>\n'
@@ -109,7 +128,7 @@ def class_raster_aux_xml(
 
 def write_class_raster(
     path: str | os.PathLike[str],
-    data: BlockSource,
+    data: ClassSource,
     grid: Grid,
     classes: Sequence[BVMClass] = CLASSES,
     nodata: int = IGNORE_INDEX,
@@ -120,9 +139,13 @@ def write_class_raster(
 ) -> Path:
     """Write a class-id raster as a COG with colour table and class names.
 
+    The colour table, the class names and a raster attribute table are in the
+    ``.tif.aux.xml`` beside the GeoTIFF (:func:`class_raster_aux_xml`): a TIFF's
+    own colour map always has 256 entries, which QGIS lists as 256 classes.
+
     Args:
-        path: the ``.tif`` to write; a ``.tif.aux.xml`` with the class names is
-            written beside it.
+        path: the ``.tif`` to write; a ``.tif.aux.xml`` with the colour table
+            and class names is written beside it.
         data: the class ids, uint8 [height, width], or a function returning the
             uint8 block of a :class:`~rasterio.windows.Window` (bounded memory).
         grid: the raster grid.
@@ -131,7 +154,7 @@ def write_class_raster(
         nodata: the nodata value.
         description: the band description.
         block_size: pixels per block side when producing ``data`` (a multiple of
-            :data:`COG_BLOCK_SIZE`).
+            :data:`~torchgeo_bvm.cog.COG_BLOCK_SIZE`).
         progress: show a progress bar.
         before_commit: called once every block is written, before the file
             appears; raising from it leaves no file (and any old one as it was).
@@ -140,76 +163,41 @@ def write_class_raster(
         The written path.
 
     Raises:
-        ValueError: if an array has the wrong shape or a block the wrong size.
+        BVMValueError: if an array has the wrong shape or a block the wrong size.
     """
     path = Path(path)
-    if grid.crs is None:
-        raise BVMValueError(f'{path}: the grid has no CRS')
     height, width = grid.shape
-    check_pixels(width, height, f'{path}')
-    if isinstance(data, np.ndarray) and data.shape != (height, width):
-        raise BVMValueError(
-            f'{path}: data of shape {data.shape} for a grid of '
-            f'{height} x {width} pixels'
-        )
-    profile = {
-        'driver': 'GTiff',
-        'dtype': 'uint8',
-        'count': 1,
-        'width': width,
-        'height': height,
-        'crs': grid.crs.to_wkt(),
-        'transform': grid.transform,
-        'nodata': nodata,
-        'tiled': True,
-        'blockxsize': COG_BLOCK_SIZE,
-        'blockysize': COG_BLOCK_SIZE,
-        'compress': 'deflate',
-        'BIGTIFF': 'IF_SAFER',
-    }
-    colours = {c.id: (*c.rgb, 255) for c in classes}
-    colours[nodata] = (0, 0, 0, 0)
-    windows = list(grid.windows(block_size))
-    # The staging file sits in a hidden folder beside the output (same file
-    # system, never found by a dataset scan), removed whatever happens.
-    with staging_folder(path) as folder, atomic_path(path) as temporary:
-        staging = folder / 'blocks.tif'
-        with rasterio.open(staging, 'w', **profile) as dst:
-            for window in tqdm(
-                windows, desc=f'writing {path.name}', unit='block', disable=not progress
-            ):
-                block = _block(data, window)
-                dst.write(block, 1, window=window)
-            dst.write_colormap(1, colours)
-            dst.set_band_description(1, description)
-        if before_commit is not None:
-            before_commit()
-        # The COG driver only copies from a finished dataset; the staging file
-        # lets the blocks be produced one at a time.
-        rasterio.shutil.copy(
-            staging,
-            temporary,
-            driver='COG',
-            COMPRESS='DEFLATE',
-            BLOCKSIZE=str(COG_BLOCK_SIZE),
-            OVERVIEW_RESAMPLING='NEAREST',
-            BIGTIFF='IF_SAFER',
-        )
-        aux = temporary.with_name(temporary.name + '.aux.xml')
-        aux.write_text(class_raster_aux_xml(classes, description))
-    return path
-
-
-def _block(data: BlockSource, window: Window) -> NDArray[np.uint8]:
     if isinstance(data, np.ndarray):
-        rows, cols = window.toslices()
-        return np.asarray(data[rows, cols], dtype=np.uint8)
-    block = np.asarray(data(window), dtype=np.uint8)
-    if block.shape != (window.height, window.width):
-        raise BVMValueError(
-            f'block function returned shape {block.shape} for window {window}'
-        )
-    return block
+        if data.shape != (height, width):
+            raise BVMValueError(
+                f'{path}: data of shape {data.shape} for a grid of '
+                f'{height} x {width} pixels'
+            )
+        source: BlockSource = data[np.newaxis]
+    else:
+        function = data
+
+        def source(window: Window) -> NDArray[np.uint8]:
+            block = np.asarray(function(window), dtype=np.uint8)
+            if block.shape != (window.height, window.width):
+                raise BVMValueError(
+                    f'block function returned shape {block.shape} for window {window}'
+                )
+            return block[np.newaxis]
+
+    return write_cog(
+        path,
+        source,
+        grid,
+        count=1,
+        dtype='uint8',
+        nodata=nodata,
+        descriptions=[description],
+        aux_xml=class_raster_aux_xml(classes, description),
+        block_size=block_size,
+        progress=progress,
+        before_commit=before_commit,
+    )
 
 
 def rasterize_bvm(

@@ -6,7 +6,9 @@
 * :func:`display_bands` and :func:`stretch`: which bands of an image to show and
   how to scale them for display;
 * :func:`save_figure`: write a figure atomically and release it;
-* :func:`plot_grid`: the map sheets coloured by split.
+* :func:`plot_grid`: the map sheets coloured by split;
+* :func:`plot_class_map` and :func:`map_axes`: a class raster as a map, with
+  coordinates, a scale bar and a legend.
 
 The library never chooses a matplotlib backend: scripts, tests and the command
 line do (``MPLBACKEND=Agg``), so figures also show in notebooks.
@@ -16,24 +18,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
-from .classes import CLASSES
+from .classes import CLASSES, IGNORE_INDEX
 from .errors import BVMValueError
 from .fileio import atomic_path
 
+if TYPE_CHECKING:  # the command lines that draw maps do not import torch
+    from torch import Tensor
+
+    from .pixelgrid import Grid
+
 __all__ = [
+    'IGNORED_LABEL',
     'SPLIT_COLOURS',
     'class_colormap',
     'class_legend',
     'display_bands',
+    'ignored_patch',
+    'map_axes',
+    'plot_class_map',
     'plot_grid',
+    'sample_date',
     'save_figure',
     'stretch',
 ]
@@ -76,6 +93,47 @@ def class_legend(present: Iterable[int], numbered: bool = False) -> list[Patch]:
     return [Patch(color=c.colour, label=c.name) for c in CLASSES if c.id in ids]
 
 
+#: What white (IGNORE_INDEX) means in a label panel of a training sample.
+IGNORED_LABEL = (
+    'no label (ignored): cloud or shadow, no data,\noutside Flanders, no BVM '
+    'polygon, or mirrored\npast the sheet edge'
+)
+
+
+def ignored_patch(label: str = IGNORED_LABEL) -> Patch:
+    """The legend entry of IGNORE_INDEX pixels, which class plots leave white.
+
+    Args:
+        label: what white means in the plot.
+
+    Returns:
+        A white patch with a grey edge.
+    """
+    return Patch(facecolor='white', edgecolor='grey', label=label)
+
+
+def sample_date(bounds: Iterable[float] | Tensor) -> str | None:
+    """The acquisition date of a TorchGeo sample, from its ``bounds``.
+
+    Args:
+        bounds: the sample's 9 ``bounds`` values (x, y and time slices; the
+            time as POSIX seconds).
+
+    Returns:
+        ``YYYY-MM-DD`` of the middle of the time slice, or None when the slice
+        spans more than a few days (several dates) or is missing.
+    """
+    import pandas as pd
+
+    values = [float(v) for v in bounds]
+    if len(values) < 8 or not all(np.isfinite(values[6:8])):
+        return None
+    start, stop = values[6], values[7]
+    if stop - start > 3 * 86400:
+        return None
+    return str(pd.Timestamp((start + stop) / 2, unit='s').date())
+
+
 def display_bands(
     bands: Sequence[str], true_colour: Sequence[str], false_colour: Sequence[str]
 ) -> tuple[list[str], str]:
@@ -104,25 +162,30 @@ def stretch(
 ) -> NDArray[np.float64]:
     """Scale ``[H, W, C]`` to 0..1 between the 2nd and 98th percentile of ``pixels``.
 
+    One low and one high value for all channels, so a true-colour picture keeps
+    its colour balance (stretching each band on its own turns grey roads purple).
+
     Args:
         shown: the image, channels last.
         pixels: ``[N, C]``, the pixels the percentiles come from (default every
-            pixel of ``shown``).
+            pixel of ``shown``); leave out clouds and pixels without data, or
+            they set the scale.
 
     Returns:
         The scaled image; a single channel comes back as ``[H, W]`` (grey).
     """
     if pixels is None:
         pixels = shown.reshape(-1, shown.shape[-1])
-    low, high = np.percentile(pixels, [2, 98], axis=0)
-    scaled: NDArray[np.float64] = np.clip(
-        (shown - low) / np.maximum(high - low, 1e-6), 0, 1
-    )
+    low, high = np.percentile(pixels, [2, 98])
+    scaled: NDArray[np.float64] = np.clip((shown - low) / max(high - low, 1e-6), 0, 1)
     return scaled[..., 0] if scaled.shape[-1] == 1 else scaled
 
 
 def save_figure(figure: Figure, path: str | Path, dpi: int) -> None:
     """Write a figure atomically (format from the suffix, PNG without one), close it.
+
+    The image is cut to what the figure draws (``bbox_inches='tight'``), so
+    neither blank margins nor labels pushed past the edge end up in it.
 
     Args:
         figure: the figure.
@@ -133,20 +196,32 @@ def save_figure(figure: Figure, path: str | Path, dpi: int) -> None:
 
     with atomic_path(path) as temporary:
         figure.savefig(
-            temporary, dpi=dpi, format=Path(path).suffix.lstrip('.') or 'png'
+            temporary,
+            dpi=dpi,
+            format=Path(path).suffix.lstrip('.') or 'png',
+            bbox_inches='tight',
+            pad_inches=0.15,
         )
     plt.close(figure)
 
 
 def plot_grid(
-    frame: gpd.GeoDataFrame, path: str | Path, title: str | None = None
+    frame: gpd.GeoDataFrame,
+    path: str | Path,
+    title: str | None = None,
+    data: BaseGeometry | None = None,
 ) -> None:
     """Draw sheets coloured by split with their codes, and save it as an image.
+
+    The legend sits outside the map and lists the splits in the order of the
+    title's shares; sheet codes are sized to fit their sheets.
 
     Args:
         frame: a :func:`~torchgeo_bvm.sheets.grid` frame with a ``split`` column.
         path: the image file to write (PNG).
         title: the figure title (default: a summary of the split shares).
+        data: where the data lie (in the frame's CRS), drawn hatched over the
+            sheets; None draws nothing.
 
     Raises:
         ValueError: if ``frame`` has no ``split`` column.
@@ -155,25 +230,170 @@ def plot_grid(
 
     if 'split' not in frame.columns:
         raise BVMValueError("plot_grid needs a 'split' column: pass scheme= to grid()")
-    figure, axes = plt.subplots(figsize=(14, 7), layout='constrained')
-    palette = dict(SPLIT_COLOURS)
-    extra = [s for s in dict.fromkeys(frame['split']) if s not in palette]
+    splits = [s for s in SPLIT_COLOURS if s in set(frame['split'])]
+    splits += [s for s in dict.fromkeys(frame['split']) if s not in SPLIT_COLOURS]
+    palette: dict[str, str | tuple[float, float, float, float]] = dict(SPLIT_COLOURS)
     cmap = plt.get_cmap('tab10')
+    extra = [s for s in splits if s not in palette]
     palette.update({s: cmap(i) for i, s in enumerate(extra)})
-    colours = [palette[s] for s in frame['split']]
-    frame.plot(ax=axes, color=colours, edgecolor='white', linewidth=0.4)
+
+    xmin, ymin, xmax, ymax = frame.total_bounds
+    width = 14.0 if len(frame) > 16 else 8.0
+    height = min(max(width * (ymax - ymin) / (xmax - xmin), 3.0), 9.0)
+    figure, axes = plt.subplots(
+        figsize=(width + 2.2, height + 0.8), layout='constrained'
+    )
+    frame.plot(
+        ax=axes,
+        color=[palette[s] for s in frame['split']],
+        edgecolor='white',
+        linewidth=0.6,
+    )
     kbl = frame.dissolve(by=frame['CODE'].str.split('/').str[0])
-    kbl.boundary.plot(ax=axes, color='black', linewidth=0.8)
-    fontsize = 7 if len(frame) <= 50 else 4 if len(frame) <= 200 else 2.5
+    kbl.boundary.plot(ax=axes, color='black', linewidth=0.9)
+    handles: list[Artist] = [Patch(color=palette[s], label=s) for s in splits]
+    if data is not None and not data.is_empty:
+        gpd.GeoSeries([data], crs=frame.crs).plot(
+            ax=axes, facecolor='none', edgecolor='black', hatch='///', linewidth=1.2
+        )
+        handles.append(
+            Patch(facecolor='none', edgecolor='black', hatch='///', label='data')
+        )
+    # Codes sized to the narrowest sheet: its width in points over the code's
+    # length in characters (about 0.6 em each).
+    points_per_unit = 72 * width / (xmax - xmin)
+    widths = frame.geometry.bounds['maxx'] - frame.geometry.bounds['minx']
+    longest = max(len(str(c)) for c in frame['CODE'])
+    fontsize = float(
+        np.clip(0.9 * widths.min() * points_per_unit / (0.6 * longest), 3, 11)
+    )
     for code, geometry in zip(frame['CODE'], frame.geometry, strict=True):
         point = geometry.representative_point()
         axes.annotate(
-            code, (point.x, point.y), ha='center', va='center', fontsize=fontsize
+            code,
+            (point.x, point.y),
+            ha='center',
+            va='center',
+            fontsize=fontsize,
+            color='white',
+            fontweight='bold',
         )
     areas = frame.geometry.area.groupby(frame['split']).sum()
-    shares = ', '.join(f'{s} {100 * a / areas.sum():.0f} %' for s, a in areas.items())
+    shares = ', '.join(f'{s} {100 * areas[s] / areas.sum():.0f} %' for s in splits)
     axes.set_title(title or f'Map sheets by split ({shares} of the area)')
     axes.set_axis_off()
-    handles = [Patch(color=palette[s], label=s) for s in dict.fromkeys(frame['split'])]
-    axes.legend(handles=handles, loc='lower left')
+    figure.legend(handles=handles, loc='outside right upper')
     save_figure(figure, path, dpi=150)
+
+
+def plot_class_map(
+    classes: NDArray[np.uint8],
+    grid: Grid,
+    path: str | Path,
+    title: str,
+    dpi: int = 120,
+) -> None:
+    """Draw a class-id raster as a map and save it as an image.
+
+    The figure is cut to the pixels that hold a class and sized to them, framed,
+    with coordinates in kilometres (or degrees), a scale bar and a legend of the
+    classes shown; IGNORE_INDEX pixels are left white.
+
+    Args:
+        classes: ``[height, width]`` class ids.
+        grid: the raster's grid (CRS, transform).
+        path: the image file to write (PNG).
+        title: the figure title.
+        dpi: its resolution.
+    """
+    import matplotlib.pyplot as plt
+
+    rows, cols = np.nonzero(classes != IGNORE_INDEX)
+    if rows.size:
+        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    else:
+        r0, r1, c0, c1 = 0, classes.shape[0], 0, classes.shape[1]
+    shown = classes[r0:r1, c0:c1]
+    left, top = grid.left + c0 * grid.xres, grid.top - r0 * grid.yres
+    right, bottom = left + shown.shape[1] * grid.xres, top - shown.shape[0] * grid.yres
+    map_width = 7.0
+    map_height = map_width * (top - bottom) / max(right - left, 1e-12)
+    if grid.crs is not None and grid.crs.is_geographic:
+        map_height *= 1 / np.cos(np.radians((top + bottom) / 2))
+    figure, axes = plt.subplots(
+        figsize=(map_width + 3.6, min(max(map_height, 2.5), 10) + 1.0),
+        layout='constrained',
+    )
+    axes.imshow(
+        shown,
+        cmap=class_colormap(),
+        vmin=0,
+        vmax=255,
+        interpolation='nearest',
+        extent=(left, right, bottom, top),
+    )
+    map_axes(axes, grid.crs)
+    handles: list[Artist] = list(class_legend(np.unique(shown).tolist()))
+    if (shown == IGNORE_INDEX).any():
+        handles.append(ignored_patch('no prediction (outside the sheet or Flanders)'))
+    figure.legend(handles=handles, loc='outside right upper', fontsize=8)
+    axes.set_title(title)
+    save_figure(figure, path, dpi=dpi)
+
+
+def map_axes(axes: Axes, crs: CRS | None) -> None:
+    """Coordinates and a scale bar for a map drawn in ``crs`` units.
+
+    Projected coordinates are labelled in kilometres without an offset,
+    geographic ones in degrees; the scale bar is a round number of metres or
+    kilometres, about a fifth of the map's width.
+
+    Args:
+        axes: the map's axes, its limits set.
+        crs: the CRS of the coordinates (None: unlabelled map units).
+    """
+    from matplotlib.ticker import FuncFormatter
+    from mpl_toolkits.axes_grid1.anchored_artists import (  # type: ignore[import-untyped]
+        AnchoredSizeBar,
+    )
+
+    geographic = crs is not None and crs.is_geographic
+    x0, x1 = axes.get_xlim()
+    y0, y1 = axes.get_ylim()
+    if geographic:
+        unit = 'degrees'
+        metres_per_unit = 111_320 * float(np.cos(np.radians((y0 + y1) / 2)))
+        axes.set_aspect(1 / np.cos(np.radians((y0 + y1) / 2)))
+    else:
+        unit = 'km'
+        metres_per_unit = 1.0
+        kilometres = FuncFormatter(lambda value, _: f'{value / 1000:g}')
+        axes.xaxis.set_major_formatter(kilometres)
+        axes.yaxis.set_major_formatter(kilometres)
+    name = crs.to_string() if crs is not None else 'map units'
+    axes.set_xlabel(f'x ({name}, {unit})', fontsize=8)
+    axes.set_ylabel(f'y ({name}, {unit})', fontsize=8)
+    axes.tick_params(labelsize=7)
+    width_m = abs(x1 - x0) * metres_per_unit
+    length_m = _round_length(width_m / 5)
+    label = f'{length_m / 1000:g} km' if length_m >= 1000 else f'{length_m:g} m'
+    axes.add_artist(
+        AnchoredSizeBar(
+            axes.transData,
+            length_m / metres_per_unit,
+            label,
+            loc='lower right',
+            pad=0.4,
+            borderpad=0.6,
+            sep=3,
+            size_vertical=abs(y1 - y0) / 150,
+            frameon=True,
+            fontproperties={'size': 8},
+        )
+    )
+
+
+def _round_length(metres: float) -> float:
+    """The largest 1, 2 or 5 x 10^n metres not above ``metres``."""
+    power = 10 ** np.floor(np.log10(max(metres, 1e-9)))
+    return float(max(m for m in (1, 2, 5) if m * power <= metres) * power)

@@ -21,7 +21,9 @@ With non-overlapping tiles both give the argmax of each tile's output.
 Pixels outside the sheet, outside Flanders or covered by no tile are
 :data:`~torchgeo_bvm.classes.IGNORE_INDEX`. Maps carry the class colour table and
 names (QGIS shows them labelled); optionally the per-class probabilities are
-written too, scaled to uint8 0..250 (255 = nodata), and a PNG preview.
+written too, as uint8 0..250 (255 = nodata) with GDAL's per-band scale 1/250,
+so QGIS shows probabilities 0..1 and ``raw * dataset.scales[band]`` gives them
+in rasterio; and a PNG preview. Every GeoTIFF is a Cloud Optimized GeoTIFF.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import rasterio
 import shapely
 import torch
 from affine import Affine
@@ -43,11 +44,11 @@ from pyproj import CRS
 from torch import Tensor
 
 from .classes import CLASS_NAMES, IGNORE_INDEX
+from .cog import write_cog
 from .errors import BVMValueError
-from .fileio import atomic_path
 from .labels import write_class_raster
 from .pixelgrid import Grid
-from .plot import class_colormap, class_legend, save_figure
+from .plot import plot_class_map
 from .samplers import KaartbladGridSampler
 from .scanline import polygon_coverage
 
@@ -119,7 +120,7 @@ class SheetMosaic:
             row: the tile's top row relative to the box.
 
         Raises:
-            ValueError: if the tile is not square or has the wrong class count.
+            BVMValueError: if the tile is not square or has the wrong class count.
         """
         tile = np.asarray(
             probabilities.detach().float().cpu().numpy()
@@ -210,8 +211,10 @@ class SheetPredictionWriter(BasePredictionWriter):
     ``<output_dir>/<sheet>.tif`` (file-safe code, e.g. ``22_7-8.tif``): uint8 class
     ids, nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, the class colour table
     and names, on the sheet's pixel box of the imagery grid. Optionally
-    ``<sheet>_probabilities.tif`` (one uint8 band per class, ``p * 250``, band
-    descriptions = class names, nodata 255) and ``<sheet>.png``, a preview.
+    ``<sheet>_probabilities.tif`` (one uint8 band per class, ``p * 250`` with
+    GDAL scale ``1/250``, band descriptions = class names, nodata 255) and
+    ``<sheet>.png``, a preview. At the end of prediction it prints the paths
+    of the files written (:attr:`written`).
 
     A sheet is written as soon as its last tile has arrived, so memory holds one
     sheet at a time; run prediction on a single device (under DDP every rank would
@@ -254,7 +257,7 @@ class SheetPredictionWriter(BasePredictionWriter):
             pl_module: the task.
 
         Raises:
-            ValueError: if the data module has no KaartbladGridSampler for predict.
+            BVMValueError: if the data module has no KaartbladGridSampler for predict.
         """
         datamodule = getattr(trainer, 'datamodule', None)
         sampler = getattr(datamodule, 'predict_sampler', None)
@@ -306,7 +309,7 @@ class SheetPredictionWriter(BasePredictionWriter):
     def on_predict_epoch_end(
         self, trainer: Trainer, pl_module: LightningModule
     ) -> None:
-        """Write the sheets still in memory.
+        """Write the sheets still in memory; print the paths of every file written.
 
         Args:
             trainer: the trainer.
@@ -314,6 +317,10 @@ class SheetPredictionWriter(BasePredictionWriter):
         """
         for index in list(self._mosaics):
             self._finish(index)
+        if trainer.is_global_zero:
+            print(f'predictions: {len(self.written)} files written', flush=True)
+            for path in self.written:
+                print(f'  {path}', flush=True)
 
     def _locate(self, transform: Tensor, size: int) -> tuple[int, int, int]:
         assert self._sampler is not None
@@ -366,55 +373,27 @@ class SheetPredictionWriter(BasePredictionWriter):
                 path.with_name(f'{sheet.file_safe}_probabilities.tif'), mosaic, grid
             )
         if self.preview:
-            _write_preview(
-                path.with_suffix('.png'),
+            preview = path.with_suffix('.png')
+            plot_class_map(
                 mosaic.classes(),
+                grid,
+                preview,
                 f'Predicted classes, sheet {sheet.code}',
             )
+            self.written.append(preview)
 
     def _write_probabilities(self, path: Path, mosaic: SheetMosaic, grid: Grid) -> None:
-        scaled = mosaic.scaled_probabilities()
-        profile = {
-            'driver': 'GTiff',
-            'dtype': 'uint8',
-            'count': scaled.shape[0],
-            'width': mosaic.shape[1],
-            'height': mosaic.shape[0],
-            'crs': self._crs.to_wkt() if self._crs is not None else None,
-            'transform': grid.transform,
-            'nodata': IGNORE_INDEX,
-            'tiled': True,
-            'blockxsize': 256,
-            'blockysize': 256,
-            'compress': 'deflate',
-        }
-        with (
-            atomic_path(path) as temporary,
-            rasterio.open(temporary, 'w', **profile) as sink,
-        ):
-            sink.write(scaled)
-            for band, name in enumerate(CLASS_NAMES[: scaled.shape[0]], start=1):
-                sink.set_band_description(band, name)
-            sink.update_tags(scale=f'1/{PROBABILITY_SCALE}')
+        write_cog(
+            path,
+            mosaic.scaled_probabilities(),
+            grid,
+            count=mosaic.num_classes,
+            dtype='uint8',
+            nodata=IGNORE_INDEX,
+            descriptions=CLASS_NAMES[: mosaic.num_classes],
+            scales=[1 / PROBABILITY_SCALE] * mosaic.num_classes,
+            offsets=[0.0] * mosaic.num_classes,
+            overview_resampling='average',
+            progress=False,
+        )
         self.written.append(path)
-
-
-def _write_preview(path: Path, classes: NDArray[np.uint8], title: str) -> None:
-    import matplotlib.pyplot as plt
-
-    height, width = classes.shape
-    figure, axes = plt.subplots(
-        figsize=(10, 10 * height / max(width, 1) + 1), layout='constrained'
-    )
-    axes.imshow(
-        classes, cmap=class_colormap(), vmin=0, vmax=255, interpolation='nearest'
-    )
-    axes.legend(
-        handles=class_legend(np.unique(classes).tolist()),
-        loc='upper left',
-        bbox_to_anchor=(1.01, 1.0),
-        fontsize=7,
-    )
-    axes.set_title(title)
-    axes.set_axis_off()
-    save_figure(figure, path, dpi=120)

@@ -174,14 +174,20 @@ def test_crs_change_reprojects(hand_shp: Path) -> None:
     np.testing.assert_array_equal(ds[WINDOW]['mask'].numpy(), EXPECTED)
 
 
-def test_unmapped_codes_warned_once(tmp_path: Path) -> None:
+def test_unmapped_codes_summarised_once_per_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     codes = ['bl', '', 'xq', 'xq', None, 'zz']
     polygons = [_rect(i * 10, 0, i * 10 + 10, 10) for i in range(6)]
     path = write_bwkhab(bwkhab_frame(polygons, codes), tmp_path / 'BwkHab.shp')
-    with pytest.warns(UserWarning, match='unmapped EENH1') as record:
+    with caplog.at_level('WARNING', logger='torchgeo_bvm'):
         ds = BVMDataset(path, crs=L72, res=10.0)
-    messages = [str(w.message) for w in record]
+        # Another dataset on the same file (another stage, another command of
+        # the same run) does not repeat the summary.
+        BVMDataset(path, crs=L72, res=10.0)
+    messages = [r.getMessage() for r in caplog.records if r.name == 'torchgeo_bvm']
     assert len(messages) == 1
+    assert messages[0].startswith(f'{path}: 5 of 6 features')
     assert '5 of 6 features' in messages[0]
     assert "'xq' x 2" in messages[0]
     assert "'zz' x 1" in messages[0]

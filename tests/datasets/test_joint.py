@@ -23,11 +23,12 @@ from tests.joint_scene import (
     write_scene,
 )
 from torchgeo_bvm.boundary import read_boundary
-from torchgeo_bvm.classes import IGNORE_INDEX
+from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX
 from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2, merge_joint_samples
 from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, CloudRule, Sentinel2TOC
+from torchgeo_bvm.plot import IGNORED_LABEL
 from torchgeo_bvm.samplers import (
     CentreTimestampSampler,
     KaartbladGridSampler,
@@ -279,7 +280,17 @@ def test_plot(dataset: BVMSentinel2) -> None:
     figure = dataset.plot(sample, suptitle='sample')
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 3
-    assert figure.axes[0].get_title() == 'true colour (B04 B03 B02)'
+    day = pd.Timestamp(
+        (float(sample['bounds'][6]) + float(sample['bounds'][7])) / 2, unit='s'
+    )
+    assert figure.axes[0].get_title() == f'true colour (B04 B03 B02), {day.date()}'
+    # The legend names the classes shown, and what white means.
+    shown = set(np.unique(sample['mask'].numpy()).tolist())
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    expected = [c.name for c in CLASSES if c.id in shown]
+    if IGNORE_INDEX in shown:
+        expected.append(IGNORED_LABEL)
+    assert labels == expected
 
 
 # ---------------------------------------------------------------- fast paths

@@ -816,3 +816,40 @@ def test_nodata_is_never_data_when_warped(tmp_path: Path, crs: str) -> None:
     assert (image[~valid] == 0).all()
     # About the 100 nodata pixels and the area outside the file are invalid.
     assert valid.sum() < native[native.bounds]['valid'].numpy().sum() + 50
+
+
+def test_one_default_grid_rule_with_the_labels(mini_flanders, tmp_path: Path) -> None:
+    import warnings
+
+    from torchgeo_bvm.crs import resolution_for
+    from torchgeo_bvm.datasets.bvm import BVMDataset
+    from torchgeo_bvm.synth.flanders import write_openeo_downloads
+
+    folder, manifest = mini_flanders
+    products = folder / manifest['imagery']['root']
+    # In their own CRS, the products keep their own 10 m grid.
+    assert Sentinel2TOC(products).res == (10.0, 10.0)
+    # In another CRS, imagery and labels take the same default: 10 m expressed
+    # in that CRS (in EPSG:4326, x and y differ in degrees).
+    labels = BVMDataset(folder / manifest['bvm'])
+    for crs in ('EPSG:4326', 'EPSG:31370'):
+        imagery = Sentinel2TOC(products, crs=crs)
+        assert imagery.res == resolution_for(crs)
+        assert BVMDataset(
+            folder / manifest['bvm'], crs=CRS.from_user_input(crs)
+        ).res == (resolution_for(crs))
+    assert labels.res == resolution_for('EPSG:4326')
+    with warnings.catch_warnings():
+        # TorchGeo warns "Converting BVMDataset res from ... to ..." when the
+        # second dataset's resolution differs from the first's.
+        warnings.simplefilter('error')
+        joint = Sentinel2TOC(products, crs='EPSG:4326') & labels
+    assert joint.res == resolution_for('EPSG:4326')
+    # openEO files (EPSG:4326, as downloaded) keep their own grid in their CRS,
+    # and take the rule in another.
+    out = tmp_path / 's2'
+    (first, *_) = write_openeo_downloads(folder, out, ['22'], [2020], [4])
+    with rasterio.open(first) as source:
+        own = source.res
+    assert Sentinel2TOC(out).res == own
+    assert Sentinel2TOC(out, crs='EPSG:32631').res == (10.0, 10.0)

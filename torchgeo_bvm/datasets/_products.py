@@ -36,9 +36,9 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
-from rasterio.warp import calculate_default_transform
 from torchgeo.datasets.utils import find_files as torchgeo_find_files
 
+from ..crs import pixel_size_m, resolution_for
 from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import atomic_path, default_cache_dir
 from ..pixelgrid import Grid, nodata_is_the_only_mask
@@ -625,6 +625,13 @@ def default_res(
 ) -> tuple[float, float]:
     """The resolution an item is read at by default in a CRS.
 
+    In the file's own CRS: its own grid (Terrascope products on their 10 m
+    grid, openEO files at their pixel size). In any other CRS: the file's
+    ground sampling distance in metres expressed in that CRS by
+    :func:`~torchgeo_bvm.crs.resolution_for`, the rule
+    :class:`~torchgeo_bvm.datasets.BVMDataset` follows too, so imagery and
+    labels opened in the same CRS share a resolution.
+
     Args:
         item: the item.
         header: the header of its reference file.
@@ -632,21 +639,22 @@ def default_res(
         dst_crs: the CRS of the dataset.
 
     Returns:
-        ``(x, y)``: Terrascope products on their 10 m grid, openEO files at
-        their own resolution, as GDAL would warp them into ``dst_crs``.
+        ``(x, y)`` in units of ``dst_crs``.
     """
     left, bottom, right, top = header.bounds
     if item.layout == 'terrascope':
+        if src_crs != dst_crs:
+            return resolution_for(dst_crs, _TERRASCOPE_GRID_M)
         width = max(1, round((right - left) / _TERRASCOPE_GRID_M))
         height = max(1, round((top - bottom) / _TERRASCOPE_GRID_M))
-    else:
-        width, height = header.width, header.height
-    if src_crs == dst_crs:
         return ((right - left) / width, (top - bottom) / height)
-    transform, _, _ = calculate_default_transform(
-        src_crs, dst_crs, width, height, left, bottom, right, top
-    )
-    return (abs(transform.a), abs(transform.e))
+    if src_crs == dst_crs:
+        return ((right - left) / header.width, (top - bottom) / header.height)
+    centre = ((left + right) / 2, (bottom + top) / 2)
+    res = (abs(header.transform[0]), abs(header.transform[4]))
+    # The north-south size: in degrees it hardly varies across Flanders.
+    metres = pixel_size_m(src_crs, res, centre)[1]
+    return resolution_for(dst_crs, round(metres, 2))
 
 
 def list_files(paths: Iterable[str | Path]) -> Iterator[str]:

@@ -81,8 +81,9 @@ class BVMDataset(CachedBounds, VectorDataset):
     shipped versioned table or your own) with ``HAB1`` as tie-breaker, or from an
     integer label column such as the paper's ``Label`` (1..14 -> 0..13, 0 ->
     :data:`~torchgeo_bvm.classes.IGNORE_INDEX`). Units that no rule maps become
-    *Unknown* (id 10); they are counted and reported once, in one warning, when
-    the dataset is created. Pixels covered by no polygon are
+    *Unknown* (id 10); they are counted when the dataset is created and
+    summarised in one line on the ``torchgeo_bvm`` logger, once per file and
+    process. Pixels covered by no polygon are
     :data:`~torchgeo_bvm.classes.IGNORE_INDEX`.
 
     Pixels belong to a polygon when their centre lies inside it (holes
@@ -109,6 +110,46 @@ class BVMDataset(CachedBounds, VectorDataset):
       Natura 2000 Habitatkaart, uitgave 2023. Rapporten van het Instituut voor
       Natuur- en Bosonderzoek 2023 (31). INBO, Brussel.
       https://doi.org/10.21436/inbor.96375305
+
+    Creating the dataset reads only the layer's metadata and label columns (the
+    columns are cached in the cache folder too, while the layer is unchanged);
+    the polygons are prepared (or found prepared in the cache) by :meth:`load`
+    or at the first sample. Call :meth:`load` before handing the dataset to a
+    DataLoader with workers, as :class:`~torchgeo_bvm.datamodules.BVMDataModule`
+    does, so that the main process prepares them; otherwise the first worker to
+    need them prepares them while the others wait for it.
+
+    Args:
+        paths: the BVM layer: a ``.shp``, a ``.zip`` of it, a ``.gpkg``, a
+            GeoParquet file, or a folder holding exactly one of them (named
+            ``BwkHab`` if there are several).
+        crs: CRS of the samples (default EPSG:4326, see
+            :data:`~torchgeo_bvm.crs.DEFAULT_CRS`).
+        res: resolution in units of ``crs`` (default 10 m expressed in ``crs``
+            by :func:`~torchgeo_bvm.crs.resolution_for`, the rule
+            :class:`~torchgeo_bvm.datasets.Sentinel2TOC` follows too).
+        transforms: a function/transform that takes a sample and returns a
+            transformed version.
+        layer: layer name in a GeoPackage, or shapefile name in a ``.zip``
+            (default ``BwkHab``, or the only layer there is).
+        label_field: the field to label with: a mapping-unit field (text, e.g.
+            ``EENH1``) classified by ``mapping``, or an integer field (e.g.
+            the paper's ``Label``, 1..14, 0 = no label).
+        mapping: the unit -> class table (CSV path, DataFrame or
+            :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
+        habitat_field: the tie-breaking habitat field (rule 9 of
+            :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
+            is left at its default; ``None`` to disable.
+        cache_dir: where the prepared polygons and label columns are cached
+            (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+
+    Raises:
+        DatasetNotFoundError: if ``paths`` holds no BVM layer.
+        BVMFileError: if the layer is empty, truncated or unreadable.
+        BVMValueError: if the layer, the label field or the habitat field does
+            not exist (the message lists what exists), the layer is empty or
+            holds no polygons, its label field is of an unusable type, its
+            coordinates cannot be in its CRS, or ``crs`` or ``res`` is invalid.
     """
 
     filename_glob = '*'
@@ -125,47 +166,6 @@ class BVMDataset(CachedBounds, VectorDataset):
         habitat_field: str | None = 'HAB1',
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Initialise a new BVMDataset.
-
-        Only the layer's metadata and label columns are read here (the columns
-        are cached in the cache folder too, while the layer is unchanged); the
-        polygons are prepared (or found prepared in the cache) by :meth:`load` or at the
-        first sample. Call :meth:`load` before handing the dataset to a
-        DataLoader with workers, as :class:`~torchgeo_bvm.datamodules.BVMDataModule`
-        does, so that the main process prepares them; otherwise the first worker
-        to need them prepares them while the others wait for it.
-
-        Args:
-            paths: the BVM layer: a ``.shp``, a ``.zip`` of it, a ``.gpkg``, a
-                GeoParquet file, or a folder holding exactly one of them (named
-                ``BwkHab`` if there are several).
-            crs: CRS of the samples (default EPSG:4326, see
-                :data:`~torchgeo_bvm.crs.DEFAULT_CRS`).
-            res: resolution in units of ``crs`` (default the equivalent of 10 m,
-                see :func:`~torchgeo_bvm.crs.resolution_for`).
-            transforms: a function/transform that takes a sample and returns a
-                transformed version.
-            layer: layer name in a GeoPackage, or shapefile name in a ``.zip``
-                (default ``BwkHab``, or the only layer there is).
-            label_field: the field to label with: a mapping-unit field (text, e.g.
-                ``EENH1``) classified by ``mapping``, or an integer field (e.g.
-                the paper's ``Label``, 1..14, 0 = no label).
-            mapping: the unit -> class table (CSV path, DataFrame or
-                :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
-            habitat_field: the tie-breaking habitat field (rule 9 of
-                :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
-                is left at its default; ``None`` to disable.
-            cache_dir: where the prepared polygons and label columns are cached
-                (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).
-
-        Raises:
-            DatasetNotFoundError: if ``paths`` holds no BVM layer.
-            BVMFileError: if the layer is empty, truncated or unreadable.
-            BVMValueError: if the layer, the label field or the habitat field does
-                not exist (the message lists what exists), the layer is empty or
-                holds no polygons, its label field is of an unusable type, its
-                coordinates cannot be in its CRS, or ``crs`` or ``res`` is invalid.
-        """
         self.paths = paths
         self.transforms = transforms
         self.label_name = label_field
@@ -341,6 +341,20 @@ class BVMRaster(CachedBounds, RasterDataset):
     nearest-neighbour resampling. On the raster's own grid, samples equal those of
     :class:`BVMDataset` on the same grid, at the cost of a file read instead of a
     rasterisation. See :class:`BVMDataset` for the data and how to cite it.
+
+    Args:
+        paths: label GeoTIFFs or folders holding them.
+        crs: CRS of the samples (default: that of the first file).
+        res: resolution (default: that of the first file).
+        transforms: a function/transform that takes a sample and returns a
+            transformed version.
+        cache: keep file handles open between samples.
+
+    Raises:
+        DatasetNotFoundError: if no raster is found.
+        BVMValueError: for a resolution that is not positive, or a file that
+            is not a label raster (several bands, or not uint8: e.g. a
+            Sentinel-2 band given as labels).
     """
 
     filename_glob = '*.tif'
@@ -354,22 +368,6 @@ class BVMRaster(CachedBounds, RasterDataset):
         transforms: Callable[[Sample], Sample] | None = None,
         cache: bool = True,
     ) -> None:
-        """Initialise a new BVMRaster.
-
-        Args:
-            paths: label GeoTIFFs or folders holding them.
-            crs: CRS of the samples (default: that of the first file).
-            res: resolution (default: that of the first file).
-            transforms: a function/transform that takes a sample and returns a
-                transformed version.
-            cache: keep file handles open between samples.
-
-        Raises:
-            DatasetNotFoundError: if no raster is found.
-            BVMValueError: for a resolution that is not positive, or a file that
-                is not a label raster (several bands, or not uint8: e.g. a
-                Sentinel-2 band given as labels).
-        """
         if res is not None:
             res = check_resolution(res)
         super().__init__(paths, crs=crs, res=res, transforms=transforms, cache=cache)

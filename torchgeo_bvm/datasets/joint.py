@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 import torch
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS
@@ -37,7 +38,14 @@ from ..layout import (
     mirror_sources_from_extent,
 )
 from ..pixelgrid import Grid, location_seed
-from ..plot import class_colormap, display_bands, stretch
+from ..plot import (
+    class_colormap,
+    class_legend,
+    display_bands,
+    ignored_patch,
+    sample_date,
+    stretch,
+)
 from ..scanline import row_extent, runs_to_mask
 from ..sheets import SplitScheme
 from ._fastpath import CachedBounds
@@ -444,8 +452,11 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         """Plot image (true or false colour), labels and, if present, the prediction.
 
         True colour (B04 B03 B02) when those bands are loaded, else false colour
-        (B08 B04 B03), else the first three bands, stretched between the 2nd and
-        98th percentile. Labels use the class colours; ignored pixels are white.
+        (B08 B04 B03), else the first three bands, stretched together between
+        the 2nd and 98th percentile of the labelled pixels (clouds and missing
+        data do not set the scale). Labels use the class colours, with a legend
+        of the classes shown; ignored pixels are white and the legend says why.
+        The image's title gives the acquisition date.
 
         Args:
             sample: a sample, optionally with ``prediction`` ([H, W] class ids).
@@ -458,30 +469,45 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         import matplotlib.pyplot as plt
 
         image = sample['image'].detach().cpu().numpy()
+        mask = sample['mask'].detach().cpu().numpy()
         bands = list(self.bands) or [f'band {i + 1}' for i in range(image.shape[0])]
         names, title = display_bands(bands, TRUE_COLOUR_BANDS, FALSE_COLOUR_BANDS)
-        shown = stretch(np.moveaxis(image[[bands.index(n) for n in names]], 0, -1))
+        picture = np.moveaxis(image[[bands.index(n) for n in names]], 0, -1)
+        labelled = mask != IGNORE_INDEX
+        shown = stretch(picture, picture[labelled] if labelled.any() else None)
         panels = [('mask', 'labels')]
         if 'prediction' in sample:
             panels.append(('prediction', 'prediction'))
         figure, axes = plt.subplots(
-            1, 1 + len(panels), figsize=(4 * (1 + len(panels)), 4)
+            1,
+            1 + len(panels),
+            figsize=(3.6 * (1 + len(panels)) + 3.4, 4),
+            layout='constrained',
         )
         axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
+        date = sample_date(sample['bounds']) if 'bounds' in sample else None
         if show_titles:
-            axes[0].set_title(title)
+            axes[0].set_title(f'{title}, {date}' if date else title, fontsize=9)
+        present: set[int] = set()
         for axis, (key, name) in zip(axes[1:], panels, strict=True):
+            classes = sample[key].detach().cpu().numpy()
+            present |= set(np.unique(classes).tolist())
             axis.imshow(
-                sample[key].detach().cpu().numpy(),
+                classes,
                 cmap=class_colormap(),
                 vmin=0,
                 vmax=255,
                 interpolation='nearest',
             )
             if show_titles:
-                axis.set_title(name)
+                axis.set_title(name, fontsize=9)
         for axis in axes:
-            axis.set_axis_off()
+            axis.set_xticks([])
+            axis.set_yticks([])
+        handles: list[Artist] = list(class_legend(present))
+        if IGNORE_INDEX in present:
+            handles.append(ignored_patch())
+        figure.legend(handles=handles, loc='outside right upper', fontsize=7)
         if suptitle is not None:
             figure.suptitle(suptitle)
         return figure

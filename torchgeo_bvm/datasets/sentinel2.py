@@ -139,9 +139,12 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         paths: folders to search recursively, or files.
         crs: CRS to return samples in (default: the CRS of the first file,
             never resampled).
-        res: resolution in units of ``crs`` (default: 10 m for Terrascope
-            products, the file's resolution for openEO files, as warped into
-            ``crs`` when one is given).
+        res: resolution in units of ``crs``. Default: the first file's own
+            grid in its own CRS (10 m for Terrascope products); in another CRS,
+            its ground sampling distance in metres expressed in ``crs`` by
+            :func:`~torchgeo_bvm.crs.resolution_for`, the rule of
+            :class:`~torchgeo_bvm.datasets.BVMDataset` too (in EPSG:4326, 10 m
+            at the centre of Flanders: x and y differ in degrees).
         bands: band names or a mode of :data:`BAND_MODES` (default all 11).
         cloud_rule: turns SCL into ``valid``; ``None`` ignores SCL (then
             ``valid`` only marks pixels with data).

@@ -40,6 +40,9 @@ of sheet 22 (Gent), so that the whole pipeline can run on a fresh machine:
   10 m; written last, so its ``complete`` flag says the folder is whole.
 * ``overview.png``: the class map beside one true-colour date.
 
+:func:`write_openeo_downloads` writes, from such a folder, the files the openEO
+downloader would fetch for given sheets and dates (:mod:`.openeo`).
+
 **Re-running** into the same folder with the same size and seed reuses what is
 there when the manifest says it is complete, of this generator's version
 (:data:`~torchgeo_bvm.synth.flanders.manifest.GENERATOR_VERSION`), with the
@@ -67,6 +70,7 @@ from ...lazy import exports
 
 if TYPE_CHECKING:
     from .manifest import MANIFEST_NAME, load_manifest
+    from .openeo import write_openeo_downloads
     from .region import (
         DATES,
         DEFAULT_SIZE,
@@ -84,6 +88,7 @@ if TYPE_CHECKING:
 _HOMES = {
     'MANIFEST_NAME': 'manifest',
     'load_manifest': 'manifest',
+    'write_openeo_downloads': 'openeo',
     'DATES': 'region',
     'DEFAULT_SIZE': 'region',
     'RARE_FLOOR': 'region',
@@ -110,6 +115,7 @@ __all__ = [
     'MiniFlandersSize',
     'load_manifest',
     'write_mini_flanders',
+    'write_openeo_downloads',
     'write_refgew',
 ]
 
