@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-COMMANDS = ['demo', 'download', 'grid', 'rasterize', 'stats', 'synth']
+COMMANDS = ['compare', 'demo', 'download', 'grid', 'rasterize', 'stats', 'synth']
 
 
 def timed(argv: list[str], repeat: int) -> float:

@@ -106,7 +106,12 @@ def _gdal_environment_restored(monkeypatch):
     TorchGeo's command line sets them for the whole process; run in-process by
     a test, ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` would hide every
     ``.aux.xml`` (colour tables, class names) from the tests that follow.
+    rasterio copies variables it finds in the environment into GDAL's own
+    configuration when an outermost ``rasterio.Env`` closes, so that copy is
+    cleared as well.
     """
+    from rasterio.env import set_gdal_config
+
     for key in (
         'GDAL_DISABLE_READDIR_ON_OPEN',
         'AWS_NO_SIGN_REQUEST',
@@ -115,3 +120,4 @@ def _gdal_environment_restored(monkeypatch):
         'VSI_CURL_CACHE_SIZE',
     ):
         monkeypatch.delenv(key, raising=False)
+        set_gdal_config(key, None)

@@ -26,10 +26,6 @@ import pytest
 
 PACKAGE = Path(__file__).parents[1] / 'torchgeo_bvm'
 
-#: Findings in torchgeo_bvm/synth, re-laid out in a separate change; this list is
-#: emptied when both are merged. Every other module must have none.
-KNOWN_SYNTH_FINDINGS: set[str] = set()
-
 
 def _private(name: str) -> bool:
     return name.startswith('_') and not (name.startswith('__') and name.endswith('__'))
@@ -116,21 +112,9 @@ def _findings(path: Path) -> list[str]:
     return found
 
 
-def _all_findings() -> tuple[list[str], list[str]]:
-    own, synth = [], []
-    for path in sorted(PACKAGE.rglob('*.py')):
-        findings = _findings(path)
-        if path.is_relative_to(PACKAGE / 'synth'):
-            synth += findings
-        else:
-            own += findings
-    return own, synth
-
-
 def test_imports_point_one_way_and_privates_stay_private() -> None:
-    own, synth = _all_findings()
-    assert own == []
-    assert {f.split(': ', 1)[1] for f in synth} <= KNOWN_SYNTH_FINDINGS
+    findings = [f for path in sorted(PACKAGE.rglob('*.py')) for f in _findings(path)]
+    assert findings == []
 
 
 def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:

@@ -448,6 +448,7 @@ def _torchgeo(arguments: list[str]) -> None:
     undone afterwards (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` would hide
     the class rasters' ``.aux.xml`` from the steps that follow).
     """
+    from rasterio.env import set_gdal_config
     from torchgeo.main import main
 
     print('$ torchgeo ' + ' '.join(arguments), flush=True)
@@ -460,6 +461,8 @@ def _torchgeo(arguments: list[str]) -> None:
         sys.argv = saved_argv
         for key in set(os.environ) - set(saved_environment):
             del os.environ[key]
+            # rasterio may have copied the variable into GDAL's configuration.
+            set_gdal_config(key, None)
         os.environ.update(saved_environment)
 
 
