@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from tests.rasters import assert_valid_cog
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
 from torchgeo_bvm.classmap import ClassMap
 from torchgeo_bvm.pixelgrid import Grid
@@ -27,6 +28,7 @@ def test_writes_the_contract(tmp_path: Path) -> None:
         'count': tmp_path / '22_1-2_count.tif',
     }
     for kind, path in written.items():
+        assert_valid_cog(path)
         with rasterio.open(path) as src:
             assert src.dtypes == ('uint8',)
             assert src.nodata == IGNORE_INDEX

@@ -16,14 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from numpy.typing import NDArray
 from rasterio.windows import Window
-from tqdm import tqdm
 
 from ..classes import IGNORE_INDEX
-from ..fileio import atomic_path
-from ..labels import COG_BLOCK_SIZE, write_class_raster
+from ..cog import BlockSource, write_cog
+from ..labels import write_class_raster
 from ..pixelgrid import Grid
 
 __all__ = ['write_class_map']
@@ -51,7 +49,7 @@ def write_class_map(
             writes no confidence raster.
         count: uint8 observation counts, or a block function; None writes none.
         block_size: pixels per block side when calling block functions (a
-            multiple of :data:`~torchgeo_bvm.labels.COG_BLOCK_SIZE`).
+            multiple of :data:`~torchgeo_bvm.cog.COG_BLOCK_SIZE`).
         progress: show progress bars.
 
     Returns:
@@ -81,35 +79,22 @@ def write_class_map(
 def _write_band(
     path: Path, data: Blocks, grid: Grid, kind: str, block_size: int, progress: bool
 ) -> None:
-    height, width = grid.shape
-    assert grid.crs is not None
-    profile = {
-        'driver': 'GTiff',
-        'dtype': 'uint8',
-        'count': 1,
-        'width': width,
-        'height': height,
-        'crs': grid.crs.to_wkt(),
-        'transform': grid.transform,
-        'nodata': IGNORE_INDEX,
-        'tiled': True,
-        'blockxsize': COG_BLOCK_SIZE,
-        'blockysize': COG_BLOCK_SIZE,
-        'compress': 'deflate',
-        'BIGTIFF': 'IF_SAFER',
-    }
-    windows = list(grid.windows(block_size))
-    with (
-        atomic_path(path) as temporary,
-        rasterio.open(temporary, 'w', **profile) as dst,
-    ):
-        for window in tqdm(
-            windows, desc=f'writing {path.name}', unit='block', disable=not progress
-        ):
-            if isinstance(data, np.ndarray):
-                rows, columns = window.toslices()
-                block = data[rows, columns]
-            else:
-                block = data(window)
-            dst.write(np.asarray(block, dtype=np.uint8), 1, window=window)
-        dst.set_band_description(1, kind)
+    if isinstance(data, np.ndarray):
+        source: BlockSource = data[np.newaxis]
+    else:
+        function = data
+
+        def source(window: Window) -> NDArray[np.uint8]:
+            return np.asarray(function(window), dtype=np.uint8)[np.newaxis]
+
+    write_cog(
+        path,
+        source,
+        grid,
+        count=1,
+        dtype='uint8',
+        nodata=IGNORE_INDEX,
+        descriptions=[kind],
+        block_size=block_size,
+        progress=progress,
+    )
