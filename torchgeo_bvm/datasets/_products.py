@@ -16,11 +16,13 @@ time, so indexing an archive already seen opens no file at all.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import re
 import resource
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -630,6 +632,7 @@ class OpenFiles:
         self.info: dict[str, FileInfo] = {}
         self._crs: dict[str, CRS] = {}
         self._pid = os.getpid()
+        _KEPT.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle empty: a new process opens and notes its own files.
@@ -723,6 +726,13 @@ class OpenFiles:
                 oldest.close()
         return src
 
+    def close(self) -> None:
+        """Close every handle kept open (files are opened again when read)."""
+        handles, self.handles = self.handles, OrderedDict()
+        if self._pid == os.getpid():
+            for src in handles.values():
+                src.close()
+
     def release(self, src: DatasetReader) -> None:
         """Give back a handle from :meth:`open` (closed unless kept open).
 
@@ -731,6 +741,19 @@ class OpenFiles:
         """
         if not self.keep_open:
             src.close()
+
+
+#: Every :class:`OpenFiles` of the process, closed at exit.
+_KEPT: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_kept_files() -> None:
+    # Files left open until the interpreter tears down are closed by GDAL when
+    # Python can no longer report anything: "Error in sys.excepthook" once per
+    # file. Closed here, before that.
+    for files in list(_KEPT):
+        files.close()
 
 
 def open_files_capacity(files: int) -> int:
