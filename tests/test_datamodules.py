@@ -486,3 +486,16 @@ def test_bad_time_series_arguments(
     with pytest.raises(BVMValueError, match=message) as error:
         series_module(mini_flanders, mini_labels, **kwargs)
     assert '\n' not in str(error.value)
+
+
+def test_plot_of_a_series(mini_flanders, mini_labels) -> None:
+    dm = series_module(mini_flanders, mini_labels, bands='rgnir', stack='channels')
+    dm.setup('validate')
+    sample = dm.val_dataset[next(iter(dm.val_sampler))]
+    for image in (sample['image'], sample['image'].reshape(36, 32, 32)):
+        figure = dm.plot({**sample, 'image': image, 'prediction': sample['mask']})
+        assert isinstance(figure, Figure)
+        titles = [axis.get_title() for axis in figure.axes]
+        assert titles[:2] == ['2022-01-01', '2022-02-01']
+        assert titles[12:14] == ['labels', 'prediction']
+        assert figure.texts[0].get_text() == '12 steps, false colour (B08 B04 B03)'

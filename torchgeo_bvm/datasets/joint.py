@@ -487,6 +487,10 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         (B08 B04 B03), else the first three bands, stretched between the 2nd and
         98th percentile. Labels use the class colours; ignored pixels are white.
 
+        A time series (``image`` ``[T, C, H, W]``, or ``[T * C, H, W]`` as
+        ``stack='channels'`` batches it) is shown step by step, each step titled
+        with its date, all stretched alike, then the labels.
+
         Args:
             sample: a sample, optionally with ``prediction`` ([H, W] class ids).
             show_titles: whether to title the panels.
@@ -498,6 +502,9 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         import matplotlib.pyplot as plt
 
         image = sample['image'].detach().cpu().numpy()
+        steps = _series_steps(image, len(self.bands))
+        if steps is not None:
+            return self._plot_series(sample, steps, show_titles, suptitle)
         bands = list(self.bands) or [f'band {i + 1}' for i in range(image.shape[0])]
         names, title = display_bands(bands, TRUE_COLOUR_BANDS, FALSE_COLOUR_BANDS)
         shown = stretch(np.moveaxis(image[[bands.index(n) for n in names]], 0, -1))
@@ -525,3 +532,66 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         if suptitle is not None:
             figure.suptitle(suptitle)
         return figure
+
+    def _plot_series(
+        self,
+        sample: Sample,
+        steps: NDArray[np.float32],
+        show_titles: bool,
+        suptitle: str | None,
+    ) -> Figure:
+        import matplotlib.pyplot as plt
+
+        bands = list(self.bands)
+        names, title = display_bands(bands, TRUE_COLOUR_BANDS, FALSE_COLOUR_BANDS)
+        picked = np.moveaxis(steps[:, [bands.index(n) for n in names]], 1, -1)
+        count, height = picked.shape[:2]
+        # One stretch for every step, so that the months compare.
+        shown = stretch(picked.reshape(count * height, *picked.shape[2:]))
+        shown = shown.reshape(count, height, *shown.shape[1:])
+        dates = sample.get('dates')
+        panels = [('mask', 'labels')]
+        if 'prediction' in sample:
+            panels.append(('prediction', 'prediction'))
+        columns = min(len(steps), 6)
+        rows = -(-len(steps) // columns) + 1
+        figure, axes = plt.subplots(
+            rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False
+        )
+        for step, axis in enumerate(axes[:-1].flat):
+            if step >= len(steps):
+                axis.set_axis_off()
+                continue
+            axis.imshow(shown[step], cmap='gray' if shown.ndim == 3 else None)
+            if show_titles and dates is not None and int(dates[step]) >= 0:
+                day = pd.Timestamp('1970-01-01') + int(dates[step]) * pd.Timedelta(
+                    1, unit='D'
+                )
+                axis.set_title(f'{day:%Y-%m-%d}', fontsize=9)
+            axis.set_axis_off()
+        for column, axis in enumerate(axes[-1]):
+            axis.set_axis_off()
+            if column >= len(panels):
+                continue
+            key, name = panels[column]
+            axis.imshow(
+                sample[key].detach().cpu().numpy(),
+                cmap=class_colormap(),
+                vmin=0,
+                vmax=255,
+                interpolation='nearest',
+            )
+            if show_titles:
+                axis.set_title(name, fontsize=9)
+        figure.suptitle(suptitle or f'{len(steps)} steps, {title}', fontsize=10)
+        return figure
+
+
+def _series_steps(image: NDArray[np.float32], bands: int) -> NDArray[np.float32] | None:
+    """The steps ``[T, C, H, W]`` of a time-series image, or None for one date."""
+    if image.ndim == 4:
+        return image
+    channels = image.shape[0]
+    if bands and image.ndim == 3 and channels > bands and channels % bands == 0:
+        return image.reshape(-1, bands, *image.shape[1:])
+    return None
