@@ -814,3 +814,37 @@ def test_nodata_is_never_data_when_warped(tmp_path: Path, crs: str) -> None:
     assert (image[~valid] == 0).all()
     # About the 100 nodata pixels and the area outside the file are invalid.
     assert valid.sum() < native[native.bounds]['valid'].numpy().sum() + 50
+
+
+def test_data_sets_of_a_process_share_its_file_descriptor_budget(
+    tmp_path: Path,
+) -> None:
+    import resource
+
+    from torchgeo_bvm.synth.sentinel2 import (
+        FLANDERS_TILES,
+        study_area,
+        write_terrascope_archive,
+    )
+
+    # 25 products: 300 files read, more than a process keeps open at a limit
+    # of 1,100 descriptors (256: the limit less 1,024 for everything else).
+    tiles = {'31UDS': FLANDERS_TILES['31UDS']}
+    write_terrascope_archive(tmp_path, 25, tiles=tiles, data_size=12)
+    xmin, ymin, xmax, ymax = study_area(tiles['31UDS'], 12)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    before = len(os.listdir('/proc/self/fd'))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1100, hard))
+    try:
+        first, second = Sentinel2TOC(tmp_path), Sentinel2TOC(tmp_path)
+        for dataset in (first, second):
+            for interval in dataset.index.index:
+                dataset[xmin:xmax, ymin:ymax, interval.left : interval.right]
+        # Each alone would keep 256 open: together they do too.
+        opened = len(os.listdir('/proc/self/fd')) - before
+        assert opened <= 256 + 4, opened  # and PROJ's database, GDAL's own
+        interval = first.index.index[0]
+        sample = first[xmin:xmax, ymin:ymax, interval.left : interval.right]
+        assert sample['image'].shape == (11, 12, 12)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

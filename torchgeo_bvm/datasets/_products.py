@@ -721,7 +721,12 @@ class OpenFiles:
             self.info[path] = FileInfo.of(src, self.crs(src.crs.to_wkt()))
         if self.keep_open:
             self.handles[path] = src
-            while len(self.handles) > self.capacity:
+            # Every data set of the process draws on one file-descriptor budget:
+            # two of them, each up to its own capacity, would run out of
+            # descriptors, and GDAL then reports files it cannot open as unreadable.
+            while len(self.handles) > self.capacity or (
+                len(self.handles) > 1 and _kept_open(pid) > _process_budget()
+            ):
                 _, oldest = self.handles.popitem(last=False)
                 oldest.close()
         return src
@@ -745,6 +750,19 @@ class OpenFiles:
 
 #: Every :class:`OpenFiles` of the process, closed at exit.
 _KEPT: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
+
+
+def _kept_open(pid: int) -> int:
+    """How many files every :class:`OpenFiles` of this process keeps open."""
+    return sum(len(files.handles) for files in list(_KEPT) if files._pid == pid)
+
+
+def _process_budget() -> int:
+    """The most files a process keeps open: ``ulimit -n`` less room for the rest."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return _MAX_OPEN_FILES
+    return min(_MAX_OPEN_FILES, max(256, soft - max(1024, soft // 8)))
 
 
 @atexit.register
@@ -773,9 +791,4 @@ def open_files_capacity(files: int) -> int:
         The capacity, at least 256 (a twelve-date stack of one product's twelve
         files, plus a neighbouring tile's).
     """
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        budget = _MAX_OPEN_FILES
-    else:
-        budget = soft - max(1024, soft // 8)
-    return max(256, min(files, budget, _MAX_OPEN_FILES))
+    return max(256, min(files, _process_budget()))
