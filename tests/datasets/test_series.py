@@ -101,6 +101,20 @@ def test_clear_median_against_numpy() -> None:
     np.testing.assert_array_equal(clear_median(values[:1]), values[0])
 
 
+@pytest.mark.parametrize('count', [2, 3, 4, 7, 12, 13, 31, 32, 33, 40])
+def test_clear_median_of_every_count_against_numpy(count: int) -> None:
+    # Up to 32 observations are sorted by a network, more by numpy; both in
+    # blocks of pixels, one of them partial here.
+    rng = np.random.default_rng(count)
+    values = rng.integers(0, 3000, (count, 2, 130, 131)).astype(np.float32)
+    values[rng.random(values.shape) < 0.5] = np.nan
+    values[:, 0, :3] = np.nan  # pixels without an observation
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        expected = np.rint(np.nanmedian(values.astype(np.float64), axis=0))
+    np.testing.assert_array_equal(clear_median(values), expected)
+
+
 def test_bad_arguments_are_one_line_errors() -> None:
     with pytest.raises(BVMValueError, match=r"^unknown temporal layout 'weekly'"):
         check_temporal('weekly')

@@ -26,6 +26,7 @@ acquisition's UTC date, or the first day of a month step; padded steps hold
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Literal
@@ -230,15 +231,73 @@ def clear_median(values: NDArray[np.float32]) -> NDArray[np.float32]:
     Returns:
         The median, float32 (whole numbers), NaN where no observation counts.
     """
-    if len(values) == 1:
+    count = len(values)
+    if count == 1:
         single: NDArray[np.float32] = values[0].copy()
         return single
-    # NaN sorts last; the counted values come first, in order.
-    ordered = np.sort(values, axis=0)
-    count = np.count_nonzero(~np.isnan(values), axis=0)
-    low = np.take_along_axis(ordered, ((np.maximum(count, 1) - 1) // 2)[None], 0)[0]
-    high = np.take_along_axis(ordered, (count // 2)[None], 0)[0]
-    # Digital numbers are whole and below 2**16: the sum and half are exact.
-    median: NDArray[np.float32] = np.rint((low + high) / np.float32(2))
-    median[count == 0] = np.nan
-    return median
+    flat = values.reshape(count, -1)
+    median = np.empty(flat.shape[1], dtype=np.float32)
+    network = _sorting_network(count) if count <= _NETWORK_MOST else None
+    # Block by block: the observations of a block stay in the CPU's cache
+    # through the sort and the picks (a whole 12 x 11 x 256 x 256 stack does not).
+    pixels = max(4096, _BLOCK_VALUES // count)
+    for start in range(0, flat.shape[1], pixels):
+        block = flat[:, start : start + pixels]
+        counted = count - np.isnan(block).sum(axis=0, dtype=np.intp)
+        # Observations that do not count sort last, as +inf (fmin: NaN becomes
+        # the other operand; a masked copy at scattered pixels is far slower).
+        ordered = np.fmin(block, np.float32(np.inf))
+        if network is None:
+            ordered.sort(axis=0)
+        else:
+            _sort_by_network(ordered, network)
+        low = (np.maximum(counted, 1) - 1) // 2
+        high = counted // 2
+        pair = np.take_along_axis(ordered, np.stack([low, high]), 0)
+        # Digital numbers are whole and below 2**16: the sum and half are exact.
+        part = median[start : start + pixels]
+        np.rint((pair[0] + pair[1]) / np.float32(2), out=part)
+        part[counted == 0] = np.nan
+    return median.reshape(values.shape[1:])
+
+
+#: Up to this many observations a pixel's are sorted by a sorting network of
+#: element-wise minima and maxima (vectorised over the pixels): several times
+#: faster than numpy's sort along the first axis for the dates of a month.
+_NETWORK_MOST = 32
+#: Observations per block of :func:`clear_median` (float32: 1 MB).
+_BLOCK_VALUES = 262_144
+
+
+@functools.cache
+def _sorting_network(count: int) -> tuple[tuple[int, int], ...]:
+    """Batcher's odd-even merge sort of ``count`` values: compare-exchange pairs.
+
+    The network of the next power of two, without the pairs that reach beyond
+    ``count``: those positions would hold +inf, which no pair ever moves.
+    """
+    size = 1 << (count - 1).bit_length()
+    pairs = []
+    merged = 1
+    while merged < size:
+        step = merged
+        while step >= 1:
+            for first in range(step % merged, size - step, 2 * step):
+                for offset in range(min(step, size - first - step)):
+                    a, b = first + offset, first + offset + step
+                    if a // (2 * merged) == b // (2 * merged) and b < count:
+                        pairs.append((a, b))
+            step //= 2
+        merged *= 2
+    return tuple(pairs)
+
+
+def _sort_by_network(
+    values: NDArray[np.float32], network: tuple[tuple[int, int], ...]
+) -> None:
+    """Sort ``values`` along its first axis, in place, by compare-exchanges."""
+    low = np.empty_like(values[0])
+    for a, b in network:
+        np.minimum(values[a], values[b], out=low)
+        np.maximum(values[a], values[b], out=values[b])
+        values[a] = low
