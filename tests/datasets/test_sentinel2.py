@@ -352,10 +352,13 @@ def test_reads_on_the_file_grid_equal_the_merging_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, dilation_m: float
 ) -> None:
     # Terrascope: the product fixture's extent; its 10 m bands are read on their
-    # grid, the 20 m SCL is merged onto it.
+    # grid, its 20 m and 60 m bands and SCL, whose pixels the 10 m grid splits,
+    # are read on theirs and repeated: no merge either.
     shape = (24, 24) if layout == 'terrascope' else (40, 50)
     on_grid_scene(tmp_path, layout, shape)
     names = ['B08', 'B02', 'B04']
+    if layout == 'terrascope':
+        names += ['B11', 'B01']
     rule = CloudRule(dilation_m=dilation_m)
     fast = Sentinel2TOC(tmp_path, bands=names, cloud_rule=rule)
     x, y, t = fast.bounds
@@ -374,15 +377,13 @@ def test_reads_on_the_file_grid_equal_the_merging_path(
             slice(x.start + col * xres, x.start + (col + width) * xres, xres),
             slice(y.stop - (row + height) * yres, y.stop - row * yres, yres),
         )
-        if layout != 'terrascope':
-            # The openEO file is on the query grid: no merge at all.
-            monkeypatch.setattr(rasterio.merge, 'merge', None)
+        monkeypatch.setattr(rasterio.merge, 'merge', None)
         got = fast[query]
         monkeypatch.setattr(rasterio.merge, 'merge', real_merge)
         # Every band of the file merged on its own onto the query grid, as
         # TorchGeo reads rasters, and the cloud rule applied to the merged SCL.
         image, valid = reference_read(fast, *query, t)
-        assert got['image'].shape == (3, height, width)
+        assert got['image'].shape == (len(names), height, width)
         np.testing.assert_array_equal(got['image'].numpy(), image)
         np.testing.assert_array_equal(got['valid'].numpy(), valid)
         assert bool(got['valid'].any())

@@ -419,6 +419,68 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         offset = file.grid.aligned(bounds, res, shape)
         return None if offset is None else (file, *offset)
 
+    def _subdivided(
+        self,
+        path: str,
+        bounds: tuple[float, float, float, float],
+        res: tuple[float, float],
+        shape: tuple[int, int],
+    ) -> tuple[FileInfo, int, int, int, int] | None:
+        """The file and :meth:`Grid.subdivided` of a window that splits its pixels."""
+        file = self._open.file_info(path)
+        if not file.direct or not self._same_crs(path):
+            return None
+        found = file.grid.subdivided(bounds, res, shape)
+        return None if found is None else (file, *found)
+
+    def _read_subdivided(
+        self,
+        path: str,
+        indexes: list[int],
+        file: FileInfo,
+        column: int,
+        row: int,
+        x_factor: int,
+        y_factor: int,
+        shape: tuple[int, int],
+    ) -> NDArray[np.float32]:
+        """Read a window whose pixels split the file's (a 20 m band at 10 m).
+
+        Nearest-neighbour resampling then repeats each file pixel over the
+        window pixels inside it: the same values as ``rasterio.merge.merge``
+        with nearest resampling (see :meth:`_read_window`), from one plain
+        windowed read of the file's pixels and a gather, with no merge.
+        """
+        height, width = shape
+        out = np.full((len(indexes), height, width), np.nan, dtype=np.float32)
+        # The file pixel of every window row and column.
+        rows = (row + np.arange(height)) // y_factor
+        columns = (column + np.arange(width)) // x_factor
+        r0, c0 = int(rows[0]), int(columns[0])
+        window = (c0, r0, int(columns[-1]) - c0 + 1, int(rows[-1]) - r0 + 1)
+        clipped = self._read_clipped(path, indexes, window)
+        if clipped is None:
+            return out
+        data, data_rows, data_columns = clipped
+        values = data.astype(np.float32)
+        for channel, index in enumerate(indexes):
+            nodata = file.nodata[index - 1]
+            if nodata is not None and not math.isnan(nodata):
+                values[channel][data[channel] == nodata] = np.nan
+        # The window rows and columns whose file pixel was read (a run of each).
+        inside_rows = np.flatnonzero(
+            (rows - r0 >= data_rows.start) & (rows - r0 < data_rows.stop)
+        )
+        inside_columns = np.flatnonzero(
+            (columns - c0 >= data_columns.start) & (columns - c0 < data_columns.stop)
+        )
+        take_rows = rows[inside_rows] - r0 - data_rows.start
+        take_columns = columns[inside_columns] - c0 - data_columns.start
+        rs = slice(int(inside_rows[0]), int(inside_rows[-1]) + 1)
+        cs = slice(int(inside_columns[0]), int(inside_columns[-1]) + 1)
+        out[:, rs, cs] = values[:, take_rows][:, :, take_columns]
+        return out
+
     def _read_clipped(
         self, path: str, indexes: list[int], window: tuple[int, int, int, int]
     ) -> tuple[NDArray[Any], slice, slice] | None:
@@ -453,6 +515,10 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         aligned = self._aligned(path, bounds, res, shape)
         if aligned is not None:
             return self._read_window(path, indexes, *aligned, shape)
+        if resampling == Resampling.nearest:
+            subdivided = self._subdivided(path, bounds, res, shape)
+            if subdivided is not None:
+                return self._read_subdivided(path, indexes, *subdivided, shape)
         src = self._source(path)
         try:
             if self._same_crs(path):
