@@ -50,11 +50,13 @@ __all__ = ['SERIES_KEYS', 'BVMSentinel2', 'imagery_grid', 'merge_joint_samples']
 SERIES_KEYS = ('dates', 'length')
 
 
-def _gather(values: Tensor, flat: Tensor, shape: tuple[int, int]) -> Tensor:
+def _gather(values: Tensor, flat: NDArray[np.intp], shape: tuple[int, int]) -> Tensor:
     """``values[..., pixels]`` for flat pixel positions, reshaped to ``shape``."""
     lead = values.shape[:-2]
-    gathered = values.reshape(*lead, -1).index_select(len(lead), flat)
-    return gathered.reshape(*lead, *shape)
+    # numpy's take along the last axis of a 2-D array: for 12 x 11 x 256 x 256
+    # several times faster than torch's index_select (same values, same order).
+    pixels = values.numpy().reshape(-1, values.shape[-2] * values.shape[-1])
+    return torch.from_numpy(pixels[:, flat]).reshape(*lead, *shape)
 
 
 def merge_joint_samples(samples: Sequence[Sample]) -> Sample:
@@ -389,11 +391,8 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         image, valid, steps = self._read_image(x, y, time)
         # One gather of flat pixel positions: ``image[:, rows, columns]`` with
         # broadcast index tensors goes through torch's general advanced indexing,
-        # about ten times slower for 11 x 256 x 256 than ``index_select`` of the
-        # same pixels (same values, same order).
-        flat = torch.from_numpy(
-            ((rows - r0)[:, None] * (c1 - c0) + columns - c0).ravel()
-        )
+        # about ten times slower for 11 x 256 x 256 (same values, same order).
+        flat = ((rows - r0)[:, None] * (c1 - c0) + columns - c0).ravel()
         run_rows, starts, stops = runs
         window_inside = runs_to_mask(
             run_rows - margin, starts - margin, stops - margin, (height, width)
