@@ -241,9 +241,11 @@ def clear_median(values: NDArray[np.float32]) -> NDArray[np.float32]:
     # Block by block: the observations of a block stay in the CPU's cache
     # through the sort and the picks (a whole 12 x 11 x 256 x 256 stack does not).
     pixels = max(4096, _BLOCK_VALUES // count)
+    # Counting in int16 is several times faster than in int64.
+    tally = np.int16 if count < 2**15 else np.intp
     for start in range(0, flat.shape[1], pixels):
         block = flat[:, start : start + pixels]
-        counted = count - np.isnan(block).sum(axis=0, dtype=np.intp)
+        counted = count - np.isnan(block).sum(axis=0, dtype=tally)
         # Observations that do not count sort last, as +inf (fmin: NaN becomes
         # the other operand; a masked copy at scattered pixels is far slower).
         ordered = np.fmin(block, np.float32(np.inf))
@@ -251,12 +253,17 @@ def clear_median(values: NDArray[np.float32]) -> NDArray[np.float32]:
             ordered.sort(axis=0)
         else:
             _sort_by_network(ordered, network)
-        low = (np.maximum(counted, 1) - 1) // 2
-        high = counted // 2
-        pair = np.take_along_axis(ordered, np.stack([low, high]), 0)
+        # The two middle ranks of each pixel, picked by flat position.
+        width = ordered.shape[1]
+        positions = np.arange(width)
+        ranked = ordered.ravel()
+        low = ranked[
+            ((np.maximum(counted, 1) - 1) // 2).astype(np.intp) * width + positions
+        ]
+        high = ranked[(counted // 2).astype(np.intp) * width + positions]
         # Digital numbers are whole and below 2**16: the sum and half are exact.
         part = median[start : start + pixels]
-        np.rint((pair[0] + pair[1]) / np.float32(2), out=part)
+        np.rint((low + high) / np.float32(2), out=part)
         part[counted == 0] = np.nan
     return median.reshape(values.shape[1:])
 
