@@ -252,7 +252,7 @@ def clear_median(values: NDArray[np.float32]) -> NDArray[np.float32]:
         if network is None:
             ordered.sort(axis=0)
         else:
-            _sort_by_network(ordered, network)
+            ordered = _sort_by_network(ordered, network)
         # The two middle ranks of each pixel, picked by flat position.
         width = ordered.shape[1]
         positions = np.arange(width)
@@ -301,10 +301,16 @@ def _sorting_network(count: int) -> tuple[tuple[int, int], ...]:
 
 def _sort_by_network(
     values: NDArray[np.float32], network: tuple[tuple[int, int], ...]
-) -> None:
-    """Sort ``values`` along its first axis, in place, by compare-exchanges."""
-    low = np.empty_like(values[0])
+) -> NDArray[np.float32]:
+    """``values`` sorted along its first axis by compare-exchanges (overwritten).
+
+    Each pair's minimum goes to a spare row that then takes the place of the
+    pair's first row, so a compare-exchange writes two rows, not three.
+    """
+    rows = list(values)
+    spare = np.empty_like(values[0])
     for a, b in network:
-        np.minimum(values[a], values[b], out=low)
-        np.maximum(values[a], values[b], out=values[b])
-        values[a] = low
+        np.minimum(rows[a], rows[b], out=spare)
+        np.maximum(rows[a], rows[b], out=rows[b])
+        rows[a], spare = spare, rows[a]
+    return np.stack(rows)
