@@ -18,6 +18,12 @@ fresh process (imports done, nothing else), on the files in the OS page cache:
   block cache, so every window is decompressed), in one process: one untimed
   query per product first (in random order: what an epoch of training has
   opened), then ``--queries`` timed ones;
+* ``series``: 12-step stacks of a year (``Sentinel2TOC(time_series=True)``)
+  on random 256 x 256 windows of the largest archive, against the same
+  windows read date by date with the single-date reader in the same process:
+  ``temporal='dates', max_dates=12`` (12 dates kept, spread over the year's
+  ~143 at each tile) against those 12 dates; ``'monthly'`` (each month the
+  median of its ~12 dates) against every date of the year;
 * ``setup``: ``BVMDataModule(archive of 1,000 products, the 650,000 polygons)``
   over all 43 sheets in EPSG:4326: ``setup('fit')`` and ``setup('test')``, cold
   and warm, with the time of each part and the number of evaluation tiles.
@@ -28,7 +34,7 @@ the working folder first on ``sys.path``).
 Usage::
 
     .venv/bin/python benchmarks/bench_archive.py [--data /tmp/bvm-archive]
-        [--parts index reads setup] [--products 10 100 1000] [--queries 300]
+        [--parts index reads setup series] [--products 10 100 1000] [--queries 300]
 """
 
 from __future__ import annotations
@@ -86,6 +92,70 @@ for i in range(len(warm) + queries):
 times = np.array(times) * 1000
 print(json.dumps({'mean_ms': float(times.mean()), 'median_ms': float(np.median(times)),
                   'p90_ms': float(np.percentile(times, 90))}))
+"""
+
+_SERIES = r"""
+import json, sys, time, warnings
+warnings.simplefilter('ignore')
+import numpy as np, pandas as pd
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.datasets.series import calendar_year
+from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES, study_area
+root, queries, seed, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+single = Sentinel2TOC(root)
+options = {'temporal': 'dates', 'max_dates': 12} if layout == 'dates' else {}
+series = Sentinel2TOC(root, time_series=True, **options)
+rng = np.random.default_rng(seed)
+keys = single.index['filepath'].to_numpy()
+days = single.index.index.left
+year = calendar_year(int(days[0].year))
+size = 2560.0
+# Warm-up: every product once, in random order (the files an epoch has opened).
+for row in rng.permutation(len(keys)):
+    tile = keys[row].rsplit('/', 1)[-1].split('_')[2]
+    xmin, ymin, _, _ = study_area(FLANDERS_TILES[tile])
+    day = pd.Timestamp(days[row])
+    single[xmin : xmin + size, ymin : ymin + size, day : day + pd.Timedelta(hours=23)]
+tiles = sorted({k.rsplit('/', 1)[-1].split('_')[2] for k in keys})
+stack_s, singles_s, steps, reads = [], [], [], []
+for i in range(queries):
+    tile = tiles[int(rng.integers(len(tiles)))]
+    xmin, ymin, xmax, ymax = study_area(FLANDERS_TILES[tile])
+    x = xmin + 10.0 * int(rng.integers(0, int((xmax - xmin - size) / 10)))
+    y = ymin + 10.0 * int(rng.integers(0, int((ymax - ymin - size) / 10)))
+    window = (slice(x, x + size), slice(y, y + size))
+
+    def stack():
+        start = time.perf_counter()
+        sample = series[(*window, year)]
+        stack_s.append(time.perf_counter() - start)
+        return sample
+
+    def one_by_one(dates):
+        start = time.perf_counter()
+        for day in dates:
+            single[(*window, slice(day, day + pd.Timedelta(hours=23)))]
+        singles_s.append(time.perf_counter() - start)
+
+    # The dates the stack reads, each read alone: the 12 kept dates, or every
+    # date of the year for monthly medians. Which goes first alternates, so
+    # neither profits more from GDAL's block cache.
+    here = single.index.cx[x : x + size, y : y + size]
+    every = sorted(set(here.index.left))
+    dates = [every[k] for k in spread(len(every), 12)] if layout == 'dates' else every
+    if i % 2:
+        one_by_one(dates)
+        sample = stack()
+    else:
+        sample = stack()
+        one_by_one(dates)
+    assert sample['image'].shape == (12, 11, 256, 256)
+    reads.append(len(dates))
+stack_ms, singles_ms = np.array(stack_s) * 1000, np.array(singles_s) * 1000
+print(json.dumps({'stack_ms': float(stack_ms.mean()), 'singles_ms': float(singles_ms.mean()),
+                  'ratio': float(stack_ms.sum() / singles_ms.sum()),
+                  'dates_read': float(np.mean(reads)),
+                  'per_date_single_ms': float(singles_ms.sum() / np.sum(reads))}))
 """
 
 _SETUP = r"""
@@ -194,6 +264,33 @@ def bench_reads(data: Path, sizes: list[int], args: argparse.Namespace) -> None:
         )
 
 
+def bench_series(data: Path, products: int, args: argparse.Namespace) -> None:
+    root = archive(data, products)
+    cache = str(data / f'cache-index-{products}')
+    print(
+        '\n| run | layout | products | dates read | 12-step stack ms '
+        '| the same dates one by one ms | stack / one by one |'
+    )
+    print('|---:|---|---:|---:|---:|---:|---:|')
+    for repeat in range(args.repeat):
+        for layout in ('dates', 'monthly'):
+            queries = args.series_queries if layout == 'dates' else 10
+            r = child(
+                _SERIES,
+                root,
+                queries,
+                repeat,
+                layout,
+                TORCHGEO_BVM_CACHE=cache,
+                GDAL_CACHEMAX=args.gdal_cache,
+            )
+            print(
+                f'| {repeat + 1} | {layout} | {products:,} | {r["dates_read"]:.0f} '
+                f'| {r["stack_ms"]:.0f} | {r["singles_ms"]:.0f} | {r["ratio"]:.2f} |',
+                flush=True,
+            )
+
+
 def bench_setup(data: Path, products: int) -> None:
     root = archive(data, products)
     shp = layer(data)
@@ -221,11 +318,12 @@ def main() -> None:
         '--parts',
         nargs='+',
         default=['index', 'reads', 'setup'],
-        choices=['index', 'reads', 'setup'],
+        choices=['index', 'reads', 'setup', 'series'],
     )
     parser.add_argument('--products', type=int, nargs='+', default=[10, 100, 1000])
     parser.add_argument('--read-products', type=int, nargs='+', default=[100, 1000])
     parser.add_argument('--queries', type=int, default=300)
+    parser.add_argument('--series-queries', type=int, default=40)
     parser.add_argument('--repeat', type=int, default=1)
     parser.add_argument('--gdal-cache', default='16')
     args = parser.parse_args()
@@ -236,6 +334,8 @@ def main() -> None:
         bench_reads(args.data, args.read_products, args)
     if 'setup' in args.parts:
         bench_setup(args.data, max(args.products))
+    if 'series' in args.parts:
+        bench_series(args.data, max(args.products), args)
 
 
 if __name__ == '__main__':

@@ -65,12 +65,15 @@ def sheet22_labels(tmp_path):
 def mini_flanders(tmp_path_factory):
     """The embedded mini-Flanders at its tiny size, generated once per session.
 
+    With its season (``season/``: a year of products and monthly composites),
+    which leaves every other file as it is without it.
+
     Returns (folder, manifest); the manifest's paths are relative to the folder.
     """
     from torchgeo_bvm.synth.flanders import write_mini_flanders
 
     folder = tmp_path_factory.mktemp('mini-flanders')
-    manifest = write_mini_flanders(folder, 'tiny', 0, plot=False)
+    manifest = write_mini_flanders(folder, 'tiny', 0, plot=False, season=True)
     return folder, manifest
 
 

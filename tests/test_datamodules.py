@@ -1,9 +1,11 @@
 import gc
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -21,6 +23,8 @@ from torchgeo_bvm.datasets.sentinel2 import (
     CloudRule,
     Sentinel2TOC,
 )
+from torchgeo_bvm.datasets.series import calendar_year
+from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.labels import rasterize_bvm
 from torchgeo_bvm.normalization import compute_band_stats
 
@@ -282,3 +286,216 @@ trainer:
         torchgeo_main(
             ['fit', '--config', str(config), '--trainer.fast_dev_run', 'True']
         )
+
+
+# ------------------------------------------------------------------ time series
+
+UTM = 'EPSG:32631'
+
+
+def series_module(mini_flanders, mini_labels, **kwargs: Any) -> BVMDataModule:
+    folder, manifest = mini_flanders
+    arguments: dict[str, Any] = {
+        'sentinel2_paths': str(folder / 'season/openeo'),
+        'bvm_paths': str(mini_labels),
+        'boundary': str(folder / manifest['boundary']),
+        'sheets': [22],
+        'crs': UTM,
+        'res': 10.0,
+        'patch_size': 32,
+        'batch_size': 4,
+        'length': 8,
+        'time_series': 'monthly',
+    }
+    arguments.update(kwargs)
+    return BVMDataModule(**arguments)
+
+
+def on_device(dm: BVMDataModule, batch: dict[str, Any], stage: str) -> dict[str, Any]:
+    """What Lightning does to a batch after moving it to the device."""
+    states = ('training', 'validating', 'sanity_checking', 'testing', 'predicting')
+    dm.trainer = SimpleNamespace(**{s: s == stage for s in states})  # type: ignore[assignment]
+    try:
+        return dm.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)
+    finally:
+        dm.trainer = None
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'image', 'extra'),
+    [
+        ({}, (4, 12, 11, 32, 32), {'dates': (4, 12)}),
+        ({'stack': 'channels'}, (4, 132, 32, 32), {'dates': (4, 12)}),
+        ({'months': [4, 5, 6, 7], 'bands': 'rgb'}, (4, 4, 3, 32, 32), {}),
+        (
+            {'time_series': 'dates', 'max_dates': 16, 'sentinel2_paths': 'products'},
+            (4, 16, 11, 32, 32),
+            {'dates': (4, 16), 'length': (4,)},
+        ),
+    ],
+)
+def test_time_series_batches(
+    mini_flanders, mini_labels, kwargs: dict[str, Any], image: tuple, extra: dict
+) -> None:
+    if kwargs.get('sentinel2_paths') == 'products':
+        kwargs['sentinel2_paths'] = str(mini_flanders[0] / 'season/TOC_V2')
+    dm = series_module(mini_flanders, mini_labels, **kwargs)
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    assert dm.series is not None
+    steps, bands = dm.series.steps, len(dm.bands)
+    assert batch['image'].shape == (4, steps, bands, 32, 32)
+    assert batch['mask'].shape == (4, 32, 32)
+    assert batch['mask'].dtype == torch.int64
+    for key, shape in extra.items():
+        assert batch[key].shape == shape
+    if 'length' in extra:
+        assert (batch['length'] == 16).all()  # 36 dates a year, at most 16 kept
+    for stage in ('training', 'validating'):
+        out = on_device(dm, batch, stage)
+        assert out['image'].shape == image
+        for key in extra:
+            assert torch.equal(out[key], batch[key])
+    val = next(iter(dm.val_dataloader()))
+    assert val['image'].shape == (4, steps, bands, 32, 32)
+    assert set(val) == set(batch)
+
+
+def test_one_augmentation_for_every_step_and_the_mask(
+    mini_flanders, mini_labels
+) -> None:
+    dm = series_module(mini_flanders, mini_labels, bands='rgb')
+    # Every step and band a multiple of one pattern, and the mask the same
+    # pattern: a step moved otherwise than the mask would break the ratio.
+    pattern = torch.arange(32 * 32, dtype=torch.float32).reshape(32, 32) + 1
+    scale = torch.arange(1, 12 * 3 + 1, dtype=torch.float32).reshape(1, 12, 3, 1, 1)
+    batch = {
+        'image': pattern.expand(8, 12, 3, 32, 32) * scale,
+        'mask': (pattern.long() % 200).expand(8, 32, 32).clone(),
+        'dates': torch.arange(12).expand(8, 12).clone(),
+    }
+    torch.manual_seed(0)
+    out = on_device(dm, batch, 'training')
+    moved = out['image'] * REFLECTANCE_SCALE / scale
+    for sample in range(8):
+        first = moved[sample, 0, 0]
+        assert torch.allclose(moved[sample], first.expand(12, 3, 32, 32), rtol=1e-5)
+        assert torch.equal(first.round().long() % 200, out['mask'][sample])
+    changed = [not torch.equal(out['mask'][s], batch['mask'][s]) for s in range(8)]
+    assert sum(changed) >= 5  # flips and rotations did happen
+    assert torch.equal(out['dates'], batch['dates'])
+
+
+def test_each_band_is_normalised_alike_at_every_step(
+    mini_flanders, mini_labels, tmp_path: Path
+) -> None:
+    folder, _ = mini_flanders
+    image = Sentinel2TOC(folder / 'TOC_V2', crs=UTM, res=10.0)
+    stats = compute_band_stats(image, numbers=[22], progress=False)
+    path = stats.write(tmp_path / 'stats.json')
+    dm = series_module(mini_flanders, mini_labels, bands='rgnir', stats=str(path))
+    dm.setup('validate')
+    batch = next(iter(dm.val_dataloader()))
+    picked = [ALL_BANDS.index(b) for b in ('B03', 'B04', 'B08')]
+    mean = torch.tensor([stats.mean[i] for i in picked]).view(1, 1, 3, 1, 1)
+    std = torch.tensor([stats.std[i] for i in picked]).view(1, 1, 3, 1, 1)
+    out = on_device(dm, batch, 'validating')
+    assert torch.allclose(out['image'], (batch['image'] - mean) / std, atol=1e-5)
+    assert torch.equal(out['mask'], batch['mask'])
+
+
+def test_min_clear_masks_pixels_seldom_clear(mini_flanders, mini_labels) -> None:
+    products = str(mini_flanders[0] / 'season/TOC_V2')
+    options = {'sentinel2_paths': products, 'time_series': 'dates', 'max_dates': 36}
+    once = series_module(mini_flanders, mini_labels, **options)
+    often = series_module(mini_flanders, mini_labels, min_clear=12, **options)
+    never = series_module(mini_flanders, mini_labels, min_clear=36, **options)
+    for dm in (once, often, never):
+        dm.setup('validate')
+    checked = 0
+    for query in list(once.val_sampler):
+        a, b, c = (dm.val_dataset[query] for dm in (once, often, never))
+        assert torch.equal(a['image'], b['image'])
+        x, y, t = query
+        clear = once.val_dataset.datasets[0][x, y, t]['valid'].sum(dim=0)
+        if not bool((a['mask'] != IGNORE_INDEX).all()):
+            continue  # mirrored or outside Flanders: compare where labelled
+        assert torch.equal(b['mask'], torch.where(clear >= 12, a['mask'], IGNORE_INDEX))
+        assert 0 < int((b['mask'] != IGNORE_INDEX).sum()) < a['mask'].numel()
+        checked += 1
+        # No pixel is clear on all 36 dates (two are overcast).
+        assert bool((c['mask'] == IGNORE_INDEX).all())
+    assert checked >= 1
+
+
+def test_mirrored_series_tiles_are_the_single_dates_mirrored(
+    mini_flanders, mini_labels
+) -> None:
+    series = series_module(mini_flanders, mini_labels)
+    single = series_module(mini_flanders, mini_labels, time_series=None)
+    series.setup('validate')
+    single.setup('validate')
+    assert series.eval_period == 2022
+    queries = list(series.val_sampler)
+    assert {q[2].start for q in queries} == {pd.Timestamp('2022-01-01')}
+    mirrored = 0
+    for x, y, _ in queries:
+        sample = series.val_dataset[x, y, calendar_year(2022)]
+        for step in range(12):
+            month = pd.Timestamp(2022, step + 1, 1)
+            one = single.val_dataset[x, y, slice(month, month + pd.offsets.MonthEnd())]
+            assert torch.equal(sample['image'][step], one['image'])
+        mirrored += int(bool((sample['mask'] == IGNORE_INDEX).any()))
+    assert mirrored >= 1
+
+
+def test_evaluation_period(mini_flanders, mini_labels) -> None:
+    folder, _ = mini_flanders
+    both = [str(folder / 'TOC_V2'), str(folder / 'season/TOC_V2')]
+    dm = series_module(mini_flanders, mini_labels, sentinel2_paths=both, eval_year=2021)
+    dm.setup('test')
+    assert dm.eval_period == 2021
+    assert {q[2] for q in dm.test_sampler} == {calendar_year(2021)}
+    latest = series_module(mini_flanders, mini_labels, sentinel2_paths=both)
+    latest.setup('predict')
+    assert latest.eval_period == 2022
+    missing = series_module(mini_flanders, mini_labels, eval_year=2019)
+    with pytest.raises(
+        BVMValueError, match=r'^eval_year 2019: the imagery has no date in 2019, only '
+    ):
+        missing.setup('validate')
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        ({'time_series': 'weekly'}, "unknown temporal layout 'weekly'"),
+        ({'time_series': 'dates'}, "time_series='dates' needs max_dates"),
+        ({'time_series': 'dates', 'max_dates': 0}, 'max_dates must be at least 1'),
+        ({'max_dates': 12}, "max_dates applies to time_series='dates'"),
+        ({'min_clear': 13}, 'min_clear 13 is more than the 12 steps'),
+        ({'min_clear': 0}, 'min_clear must be at least 1'),
+        ({'stack': 'depth'}, "unknown stack 'depth'"),
+        ({'time_series': None, 'stack': 'channels'}, 'stack applies to time series'),
+        ({'eval_year': '2022'}, "eval_year must be a year, got '2022'"),
+    ],
+)
+def test_bad_time_series_arguments(
+    mini_flanders, mini_labels, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(BVMValueError, match=message) as error:
+        series_module(mini_flanders, mini_labels, **kwargs)
+    assert '\n' not in str(error.value)
+
+
+def test_plot_of_a_series(mini_flanders, mini_labels) -> None:
+    dm = series_module(mini_flanders, mini_labels, bands='rgnir', stack='channels')
+    dm.setup('validate')
+    sample = dm.val_dataset[next(iter(dm.val_sampler))]
+    for image in (sample['image'], sample['image'].reshape(36, 32, 32)):
+        figure = dm.plot({**sample, 'image': image, 'prediction': sample['mask']})
+        assert isinstance(figure, Figure)
+        titles = [axis.get_title() for axis in figure.axes]
+        assert titles[:2] == ['2022-01-01', '2022-02-01']
+        assert titles[12:14] == ['labels', 'prediction']
+        assert figure.texts[0].get_text() == '12 steps, false colour (B08 B04 B03)'

@@ -12,7 +12,11 @@ import yaml
 
 from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.cli import main
-from torchgeo_bvm.demo import evaluated_checkpoint, evaluation_from_confusion
+from torchgeo_bvm.demo import (
+    DemoComparison,
+    evaluated_checkpoint,
+    evaluation_from_confusion,
+)
 
 
 def test_evaluation_from_confusion() -> None:
@@ -108,6 +112,7 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     with rasterio.open(out / 'predictions' / '22_7-8.tif') as source:
         assert source.crs.to_epsg() == 32631
         assert source.nodata == 255
+    check_the_year_against_one_date(out, printed)
     # The README's pictures come from the demo's outputs.
     spec = importlib.util.spec_from_file_location(
         'readme_images', Path(__file__).parents[1] / 'docs' / 'readme_images.py'
@@ -126,6 +131,71 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     capsys.readouterr()
     # A re-run reuses everything and only reports.
     stamp = checkpoint.stat().st_mtime_ns
+    year = out / 'training-year' / 'checkpoints' / 'best.ckpt'
+    year_stamp = year.stat().st_mtime_ns
     assert main([*arguments, '--quiet']) == 0
     assert checkpoint.stat().st_mtime_ns == stamp
-    assert 'time: ' in capsys.readouterr().out
+    assert year.stat().st_mtime_ns == year_stamp
+    again = capsys.readouterr().out
+    assert 'time: ' in again
+    assert '== one date vs a year' in again
+
+
+def check_the_year_against_one_date(out, printed: str) -> None:
+    """The demo's second model: the same run on a year of monthly composites."""
+    single = yaml.safe_load((out / 'demo.yaml').read_text())
+    year = yaml.safe_load((out / 'demo_year.yaml').read_text())
+    assert year['model']['init_args']['in_channels'] == 132
+    data = year['data']['init_args']
+    assert (data['time_series'], data['stack']) == ('monthly', 'channels')
+    assert data['sentinel2_paths'].endswith('season/openeo')
+    for key in ('sheets', 'patch_size', 'batch_size', 'length', 'bvm_paths'):
+        assert data[key] == single['data']['init_args'][key]
+    assert year['trainer']['max_steps'] == single['trainer']['max_steps'] == 2
+    comparison = json.loads((out / 'comparison.json').read_text())
+    assert list(comparison['metrics']) == ['one date', 'a year']
+    single_matrix = pd.read_csv(
+        out / 'evaluation' / 'confusion_matrix.csv', index_col=0
+    )
+    expected = DemoComparison.from_confusions({'one date': single_matrix})
+    assert comparison['metrics']['one date'] == expected.metrics['one date']
+    for metrics in comparison['metrics'].values():
+        assert list(metrics) == [
+            'overall accuracy',
+            'mean IoU, classes present',
+            'IoU Cultivated land',
+            'IoU Grasslands',
+        ]
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    table = printed[printed.index('== one date vs a year') :]
+    assert 'one date  12 months, early fusion' in table
+    overall = comparison['metrics']['a year']['overall accuracy']
+    assert f'{100 * overall:.2f} %' in table.splitlines()[2]
+
+
+def test_comparison_numbers_from_confusion_matrices() -> None:
+    names = ['Cultivated land', 'Grasslands', 'Heathland', 'Urban areas']
+    one = pd.DataFrame(
+        [[6, 4, 0, 0], [3, 5, 0, 2], [0, 0, 0, 0], [0, 0, 0, 10]],
+        index=names,
+        columns=names,
+    )
+    year = pd.DataFrame(
+        [[9, 1, 0, 0], [1, 9, 0, 0], [0, 0, 0, 0], [0, 0, 0, 10]],
+        index=names,
+        columns=names,
+    )
+    comparison = DemoComparison.from_confusions({'one date': one, 'a year': year})
+    first = comparison.metrics['one date']
+    assert first['overall accuracy'] == 21 / 30
+    assert first['IoU Cultivated land'] == 6 / (6 + 4 + 3)
+    assert first['IoU Grasslands'] == 5 / (5 + 4 + 3 + 2)
+    # Heathland is absent from the test labels: not in the mean.
+    assert first['mean IoU, classes present'] == pytest.approx(
+        (6 / 13 + 5 / 14 + 10 / 12) / 3
+    )
+    assert comparison.metrics['a year']['IoU Grasslands'] == 9 / 11
+    assert comparison.pixels == {'one date': 30, 'a year': 30}
+    lines = comparison.table().splitlines()
+    assert lines[2].split() == ['overall', 'accuracy', '70.00', '%', '93.33', '%']
+    assert lines[-1].split()[-2:] == ['30', '30']

@@ -78,6 +78,30 @@ def test_aligned_windows_are_on_the_pixels() -> None:
     assert flipped.aligned((100.0, 0.0, 0.0, 200.0), (10.0, 10.0), (1, 1)) is None
 
 
+def test_subdivided_windows_split_the_pixels_evenly() -> None:
+    grid = Grid(None, from_origin(100.0, 200.0, 20.0, 60.0), 4, 3)
+    # 10 m pixels, half a 20 m pixel and a third of a 60 m pixel from the origin
+    assert grid.subdivided((90.0, 0.0, 0.0, 180.0), (10.0, 20.0), (3, 5)) == (
+        -1,
+        1,
+        2,
+        3,
+    )
+    assert grid.subdivided((135.0, 0.0, 0.0, 200.0), (5.0, 5.0), (2, 2)) == (
+        7,
+        0,
+        4,
+        12,
+    )
+    # the same pixels (aligned, not subdivided), a factor that is not whole,
+    # a window off the window-sized lattice
+    assert grid.subdivided((100.0, 0.0, 0.0, 200.0), (20.0, 60.0), (1, 1)) is None
+    assert grid.subdivided((100.0, 0.0, 0.0, 200.0), (8.0, 20.0), (1, 1)) is None
+    assert grid.subdivided((104.0, 0.0, 0.0, 200.0), (10.0, 20.0), (1, 1)) is None
+    flipped = Grid(None, Affine(20.0, 0.0, 100.0, 0.0, 20.0, 200.0), 4, 3)
+    assert flipped.subdivided((100.0, 0.0, 0.0, 200.0), (10.0, 10.0), (1, 1)) is None
+
+
 def test_clip_is_the_part_of_a_window_on_the_grid() -> None:
     grid = Grid(None, from_origin(0.0, 0.0, 1.0, 1.0), 4, 3)
     assert grid.clip(1, 1, 2, 2) == (Window(1, 1, 2, 2), slice(0, 2), slice(0, 2))

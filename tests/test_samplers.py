@@ -22,6 +22,7 @@ from torchgeo_bvm.datasets.joint import BVMSentinel2
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.pixelgrid import Grid
 from torchgeo_bvm.samplers import (
+    CalendarYearSampler,
     CentreTimestampSampler,
     KaartbladGridSampler,
     KaartbladSampler,
@@ -232,3 +233,32 @@ def test_centre_timestamp_sampler_draws_like_pandas(lambert: BVMSentinel2) -> No
         ]
         assert list(fast._iter_subset(location)) == expected
         assert len(expected) >= 1
+
+
+# -- CalendarYearSampler ----------------------------------------------------------
+
+
+def test_calendar_year_sampler_gives_one_year_per_location(mini_flanders) -> None:
+    folder, _ = mini_flanders
+    # The single dates (2020, 2021) and the season (2022): three years.
+    image = Sentinel2TOC(
+        [folder / 'TOC_V2', folder / 'season/TOC_V2'], bands='rgb', time_series=True
+    )
+    tiles = KaartbladGridSampler(image, split='val', size=32, numbers=[22])
+    drawn = CalendarYearSampler(image, generator=3)
+    assert drawn.years() == [2020, 2021, 2022]
+    assert len(drawn) == 1
+    queries = list(tiles @ drawn)
+    assert len(queries) == len(tiles)
+    assert [q[:2] for q in queries] == list(tiles)
+    years = [q[2].start.year for q in queries]
+    assert set(years) == {2020, 2021, 2022}
+    for _, _, t in queries:
+        assert (t.start, t.stop) == (
+            pd.Timestamp(t.start.year, 1, 1),
+            pd.Timestamp(t.start.year, 12, 31, 23, 59, 59, 999999),
+        )
+    again = list(tiles @ CalendarYearSampler(image, generator=3))
+    assert again == queries
+    fixed = list(tiles @ CalendarYearSampler(image, year=2021))
+    assert {q[2].start for q in fixed} == {pd.Timestamp('2021-01-01')}

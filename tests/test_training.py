@@ -374,3 +374,45 @@ def test_fit_runs_unchanged_under_ddp(mini_flanders, mini_labels, tmp_path) -> N
     assert trainer.world_size == 2
     assert trainer.state.finished
     assert 'val_OverallAccuracy' in trainer.callback_metrics
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ('config', 'task', 'source'),
+    [
+        ('bvm_monthly_convlstm', 'SpatioTemporalSegmentation', 'season/openeo'),
+        ('bvm_monthly_unet', 'SemanticSegmentation', 'season/TOC_V2'),
+    ],
+)
+def test_temporal_configs_run_with_the_torchgeo_cli(
+    config: str,
+    task: str,
+    source: str,
+    mini_flanders,
+    mini_labels,
+    tmp_path,
+    monkeypatch,
+) -> None:
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    path = CONFIGS / f'{config}.yaml'
+    settings = yaml.safe_load(path.read_text())
+    assert settings['model']['class_path'] == f'torchgeo.tasks.{task}'
+    assert settings['data']['init_args']['time_series'] == 'monthly'
+    overrides = cli_overrides(mini_flanders, mini_labels, tmp_path)
+    if task == 'SpatioTemporalSegmentation':  # no weights: nothing to download
+        overrides = [o for o in overrides if 'weights' not in o]
+    folder, _ = mini_flanders
+    overrides.append(f'--data.init_args.sentinel2_paths={folder / source}')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        for command in ('fit', 'validate', 'test', 'predict'):
+            torchgeo_main([command, '--config', str(path), *overrides])
+    assert (tmp_path / 'confusion_matrix.csv').exists()
+    predicted = tmp_path / 'predictions' / config / '22_7-8.tif'
+    with rasterio.open(predicted) as source_map:
+        classes = source_map.read(1)
+        assert source_map.crs.to_epsg() == 32631
+    assert set(np.unique(classes).tolist()) <= set(range(NUM_CLASSES)) | {IGNORE_INDEX}
+    assert (classes != IGNORE_INDEX).any()

@@ -25,17 +25,20 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import kornia.augmentation as K  # noqa: N812
 import torch
 from kornia.constants import DataKey, Resample
+from lightning.pytorch.utilities import rank_zero_info
 from matplotlib.figure import Figure
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset
+from torchgeo.samplers import TemporalSampler
 
 from .boundary import flanders_from_labels, read_boundary
 from .bvmlayer import FLANDERS_EXTENT
@@ -58,13 +61,24 @@ from .datasets.bands import (
 from .datasets.bvm import BVMDataset, BVMRaster
 from .datasets.joint import BVMSentinel2
 from .datasets.sentinel2 import Sentinel2TOC
+from .datasets.series import (
+    TemporalLayout,
+    check_max_dates,
+    check_min_clear,
+    check_temporal,
+)
 from .errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
 from .fileio import RASTER_SUFFIXES
 from .normalization import load_band_stats
-from .samplers import CentreTimestampSampler, KaartbladGridSampler, KaartbladSampler
+from .samplers import (
+    CalendarYearSampler,
+    CentreTimestampSampler,
+    KaartbladGridSampler,
+    KaartbladSampler,
+)
 from .sheets import KBL_WIDTH, SplitScheme, kbl_numbers
 
-__all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'cloud_rule_from']
+__all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'TimeSeriesOptions', 'cloud_rule_from']
 
 #: Samples per batch at most: more does not fit any accelerator at 256 pixels.
 MAX_BATCH_SIZE = 4096
@@ -150,6 +164,20 @@ class BVMDataModule(GeoDataModule):
     degrees, image and mask together (the mask with nearest resampling, so class
     ids and the ignore value survive exactly).
 
+    **Time series** (``time_series='monthly'`` or ``'dates'``): every sample is
+    the series of one period, a calendar year
+    (:class:`~torchgeo_bvm.samplers.CalendarYearSampler`): for training a year
+    drawn per crop among the years with imagery at its centre, for evaluation
+    one year for every tile, ``eval_year`` or else the latest year of the
+    imagery (printed at setup and kept in :attr:`eval_period`). ``image`` is
+    ``[T, C, H, W]`` (``T`` = the requested months, or ``max_dates``), ``dates``
+    ``[T]`` (days since 1970-01-01), ``length`` the real steps of a ``'dates'``
+    sample, and ``mask`` ``[H, W]``: labelled where the pixel is clear on at
+    least ``min_clear`` steps. Normalisation applies each band's statistics
+    at every step; flips and rotations are the same for every step and the
+    mask. Mirroring, Flanders masking and the evaluation tiles are those of
+    single dates.
+
     Args:
         sentinel2_paths: folder(s) or file(s) of Sentinel-2 imagery
             (:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` layouts).
@@ -182,6 +210,19 @@ class BVMDataModule(GeoDataModule):
             boundary, the prepared BVM polygons and the imagery index (default
             :func:`~torchgeo_bvm.fileio.default_cache_dir`).
         bvm_options: extra keyword arguments for the BVM label dataset.
+        time_series: None (one date per sample), or every sample a time series
+            of its period: ``'monthly'`` (one step per requested month) or
+            ``'dates'`` (the acquisitions, at most ``max_dates``); see
+            :mod:`torchgeo_bvm.datasets.series`.
+        max_dates: with ``'dates'``: the steps of every sample (required).
+        min_clear: with a series: on how many steps a pixel must be clear (valid
+            by the cloud rule) to keep its label.
+        stack: with a series: ``'time'`` for ``(B, T, C, H, W)`` batches
+            (:class:`torchgeo.tasks.SpatioTemporalSegmentation`) or
+            ``'channels'`` for ``(B, T * C, H, W)`` (early fusion in
+            ``SemanticSegmentation``: ``in_channels = T * C``).
+        eval_year: with a series: the calendar year of every evaluation tile
+            (default: the latest year of the imagery).
 
     Raises:
         ValueError: for a ``patch_size`` that is not a positive multiple of 32,
@@ -214,6 +255,11 @@ class BVMDataModule(GeoDataModule):
         seed: int = 0,
         cache_dir: str | None = None,
         bvm_options: dict[str, Any] | None = None,
+        time_series: str | None = None,
+        max_dates: int | None = None,
+        min_clear: int = 1,
+        stack: str = 'time',
+        eval_year: int | None = None,
     ) -> None:
         # Every argument is checked here, before anything is read, so that a bad
         # configuration fails at once with one line (see _check_arguments).
@@ -267,7 +313,14 @@ class BVMDataModule(GeoDataModule):
         self.cache_dir = cache_dir
         self.bvm_options = dict(bvm_options or {})
         self.stats_path = stats
+        self.series = TimeSeriesOptions.of(
+            time_series, max_dates, min_clear, stack, eval_year, months
+        )
+        self.eval_period: int | None = None
         mean, std = self._normalisation(stats, normalization)
+        # A series is normalised as T x C channels: each band alike at every step.
+        steps = self.series.steps if self.series is not None else 1
+        mean, std = mean.repeat(steps), std.repeat(steps)
         self.aug = K.AugmentationSequential(
             K.Normalize(mean=mean, std=std), data_keys=None, keepdim=True
         )
@@ -323,6 +376,7 @@ class BVMDataModule(GeoDataModule):
                 years=self.years,
                 months=self.months,
                 cache_dir=self.cache_dir,
+                **(self.series.imagery() if self.series is not None else {}),
             )
         except DatasetNotFoundError:
             raise BVMValueError(
@@ -366,6 +420,7 @@ class BVMDataModule(GeoDataModule):
                 numbers=self.numbers,
                 flanders=self._flanders(),
                 seed=self.seed,
+                min_clear=self.series.min_clear if self.series is not None else 1,
             )
         return self.joint
 
@@ -383,13 +438,21 @@ class BVMDataModule(GeoDataModule):
         size = int(self.patch_size)  # type: ignore[arg-type]
         if stage == 'fit':
             self.train_dataset = joint.for_split('train', self.max_redraws)
-            self.train_sampler = KaartbladSampler(
-                self.train_dataset,
-                split='train',
-                size=size,
-                length=self.length,
-                generator=self.seed,
-            ) @ CentreTimestampSampler(self.train_dataset, generator=self.seed + 1)
+            dates: TemporalSampler = (
+                CentreTimestampSampler(self.train_dataset, generator=self.seed + 1)
+                if self.series is None
+                else CalendarYearSampler(self.train_dataset, generator=self.seed + 1)
+            )
+            self.train_sampler = (
+                KaartbladSampler(
+                    self.train_dataset,
+                    split='train',
+                    size=size,
+                    length=self.length,
+                    generator=self.seed,
+                )
+                @ dates
+            )
         if stage in ('fit', 'validate'):
             self.val_dataset, self.val_sampler = self._evaluation('val', size)
         if stage == 'test':
@@ -400,10 +463,65 @@ class BVMDataModule(GeoDataModule):
     def _evaluation(self, split: str, size: int) -> tuple[BVMSentinel2, Any]:
         assert self.joint is not None
         dataset = self.joint.for_split(split, max_redraws=0)
-        sampler = KaartbladGridSampler(
-            dataset, split=split, size=size, stride=self.eval_stride
-        ) @ CentreTimestampSampler(dataset, per_location=True, seed=self.seed)
+        dates: TemporalSampler
+        if self.series is None:
+            dates = CentreTimestampSampler(dataset, per_location=True, seed=self.seed)
+        else:
+            dates = CalendarYearSampler(dataset, year=self._evaluation_year(dataset))
+        sampler = (
+            KaartbladGridSampler(
+                dataset, split=split, size=size, stride=self.eval_stride
+            )
+            @ dates
+        )
         return dataset, sampler
+
+    def _evaluation_year(self, dataset: BVMSentinel2) -> int:
+        """The period of every evaluation tile: ``eval_year``, else the latest year."""
+        assert self.series is not None
+        if self.eval_period is None:
+            years = CalendarYearSampler(dataset).years()
+            year = self.series.eval_year
+            if year is None:
+                year = years[-1]
+                reason = 'the latest year of the imagery; set eval_year to choose'
+            elif year not in years:
+                raise BVMValueError(
+                    f'eval_year {year}: the imagery has no date in {year}, only in '
+                    f'{", ".join(map(str, years))}'
+                )
+            else:
+                reason = 'eval_year'
+            rank_zero_info(f'BVMDataModule: evaluation period: {year} ({reason})')
+            self.eval_period = year
+        return self.eval_period
+
+    def on_after_batch_transfer(
+        self, batch: dict[str, Any], dataloader_idx: int
+    ) -> dict[str, Any]:
+        """Normalise and augment a batch on the device (see the class docstring).
+
+        A series ``(B, T, C, H, W)`` goes through the augmentations as ``T x C``
+        channels, so every step gets the same flips and rotations as the mask;
+        ``stack='time'`` gives it back as ``(B, T, C, H, W)``, ``'channels'``
+        keeps ``(B, T * C, H, W)``.
+
+        Args:
+            batch: the batch.
+            dataloader_idx: the data loader's index.
+
+        Returns:
+            The batch.
+        """
+        image = batch['image']
+        if self.series is None or image.ndim != 5:
+            return super().on_after_batch_transfer(batch, dataloader_idx)
+        size, steps, bands, height, width = image.shape
+        batch['image'] = image.reshape(size, steps * bands, height, width)
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        if self.series.stack == 'time':
+            batch['image'] = batch['image'].reshape(size, steps, bands, height, width)
+        return batch
 
     def plot(self, *args: Any, **kwargs: Any) -> Figure | None:  # noqa: ANN401
         """Plot a sample: image (true or false colour), labels and prediction.
@@ -471,3 +589,123 @@ def _check_paths(paths: str | Sequence[str], name: str) -> None:
     for path in _as_list(paths):
         if not Path(path).exists():
             raise BVMNotFoundError(f'{name}: {path} not found')
+
+
+@dataclass(frozen=True)
+class TimeSeriesOptions:
+    """What :class:`BVMDataModule` does with imagery time series (checked).
+
+    Args:
+        temporal: ``'monthly'`` or ``'dates'``
+            (:mod:`torchgeo_bvm.datasets.series`).
+        steps: ``T``, the steps of every sample: the requested months, or
+            ``max_dates``.
+        max_dates: the most dates of a ``'dates'`` sample.
+        min_clear: on how many steps a pixel must be valid to keep its label.
+        stack: ``'time'`` (batches ``(B, T, C, H, W)``) or ``'channels'``
+            (``(B, T * C, H, W)``).
+        eval_year: the calendar year of every evaluation tile (None: the
+            latest year of the imagery).
+    """
+
+    temporal: TemporalLayout
+    steps: int
+    max_dates: int | None
+    min_clear: int
+    stack: Literal['time', 'channels']
+    eval_year: int | None
+
+    @classmethod
+    def of(
+        cls,
+        time_series: str | None,
+        max_dates: int | None,
+        min_clear: int,
+        stack: str,
+        eval_year: int | None,
+        months: Sequence[int] | None,
+    ) -> TimeSeriesOptions | None:
+        """Check the data module's time-series arguments.
+
+        Args:
+            time_series: None (one date per sample), ``'monthly'`` or ``'dates'``.
+            max_dates: see the class.
+            min_clear: see the class.
+            stack: see the class.
+            eval_year: see the class.
+            months: the data module's ``months`` (the requested months).
+
+        Returns:
+            The options, or None for single-date samples.
+
+        Raises:
+            BVMValueError: for an unknown layout or stack, ``max_dates`` missing
+                with ``'dates'`` or given with ``'monthly'``, ``max_dates`` or
+                ``min_clear`` not a positive whole number, ``min_clear`` above
+                the number of steps, or series options without ``time_series``.
+        """
+        if stack not in ('time', 'channels'):
+            raise BVMValueError(
+                f"unknown stack {stack!r}: expected 'time' (B, T, C, H, W) or "
+                "'channels' (B, T * C, H, W)"
+            )
+        if time_series is None:
+            given = [
+                name
+                for name, value, default in (
+                    ('max_dates', max_dates, None),
+                    ('min_clear', min_clear, 1),
+                    ('stack', stack, 'time'),
+                    ('eval_year', eval_year, None),
+                )
+                if value != default
+            ]
+            if given:
+                raise BVMValueError(
+                    f'{", ".join(given)} applies to time series: set time_series '
+                    "to 'monthly' or 'dates'"
+                )
+            return None
+        temporal = check_temporal(time_series)
+        most = check_max_dates(max_dates)
+        if temporal == 'dates' and most is None:
+            raise BVMValueError(
+                "time_series='dates' needs max_dates: every sample of a batch has "
+                'the same number of steps (shorter ones are padded)'
+            )
+        if temporal == 'monthly' and most is not None:
+            raise BVMValueError(
+                "max_dates applies to time_series='dates'; a monthly series has one "
+                'step per requested month'
+            )
+        steps = most if most is not None else len(set(months or range(1, 13)))
+        clear = check_min_clear(min_clear)
+        if clear > steps:
+            raise BVMValueError(
+                f'min_clear {clear} is more than the {steps} steps of a sample: no '
+                'pixel could keep its label'
+            )
+        if eval_year is not None and (
+            isinstance(eval_year, bool) or not isinstance(eval_year, int)
+        ):
+            raise BVMValueError(f'eval_year must be a year, got {eval_year!r}')
+        return cls(
+            temporal,
+            steps,
+            most,
+            clear,
+            'time' if stack == 'time' else 'channels',
+            eval_year,
+        )
+
+    def imagery(self) -> dict[str, Any]:
+        """The :class:`~torchgeo_bvm.datasets.Sentinel2TOC` arguments of a series.
+
+        Returns:
+            ``time_series``, ``temporal`` and ``max_dates``.
+        """
+        return {
+            'time_series': True,
+            'temporal': self.temporal,
+            'max_dates': self.max_dates,
+        }

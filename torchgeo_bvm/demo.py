@@ -39,7 +39,9 @@ from shapely.geometry.base import BaseGeometry
 from .fileio import atomic_path
 
 __all__ = [
+    'DemoComparison',
     'DemoResult',
+    'compare_with_a_year',
     'evaluated_checkpoint',
     'evaluation_from_confusion',
     'labelled_area',
@@ -89,6 +91,7 @@ class DemoResult:
     checkpoint: str = ''
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    comparison: DemoComparison | None = None
 
     def summary(self) -> str:
         """A printable report.
@@ -124,6 +127,8 @@ class DemoResult:
         total = sum(self.seconds.values())
         steps = ', '.join(f'{k} {v:.0f} s' for k, v in self.seconds.items())
         lines += ['', f'time: {total:.0f} s ({steps})']
+        if self.comparison is not None:
+            lines += ['', self.comparison.table()]
         return '\n'.join(lines)
 
 
@@ -219,7 +224,7 @@ def run_demo(
     manifest = _timed(
         seconds,
         'generate',
-        lambda: write_mini_flanders(data, size, seed, progress=progress),
+        lambda: write_mini_flanders(data, size, seed, progress=progress, season=True),
     )
     sentinel2 = data / 'TOC_V2'
     boundary = data / manifest['boundary']
@@ -342,6 +347,9 @@ def run_demo(
         paths=paths,
         seconds=seconds,
     )
+    result.comparison = compare_with_a_year(
+        out, config, data / manifest['season']['composites_root'], seconds, paths
+    )
     summary = out / 'summary.json'
     with atomic_path(summary) as temporary:
         temporary.write_text(
@@ -438,6 +446,167 @@ def evaluated_checkpoint(folder: Path) -> tuple[Path, str]:
         score = f', overall accuracy {100 * max(scores):.2f} %' if scores else ''
         return path, f'the best weights by validation (step {step}{score})'
     raise FileNotFoundError(f'{folder}: no best.ckpt or last.ckpt: train first')
+
+
+#: The demo's comparison: what each model sees, as the table names it.
+_MODELS = {
+    'one date': 'one date',
+    'a year': '12 months, early fusion',
+}
+#: The classes the single date confuses and a year separates.
+_FARMED = ('Cultivated land', 'Grasslands')
+
+
+@dataclass
+class DemoComparison:
+    """One date against a year: the same U-Net, sheets and steps, on the test sheets.
+
+    Args:
+        metrics: model -> metric -> value, the models of :data:`_MODELS`.
+        pixels: model -> labelled test pixels evaluated.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    pixels: dict[str, int]
+
+    @classmethod
+    def from_confusions(cls, confusions: dict[str, pd.DataFrame]) -> DemoComparison:
+        """The comparison's numbers from each model's test confusion matrix.
+
+        Args:
+            confusions: model -> counts (rows true, columns predicted classes).
+
+        Returns:
+            Overall accuracy, the mean IoU over the classes present in the test
+            labels, and the IoU of Cultivated land and Grasslands.
+        """
+        metrics, pixels = {}, {}
+        for model, matrix in confusions.items():
+            overall, iou = evaluation_from_confusion(matrix)
+            present = [str(c) for c, n in matrix.sum(axis=1).items() if n > 0]
+            metrics[model] = {
+                'overall accuracy': overall,
+                'mean IoU, classes present': float(np.mean([iou[c] for c in present])),
+                **{f'IoU {name}': iou.get(name, float('nan')) for name in _FARMED},
+            }
+            pixels[model] = int(matrix.to_numpy().sum())
+        return cls(metrics, pixels)
+
+    def table(self) -> str:
+        """The two models side by side.
+
+        Returns:
+            The text.
+        """
+        models = list(self.metrics)
+        width = max(len(_MODELS.get(m, m)) for m in models) + 2
+        head = ''.join(f'{_MODELS.get(m, m):>{width}}' for m in models)
+        lines = [
+            '== one date vs a year (same U-Net, sheets and training steps): '
+            'test sheets ==',
+            f'{"":<28}{head}',
+        ]
+        for metric in self.metrics[models[0]]:
+            values = [self.metrics[m][metric] for m in models]
+            shown = [
+                f'{100 * v:.2f} %' if metric == 'overall accuracy' else f'{v:.3f}'
+                for v in values
+            ]
+            lines.append(f'{metric:<28}' + ''.join(f'{v:>{width}}' for v in shown))
+        counts = ''.join(f'{self.pixels[m]:>{width},}' for m in models)
+        lines.append(f'{"labelled pixels evaluated":<28}{counts}')
+        return '\n'.join(lines)
+
+
+def compare_with_a_year(
+    out: Path,
+    config: Path,
+    composites: Path,
+    seconds: dict[str, float],
+    paths: dict[str, Path],
+) -> DemoComparison:
+    """Train the demo's U-Net on a year of monthly composites and compare.
+
+    The single-date run's configuration (``config``) with three changes: the
+    imagery is the season's monthly composites, every sample the 12 months of
+    2022 (``time_series='monthly'``), stacked as 12 x 11 channels
+    (``stack='channels'``, early fusion), and the U-Net takes 132 input
+    channels. Same sheets, crops, batch, training steps, checkpoint rule and
+    test tiles; ``torchgeo fit`` and ``torchgeo test`` as for the single date.
+    What is already in ``out`` is reused.
+
+    Args:
+        out: the demo's folder (the single-date run's test is done).
+        config: the single-date run's configuration.
+        composites: the season's composites folder.
+        seconds: wall-clock time per step (the year's steps are added).
+        paths: the files made (the year's are added).
+
+    Returns:
+        The comparison.
+    """
+    settings = yaml.safe_load(config.read_text())
+    data = settings['data']['init_args']
+    data.update(
+        sentinel2_paths=str(composites), time_series='monthly', stack='channels'
+    )
+    model = settings['model']['init_args']
+    model['in_channels'] = 12 * model['in_channels']
+    trainer = settings['trainer']
+    trainer['default_root_dir'] = str(out / 'training-year')
+    if isinstance(trainer.get('logger'), dict):
+        trainer['logger']['init_args']['save_dir'] = str(out / 'training-year')
+    folders = {
+        'ModelCheckpoint': ('dirpath', out / 'training-year' / 'checkpoints'),
+        'ConfusionMatrixWriter': ('dirpath', out / 'evaluation-year'),
+        'SheetPredictionWriter': ('output_dir', out / 'predictions-year'),
+    }
+    for callback in trainer['callbacks']:
+        for name, (key, folder) in folders.items():
+            if callback['class_path'].endswith(name):
+                callback.setdefault('init_args', {})[key] = str(folder)
+    year = out / 'demo_year.yaml'
+    with atomic_path(year) as temporary:
+        temporary.write_text(yaml.safe_dump(settings, sort_keys=False))
+    paths['training config (year)'] = year
+
+    checkpoints = out / 'training-year' / 'checkpoints'
+    if not any(checkpoints.glob('*.ckpt')):
+        _timed(seconds, 'fit (year)', lambda: _torchgeo(['fit', '--config', str(year)]))
+    checkpoint, which = evaluated_checkpoint(checkpoints)
+    print(f'evaluating {checkpoint}: {which}', flush=True)
+    confusion = out / 'evaluation-year' / 'confusion_matrix.csv'
+    if not confusion.exists():
+        _timed(
+            seconds,
+            'test (year)',
+            lambda: _torchgeo(
+                ['test', '--config', str(year), '--ckpt_path', str(checkpoint)]
+            ),
+        )
+    paths['confusion matrix (year)'] = confusion.with_suffix('.png')
+    comparison = DemoComparison.from_confusions(
+        {
+            'one date': pd.read_csv(
+                out / 'evaluation' / 'confusion_matrix.csv', index_col=0
+            ),
+            'a year': pd.read_csv(confusion, index_col=0),
+        }
+    )
+    written = out / 'comparison.json'
+    with atomic_path(written) as temporary:
+        temporary.write_text(
+            json.dumps(
+                {
+                    'models': _MODELS,
+                    'metrics': comparison.metrics,
+                    'pixels': comparison.pixels,
+                },
+                indent=2,
+            )
+        )
+    paths['comparison'] = written
+    return comparison
 
 
 def _torchgeo(arguments: list[str]) -> None:

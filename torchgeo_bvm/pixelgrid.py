@@ -378,6 +378,49 @@ class Grid:
             return None
         return column_int, row_int
 
+    def subdivided(
+        self,
+        bounds: tuple[float, float, float, float],
+        res: tuple[float, float],
+        shape: tuple[int, int],
+    ) -> tuple[int, int, int, int] | None:
+        """A window whose pixels split this grid's evenly, or None.
+
+        Evenly means this grid's pixel size is a whole multiple (2 or more, the
+        same within 1e-6 pixel over the window) of the window's along each axis,
+        and the window starts a whole number of its own pixels from this grid's
+        origin: every window pixel then lies inside exactly one of this grid's,
+        the one that nearest-neighbour resampling takes, with no tie.
+
+        Args:
+            bounds: (xmin, ymin, xmax, ymax) of the window.
+            res: its (x, y) resolution.
+            shape: its (height, width) in pixels.
+
+        Returns:
+            ``(column, row, x_factor, y_factor)``: the window's top-left pixel
+            counted in window pixels from this grid's origin, and how many
+            window pixels make one of this grid's along x and y.
+        """
+        if not self.north_up:
+            return None
+        height, width = shape
+        factors = []
+        for mine, theirs, count in (
+            (self.xres, res[0], width),
+            (self.yres, res[1], height),
+        ):
+            factor = round(mine / theirs)
+            if factor < 2 or abs(mine - factor * theirs) * count > _ALIGNED * mine:
+                return None
+            factors.append(factor)
+        column = (bounds[0] - self.left) / res[0]
+        row = (self.top - bounds[3]) / res[1]
+        column_int, row_int = round(column), round(row)
+        if abs(column - column_int) > _ALIGNED or abs(row - row_int) > _ALIGNED:
+            return None
+        return column_int, row_int, factors[0], factors[1]
+
     def clip(
         self, column: int, row: int, width: int, height: int
     ) -> tuple[Window, slice, slice] | None:

@@ -278,9 +278,9 @@ class SheetPredictionWriter(BasePredictionWriter):
         self,
         trainer: Trainer,
         pl_module: LightningModule,
-        prediction: dict[str, Tensor],
+        prediction: dict[str, Tensor] | Tensor,
         batch_indices: object,
-        batch: object,
+        batch: dict[str, Tensor],
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
@@ -290,14 +290,21 @@ class SheetPredictionWriter(BasePredictionWriter):
             trainer: the trainer.
             pl_module: the task.
             prediction: ``predict_step``'s output with ``probabilities`` and
-                ``transform``.
+                ``transform`` (``SemanticSegmentation``), or the probabilities
+                alone (``SpatioTemporalSegmentation``: then the tiles'
+                ``transform`` comes from the batch).
             batch_indices: unused.
-            batch: unused.
+            batch: the batch, with the tiles' ``transform``.
             batch_idx: unused.
             dataloader_idx: unused.
         """
-        probabilities: Tensor = prediction['probabilities']
-        transforms: Tensor = prediction['transform']
+        if isinstance(prediction, Tensor):
+            probabilities, transforms = prediction, batch['transform']
+        else:
+            probabilities, transforms = (
+                prediction['probabilities'],
+                prediction['transform'],
+            )
         for tile, transform in zip(probabilities, transforms, strict=True):
             index, column, row = self._locate(transform, tile.shape[-1])
             mosaic, (c0, r0) = self._mosaic(index, tile.shape[0])

@@ -61,6 +61,7 @@ from torchgeo.samplers import RandomTimestampSampler, SpatialSampler
 
 from .checks import MAX_PATCH_PIXELS, MAX_TILES, check_count, check_seed
 from .datasets import CachedBounds as CachedBounds, IndexArrays
+from .datasets.series import calendar_year
 from .errors import BVMValueError
 from .layout import (
     SheetDataset,
@@ -74,6 +75,7 @@ from .pixelgrid import Grid, location_seed
 from .sheets import Sheet, SplitScheme
 
 __all__ = [
+    'CalendarYearSampler',
     'CentreTimestampSampler',
     'KaartbladGridSampler',
     'KaartbladSampler',
@@ -401,3 +403,64 @@ class CentreTimestampSampler(RandomTimestampSampler):
         x, y = location
         for k in order.tolist():
             yield x, y, slice(intervals[k].left, intervals[k].right)
+
+
+class CalendarYearSampler(CentreTimestampSampler):
+    """One calendar year per location: the period of a time-series sample.
+
+    For datasets that return a time series per query (such as
+    :class:`~torchgeo_bvm.datasets.Sentinel2TOC` with ``time_series=True``),
+    the time slice of a query is the sample's period. This sampler gives each
+    location one calendar year (``YYYY-01-01`` to ``YYYY-12-31``, see
+    :func:`~torchgeo_bvm.datasets.series.calendar_year`): ``year`` when given
+    (evaluation: the same period for every tile), else a year drawn uniformly
+    among the years of the dates covering the window's centre (falling back to
+    the window, as :class:`CentreTimestampSampler`). Exactly one period is
+    yielded per location (``len() == 1``)::
+
+        sampler = KaartbladSampler(ds, split='train', size=256, generator=0) @ (
+            CalendarYearSampler(ds, generator=1))
+
+    Args:
+        dataset: the dataset.
+        year: the year of every location (default: drawn per location).
+        toi: time of interest (default: the dataset's).
+        generator: seed or random generator of the drawn years.
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        *,
+        year: int | None = None,
+        toi: pd.Interval | None = None,
+        generator: Seed = None,
+    ) -> None:
+        super().__init__(dataset, toi=toi, generator=generator)
+        self.year = None if year is None else int(year)
+
+    def years(
+        self, location: tuple[slice, slice] = (slice(None), slice(None))
+    ) -> list[int]:
+        """The years with a date covering a location's centre (else the window).
+
+        Args:
+            location: ``(x, y)`` slices (default: anywhere).
+
+        Returns:
+            The years, increasing.
+        """
+        intervals = self._init_subset(location)
+        starts = pd.DatetimeIndex(intervals.left)
+        return sorted({int(year) for year in starts.year})
+
+    def _iter_subset(
+        self, location: tuple[slice, slice] = (slice(None), slice(None))
+    ) -> Iterator[tuple[slice, slice, slice]]:
+        x, y = location
+        if self.year is not None:
+            yield x, y, calendar_year(self.year)
+            return
+        years = self.years(location)
+        if years:
+            yield x, y, calendar_year(years[int(self.generator.integers(len(years)))])

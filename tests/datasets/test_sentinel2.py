@@ -352,10 +352,13 @@ def test_reads_on_the_file_grid_equal_the_merging_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, dilation_m: float
 ) -> None:
     # Terrascope: the product fixture's extent; its 10 m bands are read on their
-    # grid, the 20 m SCL is merged onto it.
+    # grid, its 20 m and 60 m bands and SCL, whose pixels the 10 m grid splits,
+    # are read on theirs and repeated: no merge either.
     shape = (24, 24) if layout == 'terrascope' else (40, 50)
     on_grid_scene(tmp_path, layout, shape)
     names = ['B08', 'B02', 'B04']
+    if layout == 'terrascope':
+        names += ['B11', 'B01']
     rule = CloudRule(dilation_m=dilation_m)
     fast = Sentinel2TOC(tmp_path, bands=names, cloud_rule=rule)
     x, y, t = fast.bounds
@@ -374,15 +377,13 @@ def test_reads_on_the_file_grid_equal_the_merging_path(
             slice(x.start + col * xres, x.start + (col + width) * xres, xres),
             slice(y.stop - (row + height) * yres, y.stop - row * yres, yres),
         )
-        if layout != 'terrascope':
-            # The openEO file is on the query grid: no merge at all.
-            monkeypatch.setattr(rasterio.merge, 'merge', None)
+        monkeypatch.setattr(rasterio.merge, 'merge', None)
         got = fast[query]
         monkeypatch.setattr(rasterio.merge, 'merge', real_merge)
         # Every band of the file merged on its own onto the query grid, as
         # TorchGeo reads rasters, and the cloud rule applied to the merged SCL.
         image, valid = reference_read(fast, *query, t)
-        assert got['image'].shape == (3, height, width)
+        assert got['image'].shape == (len(names), height, width)
         np.testing.assert_array_equal(got['image'].numpy(), image)
         np.testing.assert_array_equal(got['valid'].numpy(), valid)
         assert bool(got['valid'].any())
@@ -853,3 +854,37 @@ def test_one_default_grid_rule_with_the_labels(mini_flanders, tmp_path: Path) ->
         own = source.res
     assert Sentinel2TOC(out).res == own
     assert Sentinel2TOC(out, crs='EPSG:32631').res == (10.0, 10.0)
+
+
+def test_data_sets_of_a_process_share_its_file_descriptor_budget(
+    tmp_path: Path,
+) -> None:
+    import resource
+
+    from torchgeo_bvm.synth.sentinel2 import (
+        FLANDERS_TILES,
+        study_area,
+        write_terrascope_archive,
+    )
+
+    # 25 products: 300 files read, more than a process keeps open at a limit
+    # of 1,100 descriptors (256: the limit less 1,024 for everything else).
+    tiles = {'31UDS': FLANDERS_TILES['31UDS']}
+    write_terrascope_archive(tmp_path, 25, tiles=tiles, data_size=12)
+    xmin, ymin, xmax, ymax = study_area(tiles['31UDS'], 12)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    before = len(os.listdir('/proc/self/fd'))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1100, hard))
+    try:
+        first, second = Sentinel2TOC(tmp_path), Sentinel2TOC(tmp_path)
+        for dataset in (first, second):
+            for interval in dataset.index.index:
+                dataset[xmin:xmax, ymin:ymax, interval.left : interval.right]
+        # Each alone would keep 256 open: together they do too.
+        opened = len(os.listdir('/proc/self/fd')) - before
+        assert opened <= 256 + 4, opened  # and PROJ's database, GDAL's own
+        interval = first.index.index[0]
+        sample = first[xmin:xmax, ymin:ymax, interval.left : interval.right]
+        assert sample['image'].shape == (11, 12, 12)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

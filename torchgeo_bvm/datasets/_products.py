@@ -17,12 +17,14 @@ indexing an archive already seen opens no file at all.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
 import os
 import re
 import resource
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -712,6 +714,7 @@ class OpenFiles:
         self.info: dict[str, FileInfo] = {}
         self._crs: dict[str, CRS] = {}
         self._pid = os.getpid()
+        _KEPT.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle empty: a new process opens and notes its own files.
@@ -800,10 +803,22 @@ class OpenFiles:
             self.info[path] = FileInfo.of(src, self.crs(src.crs.to_wkt()))
         if self.keep_open:
             self.handles[path] = src
-            while len(self.handles) > self.capacity:
+            # Every data set of the process draws on one file-descriptor budget:
+            # two of them, each up to its own capacity, would run out of
+            # descriptors, and GDAL then reports files it cannot open as unreadable.
+            while len(self.handles) > self.capacity or (
+                len(self.handles) > 1 and _kept_open(pid) > _process_budget()
+            ):
                 _, oldest = self.handles.popitem(last=False)
                 oldest.close()
         return src
+
+    def close(self) -> None:
+        """Close every handle kept open (files are opened again when read)."""
+        handles, self.handles = self.handles, OrderedDict()
+        if self._pid == os.getpid():
+            for src in handles.values():
+                src.close()
 
     def release(self, src: DatasetReader) -> None:
         """Give back a handle from :meth:`open` (closed unless kept open).
@@ -813,6 +828,32 @@ class OpenFiles:
         """
         if not self.keep_open:
             src.close()
+
+
+#: Every :class:`OpenFiles` of the process, closed at exit.
+_KEPT: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
+
+
+def _kept_open(pid: int) -> int:
+    """How many files every :class:`OpenFiles` of this process keeps open."""
+    return sum(len(files.handles) for files in list(_KEPT) if files._pid == pid)
+
+
+def _process_budget() -> int:
+    """The most files a process keeps open: ``ulimit -n`` less room for the rest."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return _MAX_OPEN_FILES
+    return min(_MAX_OPEN_FILES, max(256, soft - max(1024, soft // 8)))
+
+
+@atexit.register
+def _close_kept_files() -> None:
+    # Files left open until the interpreter tears down are closed by GDAL when
+    # Python can no longer report anything: "Error in sys.excepthook" once per
+    # file. Closed here, before that.
+    for files in list(_KEPT):
+        files.close()
 
 
 def open_files_capacity(files: int) -> int:
@@ -832,9 +873,4 @@ def open_files_capacity(files: int) -> int:
         The capacity, at least 256 (a twelve-date stack of one product's twelve
         files, plus a neighbouring tile's).
     """
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        budget = _MAX_OPEN_FILES
-    else:
-        budget = soft - max(1024, soft // 8)
-    return max(256, min(files, budget, _MAX_OPEN_FILES))
+    return max(256, min(files, _process_budget()))

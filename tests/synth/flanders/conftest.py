@@ -16,7 +16,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
 
 @pytest.fixture(scope='package')
 def tiny_season(
-    tmp_path_factory: pytest.TempPathFactory,
+    mini_flanders: tuple[Path, dict[str, Any]],
 ) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp('tiny-season') / 'mini'
-    return out, write_mini_flanders(out, 'tiny', seed=0, plot=False, season=True)
+    """The session's tiny mini-Flanders, which has its season."""
+    return mini_flanders
