@@ -820,6 +820,17 @@ class OpenFiles:
             for src in handles.values():
                 src.close()
 
+    def kept_in(self, pid: int) -> int:
+        """How many files this keeps open in a process.
+
+        Args:
+            pid: the process id.
+
+        Returns:
+            The number of open handles, 0 if they belong to another process.
+        """
+        return len(self.handles) if self._pid == pid else 0
+
     def release(self, src: DatasetReader) -> None:
         """Give back a handle from :meth:`open` (closed unless kept open).
 
@@ -836,7 +847,7 @@ _KEPT: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
 
 def _kept_open(pid: int) -> int:
     """How many files every :class:`OpenFiles` of this process keeps open."""
-    return sum(len(files.handles) for files in list(_KEPT) if files._pid == pid)
+    return sum(files.kept_in(pid) for files in list(_KEPT))
 
 
 def _process_budget() -> int:
