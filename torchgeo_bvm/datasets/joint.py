@@ -214,6 +214,9 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             else FlandersMask.from_lambert72(flanders, self.crs)
         )
         self._regions: dict[str, SplitRegion] = {}
+        #: Whether windows are read as they are, with ``valid`` and no labels
+        #: (:meth:`for_prediction`).
+        self.predicting = False
 
     @property
     def flanders_region(self) -> BaseGeometry | None:
@@ -249,6 +252,23 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             other.max_redraws = int(max_redraws)
         return other
 
+    def for_prediction(self) -> BVMSentinel2:
+        """A shallow copy that reads windows as they are, for prediction maps.
+
+        Its samples are ``image``, ``valid`` (bool ``[H, W]``: the pixel has
+        data and is clear by the imagery's cloud rule, the definition of a
+        *clear observation* that training uses to keep a label), ``bounds`` and
+        ``transform``; no labels are read and nothing is mirrored: without labels
+        a neighbouring sheet cannot leak into a split, and its real pixels give
+        the tiles at a sheet's edge their true context.
+
+        Returns:
+            The copy.
+        """
+        other = self.for_split(None, max_redraws=0)
+        other.predicting = True
+        return other
+
     # ------------------------------------------------------------------ reading
 
     def __getitem__(self, query: GeoSlice) -> Sample:
@@ -268,6 +288,8 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         x, y, t = self._disambiguate_slice(query)
         column, row, width, height = self.grid.locate(x, y)
         time = slice(t.start, t.stop)
+        if self.predicting:
+            return self._read_plain(column, row, width, height, time)
         sample = self._read_window(column, row, width, height, time)
         attempt = 0
         while self.max_redraws and not bool((sample['mask'] != IGNORE_INDEX).any()):
@@ -315,6 +337,23 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
             'transform': torch.tensor(tuple(grid.window_transform(column, row)))[:9],
         }
+
+    def _read_plain(
+        self, column: int, row: int, width: int, height: int, time: slice
+    ) -> Sample:
+        x, y = self.grid.window(column, row, width, height)
+        image, valid = self._read_image(x, y, time)
+        sample: Sample = {
+            'image': image.float(),
+            'valid': valid.to(torch.bool),
+            'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
+            'transform': torch.tensor(tuple(self.grid.window_transform(column, row)))[
+                :9
+            ],
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
 
     def _full_time(self, time: slice) -> slice:
         _, _, bounds = self.bounds
