@@ -12,6 +12,9 @@ the band values alone.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,10 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+import yaml
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
+from torchgeo.main import main as torchgeo_main
 
 from tests.joint_scene import (
     FLANDERS_EAST,
@@ -352,3 +357,74 @@ def test_outputs_inside_the_imagery_are_refused(scene: Scene) -> None:
     with pytest.raises(BVMValueError, match='lies inside the imagery folder'):
         predict(datamodule(scene, predict_sheets='22/7-8'), scene.imagery / 'maps')
     assert not (scene.imagery / 'maps').exists()
+
+
+def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
+    trainer: dict[str, Any] = {
+        'accelerator': 'cpu',
+        'devices': devices,
+        'logger': False,
+        'enable_progress_bar': False,
+        'default_root_dir': str(folder / f'run{devices}'),
+        'callbacks': [
+            {
+                'class_path': 'torchgeo_bvm.prediction.SheetPredictionWriter',
+                'init_args': {'output_dir': str(folder / f'maps{devices}')},
+            }
+        ],
+    }
+    if devices > 1:
+        trainer['strategy'] = 'ddp'
+    config = {
+        'model': {
+            'class_path': 'torchgeo_bvm.tasks.BVMSemanticSegmentation',
+            'init_args': {
+                'model': 'fcn',
+                'num_filters': 8,
+                'in_channels': len(ALL_BANDS),
+                'num_classes': NUM_CLASSES,
+                'weights': None,
+            },
+        },
+        'data': {
+            'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
+            'init_args': {
+                'sentinel2_paths': str(scene.imagery),
+                'bvm_paths': str(scene.bvm),
+                'boundary': str(scene.boundary),
+                'sheets': [22],
+                'crs': 'EPSG:31370',
+                'res': RES,
+                'patch_size': 64,
+                'batch_size': 8,
+                'predict_years': [2021],
+            },
+        },
+        'trainer': trainer,
+    }
+    path = folder / f'predict{devices}.yaml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.slow
+def test_two_processes_write_what_one_writes(scene: Scene, tmp_path: Path) -> None:
+    """``torchgeo predict`` under DDP (gloo, two CPU processes) and on one device."""
+    torchgeo_main(['predict', '--config', str(predict_config(scene, tmp_path, 1))])
+    # DDP starts the second process as a copy of the command line: a real one.
+    torchgeo = str(Path(sys.executable).with_name('torchgeo'))
+    env = {k: v for k, v in os.environ.items() if k != 'TORCHGEO_BVM_DEBUG'}
+    config = predict_config(scene, tmp_path, 2)
+    done = subprocess.run(
+        [torchgeo, 'predict', '--config', str(config)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'MEMBER: 2/2' in done.stdout + done.stderr
+    one, two = tmp_path / 'maps1', tmp_path / 'maps2'
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir())
+    assert len([n for n in names if n.endswith('.tif')]) == 12
+    for name in names:
+        if name.endswith(('.tif', '.json', '.xml')):
+            assert (one / name).read_bytes() == (two / name).read_bytes(), name
