@@ -73,7 +73,7 @@ class PixelModel(LightningModule):
             self.conv.weight.copy_(torch.from_numpy(weight)[:, :, None, None])
             self.conv.bias.copy_(torch.from_numpy(bias))
 
-    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Any:  # noqa: ANN401
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Any:
         logits = self.conv(batch['image'])
         return {'probabilities': logits.softmax(dim=1), 'transform': batch['transform']}
 
@@ -131,7 +131,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     return write_scene(tmp_path_factory.mktemp('fusion-scene'), DATES, CLOUDS)
 
 
-def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:  # noqa: ANN401
+def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:
     arguments: dict[str, Any] = {
         'sentinel2_paths': str(scene.imagery),
         'bvm_paths': str(scene.bvm),
@@ -146,7 +146,7 @@ def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:  # noqa: ANN401
     return BVMDataModule(**arguments)
 
 
-def predict(dm: BVMDataModule, out: Path, **kwargs: Any) -> SheetPredictionWriter:  # noqa: ANN401
+def predict(dm: BVMDataModule, out: Path, **kwargs: Any) -> SheetPredictionWriter:
     writer = SheetPredictionWriter(out, **kwargs)
     trainer = Trainer(
         accelerator='cpu',
@@ -199,7 +199,9 @@ def test_fusion_is_the_mean_over_clear_dates(fused: Path) -> None:
         with rasterio.open(path.with_name(path.stem + '_confidence.tif')) as src:
             confidence = src.read(1)
         best = probabilities[:, *window].max(axis=0)
-        assert np.abs(confidence[has] - best[has] * CONFIDENCE_SCALE).max() <= 0.5 + 0.03
+        assert (
+            np.abs(confidence[has] - best[has] * CONFIDENCE_SCALE).max() <= 0.5 + 0.03
+        )
         assert (confidence[~has] == IGNORE_INDEX).all()
     # Cloudy on every date: no class, count 0.
     nowhere = fused / '22_5-6.tif'
@@ -208,7 +210,9 @@ def test_fusion_is_the_mean_over_clear_dates(fused: Path) -> None:
     with rasterio.open(fused / '22_5-6_count.tif') as src:
         counts = src.read(1)
     assert (counts[25:30, 35:40] == 0).all()
-    assert counts[25, 30] == 1 and counts[20, 20] == 2 and counts[50, 50] == 3
+    assert counts[25, 30] == 1
+    assert counts[20, 20] == 2
+    assert counts[50, 50] == 3
 
 
 def test_every_output_is_a_cog_on_its_sheet_grid(fused: Path) -> None:
@@ -261,9 +265,7 @@ def test_compare_reads_the_fused_maps(
     table = gpd.read_file(out / 'disagreement.gpkg')
     # Every 1 km square holds 10 x 10 pixels: its pixels with a class.
     classes = expected_maps()['classes']
-    squares = [
-        (i, j) for i in range(32) for j in range(20) if (i, j) not in MISSING
-    ]
+    squares = [(i, j) for i in range(32) for j in range(20) if (i, j) not in MISSING]
     expected = sum(
         int((classes[10 * j : 10 * j + 10, 10 * i : 10 * i + 10] != IGNORE_INDEX).sum())
         for i, j in squares
@@ -277,7 +279,9 @@ def test_chosen_sheets_and_a_rerun_leave_no_stale_file(
     out = tmp_path / 'maps'
     predict(datamodule(scene, predict_months=[5, 6]), out, preview=False)
     assert (out / '22_1-2.tif').exists()
-    assert json.loads((out / MANIFEST).read_text())['period'] == 'every year, months 5, 6'
+    assert (
+        json.loads((out / MANIFEST).read_text())['period'] == 'every year, months 5, 6'
+    )
     (out / 'notes.txt').write_text('mine')
     writer = predict(
         datamodule(scene, predict_sheets='test', predict_years=[2021]),
