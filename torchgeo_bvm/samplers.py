@@ -8,9 +8,12 @@ and carries no label. Two samplers implement this:
 * :class:`KaartbladSampler` (training): random crops, each centred on a pixel that
   lies inside one sheet of the split, inside Flanders and inside the imagery;
 * :class:`KaartbladGridSampler` (validation, test): a fixed tiling of every
-  sheet of the split;
-* :class:`KaartbladObservationSampler` (prediction): the tiles of any sheets on
-  every observation of a period, sheet by sheet, whole sheets per rank.
+  sheet of the split.
+
+A third, :class:`KaartbladObservationSampler` (prediction maps), takes the tiles
+of any sheets, of any split, on every observation of a period, sheet by sheet
+and whole sheets per rank; its dataset reads them without mirroring, since
+without labels no split can leak into another.
 
 **How the sheet reaches the dataset.** A query is a plain TorchGeo ``GeoSlice``
 (``x``, ``y`` slices on the imagery's pixel grid, plus the time slice that a

@@ -140,6 +140,10 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     imagery and are labelled ``IGNORE_INDEX``. A window outside every sheet of
     the layout is returned unmirrored with every pixel labelled ``IGNORE_INDEX``.
 
+    **Prediction.** :meth:`for_prediction` gives a copy whose samples are the
+    window as it is (real pixels past the sheet's edge, no labels) with
+    ``valid``, the clear pixels, for fused prediction maps.
+
     **Invalid crops.** With ``max_redraws > 0`` (training), a window without any
     labelled pixel is replaced by a new random window of the same split and a new
     random date, drawn deterministically from the query, up to ``max_redraws``
