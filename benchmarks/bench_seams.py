@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 import torch
 import yaml
 from lightning.pytorch import Trainer
@@ -51,6 +52,7 @@ from torchgeo_bvm.demo import evaluated_checkpoint, run_demo
 from torchgeo_bvm.fusion import SheetFusion
 from torchgeo_bvm.pixelgrid import Grid
 from torchgeo_bvm.prediction import SheetPredictionWriter
+from torchgeo_bvm.scanline import polygon_coverage
 from torchgeo_bvm.seams import SeamRates, seam_rates, tile_borders
 from torchgeo_bvm.tasks import BVMSemanticSegmentation
 
@@ -68,18 +70,29 @@ def demo_folder(args: argparse.Namespace) -> tuple[Path, str]:
     return out, f'a short training of {args.max_steps} steps (no demo output given)'
 
 
-def load(demo: Path, year: int) -> tuple[BVMDataModule, BVMSemanticSegmentation]:
+def load(
+    demo: Path, year: int, stride: int | None
+) -> tuple[BVMDataModule, BVMSemanticSegmentation]:
     settings = yaml.safe_load((demo / 'demo.yaml').read_text())['data']['init_args']
     settings.update(predict_sheets='test', predict_years=[year], num_workers=0)
+    settings.update(predict_stride=stride)
     checkpoint, _ = evaluated_checkpoint(demo / 'training' / 'checkpoints')
     task = BVMSemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
     task.eval()
     return BVMDataModule(**settings), task
 
 
-def patchwork(
-    dm: BVMDataModule, task: BVMSemanticSegmentation
-) -> dict[int, tuple[np.ndarray, Grid, list[int], list[int]]]:
+Maps = dict[int, tuple[np.ndarray, Grid, list[int], list[int]]]
+
+
+def inside_mask(sampler: Any, index: int, grid: Grid) -> np.ndarray:
+    """The sheet's pixels inside Flanders and the data (where a map has classes)."""
+    region = sampler.region
+    allowed = region.allowed[region.indices.index(index)]
+    return polygon_coverage(shapely.get_parts(allowed), grid.transform, grid.shape)
+
+
+def patchwork(dm: BVMDataModule, task: BVMSemanticSegmentation) -> Maps:
     """The test tiles, one date each, side by side: classes per test sheet."""
     dm.setup('test')
     sampler = dm.test_sampler.spatial_sampler  # type: ignore[union-attr]
@@ -104,24 +117,24 @@ def patchwork(
                     sheets[index] = (SheetFusion(grid, tile.shape[0]), c0, r0)
                     starts[index] = (set(), set())
                 fusion, c0, r0 = sheets[index]
-                # One observation, every pixel counted: today's map.
+                # One observation, every pixel counted, no taper: the tile's
+                # own classes, as the writer of one date per tile stitched them.
                 fusion.add(tile, flat > 0, column - c0, row - r0, 0, flat)
                 starts[index][0].add(column - c0)
                 starts[index][1].add(row - r0)
     result = {}
     for index, (fusion, _, _) in sheets.items():
         classes = fusion.classes()
-        inside = sampler.layout.inside(index, fusion.grid.transform, fusion.grid.shape)
-        classes[~inside] = IGNORE_INDEX
+        # That writer gave every pixel inside Flanders and the data a class,
+        # clouds or not.
+        classes[~inside_mask(sampler, index, fusion.grid)] = IGNORE_INDEX
         columns, rows = starts[index]
         result[index] = (classes, fusion.grid, sorted(columns), sorted(rows))
     return result
 
 
-def fused(
-    dm: BVMDataModule, task: BVMSemanticSegmentation, out: Path
-) -> dict[int, tuple[np.ndarray, Grid, list[int], list[int]]]:
-    """The fused map of the test sheets: classes per sheet."""
+def fused(dm: BVMDataModule, task: BVMSemanticSegmentation, out: Path) -> Maps:
+    """The fused map of the test sheets (``SheetPredictionWriter``): classes per sheet."""
     if out.exists():
         shutil.rmtree(out)
     writer = SheetPredictionWriter(out, preview=False, mosaic=False)
@@ -148,11 +161,8 @@ def fused(
     return result
 
 
-def rates(
-    maps: dict[int, tuple[np.ndarray, Grid, list[int], list[int]]],
-    size: int,
-    borders_of: dict[int, tuple[np.ndarray, Grid, list[int], list[int]]] | None = None,
-) -> SeamRates:
+def rates(maps: Maps, size: int, borders_of: Maps | None = None) -> SeamRates:
+    """Seam counts of the sheets together, at their own tile borders or others'."""
     total = SeamRates(0, 0, 0, 0)
     for index, (classes, _, columns, rows) in maps.items():
         if borders_of is not None:
@@ -166,13 +176,12 @@ def rates(
     return total
 
 
-def agreement(
-    maps: dict[int, tuple[np.ndarray, Grid, list[int], list[int]]], labels: Path
-) -> tuple[float, float]:
-    """(share of sheet pixels with a class, agreement with the labels there)."""
+def agreement(maps: Maps, labels: Path, sampler: Any) -> tuple[float, float]:
+    """(share of the pixels inside Flanders and the data with a class, agreement
+    with the BVM labels where both have one)."""
     classed = total = agree = compared = 0
     with rasterio.open(labels) as src:
-        for classes, grid, _, _ in maps.values():
+        for index, (classes, grid, _, _) in maps.items():
             truth = np.full(classes.shape, IGNORE_INDEX, np.uint8)
             reproject(
                 rasterio.band(src, 1),
@@ -185,7 +194,7 @@ def agreement(
             has = classes != IGNORE_INDEX
             both = has & (truth != IGNORE_INDEX)
             classed += int(has.sum())
-            total += int((truth != IGNORE_INDEX).sum())
+            total += int(inside_mask(sampler, index, grid).sum())
             agree += int((classes[both] == truth[both]).sum())
             compared += int(both.sum())
     return classed / max(total, 1), agree / max(compared, 1)
@@ -197,12 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--workdir', type=Path, default=Path('/tmp/bench_seams'))
     parser.add_argument('--year', type=int, default=2020, help='the fused year')
     parser.add_argument('--max-steps', type=int, default=40)
+    parser.add_argument(
+        '--stride', type=int, help='fused tiles every N px (default: half a tile)'
+    )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings('ignore', category=UserWarning)
 
     demo, trained = demo_folder(args)
-    dm, task = load(demo, args.year)
+    dm, task = load(demo, args.year, args.stride)
     size = int(dm.patch_size)  # type: ignore[arg-type]
     start = time.perf_counter()
     before = patchwork(dm, task)
@@ -219,14 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         (f'fused, every date of {args.year}', after, None, fused_s),
         ('fused, at the patchwork tile borders', after, before, float('nan')),
     ):
-        rows.append(
-            (name, rates(maps, size, borders), agreement(maps, labels), seconds)
-        )
+        shares = agreement(maps, labels, dm.predict_sampler.tiling)  # type: ignore[union-attr]
+        rows.append((name, rates(maps, size, borders), shares, seconds))
     sheets = ', '.join(
         dm.predict_sampler.tiling.layout.sheets[i].code  # type: ignore[union-attr]
         for i in after
     )
-    print(f'model: {trained}; sheets {sheets}; {size} px tiles; dates: {dates}')
+    stride = dm.predict_sampler.tiling.stride  # type: ignore[union-attr]
+    print(
+        f'model: {trained}; sheets {sheets}; {size} px tiles, fused every {stride} '
+        f'px; dates per sheet: {sorted(dates)}'
+    )
     print(
         '| map | change rate across tile borders | elsewhere | ratio | pixels with '
         'a class | agree with BVM labels | wall s |'

@@ -108,7 +108,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self._sampler: KaartbladObservationSampler | None = None
         self._cursor: Iterator[tuple[SheetObservations, int, int, int]] = iter(())
-        self._open: dict[int, tuple[SheetFusion, SheetObservations]] = {}
+        self._open: dict[int, tuple[SheetFusion, SheetObservations, int, int]] = {}
         self._remaining: Counter[int] = Counter()
         self._previous: list[str] = []
         self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
@@ -266,8 +266,7 @@ class SheetPredictionWriter(BasePredictionWriter):
                 '(one DataLoader, in order)'
             )
         plan, observation = expected[0], expected[1]
-        fusion, _ = self._fusion(plan, tile.shape[0])
-        c0, r0, _, _ = self._sampler.tiling.sheet_pixels(plan.sheet)
+        fusion, _, c0, r0 = self._fusion(plan, tile.shape[0])
         steps = clear.sum(axis=0) if clear.ndim == 3 else clear
         shape = (tile.shape[1], tile.shape[2])
         if shape not in self._taper:
@@ -283,7 +282,8 @@ class SheetPredictionWriter(BasePredictionWriter):
 
     def _fusion(
         self, plan: SheetObservations, num_classes: int
-    ) -> tuple[SheetFusion, SheetObservations]:
+    ) -> tuple[SheetFusion, SheetObservations, int, int]:
+        """The sheet's fusion, its plan and the grid position of its first pixel."""
         if plan.sheet not in self._open:
             assert self._sampler is not None
             tiling = self._sampler.tiling
@@ -294,11 +294,12 @@ class SheetPredictionWriter(BasePredictionWriter):
             allowed = region.allowed[region.indices.index(plan.sheet)]
             # The pixel rule of the labels and the samplers' sheet masks.
             inside = polygon_coverage(shapely.get_parts(allowed), transform, grid.shape)
-            self._open[plan.sheet] = (SheetFusion(grid, num_classes, inside), plan)
+            fusion = SheetFusion(grid, num_classes, inside)
+            self._open[plan.sheet] = (fusion, plan, c0, r0)
         return self._open[plan.sheet]
 
     def _finish(self, sheet: int) -> None:
-        fusion, plan = self._open.pop(sheet)
+        fusion, plan, _, _ = self._open.pop(sheet)
         path = self._sheet_path(plan)
         self._note(*fusion.write(path, self.probabilities).values())
         if self.preview:
