@@ -324,10 +324,6 @@ def test_chosen_sheets_and_a_rerun_leave_no_stale_file(
             r'Flanders meet; the data cover 22/7-8$',
         ),
         (
-            {'predict_sheets': '15'},
-            r'^sheet 15 is not among the sheets in use \(22\); add its number',
-        ),
-        (
             {'predict_sheets': '22/7'},
             r'^sheet 22/7 is part of sheet 22/7-8: maps are made per sheet',
         ),
@@ -348,6 +344,14 @@ def test_bad_periods_and_sheets_are_one_line_errors(
         ({'predict_stride': 65}, 'predict_stride must be between 1 and 64, got 65'),
         ({'predict_years': [1990]}, 'predict_years must be between 2015 and 2100'),
         ({'predict_months': 'May'}, 'predict_months must be a list of whole numbers'),
+        (
+            {'predict_sheets': '15'},
+            r'^predict_sheets: sheet 15 is not among the sheets \[22\]; add 15',
+        ),
+        (
+            {'predict_sheets': 'test,22/9'},
+            "^predict_sheets: invalid map sheet code '22/9': expected 'X' \\(kbl\\)",
+        ),
     ],
 )
 def test_bad_predict_options_stop_the_data_module(

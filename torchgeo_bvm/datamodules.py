@@ -67,7 +67,7 @@ from .samplers import (
     KaartbladObservationSampler,
     KaartbladSampler,
 )
-from .sheets import KBL_WIDTH, SplitScheme, kbl_numbers
+from .sheets import KBL_WIDTH, Sheet, SplitScheme, kbl_numbers
 
 __all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'cloud_rule_from']
 
@@ -316,7 +316,9 @@ class BVMDataModule(GeoDataModule):
         self.cache_dir = cache_dir
         self.bvm_options = dict(bvm_options or {})
         self.stats_path = stats
-        self.predict_sheets = predict_sheets
+        self.predict_sheets = _check_predict_sheets(
+            predict_sheets, self.scheme, self.numbers
+        )
         self.predict_years = period_years
         self.predict_months = period_months
         self.predict_stride = predict_stride
@@ -502,6 +504,30 @@ def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
     if not numbers:
         raise BVMValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
     return numbers
+
+
+def _check_predict_sheets(
+    sheets: str | list[int | str] | None,
+    scheme: SplitScheme,
+    numbers: list[int] | None,
+) -> str | list[int | str] | None:
+    """Sheet codes that parse and lie in the data's sheets, or split names."""
+    if sheets is None:
+        return None
+    items = sheets.split(',') if isinstance(sheets, str) else list(sheets)
+    for item in items:
+        if str(item).strip() in scheme.splits or not str(item).strip():
+            continue
+        try:
+            sheet = Sheet.parse(item)
+        except ValueError as error:
+            raise BVMValueError(f'predict_sheets: {error}') from None
+        if numbers is not None and sheet.number not in numbers:
+            raise BVMValueError(
+                f'predict_sheets: sheet {sheet.code} is not among the sheets '
+                f'{numbers}; add {sheet.number} to sheets'
+            )
+    return sheets
 
 
 def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) -> int:
