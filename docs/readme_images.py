@@ -8,8 +8,8 @@ Run it after ``make demo``::
   (:func:`torchgeo_bvm.plot.plot_grid`);
 * ``overview.png``: the demo's mini-Flanders, as ``torchgeo-bvm synth`` drew it
   (``<demo>/data/overview.png``);
-* ``prediction.png``: the demo's predicted test sheet, as ``torchgeo predict``
-  drew it (``<demo>/predictions/22_7-8.png``).
+* ``prediction.png``: the demo's fused map of its test sheet (2020), as
+  ``torchgeo predict`` drew it (``<demo>/predictions/22_7-8.png``).
 """
 
 from __future__ import annotations

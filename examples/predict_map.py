@@ -3,13 +3,15 @@ r"""Produce a georeferenced land-cover map from a trained checkpoint.
 Given a checkpoint of TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation`
 (from ``torchgeo fit`` with one of the configs in ``examples/configs``, or from
 ``make demo``: ``demo-output/training/checkpoints/best.ckpt``), this example
-predicts the test sheets of the mini-Flanders with Lightning's
+maps the test sheets of the mini-Flanders for one year with Lightning's
 ``Trainer.predict``: :class:`~torchgeo_bvm.datamodules.BVMDataModule` tiles the
-test sheets (:class:`~torchgeo_bvm.samplers.KaartbladGridSampler`) and
-:class:`~torchgeo_bvm.prediction.SheetPredictionWriter` stitches the tiles into
-one GeoTIFF per sheet (uint8 class ids with the class colour table, nodata
-:data:`~torchgeo_bvm.classes.IGNORE_INDEX`, opens labelled in QGIS) and a PNG
-preview. For every map it prints the path, CRS, shape and class histogram.
+test sheets and reads every tile on every date of the year
+(``predict_sheets``, ``predict_years``), and
+:class:`~torchgeo_bvm.prediction.SheetPredictionWriter` fuses the clear dates
+per pixel into one map per sheet (uint8 class ids with the class colour table,
+nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, opens labelled in QGIS; its
+confidence and count of clear dates beside it), a PNG preview, a mosaic and a
+quick-look. For every map it prints the path, CRS, shape and class histogram.
 
 Without ``--checkpoint`` it first trains a tiny fully convolutional network
 (TorchGeo's ``fcn``, random initialisation: nothing is downloaded) for
@@ -27,8 +29,10 @@ Run it on the embedded mini-Flanders (generated into ``--data`` when missing)::
         --stats demo-output/band-stats.json \\
         --checkpoint demo-output/training/checkpoints/best.ckpt
 
-Outputs in ``<out>/predict_map/``: ``predictions/22_7-8.tif`` and ``.png`` (one
-per test sheet), and ``model.ckpt`` when it trained one.
+Outputs in ``<out>/predict_map/``: ``predictions/22_7-8.tif`` with
+``_confidence.tif``, ``_count.tif`` and ``.png`` (one set per test sheet),
+``predictions/mosaic.vrt`` and ``mosaic.png``, and ``model.ckpt`` when it
+trained one.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ from lightning.pytorch import Trainer, seed_everything
 from torchgeo.tasks import SemanticSegmentation
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from torchgeo_bvm.classmap import SIBLING_SUFFIXES
 from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.prediction import SheetPredictionWriter
+from torchgeo_bvm.prediction import MOSAIC, SheetPredictionWriter
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
@@ -85,6 +90,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         '--bands', default='all', help="'all', 'rgb', 'rgnir' (as in training)"
     )
+    parser.add_argument('--year', type=int, default=2020, help='the year to map')
     parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
     parser.add_argument('--batch-size', type=int, default=16, help='tiles per batch')
     parser.add_argument(
@@ -117,6 +123,8 @@ def make_datamodule(
         patch_size=args.patch_size,
         batch_size=args.batch_size,
         length=args.steps * args.batch_size,
+        predict_sheets='test',
+        predict_years=[args.year],
     )
 
 
@@ -218,11 +226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     trainer.predict(task, datamodule=datamodule, return_predictions=False)
     for path in writer.written:
-        if path.suffix == '.tif':
+        if path.suffix == '.tif' and not path.stem.endswith(SIBLING_SUFFIXES):
             describe(path)
             preview = path.with_suffix('.png')
             if preview.exists():
                 print(f'  preview {preview}')
+    print(f'mosaic {out / "predictions" / MOSAIC}, quick-look mosaic.png beside it')
     return 0
 
 

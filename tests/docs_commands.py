@@ -22,6 +22,7 @@ DOCUMENTS = (
     'docs/quickstart.rst',
     'docs/examples.rst',
     'docs/guide.rst',
+    'docs/mapping.rst',
     'docs/split.rst',
     'docs/classes.rst',
     'docs/architecture.rst',

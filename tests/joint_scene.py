@@ -21,6 +21,7 @@ and every expected value is known:
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,10 +84,21 @@ def expected_labels() -> NDArray[np.int64]:
     return labels
 
 
-def write_scene(root: Path, dates: tuple[str, ...] = DATES) -> Scene:
-    """Write the exact scene under ``root``."""
+def write_scene(
+    root: Path,
+    dates: tuple[str, ...] = DATES,
+    clouds: Mapping[int, tuple[slice, slice]] | None = None,
+) -> Scene:
+    """Write the exact scene under ``root``.
+
+    ``clouds`` maps a date's position in ``dates`` to the (rows, columns) where
+    its SCL is 9 (cloud); default: :data:`CLOUD_ROWS` x :data:`CLOUD_COLUMNS` on
+    the first date.
+    """
+    if clouds is None:
+        clouds = {0: (CLOUD_ROWS, CLOUD_COLUMNS)}
     rows, columns = np.mgrid[0:HEIGHT, 0:WIDTH]
-    clouds = {}
+    cloud_masks = {}
     for k, day in enumerate(dates):
         bands = {
             b: np.full((HEIGHT, WIDTH), band_value(b, k), np.int16) for b in ALL_BANDS
@@ -95,11 +107,11 @@ def write_scene(root: Path, dates: tuple[str, ...] = DATES) -> Scene:
         bands['B03'] = rows.astype(np.int16)
         scl = np.full((HEIGHT, WIDTH), 4, np.int16)
         cloudy = np.zeros((HEIGHT, WIDTH), bool)
-        if k == 0:
-            cloudy[CLOUD_ROWS, CLOUD_COLUMNS] = True
+        if k in clouds:
+            cloudy[clouds[k]] = True
             scl[cloudy] = 9
         bands['SCL'] = scl
-        clouds[day] = cloudy
+        cloud_masks[day] = cloudy
         write_openeo_acquisition(
             root / 'sentinel2', SHEET, day, bands, crs='EPSG:31370', bounds=SHEET.bounds
         )
@@ -117,4 +129,6 @@ def write_scene(root: Path, dates: tuple[str, ...] = DATES) -> Scene:
         root / 'vrbg' / 'Refgew.shp', box(LEFT, BOTTOM, FLANDERS_EAST, TOP)
     )
     flanders = np.broadcast_to(columns < 300, (HEIGHT, WIDTH)).copy()
-    return Scene(root / 'sentinel2', bvm, boundary, expected_labels(), flanders, clouds)
+    return Scene(
+        root / 'sentinel2', bvm, boundary, expected_labels(), flanders, cloud_masks
+    )

@@ -27,6 +27,7 @@ from torchgeo_bvm.datasets.series import calendar_year
 from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.labels import rasterize_bvm
 from torchgeo_bvm.normalization import compute_band_stats
+from torchgeo_bvm.samplers import KaartbladObservationSampler
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
 
@@ -188,14 +189,22 @@ def test_label_rasters_and_flanders_from_the_labels(
         assert torch.equal(vector.val_dataset[q]['mask'], raster.val_dataset[q]['mask'])
 
 
-def test_test_and_predict_use_the_test_tiles(scene: Scene) -> None:
-    dm = module(scene)
+def test_predict_reads_every_date_of_the_chosen_sheets(scene: Scene) -> None:
+    dm = module(scene, predict_sheets='test', predict_stride=32)
     dm.setup('test')
     dm.setup('predict')
-    assert list(dm.test_sampler) == list(dm.predict_sampler)
     assert dm.test_dataset.split == 'test'
+    sampler = dm.predict_sampler
+    assert isinstance(sampler, KaartbladObservationSampler)
+    # The test tiles, each on both dates.
+    tiles = [(x, y) for x, y, _ in dm.test_sampler]
+    assert sorted(map(repr, ((x, y) for x, y, _ in sampler))) == sorted(
+        map(repr, tiles * 2)
+    )
     batch = next(iter(dm.predict_dataloader()))
+    assert set(batch) == {'image', 'valid', 'bounds', 'transform'}
     assert batch['image'].shape == (4, 11, 32, 32)
+    assert batch['valid'].shape == (4, 32, 32)
 
 
 def test_geographic_default_crs_with_workers(scene: Scene) -> None:

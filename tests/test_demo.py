@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -105,14 +106,27 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
         'class distribution',
         'training sample',
         'confusion matrix',
-        'predicted map 22_7-8',
-        'predicted map 22_7-8 (PNG)',
+        'fused map 22_7-8',
+        'fused map 22_7-8 (PNG)',
+        'fused map mosaic',
+        'fused map quick-look',
+        'disagreement with the BVM',
+        'strongest candidates',
     ):
         assert (out / summary['paths'][key].split(str(out) + '/')[-1]).exists(), key
     with rasterio.open(out / 'predictions' / '22_7-8.tif') as source:
         assert source.crs.to_epsg() == 32631
         assert source.nodata == 255
     check_the_year_against_one_date(out, printed)
+    # The fused map of the test sheet for 2020 (three dates), and its candidates.
+    manifest = json.loads((out / 'predictions' / 'prediction.json').read_text())
+    assert manifest['period'] == '2020'
+    assert manifest['sheets'] == ['22/7-8']
+    with rasterio.open(out / 'predictions' / '22_7-8_count.tif') as source:
+        assert 0 < source.read(1)[source.read_masks(1) > 0].max() <= 3
+    assert 'where the fused map disagrees with the BVM:' in printed
+    assert re.search(r'polygons with pixels, .* candidates', printed)
+    assert (out / 'comparison' / 'disagreement.gpkg').is_file()
     # The README's pictures come from the demo's outputs.
     spec = importlib.util.spec_from_file_location(
         'readme_images', Path(__file__).parents[1] / 'docs' / 'readme_images.py'

@@ -128,8 +128,13 @@ def test_predict_map(
     assert f'trained 2 steps, checkpoint: {checkpoint}' in printed
     # The paper's split: the test sheet of the tiny region is 22/7-8.
     tif = out / 'predictions' / '22_7-8.tif'
-    assert sorted(p.name for p in (out / 'predictions').glob('*.tif')) == [tif.name]
+    assert sorted(p.name for p in (out / 'predictions').glob('*.tif')) == [
+        tif.name,
+        '22_7-8_confidence.tif',
+        '22_7-8_count.tif',
+    ]
     assert (out / 'predictions' / '22_7-8.png').is_file()
+    assert (out / 'predictions' / 'mosaic.png').is_file()
     with rasterio.open(tif) as source:
         assert source.crs.to_epsg() == 32631
         assert source.res == (10.0, 10.0)

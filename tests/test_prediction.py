@@ -1,94 +1,438 @@
+"""Fused maps from ``Trainer.predict`` against a computation in plain numpy.
+
+The exact scene (``tests/joint_scene.py``: sheet 22 at 100 m in EPSG:31370,
+``B02`` = column, ``B03`` = row, every other band a constant per band and date)
+is predicted on three dates whose clouds overlap, by a model that looks at one
+pixel at a time (a fixed 1 x 1 convolution and a softmax). Whatever tiles cover
+a pixel, its fused probabilities must then be the mean of the model's
+probabilities over the dates on which the pixel is clear, computed here from
+the band values alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
 import torch
-from affine import Affine
+import yaml
+from lightning.pytorch import LightningModule, Trainer
+from torch import Tensor
+from torchgeo.main import main as torchgeo_main
 
-from torchgeo_bvm.classes import IGNORE_INDEX
-from torchgeo_bvm.prediction import PROBABILITY_SCALE, SheetMosaic, tile_weights
+from tests.joint_scene import (
+    FLANDERS_EAST,
+    HEIGHT,
+    LEFT,
+    MISSING,
+    RES,
+    TOP,
+    WIDTH,
+    Scene,
+    band_value,
+    write_scene,
+)
+from tests.rasters import assert_class_palette, assert_valid_cog
+from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
+from torchgeo_bvm.classmap import CONFIDENCE_SCALE
+from torchgeo_bvm.cli import main as bvm_main
+from torchgeo_bvm.datamodules import BVMDataModule
+from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, REFLECTANCE_SCALE
+from torchgeo_bvm.errors import BVMValueError
+from torchgeo_bvm.prediction import MANIFEST, SheetPredictionWriter
+from torchgeo_bvm.sheets import Sheet
+
+pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
+
+DATES = ('2021-05-01', '2021-06-10', '2021-07-20')
+#: Clouds per date: rows 125-129, columns 35-39 are cloudy on all three.
+CLOUDS = {
+    0: (slice(120, 130), slice(20, 40)),
+    1: (slice(125, 135), slice(30, 50)),
+    2: (slice(120, 130), slice(35, 45)),
+}
+SHEETS = ('22/1-2', '22/5-6', '22/3-4', '22/7-8')
 
 
-def random_tile(seed: int, classes: int = 4, size: int = 4) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(size=(classes, size, size)).astype(np.float32)
-    return np.exp(logits) / np.exp(logits).sum(axis=0)
+class PixelModel(LightningModule):
+    """A fixed 1 x 1 convolution and a softmax: each pixel on its own."""
+
+    def __init__(self, bands: int = len(ALL_BANDS)) -> None:
+        super().__init__()
+        weight, bias = pixel_weights(bands)
+        self.conv = torch.nn.Conv2d(bands, NUM_CLASSES, 1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.from_numpy(weight)[:, :, None, None])
+            self.conv.bias.copy_(torch.from_numpy(bias))
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Any:
+        logits = self.conv(batch['image'])
+        return {'probabilities': logits.softmax(dim=1), 'transform': batch['transform']}
 
 
-def test_tile_weights() -> None:
-    centre = tile_weights(4, 'centre')
-    assert centre.shape == (4, 4)
-    assert centre[1, 1] == centre[2, 2] == centre.max()
-    assert centre[0, 0] == centre[0, 3] == centre[3, 0] == centre.min()
-    assert np.array_equal(centre, centre.T)
-    assert tile_weights(4, 'blend').min() > 0
+def pixel_weights(bands: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    # B02 and B03 (column and row / 10000) vary across the sheet, the other
+    # bands by 1e-4 from date to date: weights that make both matter.
+    varying = [ALL_BANDS.index('B02'), ALL_BANDS.index('B03')]
+    scale = np.full(bands, 3000.0)
+    scale[varying] = 300.0
+    weight = rng.normal(size=(NUM_CLASSES, bands)) * scale
+    # The constant bands of the first date cancel: what is left of them is the
+    # change from date to date.
+    first = np.array([band_value(b, 0) for b in ALL_BANDS]) / REFLECTANCE_SCALE
+    first[varying] = 0.0
+    bias = rng.normal(size=NUM_CLASSES) - weight @ first
+    return weight.astype(np.float32), bias.astype(np.float32)
 
 
-@pytest.mark.parametrize('blend', ['centre', 'blend'])
-def test_non_overlapping_tiles_give_the_argmax(blend) -> None:
-    mosaic = SheetMosaic(Affine.identity(), (4, 8), 4, blend=blend)
-    left, right = random_tile(0), random_tile(1)
-    mosaic.add(left, 0, 0)
-    mosaic.add(torch.from_numpy(right), 4, 0)
-    expected = np.concatenate([left.argmax(0), right.argmax(0)], axis=1)
-    assert np.array_equal(mosaic.classes(), expected)
-    assert np.allclose(
-        mosaic.probabilities(), np.concatenate([left, right], axis=2), atol=1e-6
+def expected_maps() -> dict[str, np.ndarray]:
+    """Classes, probabilities and counts of the whole scene, in numpy."""
+    weight, bias = pixel_weights(len(ALL_BANDS))
+    rows, columns = np.mgrid[0:HEIGHT, 0:WIDTH]
+    total = np.zeros((NUM_CLASSES, HEIGHT, WIDTH))
+    count = np.zeros((HEIGHT, WIDTH), dtype=np.int64)
+    for k in range(len(DATES)):
+        bands = np.stack(
+            [
+                columns if b == 'B02' else rows if b == 'B03' else
+                np.full((HEIGHT, WIDTH), band_value(b, k))
+                for b in ALL_BANDS
+            ]
+        ).astype(np.float64) / REFLECTANCE_SCALE  # fmt: skip
+        logits = np.einsum('cb,bhw->chw', weight.astype(np.float64), bands)
+        logits += bias[:, None, None]
+        p = np.exp(logits - logits.max(axis=0))
+        p /= p.sum(axis=0)
+        clear = np.ones((HEIGHT, WIDTH), bool)
+        if k in CLOUDS:
+            clear[CLOUDS[k]] = False
+        total += p * clear
+        count += clear
+    with np.errstate(invalid='ignore'):
+        fused = total / count
+    inside = columns * RES + LEFT + RES / 2 < FLANDERS_EAST
+    classes = np.where(count > 0, fused.argmax(axis=0), IGNORE_INDEX)
+    classes[~inside] = IGNORE_INDEX
+    counts = np.where(inside, count, IGNORE_INDEX)
+    return {'classes': classes, 'probabilities': fused, 'count': counts}
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return write_scene(tmp_path_factory.mktemp('fusion-scene'), DATES, CLOUDS)
+
+
+def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:
+    arguments: dict[str, Any] = {
+        'sentinel2_paths': str(scene.imagery),
+        'bvm_paths': str(scene.bvm),
+        'boundary': str(scene.boundary),
+        'sheets': [22],
+        'crs': 'EPSG:31370',
+        'res': RES,
+        'patch_size': 64,
+        'batch_size': 8,
+    }
+    arguments.update(kwargs)
+    return BVMDataModule(**arguments)
+
+
+def predict(dm: BVMDataModule, out: Path, **kwargs: Any) -> SheetPredictionWriter:
+    writer = SheetPredictionWriter(out, **kwargs)
+    trainer = Trainer(
+        accelerator='cpu',
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        callbacks=[writer],
+    )
+    trainer.predict(PixelModel(), datamodule=dm)
+    return writer
+
+
+@pytest.fixture(scope='module')
+def fused(scene: Scene, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp('fused')
+    predict(datamodule(scene, predict_years=2021), out, probabilities=True)
+    return out
+
+
+def scene_window(path: Path) -> tuple[slice, slice]:
+    with rasterio.open(path) as src:
+        column = round((src.transform.c - LEFT) / RES)
+        row = round((TOP - src.transform.f) / RES)
+        return slice(row, row + src.height), slice(column, column + src.width)
+
+
+def test_fusion_is_the_mean_over_clear_dates(fused: Path) -> None:
+    expected = expected_maps()
+    probabilities = expected['probabilities']
+    # Leave out pixels whose two best classes nearly tie: float32 may swap them.
+    top_two = np.sort(np.nan_to_num(probabilities), axis=0)[-2:]
+    decided = top_two[1] - top_two[0] > 1e-4
+    for code in SHEETS:
+        path = fused / f'{Sheet.parse(code).file_safe}.tif'
+        window = scene_window(path)
+        with rasterio.open(path) as src:
+            classes = src.read(1)
+        want = expected['classes'][window]
+        sure = decided[window] | (want == IGNORE_INDEX)
+        assert np.array_equal(classes[sure], want[sure]), code
+        assert sure.mean() > 0.99
+        with rasterio.open(path.with_name(path.stem + '_count.tif')) as src:
+            assert np.array_equal(src.read(1), expected['count'][window])
+        with rasterio.open(path.with_name(path.stem + '_probabilities.tif')) as src:
+            stored = src.read().astype(float) * src.scales[0]
+        has = want != IGNORE_INDEX
+        assert np.abs(stored[:, has] - probabilities[:, *window][:, has]).max() <= (
+            0.5 / CONFIDENCE_SCALE + 1e-4
+        )
+        with rasterio.open(path.with_name(path.stem + '_confidence.tif')) as src:
+            confidence = src.read(1)
+        best = probabilities[:, *window].max(axis=0)
+        assert (
+            np.abs(confidence[has] - best[has] * CONFIDENCE_SCALE).max() <= 0.5 + 0.03
+        )
+        assert (confidence[~has] == IGNORE_INDEX).all()
+    # Cloudy on every date: no class, count 0.
+    nowhere = fused / '22_5-6.tif'
+    with rasterio.open(nowhere) as src:
+        assert (src.read(1)[25:30, 35:40] == IGNORE_INDEX).all()
+    with rasterio.open(fused / '22_5-6_count.tif') as src:
+        counts = src.read(1)
+    assert (counts[25:30, 35:40] == 0).all()
+    assert counts[25, 30] == 1
+    assert counts[20, 20] == 2
+    assert counts[50, 50] == 3
+
+
+def test_every_output_is_a_cog_on_its_sheet_grid(fused: Path) -> None:
+    for code in SHEETS:
+        sheet = Sheet.parse(code)
+        xmin, ymin, xmax, ymax = sheet.bounds
+        stem = sheet.file_safe
+        for suffix in ('', '_confidence', '_count', '_probabilities'):
+            path = fused / f'{stem}{suffix}.tif'
+            assert_valid_cog(path)
+            with rasterio.open(path) as src:
+                assert src.crs == 'EPSG:31370'
+                assert src.transform == rasterio.Affine(RES, 0, xmin, 0, -RES, ymax)
+                assert (src.height, src.width) == (
+                    round((ymax - ymin) / RES),
+                    round((xmax - xmin) / RES),
+                )
+                assert src.nodata == IGNORE_INDEX
+        assert_class_palette(fused / f'{stem}.tif')
+        assert (fused / f'{stem}.png').is_file()
+    with rasterio.open(fused / 'mosaic.vrt') as src:
+        assert (src.height, src.width) == (HEIGHT, WIDTH)
+        assert src.transform == rasterio.Affine(RES, 0, LEFT, 0, -RES, TOP)
+        mosaic = src.read(1)
+    assert np.array_equal(mosaic[100:, 160:], read(fused / '22_7-8.tif'))
+    assert np.array_equal(mosaic[:100, :160], read(fused / '22_1-2.tif'))
+    manifest = json.loads((fused / MANIFEST).read_text())
+    assert manifest['period'] == '2021'
+    assert manifest['sheets'] == list(SHEETS)
+    assert 'mosaic.png' in manifest['files']
+    assert sorted(p.name for p in fused.iterdir()) == sorted(
+        [*manifest['files'], MANIFEST]
+        + [f'{Sheet.parse(c).file_safe}.tif.aux.xml' for c in SHEETS]
     )
 
 
-def test_centre_keeps_the_most_central_tile() -> None:
-    mosaic = SheetMosaic(Affine.identity(), (4, 6), 4, blend='centre')
-    a, b = random_tile(2), random_tile(3)
-    mosaic.add(a, 0, 0)
-    mosaic.add(b, 2, 0)
-    result = mosaic.probabilities()
-    # Columns 0-1 only in a; 4-5 only in b; in the overlap (columns 2-3) column 2
-    # is a's inner column and b's border column, column 3 the reverse.
-    assert np.array_equal(result[:, :, :2], a[:, :, :2])
-    assert np.array_equal(result[:, :, 4:], b[:, :, 2:])
-    weights = tile_weights(4, 'centre')
-    for row in range(4):
-        for column in (2, 3):
-            wa, wb = weights[row, column], weights[row, column - 2]
-            expected = a[:, row, column] if wa >= wb else b[:, row, column - 2]
-            assert np.array_equal(result[:, row, column], expected)
+def read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
 
 
-def test_blend_is_the_weighted_mean() -> None:
-    mosaic = SheetMosaic(Affine.identity(), (4, 6), 4, blend='blend')
-    a, b = random_tile(4), random_tile(5)
-    mosaic.add(a, 0, 0)
-    mosaic.add(b, 2, 0)
-    w = tile_weights(4, 'blend')
-    expected = (a[:, :, 2:] * w[:, 2:] + b[:, :, :2] * w[:, :2]) / (w[:, 2:] + w[:, :2])
-    assert np.allclose(mosaic.probabilities()[:, :, 2:4], expected, atol=1e-6)
-
-
-def test_tiles_past_the_edge_are_clipped_and_uncovered_is_nodata() -> None:
-    valid = np.ones((5, 5), dtype=bool)
-    valid[0, 0] = False
-    mosaic = SheetMosaic(Affine.identity(), (5, 5), 4, valid=valid)
-    tile = random_tile(6)
-    mosaic.add(tile, -2, -1)  # covers rows 0..2, columns 0..1
-    classes = mosaic.classes()
-    assert classes[0, 0] == IGNORE_INDEX
-    assert np.array_equal(classes[1:3, 0:2], tile.argmax(0)[2:4, 2:4])
-    assert (classes[3:, :] == IGNORE_INDEX).all()
-    assert (classes[:, 2:] == IGNORE_INDEX).all()
-    scaled = mosaic.scaled_probabilities()
-    assert scaled.dtype == np.uint8
-    assert (scaled[:, 3:, :] == IGNORE_INDEX).all()
-    assert scaled[:, 1:3, 0:2].max() <= PROBABILITY_SCALE
-    assert np.array_equal(
-        scaled[:, 1, 1], np.rint(tile[:, 2, 3] * PROBABILITY_SCALE).astype(np.uint8)
+def test_compare_reads_the_fused_maps(
+    scene: Scene, fused: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / 'comparison'
+    assert bvm_main(['compare', '--bvm', str(scene.bvm), '--maps', str(fused),
+                     '--out', str(out), '--quiet'])  == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert 'candidates' in printed
+    table = gpd.read_file(out / 'disagreement.gpkg')
+    # Every 1 km square holds 10 x 10 pixels: its pixels with a class.
+    classes = expected_maps()['classes']
+    squares = [(i, j) for i in range(32) for j in range(20) if (i, j) not in MISSING]
+    expected = sum(
+        int((classes[10 * j : 10 * j + 10, 10 * i : 10 * i + 10] != IGNORE_INDEX).sum())
+        for i, j in squares
     )
-    mosaic.add(tile, 10, 10)  # entirely outside: ignored
-    assert np.array_equal(mosaic.classes(), classes)
+    assert int(table['pixels'].sum()) == expected
 
 
-def test_bad_tiles() -> None:
-    mosaic = SheetMosaic(Affine.identity(), (4, 4), 4)
-    with pytest.raises(
-        ValueError,
-        match=r'expected a square tile of 4 classes, got the shape \(3, 4, 4\)',
-    ):
-        mosaic.add(np.zeros((3, 4, 4), dtype=np.float32), 0, 0)
+def test_chosen_sheets_and_a_rerun_leave_no_stale_file(
+    scene: Scene, tmp_path: Path
+) -> None:
+    out = tmp_path / 'maps'
+    predict(datamodule(scene, predict_months=[5, 6]), out, preview=False)
+    assert (out / '22_1-2.tif').exists()
+    assert (
+        json.loads((out / MANIFEST).read_text())['period'] == 'every year, months 5, 6'
+    )
+    (out / 'notes.txt').write_text('mine')
+    writer = predict(
+        datamodule(scene, predict_sheets='test', predict_years=[2021]),
+        out,
+        preview=False,
+        mosaic=False,
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [
+            '22_7-8.tif',
+            '22_7-8.tif.aux.xml',
+            '22_7-8_confidence.tif',
+            '22_7-8_count.tif',
+            MANIFEST,
+            'notes.txt',
+        ]
+    )
+    assert [p.name for p in writer.written] == [
+        '22_7-8_count.tif',
+        '22_7-8_confidence.tif',
+        '22_7-8.tif',
+    ]
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        (
+            {'predict_years': [2019]},
+            r'^no imagery in the period \(2019\): the imagery has dates in '
+            r'2021-05, 2021-06, 2021-07$',
+        ),
+        (
+            {'predict_years': [2021], 'predict_months': [8]},
+            r'^no imagery in the period \(2021, months 8\)',
+        ),
+        (
+            {'sheets': [22, 23], 'predict_sheets': ['22/7-8', '23/1-2']},
+            r'^sheet 23/1-2 outside the data: no pixel where imagery, labels and '
+            r'Flanders meet; the data cover 22/7-8$',
+        ),
+        (
+            {'predict_sheets': '22/7'},
+            r'^sheet 22/7 is part of sheet 22/7-8: maps are made per sheet',
+        ),
+    ],
+)
+def test_bad_periods_and_sheets_are_one_line_errors(
+    scene: Scene, kwargs: dict[str, Any], message: str
+) -> None:
+    dm = datamodule(scene, **kwargs)
+    with pytest.raises(BVMValueError, match=message):
+        dm.setup('predict')
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        ({'predict_stride': 0}, 'predict_stride must be between 1 and 64, got 0'),
+        ({'predict_stride': 65}, 'predict_stride must be between 1 and 64, got 65'),
+        ({'predict_years': [1990]}, 'predict_years must be between 2015 and 2100'),
+        ({'predict_months': 'May'}, 'predict_months must be a list of whole numbers'),
+        (
+            {'predict_sheets': '15'},
+            r'^predict_sheets: sheet 15 is not among the sheets \[22\]; add 15',
+        ),
+        (
+            {'predict_sheets': 'test,22/9'},
+            "^predict_sheets: invalid map sheet code '22/9': expected 'X' \\(kbl\\)",
+        ),
+    ],
+)
+def test_bad_predict_options_stop_the_data_module(
+    scene: Scene, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(BVMValueError, match=message):
+        datamodule(scene, **kwargs)
+
+
+def test_outputs_inside_the_imagery_are_refused(scene: Scene) -> None:
+    with pytest.raises(BVMValueError, match='lies inside the imagery folder'):
+        predict(datamodule(scene, predict_sheets='22/7-8'), scene.imagery / 'maps')
+    assert not (scene.imagery / 'maps').exists()
+
+
+def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
+    trainer: dict[str, Any] = {
+        'accelerator': 'cpu',
+        'devices': devices,
+        'logger': False,
+        'enable_progress_bar': False,
+        'default_root_dir': str(folder / f'run{devices}'),
+        'callbacks': [
+            {
+                'class_path': 'torchgeo_bvm.prediction.SheetPredictionWriter',
+                'init_args': {'output_dir': str(folder / f'maps{devices}')},
+            }
+        ],
+    }
+    if devices > 1:
+        trainer['strategy'] = 'ddp'
+    config = {
+        'model': {
+            'class_path': 'torchgeo_bvm.tasks.BVMSemanticSegmentation',
+            'init_args': {
+                'model': 'fcn',
+                'num_filters': 8,
+                'in_channels': len(ALL_BANDS),
+                'num_classes': NUM_CLASSES,
+                'weights': None,
+            },
+        },
+        'data': {
+            'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
+            'init_args': {
+                'sentinel2_paths': str(scene.imagery),
+                'bvm_paths': str(scene.bvm),
+                'boundary': str(scene.boundary),
+                'sheets': [22],
+                'crs': 'EPSG:31370',
+                'res': RES,
+                'patch_size': 64,
+                'batch_size': 8,
+                'predict_years': [2021],
+            },
+        },
+        'trainer': trainer,
+    }
+    path = folder / f'predict{devices}.yaml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.slow
+def test_two_processes_write_what_one_writes(scene: Scene, tmp_path: Path) -> None:
+    """``torchgeo predict`` under DDP (gloo, two CPU processes) and on one device."""
+    torchgeo_main(['predict', '--config', str(predict_config(scene, tmp_path, 1))])
+    # DDP starts the second process as a copy of the command line: a real one.
+    torchgeo = str(Path(sys.executable).with_name('torchgeo'))
+    env = {k: v for k, v in os.environ.items() if k != 'TORCHGEO_BVM_DEBUG'}
+    config = predict_config(scene, tmp_path, 2)
+    done = subprocess.run(
+        [torchgeo, 'predict', '--config', str(config)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'MEMBER: 2/2' in done.stdout + done.stderr
+    one, two = tmp_path / 'maps1', tmp_path / 'maps2'
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir())
+    assert len([n for n in names if n.endswith('.tif')]) == 12
+    for name in names:
+        if name.endswith(('.tif', '.json', '.xml')):
+            assert (one / name).read_bytes() == (two / name).read_bytes(), name

@@ -3,7 +3,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from shapely.geometry import box
+from torch.utils.data import DistributedSampler
 from torchgeo.samplers import RandomTimestampSampler
 
 from tests.joint_scene import (
@@ -25,6 +27,7 @@ from torchgeo_bvm.samplers import (
     CalendarYearSampler,
     CentreTimestampSampler,
     KaartbladGridSampler,
+    KaartbladObservationSampler,
     KaartbladSampler,
 )
 from torchgeo_bvm.sheets import Sheet, SplitScheme
@@ -262,3 +265,88 @@ def test_calendar_year_sampler_gives_one_year_per_location(mini_flanders) -> Non
     assert again == queries
     fixed = list(tiles @ CalendarYearSampler(image, year=2021))
     assert {q[2].start for q in fixed} == {pd.Timestamp('2021-01-01')}
+
+
+# -- KaartbladObservationSampler ----------------------------------------------------
+
+
+def test_observations_are_every_date_of_every_tile_sheet_by_sheet(
+    lambert: BVMSentinel2,
+) -> None:
+    sampler = KaartbladObservationSampler(lambert, size=32)
+    codes = [lambert.layout.sheets[p.sheet].code for p in sampler.plans]
+    assert codes == ['22/1-2', '22/5-6', '22/3-4', '22/7-8']
+    grid = KaartbladGridSampler(lambert, split=None, size=32, stride=16)
+    queries = list(sampler)
+    assert len(queries) == len(sampler) == 2 * len(grid)
+    dates = sorted(pd.unique(lambert.index.index))
+    expected = []
+    for plan in sampler.plans:
+        tiles = [(c, r) for i, c, r in grid.tiles if i == plan.sheet]
+        assert plan.tiles.tolist() == [list(t) for t in tiles]
+        for interval in dates:
+            for column, row in tiles:
+                x, y = grid.grid.window(column, row, 32, 32)
+                expected.append((x, y, slice(interval.left, interval.right)))
+    assert queries == expected
+    # Overlapping by half: every pixel of a sheet lies in up to four tiles.
+    assert sampler.tiling.stride == 16
+
+
+def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
+    alone = KaartbladObservationSampler(lambert, size=32, stride=32)
+    ranks = [
+        KaartbladObservationSampler(lambert, size=32, stride=32, rank=r, world_size=2)
+        for r in range(2)
+    ]
+    assert isinstance(ranks[0], DistributedSampler)
+    sheets = [{p.sheet for p in sampler.own} for sampler in ranks]
+    assert sheets[0].isdisjoint(sheets[1])
+    assert sheets[0] | sheets[1] == {p.sheet for p in alone.plans}
+    # Each rank yields its sheets as one device would: the same samples.
+    yielded = [q for sampler in ranks for q in sampler]
+    assert sorted(map(repr, yielded)) == sorted(map(repr, alone))
+    loads = [len(sampler) for sampler in ranks]
+    assert max(loads) - min(loads) <= max(p.samples for p in alone.plans)
+    with pytest.raises(ValueError, match='5 ranks for 4 sheets: each rank predicts'):
+        KaartbladObservationSampler(lambert, size=32, rank=0, world_size=5)
+
+
+def test_observations_of_a_period_and_of_chosen_sheets(lambert: BVMSentinel2) -> None:
+    june = KaartbladObservationSampler(lambert, size=32, months=[6], sheets='test')
+    assert [lambert.layout.sheets[p.sheet].code for p in june.plans] == ['22/7-8']
+    assert [t.start.month for t in june.plans[0].times] == [6]
+    assert june.period == 'every year, months 6'
+    year = calendar_period(2021)
+    series = KaartbladObservationSampler(
+        lambert, size=32, sheets=['22/7-8'], periods=[year, calendar_period(2022)]
+    )
+    (plan,) = series.plans
+    assert plan.times == (year,)
+    assert len(plan.tiles_of[0]) == len(plan.tiles)
+    with pytest.raises(ValueError, match=r'no imagery in the period \(2020\)'):
+        KaartbladObservationSampler(lambert, size=32, years=[2020])
+
+
+def calendar_period(year: int) -> slice:
+    return slice(pd.Timestamp(f'{year}-01-01'), pd.Timestamp(f'{year}-12-31 23:59:59'))
+
+
+def test_prediction_samples_read_real_pixels_past_the_sheet(
+    lambert: BVMSentinel2,
+) -> None:
+    dataset = lambert.for_prediction()
+    sampler = KaartbladObservationSampler(dataset, size=32, sheets='22/1-2')
+    for x, y, t in sampler:
+        sample = dataset[x, y, t]
+        assert set(sample) == {'image', 'valid', 'bounds', 'transform'}
+        assert sample['valid'].dtype == torch.bool
+        column = round((x.start - LEFT) / RES)
+        row = round((TOP - y.stop) / RES)
+        # B02 is the column and B03 the row: no mirror at the sheet's edge.
+        b02, b03 = sample['image'][1], sample['image'][2]
+        inside = slice(max(-row, 0), 32), slice(max(-column, 0), 32)
+        columns = torch.arange(column, column + 32, dtype=torch.float32)
+        rows = torch.arange(row, row + 32, dtype=torch.float32)
+        assert torch.equal(b02[inside], columns.expand(32, 32)[inside])
+        assert torch.equal(b03[inside], rows[:, None].expand(32, 32)[inside])

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
         BVMValueError,
     )
     from .fileio import default_cache_dir
+    from .fusion import SheetFusion, plot_fused_map, write_mosaic
     from .labels import rasterize_bvm, write_class_raster
     from .pixelgrid import Grid
+    from .seams import SeamRates, seam_rates
     from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
     from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
     from .tasks import BVMSemanticSegmentation
@@ -70,9 +72,14 @@ _HOMES: dict[str, str] = {
     'BVMNotFoundError': 'errors',
     'BVMValueError': 'errors',
     'default_cache_dir': 'fileio',
+    'SheetFusion': 'fusion',
+    'plot_fused_map': 'fusion',
+    'write_mosaic': 'fusion',
     'rasterize_bvm': 'labels',
     'write_class_raster': 'labels',
     'Grid': 'pixelgrid',
+    'SeamRates': 'seams',
+    'seam_rates': 'seams',
     'PAPER_SPLIT': 'sheets',
     'Sheet': 'sheets',
     'SplitScheme': 'sheets',
@@ -109,8 +116,10 @@ __all__ = [
     'DownloadOptions',
     'Grid',
     'MetricTable',
+    'SeamRates',
     'Sentinel2TOC',
     'Sheet',
+    'SheetFusion',
     'SplitScheme',
     'SplitStatistics',
     'UnitMapping',
@@ -122,10 +131,13 @@ __all__ = [
     'download',
     'grid',
     'map_integer_labels',
+    'plot_fused_map',
     'rasterize_bvm',
     'resolution_for',
+    'seam_rates',
     'split_class_counts',
     'write_class_raster',
+    'write_mosaic',
 ]
 
 

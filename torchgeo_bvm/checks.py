@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from pyproj import CRS
 
 __all__ = [
+    'MAX_ACCUMULATOR_BYTES',
     'MAX_PATCH_PIXELS',
     'MAX_PIXELS',
     'MAX_TILES',
+    'check_bytes',
     'check_count',
     'check_crs',
     'check_numbers',
@@ -46,6 +48,10 @@ MAX_PATCH_PIXELS = 8192
 #: Evaluation tiles of one split: the 43 sheets at 10 m cut into 32-pixel
 #: tiles are about 270,000; more means a tile size or stride of a few pixels.
 MAX_TILES = 1_000_000
+#: Memory of the accumulators of one fused sheet: a whole 1:50,000 sheet at
+#: 10 m with 14 classes takes about 0.4 GB, at 2.5 m 6.5 GB; more means a
+#: resolution finer than the imagery's.
+MAX_ACCUMULATOR_BYTES = 8 * 2**30
 
 
 def _number(value: float) -> str:
@@ -253,4 +259,23 @@ def check_pixels(width: float, height: float, what: str, hint: str = '') -> None
             f'{what} would be {_number(width)} x {_number(height)} = {pixels:.3g} '
             f'pixels, more than the limit of {MAX_PIXELS:.3g}'
             + (f'; {hint}' if hint else '')
+        )
+
+
+def check_bytes(size: float, limit: float, what: str, hint: str = '') -> None:
+    """Refuse to allocate more than ``limit`` bytes.
+
+    Args:
+        size: the bytes asked for.
+        limit: the most allowed (e.g. :data:`MAX_ACCUMULATOR_BYTES`).
+        what: what would be allocated, for the message.
+        hint: what to do instead, appended to the message.
+
+    Raises:
+        BVMValueError: naming the size asked for and the limit.
+    """
+    if not math.isfinite(size) or size > limit:
+        raise BVMValueError(
+            f'{what} would take {size / 2**30:.3g} GiB of memory, more than the '
+            f'limit of {limit / 2**30:.3g} GiB' + (f'; {hint}' if hint else '')
         )

@@ -57,6 +57,7 @@ __all__ = [
     'ClassMap',
     'check_maps_disjoint',
     'find_class_maps',
+    'sibling_path',
 ]
 
 #: Confidence rasters hold round(probability x CONFIDENCE_SCALE), 255 = nodata.
@@ -117,7 +118,7 @@ class ClassMap:
                 raise BVMValueError(f'{path}: the class map is not north up')
         if not confidence:
             return cls(path, None, grid)
-        sibling = _sibling(path, '_confidence')
+        sibling = sibling_path(path, '_confidence')
         if not sibling.exists():
             raise BVMFileError(
                 f'{path}: no confidence raster {sibling.name} beside it; compare '
@@ -138,7 +139,17 @@ class ClassMap:
         return cls(path, sibling, grid)
 
 
-def _sibling(path: Path, suffix: str) -> Path:
+def sibling_path(path: str | os.PathLike[str], suffix: str) -> Path:
+    """The sibling of a class map, e.g. ``22_7-8.tif`` -> ``22_7-8_confidence.tif``.
+
+    Args:
+        path: the class raster (``.tif``, or ``.vrt`` for a mosaic).
+        suffix: one of :data:`SIBLING_SUFFIXES`.
+
+    Returns:
+        The sibling's path, with the class raster's extension.
+    """
+    path = Path(path)
     return path.with_name(path.stem + suffix + path.suffix)
 
 

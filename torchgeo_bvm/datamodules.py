@@ -63,6 +63,7 @@ from .datasets.joint import BVMSentinel2
 from .datasets.sentinel2 import Sentinel2TOC
 from .datasets.series import (
     TemporalLayout,
+    calendar_year,
     check_max_dates,
     check_min_clear,
     check_temporal,
@@ -74,9 +75,10 @@ from .samplers import (
     CalendarYearSampler,
     CentreTimestampSampler,
     KaartbladGridSampler,
+    KaartbladObservationSampler,
     KaartbladSampler,
 )
-from .sheets import KBL_WIDTH, SplitScheme, kbl_numbers
+from .sheets import KBL_WIDTH, Sheet, SplitScheme, kbl_numbers
 
 __all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'TimeSeriesOptions', 'cloud_rule_from']
 
@@ -134,6 +136,13 @@ def _as_list(value: str | Sequence[str]) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+def _as_numbers(value: object) -> object:
+    """A single number as a list of one (``predict_years: 2020``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
 def _is_raster(paths: Sequence[str]) -> bool:
     for path in map(Path, paths):
         if path.is_dir():
@@ -151,10 +160,20 @@ class BVMDataModule(GeoDataModule):
       (``length`` per epoch, one random acquisition date each, crops without any
       labelled pixel redrawn up to ``max_redraws`` times), validation tiles from
       :class:`~torchgeo_bvm.samplers.KaartbladGridSampler`;
-    * ``validate``/``test``: the tiles of the ``val``/``test`` sheets; ``predict``:
-      the test tiles. Every evaluation tile gets one date, chosen by a seeded hash of
-      its location (:class:`~torchgeo_bvm.samplers.CentreTimestampSampler`), so
-      the numbers are the same in every epoch and run.
+    * ``validate``/``test``: the tiles of the ``val``/``test`` sheets. Every
+      evaluation tile gets one date, chosen by a seeded hash of its location
+      (:class:`~torchgeo_bvm.samplers.CentreTimestampSampler`), so the numbers
+      are the same in every epoch and run;
+    * ``predict``: the tiles of any sheets (``predict_sheets``, default every
+      sheet that holds data, of any split), overlapping by half, each on every
+      acquisition date of the period (``predict_years``, ``predict_months``)
+      that covers it (:class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`),
+      for :class:`~torchgeo_bvm.prediction.SheetPredictionWriter` to fuse into
+      one map per sheet. Prediction samples are read without mirroring or
+      labels and carry ``valid``, where the pixel is *clear*: it has data and
+      passes ``cloud_rule``, the rule that decides which pixels keep their
+      label in training. Under ``--trainer.devices=N`` the ranks share out
+      whole sheets.
 
     On the device, images are normalised with kornia ``Normalize`` using the band
     statistics file (:mod:`torchgeo_bvm.normalization`): ``(x - mean) / std``, or
@@ -223,6 +242,16 @@ class BVMDataModule(GeoDataModule):
             ``SemanticSegmentation``: ``in_channels = T * C``).
         eval_year: with a series: the calendar year of every evaluation tile
             (default: the latest year of the imagery).
+        predict_sheets: the sheets to predict: sheet codes (``'22/7-8'``),
+            ``kbl`` numbers (``22``: its every sheet) or split names
+            (``'test'``), a list or comma-separated; each must lie in ``sheets``
+            and hold data. Default: every sheet of every split that holds data.
+        predict_years: the period to predict: a year or years (default: every
+            date of the imagery, within ``years``).
+        predict_months: only the dates of these months (1-12).
+        predict_stride: step between prediction tiles in pixels (default
+            ``patch_size // 2``, the overlap the writer's taper blends
+            seamlessly; ``patch_size`` predicts every pixel once per date).
 
     Raises:
         ValueError: for a ``patch_size`` that is not a positive multiple of 32,
@@ -260,6 +289,10 @@ class BVMDataModule(GeoDataModule):
         min_clear: int = 1,
         stack: str = 'time',
         eval_year: int | None = None,
+        predict_sheets: str | list[int | str] | None = None,
+        predict_years: int | list[int] | None = None,
+        predict_months: int | list[int] | None = None,
+        predict_stride: int | None = None,
     ) -> None:
         # Every argument is checked here, before anything is read, so that a bad
         # configuration fails at once with one line (see _check_arguments).
@@ -278,6 +311,19 @@ class BVMDataModule(GeoDataModule):
                 maximum=patch_size,
                 hint='tiles every eval_stride pixels, at most patch_size apart',
             )
+        if predict_stride is not None:
+            predict_stride = check_count(
+                predict_stride,
+                'predict_stride',
+                maximum=patch_size,
+                hint='tiles every predict_stride pixels, at most patch_size apart',
+            )
+        period_years = check_numbers(
+            _as_numbers(predict_years), 'predict_years', 2015, 2100
+        )
+        period_months = check_numbers(
+            _as_numbers(predict_months), 'predict_months', 1, 12
+        )
         max_redraws = check_count(max_redraws, 'max_redraws', minimum=0)
         seed = check_seed(seed)
         check_numbers(years, 'years', 2015, 2100)
@@ -317,6 +363,12 @@ class BVMDataModule(GeoDataModule):
             time_series, max_dates, min_clear, stack, eval_year, months
         )
         self.eval_period: int | None = None
+        self.predict_sheets = _check_predict_sheets(
+            predict_sheets, self.scheme, self.numbers
+        )
+        self.predict_years = period_years
+        self.predict_months = period_months
+        self.predict_stride = predict_stride
         mean, std = self._normalisation(stats, normalization)
         # A series is normalised as T x C channels: each band alike at every step.
         steps = self.series.steps if self.series is not None else 1
@@ -458,7 +510,33 @@ class BVMDataModule(GeoDataModule):
         if stage == 'test':
             self.test_dataset, self.test_sampler = self._evaluation('test', size)
         if stage == 'predict':
-            self.predict_dataset, self.predict_sampler = self._evaluation('test', size)
+            self.predict_dataset = joint.for_prediction()
+            rank, ranks = self._rank()
+            self.predict_sampler = KaartbladObservationSampler(
+                self.predict_dataset,
+                size=size,
+                stride=self.predict_stride,
+                sheets=self.predict_sheets,
+                years=self.predict_years,
+                months=self.predict_months,
+                periods=self._predict_periods(self.predict_dataset),
+                rank=rank,
+                world_size=ranks,
+            )
+
+    def _predict_periods(self, dataset: BVMSentinel2) -> list[slice] | None:
+        """A series model's observations: one calendar year each (else None)."""
+        if self.series is None:
+            return None
+        years = self.predict_years or CalendarYearSampler(dataset).years()
+        return [calendar_year(year) for year in sorted(years)]
+
+    def _rank(self) -> tuple[int, int]:
+        """This process's rank and the number of ranks (0 and 1 without a trainer)."""
+        trainer = getattr(self, 'trainer', None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
 
     def _evaluation(self, split: str, size: int) -> tuple[BVMSentinel2, Any]:
         assert self.joint is not None
@@ -549,6 +627,30 @@ def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
     if not numbers:
         raise BVMValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
     return numbers
+
+
+def _check_predict_sheets(
+    sheets: str | list[int | str] | None,
+    scheme: SplitScheme,
+    numbers: list[int] | None,
+) -> str | list[int | str] | None:
+    """Sheet codes that parse and lie in the data's sheets, or split names."""
+    if sheets is None:
+        return None
+    items = sheets.split(',') if isinstance(sheets, str) else list(sheets)
+    for item in items:
+        if str(item).strip() in scheme.splits or not str(item).strip():
+            continue
+        try:
+            sheet = Sheet.parse(item)
+        except ValueError as error:
+            raise BVMValueError(f'predict_sheets: {error}') from None
+        if numbers is not None and sheet.number not in numbers:
+            raise BVMValueError(
+                f'predict_sheets: sheet {sheet.code} is not among the sheets '
+                f'{numbers}; add {sheet.number} to sheets'
+            )
+    return sheets
 
 
 def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) -> int:

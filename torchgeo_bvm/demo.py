@@ -10,9 +10,12 @@ region that :mod:`torchgeo_bvm.synth.flanders` writes:
 4. figures: the split map, the class distribution chart, a training sample;
 5. train with TorchGeo's own CLI (``torchgeo fit``) on the CPU, with the demo
    configuration shipped in the package (``torchgeo_bvm/data/demo.yaml``);
-6. evaluate on the test sheets (``torchgeo test``) and write the predicted map
-   (``torchgeo predict``);
-7. report overall accuracy, per-class IoU and the majority-class baseline.
+6. evaluate on the test sheets (``torchgeo test``);
+7. write the fused map of the test sheets for one year (``torchgeo predict``,
+   every clear date fused per pixel) and compare it with the BVM
+   (``torchgeo-bvm compare``: the polygons where the map disagrees);
+8. report overall accuracy, per-class IoU, the majority-class baseline and the
+   strongest candidates for a BVM update.
 
 Every step reuses its output when it is already there, so a re-run after an
 interruption continues where it stopped, and a second run only reports.
@@ -79,6 +82,10 @@ class DemoResult:
         checkpoint: which weights were evaluated, in words.
         paths: the files made, by kind.
         seconds: wall-clock time per step.
+        comparison: the single date against a year of monthly composites
+            (:func:`compare_with_a_year`), when it ran.
+        candidates: the lines of ``compare`` describing where the fused map
+            disagrees with the BVM, strongest candidates first.
     """
 
     overall_accuracy: float
@@ -92,6 +99,7 @@ class DemoResult:
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     comparison: DemoComparison | None = None
+    candidates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A printable report.
@@ -121,6 +129,9 @@ class DemoResult:
         for name, iou in self.class_iou.items():
             value = '   n/a' if np.isnan(iou) else f'{iou:6.3f}'
             lines.append(f'  {name:<42} {value}')
+        if self.candidates:
+            lines += ['', 'where the fused map disagrees with the BVM:']
+            lines += [f'  {line}' for line in self.candidates]
         lines += ['', 'made:']
         width = max(map(len, self.paths), default=0)
         lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
@@ -314,18 +325,9 @@ def run_demo(
         )
     paths['confusion matrix'] = confusion.with_suffix('.png')
 
-    predictions = out / 'predictions'
-    if not any(predictions.glob('*.tif')):
-        _timed(
-            seconds,
-            'predict',
-            lambda: _torchgeo(
-                ['predict', '--config', str(config), '--ckpt_path', str(checkpoint)]
-            ),
-        )
-    for tif in sorted(predictions.glob('*.tif')):
-        paths[f'predicted map {tif.stem}'] = tif
-        paths[f'predicted map {tif.stem} (PNG)'] = tif.with_suffix('.png')
+    candidates = _fused_map_and_candidates(
+        out, config, checkpoint, data / manifest['bvm'], seconds, paths
+    )
 
     matrix = pd.read_csv(confusion, index_col=0)
     overall, class_iou = evaluation_from_confusion(matrix)
@@ -346,6 +348,7 @@ def run_demo(
         checkpoint=f'{checkpoint.name}: {which}',
         paths=paths,
         seconds=seconds,
+        candidates=candidates,
     )
     result.comparison = compare_with_a_year(
         out, config, data / manifest['season']['composites_root'], seconds, paths
@@ -371,6 +374,54 @@ def run_demo(
             )
         )
     return result
+
+
+def _fused_map_and_candidates(
+    out: Path,
+    config: Path,
+    checkpoint: Path,
+    bvm: Path,
+    seconds: dict[str, float],
+    paths: dict[str, Path],
+) -> list[str]:
+    """The fused map of the test sheets for a year, and where it disagrees with the BVM.
+
+    ``torchgeo predict`` fuses every clear date of the configuration's period
+    (``predict_sheets``, ``predict_years`` of the demo configuration) into
+    ``predictions/``; ``compare`` ranks the BVM polygons where the map
+    disagrees into ``comparison/``. Returns the lines describing the strongest
+    candidates.
+    """
+    from .classmap import SIBLING_SUFFIXES
+    from .compare import compare_with_bvm
+    from .prediction import MOSAIC
+
+    predictions = out / 'predictions'
+    if not (predictions / MOSAIC).exists():
+        _timed(
+            seconds,
+            'predict',
+            lambda: _torchgeo(
+                ['predict', '--config', str(config), '--ckpt_path', str(checkpoint)]
+            ),
+        )
+    for tif in sorted(predictions.glob('*.tif')):
+        if tif.stem.endswith(SIBLING_SUFFIXES):
+            continue
+        paths[f'fused map {tif.stem}'] = tif
+        paths[f'fused map {tif.stem} (PNG)'] = tif.with_suffix('.png')
+    paths['fused map mosaic'] = predictions / MOSAIC
+    paths['fused map quick-look'] = (predictions / MOSAIC).with_suffix('.png')
+    # The demo's folder is its own: the comparison is made afresh each run.
+    comparison = _timed(
+        seconds,
+        'compare',
+        lambda: compare_with_bvm(bvm, predictions, out / 'comparison', progress=False),
+    )
+    paths['disagreement with the BVM'] = comparison.paths['geopackage']
+    paths['strongest candidates'] = comparison.paths['candidates']
+    lines: list[str] = comparison.describe(10)
+    return lines
 
 
 def labelled_area(labels: Path, crs: CRS | str | int, step: int = 10) -> BaseGeometry:

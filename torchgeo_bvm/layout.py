@@ -104,6 +104,56 @@ class SheetLayout:
             )
         return [i for i, s in enumerate(self.splits) if s == split]
 
+    def select(self, names: str | Sequence[int | str]) -> list[int]:
+        """The layout's sheets named by sheet codes, sheet numbers or split names.
+
+        A split name (``'test'``) names every sheet of that split; a code names
+        the layout's sheets that lie inside it: a ``kbl`` number (``22``) every
+        part of that sheet, a code of the layout's own level (``'22/7-8'``) that
+        sheet. Nothing finer than the layout's sheets is accepted, since the
+        layout's sheets are the units of what is written.
+
+        Args:
+            names: a comma-separated string or a list of names.
+
+        Returns:
+            Indices into :attr:`sheets`, in layout order, each once.
+
+        Raises:
+            BVMValueError: for an invalid code, a sheet finer than the layout's
+                sheets, or a sheet the layout does not hold (outside its
+                ``numbers``).
+        """
+        items = names.split(',') if isinstance(names, str) else list(names)
+        chosen: set[int] = set()
+        for item in items:
+            text = str(item).strip()
+            if isinstance(item, str) and not text:
+                continue
+            if text in self.scheme.splits:
+                chosen.update(self.of_split(text))
+                continue
+            wanted = Sheet.parse(item)
+            inside = [i for i, s in enumerate(self.sheets) if wanted.contains(s)]
+            if inside:
+                chosen.update(inside)
+                continue
+            holder = next((s for s in self.sheets if s.contains(wanted)), None)
+            if holder is not None:
+                raise BVMValueError(
+                    f'sheet {wanted.code} is part of sheet {holder.code}: maps are '
+                    f'made per sheet of the split scheme; give {holder.code}'
+                )
+            held = sorted({s.number for s in self.sheets})
+            raise BVMValueError(
+                f'sheet {wanted.code} is not among the sheets in use '
+                f'({", ".join(map(str, held)) or "none"}); add its number to the '
+                'sheets of the data'
+            )
+        if not chosen:
+            raise BVMValueError('no sheet named: give sheet codes or split names')
+        return sorted(chosen)
+
     def find(
         self,
         window: tuple[float, float, float, float],
@@ -292,38 +342,66 @@ class SplitRegion:
 
     Args:
         layout: the sheet layout (all splits or some).
-        split: the split.
+        split: the split, or None for the sheets of every split.
         grid: the pixel grid.
         domain: where data exist (imagery ∩ labels) intersected with Flanders, in
             the layout's CRS; None for no restriction.
+        indices: only these sheets (indices into the layout's sheets, e.g. from
+            :meth:`SheetLayout.select`); each must overlap ``domain``. Default:
+            every sheet of ``split`` that overlaps it.
 
     Raises:
-        ValueError: if no sheet of ``split`` overlaps ``domain``.
+        ValueError: if no sheet of ``split`` overlaps ``domain``, or a sheet of
+            ``indices`` does not.
     """
 
     def __init__(
         self,
         layout: SheetLayout,
-        split: str,
+        split: str | None,
         grid: Grid,
         domain: BaseGeometry | None,
+        indices: Sequence[int] | None = None,
     ) -> None:
         self.layout = layout
         self.split = split
         self.grid = grid
         self.indices: list[int] = []
         self.allowed: list[BaseGeometry] = []
-        for i in layout.of_split(split):
+        candidates = (
+            list(indices)
+            if indices is not None
+            else (
+                range(len(layout.sheets)) if split is None else layout.of_split(split)
+            )
+        )
+        outside = []
+        for i in candidates:
             polygon = layout.polygons[i]
             allowed = polygon if domain is None else polygon.intersection(domain)
             if allowed.area > 0:
                 self.indices.append(i)
                 shapely.prepare(allowed)
                 self.allowed.append(allowed)
-        if not self.indices:
-            codes = ', '.join(layout.sheets[i].code for i in layout.of_split(split))
+            else:
+                outside.append(layout.sheets[i].code)
+        if indices is not None and outside:
             raise BVMValueError(
-                f'split {split!r} has no data: none of its sheets ({codes or "none"}) '
+                f'sheet{"s" * (len(outside) > 1)} {", ".join(outside)} outside the '
+                'data: no pixel where imagery, labels and Flanders meet'
+                + (
+                    '; the data cover '
+                    + ', '.join(layout.sheets[i].code for i in self.indices)
+                    if self.indices
+                    else ''
+                )
+            )
+        if not self.indices:
+            codes = ', '.join(layout.sheets[i].code for i in candidates)
+            what = 'the sheets' if split is None else f'split {split!r}'
+            raise BVMValueError(
+                f'{what} {"have" if split is None else "has"} no data: none of '
+                f'{"them" if split is None else "its sheets"} ({codes or "none"}) '
                 'overlaps the region where imagery, labels and Flanders meet'
             )
         areas = np.array([a.area for a in self.allowed])

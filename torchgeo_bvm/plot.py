@@ -16,6 +16,7 @@ line do (``MPLBACKEND=Agg``), so figures also show in notebooks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -292,12 +293,14 @@ def plot_class_map(
     path: str | Path,
     title: str,
     dpi: int = 120,
+    ignored: str = 'no class (no clear observation, outside the sheet or Flanders)',
 ) -> None:
     """Draw a class-id raster as a map and save it as an image.
 
-    The figure is cut to the pixels that hold a class and sized to them, framed,
-    with coordinates in kilometres (or degrees), a scale bar and a legend of the
-    classes shown; IGNORE_INDEX pixels are left white.
+    The figure is cut to the pixels that hold a class and sized to them: the
+    map keeps its aspect, framed, with coordinates in kilometres (or degrees)
+    and a scale bar; the legend of the classes shown sits in columns below a
+    wide map and beside a tall one. IGNORE_INDEX pixels are left white.
 
     Args:
         classes: ``[height, width]`` class ids.
@@ -305,6 +308,7 @@ def plot_class_map(
         path: the image file to write (PNG).
         title: the figure title.
         dpi: its resolution.
+        ignored: the legend's entry for IGNORE_INDEX pixels, when there are any.
     """
     import matplotlib.pyplot as plt
 
@@ -316,14 +320,26 @@ def plot_class_map(
     shown = classes[r0:r1, c0:c1]
     left, top = grid.left + c0 * grid.xres, grid.top - r0 * grid.yres
     right, bottom = left + shown.shape[1] * grid.xres, top - shown.shape[0] * grid.yres
-    map_width = 7.0
-    map_height = map_width * (top - bottom) / max(right - left, 1e-12)
+    aspect = (top - bottom) / max(right - left, 1e-12)
     if grid.crs is not None and grid.crs.is_geographic:
-        map_height *= 1 / np.cos(np.radians((top + bottom) / 2))
-    figure, axes = plt.subplots(
-        figsize=(map_width + 3.6, min(max(map_height, 2.5), 10) + 1.0),
-        layout='constrained',
-    )
+        aspect /= np.cos(np.radians((top + bottom) / 2))
+    # The map's own aspect within 8 x 8 inches: a wide map fills the width with
+    # the legend below it, a tall one the height with the legend beside it, and
+    # the figure is only as large as the map and its legend.
+    map_width = min(8.0, 8.0 / max(aspect, 1e-12))
+    map_height = map_width * aspect
+    handles: list[Artist] = list(class_legend(np.unique(shown).tolist()))
+    if (shown == IGNORE_INDEX).any():
+        handles.append(ignored_patch(ignored))
+    tall = aspect > 1.2
+    columns = 1 if tall else (3 if map_width >= 6 else 2)
+    entries = math.ceil(len(handles) / columns)
+    # About an inch around the map holds its title, ticks and axis labels.
+    if tall:
+        size = (map_width + 1.0 + 3.6, max(map_height, 0.2 * entries) + 0.7)
+    else:
+        size = (max(map_width, 5.0) + 1.0, map_height + 0.2 * entries + 0.85)
+    figure, axes = plt.subplots(figsize=size, layout='constrained')
     axes.imshow(
         shown,
         cmap=class_colormap(),
@@ -333,10 +349,13 @@ def plot_class_map(
         extent=(left, right, bottom, top),
     )
     map_axes(axes, grid.crs)
-    handles: list[Artist] = list(class_legend(np.unique(shown).tolist()))
-    if (shown == IGNORE_INDEX).any():
-        handles.append(ignored_patch('no prediction (outside the sheet or Flanders)'))
-    figure.legend(handles=handles, loc='outside right upper', fontsize=8)
+    figure.legend(
+        handles=handles,
+        loc='outside right upper' if tall else 'outside lower center',
+        ncols=columns,
+        fontsize=8,
+        frameon=False,
+    )
     axes.set_title(title)
     save_figure(figure, path, dpi=dpi)
 

@@ -1,277 +1,161 @@
-"""Georeferenced prediction maps, one GeoTIFF per map sheet.
+"""Fused prediction maps of ``torchgeo predict``, one set of files per map sheet.
 
-:class:`SheetPredictionWriter` is a Lightning ``BasePredictionWriter`` for
-``torchgeo predict``: it takes the tiles of the evaluation sampler
-(:class:`~torchgeo_bvm.samplers.KaartbladGridSampler`), finds each tile's sheet,
-and stitches the tiles into one map per sheet on the sheet's exact pixel grid:
-the imagery's grid, cut to the pixels whose centre lies inside the sheet.
+:class:`SheetPredictionWriter` is a Lightning ``BasePredictionWriter``. With
+:class:`~torchgeo_bvm.datamodules.BVMDataModule` it receives every tile of the
+chosen sheets on every observation of the period
+(:class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`), sheet by sheet,
+and fuses them per pixel (:class:`~torchgeo_bvm.fusion.SheetFusion`: class
+probabilities of every clear observation, weighted by a taper that hides tile
+borders). As soon as a sheet's last tile has come its files are written, so
+memory holds one sheet's accumulators per process. At the end one process
+joins the sheets into a mosaic and draws a quick-look.
 
-Overlapping tiles (a grid sampler ``stride`` smaller than the tile) are stitched
-in one of two ways:
-
-* ``'centre'`` (default): every pixel takes the prediction of the tile whose
-  centre is nearest, so each pixel is predicted with the most context around it
-  (tile borders, where a CNN sees the least context and the mirrored margin, are
-  never used where another tile covers the pixel more centrally);
-* ``'blend'``: class probabilities are averaged with a weight that falls off
-  linearly from the tile centre to its border, which smooths seams.
-
-With non-overlapping tiles both give the argmax of each tile's output.
-
-Pixels outside the sheet, outside Flanders or covered by no tile are
-:data:`~torchgeo_bvm.classes.IGNORE_INDEX`. Maps carry the class colour table and
-names (QGIS shows them labelled); optionally the per-class probabilities are
-written too, as uint8 0..250 (255 = nodata) with GDAL's per-band scale 1/250,
-so QGIS shows probabilities 0..1 and ``raw * dataset.scales[band]`` gives them
-in rasterio; and a PNG preview. Every GeoTIFF is a Cloud Optimized GeoTIFF.
+Under ``--trainer.devices=N`` every rank predicts and writes whole sheets of
+its own (no raster is gathered across processes) into one folder, which must
+therefore be on a file system all ranks share; the result is the same as on
+one device.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import shapely
-import torch
-from affine import Affine
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
-from pyproj import CRS
 from torch import Tensor
 
-from .classes import CLASS_NAMES, IGNORE_INDEX
-from .cog import write_cog
+from .classmap import sibling_path
 from .errors import BVMValueError
-from .labels import write_class_raster
+from .fileio import atomic_path, check_output
+from .fusion import SheetFusion, edge_taper, plot_fused_map, write_mosaic
 from .pixelgrid import Grid
-from .plot import plot_class_map
-from .samplers import KaartbladGridSampler
+from .samplers import KaartbladObservationSampler, SheetObservations
 from .scanline import polygon_coverage
 
-__all__ = ['PROBABILITY_SCALE', 'SheetMosaic', 'SheetPredictionWriter', 'tile_weights']
+__all__ = ['MANIFEST', 'MOSAIC', 'SheetPredictionWriter']
 
-Blend = Literal['centre', 'blend']
-
-#: Probabilities are stored as round(p * PROBABILITY_SCALE) so 255 stays nodata.
-PROBABILITY_SCALE = 250
-
-
-def tile_weights(size: int, blend: Blend) -> NDArray[np.float32]:
-    """Per-pixel weights of a square tile: high at the centre, low at the border.
-
-    Args:
-        size: tile size in pixels.
-        blend: ``'centre'`` (used to pick the most central tile) or ``'blend'``
-            (used to average; never zero, so a pixel covered by border pixels
-            only still gets a prediction).
-
-    Returns:
-        A ``[size, size]`` float32 array.
-    """
-    centre = (size - 1) / 2
-    distance = np.abs(np.arange(size) - centre) / (centre + 1)
-    # Chebyshev distance to the tile centre: square rings of equal weight.
-    ring = np.maximum.outer(distance, distance)
-    weights = 1.0 - ring
-    if blend == 'centre':
-        return weights.astype(np.float32)
-    return np.maximum(weights, 1e-3).astype(np.float32)
-
-
-@dataclass
-class SheetMosaic:
-    """The stitched prediction of one sheet.
-
-    Args:
-        transform: the affine transform of the sheet's pixel box.
-        shape: (height, width) of the box.
-        num_classes: number of classes.
-        blend: ``'centre'`` or ``'blend'`` (see the module docstring).
-        valid: pixels that may carry a class (inside the sheet and Flanders);
-            all if None.
-    """
-
-    transform: Affine
-    shape: tuple[int, int]
-    num_classes: int
-    blend: Blend = 'centre'
-    valid: NDArray[np.bool_] | None = None
-    _scores: NDArray[np.float32] = field(init=False, repr=False)
-    _weights: NDArray[np.float32] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        height, width = self.shape
-        self._scores = np.zeros((self.num_classes, height, width), dtype=np.float32)
-        self._weights = np.zeros((height, width), dtype=np.float32)
-
-    def add(
-        self, probabilities: torch.Tensor | NDArray[np.float32], column: int, row: int
-    ) -> None:
-        """Add one tile's class probabilities.
-
-        Args:
-            probabilities: ``[num_classes, size, size]`` probabilities of the tile.
-            column: the tile's left column relative to the sheet's box (may be
-                negative: tiles reach past the sheet's edge).
-            row: the tile's top row relative to the box.
-
-        Raises:
-            BVMValueError: if the tile is not square or has the wrong class count.
-        """
-        tile = np.asarray(
-            probabilities.detach().float().cpu().numpy()
-            if isinstance(probabilities, torch.Tensor)
-            else probabilities,
-            dtype=np.float32,
-        )
-        classes, size, width = tile.shape
-        if classes != self.num_classes or size != width:
-            raise BVMValueError(
-                f'expected a square tile of {self.num_classes} classes, '
-                f'got the shape {tile.shape}'
-            )
-        weights = tile_weights(size, self.blend)
-        height, box_width = self.shape
-        r0, c0 = max(row, 0), max(column, 0)
-        r1, c1 = min(row + size, height), min(column + size, box_width)
-        if r0 >= r1 or c0 >= c1:
-            return
-        tile_rows = slice(r0 - row, r1 - row)
-        tile_cols = slice(c0 - column, c1 - column)
-        part, weight = tile[:, tile_rows, tile_cols], weights[tile_rows, tile_cols]
-        if self.blend == 'blend':
-            self._scores[:, r0:r1, c0:c1] += part * weight
-            self._weights[r0:r1, c0:c1] += weight
-            return
-        # Strictly greater: at equal distance the earlier tile is kept, which makes
-        # the result independent of the batch size.
-        better = weight > self._weights[r0:r1, c0:c1]
-        self._scores[:, r0:r1, c0:c1] = np.where(
-            better, part, self._scores[:, r0:r1, c0:c1]
-        )
-        self._weights[r0:r1, c0:c1] = np.where(
-            better, weight, self._weights[r0:r1, c0:c1]
-        )
-
-    @property
-    def covered(self) -> NDArray[np.bool_]:
-        """Pixels that some tile predicted (and may carry a class)."""
-        covered: NDArray[np.bool_] = self._weights > 0
-        if self.valid is not None:
-            covered &= self.valid
-        return covered
-
-    def probabilities(self) -> NDArray[np.float32]:
-        """The stitched class probabilities (0 where not covered).
-
-        Returns:
-            ``[num_classes, height, width]`` float32.
-        """
-        if self.blend == 'centre':
-            result = self._scores.copy()
-        else:
-            result = (self._scores / np.maximum(self._weights, 1e-12)).astype(
-                np.float32
-            )
-        result[:, ~self.covered] = 0.0
-        return result
-
-    def classes(self) -> NDArray[np.uint8]:
-        """The stitched class map.
-
-        Returns:
-            ``[height, width]`` uint8 class ids, IGNORE_INDEX where not covered.
-        """
-        result = self._scores.argmax(axis=0).astype(np.uint8)
-        result[~self.covered] = IGNORE_INDEX
-        return result
-
-    def scaled_probabilities(self) -> NDArray[np.uint8]:
-        """Probabilities as uint8 0..PROBABILITY_SCALE, 255 where not covered.
-
-        Returns:
-            ``[num_classes, height, width]`` uint8.
-        """
-        scaled = np.rint(self.probabilities() * PROBABILITY_SCALE).astype(np.uint8)
-        scaled[:, ~self.covered] = IGNORE_INDEX
-        return scaled
+#: The mosaic's class raster in the output folder (see
+#: :func:`~torchgeo_bvm.fusion.write_mosaic`).
+MOSAIC = 'mosaic.vrt'
+#: What a run wrote, so that the next run into the folder removes what it does
+#: not write again.
+MANIFEST = 'prediction.json'
 
 
 class SheetPredictionWriter(BasePredictionWriter):
-    """Write the predictions of ``torchgeo predict`` as one GeoTIFF per sheet.
+    """Write fused maps, per sheet and as a mosaic, from ``torchgeo predict``.
 
-    Use it as a trainer callback with a data module whose ``predict_sampler`` is a
-    :class:`~torchgeo_bvm.samplers.KaartbladGridSampler` (alone or composed with a
-    temporal sampler through ``@``), such as
-    :class:`~torchgeo_bvm.datamodules.BVMDataModule`. For each sheet it writes
-    ``<output_dir>/<sheet>.tif`` (file-safe code, e.g. ``22_7-8.tif``): uint8 class
-    ids, nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, the class colour table
-    and names, on the sheet's pixel box of the imagery grid. Optionally
-    ``<sheet>_probabilities.tif`` (one uint8 band per class, ``p * 250`` with
-    GDAL scale ``1/250``, band descriptions = class names, nodata 255) and
-    ``<sheet>.png``, a preview. At the end of prediction it prints the paths
-    of the files written (:attr:`written`).
+    Use it as a trainer callback with
+    :class:`~torchgeo_bvm.datamodules.BVMDataModule` (its ``predict_sampler`` is
+    a :class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`). For each
+    sheet it writes into ``output_dir`` the files of the fused-map contract
+    (:mod:`torchgeo_bvm.classmap`), on the sheet's exact pixel grid, every one a
+    Cloud Optimized GeoTIFF with overviews (file-safe sheet code, e.g.
+    ``22_7-8``):
 
-    A sheet is written as soon as its last tile has arrived, so memory holds one
-    sheet at a time; run prediction on a single device (under DDP every rank would
-    hold only its share of the tiles).
+    * ``<sheet>.tif``: the fused class (uint8, 255 where no observation was
+      clear, or outside the sheet, Flanders or the data), with the class colour
+      table and names;
+    * ``<sheet>_confidence.tif``: the fused maximum class probability x 250
+      (GDAL scale 1/250, 255 = nodata);
+    * ``<sheet>_count.tif``: clear observations (255 outside the sheet);
+    * with ``probabilities``, ``<sheet>_probabilities.tif``: the fused
+      probability of each class, the same scale;
+    * with ``preview``, ``<sheet>.png``.
+
+    Then, unless ``mosaic`` is False, ``mosaic.vrt`` with ``mosaic_confidence.vrt``
+    and ``mosaic_count.vrt`` (virtual rasters over the sheets, see
+    :func:`~torchgeo_bvm.fusion.write_mosaic`) and ``mosaic.png``, a quick-look
+    with a legend. It prints every file written, and lists them in
+    ``prediction.json`` with the period and sheets: the folder is the writer's,
+    and a later run into it removes the files of the earlier run that it does
+    not write again, so a folder never mixes two runs. No output may be one of
+    the data module's inputs, and the folder may not lie inside the imagery.
+
+    Predictions are ``SemanticSegmentation``'s dictionaries (``probabilities``)
+    or bare probability tensors (``SpatioTemporalSegmentation``); the batch
+    holds each tile's ``transform`` and ``valid`` mask: ``[H, W]`` for one date,
+    ``[T, H, W]`` for a time series (one observation, clear where one of its
+    dates is, counting its clear dates).
 
     Args:
-        output_dir: folder for the maps.
-        blend: ``'centre'`` or ``'blend'`` (see :mod:`torchgeo_bvm.prediction`).
-        probabilities: also write the per-class probabilities.
-        preview: also write a PNG preview of each map.
+        output_dir: the folder of the maps.
+        probabilities: also write the fused per-class probabilities.
+        preview: also write a PNG of each sheet.
+        mosaic: also write the mosaic and its quick-look.
     """
 
     def __init__(
         self,
         output_dir: str | Path,
-        blend: Blend = 'centre',
         probabilities: bool = False,
         preview: bool = True,
+        mosaic: bool = True,
     ) -> None:
         super().__init__(write_interval='batch')
-        if blend not in ('centre', 'blend'):
-            raise BVMValueError(f"blend must be 'centre' or 'blend', got {blend!r}")
         self.output_dir = Path(output_dir)
-        self.blend: Blend = blend
         self.probabilities = probabilities
         self.preview = preview
+        self.mosaic = mosaic
         self.written: list[Path] = []
-        self._sampler: KaartbladGridSampler | None = None
-        self._crs: CRS | None = None
-        self._mosaics: dict[int, tuple[SheetMosaic, tuple[int, int]]] = {}
+        self._sampler: KaartbladObservationSampler | None = None
+        self._cursor: Iterator[tuple[SheetObservations, int, int, int]] = iter(())
+        self._open: dict[int, tuple[SheetFusion, SheetObservations, int, int]] = {}
         self._remaining: Counter[int] = Counter()
+        self._previous: list[str] = []
+        self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
+
+    # -- the run -------------------------------------------------------------------
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Keep no predictions in memory: they are written, not returned.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
+        trainer.predict_loop.return_predictions = False
 
     def on_predict_epoch_start(
         self, trainer: Trainer, pl_module: LightningModule
     ) -> None:
-        """Find the evaluation sampler and count the tiles of every sheet.
+        """Check the sampler and every output before anything is predicted.
 
         Args:
             trainer: the trainer.
             pl_module: the task.
 
         Raises:
-            BVMValueError: if the data module has no KaartbladGridSampler for predict.
+            BVMValueError: if the data module's predict sampler is no
+                :class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`.
+            BVMExistsError: if an output would be one of the data module's
+                inputs, or the folder lies inside the imagery.
         """
         datamodule = getattr(trainer, 'datamodule', None)
         sampler = getattr(datamodule, 'predict_sampler', None)
-        sampler = getattr(sampler, 'spatial_sampler', sampler)
-        if not isinstance(sampler, KaartbladGridSampler):
+        if not isinstance(sampler, KaartbladObservationSampler):
             raise BVMValueError(
                 'SheetPredictionWriter needs a data module whose predict_sampler is '
-                'a KaartbladGridSampler (or one composed with @), got '
+                'a KaartbladObservationSampler (BVMDataModule), got '
                 f'{type(sampler).__name__}'
             )
         self._sampler = sampler
-        self._crs = sampler.layout.crs
-        self._mosaics = {}
-        self._remaining = Counter(index for index, _, _ in sampler.tiles)
+        inputs = _inputs(datamodule)
+        self._check_folder(getattr(datamodule, 'sentinel2_paths', []))
+        for path in self._outputs(sampler.plans):
+            check_output(path, inputs, overwrite=True, option='output_dir')
+        self._previous = _listed(self.output_dir / MANIFEST)
+        self._cursor = self._samples(sampler.own)
+        self._remaining = Counter({p.sheet: p.samples for p in sampler.own})
+        self._open = {}
         self.written = []
 
     def write_on_batch_end(
@@ -289,118 +173,218 @@ class SheetPredictionWriter(BasePredictionWriter):
         Args:
             trainer: the trainer.
             pl_module: the task.
-            prediction: ``predict_step``'s output with ``probabilities`` and
-                ``transform`` (``SemanticSegmentation``), or the probabilities
-                alone (``SpatioTemporalSegmentation``: then the tiles'
-                ``transform`` comes from the batch).
+            prediction: ``predict_step``'s output: a dictionary with
+                ``probabilities`` (``SemanticSegmentation``), or the
+                probabilities alone (``SpatioTemporalSegmentation``).
             batch_indices: unused.
-            batch: the batch, with the tiles' ``transform``.
+            batch: the batch, with ``transform`` and ``valid``.
             batch_idx: unused.
             dataloader_idx: unused.
+
+        Raises:
+            BVMValueError: if the batch has no ``valid`` mask, or a tile is not
+                the one the sampler's order says comes next.
         """
-        if isinstance(prediction, Tensor):
-            probabilities, transforms = prediction, batch['transform']
-        else:
-            probabilities, transforms = (
-                prediction['probabilities'],
-                prediction['transform'],
+        probabilities = (
+            prediction
+            if isinstance(prediction, Tensor)
+            else prediction['probabilities']
+        )
+        if 'valid' not in batch:
+            raise BVMValueError(
+                "the predicted batch has no 'valid' mask of clear pixels: predict "
+                'with BVMDataModule, whose prediction samples carry it'
             )
-        for tile, transform in zip(probabilities, transforms, strict=True):
-            index, column, row = self._locate(transform, tile.shape[-1])
-            mosaic, (c0, r0) = self._mosaic(index, tile.shape[0])
-            mosaic.add(tile, column - c0, row - r0)
-            self._remaining[index] -= 1
-            if self._remaining[index] == 0:
-                self._finish(index)
+        tiles = probabilities.detach().float().cpu().numpy()
+        valid = batch['valid'].detach().cpu().numpy()
+        transforms = batch['transform'].detach().cpu().double().numpy()
+        for tile, clear, transform in zip(tiles, valid, transforms, strict=True):
+            self._add(tile, clear, transform)
 
     def on_predict_epoch_end(
         self, trainer: Trainer, pl_module: LightningModule
     ) -> None:
-        """Write the sheets still in memory; print the paths of every file written.
+        """Write what is left; on rank 0, the mosaic, the quick-look and the list.
 
         Args:
             trainer: the trainer.
             pl_module: the task.
         """
-        for index in list(self._mosaics):
-            self._finish(index)
-        if trainer.is_global_zero:
-            print(f'predictions: {len(self.written)} files written', flush=True)
-            for path in self.written:
-                print(f'  {path}', flush=True)
-
-    def _locate(self, transform: Tensor, size: int) -> tuple[int, int, int]:
+        for sheet in list(self._open):
+            self._finish(sheet)
         assert self._sampler is not None
-        grid, layout = self._sampler.grid, self._sampler.layout
-        left, top = float(transform[2]), float(transform[5])
-        column = round((left - grid.left) / grid.xres)
-        row = round((grid.top - top) / grid.yres)
-        window = (left, top - size * grid.yres, left + size * grid.xres, top)
-        centre = (
-            left + (size // 2 + 0.5) * grid.xres,
-            top - (size // 2 + 0.5) * grid.yres,
+        # Every rank's sheets exist before they are joined.
+        trainer.strategy.barrier('fused sheets written')
+        if not trainer.is_global_zero:
+            return
+        sheets = [self._sheet_path(p) for p in self._sampler.plans]
+        every = [*self._outputs(self._sampler.plans)]
+        if self.mosaic:
+            mosaic = self.output_dir / MOSAIC
+            self._note(*write_mosaic(sheets, mosaic).values())
+            self._note(
+                plot_fused_map(
+                    mosaic,
+                    mosaic.with_suffix('.png'),
+                    f'Fused map, {self._sampler.period}',
+                )
+            )
+        self._write_manifest(every)
+        print(
+            f'predictions: {len(every)} files of {len(sheets)} sheets in '
+            f'{self.output_dir}',
+            flush=True,
         )
-        index = layout.find(window, centre, self._sampler.region.split)
-        if index is None:
+        for path in every:
+            print(f'  {path}', flush=True)
+
+    # -- sheets ----------------------------------------------------------------------
+
+    def _samples(
+        self, plans: list[SheetObservations]
+    ) -> Iterator[tuple[SheetObservations, int, int, int]]:
+        """(plan, observation, column, row) of every sample, in the sampler's order."""
+        for plan in plans:
+            for observation, positions in enumerate(plan.tiles_of):
+                for column, row in plan.tiles[positions].tolist():
+                    yield plan, observation, column, row
+
+    def _add(
+        self,
+        tile: NDArray[np.float32],
+        clear: NDArray[np.bool_],
+        transform: NDArray[np.float64],
+    ) -> None:
+        assert self._sampler is not None
+        grid = self._sampler.tiling.grid
+        column = round((transform[2] - grid.left) / grid.xres)
+        row = round((grid.top - transform[5]) / grid.yres)
+        expected = next(self._cursor, None)
+        if expected is None or expected[2:] != (column, row):
             raise BVMValueError(
-                f'a predicted tile at {window} lies in no sheet of the split'
+                f'a predicted tile at column {column}, row {row} is not the one the '
+                "sampler yields next: predictions must come in the sampler's order "
+                '(one DataLoader, in order)'
             )
-        return index, column, row
+        plan, observation = expected[0], expected[1]
+        fusion, _, c0, r0 = self._fusion(plan, tile.shape[0])
+        steps = clear.sum(axis=0) if clear.ndim == 3 else clear
+        shape = (tile.shape[1], tile.shape[2])
+        if shape not in self._taper:
+            self._taper[shape] = (
+                edge_taper(shape[0])
+                if shape[0] == shape[1]
+                else np.ones(shape, np.float32)
+            )
+        fusion.add(tile, steps, column - c0, row - r0, observation, self._taper[shape])
+        self._remaining[plan.sheet] -= 1
+        if self._remaining[plan.sheet] == 0:
+            self._finish(plan.sheet)
 
-    def _mosaic(
-        self, index: int, num_classes: int
-    ) -> tuple[SheetMosaic, tuple[int, int]]:
-        if index not in self._mosaics:
+    def _fusion(
+        self, plan: SheetObservations, num_classes: int
+    ) -> tuple[SheetFusion, SheetObservations, int, int]:
+        """The sheet's fusion, its plan and the grid position of its first pixel."""
+        if plan.sheet not in self._open:
             assert self._sampler is not None
-            c0, r0, c1, r1 = self._sampler.sheet_pixels(index)
-            transform = self._sampler.grid.window_transform(c0, r0)
-            shape = (r1 - r0, c1 - c0)
-            region = self._sampler.region
-            allowed = region.allowed[region.indices.index(index)]
-            # Same pixel rule as the sampler's sheet masks and the labels.
-            valid = polygon_coverage(shapely.get_parts(allowed), transform, shape)
-            mosaic = SheetMosaic(transform, shape, num_classes, self.blend, valid)
-            self._mosaics[index] = (mosaic, (c0, r0))
-        return self._mosaics[index]
+            tiling = self._sampler.tiling
+            c0, r0, c1, r1 = tiling.sheet_pixels(plan.sheet)
+            transform = tiling.grid.window_transform(c0, r0)
+            grid = Grid(tiling.layout.crs, transform, c1 - c0, r1 - r0)
+            region = tiling.region
+            allowed = region.allowed[region.indices.index(plan.sheet)]
+            # The pixel rule of the labels and the samplers' sheet masks.
+            inside = polygon_coverage(shapely.get_parts(allowed), transform, grid.shape)
+            fusion = SheetFusion(grid, num_classes, inside)
+            self._open[plan.sheet] = (fusion, plan, c0, r0)
+        return self._open[plan.sheet]
 
-    def _finish(self, index: int) -> None:
-        assert self._sampler is not None
-        assert self._crs is not None
-        mosaic, _ = self._mosaics.pop(index)
-        sheet = self._sampler.layout.sheets[index]
-        height, width = mosaic.shape
-        grid = Grid(self._crs, mosaic.transform, width, height)
-        path = self.output_dir / f'{sheet.file_safe}.tif'
-        write_class_raster(
-            path, mosaic.classes(), grid, description='predicted class', progress=False
-        )
-        self.written.append(path)
-        if self.probabilities:
-            self._write_probabilities(
-                path.with_name(f'{sheet.file_safe}_probabilities.tif'), mosaic, grid
-            )
+    def _finish(self, sheet: int) -> None:
+        fusion, plan, _, _ = self._open.pop(sheet)
+        path = self._sheet_path(plan)
+        self._note(*fusion.write(path, self.probabilities).values())
         if self.preview:
-            preview = path.with_suffix('.png')
-            plot_class_map(
-                mosaic.classes(),
-                grid,
-                preview,
-                f'Predicted classes, sheet {sheet.code}',
+            assert self._sampler is not None
+            code = self._sampler.tiling.layout.sheets[sheet].code
+            self._note(
+                plot_fused_map(
+                    path,
+                    path.with_suffix('.png'),
+                    f'Fused map {code}, {self._sampler.period}',
+                )
             )
-            self.written.append(preview)
 
-    def _write_probabilities(self, path: Path, mosaic: SheetMosaic, grid: Grid) -> None:
-        write_cog(
-            path,
-            mosaic.scaled_probabilities(),
-            grid,
-            count=mosaic.num_classes,
-            dtype='uint8',
-            nodata=IGNORE_INDEX,
-            descriptions=CLASS_NAMES[: mosaic.num_classes],
-            scales=[1 / PROBABILITY_SCALE] * mosaic.num_classes,
-            offsets=[0.0] * mosaic.num_classes,
-            overview_resampling='average',
-            progress=False,
-        )
-        self.written.append(path)
+    def _note(self, *paths: Path) -> None:
+        self.written += paths
+
+    # -- files -----------------------------------------------------------------------
+
+    def _sheet_path(self, plan: SheetObservations) -> Path:
+        assert self._sampler is not None
+        sheet = self._sampler.tiling.layout.sheets[plan.sheet]
+        return self.output_dir / f'{sheet.file_safe}.tif'
+
+    def _outputs(self, plans: list[SheetObservations]) -> list[Path]:
+        """Every file the run writes, all ranks together, in order."""
+        paths = []
+        suffixes = ['_count', '_confidence']
+        if self.probabilities:
+            suffixes.append('_probabilities')
+        for plan in plans:
+            path = self._sheet_path(plan)
+            paths += [sibling_path(path, s) for s in suffixes] + [path]
+            if self.preview:
+                paths.append(path.with_suffix('.png'))
+        if self.mosaic:
+            mosaic = self.output_dir / MOSAIC
+            paths += [mosaic] + [sibling_path(mosaic, s) for s in suffixes]
+            paths.append(mosaic.with_suffix('.png'))
+        return paths
+
+    def _check_folder(self, imagery: list[str]) -> None:
+        folder = self.output_dir.resolve()
+        for root in map(Path, imagery):
+            root = root.resolve()
+            if root.is_dir() and (folder == root or root in folder.parents):
+                raise BVMValueError(
+                    f'output_dir {self.output_dir} lies inside the imagery folder '
+                    f'{root}: the maps would be read as imagery; choose another folder'
+                )
+
+    def _write_manifest(self, paths: list[Path]) -> None:
+        assert self._sampler is not None
+        keep = {os.path.realpath(p) for p in paths}
+        for name in self._previous:
+            stale = self.output_dir / name
+            if os.path.realpath(stale) not in keep and stale.is_file():
+                stale.unlink()
+                Path(str(stale) + '.aux.xml').unlink(missing_ok=True)
+        layout = self._sampler.tiling.layout
+        manifest = {
+            'period': self._sampler.period,
+            'sheets': [layout.sheets[p.sheet].code for p in self._sampler.plans],
+            'files': [p.name for p in paths],
+        }
+        with atomic_path(self.output_dir / MANIFEST) as temporary:
+            temporary.write_text(json.dumps(manifest, indent=2) + '\n')
+
+
+def _inputs(datamodule: Any) -> list[str]:  # noqa: ANN401
+    """The files and folders the data module reads."""
+    paths: list[str] = []
+    for name in ('sentinel2_paths', 'bvm_paths'):
+        paths += [str(p) for p in getattr(datamodule, name, None) or []]
+    for name in ('boundary', 'stats_path'):
+        value = getattr(datamodule, name, None)
+        if value is not None:
+            paths.append(str(value))
+    return paths
+
+
+def _listed(manifest: Path) -> list[str]:
+    """The files an earlier run listed in its manifest (none if unreadable)."""
+    try:
+        files = json.loads(manifest.read_text())['files']
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [Path(str(name)).name for name in files if isinstance(name, str)]

@@ -164,6 +164,10 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     imagery and are labelled ``IGNORE_INDEX``. A window outside every sheet of
     the layout is returned unmirrored with every pixel labelled ``IGNORE_INDEX``.
 
+    **Prediction.** :meth:`for_prediction` gives a copy whose samples are the
+    window as it is (real pixels past the sheet's edge, no labels) with
+    ``valid``, the clear pixels, for fused prediction maps.
+
     **Invalid crops.** With ``max_redraws > 0`` (training), a window without any
     labelled pixel is replaced by a new random window of the same split and a new
     random date, drawn deterministically from the query, up to ``max_redraws``
@@ -243,6 +247,9 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             else FlandersMask.from_lambert72(flanders, self.crs)
         )
         self._regions: dict[str, SplitRegion] = {}
+        #: Whether windows are read as they are, with ``valid`` and no labels
+        #: (:meth:`for_prediction`).
+        self.predicting = False
 
     @property
     def flanders_region(self) -> BaseGeometry | None:
@@ -278,6 +285,23 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             other.max_redraws = int(max_redraws)
         return other
 
+    def for_prediction(self) -> BVMSentinel2:
+        """A shallow copy that reads windows as they are, for prediction maps.
+
+        Its samples are ``image``, ``valid`` (bool ``[H, W]``: the pixel has
+        data and is clear by the imagery's cloud rule, the definition of a
+        *clear observation* that training uses to keep a label), ``bounds`` and
+        ``transform``; no labels are read and nothing is mirrored: without labels
+        a neighbouring sheet cannot leak into a split, and its real pixels give
+        the tiles at a sheet's edge their true context.
+
+        Returns:
+            The copy.
+        """
+        other = self.for_split(None, max_redraws=0)
+        other.predicting = True
+        return other
+
     # ------------------------------------------------------------------ reading
 
     def __getitem__(self, query: GeoSlice) -> Sample:
@@ -297,6 +321,8 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         x, y, t = self._disambiguate_slice(query)
         column, row, width, height = self.grid.locate(x, y)
         time = slice(t.start, t.stop)
+        if self.predicting:
+            return self._read_plain(column, row, width, height, time)
         sample = self._read_window(column, row, width, height, time)
         attempt = 0
         while self.max_redraws and not bool((sample['mask'] != IGNORE_INDEX).any()):
@@ -352,6 +378,25 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             return valid.numpy().astype(bool, copy=False)
         clear: NDArray[np.bool_] = valid.sum(dim=0).numpy() >= self.min_clear
         return clear
+
+    def _read_plain(
+        self, column: int, row: int, width: int, height: int, time: slice
+    ) -> Sample:
+        x, y = self.grid.window(column, row, width, height)
+        image, valid, steps = self._read_image(x, y, time)
+        sample: Sample = {
+            'image': image.float(),
+            # A time series is one observation: clear where the labels would be.
+            'valid': torch.from_numpy(self._clear_enough(valid)),
+            **steps,
+            'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
+            'transform': torch.tensor(tuple(self.grid.window_transform(column, row)))[
+                :9
+            ],
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
 
     def _full_time(self, time: slice) -> slice:
         _, _, bounds = self.bounds

@@ -1,0 +1,519 @@
+r"""Fused maps: every clear observation of a sheet in one map, without seams.
+
+A single-date model predicts a tile from one acquisition; a map of a year
+should rest on every clear one. :class:`SheetFusion` accumulates, for every
+pixel of one map sheet, the class probabilities of every tile that covers the
+pixel on every observation, weighted by
+
+.. math::
+
+   w = \text{clear} \times \text{taper}
+
+* **clear**: 1 where the observation is clear at the pixel, else 0: the pixel
+  has data and its scene classification passes the imagery's cloud rule (the
+  ``valid`` mask of :class:`~torchgeo_bvm.datasets.Sentinel2TOC`, the rule that
+  decides which pixels keep their label in training). A cloudy observation
+  does not count at all; a time series (one prediction from many dates) is
+  one observation, clear where at least one of its dates is;
+* **taper** (:func:`edge_taper`): ``sin²(π (i + ½) / size)`` along the rows
+  times the same along the columns: highest at the tile's centre and close to
+  zero at its border, where the network sees the least context. With tiles
+  every ``size / 2`` pixels the tapers of the overlapping tiles add up to one
+  everywhere (``sin² + cos² = 1``), so each tile fades into its neighbours and
+  no tile border shows.
+
+Per pixel the fused probabilities are ``Σ w p / Σ w``; the **class** is their
+argmax, the **confidence** their maximum and the **count** the number of clear
+observations (each counted once, however many tiles cover the pixel; a time
+series counts its clear dates). A pixel clear on no observation, or outside
+the sheet, Flanders or the data, has class 255 and confidence 255; its count is
+0, or 255 outside.
+
+:meth:`SheetFusion.write` writes the files of the fused-map contract
+(:mod:`torchgeo_bvm.classmap`) on the sheet's exact grid, every one a Cloud
+Optimized GeoTIFF with overviews; :func:`write_mosaic` joins written sheets
+into a mosaic (GDAL virtual rasters, see there why) and :func:`plot_fused_map`
+draws a quick-look of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio.enums import Resampling
+
+from .checks import MAX_ACCUMULATOR_BYTES, check_bytes
+from .classes import CLASS_NAMES, IGNORE_INDEX
+from .classmap import CONFIDENCE_SCALE, SIBLING_SUFFIXES, sibling_path
+from .cog import write_cog
+from .errors import BVMFileError, BVMValueError
+from .fileio import atomic_path
+from .labels import class_raster_aux_xml, write_class_raster
+from .pixelgrid import Grid
+from .plot import plot_class_map
+
+__all__ = [
+    'MAX_COUNT',
+    'SheetFusion',
+    'edge_taper',
+    'plot_fused_map',
+    'write_mosaic',
+]
+
+#: The largest count written; 255 is nodata.
+MAX_COUNT = 254
+
+
+def edge_taper(size: int) -> NDArray[np.float32]:
+    """The weight of each pixel of a square tile: ``sin²`` across, times ``sin²`` down.
+
+    ``w(i) = sin²(π (i + ½) / size)`` is never zero, peaks at the centre and,
+    for tiles ``size / 2`` apart, sums to one over the overlapping tiles
+    (``w(i) + w(i + size / 2) = 1``).
+
+    Args:
+        size: the tile's side in pixels.
+
+    Returns:
+        ``[size, size]`` float32 weights in ``(0, 1]``.
+    """
+    ramp = np.sin(np.pi * (np.arange(size) + 0.5) / size) ** 2
+    return np.outer(ramp, ramp).astype(np.float32)
+
+
+@dataclass
+class SheetFusion:
+    """The fused prediction of one map sheet, accumulated observation by observation.
+
+    Memory: ``4 (classes + 2) + 2`` bytes per pixel, checked against
+    :data:`~torchgeo_bvm.checks.MAX_ACCUMULATOR_BYTES` before it is allocated.
+
+    Args:
+        grid: the sheet's grid (its pixel box on the imagery's grid).
+        num_classes: the number of classes.
+        inside: pixels that may carry a class (inside the sheet, Flanders and
+            the data); all when None.
+
+    Raises:
+        BVMValueError: if the accumulators would take too much memory.
+    """
+
+    grid: Grid
+    num_classes: int
+    inside: NDArray[np.bool_] | None = None
+    _sums: NDArray[np.float32] = field(init=False, repr=False)
+    _weights: NDArray[np.float32] = field(init=False, repr=False)
+    _count: NDArray[np.uint16] = field(init=False, repr=False)
+    _last: NDArray[np.int32] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        height, width = self.grid.shape
+        check_bytes(
+            float(height) * width * (4 * (self.num_classes + 2) + 2),
+            MAX_ACCUMULATOR_BYTES,
+            f'fusing a sheet of {width} x {height} pixels and '
+            f'{self.num_classes} classes',
+            'use a coarser resolution or a split scheme with smaller sheets',
+        )
+        if self.inside is not None and self.inside.shape != (height, width):
+            raise BVMValueError(
+                f'inside has the shape {self.inside.shape}, the sheet {(height, width)}'
+            )
+        self._sums = np.zeros((self.num_classes, height, width), dtype=np.float32)
+        self._weights = np.zeros((height, width), dtype=np.float32)
+        self._count = np.zeros((height, width), dtype=np.uint16)
+        self._last = np.full((height, width), -1, dtype=np.int32)
+
+    def add(
+        self,
+        probabilities: NDArray[np.floating],
+        clear: NDArray[np.bool_] | NDArray[np.integer],
+        column: int,
+        row: int,
+        observation: int,
+        taper: NDArray[np.float32] | None = None,
+    ) -> None:
+        """Add one tile's class probabilities on one observation.
+
+        Args:
+            probabilities: ``[num_classes, height, width]`` of the tile.
+            clear: ``[height, width]``: whether the observation is clear at each
+                pixel, or (a time series) on how many of its dates it is.
+            column: the tile's left column relative to the sheet (negative or
+                past the sheet where the tile reaches beyond it).
+            row: the tile's top row relative to the sheet.
+            observation: the observation's number, 0 or more; the tiles of one
+                observation must come one after the other for each pixel
+                (observation by observation, as
+                :class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`
+                yields them), so each is counted once.
+            taper: the tile's weights (default :func:`edge_taper` of its size).
+
+        Raises:
+            BVMValueError: for the wrong number of classes or shapes that differ.
+        """
+        classes, height, width = probabilities.shape
+        if classes != self.num_classes or clear.shape != (height, width):
+            raise BVMValueError(
+                f'expected probabilities of {self.num_classes} classes and a clear '
+                f'mask of their size, got {probabilities.shape} and {clear.shape}'
+            )
+        if taper is None:
+            taper = edge_taper(height) if height == width else _taper(height, width)
+        rows, columns = self.grid.shape
+        r0, c0 = max(row, 0), max(column, 0)
+        r1, c1 = min(row + height, rows), min(column + width, columns)
+        if r0 >= r1 or c0 >= c1:
+            return
+        tile = (slice(r0 - row, r1 - row), slice(c0 - column, c1 - column))
+        here = (slice(r0, r1), slice(c0, c1))
+        steps = np.asarray(clear[tile], dtype=np.uint16)
+        weight = taper[tile] * (steps > 0)
+        self._sums[:, here[0], here[1]] += (
+            np.asarray(probabilities[:, tile[0], tile[1]], dtype=np.float32) * weight
+        )
+        self._weights[here] += weight
+        first = (steps > 0) & (self._last[here] != observation)
+        self._count[here] += np.where(first, steps, 0).astype(np.uint16)
+        self._last[here] = np.where(first, observation, self._last[here])
+
+    @property
+    def fused(self) -> NDArray[np.bool_]:
+        """Pixels with a class: at least one clear observation, inside the sheet."""
+        fused: NDArray[np.bool_] = self._weights > 0
+        if self.inside is not None:
+            fused &= self.inside
+        return fused
+
+    def probabilities(self) -> NDArray[np.float32]:
+        """The fused class probabilities, 0 where a pixel has no class.
+
+        Returns:
+            ``[num_classes, height, width]`` float32.
+        """
+        fused = self.fused
+        result = np.zeros_like(self._sums)
+        result[:, fused] = self._sums[:, fused] / self._weights[fused]
+        return result
+
+    def classes(self) -> NDArray[np.uint8]:
+        """The fused class of every pixel, 255 where it has none.
+
+        Returns:
+            ``[height, width]`` uint8.
+        """
+        result = self._sums.argmax(axis=0).astype(np.uint8)
+        result[~self.fused] = IGNORE_INDEX
+        return result
+
+    def confidence(self) -> NDArray[np.uint8]:
+        """The fused maximum class probability x 250, 255 where there is no class.
+
+        Returns:
+            ``[height, width]`` uint8 (divide by
+            :data:`~torchgeo_bvm.classmap.CONFIDENCE_SCALE` for the probability).
+        """
+        fused = self.fused
+        result = np.full(self._weights.shape, IGNORE_INDEX, dtype=np.uint8)
+        top = self._sums[:, fused].max(axis=0) / self._weights[fused]
+        result[fused] = np.rint(top * CONFIDENCE_SCALE).astype(np.uint8)
+        return result
+
+    def counts(self) -> NDArray[np.uint8]:
+        """Clear observations per pixel (at most :data:`MAX_COUNT`), 255 outside.
+
+        Returns:
+            ``[height, width]`` uint8.
+        """
+        result = np.minimum(self._count, MAX_COUNT).astype(np.uint8)
+        if self.inside is not None:
+            result[~self.inside] = IGNORE_INDEX
+        return result
+
+    def write(
+        self, path: str | os.PathLike[str], probabilities: bool = False
+    ) -> dict[str, Path]:
+        """Write the sheet's files of the fused-map contract, the class raster last.
+
+        ``<name>_count.tif``, ``<name>_confidence.tif`` (GDAL scale 1/250, so
+        QGIS shows 0..1), optionally ``<name>_probabilities.tif`` (one band per
+        class, the same scale) and then ``<name>.tif`` with the class colour
+        table and names: a sheet whose class raster exists is complete. Every
+        file is a COG with overviews (nearest for classes and counts, average
+        for probabilities), on the sheet's grid.
+
+        Args:
+            path: the class raster, ``<name>.tif``.
+            probabilities: also write the fused per-class probabilities.
+
+        Returns:
+            The files written by kind: ``count``, ``confidence``,
+            ``probabilities`` (if asked for) and ``classes``.
+        """
+        path = Path(path)
+        written: dict[str, Path] = {}
+        count = sibling_path(path, '_count')
+        written['count'] = write_cog(
+            count,
+            self.counts()[np.newaxis],
+            self.grid,
+            count=1,
+            dtype='uint8',
+            nodata=IGNORE_INDEX,
+            descriptions=['clear observations'],
+            progress=False,
+        )
+        written['confidence'] = write_cog(
+            sibling_path(path, '_confidence'),
+            self.confidence()[np.newaxis],
+            self.grid,
+            count=1,
+            dtype='uint8',
+            nodata=IGNORE_INDEX,
+            descriptions=['confidence'],
+            scales=[1 / CONFIDENCE_SCALE],
+            offsets=[0.0],
+            overview_resampling='average',
+            progress=False,
+        )
+        if probabilities:
+            fused = self.fused
+            scaled = np.rint(self.probabilities() * CONFIDENCE_SCALE).astype(np.uint8)
+            scaled[:, ~fused] = IGNORE_INDEX
+            written['probabilities'] = write_cog(
+                sibling_path(path, '_probabilities'),
+                scaled,
+                self.grid,
+                count=self.num_classes,
+                dtype='uint8',
+                nodata=IGNORE_INDEX,
+                descriptions=list(CLASS_NAMES[: self.num_classes]),
+                scales=[1 / CONFIDENCE_SCALE] * self.num_classes,
+                offsets=[0.0] * self.num_classes,
+                overview_resampling='average',
+                progress=False,
+            )
+        written['classes'] = write_class_raster(
+            path, self.classes(), self.grid, description='fused class', progress=False
+        )
+        return written
+
+
+def _taper(height: int, width: int) -> NDArray[np.float32]:
+    down = np.sin(np.pi * (np.arange(height) + 0.5) / height) ** 2
+    across = np.sin(np.pi * (np.arange(width) + 0.5) / width) ** 2
+    return np.outer(down, across).astype(np.float32)
+
+
+# -- the mosaic ----------------------------------------------------------------
+
+
+def write_mosaic(
+    sheets: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str]
+) -> dict[str, Path]:
+    """Join the fused maps of sheets into a mosaic of GDAL virtual rasters.
+
+    ``path`` (a ``.vrt``) mosaics the sheets' class rasters, with the class
+    colour table and names; beside it ``<stem>_confidence.vrt`` and
+    ``<stem>_count.vrt`` (and ``<stem>_probabilities.vrt`` when every sheet has
+    probabilities) mosaic their siblings. A virtual raster rather than one more
+    GeoTIFF: it copies no pixel (a Flanders-wide copy would double the disk
+    used and take minutes to write), it is always what the sheets hold, GDAL
+    and QGIS read it like one raster and use the sheets' own overviews when
+    zoomed out, and a folder scan for class maps (``.tif``, as
+    ``torchgeo-bvm compare`` does) does not count its pixels twice. It refers
+    to the sheets by relative path, so keep it in their folder.
+
+    Args:
+        sheets: the sheets' class rasters (``<sheet>.tif``), on one pixel
+            lattice (same CRS and resolution, offsets of whole pixels), in the
+            folder of ``path``.
+        path: the mosaic's class raster (``.vrt``).
+
+    Returns:
+        The files written by kind (``classes``, ``confidence``, ``count``,
+        ``probabilities``).
+
+    Raises:
+        BVMValueError: for no sheets, a path that is no ``.vrt``, sheets on
+            different lattices or in another folder.
+        BVMFileError: if a sheet or one of its siblings is missing.
+    """
+    path = Path(path)
+    if path.suffix.lower() != '.vrt':
+        raise BVMValueError(f'{path}: a mosaic is a virtual raster, name it .vrt')
+    files = [Path(s) for s in sheets]
+    if not files:
+        raise BVMValueError(f'{path}: no sheet to mosaic')
+    for file in files:
+        if file.parent.resolve() != path.parent.resolve():
+            raise BVMValueError(
+                f'{file}: not in the folder of the mosaic {path} (it refers to '
+                'its sheets by relative path)'
+            )
+    written: dict[str, Path] = {}
+    kinds = {'classes': ''} | {s.lstrip('_'): s for s in SIBLING_SUFFIXES}
+    for kind, suffix in kinds.items():
+        sources = [sibling_path(f, suffix) if suffix else f for f in files]
+        if kind == 'probabilities' and not all(s.exists() for s in sources):
+            continue
+        missing = [s for s in sources if not s.exists()]
+        if missing:
+            raise BVMFileError(f'{missing[0]}: not found, cannot mosaic the sheets')
+        target = sibling_path(path, suffix) if suffix else path
+        text = _vrt(sources, kind == 'classes')
+        with atomic_path(target) as temporary:
+            temporary.write_text(text)
+        written[kind] = target
+    return written
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    grid: Grid
+    count: int
+    dtype: str
+    nodata: float | None
+    descriptions: tuple[str | None, ...]
+    scales: tuple[float, ...]
+    offsets: tuple[float, ...]
+
+
+def _open_source(path: Path) -> _Source:
+    with rasterio.open(path) as src:
+        return _Source(
+            path,
+            Grid.of_file(src),
+            src.count,
+            src.dtypes[0],
+            src.nodata,
+            tuple(src.descriptions),
+            tuple(src.scales),
+            tuple(src.offsets),
+        )
+
+
+def _vrt(paths: Sequence[Path], classes: bool) -> str:
+    """The XML of a virtual raster mosaicking rasters of one lattice."""
+    sources = [_open_source(p) for p in paths]
+    first = sources[0]
+    res = first.grid.res
+    for source in sources[1:]:
+        same = (
+            source.grid.crs == first.grid.crs
+            and np.allclose(source.grid.res, res, rtol=1e-9, atol=0)
+            and first.grid.aligned(
+                source.grid.bounds, source.grid.res, source.grid.shape
+            )
+            is not None
+            and (source.count, source.dtype) == (first.count, first.dtype)
+        )
+        if not same:
+            raise BVMValueError(
+                f'{source.path} and {first.path} are not on one pixel lattice (CRS, '
+                'resolution, whole-pixel offsets) with the same bands: they cannot '
+                'be mosaicked'
+            )
+    left = min(s.grid.left for s in sources)
+    top = max(s.grid.top for s in sources)
+    right = max(s.grid.bounds[2] for s in sources)
+    bottom = min(s.grid.bounds[1] for s in sources)
+    width = round((right - left) / res[0])
+    height = round((top - bottom) / res[1])
+    assert first.grid.crs is not None
+    lines = [
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
+        f'  <SRS>{escape(first.grid.crs.to_wkt())}</SRS>',
+        f'  <GeoTransform>{left!r}, {res[0]!r}, 0.0, {top!r}, 0.0, '
+        f'{-res[1]!r}</GeoTransform>',
+    ]
+    data_type = {'uint8': 'Byte'}.get(first.dtype, first.dtype.capitalize())
+    for band in range(1, first.count + 1):
+        lines.append(f'  <VRTRasterBand dataType="{data_type}" band="{band}">')
+        if first.nodata is not None:
+            lines.append(f'    <NoDataValue>{first.nodata:g}</NoDataValue>')
+        if classes:
+            lines += _class_band_metadata()
+        else:
+            description = first.descriptions[band - 1]
+            if description:
+                lines.append(f'    <Description>{escape(description)}</Description>')
+            lines.append(f'    <Offset>{first.offsets[band - 1]!r}</Offset>')
+            lines.append(f'    <Scale>{first.scales[band - 1]!r}</Scale>')
+        for source in sources:
+            column = round((source.grid.left - left) / res[0])
+            row = round((top - source.grid.top) / res[1])
+            rows, columns = source.grid.shape
+            name = escape(source.path.name)
+            lines += [
+                '    <ComplexSource>',
+                f'      <SourceFilename relativeToVRT="1">{name}</SourceFilename>',
+                f'      <SourceBand>{band}</SourceBand>',
+                f'      <SrcRect xOff="0" yOff="0" xSize="{columns}" ySize="{rows}"/>',
+                f'      <DstRect xOff="{column}" yOff="{row}" xSize="{columns}" '
+                f'ySize="{rows}"/>',
+            ]
+            if first.nodata is not None:
+                # Pixels outside a sheet are nodata: they never cover a neighbour.
+                lines.append(f'      <NODATA>{first.nodata:g}</NODATA>')
+            lines.append('    </ComplexSource>')
+        lines.append('  </VRTRasterBand>')
+    lines.append('</VRTDataset>')
+    return '\n'.join(lines) + '\n'
+
+
+def _class_band_metadata() -> list[str]:
+    """The description, colours, names and attribute table of a class band."""
+    band = ET.fromstring(class_raster_aux_xml(description='fused class')).find(
+        'PAMRasterBand'
+    )
+    assert band is not None
+    ET.indent(band, space='  ', level=2)
+    return ['    ' + ET.tostring(child, encoding='unicode').strip() for child in band]
+
+
+# -- the quick-look --------------------------------------------------------------
+
+
+def plot_fused_map(
+    path: str | os.PathLike[str],
+    image: str | os.PathLike[str],
+    title: str,
+    max_side: int = 1600,
+) -> Path:
+    """A PNG quick-look of a fused map (a sheet or a mosaic), with a legend.
+
+    The map is read at most ``max_side`` pixels wide and high (nearest
+    resampling, from the overviews), cut to where it has classes and drawn at
+    its own aspect, so the picture is the map
+    (:func:`~torchgeo_bvm.plot.plot_class_map`).
+
+    Args:
+        path: the class raster (``.tif`` or ``.vrt``).
+        image: the PNG to write.
+        title: its title.
+        max_side: the most pixels read along either side.
+
+    Returns:
+        ``image``.
+    """
+    with rasterio.open(path) as src:
+        factor = max(1, math.ceil(max(src.width, src.height) / max_side))
+        shape = (math.ceil(src.height / factor), math.ceil(src.width / factor))
+        classes = src.read(1, out_shape=shape, resampling=Resampling.nearest)
+        transform = src.transform @ src.transform.scale(
+            src.width / shape[1], src.height / shape[0]
+        )
+        grid = Grid(Grid.of_file(src).crs, transform, shape[1], shape[0])
+    plot_class_map(classes, grid, Path(image), title)
+    return Path(image)
