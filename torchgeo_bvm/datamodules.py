@@ -247,7 +247,9 @@ class BVMDataModule(GeoDataModule):
             (``'test'``), a list or comma-separated; each must lie in ``sheets``
             and hold data. Default: every sheet of every split that holds data.
         predict_years: the period to predict: a year or years (default: every
-            date of the imagery, within ``years``).
+            date of the imagery, within ``years``; with ``time_series``, the
+            evaluation year). A series model predicts each tile once per
+            calendar year of the period.
         predict_months: only the dates of these months (1-12).
         predict_stride: step between prediction tiles in pixels (default
             ``patch_size // 2``, the overlap the writer's taper blends
@@ -525,10 +527,14 @@ class BVMDataModule(GeoDataModule):
             )
 
     def _predict_periods(self, dataset: BVMSentinel2) -> list[slice] | None:
-        """A series model's observations: one calendar year each (else None)."""
+        """A series model's observations: one calendar year each (else None).
+
+        ``predict_years``, else the evaluation year (``eval_year`` or the latest
+        year of the imagery), so a series model maps one year by default.
+        """
         if self.series is None:
             return None
-        years = self.predict_years or CalendarYearSampler(dataset).years()
+        years = self.predict_years or [self._evaluation_year(dataset)]
         return [calendar_year(year) for year in sorted(years)]
 
     def _rank(self) -> tuple[int, int]:
