@@ -20,7 +20,9 @@ fresh process (imports done, nothing else), on the files in the OS page cache:
   opened), then ``--queries`` timed ones;
 * ``series``: 12-step stacks of a year (``Sentinel2TOC(time_series=True)``)
   on random 256 x 256 windows of the largest archive, against the same
-  windows read date by date with the single-date reader in the same process:
+  windows read date by date with the single-date reader, each in its own
+  process as in training (one data set per process, with the whole open-file
+  budget; warmed up with one stack per tile, or one query per product):
   ``temporal='dates', max_dates=12`` (12 dates kept, spread over the year's
   ~143 at each tile) against those 12 dates; ``'monthly'`` (each month the
   median of its ~12 dates) against every date of the year;
@@ -99,63 +101,52 @@ import json, sys, time, warnings
 warnings.simplefilter('ignore')
 import numpy as np, pandas as pd
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.datasets.series import calendar_year
+from torchgeo_bvm.datasets.series import calendar_year, spread
 from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES, study_area
-root, queries, seed, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+root, queries, seed, layout, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 single = Sentinel2TOC(root)
-options = {'temporal': 'dates', 'max_dates': 12} if layout == 'dates' else {}
-series = Sentinel2TOC(root, time_series=True, **options)
-rng = np.random.default_rng(seed)
 keys = single.index['filepath'].to_numpy()
 days = single.index.index.left
 year = calendar_year(int(days[0].year))
 size = 2560.0
-# Warm-up: every product once, in random order (the files an epoch has opened).
-for row in rng.permutation(len(keys)):
-    tile = keys[row].rsplit('/', 1)[-1].split('_')[2]
-    xmin, ymin, _, _ = study_area(FLANDERS_TILES[tile])
-    day = pd.Timestamp(days[row])
-    single[xmin : xmin + size, ymin : ymin + size, day : day + pd.Timedelta(hours=23)]
 tiles = sorted({k.rsplit('/', 1)[-1].split('_')[2] for k in keys})
-stack_s, singles_s, steps, reads = [], [], [], []
+if mode == 'stack':
+    options = {'temporal': 'dates', 'max_dates': 12} if layout == 'dates' else {}
+    series = Sentinel2TOC(root, time_series=True, **options)
+    # Warm-up: one stack per tile (the files an epoch of stacks has opened).
+    for tile in tiles:
+        xmin, ymin, _, _ = study_area(FLANDERS_TILES[tile])
+        series[xmin : xmin + size, ymin : ymin + size, year]
+else:
+    # Warm-up: every product once, in random order (what an epoch has opened).
+    for row in np.random.default_rng(seed + 1000).permutation(len(keys)):
+        tile = keys[row].rsplit('/', 1)[-1].split('_')[2]
+        xmin, ymin, _, _ = study_area(FLANDERS_TILES[tile])
+        day = pd.Timestamp(days[row])
+        single[xmin : xmin + size, ymin : ymin + size, day : day + pd.Timedelta(hours=23)]
+rng = np.random.default_rng(seed)
+seconds, reads = [], []
 for i in range(queries):
     tile = tiles[int(rng.integers(len(tiles)))]
     xmin, ymin, xmax, ymax = study_area(FLANDERS_TILES[tile])
     x = xmin + 10.0 * int(rng.integers(0, int((xmax - xmin - size) / 10)))
     y = ymin + 10.0 * int(rng.integers(0, int((ymax - ymin - size) / 10)))
     window = (slice(x, x + size), slice(y, y + size))
-
-    def stack():
-        start = time.perf_counter()
-        sample = series[(*window, year)]
-        stack_s.append(time.perf_counter() - start)
-        return sample
-
-    def one_by_one(dates):
-        start = time.perf_counter()
-        for day in dates:
-            single[(*window, slice(day, day + pd.Timedelta(hours=23)))]
-        singles_s.append(time.perf_counter() - start)
-
-    # The dates the stack reads, each read alone: the 12 kept dates, or every
-    # date of the year for monthly medians. Which goes first alternates, so
-    # neither profits more from GDAL's block cache.
+    # The dates the stack reads: the 12 kept, or every date of the year for
+    # monthly medians.
     here = single.index.cx[x : x + size, y : y + size]
     every = sorted(set(here.index.left))
     dates = [every[k] for k in spread(len(every), 12)] if layout == 'dates' else every
-    if i % 2:
-        one_by_one(dates)
-        sample = stack()
-    else:
-        sample = stack()
-        one_by_one(dates)
-    assert sample['image'].shape == (12, 11, 256, 256)
     reads.append(len(dates))
-stack_ms, singles_ms = np.array(stack_s) * 1000, np.array(singles_s) * 1000
-print(json.dumps({'stack_ms': float(stack_ms.mean()), 'singles_ms': float(singles_ms.mean()),
-                  'ratio': float(stack_ms.sum() / singles_ms.sum()),
-                  'dates_read': float(np.mean(reads)),
-                  'per_date_single_ms': float(singles_ms.sum() / np.sum(reads))}))
+    start = time.perf_counter()
+    if mode == 'stack':
+        sample = series[(*window, year)]
+        assert sample['image'].shape == (12, 11, 256, 256)
+    else:
+        for day in dates:
+            single[(*window, slice(day, day + pd.Timedelta(hours=23)))]
+    seconds.append(time.perf_counter() - start)
+print(json.dumps({'ms': 1000 * float(np.mean(seconds)), 'dates_read': float(np.mean(reads))}))
 """
 
 _SETUP = r"""
@@ -204,11 +195,12 @@ def layer(data: Path, polygons: int = 650_000) -> Path:
 def child(code: str, *args: object, **env: str) -> dict[str, float]:
     result = subprocess.run(
         [sys.executable, '-c', code, *map(str, args)],
-        check=True,
         capture_output=True,
         text=True,
         env=dict(os.environ, **env),
     )
+    if result.returncode:
+        sys.exit(f'a benchmark process failed:\n{result.stderr}')
     parsed: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
     return parsed
 
@@ -275,18 +267,23 @@ def bench_series(data: Path, products: int, args: argparse.Namespace) -> None:
     for repeat in range(args.repeat):
         for layout in ('dates', 'monthly'):
             queries = args.series_queries if layout == 'dates' else 10
-            r = child(
-                _SERIES,
-                root,
-                queries,
-                repeat,
-                layout,
-                TORCHGEO_BVM_CACHE=cache,
-                GDAL_CACHEMAX=args.gdal_cache,
-            )
+            ms = {}
+            for mode in ('stack', 'singles'):
+                r = child(
+                    _SERIES,
+                    root,
+                    queries,
+                    repeat,
+                    layout,
+                    mode,
+                    TORCHGEO_BVM_CACHE=cache,
+                    GDAL_CACHEMAX=args.gdal_cache,
+                )
+                ms[mode] = r['ms']
             print(
                 f'| {repeat + 1} | {layout} | {products:,} | {r["dates_read"]:.0f} '
-                f'| {r["stack_ms"]:.0f} | {r["singles_ms"]:.0f} | {r["ratio"]:.2f} |',
+                f'| {ms["stack"]:.0f} | {ms["singles"]:.0f} '
+                f'| {ms["stack"] / ms["singles"]:.2f} |',
                 flush=True,
             )
 

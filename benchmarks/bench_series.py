@@ -129,14 +129,19 @@ class RawSeries(Dataset[dict[str, torch.Tensor]]):
         return src.read(window=window)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        parts = [self._window(path, bounds) for path, bounds in self.reads[i]]
-        bounds = self.reads[i][0][1]
-        mask = self._window(str(self.labels), bounds)[0]
+        # Every read cast into a sample-sized float32 tensor, as a loader must
+        # (which step a read lands in does not change the cost).
+        image = np.zeros((12, 11, SIZE, SIZE), dtype=np.float32)
+        for k, (path, bounds) in enumerate(self.reads[i]):
+            data = self._window(path, bounds)[:11]
+            bands, height, width = data.shape
+            image[k % 12, :bands, :height, :width] = data
+        labels = self._window(str(self.labels), self.reads[i][0][1])[0]
+        mask = np.full((SIZE, SIZE), 255, dtype=np.int64)
+        mask[: labels.shape[0], : labels.shape[1]] = labels
         return {
-            'image': torch.from_numpy(
-                np.concatenate([p.reshape(-1) for p in parts]).astype(np.float32)
-            ),
-            'mask': torch.from_numpy(mask.astype(np.int64)),
+            'image': torch.from_numpy(image),
+            'mask': torch.from_numpy(mask),
         }
 
 
@@ -201,23 +206,25 @@ def main() -> None:
     }
     rows = []
     for source in args.sources:
-        dm = BVMDataModule(
-            str(roots[source]),
-            str(labels),
-            boundary=str(mini / manifest['boundary']),
-            sheets=[22],
-            crs=CRS,
-            res=10.0,
-            patch_size=SIZE,
-            batch_size=BATCH,
-            length=args.samples,
-            time_series='monthly',
-            cache_dir=str(args.data / 'cache'),
-        )
-        dm.setup('fit')
-        assert dm.train_dataset is not None
-        image = dm.train_dataset.datasets[0]
         for workers in (0, 2):
+            # A new data module for each run: BVMRaster's open label files
+            # (TorchGeo's cached handles) must not be inherited by workers.
+            dm = BVMDataModule(
+                str(roots[source]),
+                str(labels),
+                boundary=str(mini / manifest['boundary']),
+                sheets=[22],
+                crs=CRS,
+                res=10.0,
+                patch_size=SIZE,
+                batch_size=BATCH,
+                length=args.samples,
+                time_series='monthly',
+                cache_dir=str(args.data / 'cache'),
+            )
+            dm.setup('fit')
+            assert dm.train_dataset is not None
+            image = dm.train_dataset.datasets[0]
             epochs = [list(dm.train_sampler), list(dm.train_sampler)]
             ours, ours_mb, batch = throughput(dm.train_dataset, Epochs(epochs), workers)
             assert batch['image'].shape[1:] == (12, 11, SIZE, SIZE)

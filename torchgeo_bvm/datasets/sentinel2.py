@@ -137,8 +137,26 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     A sample always comes from one acquisition date (or one composite month):
     products of that date from adjacent tiles or sheets are merged, but a query
     whose time range holds several dates raises ``ValueError`` unless
-    ``mosaic_dates=True``. Sample one date at a time with TorchGeo's samplers,
-    e.g. ``RandomPatchSampler(ds, size=256) @ RandomTimestampSampler(ds)``.
+    ``mosaic_dates=True`` or ``time_series=True``. Sample one date at a time with
+    TorchGeo's samplers, e.g. ``RandomPatchSampler(ds, size=256) @
+    RandomTimestampSampler(ds)``.
+
+    **Time series** (``time_series=True``, as TorchGeo's ``RasterDataset``): a
+    query's time range is a period, and the sample holds its steps in order
+    (:mod:`torchgeo_bvm.datasets.series`): ``image`` ``[T, C, H, W]``, ``valid``
+    ``[T, H, W]`` and ``dates`` int64 ``[T]`` (days since 1970-01-01). With
+    ``temporal='monthly'`` a step is a calendar month (``T`` = the months of the
+    period among ``months``, 12 for a calendar year): the downloader's monthly
+    composite where there is one, else the per-pixel median of that month's
+    clear observations (by ``cloud_rule``) computed while reading; a pixel
+    without any is 0 and invalid. With ``temporal='dates'`` a step is an
+    acquisition date, all of them or ``max_dates`` spread evenly over them,
+    padded at the end to ``max_dates`` steps (``dates`` -1, ``image`` 0,
+    ``valid`` False), and ``length`` holds the real steps. Every step is read
+    as a single date is, one windowed read per file where the window lies on
+    its pixels. Query a calendar year with
+    :func:`~torchgeo_bvm.datasets.series.calendar_year`, or sample with
+    :class:`~torchgeo_bvm.samplers.CalendarYearSampler`.
 
     Data source and citation: Terrascope (https://terrascope.be), operated by VITO
     on behalf of the Belgian Science Policy Office (BELSPO); acknowledge
@@ -173,8 +191,13 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             :func:`~torchgeo_bvm.fileio.default_cache_dir`).
         max_open_files: how many files each process keeps open (default: every
             file the data set reads, within the file-descriptor limit less an
-            eighth, and 16,384); each costs about 30 kB, and reopening one about
-            as much as reading a window from it.
+            eighth, and 16,384, shared by every data set of the process); each
+            costs about 30 kB, and reopening one about as much as reading a
+            window from it.
+        time_series: return every step of a query's period (see above).
+        temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
+        max_dates: with ``temporal='dates'``: the steps of every sample (None:
+            every acquisition of the period, unpadded).
 
     Raises:
         DatasetNotFoundError: if no Sentinel-2 file is found under ``paths``.
@@ -183,6 +206,10 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             without band names, or filters that leave no date.
         BVMFileError: at read time, for a file moved or deleted since the
             dataset indexed it.
+        BVMValueError: for an unknown ``temporal``, ``max_dates`` not a positive
+            whole number or given with ``'monthly'``, ``time_series`` with
+            ``mosaic_dates``; at read time, for a time-series query whose period
+            holds no acquisition or fewer months than requested.
 
     **Large archives.** Indexing reads the headers of each product's requested
     bands (the Terrascope file names give the tile, date and band; the headers
