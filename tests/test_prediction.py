@@ -436,3 +436,35 @@ def test_two_processes_write_what_one_writes(scene: Scene, tmp_path: Path) -> No
     for name in names:
         if name.endswith(('.tif', '.json', '.xml')):
             assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
+def test_a_cut_short_run_maps_what_it_predicted(scene: Scene, tmp_path: Path) -> None:
+    writer = SheetPredictionWriter(tmp_path / 'maps', preview=False)
+    trainer = Trainer(
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        callbacks=[writer],
+        limit_predict_batches=2,
+    )
+    trainer.predict(PixelModel(), datamodule=datamodule(scene, predict_years=2021))
+    manifest = json.loads((tmp_path / 'maps' / MANIFEST).read_text())
+    assert manifest['sheets'] == ['22/1-2']
+    assert (tmp_path / 'maps' / 'mosaic.vrt').is_file()
+    assert not (tmp_path / 'maps' / '22_7-8.tif').exists()
+
+
+def test_the_writer_needs_the_observation_sampler(tmp_path: Path) -> None:
+    trainer = Trainer(
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        callbacks=[SheetPredictionWriter(tmp_path)],
+    )
+    data = torch.utils.data.DataLoader([{'image': torch.zeros(11, 32, 32)}])
+    with pytest.raises(
+        BVMValueError,
+        match='needs a data module whose predict_sampler is a '
+        'KaartbladObservationSampler',
+    ):
+        trainer.predict(PixelModel(), data)

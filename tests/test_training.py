@@ -3,21 +3,14 @@
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import rasterio
-import shapely
-import torch
 from lightning.pytorch import Trainer
-from rasterio.transform import xy
 from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import SemanticSegmentation
 
-from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.prediction import SheetPredictionWriter
-from torchgeo_bvm.sheets import Sheet
 
 CONFIGS = Path(__file__).parents[1] / 'examples' / 'configs'
 UTM = 'EPSG:32631'
@@ -82,12 +75,19 @@ def test_paper_configs_run_with_the_torchgeo_cli(
         torchgeo_main(
             ['fit', '--config', str(path), *overrides, '--model.init_args.weights=null']
         )
-        for command in ('validate', 'test', 'predict'):
+        for command in ('validate', 'test'):
             torchgeo_main([command, '--config', str(path), *overrides])
+        predict = ['--config', str(path), *overrides]
+        torchgeo_main(['predict', *predict, '--data.init_args.predict_sheets=test'])
     confusion = tmp_path / 'evaluation' / config / 'confusion_matrix.csv'
     assert confusion.exists()
     maps = sorted((tmp_path / 'predictions' / config).glob('*.tif'))
-    assert [m.name for m in maps if 'probabilities' not in m.name] == ['22_7-8.tif']
+    assert [m.name for m in maps] == [
+        '22_7-8.tif',
+        '22_7-8_confidence.tif',
+        '22_7-8_count.tif',
+        '22_7-8_probabilities.tif',
+    ]
     with rasterio.open(
         tmp_path / 'predictions' / config / '22_7-8_probabilities.tif'
     ) as source:
@@ -200,128 +200,6 @@ def test_logged_metric_names(mini_flanders, mini_labels, tmp_path) -> None:
         'test_ClasswiseRecall_Water bodies',
     ):
         assert name in metrics, sorted(metrics)
-
-
-@pytest.mark.parametrize('stride', [32, 16])
-def test_stitched_map_is_the_argmax_on_the_sheet_grid(
-    mini_flanders, mini_labels, tmp_path, stride, capsys
-) -> None:
-    dm = datamodule(mini_flanders, mini_labels, eval_stride=stride)
-    torch.manual_seed(0)
-    model = SemanticSegmentation(
-        model='fcn', in_channels=3, num_classes=NUM_CLASSES, num_filters=4
-    )
-    model.eval()
-    writer = SheetPredictionWriter(tmp_path / 'maps', probabilities=True, preview=True)
-    trainer = Trainer(
-        accelerator='cpu',
-        logger=False,
-        enable_progress_bar=False,
-        callbacks=[writer],
-        default_root_dir=tmp_path,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        trainer.predict(model, datamodule=dm, return_predictions=False)
-    path = tmp_path / 'maps' / '22_7-8.tif'
-    assert path in writer.written
-    assert path.with_suffix('.png').read_bytes()[:4] == b'\x89PNG'
-
-    # Recompute every tile independently: the map must equal the argmax of the
-    # most central tile covering each pixel.
-    dm.setup('predict')
-    sampler = dm.predict_sampler.spatial_sampler
-    index = sampler.layout.sheets.index(Sheet.parse('22/7-8'))
-    c0, r0, c1, r1 = sampler.sheet_pixels(index)
-    expected = np.full((r1 - r0, c1 - c0), IGNORE_INDEX, dtype=np.int64)
-    best = np.full(expected.shape, -np.inf)
-    size = 32
-    centre = (size - 1) / 2
-    distance = np.abs(np.arange(size) - centre)
-    weight = -np.maximum.outer(distance, distance)
-    for query in dm.predict_sampler:
-        sample = dm.predict_dataset[query]
-        batch = dm.aug({'image': sample['image'][None].float()})
-        with torch.no_grad():
-            classes = model(batch['image'])[0].argmax(0).numpy()
-        transform = sample['transform']
-        column = (
-            round((float(transform[2]) - sampler.grid.left) / sampler.grid.xres) - c0
-        )
-        row = round((sampler.grid.top - float(transform[5])) / sampler.grid.yres) - r0
-        for dr in range(size):
-            for dc in range(size):
-                r, c = row + dr, column + dc
-                if (
-                    0 <= r < expected.shape[0]
-                    and 0 <= c < expected.shape[1]
-                    and weight[dr, dc] > best[r, c]
-                ):
-                    best[r, c] = weight[dr, dc]
-                    expected[r, c] = classes[dr, dc]
-
-    with rasterio.open(path) as source:
-        written = source.read(1)
-        assert source.crs.to_epsg() == 32631
-        assert source.nodata == IGNORE_INDEX
-        assert source.transform == sampler.grid.window_transform(c0, r0)
-        assert written.shape == (r1 - r0, c1 - c0)
-        assert source.colormap(1)[1][:3] == (232, 176, 74)
-        transform = source.transform
-    labelled = written != IGNORE_INDEX
-    # The tiny region covers part of the sheet; the map spans the whole sheet.
-    assert labelled.sum() > 15_000  # the 1.6 x 1 km test quarter of the tiny region
-    assert (expected[labelled] != IGNORE_INDEX).all()
-    assert np.array_equal(written[labelled], expected[labelled])
-    # Every labelled pixel's centre lies inside sheet 22/7-8, in the map's CRS.
-    polygon = Sheet.parse('22/7-8').geometry(UTM)
-    rows, columns = np.nonzero(labelled)
-    xs, ys = xy(transform, rows, columns)
-    assert shapely.contains_xy(polygon, np.asarray(xs), np.asarray(ys)).all()
-    probabilities_path = tmp_path / 'maps' / '22_7-8_probabilities.tif'
-    with rasterio.open(probabilities_path) as source:
-        probabilities = source.read()
-        # GDAL's standard scale: QGIS and rasterio read probabilities 0..1.
-        assert source.scales == (1 / 250,) * NUM_CLASSES
-        assert source.offsets == (0.0,) * NUM_CLASSES
-        assert source.tags() == {'AREA_OR_POINT': 'Area'}
-        assert list(source.descriptions) == list(CLASS_NAMES)
-    assert probabilities.shape == (NUM_CLASSES, *written.shape)
-    covered = probabilities[0] != IGNORE_INDEX
-    sums = (probabilities[:, covered] * (1 / 250)).sum(axis=0)
-    assert np.abs(sums - 1).max() < NUM_CLASSES / 500  # rounding of each band
-    for raster in (path, probabilities_path):
-        assert_valid_cog(raster)
-    assert_class_palette(path)
-    assert writer.written == [path, probabilities_path, path.with_suffix('.png')]
-    printed = capsys.readouterr().out
-    assert (
-        f'predictions: 3 files written\n  {path}\n  {probabilities_path}\n' in printed
-    )
-    assert np.array_equal(
-        probabilities.argmax(0)[labelled] if stride == 32 else written[labelled],
-        written[labelled],
-    )
-
-
-def test_writer_needs_a_grid_sampler(mini_flanders, mini_labels, tmp_path) -> None:
-    writer = SheetPredictionWriter(tmp_path)
-    model = SemanticSegmentation(
-        model='fcn', in_channels=3, num_classes=NUM_CLASSES, num_filters=4
-    )
-    trainer = Trainer(
-        accelerator='cpu', logger=False, enable_progress_bar=False, callbacks=[writer]
-    )
-    from torch.utils.data import DataLoader
-
-    data = DataLoader([{'image': torch.zeros(3, 32, 32)}], batch_size=1)
-    with pytest.raises(
-        ValueError,
-        match='needs a data module whose predict_sampler is a KaartbladGridSampler',
-    ):
-        trainer.predict(model, data)
-    with pytest.raises(ValueError, match="blend must be 'centre' or 'blend'"):
-        SheetPredictionWriter(tmp_path, blend='max')  # type: ignore[arg-type]
 
 
 def test_ddp_ranks_draw_different_crops(mini_flanders, mini_labels) -> None:

@@ -244,8 +244,10 @@ class BVMDataModule(GeoDataModule):
             (default: the latest year of the imagery).
         predict_sheets: the sheets to predict: sheet codes (``'22/7-8'``),
             ``kbl`` numbers (``22``: its every sheet) or split names
-            (``'test'``), a list or comma-separated; each must lie in ``sheets``
-            and hold data. Default: every sheet of every split that holds data.
+            (``'test'``), a list or comma-separated, within ``sheets``; of
+            those, the sheets that hold data are predicted, and a sheet named by
+            its own code must hold some. Default: every sheet of every split
+            that holds data.
         predict_years: the period to predict: a year or years (default: every
             date of the imagery, within ``years``; with ``time_series``, the
             evaluation year). A series model predicts each tile once per

@@ -104,7 +104,9 @@ class SheetLayout:
             )
         return [i for i, s in enumerate(self.splits) if s == split]
 
-    def select(self, names: str | Sequence[int | str]) -> list[int]:
+    def select(
+        self, names: str | Sequence[int | str], exact: bool = False
+    ) -> list[int]:
         """The layout's sheets named by sheet codes, sheet numbers or split names.
 
         A split name (``'test'``) names every sheet of that split; a code names
@@ -115,6 +117,8 @@ class SheetLayout:
 
         Args:
             names: a comma-separated string or a list of names.
+            exact: only the sheets named by their own code (``'22/7-8'``), not
+                those named through a split or a larger sheet.
 
         Returns:
             Indices into :attr:`sheets`, in layout order, each once.
@@ -131,12 +135,15 @@ class SheetLayout:
             if isinstance(item, str) and not text:
                 continue
             if text in self.scheme.splits:
-                chosen.update(self.of_split(text))
+                if not exact:
+                    chosen.update(self.of_split(text))
                 continue
             wanted = Sheet.parse(item)
             inside = [i for i, s in enumerate(self.sheets) if wanted.contains(s)]
             if inside:
-                chosen.update(inside)
+                chosen.update(
+                    i for i in inside if not exact or self.sheets[i] == wanted
+                )
                 continue
             holder = next((s for s in self.sheets if s.contains(wanted)), None)
             if holder is not None:
@@ -150,7 +157,7 @@ class SheetLayout:
                 f'({", ".join(map(str, held)) or "none"}); add its number to the '
                 'sheets of the data'
             )
-        if not chosen:
+        if not chosen and not exact:
             raise BVMValueError('no sheet named: give sheet codes or split names')
         return sorted(chosen)
 
@@ -347,12 +354,14 @@ class SplitRegion:
         domain: where data exist (imagery ∩ labels) intersected with Flanders, in
             the layout's CRS; None for no restriction.
         indices: only these sheets (indices into the layout's sheets, e.g. from
-            :meth:`SheetLayout.select`); each must overlap ``domain``. Default:
+            :meth:`SheetLayout.select`), those that overlap ``domain``. Default:
             every sheet of ``split`` that overlaps it.
+        required: sheets of ``indices`` that must overlap ``domain`` (named by
+            the user one by one).
 
     Raises:
         ValueError: if no sheet of ``split`` overlaps ``domain``, or a sheet of
-            ``indices`` does not.
+            ``required`` does not.
     """
 
     def __init__(
@@ -362,6 +371,7 @@ class SplitRegion:
         grid: Grid,
         domain: BaseGeometry | None,
         indices: Sequence[int] | None = None,
+        required: Sequence[int] = (),
     ) -> None:
         self.layout = layout
         self.split = split
@@ -383,9 +393,9 @@ class SplitRegion:
                 self.indices.append(i)
                 shapely.prepare(allowed)
                 self.allowed.append(allowed)
-            else:
+            elif i in required:
                 outside.append(layout.sheets[i].code)
-        if indices is not None and outside:
+        if outside:
             raise BVMValueError(
                 f'sheet{"s" * (len(outside) > 1)} {", ".join(outside)} outside the '
                 'data: no pixel where imagery, labels and Flanders meet'

@@ -112,6 +112,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         self._remaining: Counter[int] = Counter()
         self._previous: list[str] = []
         self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
+        self._done: list[int] = []
 
     # -- the run -------------------------------------------------------------------
 
@@ -156,6 +157,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         self._cursor = self._samples(sampler.own)
         self._remaining = Counter({p.sheet: p.samples for p in sampler.own})
         self._open = {}
+        self._done = []
         self.written = []
 
     def write_on_batch_end(
@@ -206,6 +208,9 @@ class SheetPredictionWriter(BasePredictionWriter):
     ) -> None:
         """Write what is left; on rank 0, the mosaic, the quick-look and the list.
 
+        Sheets whose tiles did not all come (``limit_predict_batches``,
+        ``fast_dev_run``) are written with what came.
+
         Args:
             trainer: the trainer.
             pl_module: the task.
@@ -213,15 +218,16 @@ class SheetPredictionWriter(BasePredictionWriter):
         for sheet in list(self._open):
             self._finish(sheet)
         assert self._sampler is not None
-        # Every rank's sheets exist before they are joined.
-        trainer.strategy.barrier('fused sheets written')
+        done = self._gather_done(trainer)
         if not trainer.is_global_zero:
             return
-        sheets = [self._sheet_path(p) for p in self._sampler.plans]
-        every = [*self._outputs(self._sampler.plans)]
-        if self.mosaic:
+        plans = [p for p in self._sampler.plans if p.sheet in done]
+        every = self._outputs(plans, mosaic=self.mosaic and bool(plans))
+        if self.mosaic and plans:
             mosaic = self.output_dir / MOSAIC
-            self._note(*write_mosaic(sheets, mosaic).values())
+            self._note(
+                *write_mosaic([self._sheet_path(p) for p in plans], mosaic).values()
+            )
             self._note(
                 plot_fused_map(
                     mosaic,
@@ -229,14 +235,34 @@ class SheetPredictionWriter(BasePredictionWriter):
                     f'Fused map, {self._sampler.period}',
                 )
             )
-        self._write_manifest(every)
+        self._write_manifest(plans, every)
         print(
-            f'predictions: {len(every)} files of {len(sheets)} sheets in '
+            f'predictions: {len(every)} files of {len(plans)} sheets in '
             f'{self.output_dir}',
             flush=True,
         )
         for path in every:
             print(f'  {path}', flush=True)
+
+    def _gather_done(self, trainer: Trainer) -> set[int]:
+        """The sheets every rank wrote, known on rank 0 (through small files)."""
+        done = set(self._done)
+        ranks = trainer.world_size
+        if ranks == 1:
+            return done
+        # Each rank lists its sheets in a hidden file of the folder: the ranks
+        # share the folder, not memory.
+        listing = self.output_dir / f'.{MANIFEST}.rank{trainer.global_rank}'
+        with atomic_path(listing) as temporary:
+            temporary.write_text(json.dumps(sorted(done)))
+        # Every rank's sheets exist before they are joined.
+        trainer.strategy.barrier('fused sheets written')
+        if trainer.is_global_zero:
+            for rank in range(ranks):
+                other = self.output_dir / f'.{MANIFEST}.rank{rank}'
+                done.update(int(i) for i in json.loads(other.read_text()))
+                other.unlink()
+        return done
 
     # -- sheets ----------------------------------------------------------------------
 
@@ -301,6 +327,7 @@ class SheetPredictionWriter(BasePredictionWriter):
 
     def _finish(self, sheet: int) -> None:
         fusion, plan, _, _ = self._open.pop(sheet)
+        self._done.append(sheet)
         path = self._sheet_path(plan)
         self._note(*fusion.write(path, self.probabilities).values())
         if self.preview:
@@ -324,8 +351,10 @@ class SheetPredictionWriter(BasePredictionWriter):
         sheet = self._sampler.tiling.layout.sheets[plan.sheet]
         return self.output_dir / f'{sheet.file_safe}.tif'
 
-    def _outputs(self, plans: list[SheetObservations]) -> list[Path]:
-        """Every file the run writes, all ranks together, in order."""
+    def _outputs(
+        self, plans: list[SheetObservations], mosaic: bool | None = None
+    ) -> list[Path]:
+        """Every file of these sheets, all ranks together, in order, and the mosaic."""
         paths = []
         suffixes = ['_count', '_confidence']
         if self.probabilities:
@@ -335,10 +364,10 @@ class SheetPredictionWriter(BasePredictionWriter):
             paths += [sibling_path(path, s) for s in suffixes] + [path]
             if self.preview:
                 paths.append(path.with_suffix('.png'))
-        if self.mosaic:
-            mosaic = self.output_dir / MOSAIC
-            paths += [mosaic] + [sibling_path(mosaic, s) for s in suffixes]
-            paths.append(mosaic.with_suffix('.png'))
+        if self.mosaic if mosaic is None else mosaic:
+            joined = self.output_dir / MOSAIC
+            paths += [joined] + [sibling_path(joined, s) for s in suffixes]
+            paths.append(joined.with_suffix('.png'))
         return paths
 
     def _check_folder(self, imagery: list[str]) -> None:
@@ -351,7 +380,9 @@ class SheetPredictionWriter(BasePredictionWriter):
                     f'{root}: the maps would be read as imagery; choose another folder'
                 )
 
-    def _write_manifest(self, paths: list[Path]) -> None:
+    def _write_manifest(
+        self, plans: list[SheetObservations], paths: list[Path]
+    ) -> None:
         assert self._sampler is not None
         keep = {os.path.realpath(p) for p in paths}
         for name in self._previous:
@@ -362,7 +393,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         layout = self._sampler.tiling.layout
         manifest = {
             'period': self._sampler.period,
-            'sheets': [layout.sheets[p.sheet].code for p in self._sampler.plans],
+            'sheets': [layout.sheets[p.sheet].code for p in plans],
             'files': [p.name for p in paths],
         }
         with atomic_path(self.output_dir / MANIFEST) as temporary:

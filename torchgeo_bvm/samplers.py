@@ -230,8 +230,9 @@ class KaartbladGridSampler(SpatialSampler):
         numbers: ``kbl`` sheet numbers (default: the dataset's, else all 43).
         roi: an extra region of interest in the dataset's CRS.
         sheets: only these sheets: sheet codes, ``kbl`` numbers or split names
-            (:meth:`~torchgeo_bvm.layout.SheetLayout.select`); each must hold
-            data. Default: every sheet of ``split`` that holds data.
+            (:meth:`~torchgeo_bvm.layout.SheetLayout.select`), those that hold
+            data; a sheet named by its own code must. Default: every sheet of
+            ``split`` that holds data.
 
     Raises:
         ValueError: if ``size`` or ``stride`` is not positive, ``stride > size``,
@@ -265,16 +266,19 @@ class KaartbladGridSampler(SpatialSampler):
         self.stride = stride
         self.grid, self.layout, flanders = _sheet_context(dataset, scheme, numbers)
         domain = crop_domain(self.geometry, flanders)
-        indices = None
+        indices, required = None, []
         if sheets is not None:
             indices = self.layout.select(sheets)
+            required = self.layout.select(sheets, exact=True)
             if split is not None:
                 indices = [i for i in indices if self.layout.splits[i] == split]
                 if not indices:
                     raise BVMValueError(
                         f'none of the sheets {sheets!r} belongs to split {split!r}'
                     )
-        self.region = SplitRegion(self.layout, split, self.grid, domain, indices)
+        self.region = SplitRegion(
+            self.layout, split, self.grid, domain, indices, required
+        )
         boxes = [self.sheet_pixels(index) for index in self.region.indices]
         candidates = sum(
             len(self._starts(r0, r1)) * len(self._starts(c0, c1))

@@ -218,7 +218,9 @@ def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
                                'bvm_paths': str(hostile_data / 'labels.tif'),
                                'crs': 'EPSG:32631', 'res': 10, 'bands': 'rgb',
                                'patch_size': 32,
-                               'batch_size': 4}},
+                               'batch_size': 4,
+                               'predict_sheets': 'test',
+                               'predict_years': [2020]}},
         'trainer': {'accelerator': 'cpu', 'logger': False,
                     'default_root_dir': str(tmp_path),
                     'callbacks': [{'class_path': 'torchgeo_bvm.prediction.SheetPredictionWriter',
@@ -243,4 +245,8 @@ def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
     shutil.rmtree(predictions, ignore_errors=True)
     code, output = Running(argv, program=torchgeo).finish()
     assert code == 0, output[-2000:]
-    assert sorted(p.name for p in predictions.glob('*.tif')) == ['22_7-8.tif']
+    assert sorted(p.name for p in predictions.glob('*.tif')) == [
+        '22_7-8.tif',
+        '22_7-8_confidence.tif',
+        '22_7-8_count.tif',
+    ]

@@ -36,6 +36,7 @@ import pandas as pd
 import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.env import get_gdal_config
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from torchgeo.datasets.utils import find_files as torchgeo_find_files
@@ -380,6 +381,15 @@ def open_file(path: str) -> DatasetReader:
         ValueError: if GDAL cannot read it.
     """
     try:
+        if all(
+            get_gdal_config(key, normalize=False) == value
+            for key, value in GDAL_OPEN_OPTIONS.items()
+        ):
+            # Already so (TorchGeo's command line sets them in os.environ). An
+            # outermost rasterio.Env would note them on entry and set them as
+            # GDAL options on exit, where they would outlive os.environ and hide
+            # every later raster's .aux.xml from the process.
+            return rasterio.open(path)
         with rasterio.Env(**GDAL_OPEN_OPTIONS):
             return rasterio.open(path)
     except RasterioError as error:
