@@ -3,6 +3,7 @@
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 from lightning.pytorch import Trainer
