@@ -297,8 +297,10 @@ def test_temporal_configs_run_with_the_torchgeo_cli(
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         torchgeo_main(['fit', '--config', str(path), *overrides, *weights])
-        for command in ('validate', 'test', 'predict'):
+        for command in ('validate', 'test'):
             torchgeo_main([command, '--config', str(path), *overrides])
+        predict = ['--config', str(path), *overrides]
+        torchgeo_main(['predict', *predict, '--data.init_args.predict_sheets=test'])
     assert (tmp_path / 'evaluation' / config / 'confusion_matrix.csv').exists()
     predicted = tmp_path / 'predictions' / config / '22_7-8.tif'
     with rasterio.open(predicted) as source_map:
