@@ -1018,13 +1018,16 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
                 _in_read_order(composites or items), x, y, shape, out=out
             )
             return valid
-        observations = []
-        for day_items in _by_date(items).values():
-            values, _, usable = self._read_date(day_items, x, y, shape, keep_nan=True)
+        days = _by_date(items)
+        # Each date read in place into the month's stack of observations.
+        observations = np.empty((len(days), *out.shape), dtype=np.float32)
+        for values, day_items in zip(observations, days.values(), strict=True):
+            _, _, usable = self._read_date(
+                day_items, x, y, shape, keep_nan=True, out=values
+            )
             if usable is not None:
                 np.copyto(values, np.nan, where=~usable[None])
-            observations.append(values)
-        median = clear_median(np.stack(observations))
+        median = clear_median(observations)
         missing = np.isnan(median)
         np.copyto(median, FILL_VALUE, where=missing)
         out[...] = median
