@@ -725,11 +725,19 @@ class OpenFiles:
             # two of them, each up to its own capacity, would run out of
             # descriptors, and GDAL then reports files it cannot open as unreadable.
             while len(self.handles) > self.capacity or (
-                len(self.handles) > 1 and _kept_open(pid) > _process_budget()
+                len(self.handles) > 1 and _kept_open() > _process_budget()
             ):
                 _, oldest = self.handles.popitem(last=False)
                 oldest.close()
         return src
+
+    def held(self) -> int:
+        """How many files this process keeps open here (inherited ones do not count).
+
+        Returns:
+            The number of handles kept open.
+        """
+        return len(self.handles) if self._pid == os.getpid() else 0
 
     def close(self) -> None:
         """Close every handle kept open (files are opened again when read)."""
@@ -752,9 +760,9 @@ class OpenFiles:
 _KEPT: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
 
 
-def _kept_open(pid: int) -> int:
+def _kept_open() -> int:
     """How many files every :class:`OpenFiles` of this process keeps open."""
-    return sum(len(files.handles) for files in list(_KEPT) if files._pid == pid)
+    return sum(files.held() for files in list(_KEPT))
 
 
 def _process_budget() -> int:
