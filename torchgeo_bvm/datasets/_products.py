@@ -817,11 +817,19 @@ class OpenFiles:
             # two of them, each up to its own capacity, would run out of
             # descriptors, and GDAL then reports files it cannot open as unreadable.
             while len(self.handles) > self.capacity or (
-                len(self.handles) > 1 and _kept_open(pid) > _process_budget()
+                len(self.handles) > 1 and _kept_open() > _process_budget()
             ):
                 _, oldest = self.handles.popitem(last=False)
                 oldest.close()
         return src
+
+    def held(self) -> int:
+        """How many files this process keeps open here (inherited ones do not count).
+
+        Returns:
+            The number of handles kept open.
+        """
+        return len(self.handles) if self._pid == os.getpid() else 0
 
     def close(self) -> None:
         """Close every handle kept open (files are opened again when read)."""
@@ -829,17 +837,6 @@ class OpenFiles:
         if self._pid == os.getpid():
             for src in handles.values():
                 src.close()
-
-    def kept_in(self, pid: int) -> int:
-        """How many files this keeps open in a process.
-
-        Args:
-            pid: the process id.
-
-        Returns:
-            The number of open handles, 0 if they belong to another process.
-        """
-        return len(self.handles) if self._pid == pid else 0
 
     def release(self, src: DatasetReader) -> None:
         """Give back a handle from :meth:`open` (closed unless kept open).
@@ -855,9 +852,9 @@ class OpenFiles:
 _KEPT: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
 
 
-def _kept_open(pid: int) -> int:
+def _kept_open() -> int:
     """How many files every :class:`OpenFiles` of this process keeps open."""
-    return sum(files.kept_in(pid) for files in list(_KEPT))
+    return sum(files.held() for files in list(_KEPT))
 
 
 def _process_budget() -> int:
