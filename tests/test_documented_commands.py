@@ -85,7 +85,11 @@ def test_every_block_is_known_code() -> None:
         for words in shell_commands(block.text):
             assert words[0] in PROGRAMS, f'{block.where}: {" ".join(words)}'
     python = [b for b in blocks if b.language == 'python']
-    assert [b.document for b in python] == ['README.md', 'docs/split.rst']
+    assert [b.document for b in python] == [
+        'README.md',
+        'docs/guide.rst',
+        'docs/split.rst',
+    ]
     assert 'dataset[next(iter(sampler))]' in python[0].text
 
 
@@ -99,7 +103,7 @@ def test_only_network_and_recursive_commands_are_skipped() -> None:
     skipped = {c for c in commands if c in SKIPPED}
     assert skipped == set(SKIPPED)
     downloads = [c for c in commands if c.startswith(DOWNLOAD)]
-    assert len([c for c in downloads if '--dry-run' not in c]) == 3
+    assert len([c for c in downloads if '--dry-run' not in c]) == 6
 
 
 def _scaled_config(source: Path, target: Path) -> None:
