@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +26,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 from pyproj import CRS
@@ -52,6 +53,7 @@ __all__ = [
     'plot_grid',
     'sample_date',
     'save_figure',
+    'show_classes',
     'stretch',
 ]
 
@@ -70,6 +72,33 @@ def class_colormap() -> ListedColormap:
         colours[cls.id, :3] = np.array(cls.rgb) / 255
         colours[cls.id, 3] = 1.0
     return ListedColormap(colours)
+
+
+def show_classes(
+    axes: Axes,
+    classes: NDArray[np.integer[Any]],
+    extent: tuple[float, float, float, float] | None = None,
+    interpolation: str = 'nearest',
+) -> AxesImage:
+    """Draw class ids in the class colours, IGNORE_INDEX transparent.
+
+    Args:
+        axes: where to draw.
+        classes: class ids ``[H, W]``.
+        extent: ``(left, right, bottom, top)`` in map units (default: pixels).
+        interpolation: matplotlib's interpolation.
+
+    Returns:
+        The image.
+    """
+    return axes.imshow(
+        classes,
+        cmap=class_colormap(),
+        vmin=0,
+        vmax=255,
+        interpolation=interpolation,
+        extent=extent,
+    )
 
 
 def class_legend(present: Iterable[int], numbered: bool = False) -> list[Patch]:
@@ -324,14 +353,7 @@ def plot_class_map(
         figsize=(map_width + 3.6, min(max(map_height, 2.5), 10) + 1.0),
         layout='constrained',
     )
-    axes.imshow(
-        shown,
-        cmap=class_colormap(),
-        vmin=0,
-        vmax=255,
-        interpolation='nearest',
-        extent=(left, right, bottom, top),
-    )
+    show_classes(axes, shown, (left, right, bottom, top))
     map_axes(axes, grid.crs)
     handles: list[Artist] = list(class_legend(np.unique(shown).tolist()))
     if (shown == IGNORE_INDEX).any():
