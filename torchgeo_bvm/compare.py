@@ -83,7 +83,7 @@ from .errors import BVMValueError
 from .fileio import atomic_path
 from .geometry import repair_polygons, reproject_geometry
 from .pixelgrid import Grid
-from .plot import class_colormap, class_legend, save_figure
+from .plot import class_legend, save_figure, show_classes
 from .scanline import pixel_runs, run_pixels
 
 __all__ = [
@@ -531,14 +531,7 @@ def _draw_candidate(
     with rasterio.open(item.path) as src:
         classes = src.read(1, window=window, boundless=True, fill_value=IGNORE_INDEX)
     left, bottom, right, top = rasterio.windows.bounds(window, grid.transform)
-    ax.imshow(
-        classes,
-        cmap=class_colormap(),
-        vmin=0,
-        vmax=255,
-        interpolation='none',
-        extent=(left, right, bottom, top),
-    )
+    show_classes(ax, classes, (left, right, bottom, top), interpolation='none')
     for part in shapely.get_parts(outline):
         for ring in [part.exterior, *part.interiors]:
             x, y = ring.xy

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 from pyproj import CRS
@@ -53,6 +54,7 @@ __all__ = [
     'plot_grid',
     'sample_date',
     'save_figure',
+    'show_classes',
     'stretch',
 ]
 
@@ -71,6 +73,33 @@ def class_colormap() -> ListedColormap:
         colours[cls.id, :3] = np.array(cls.rgb) / 255
         colours[cls.id, 3] = 1.0
     return ListedColormap(colours)
+
+
+def show_classes(
+    axes: Axes,
+    classes: NDArray[np.integer[Any]],
+    extent: tuple[float, float, float, float] | None = None,
+    interpolation: str = 'nearest',
+) -> AxesImage:
+    """Draw class ids in the class colours, IGNORE_INDEX transparent.
+
+    Args:
+        axes: where to draw.
+        classes: class ids ``[H, W]``.
+        extent: ``(left, right, bottom, top)`` in map units (default: pixels).
+        interpolation: matplotlib's interpolation.
+
+    Returns:
+        The image.
+    """
+    return axes.imshow(
+        classes,
+        cmap=class_colormap(),
+        vmin=0,
+        vmax=255,
+        interpolation=interpolation,
+        extent=extent,
+    )
 
 
 def class_legend(present: Iterable[int], numbered: bool = False) -> list[Patch]:
@@ -340,14 +369,7 @@ def plot_class_map(
     else:
         size = (max(map_width, 5.0) + 1.0, map_height + 0.2 * entries + 0.85)
     figure, axes = plt.subplots(figsize=size, layout='constrained')
-    axes.imshow(
-        shown,
-        cmap=class_colormap(),
-        vmin=0,
-        vmax=255,
-        interpolation='nearest',
-        extent=(left, right, bottom, top),
-    )
+    show_classes(axes, shown, (left, right, bottom, top))
     map_axes(axes, grid.crs)
     figure.legend(
         handles=handles,

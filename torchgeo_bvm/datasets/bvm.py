@@ -38,7 +38,7 @@ from ..crs import DEFAULT_CRS, resolution_for
 from ..errors import BVMNotFoundError
 from ..fileio import open_label_raster
 from ..pixelgrid import Grid, merge_fill
-from ..plot import class_colormap, class_legend
+from ..plot import class_colormap, class_legend, show_classes
 from ..polygonstore import PolygonStore
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 
@@ -552,12 +552,11 @@ def plot_label_sample(
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4 * len(panels) + 3, 4), squeeze=False
     )
-    cmap = class_colormap()
     present: set[int] = set()
     for ax, (title, data) in zip(axes[0], panels, strict=True):
         array = data.detach().cpu().numpy() if isinstance(data, Tensor) else data
         present.update(int(v) for v in np.unique(array) if v < NUM_CLASSES)
-        ax.imshow(array, cmap=cmap, vmin=0, vmax=255, interpolation='none')
+        show_classes(ax, array, interpolation='none')
         ax.axis('off')
         if show_titles:
             ax.set_title(title)

@@ -39,11 +39,11 @@ from ..layout import (
 )
 from ..pixelgrid import Grid, location_seed
 from ..plot import (
-    class_colormap,
     class_legend,
     display_bands,
     ignored_patch,
     sample_date,
+    show_classes,
     stretch,
 )
 from ..scanline import row_extent, runs_to_mask
@@ -584,13 +584,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         for axis, (key, name) in zip(axes[1:], panels, strict=True):
             classes = sample[key].detach().cpu().numpy()
             present |= set(np.unique(classes).tolist())
-            axis.imshow(
-                classes,
-                cmap=class_colormap(),
-                vmin=0,
-                vmax=255,
-                interpolation='nearest',
-            )
+            show_classes(axis, classes)
             if show_titles:
                 axis.set_title(name, fontsize=9)
         for axis in axes:
@@ -645,13 +639,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             if column >= len(panels):
                 continue
             key, name = panels[column]
-            axis.imshow(
-                sample[key].detach().cpu().numpy(),
-                cmap=class_colormap(),
-                vmin=0,
-                vmax=255,
-                interpolation='nearest',
-            )
+            show_classes(axis, sample[key].detach().cpu().numpy())
             if show_titles:
                 axis.set_title(name, fontsize=9)
         figure.suptitle(suptitle or f'{len(steps)} steps, {title}', fontsize=10)
