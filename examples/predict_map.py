@@ -91,6 +91,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         '--bands', default='all', help="'all', 'rgb', 'rgnir' (as in training)"
     )
     parser.add_argument('--year', type=int, default=2020, help='the year to map')
+    parser.add_argument(
+        '--stride',
+        type=int,
+        default=48,
+        help='prediction tiles every N px (default 48, as the demo)',
+    )
     parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
     parser.add_argument('--batch-size', type=int, default=16, help='tiles per batch')
     parser.add_argument(
@@ -125,6 +131,7 @@ def make_datamodule(
         length=args.steps * args.batch_size,
         predict_sheets='test',
         predict_years=[args.year],
+        predict_stride=args.stride,
     )
 
 
