@@ -94,8 +94,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         '--stride',
         type=int,
-        default=48,
-        help='prediction tiles every N px (default 48, as the demo)',
+        help='prediction tiles every N px (default: 3/4 of the tile, as the demo)',
     )
     parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
     parser.add_argument('--batch-size', type=int, default=16, help='tiles per batch')
@@ -131,7 +130,7 @@ def make_datamodule(
         length=args.steps * args.batch_size,
         predict_sheets='test',
         predict_years=[args.year],
-        predict_stride=args.stride,
+        predict_stride=args.stride or args.patch_size * 3 // 4,
     )
 
 
