@@ -343,7 +343,10 @@ def test_bad_periods_and_sheets_are_one_line_errors(
         ({'predict_stride': 0}, 'predict_stride must be between 1 and 64, got 0'),
         ({'predict_stride': 65}, 'predict_stride must be between 1 and 64, got 65'),
         ({'predict_years': [1990]}, 'predict_years must be between 2015 and 2100'),
-        ({'predict_batch_size': 0}, 'predict_batch_size must be between 1 and 4096, got 0'),
+        (
+            {'predict_batch_size': 0},
+            'predict_batch_size must be between 1 and 4096, got 0',
+        ),
         ({'predict_months': 'May'}, 'predict_months must be a list of whole numbers'),
         (
             {'predict_sheets': '15'},
