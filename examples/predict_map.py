@@ -91,6 +91,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         '--bands', default='all', help="'all', 'rgb', 'rgnir' (as in training)"
     )
     parser.add_argument('--year', type=int, default=2020, help='the year to map')
+    parser.add_argument(
+        '--stride',
+        type=int,
+        help='prediction tiles every N px (default: 3/4 of the tile, as the demo)',
+    )
     parser.add_argument('--patch-size', type=int, default=64, help='tile size (px)')
     parser.add_argument('--batch-size', type=int, default=16, help='tiles per batch')
     parser.add_argument(
@@ -125,6 +130,9 @@ def make_datamodule(
         length=args.steps * args.batch_size,
         predict_sheets='test',
         predict_years=[args.year],
+        predict_stride=args.stride or args.patch_size * 3 // 4,
+        # No gradients: larger batches fit, and run faster per tile on a CPU.
+        predict_batch_size=8 * args.batch_size,
     )
 
 

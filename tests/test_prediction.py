@@ -131,8 +131,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     return write_scene(tmp_path_factory.mktemp('fusion-scene'), DATES, CLOUDS)
 
 
-def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:
-    arguments: dict[str, Any] = {
+def data_arguments(scene: Scene, **kwargs: Any) -> dict[str, Any]:
+    """The data module's arguments for the scene (also as YAML init_args)."""
+    return {
         'sentinel2_paths': str(scene.imagery),
         'bvm_paths': str(scene.bvm),
         'boundary': str(scene.boundary),
@@ -141,9 +142,12 @@ def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:
         'res': RES,
         'patch_size': 64,
         'batch_size': 8,
+        **kwargs,
     }
-    arguments.update(kwargs)
-    return BVMDataModule(**arguments)
+
+
+def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:
+    return BVMDataModule(**data_arguments(scene, **kwargs))
 
 
 def predict(dm: BVMDataModule, out: Path, **kwargs: Any) -> SheetPredictionWriter:
@@ -343,6 +347,10 @@ def test_bad_periods_and_sheets_are_one_line_errors(
         ({'predict_stride': 0}, 'predict_stride must be between 1 and 64, got 0'),
         ({'predict_stride': 65}, 'predict_stride must be between 1 and 64, got 65'),
         ({'predict_years': [1990]}, 'predict_years must be between 2015 and 2100'),
+        (
+            {'predict_batch_size': 0},
+            'predict_batch_size must be between 1 and 4096, got 0',
+        ),
         ({'predict_months': 'May'}, 'predict_months must be a list of whole numbers'),
         (
             {'predict_sheets': '15'},
@@ -396,17 +404,7 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
         },
         'data': {
             'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
-            'init_args': {
-                'sentinel2_paths': str(scene.imagery),
-                'bvm_paths': str(scene.bvm),
-                'boundary': str(scene.boundary),
-                'sheets': [22],
-                'crs': 'EPSG:31370',
-                'res': RES,
-                'patch_size': 64,
-                'batch_size': 8,
-                'predict_years': [2021],
-            },
+            'init_args': data_arguments(scene, predict_years=[2021]),
         },
         'trainer': trainer,
     }
