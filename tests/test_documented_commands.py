@@ -22,7 +22,8 @@ the files the commands refer to, which this test prepares:
 Commands that cannot run here are listed in :data:`SKIPPED` with the reason;
 ``torchgeo-bvm download`` without ``--dry-run`` needs an openEO account and the
 network, so what it would write comes from
-:func:`~torchgeo_bvm.synth.flanders.write_openeo_downloads` instead.
+:func:`~torchgeo_bvm.synth.flanders.write_openeo_downloads` instead, from a
+mini-Flanders with its season (2022) for the time-series section's downloads.
 ``torchgeo-bvm``, ``torchgeo`` and ``python`` commands run in this process
 (their ``main``), ``make`` in a subprocess.
 """
@@ -252,7 +253,7 @@ def reader(
     monkeypatch.setenv('MPLBACKEND', 'Agg')
 
     source = tmp_path / 'source'
-    write_mini_flanders(source, 'small', plot=False)
+    write_mini_flanders(source, 'small', plot=False, season=True)
     for name, path in (
         ('BwkHab.shp', 'bvm/BwkHab.shp'),
         ('Refgew.shp', 'boundary/Refgew.shp'),

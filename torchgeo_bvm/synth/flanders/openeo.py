@@ -1,19 +1,27 @@
 """What ``torchgeo-bvm download`` would write for a mini-Flanders, offline.
 
 :func:`write_openeo_downloads` turns the Terrascope products of a mini-Flanders
-folder into the openEO downloader's files (``<out>/<sheet>/<sheet>_openEO_
-<YYYY-MM-DD>Z.tif`` per date, or ``..._<YYYY-MM>_median.tif`` monthly
-composites: int16 bands in catalogue order, ``SCL`` last for dates, band names
-in the file, EPSG:4326 at 10 m), so that everything downstream of a download
-runs on the mini-Flanders without an openEO account. The files cover the part
-of each sheet where the mini-Flanders has imagery.
+folder (its single dates and, when it has one, its season) into the openEO
+downloader's files (``<out>/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif`` per
+date, or ``..._<YYYY-MM>_median.tif`` monthly composites: int16 bands in
+catalogue order, ``SCL`` last for dates, band names in the file, EPSG:4326 at
+10 m), so that everything downstream of a download runs on the mini-Flanders
+without an openEO account. The files cover the part of each sheet where the
+mini-Flanders has imagery. A composite is the per-pixel median of the month's
+clear observations, by the rule of
+:mod:`~torchgeo_bvm.synth.flanders.composites` (SCL in
+:data:`~torchgeo_bvm.download.graph.VALID_SCL`, rounded half to even,
+:data:`~torchgeo_bvm.synth.flanders.composites.COMPOSITE_NODATA` where the
+month saw nothing clear).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -24,6 +32,7 @@ from rasterio.warp import Resampling, reproject, transform_bounds
 
 from ...crs import DEFAULT_CRS, resolution_for
 from ...datasets.bands import ALL_BANDS, SCL_BAND
+from ...download.graph import VALID_SCL
 from ...pixelgrid import Grid
 from ...sheets import Sheet
 from ..sentinel2 import (
@@ -31,12 +40,10 @@ from ..sentinel2 import (
     write_openeo_acquisition,
     write_openeo_composite,
 )
+from .composites import COMPOSITE_NODATA, clear_median
 from .manifest import load_manifest
 
-__all__ = ['USABLE_SCL', 'write_openeo_downloads']
-
-#: SCL classes a composite keeps (vegetation, bare soil, water, unclassified).
-USABLE_SCL = (4, 5, 6, 7)
+__all__ = ['write_openeo_downloads']
 
 
 def write_openeo_downloads(
@@ -50,13 +57,14 @@ def write_openeo_downloads(
     """Write the downloader's files for the mini-Flanders dates asked for.
 
     Args:
-        folder: a mini-Flanders folder (:func:`write_mini_flanders`).
+        folder: a mini-Flanders folder (:func:`write_mini_flanders`), with or
+            without its season.
         out: the download folder.
         sheets: the map sheets (any level).
         years: the years.
         months: the months 1..12 (default all).
-        composite: monthly median composites (clouds masked by SCL) instead
-            of every date.
+        composite: monthly median composites of the clear observations
+            instead of every date.
 
     Returns:
         The files written (sheets the imagery does not reach get none).
@@ -65,36 +73,65 @@ def write_openeo_downloads(
     manifest = load_manifest(folder)
     wanted_years = set(years)
     wanted_months = set(months) if months is not None else set(range(1, 13))
+    products = [
+        (date.fromisoformat(p['date']), folder / p['path']) for p in _products(manifest)
+    ]
+    products = sorted(
+        (day, path)
+        for day, path in products
+        if day.year in wanted_years and day.month in wanted_months
+    )
     imagery = manifest['imagery']
     footprint = shapely.box(
         *transform_bounds(imagery['crs'], DEFAULT_CRS, *imagery['bounds'])
     )
     written = []
-    for product in imagery['products']:
-        day = date.fromisoformat(product['date'])
-        if day.year not in wanted_years or day.month not in wanted_months:
+    for sheet in map(Sheet.parse, sheets):
+        area = sheet.geometry(DEFAULT_CRS).intersection(footprint)
+        if area.is_empty:
             continue
-        for sheet in map(Sheet.parse, sheets):
-            area = sheet.geometry(DEFAULT_CRS).intersection(footprint)
-            if area.is_empty:
-                continue
-            grid = Grid.from_bounds(
-                area.bounds, DEFAULT_CRS, resolution_for(DEFAULT_CRS)
-            )
-            bands = _read_product(folder / product['path'], grid)
-            if composite:
-                cloudy = ~np.isin(bands.pop(SCL_BAND), USABLE_SCL)
-                for values in bands.values():
-                    values[cloudy] = TERRASCOPE_NODATA
-                path = write_openeo_composite(
-                    out, sheet, day, bands, bounds=grid.bounds
+        grid = Grid.from_bounds(area.bounds, DEFAULT_CRS, resolution_for(DEFAULT_CRS))
+        if composite:
+            for _, month in groupby(products, key=lambda p: (p[0].year, p[0].month)):
+                days = list(month)
+                bands = _monthly_median([_read_product(p, grid) for _, p in days])
+                written.append(
+                    write_openeo_composite(
+                        out,
+                        sheet,
+                        days[0][0],
+                        bands,
+                        bounds=grid.bounds,
+                        nodata=COMPOSITE_NODATA,
+                    )
                 )
-            else:
-                path = write_openeo_acquisition(
-                    out, sheet, day, bands, bounds=grid.bounds
+        else:
+            for day, path in products:
+                bands = _read_product(path, grid)
+                written.append(
+                    write_openeo_acquisition(out, sheet, day, bands, bounds=grid.bounds)
                 )
-            written.append(path)
     return written
+
+
+def _products(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every product entry of the manifest: the single dates, then the season's."""
+    season = manifest.get('season') or {}
+    return [*manifest['imagery']['products'], *season.get('products', [])]
+
+
+def _monthly_median(
+    observations: list[dict[str, NDArray[np.int16]]],
+) -> dict[str, NDArray[np.int16]]:
+    """Each band's median of the clear observations of a month (no ``SCL``)."""
+    clear = np.stack([np.isin(o[SCL_BAND], VALID_SCL) for o in observations])
+    return {
+        name: clear_median(
+            values := np.stack([o[name] for o in observations]),
+            clear & (values != TERRASCOPE_NODATA),
+        )
+        for name in ALL_BANDS
+    }
 
 
 def _read_product(product: Path, grid: Grid) -> dict[str, NDArray[np.int16]]:
