@@ -312,6 +312,8 @@ def test_documented_commands_run_as_written(
         'example-output/bvm_in_torchgeo.png',
         'data/labels_22.tif',
         'data/band-stats.json',
+        'data/sentinel2-monthly/22_7-8/22_7-8_openEO_2022-12_median.tif',
+        'evaluation/bvm_monthly_unet/confusion_matrix.csv',
     ):
         assert (folder / path).exists(), path
     assert 'predictions: ' in printed
