@@ -205,3 +205,18 @@ def test_old_import_paths_are_aliases(old: str, new: str) -> None:
         return getattr(importlib.import_module(module), name)
 
     assert load(old) is load(new)
+
+
+def test_the_package_exports_resolve_to_their_homes() -> None:
+    import torchgeo_bvm
+
+    homes = vars(torchgeo_bvm)['_HOMES']
+    assert sorted(torchgeo_bvm.__all__) == sorted([*homes, '__version__'])
+    for name, home in homes.items():
+        module = importlib.import_module(f'torchgeo_bvm.{home}')
+        assert name in module.__all__, f'{name} is not public in {home}'
+        assert getattr(torchgeo_bvm, name) is getattr(module, name), name
+    # What a training configuration names is among them.
+    assert {'BVMDataModule', 'KaartbladSampler', 'SheetPredictionWriter'} <= set(
+        torchgeo_bvm.__all__
+    )

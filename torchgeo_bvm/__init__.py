@@ -1,6 +1,7 @@
 """torchgeo-bvm: the Biological Valuation Map of Flanders x Sentinel-2 in TorchGeo.
 
-Every public name is importable from here. They are loaded on first use
+The names a user works with are importable from here (every module lists all
+of its own in its ``__all__``). They are loaded on first use
 (:pep:`562`), so ``import torchgeo_bvm`` and the command line start without
 torch: a command that needs no deep learning never imports it.
 """
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from .classmap import ClassMap
     from .compare import compare_with_bvm
     from .crs import DEFAULT_CRS, resolution_for
+    from .datamodules import BVMDataModule, TimeSeriesOptions
     from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
+    from .datasets.joint import BVMSentinel2
     from .download import DownloadOptions, download
     from .errors import (
         BVMError,
@@ -35,6 +38,14 @@ if TYPE_CHECKING:
     from .fusion import SheetFusion, plot_fused_map, write_mosaic
     from .labels import rasterize_bvm, write_class_raster
     from .pixelgrid import Grid
+    from .prediction import SheetPredictionWriter
+    from .samplers import (
+        CalendarYearSampler,
+        CentreTimestampSampler,
+        KaartbladGridSampler,
+        KaartbladObservationSampler,
+        KaartbladSampler,
+    )
     from .seams import SeamRates, seam_rates
     from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
     from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
@@ -60,10 +71,13 @@ _HOMES: dict[str, str] = {
     'compare_with_bvm': 'compare',
     'DEFAULT_CRS': 'crs',
     'resolution_for': 'crs',
+    'BVMDataModule': 'datamodules',
+    'TimeSeriesOptions': 'datamodules',
     'BVMDataset': 'datasets',
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
     'Sentinel2TOC': 'datasets',
+    'BVMSentinel2': 'datasets.joint',
     'DownloadOptions': 'download',
     'download': 'download',
     'BVMError': 'errors',
@@ -78,6 +92,12 @@ _HOMES: dict[str, str] = {
     'rasterize_bvm': 'labels',
     'write_class_raster': 'labels',
     'Grid': 'pixelgrid',
+    'SheetPredictionWriter': 'prediction',
+    'CalendarYearSampler': 'samplers',
+    'CentreTimestampSampler': 'samplers',
+    'KaartbladGridSampler': 'samplers',
+    'KaartbladObservationSampler': 'samplers',
+    'KaartbladSampler': 'samplers',
     'SeamRates': 'seams',
     'seam_rates': 'seams',
     'PAPER_SPLIT': 'sheets',
@@ -100,6 +120,7 @@ __all__ = [
     'NUM_CLASSES',
     'PAPER_SPLIT',
     'BVMClass',
+    'BVMDataModule',
     'BVMDataset',
     'BVMError',
     'BVMExistsError',
@@ -109,19 +130,27 @@ __all__ = [
     'BVMPolygons',
     'BVMRaster',
     'BVMSemanticSegmentation',
+    'BVMSentinel2',
     'BVMValueError',
+    'CalendarYearSampler',
+    'CentreTimestampSampler',
     'ClassMap',
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
     'Grid',
+    'KaartbladGridSampler',
+    'KaartbladObservationSampler',
+    'KaartbladSampler',
     'MetricTable',
     'SeamRates',
     'Sentinel2TOC',
     'Sheet',
     'SheetFusion',
+    'SheetPredictionWriter',
     'SplitScheme',
     'SplitStatistics',
+    'TimeSeriesOptions',
     'UnitMapping',
     '__version__',
     'chi_squared_distance',
