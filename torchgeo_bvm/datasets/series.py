@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..checks import check_count
 from ..errors import BVMValueError
 
 __all__ = [
@@ -86,7 +87,7 @@ def check_temporal(value: object) -> TemporalLayout:
 
 
 def check_max_dates(value: object) -> int | None:
-    """A ``max_dates``, checked: None or a positive whole number.
+    """A ``max_dates``, checked: None or a whole number of at least 1.
 
     Args:
         value: the value.
@@ -99,17 +100,11 @@ def check_max_dates(value: object) -> int | None:
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise BVMValueError(f'max_dates must be a whole number of dates, got {value!r}')
-    if value <= 0:
-        raise BVMValueError(
-            f'max_dates must be at least 1 (the most dates of a sample), got {value}'
-        )
-    return int(value)
+    return check_count(value, 'max_dates', hint='the most dates of a sample')
 
 
 def check_min_clear(value: object) -> int:
-    """A ``min_clear``, checked: a positive whole number.
+    """A ``min_clear``, checked: a whole number of at least 1.
 
     Args:
         value: the value.
@@ -120,16 +115,11 @@ def check_min_clear(value: object) -> int:
     Raises:
         BVMValueError: for zero, a negative number or anything not a whole number.
     """
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise BVMValueError(
-            f'min_clear must be a whole number of clear steps, got {value!r}'
-        )
-    if value <= 0:
-        raise BVMValueError(
-            'min_clear must be at least 1 (a pixel keeps its label when it is clear '
-            f'on at least min_clear steps), got {value}'
-        )
-    return int(value)
+    return check_count(
+        value,
+        'min_clear',
+        hint='a pixel keeps its label when it is clear on at least min_clear steps',
+    )
 
 
 def day_number(timestamp: pd.Timestamp) -> int:
