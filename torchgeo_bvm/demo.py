@@ -307,22 +307,11 @@ def run_demo(
         _plot_sample(config, sample_plot)
     paths['training sample'] = sample_plot
 
-    checkpoints = out / 'training' / 'checkpoints'
-    if not any(checkpoints.glob('*.ckpt')):
-        _timed(seconds, 'fit', lambda: _torchgeo(['fit', '--config', str(config)]))
-    checkpoint, which = evaluated_checkpoint(checkpoints)
-    print(f'evaluating {checkpoint}: {which}', flush=True)
-    paths['checkpoint'] = checkpoint
-
     confusion = out / 'evaluation' / 'confusion_matrix.csv'
-    if not confusion.exists():
-        _timed(
-            seconds,
-            'test',
-            lambda: _torchgeo(
-                ['test', '--config', str(config), '--ckpt_path', str(checkpoint)]
-            ),
-        )
+    checkpoint, which = _fit_and_test(
+        config, out / 'training' / 'checkpoints', confusion, seconds
+    )
+    paths['checkpoint'] = checkpoint
     paths['confusion matrix'] = confusion.with_suffix('.png')
 
     candidates = _fused_map_and_candidates(
@@ -374,6 +363,33 @@ def run_demo(
             )
         )
     return result
+
+
+def _fit_and_test(
+    config: Path,
+    checkpoints: Path,
+    confusion: Path,
+    seconds: dict[str, float],
+    label: str = '',
+) -> tuple[Path, str]:
+    """``torchgeo fit`` and ``torchgeo test`` of a configuration, unless done.
+
+    Fits when ``checkpoints`` holds no checkpoint, tests the checkpoint
+    :func:`evaluated_checkpoint` chooses when ``confusion`` (the test's
+    confusion matrix) does not exist yet; the steps' times go into ``seconds``
+    as ``fit`` and ``test`` followed by ``label``. Returns the checkpoint and
+    why it was chosen.
+    """
+    if not any(checkpoints.glob('*.ckpt')):
+        _timed(
+            seconds, f'fit{label}', lambda: _torchgeo(['fit', '--config', str(config)])
+        )
+    checkpoint, which = evaluated_checkpoint(checkpoints)
+    print(f'evaluating {checkpoint}: {which}', flush=True)
+    if not confusion.exists():
+        arguments = ['test', '--config', str(config), '--ckpt_path', str(checkpoint)]
+        _timed(seconds, f'test{label}', lambda: _torchgeo(arguments))
+    return checkpoint, which
 
 
 def _fused_map_and_candidates(
@@ -621,20 +637,10 @@ def compare_with_a_year(
         temporary.write_text(yaml.safe_dump(settings, sort_keys=False))
     paths['training config (year)'] = year
 
-    checkpoints = out / 'training-year' / 'checkpoints'
-    if not any(checkpoints.glob('*.ckpt')):
-        _timed(seconds, 'fit (year)', lambda: _torchgeo(['fit', '--config', str(year)]))
-    checkpoint, which = evaluated_checkpoint(checkpoints)
-    print(f'evaluating {checkpoint}: {which}', flush=True)
     confusion = out / 'evaluation-year' / 'confusion_matrix.csv'
-    if not confusion.exists():
-        _timed(
-            seconds,
-            'test (year)',
-            lambda: _torchgeo(
-                ['test', '--config', str(year), '--ckpt_path', str(checkpoint)]
-            ),
-        )
+    _fit_and_test(
+        year, out / 'training-year' / 'checkpoints', confusion, seconds, ' (year)'
+    )
     paths['confusion matrix (year)'] = confusion.with_suffix('.png')
     comparison = DemoComparison.from_confusions(
         {
