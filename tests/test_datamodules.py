@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from torchgeo.main import main as torchgeo_main
 
 from tests.joint_scene import RES, Scene, write_scene
-from torchgeo_bvm.classes import IGNORE_INDEX
+from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
 from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datamodules import BVMDataModule, cloud_rule_from
 from torchgeo_bvm.datasets.bvm import BVMDataset
@@ -508,3 +508,11 @@ def test_plot_of_a_series(mini_flanders, mini_labels) -> None:
         assert titles[:2] == ['2022-01-01', '2022-02-01']
         assert titles[12:14] == ['labels', 'prediction']
         assert figure.texts[0].get_text() == '12 steps, false colour (B08 B04 B03)'
+        # The legend beside them names the classes of the labels, and the
+        # ignored pixels when there are any.
+        (legend,) = [axis.get_legend() for axis in figure.axes if axis.get_legend()]
+        present = set(sample['mask'].unique().tolist())
+        expected = [CLASS_NAMES[c] for c in sorted(present - {IGNORE_INDEX})]
+        entries = [text.get_text() for text in legend.get_texts()]
+        assert entries[: len(expected)] == expected
+        assert len(entries) == len(expected) + (IGNORE_INDEX in present)

@@ -618,7 +618,8 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         panels = [('mask', 'labels')]
         if 'prediction' in sample:
             panels.append(('prediction', 'prediction'))
-        columns = min(len(steps), 6)
+        # The last row holds the labels, the prediction and the legend.
+        columns = max(min(len(steps), 6), len(panels) + 1)
         rows = -(-len(steps) // columns) + 1
         figure, axes = plt.subplots(
             rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False
@@ -634,14 +635,23 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
                 )
                 axis.set_title(f'{day:%Y-%m-%d}', fontsize=9)
             axis.set_axis_off()
+        present: set[int] = set()
         for column, axis in enumerate(axes[-1]):
             axis.set_axis_off()
             if column >= len(panels):
                 continue
             key, name = panels[column]
-            show_classes(axis, sample[key].detach().cpu().numpy())
+            classes = sample[key].detach().cpu().numpy()
+            present |= set(np.unique(classes).tolist())
+            show_classes(axis, classes)
             if show_titles:
                 axis.set_title(name, fontsize=9)
+        handles: list[Artist] = list(class_legend(present))
+        if IGNORE_INDEX in present:
+            handles.append(ignored_patch())
+        axes[-1, len(panels)].legend(
+            handles=handles, loc='upper left', fontsize=7, frameon=False
+        )
         figure.suptitle(suptitle or f'{len(steps)} steps, {title}', fontsize=10)
         return figure
 
