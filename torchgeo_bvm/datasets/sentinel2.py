@@ -434,6 +434,11 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             self._on_crs, self._crs_equal, self._pixel_m = {}, [], {}
             self._grids_crs = crs
 
+    def _direct_file(self, path: str) -> FileInfo | None:
+        """The file's header if its pixels can be read as they are, in our CRS."""
+        file = self._open.file_info(path)
+        return file if file.direct and self._same_crs(path) else None
+
     def _aligned(
         self,
         path: str,
@@ -442,8 +447,8 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         shape: tuple[int, int],
     ) -> tuple[FileInfo, int, int] | None:
         """The file and the window's (col, row) if the window is on its grid."""
-        file = self._open.file_info(path)
-        if not file.direct or not self._same_crs(path):
+        file = self._direct_file(path)
+        if file is None:
             return None
         offset = file.grid.aligned(bounds, res, shape)
         return None if offset is None else (file, *offset)
@@ -456,8 +461,8 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         shape: tuple[int, int],
     ) -> tuple[FileInfo, int, int, int, int] | None:
         """The file and :meth:`Grid.subdivided` of a window that splits its pixels."""
-        file = self._open.file_info(path)
-        if not file.direct or not self._same_crs(path):
+        file = self._direct_file(path)
+        if file is None:
             return None
         found = file.grid.subdivided(bounds, res, shape)
         return None if found is None else (file, *found)
