@@ -33,6 +33,15 @@ def test_class_legend_in_class_order() -> None:
         '13 Woodland and shrub',
     ]
     assert numbered[0].get_edgecolor()[:3] == (0.0, 0.0, 0.0)
+    # The ignored pixels' entry comes last, only when asked for and present.
+    with_ignored = class_legend([11, 2, IGNORE_INDEX], ignored='white: no data')
+    assert [h.get_label() for h in with_ignored] == [
+        'Grasslands',
+        'Urban areas',
+        'white: no data',
+    ]
+    assert with_ignored[-1].get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    assert len(class_legend([11, 2], ignored='white: no data')) == 2
 
 
 def test_display_bands_prefer_true_then_false_colour() -> None:

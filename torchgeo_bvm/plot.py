@@ -102,25 +102,33 @@ def show_classes(
     )
 
 
-def class_legend(present: Iterable[int], numbered: bool = False) -> list[Patch]:
+def class_legend(
+    present: Iterable[int], numbered: bool = False, ignored: str | None = None
+) -> list[Patch]:
     """Legend entries for the classes present in an image, in class order.
 
     Args:
         present: class ids that occur (other values are ignored).
         numbered: label each entry ``'<id> <name>'`` on a black-edged patch
             (else the name on a plain patch).
+        ignored: when given and IGNORE_INDEX is present, a last entry
+            (:func:`ignored_patch`) saying what its white pixels mean.
 
     Returns:
-        One patch per class present.
+        One patch per class present, and the ignored pixels' patch.
     """
     ids = set(present)
     if numbered:
-        return [
+        patches = [
             Patch(facecolor=c.colour, edgecolor='black', label=f'{c.id} {c.name}')
             for c in CLASSES
             if c.id in ids
         ]
-    return [Patch(color=c.colour, label=c.name) for c in CLASSES if c.id in ids]
+    else:
+        patches = [Patch(color=c.colour, label=c.name) for c in CLASSES if c.id in ids]
+    if ignored is not None and IGNORE_INDEX in ids:
+        patches.append(ignored_patch(ignored))
+    return patches
 
 
 #: What white (IGNORE_INDEX) means in a label panel of a training sample.
@@ -357,9 +365,7 @@ def plot_class_map(
     # the figure is only as large as the map and its legend.
     map_width = min(8.0, 8.0 / max(aspect, 1e-12))
     map_height = map_width * aspect
-    handles: list[Artist] = list(class_legend(np.unique(shown).tolist()))
-    if (shown == IGNORE_INDEX).any():
-        handles.append(ignored_patch(ignored))
+    handles = class_legend(np.unique(shown).tolist(), ignored=ignored)
     tall = aspect > 1.2
     columns = 1 if tall else (3 if map_width >= 6 else 2)
     entries = math.ceil(len(handles) / columns)

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import rasterio
 import torch
-from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS
@@ -39,9 +38,9 @@ from ..layout import (
 )
 from ..pixelgrid import Grid, location_seed
 from ..plot import (
+    IGNORED_LABEL,
     class_legend,
     display_bands,
-    ignored_patch,
     sample_date,
     show_classes,
     stretch,
@@ -590,9 +589,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         for axis in axes:
             axis.set_xticks([])
             axis.set_yticks([])
-        handles: list[Artist] = list(class_legend(present))
-        if IGNORE_INDEX in present:
-            handles.append(ignored_patch())
+        handles = class_legend(present, ignored=IGNORED_LABEL)
         figure.legend(handles=handles, loc='outside right upper', fontsize=7)
         if suptitle is not None:
             figure.suptitle(suptitle)
@@ -646,9 +643,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             show_classes(axis, classes)
             if show_titles:
                 axis.set_title(name, fontsize=9)
-        handles: list[Artist] = list(class_legend(present))
-        if IGNORE_INDEX in present:
-            handles.append(ignored_patch())
+        handles = class_legend(present, ignored=IGNORED_LABEL)
         axes[-1, len(panels)].legend(
             handles=handles, loc='upper left', fontsize=7, frameon=False
         )
