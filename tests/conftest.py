@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 # The library never chooses a matplotlib backend; the tests draw into files.
 os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -95,11 +96,29 @@ def mini_labels(mini_flanders, tmp_path_factory):
     return out
 
 
+#: What the suite's largest test (the documented commands, with their
+#: checkpoints) holds on disk at once; passed tests' folders are removed.
+DISK_NEEDED_GB = 5
+
+
+def pytest_report_header(config):
+    """Say how much room the temporary folder has, so a full disk reads as such."""
+    folder = Path(config.option.basetemp or tempfile.gettempdir()).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    free = shutil.disk_usage(existing).free / 1e9
+    line = f'temporary folder: {folder} ({free:.1f} GB free'
+    if free < DISK_NEEDED_GB:
+        line += f'; the suite needs about {DISK_NEEDED_GB} GB: tests will fail with'
+        line += ' "No space left on device"'
+    return line + ')'
+
+
 @pytest.fixture(scope='session', autouse=True)
-def _cache_folder_of_the_run():
-    """Remove the run's cache folder (set above) when the run ends."""
+def _cache_folders_of_the_run():
+    """Remove the run's cache folders (set above) when the run ends."""
     yield
-    shutil.rmtree(os.environ['TORCHGEO_BVM_CACHE'], ignore_errors=True)
+    for key in ('TORCHGEO_BVM_CACHE', 'HF_HOME'):
+        shutil.rmtree(os.environ[key], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
