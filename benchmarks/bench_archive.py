@@ -152,7 +152,7 @@ print(json.dumps({'ms': 1000 * float(np.mean(seconds)), 'dates_read': float(np.m
 _SETUP = r"""
 import json, sys, time, warnings
 warnings.simplefilter('ignore')
-from torchgeo_bvm.datamodules import BVMDataModule
+from torchgeo_bvm.training.datamodule import BVMDataModule
 # Which part of the build takes the time (the data module's own steps).
 for name in ('_imagery', '_labels', '_flanders'):
     setattr(BVMDataModule, name, timed(name.strip('_'), getattr(BVMDataModule, name)))
@@ -186,7 +186,7 @@ def archive(data: Path, products: int) -> Path:
 def layer(data: Path, polygons: int = 650_000) -> Path:
     path = data / f'bwkhab_{polygons}' / 'BwkHab.shp'
     if not path.exists():
-        from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+        from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 
         write_bwkhab(synthetic_bwkhab(polygons, seed=0), path)
     return path

@@ -2,7 +2,7 @@
 
 Writes a synthetic ``BwkHab`` shapefile in the real format (default 650,000
 polygons, the size of the real map) and times
-:func:`torchgeo_bvm.boundary.flanders_from_labels` on it: cold (read, scanline
+:func:`torchgeo_bvm.sheets.boundary.flanders_from_labels` on it: cold (read, scanline
 coverage on a 50 m grid, polygonise, write the cache) and cached.
 
 Usage::
@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from torchgeo_bvm.boundary import flanders_from_labels
-from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.sheets.boundary import flanders_from_labels
+from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 
 
 def main() -> None:

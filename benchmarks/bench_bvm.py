@@ -1,7 +1,7 @@
 """Benchmark: BVM labels per sample, stock TorchGeo VectorDataset vs ours.
 
 On synthetic ``BwkHab`` shapefiles in the real format (a tessellation at
-realistic polygon sizes, see :mod:`torchgeo_bvm.synth.bwk`) of 10k, 100k and
+realistic polygon sizes, see :mod:`torchgeo_bvm.synth.bvm`) of 10k, 100k and
 650k polygons, measures in one run:
 
 * seconds per 256 x 256 sample (EPSG:4326, 10 m equivalent, the same random
@@ -35,16 +35,16 @@ import numpy as np
 from pyproj import CRS
 from torchgeo.datasets import VectorDataset
 
-from torchgeo_bvm.crs import DEFAULT_CRS, resolution_for
 from torchgeo_bvm.datasets.bvm import BVMDataset, BVMRaster
-from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.spatial.crs import DEFAULT_CRS, resolution_for
+from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 
 PATCH = 256
 
 _RASTERIZE_CHILD = """
 import json, sys, time, warnings
 warnings.simplefilter('ignore')
-from torchgeo_bvm.labels import rasterize_bvm
+from torchgeo_bvm.bvm.labels import rasterize_bvm
 import rasterio
 def high_water_mb():
     # VmHWM belongs to this process image; ru_maxrss would carry the parent's

@@ -1,10 +1,10 @@
 """Benchmark: ``torchgeo-bvm compare`` at the real map's size.
 
 Generates (once, cached in ``--workdir``) a synthetic ``BwkHab`` shapefile of
-650,000 polygons in the real format (:func:`torchgeo_bvm.synth.bwk.synthetic_bwkhab`:
+650,000 polygons in the real format (:func:`torchgeo_bvm.synth.bvm.synthetic_bwkhab`:
 a tessellation of ~2 ha polygons over ~13,500 km², the size of Flanders) and a
 fused map of its whole extent in the contract format
-(:mod:`torchgeo_bvm.classmap`): EPSG:4326 at the 10 m equivalent, cut into
+(:mod:`torchgeo_bvm.maps.files`): EPSG:4326 at the 10 m equivalent, cut into
 ``--tiles`` sheet-like maps on one lattice, each ``<tile>.tif`` (classes: the
 polygons' BVM classes burnt smaller-over-larger, 3 % of polygons changed to
 another class, 8 % of pixels flipped at random, 255 outside every polygon) with
@@ -15,7 +15,7 @@ Then measures, in one run:
 
 * **ours**: ``torchgeo-bvm compare`` on it, in a child process (wall time and
   peak RSS, the child's ``VmHWM``, with its RSS after the imports), and the
-  time of each step of :func:`~torchgeo_bvm.compare.compare_with_bvm`;
+  time of each step of :func:`~torchgeo_bvm.maps.compare.compare_with_bvm`;
 * **raw read**: reading every block of every class and confidence raster once
   (the floor of any method that reads the maps);
 * **per-polygon masks**: the rasterstats-style approach (for each polygon: read
@@ -47,14 +47,14 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 from steptimes import STEP_TIMER
 
-from torchgeo_bvm.bvmlayer import BVMLayer
+from torchgeo_bvm.bvm.layer import BVMLayer
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.classmap import CONFIDENCE_SCALE
-from torchgeo_bvm.crs import DEFAULT_CRS, resolution_for
-from torchgeo_bvm.geometry import repair_polygons, reproject_geometry
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.scanline import burn_polygons
-from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.maps.files import CONFIDENCE_SCALE
+from torchgeo_bvm.spatial.crs import DEFAULT_CRS, resolution_for
+from torchgeo_bvm.spatial.geometry import repair_polygons, reproject_geometry
+from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.spatial.scanline import burn_polygons
+from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 from torchgeo_bvm.synth.classmap import write_class_map
 
 BLOCK = 2048
@@ -67,7 +67,7 @@ def high_water_mb():
         if line.startswith('VmHWM:'):
             return int(line.split()[1]) / 1024
 from torchgeo_bvm import compare
-from torchgeo_bvm.bvmlayer import BVMLayer
+from torchgeo_bvm.bvm.layer import BVMLayer
 from torchgeo_bvm.cli import main
 # Time the steps of compare_with_bvm where it looks them up.
 for name in ('find_class_maps', 'check_maps_disjoint', 'repair_polygons',

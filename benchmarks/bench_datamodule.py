@@ -8,7 +8,7 @@ the imagery grid) and measures samples/s of 256 x 256 crops
 (11 bands + mask) with 0 and 2 workers for:
 
 * ``ours (vector)``: ``BVMSentinel2(Sentinel2TOC, BVMDataset)`` with
-  ``KaartbladSampler @ CentreTimestampSampler``, as ``BVMDataModule`` trains;
+  ``SheetSampler @ CentreTimestampSampler``, as ``BVMDataModule`` trains;
 * ``ours (raster)``: the same with ``BVMRaster`` label GeoTIFFs;
 * ``ours (raster, 400 m)``: the same with the paper's cloud rule (clouds and
   their shadows dilated by 400 m, so SCL is read with a 40 px margin);
@@ -54,21 +54,18 @@ from rasterio.windows import Window
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datasets import RasterDataset, VectorDataset, stack_samples
 from torchgeo.samplers import RandomPatchSampler, RandomTimestampSampler
+from torchgeo_bvm.kaartblad import Sheet
 
-from torchgeo_bvm.boundary import flanders_from_labels
-from torchgeo_bvm.crs import resolution_for
+from torchgeo_bvm.bvm.labels import rasterize_bvm
+from torchgeo_bvm.datasets.bands import ALL_BANDS, PAPER_CLOUD_RULE, CloudRule
 from torchgeo_bvm.datasets.bvm import BVMDataset, BVMRaster
 from torchgeo_bvm.datasets.joint import BVMSentinel2
-from torchgeo_bvm.datasets.sentinel2 import (
-    ALL_BANDS,
-    PAPER_CLOUD_RULE,
-    CloudRule,
-    Sentinel2TOC,
-)
-from torchgeo_bvm.kaartblad import Sheet
-from torchgeo_bvm.labels import rasterize_bvm
-from torchgeo_bvm.samplers import CentreTimestampSampler, KaartbladSampler
-from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.samplers.sheet import SheetSampler
+from torchgeo_bvm.samplers.temporal import CentreTimestampSampler
+from torchgeo_bvm.sheets.boundary import flanders_from_labels
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 from torchgeo_bvm.synth.sentinel2 import write_openeo_acquisition
 
 SHEETS = ('22/1-2', '22/5-6')
@@ -270,7 +267,7 @@ def main() -> None:
             rule = rule or CloudRule()  # the default: SCL classes 4-7, no dilation
             image = Sentinel2TOC(imagery, crs=CRS, res=res, cloud_rule=rule)
             joint = BVMSentinel2(image, labels, numbers=[22]).for_split('train')  # type: ignore[arg-type]
-            spatial = KaartbladSampler(joint, size=SIZE, length=total, generator=0)
+            spatial = SheetSampler(joint, size=SIZE, length=total, generator=0)
             return joint, spatial @ CentreTimestampSampler(joint, generator=0)
 
         class ImageOnly(Dataset[dict[str, torch.Tensor]]):

@@ -2,7 +2,7 @@
 
 Writes (once, under ``--data``) a synthetic ``BwkHab`` shapefile in the real
 format with 650,000 polygons, the size of the real map
-(:func:`torchgeo_bvm.synth.bwk.synthetic_bwkhab`), and runs, each in a fresh
+(:func:`torchgeo_bvm.synth.bvm.synthetic_bwkhab`), and runs, each in a fresh
 process (so that every run starts with the imports only):
 
 * ``BVMDataset(shp)`` in EPSG:4326 at the 10 m equivalent, 256 x 256 windows
@@ -85,7 +85,7 @@ print(json.dumps({'workers': workers, 'construct_s': built, 'first_batch_s': fir
 def layer(data: Path, polygons: int) -> Path:
     path = data / f'bwkhab_{polygons}' / 'BwkHab.shp'
     if not path.exists():
-        from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+        from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 
         start = time.perf_counter()
         write_bwkhab(synthetic_bwkhab(polygons, seed=0), path)

@@ -5,7 +5,7 @@ synthetic ``BwkHab`` layer in the real format three ways, over the same polygons
 in the same burn order: ``rasterio.features.rasterize`` given the shapely
 polygons (the stock way); the same given GeoJSON-like rings built in one
 vectorised call (what ``BVMDataset`` did before); and
-:func:`torchgeo_bvm.scanline.burn_polygons` (what it does now). Reports the
+:func:`torchgeo_bvm.spatial.scanline.burn_polygons` (what it does now). Reports the
 median ms per window, the ratios, and how many pixels differ from GDAL's.
 
 Usage::
@@ -26,10 +26,10 @@ import rasterio.features
 import shapely
 from rasterio.transform import from_origin
 
-from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datasets.bvm import BVMDataset
-from torchgeo_bvm.scanline import burn_polygons
-from torchgeo_bvm.synth.bwk import synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.spatial.scanline import burn_polygons
+from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 
 SIZE = 256
 
@@ -103,7 +103,7 @@ def main() -> None:
     labels_of = {
         'shapely': 'rasterio.features.rasterize, shapely polygons (stock)',
         'geojson': 'rasterio.features.rasterize, GeoJSON rings (before)',
-        'ours': 'torchgeo_bvm.scanline.burn_polygons (now)',
+        'ours': 'torchgeo_bvm.spatial.scanline.burn_polygons (now)',
     }
     for name, label in labels_of.items():
         print(

@@ -4,7 +4,7 @@ On the demo's test sheet (22/7-8 of the mini-Flanders) and with the demo's
 trained model, measures in one run:
 
 * **patchwork** (the baseline: ``torchgeo predict`` before fusion): the test
-  tiles of the data module side by side (``KaartbladGridSampler``, no
+  tiles of the data module side by side (``SheetGridSampler``, no
   overlap), each predicted on one date chosen by a hash of its location
   (``CentreTimestampSampler(per_location=True)``), every pixel taken from its
   tile, clouds not masked;
@@ -47,14 +47,14 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
 from torchgeo_bvm.classes import IGNORE_INDEX
-from torchgeo_bvm.datamodules import BVMDataModule
 from torchgeo_bvm.demo import evaluated_checkpoint, run_demo
-from torchgeo_bvm.fusion import SheetFusion
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.prediction import SheetPredictionWriter
-from torchgeo_bvm.scanline import polygon_coverage
-from torchgeo_bvm.seams import SeamRates, seam_rates, tile_borders
-from torchgeo_bvm.tasks import BVMSemanticSegmentation
+from torchgeo_bvm.maps.fusion import SheetFusion
+from torchgeo_bvm.maps.seams import SeamRates, seam_rates, tile_borders
+from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.spatial.scanline import polygon_coverage
+from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.prediction import SheetPredictionWriter
+from torchgeo_bvm.training.tasks import BVMSemanticSegmentation
 
 GOAL = 1.2
 

@@ -18,12 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from torchgeo_bvm.datasets.sentinel2 import (
-    ALL_BANDS,
-    PAPER_CLOUD_RULE,
-    CloudRule,
-    Sentinel2TOC,
-)
+from torchgeo_bvm.datasets.bands import ALL_BANDS, PAPER_CLOUD_RULE, CloudRule
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.synth.sentinel2 import (
     synthetic_scene,
     write_openeo_acquisition,

@@ -9,7 +9,7 @@ block cache at ``--gdal-cache`` MB (16 by default: as with a real archive, every
 window is decompressed; see ``bench_datamodule.py``).
 
 For each source of the months, the training samples of
-``BVMDataModule(time_series='monthly')`` (``KaartbladSampler @
+``BVMDataModule(time_series='monthly')`` (``SheetSampler @
 CalendarYearSampler``: 256 x 256 crops of the train sheets, each the 12 months
 of 2022, 11 bands, and the mask), through a DataLoader with 0 and 2 workers,
 against the **raw read** of the same windows: for every month, a plain rasterio
@@ -51,9 +51,9 @@ from rasterio.windows import Window, from_bounds
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datasets import stack_samples
 
-from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.labels import rasterize_bvm
+from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.synth.flanders import write_mini_flanders
+from torchgeo_bvm.training.datamodule import BVMDataModule
 
 SIZE = 256
 BATCH = 8

@@ -37,10 +37,10 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torchgeo.tasks import SemanticSegmentation
 
+from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.labels import rasterize_bvm
 from torchgeo_bvm.synth.flanders import write_mini_flanders
+from torchgeo_bvm.training.datamodule import BVMDataModule
 
 
 class StepTimer(Callback):

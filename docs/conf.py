@@ -44,7 +44,8 @@ GENERATED = Path(__file__).parent / '_static' / 'generated'
 def _split_map() -> None:
     """Draw the paper's split over all 43 sheets for the split-scheme page."""
     from torchgeo_bvm.plot import plot_grid
-    from torchgeo_bvm.sheets import SplitScheme, grid
+    from torchgeo_bvm.sheets.official import grid
+    from torchgeo_bvm.sheets.scheme import SplitScheme
 
     target = GENERATED / 'split_map.png'
     if not target.exists():

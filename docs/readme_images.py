@@ -35,7 +35,8 @@ def make_readme_images(demo: Path, out: Path = README_IMAGES) -> list[Path]:
         The pictures written.
     """
     from torchgeo_bvm.plot import plot_grid
-    from torchgeo_bvm.sheets import SplitScheme, grid
+    from torchgeo_bvm.sheets.official import grid
+    from torchgeo_bvm.sheets.scheme import SplitScheme
 
     out.mkdir(parents=True, exist_ok=True)
     split_map = out / 'split_map.png'

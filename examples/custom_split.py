@@ -14,13 +14,13 @@ split has a part in the north and in the south of each sheet::
 
 1. draws the scheme's map with :func:`~torchgeo_bvm.kaartblad.grid` and
    :func:`~torchgeo_bvm.kaartblad.plot_grid`;
-2. rasterises the BVM (:func:`~torchgeo_bvm.labels.rasterize_bvm`) and counts
+2. rasterises the BVM (:func:`~torchgeo_bvm.bvm.labels.rasterize_bvm`) and counts
    the classes of every split with
-   :func:`~torchgeo_bvm.statistics.split_class_counts`, printing the shares and
+   :func:`~torchgeo_bvm.bvm.statistics.split_class_counts`, printing the shares and
    the chi-squared distances between the splits' class distributions (smaller is
    more alike);
 3. trains nothing, but builds a
-   :class:`~torchgeo_bvm.datamodules.BVMDataModule` with
+   :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` with
    ``split_scheme=SCHEME`` and reads one training batch from it.
 
 A key may also name a full sheet code, which then overrides the parts for that
@@ -42,13 +42,14 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from torchgeo_bvm.bvm.labels import rasterize_bvm
+from torchgeo_bvm.bvm.statistics import split_class_counts
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
-from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.labels import rasterize_bvm
 from torchgeo_bvm.plot import plot_grid
-from torchgeo_bvm.sheets import SplitScheme, grid
-from torchgeo_bvm.statistics import split_class_counts
+from torchgeo_bvm.sheets.official import grid
+from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
+from torchgeo_bvm.training.datamodule import BVMDataModule
 
 #: kbl8 part -> split, applied to every 1:50,000 sheet.
 SCHEME: dict[str, str] = {

@@ -4,10 +4,10 @@ Given a checkpoint of TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation`
 (from ``torchgeo fit`` with one of the configs in ``examples/configs``, or from
 ``make demo``: ``demo-output/training/checkpoints/best.ckpt``), this example
 maps the test sheets of the mini-Flanders for one year with Lightning's
-``Trainer.predict``: :class:`~torchgeo_bvm.datamodules.BVMDataModule` tiles the
+``Trainer.predict``: :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` tiles the
 test sheets and reads every tile on every date of the year
 (``predict_sheets``, ``predict_years``), and
-:class:`~torchgeo_bvm.prediction.SheetPredictionWriter` fuses the clear dates
+:class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` fuses the clear dates
 per pixel into one map per sheet (uint8 class ids with the class colour table,
 nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, opens labelled in QGIS; its
 confidence and count of clear dates beside it), a PNG preview, a mosaic and a
@@ -48,10 +48,10 @@ from lightning.pytorch import Trainer, seed_everything
 from torchgeo.tasks import SemanticSegmentation
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.classmap import SIBLING_SUFFIXES
-from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.prediction import MOSAIC, SheetPredictionWriter
+from torchgeo_bvm.maps.files import SIBLING_SUFFIXES
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
+from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.prediction import MOSAIC, SheetPredictionWriter
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
 CRS = 'EPSG:32631'

@@ -27,13 +27,13 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from torchgeo_bvm.bwk import UnitMapping
+from torchgeo_bvm.bvm.units import UnitMapping
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.geometry import reproject_geometry
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.scanline import burn_polygons, polygon_coverage
-from torchgeo_bvm.sheets import Sheet
-from torchgeo_bvm.synth.bwk import bwkhab_frame, write_bwkhab
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.spatial.geometry import reproject_geometry
+from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.spatial.scanline import burn_polygons, polygon_coverage
+from torchgeo_bvm.synth.bvm import bwkhab_frame, write_bwkhab
 from torchgeo_bvm.synth.classmap import write_class_map
 
 L72 = CRS.from_epsg(31370)

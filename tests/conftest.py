@@ -23,7 +23,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from torchgeo_bvm.classes import IGNORE_INDEX
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 
 
 def write_labels(path, array, transform, crs='EPSG:31370') -> None:
@@ -83,7 +83,7 @@ def mini_labels(mini_flanders, tmp_path_factory):
     """Label raster of the tiny mini-Flanders on the products' UTM 10 m grid."""
     import warnings
 
-    from torchgeo_bvm.labels import rasterize_bvm
+    from torchgeo_bvm.bvm.labels import rasterize_bvm
 
     folder, manifest = mini_flanders
     out = tmp_path_factory.mktemp('mini-labels') / 'labels.tif'

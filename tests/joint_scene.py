@@ -29,11 +29,11 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry import box
 
-from torchgeo_bvm.bwk import UnitMapping, load_mapping_table
+from torchgeo_bvm.bvm.units import UnitMapping, load_mapping_table
 from torchgeo_bvm.classes import IGNORE_INDEX
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS
-from torchgeo_bvm.sheets import Sheet
-from torchgeo_bvm.synth.bwk import bwkhab_frame, write_bwkhab
+from torchgeo_bvm.datasets.bands import ALL_BANDS
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.synth.bvm import bwkhab_frame, write_bwkhab
 from torchgeo_bvm.synth.flanders import write_refgew
 from torchgeo_bvm.synth.sentinel2 import write_openeo_acquisition
 

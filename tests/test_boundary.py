@@ -16,14 +16,14 @@ from tests.joint_scene import (
     Scene,
     write_scene,
 )
-from torchgeo_bvm.boundary import (
+from torchgeo_bvm.bvm.labels import rasterize_bvm
+from torchgeo_bvm.sheets.boundary import (
     FlandersMask,
     _scanline_coverage,
     flanders_from_labels,
     read_boundary,
 )
-from torchgeo_bvm.labels import rasterize_bvm
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.synth.flanders import write_refgew
 
 

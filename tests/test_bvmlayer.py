@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from tests.compare_scene import L72, scene_classes, scene_polygons, write_scene_bvm
-from torchgeo_bvm.bvmlayer import BVMLayer
+from torchgeo_bvm.bvm.layer import BVMLayer
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.errors import BVMFileError, BVMValueError
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from torchgeo_bvm.bwk import (
+from torchgeo_bvm.bvm.units import (
     MAPPING_FILE,
     MAPPING_VERSION,
     UnitMapping,

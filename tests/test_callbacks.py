@@ -6,13 +6,13 @@ from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader
 from torchgeo.tasks import SemanticSegmentation
 
-from torchgeo_bvm.callbacks import (
+from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from torchgeo_bvm.training.callbacks import (
     ConfusionMatrixWriter,
     MetricTable,
     confusion_counts,
     format_metric_table,
 )
-from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 
 
 def make_batches(n: int = 3, size: int = 32) -> list[dict[str, torch.Tensor]]:

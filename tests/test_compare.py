@@ -28,8 +28,8 @@ from tests.compare_scene import (
     write_scene_map,
 )
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.classmap import ClassMap, check_maps_disjoint, find_class_maps
-from torchgeo_bvm.compare import (
+from torchgeo_bvm.errors import BVMValueError
+from torchgeo_bvm.maps.compare import (
     OUTPUT_NAMES,
     SIZE_HALF_PIXELS,
     ZonalCounts,
@@ -40,9 +40,9 @@ from torchgeo_bvm.compare import (
     summary_markdown,
     zonal_counts,
 )
-from torchgeo_bvm.crs import resolution_for
-from torchgeo_bvm.errors import BVMValueError
-from torchgeo_bvm.pixelgrid import Grid
+from torchgeo_bvm.maps.files import ClassMap, check_maps_disjoint, find_class_maps
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.spatial.pixelgrid import Grid
 
 GRIDS = {
     'utm': ('EPSG:32631', 20.0),
@@ -472,7 +472,7 @@ def _file_of(module: str) -> Path | None:
 @pytest.mark.parametrize(
     ('start', 'reached'),
     [
-        ('torchgeo_bvm.compare', 'torchgeo_bvm.scanline'),
+        ('torchgeo_bvm.maps.compare', 'torchgeo_bvm.spatial.scanline'),
         ('torchgeo_bvm.commands.compare', 'torchgeo_bvm.commands'),
     ],
 )
@@ -510,7 +510,7 @@ def test_outputs_appear_together_or_not_at_all(
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError('No space left on device')
 
-    monkeypatch.setattr('torchgeo_bvm.compare.plot_candidates', fail)
+    monkeypatch.setattr('torchgeo_bvm.maps.compare.plot_candidates', fail)
     with pytest.raises(OSError, match='No space left'):
         compare_with_bvm(bvm, tmp_path / 'maps', out, progress=False)
     assert [p.name for p in out.iterdir()] == ['class_agreement.csv']

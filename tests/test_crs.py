@@ -3,7 +3,7 @@ import math
 import pytest
 from pyproj import Geod
 
-from torchgeo_bvm.crs import FLANDERS_CENTRE, resolution_for
+from torchgeo_bvm.spatial.crs import FLANDERS_CENTRE, resolution_for
 
 
 def test_projected_resolution_is_metres() -> None:
@@ -32,7 +32,7 @@ def test_unsupported_units() -> None:
 def test_is_lambert72() -> None:
     from pyproj import CRS
 
-    from torchgeo_bvm.crs import is_lambert72
+    from torchgeo_bvm.spatial.crs import is_lambert72
     from torchgeo_bvm.synth.kbl import LAMBERT72_ESRI_WKT
 
     esri = CRS.from_wkt(LAMBERT72_ESRI_WKT)

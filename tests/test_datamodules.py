@@ -12,22 +12,22 @@ from matplotlib.figure import Figure
 from torchgeo.main import main as torchgeo_main
 
 from tests.joint_scene import RES, Scene, write_scene
+from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
-from torchgeo_bvm.crs import resolution_for
-from torchgeo_bvm.datamodules import BVMDataModule, cloud_rule_from
-from torchgeo_bvm.datasets.bvm import BVMDataset
-from torchgeo_bvm.datasets.sentinel2 import (
+from torchgeo_bvm.datasets.bands import (
     ALL_BANDS,
     PAPER_CLOUD_RULE,
     REFLECTANCE_SCALE,
     CloudRule,
-    Sentinel2TOC,
 )
+from torchgeo_bvm.datasets.bvm import BVMDataset
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.datasets.series import calendar_year
 from torchgeo_bvm.errors import BVMValueError
-from torchgeo_bvm.labels import rasterize_bvm
-from torchgeo_bvm.normalization import compute_band_stats
-from torchgeo_bvm.samplers import KaartbladObservationSampler
+from torchgeo_bvm.samplers.prediction import SheetObservationSampler
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.training.datamodule import BVMDataModule, cloud_rule_from
+from torchgeo_bvm.training.normalization import compute_band_stats
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
 
@@ -195,7 +195,7 @@ def test_predict_reads_every_date_of_the_chosen_sheets(scene: Scene) -> None:
     dm.setup('predict')
     assert dm.test_dataset.split == 'test'
     sampler = dm.predict_sampler
-    assert isinstance(sampler, KaartbladObservationSampler)
+    assert isinstance(sampler, SheetObservationSampler)
     # The test tiles, each on both dates.
     tiles = [(x, y) for x, y, _ in dm.test_sampler]
     assert sorted(map(repr, ((x, y) for x, y, _ in sampler))) == sorted(
@@ -268,7 +268,7 @@ model:
     num_classes: 14
     ignore_index: {IGNORE_INDEX}
 data:
-  class_path: torchgeo_bvm.datamodules.BVMDataModule
+  class_path: torchgeo_bvm.training.datamodule.BVMDataModule
   init_args:
     sentinel2_paths: {scene.imagery}
     bvm_paths: {scene.bvm}

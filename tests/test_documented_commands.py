@@ -199,7 +199,7 @@ class Reader:
     def download(self, arguments: list[str]) -> int:
         """What the download would write, from the mini-Flanders (no network)."""
         from torchgeo_bvm.cli import build_parser
-        from torchgeo_bvm.sheets import SplitScheme
+        from torchgeo_bvm.sheets.scheme import SplitScheme
         from torchgeo_bvm.synth.flanders import write_openeo_downloads
 
         args = build_parser().parse_args(['download', *arguments])
@@ -320,7 +320,7 @@ def test_documented_commands_run_as_written(
     # What the runs print is what a user needs: no advertising tips, no warning
     # about a missing TensorBoard, the summary of unmapped BWK codes once per
     # file. (Lightning's own deprecation warning is filtered out by
-    # torchgeo_bvm.tasks, which pytest's per-test warning filters undo:
+    # torchgeo_bvm.training.tasks, which pytest's per-test warning filters undo:
     # tests/test_tasks.py checks it.)
     messages = [r.getMessage() for r in caplog.records]
     assert not [m for m in messages if 'Tip:' in m]

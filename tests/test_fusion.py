@@ -7,16 +7,16 @@ from pyproj import CRS
 
 from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
-from torchgeo_bvm.classmap import CONFIDENCE_SCALE, ClassMap, find_class_maps
 from torchgeo_bvm.errors import BVMFileError, BVMValueError
-from torchgeo_bvm.fusion import (
+from torchgeo_bvm.maps.files import CONFIDENCE_SCALE, ClassMap, find_class_maps
+from torchgeo_bvm.maps.fusion import (
     MAX_COUNT,
     SheetFusion,
     edge_taper,
     plot_fused_map,
     write_mosaic,
 )
-from torchgeo_bvm.pixelgrid import Grid
+from torchgeo_bvm.spatial.pixelgrid import Grid
 
 UTM = CRS.from_epsg(32631)
 

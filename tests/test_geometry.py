@@ -3,8 +3,8 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Polygon, box
 
-from torchgeo_bvm.geometry import polygonal, repair_polygons, reproject_geometry
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.spatial.geometry import polygonal, repair_polygons, reproject_geometry
 
 
 def test_reproject_roundtrip_utm() -> None:

@@ -121,13 +121,13 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / 'torchgeo_bvm' / 'datasets'
     folder.mkdir(parents=True)
     (folder / 'bad.py').write_text(
-        'from ..samplers import KaartbladSampler\n'
+        'from ..samplers import SheetSampler\n'
         'from ..pixelgrid import _ALIGNED\n'
         'from ..commands._options import parse_sheets\n'
         'from openeo.rest._datacube import THIS\n'
         'from ._fastpath import IndexArrays\n'
         'from . import sentinel2\n'
-        'import torchgeo_bvm.pixelgrid as grid\n'
+        'import torchgeo_bvm.spatial.pixelgrid as grid\n'
         'x = sentinel2._ONE_DAY\n'
         'y = grid._ALIGNED\n'
         'def f(image):\n'
@@ -139,7 +139,7 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     found = [f.split(': ', 1)[1] for f in _findings(folder / 'bad.py')]
     assert found == [
         'a dataset module imports torchgeo_bvm.samplers',
-        'imports the private name _ALIGNED from torchgeo_bvm.pixelgrid',
+        'imports the private name _ALIGNED from torchgeo_bvm.spatial.pixelgrid',
         'imports the private module torchgeo_bvm.commands._options',
         'imports the private module openeo.rest._datacube',
         'uses a private name of a module: sentinel2._ONE_DAY',
@@ -152,37 +152,43 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
 @pytest.mark.parametrize(
     ('old', 'new'),
     [
-        ('torchgeo_bvm.kaartblad.Sheet', 'torchgeo_bvm.sheets.Sheet'),
-        ('torchgeo_bvm.kaartblad.SplitScheme', 'torchgeo_bvm.sheets.SplitScheme'),
-        ('torchgeo_bvm.kaartblad.grid', 'torchgeo_bvm.sheets.grid'),
-        ('torchgeo_bvm.kaartblad.sheets', 'torchgeo_bvm.sheets.sheets'),
-        ('torchgeo_bvm.kaartblad.KBL_WIDTH', 'torchgeo_bvm.sheets.KBL_WIDTH'),
+        ('torchgeo_bvm.kaartblad.Sheet', 'torchgeo_bvm.sheets.codes.Sheet'),
+        (
+            'torchgeo_bvm.kaartblad.SplitScheme',
+            'torchgeo_bvm.sheets.scheme.SplitScheme',
+        ),
+        ('torchgeo_bvm.kaartblad.grid', 'torchgeo_bvm.sheets.official.grid'),
+        ('torchgeo_bvm.kaartblad.sheets', 'torchgeo_bvm.sheets.codes.sheets'),
+        ('torchgeo_bvm.kaartblad.KBL_WIDTH', 'torchgeo_bvm.sheets.codes.KBL_WIDTH'),
         ('torchgeo_bvm.kaartblad.plot_grid', 'torchgeo_bvm.plot.plot_grid'),
         (
             'torchgeo_bvm.kaartblad.reproject_geometry',
-            'torchgeo_bvm.geometry.reproject_geometry',
+            'torchgeo_bvm.spatial.geometry.reproject_geometry',
         ),
-        ('torchgeo_bvm.labels.Grid', 'torchgeo_bvm.pixelgrid.Grid'),
-        ('torchgeo_bvm.Grid', 'torchgeo_bvm.pixelgrid.Grid'),
-        ('torchgeo_bvm.samplers.SheetLayout', 'torchgeo_bvm.layout.SheetLayout'),
-        ('torchgeo_bvm.samplers.SplitRegion', 'torchgeo_bvm.layout.SplitRegion'),
-        ('torchgeo_bvm.samplers.reflect_index', 'torchgeo_bvm.layout.reflect_index'),
+        ('torchgeo_bvm.labels.Grid', 'torchgeo_bvm.spatial.pixelgrid.Grid'),
+        ('torchgeo_bvm.Grid', 'torchgeo_bvm.spatial.pixelgrid.Grid'),
+        ('torchgeo_bvm.samplers.SheetLayout', 'torchgeo_bvm.sheets.layout.SheetLayout'),
+        ('torchgeo_bvm.samplers.SplitRegion', 'torchgeo_bvm.sheets.layout.SplitRegion'),
+        (
+            'torchgeo_bvm.samplers.reflect_index',
+            'torchgeo_bvm.sheets.layout.reflect_index',
+        ),
         (
             'torchgeo_bvm.samplers.mirror_sources_from_extent',
-            'torchgeo_bvm.layout.mirror_sources_from_extent',
+            'torchgeo_bvm.sheets.layout.mirror_sources_from_extent',
         ),
         ('torchgeo_bvm.samplers.IndexArrays', 'torchgeo_bvm.datasets.IndexArrays'),
         ('torchgeo_bvm.samplers.CachedBounds', 'torchgeo_bvm.datasets.CachedBounds'),
         (
-            'torchgeo_bvm.datasets.sentinel2.ALL_BANDS',
+            'torchgeo_bvm.datasets.bands.ALL_BANDS',
             'torchgeo_bvm.datasets.bands.ALL_BANDS',
         ),
         (
-            'torchgeo_bvm.datasets.sentinel2.CloudRule',
+            'torchgeo_bvm.datasets.bands.CloudRule',
             'torchgeo_bvm.datasets.bands.CloudRule',
         ),
         (
-            'torchgeo_bvm.datasets.sentinel2.openeo_acquisition_path',
+            'torchgeo_bvm.datasets.bands.openeo_acquisition_path',
             'torchgeo_bvm.datasets.bands.openeo_acquisition_path',
         ),
         (
@@ -217,6 +223,6 @@ def test_the_package_exports_resolve_to_their_homes() -> None:
         assert name in module.__all__, f'{name} is not public in {home}'
         assert getattr(torchgeo_bvm, name) is getattr(module, name), name
     # What a training configuration names is among them.
-    assert {'BVMDataModule', 'KaartbladSampler', 'SheetPredictionWriter'} <= set(
+    assert {'BVMDataModule', 'SheetSampler', 'SheetPredictionWriter'} <= set(
         torchgeo_bvm.__all__
     )

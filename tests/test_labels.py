@@ -10,12 +10,13 @@ from shapely.geometry import box
 
 from tests.datasets.test_bvm import EXPECTED, X0, Y0, write_hand_fixture
 from tests.rasters import assert_class_palette, assert_valid_cog
+from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, BVMClass
 from torchgeo_bvm.datasets.bvm import BVMDataset, BVMRaster
-from torchgeo_bvm.labels import rasterize_bvm, write_class_raster
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.sheets import Sheet
-from torchgeo_bvm.synth.bwk import bwkhab_frame, synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.spatial.classraster import write_class_raster
+from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.synth.bvm import bwkhab_frame, synthetic_bwkhab, write_bwkhab
 
 N = IGNORE_INDEX
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from torchgeo_bvm.crs import resolution_for
-from torchgeo_bvm.layout import (
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.sheets.layout import (
     SheetDataset,
     SheetLayout,
     SplitRegion,
@@ -11,8 +11,9 @@ from torchgeo_bvm.layout import (
     mirror_sources_from_extent,
     reflect_index,
 )
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.sheets import Sheet, SplitScheme
+from torchgeo_bvm.sheets.scheme import SplitScheme
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.spatial.pixelgrid import Grid
 
 
 def extents(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,7 +85,7 @@ def test_sheet_runs_match_gdal_and_give_the_same_sources() -> None:
     import rasterio.features
     from shapely.geometry import mapping
 
-    from torchgeo_bvm.scanline import row_extent
+    from torchgeo_bvm.spatial.scanline import row_extent
 
     layout = SheetLayout(SplitScheme(), 'EPSG:4326', numbers=[22])
     k = layout.sheets.index(Sheet.parse('22/1-2'))

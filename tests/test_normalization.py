@@ -17,8 +17,9 @@ from tests.joint_scene import (
     band_value,
     write_scene,
 )
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, Sentinel2TOC
-from torchgeo_bvm.normalization import (
+from torchgeo_bvm.datasets.bands import ALL_BANDS
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.training.normalization import (
     STATS_FORMAT,
     BandStats,
     compute_band_stats,

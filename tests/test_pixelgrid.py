@@ -7,7 +7,7 @@ from affine import Affine
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from torchgeo_bvm.pixelgrid import (
+from torchgeo_bvm.spatial.pixelgrid import (
     Grid,
     location_seed,
     merge_fill,

@@ -5,9 +5,9 @@ import pytest
 import shapely
 from rasterio.transform import from_origin
 
-from torchgeo_bvm.polygonstore import PolygonStore, StoreInfo
-from torchgeo_bvm.scanline import Outlines, burn_polygons
-from torchgeo_bvm.synth.bwk import tessellation
+from torchgeo_bvm.bvm.polygonstore import PolygonStore, StoreInfo
+from torchgeo_bvm.spatial.scanline import Outlines, burn_polygons
+from torchgeo_bvm.synth.bvm import tessellation
 
 INFO = StoreInfo([['/data/BwkHab.shp', 1, 2, 'abc']], 'WKT', 0, 0, (1.0, 2.0, 3.0, 4.0))
 

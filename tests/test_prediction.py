@@ -42,13 +42,13 @@ from tests.joint_scene import (
 )
 from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.classmap import CONFIDENCE_SCALE
 from torchgeo_bvm.cli import main as bvm_main
-from torchgeo_bvm.datamodules import BVMDataModule
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, REFLECTANCE_SCALE
+from torchgeo_bvm.datasets.bands import ALL_BANDS, REFLECTANCE_SCALE
 from torchgeo_bvm.errors import BVMValueError
-from torchgeo_bvm.prediction import MANIFEST, SheetPredictionWriter
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.maps.files import CONFIDENCE_SCALE
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.prediction import MANIFEST, SheetPredictionWriter
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
 
@@ -384,7 +384,7 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
         'default_root_dir': str(folder / f'run{devices}'),
         'callbacks': [
             {
-                'class_path': 'torchgeo_bvm.prediction.SheetPredictionWriter',
+                'class_path': 'torchgeo_bvm.training.prediction.SheetPredictionWriter',
                 'init_args': {'output_dir': str(folder / f'maps{devices}')},
             }
         ],
@@ -393,7 +393,7 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
         trainer['strategy'] = 'ddp'
     config = {
         'model': {
-            'class_path': 'torchgeo_bvm.tasks.BVMSemanticSegmentation',
+            'class_path': 'torchgeo_bvm.training.tasks.BVMSemanticSegmentation',
             'init_args': {
                 'model': 'fcn',
                 'num_filters': 8,
@@ -403,7 +403,7 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
             },
         },
         'data': {
-            'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
+            'class_path': 'torchgeo_bvm.training.datamodule.BVMDataModule',
             'init_args': data_arguments(scene, predict_years=[2021]),
         },
         'trainer': trainer,
@@ -462,7 +462,6 @@ def test_the_writer_needs_the_observation_sampler(tmp_path: Path) -> None:
     data = torch.utils.data.DataLoader([{'image': torch.zeros(11, 32, 32)}])
     with pytest.raises(
         BVMValueError,
-        match='needs a data module whose predict_sampler is a '
-        'KaartbladObservationSampler',
+        match='needs a data module whose predict_sampler is a SheetObservationSampler',
     ):
         trainer.predict(PixelModel(), data)

@@ -17,20 +17,17 @@ from tests.joint_scene import (
     Scene,
     write_scene,
 )
-from torchgeo_bvm.boundary import read_boundary
-from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.samplers import (
-    CalendarYearSampler,
-    CentreTimestampSampler,
-    KaartbladGridSampler,
-    KaartbladObservationSampler,
-    KaartbladSampler,
-)
-from torchgeo_bvm.sheets import Sheet, SplitScheme
+from torchgeo_bvm.samplers.prediction import SheetObservationSampler
+from torchgeo_bvm.samplers.sheet import SheetGridSampler, SheetSampler
+from torchgeo_bvm.samplers.temporal import CalendarYearSampler, CentreTimestampSampler
+from torchgeo_bvm.sheets.boundary import read_boundary
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.sheets.scheme import SplitScheme
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.spatial.pixelgrid import Grid
 
 
 @pytest.fixture(scope='module')
@@ -54,23 +51,23 @@ def lambert(scene: Scene) -> BVMSentinel2:
     return joint(scene)
 
 
-# -- KaartbladSampler -------------------------------------------------------------
+# -- SheetSampler -------------------------------------------------------------
 
 
 def test_same_seed_same_crops(lambert: BVMSentinel2) -> None:
-    first = list(KaartbladSampler(lambert, size=32, length=40, generator=7))
-    again = list(KaartbladSampler(lambert, size=32, length=40, generator=7))
-    other = list(KaartbladSampler(lambert, size=32, length=40, generator=8))
+    first = list(SheetSampler(lambert, size=32, length=40, generator=7))
+    again = list(SheetSampler(lambert, size=32, length=40, generator=7))
+    other = list(SheetSampler(lambert, size=32, length=40, generator=8))
     assert first == again
     assert first != other
-    sampler = KaartbladSampler(lambert, size=32, length=40, generator=7)
+    sampler = SheetSampler(lambert, size=32, length=40, generator=7)
     assert list(sampler) != list(sampler)  # a new epoch draws new crops
 
 
 def test_crops_are_snapped_centred_in_train_sheets_inside_flanders(
     lambert: BVMSentinel2,
 ) -> None:
-    sampler = KaartbladSampler(lambert, size=32, length=300, generator=1)
+    sampler = SheetSampler(lambert, size=32, length=300, generator=1)
     assert len(sampler) == 300
     grid = lambert.grid
     train = [box(*s.bounds) for s in SplitScheme().sheets('train', [22])]
@@ -90,13 +87,13 @@ def test_crops_are_snapped_centred_in_train_sheets_inside_flanders(
 
 
 def test_default_length_is_the_area_in_crops(lambert: BVMSentinel2) -> None:
-    sampler = KaartbladSampler(lambert, size=32, generator=0)
+    sampler = SheetSampler(lambert, size=32, generator=0)
     # train = the western half of sheet 22: 160 x 200 pixels
     assert len(sampler) == (160 * 200) // 32**2
 
 
 def test_composes_with_temporal_samplers(lambert: BVMSentinel2) -> None:
-    spatial = KaartbladSampler(lambert, size=32, length=20, generator=3)
+    spatial = SheetSampler(lambert, size=32, length=20, generator=3)
     queries = list(spatial @ RandomTimestampSampler(lambert, generator=3))
     assert len(queries) == 20
     dates = {pd.Timestamp(q[2].start).date().isoformat() for q in queries}
@@ -110,19 +107,19 @@ def test_composes_with_temporal_samplers(lambert: BVMSentinel2) -> None:
 
 def test_split_without_data_is_an_error(lambert: BVMSentinel2) -> None:
     with pytest.raises(ValueError, match=r"split 'train' has no data: .*23/1-2"):
-        KaartbladSampler(lambert, size=32, numbers=[23])
+        SheetSampler(lambert, size=32, numbers=[23])
 
 
 def test_bad_size(lambert: BVMSentinel2) -> None:
     with pytest.raises(ValueError, match='size must be between 1 and 8192, got 0'):
-        KaartbladSampler(lambert, size=0)
+        SheetSampler(lambert, size=0)
 
 
-# -- KaartbladGridSampler ---------------------------------------------------------
+# -- SheetGridSampler ---------------------------------------------------------
 
 
 def coverage(
-    dataset: BVMSentinel2, sampler: KaartbladGridSampler
+    dataset: BVMSentinel2, sampler: SheetGridSampler
 ) -> dict[Sheet, np.ndarray]:
     """How often each pixel of a sheet inside Flanders lies in one of its tiles."""
     grid = dataset.grid
@@ -156,7 +153,7 @@ def test_grid_tiles_cover_every_sheet_pixel_exactly_once(
     scene: Scene, crs: str
 ) -> None:
     dataset = joint(scene, crs)
-    sampler = KaartbladGridSampler(dataset, split='val', size=32)
+    sampler = SheetGridSampler(dataset, split='val', size=32)
     assert len(sampler) == len(list(sampler)) > 0
     for sheet, counts in coverage(dataset, sampler).items():
         inside = counts >= 0
@@ -167,8 +164,8 @@ def test_grid_tiles_cover_every_sheet_pixel_exactly_once(
 def test_grid_tiles_are_deterministic_and_centred_in_their_sheet(
     lambert: BVMSentinel2,
 ) -> None:
-    first = KaartbladGridSampler(lambert, split='test', size=32)
-    again = KaartbladGridSampler(lambert, split='test', size=32)
+    first = SheetGridSampler(lambert, split='test', size=32)
+    again = SheetGridSampler(lambert, split='test', size=32)
     assert list(first) == list(again) == list(first)
     grid = lambert.grid
     for position, (x, y) in enumerate(first):
@@ -186,11 +183,11 @@ def test_grid_tiles_are_deterministic_and_centred_in_their_sheet(
 
 def test_grid_stride_must_not_exceed_size(lambert: BVMSentinel2) -> None:
     with pytest.raises(ValueError, match='stride'):
-        KaartbladGridSampler(lambert, split='val', size=32, stride=40)
+        SheetGridSampler(lambert, split='val', size=32, stride=40)
 
 
 def test_overlapping_tiles_with_a_smaller_stride(lambert: BVMSentinel2) -> None:
-    sampler = KaartbladGridSampler(lambert, split='val', size=32, stride=16)
+    sampler = SheetGridSampler(lambert, split='val', size=32, stride=16)
     counts = next(iter(coverage(lambert, sampler).values()))
     assert counts.max() > 1
     assert (counts[counts >= 0] >= 1).all()
@@ -199,7 +196,7 @@ def test_overlapping_tiles_with_a_smaller_stride(lambert: BVMSentinel2) -> None:
 def test_centre_timestamp_sampler_is_reproducible_per_location(
     lambert: BVMSentinel2,
 ) -> None:
-    tiles = KaartbladGridSampler(lambert, split='val', size=32)
+    tiles = SheetGridSampler(lambert, split='val', size=32)
     first = list(tiles @ CentreTimestampSampler(lambert, per_location=True, seed=5))
     again = list(tiles @ CentreTimestampSampler(lambert, per_location=True, seed=5))
     assert first == again
@@ -211,7 +208,7 @@ def test_windows_of_a_stock_dataset_snap_to_its_bounds(scene: Scene) -> None:
     image = Sentinel2TOC(scene.imagery, crs='EPSG:31370')
     grid = Grid.of(image)
     assert (grid.left, grid.top, grid.xres, grid.yres) == (LEFT, TOP, RES, RES)
-    sampler = KaartbladSampler(image, size=32, length=5, numbers=[22], generator=0)
+    sampler = SheetSampler(image, size=32, length=5, numbers=[22], generator=0)
     for x, _ in sampler:
         assert ((x.start - LEFT) / RES) == pytest.approx(round((x.start - LEFT) / RES))
 
@@ -219,7 +216,7 @@ def test_windows_of_a_stock_dataset_snap_to_its_bounds(scene: Scene) -> None:
 def test_centre_timestamp_sampler_draws_like_pandas(lambert: BVMSentinel2) -> None:
     # The draw order mirrors RandomTimestampSampler._iter_subset (torchgeo 0.10.1).
     train = lambert.for_split('train')
-    spatial = KaartbladSampler(train, size=32, length=40, generator=3)
+    spatial = SheetSampler(train, size=32, length=40, generator=3)
     locations = list(spatial)
     fast = CentreTimestampSampler(train, generator=7)
     slow = CentreTimestampSampler(train, generator=7)
@@ -247,7 +244,7 @@ def test_calendar_year_sampler_gives_one_year_per_location(mini_flanders) -> Non
     image = Sentinel2TOC(
         [folder / 'TOC_V2', folder / 'season/TOC_V2'], bands='rgb', time_series=True
     )
-    tiles = KaartbladGridSampler(image, split='val', size=32, numbers=[22])
+    tiles = SheetGridSampler(image, split='val', size=32, numbers=[22])
     drawn = CalendarYearSampler(image, generator=3)
     assert drawn.years() == [2020, 2021, 2022]
     assert len(drawn) == 1
@@ -267,16 +264,16 @@ def test_calendar_year_sampler_gives_one_year_per_location(mini_flanders) -> Non
     assert {q[2].start for q in fixed} == {pd.Timestamp('2021-01-01')}
 
 
-# -- KaartbladObservationSampler ----------------------------------------------------
+# -- SheetObservationSampler ----------------------------------------------------
 
 
 def test_observations_are_every_date_of_every_tile_sheet_by_sheet(
     lambert: BVMSentinel2,
 ) -> None:
-    sampler = KaartbladObservationSampler(lambert, size=32)
+    sampler = SheetObservationSampler(lambert, size=32)
     codes = [lambert.layout.sheets[p.sheet].code for p in sampler.plans]
     assert codes == ['22/1-2', '22/5-6', '22/3-4', '22/7-8']
-    grid = KaartbladGridSampler(lambert, split=None, size=32, stride=16)
+    grid = SheetGridSampler(lambert, split=None, size=32, stride=16)
     queries = list(sampler)
     assert len(queries) == len(sampler) == 2 * len(grid)
     dates = sorted(pd.unique(lambert.index.index))
@@ -294,9 +291,9 @@ def test_observations_are_every_date_of_every_tile_sheet_by_sheet(
 
 
 def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
-    alone = KaartbladObservationSampler(lambert, size=32, stride=32)
+    alone = SheetObservationSampler(lambert, size=32, stride=32)
     ranks = [
-        KaartbladObservationSampler(lambert, size=32, stride=32, rank=r, world_size=2)
+        SheetObservationSampler(lambert, size=32, stride=32, rank=r, world_size=2)
         for r in range(2)
     ]
     assert isinstance(ranks[0], DistributedSampler)
@@ -309,23 +306,23 @@ def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
     loads = [len(sampler) for sampler in ranks]
     assert max(loads) - min(loads) <= max(p.samples for p in alone.plans)
     with pytest.raises(ValueError, match='5 ranks for 4 sheets: each rank predicts'):
-        KaartbladObservationSampler(lambert, size=32, rank=0, world_size=5)
+        SheetObservationSampler(lambert, size=32, rank=0, world_size=5)
 
 
 def test_observations_of_a_period_and_of_chosen_sheets(lambert: BVMSentinel2) -> None:
-    june = KaartbladObservationSampler(lambert, size=32, months=[6], sheets='test')
+    june = SheetObservationSampler(lambert, size=32, months=[6], sheets='test')
     assert [lambert.layout.sheets[p.sheet].code for p in june.plans] == ['22/7-8']
     assert [t.start.month for t in june.plans[0].times] == [6]
     assert june.period == 'every year, months 6'
     year = calendar_period(2021)
-    series = KaartbladObservationSampler(
+    series = SheetObservationSampler(
         lambert, size=32, sheets=['22/7-8'], periods=[year, calendar_period(2022)]
     )
     (plan,) = series.plans
     assert plan.times == (year,)
     assert len(plan.tiles_of[0]) == len(plan.tiles)
     with pytest.raises(ValueError, match=r'no imagery in the period \(2020\)'):
-        KaartbladObservationSampler(lambert, size=32, years=[2020])
+        SheetObservationSampler(lambert, size=32, years=[2020])
 
 
 def calendar_period(year: int) -> slice:
@@ -336,7 +333,7 @@ def test_prediction_samples_read_real_pixels_past_the_sheet(
     lambert: BVMSentinel2,
 ) -> None:
     dataset = lambert.for_prediction()
-    sampler = KaartbladObservationSampler(dataset, size=32, sheets='22/1-2')
+    sampler = SheetObservationSampler(dataset, size=32, sheets='22/1-2')
     for x, y, t in sampler:
         sample = dataset[x, y, t]
         assert set(sample) == {'image', 'valid', 'bounds', 'transform'}

@@ -5,8 +5,8 @@ import shapely
 from affine import Affine
 
 from torchgeo_bvm import scanline
-from torchgeo_bvm.scanline import burn_polygons, polygon_coverage
-from torchgeo_bvm.synth.bwk import tessellation
+from torchgeo_bvm.spatial.scanline import burn_polygons, polygon_coverage
+from torchgeo_bvm.synth.bvm import tessellation
 
 
 def gdal(geometries, values, transform, shape, fill=255):

@@ -5,9 +5,9 @@ from pyproj import CRS
 
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.errors import BVMValueError
-from torchgeo_bvm.fusion import SheetFusion
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.seams import SeamRates, seam_rates, tile_borders
+from torchgeo_bvm.maps.fusion import SheetFusion
+from torchgeo_bvm.maps.seams import SeamRates, seam_rates, tile_borders
+from torchgeo_bvm.spatial.pixelgrid import Grid
 
 SIZE, CLASSES = 32, 4
 

@@ -6,19 +6,16 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import box
 
-from torchgeo_bvm.sheets import (
+from torchgeo_bvm.sheets.codes import (
     KBL_NAMES,
     LEVELS,
-    PAPER_SPLIT,
     Sheet,
-    SplitScheme,
-    compare_official,
-    grid,
     iter_codes,
     kbl_numbers,
-    read_official,
     sheets,
 )
+from torchgeo_bvm.sheets.official import compare_official, grid, read_official
+from torchgeo_bvm.sheets.scheme import PAPER_SPLIT, SplitScheme
 from torchgeo_bvm.synth.kbl import LAMBERT72_ESRI_WKT, write_official_sheets
 
 # The sheet table of formats.md section 2: code -> (x-start km, y-start km, name).

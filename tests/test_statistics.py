@@ -6,9 +6,10 @@ import pytest
 from rasterio.transform import from_origin
 
 from tests.conftest import write_labels
+from torchgeo_bvm.bvm.statistics import chi_squared_distance, split_class_counts
 from torchgeo_bvm.classes import CLASS_NAMES
-from torchgeo_bvm.sheets import Sheet, SplitScheme
-from torchgeo_bvm.statistics import chi_squared_distance, split_class_counts
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.sheets.scheme import SplitScheme
 
 # The paper's Table 2 (class % per split), in class id order.
 TABLE2_TRAIN = [
@@ -174,7 +175,7 @@ def test_write_outputs(sheet22_labels, tmp_path) -> None:
 
 
 def test_median_frequency_weights() -> None:
-    from torchgeo_bvm.statistics import median_frequency_weights
+    from torchgeo_bvm.bvm.statistics import median_frequency_weights
 
     # Frequencies 0.5, 0.25, 0.25 and an absent class: median 0.25.
     assert median_frequency_weights([2, 1, 1, 0]) == [0.5, 1.0, 1.0, 0.0]

@@ -12,7 +12,7 @@ import torch
 from torchgeo.tasks import SemanticSegmentation
 
 from tests.weights import seed_imagenet_cache
-from torchgeo_bvm.tasks import (
+from torchgeo_bvm.training.tasks import (
     WEIGHTS_OVERRIDE,
     BVMSemanticSegmentation,
     quiet_lightning,

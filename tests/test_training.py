@@ -11,7 +11,7 @@ from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import SemanticSegmentation
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.datamodules import BVMDataModule
+from torchgeo_bvm.training.datamodule import BVMDataModule
 
 CONFIGS = Path(__file__).parents[1] / 'examples' / 'configs'
 UTM = 'EPSG:32631'
@@ -109,7 +109,7 @@ def test_configs_are_the_paper_setting() -> None:
         model = config['model']['init_args']
         assert (
             config['model']['class_path']
-            == 'torchgeo_bvm.tasks.BVMSemanticSegmentation'
+            == 'torchgeo_bvm.training.tasks.BVMSemanticSegmentation'
         )
         assert (model['model'], model['backbone'], model['weights']) == (
             'unet',
@@ -121,7 +121,10 @@ def test_configs_are_the_paper_setting() -> None:
         assert model['labels'] == list(CLASS_NAMES)
         assert model['ignore_index'] == IGNORE_INDEX
         data = config['data']['init_args']
-        assert config['data']['class_path'] == 'torchgeo_bvm.datamodules.BVMDataModule'
+        assert (
+            config['data']['class_path']
+            == 'torchgeo_bvm.training.datamodule.BVMDataModule'
+        )
         assert (data['bands'], data['batch_size'], data['patch_size']) == (
             bands,
             8,
@@ -159,8 +162,8 @@ def test_every_config_is_complete_and_writes_its_own_folders() -> None:
 def test_weighted_config_matches_table1() -> None:
     import yaml
 
+    from torchgeo_bvm.bvm.statistics import median_frequency_weights
     from torchgeo_bvm.classes import PAPER_PIXELS
-    from torchgeo_bvm.statistics import median_frequency_weights
 
     table1 = [PAPER_PIXELS[name] for name in CLASS_NAMES]
     config = yaml.safe_load((CONFIGS / 'bvm_all_weighted.yaml').read_text())
@@ -266,7 +269,7 @@ def test_fit_runs_unchanged_under_ddp(mini_flanders, mini_labels, tmp_path) -> N
         ),
         (
             'bvm_monthly_unet',
-            'torchgeo_bvm.tasks.BVMSemanticSegmentation',
+            'torchgeo_bvm.training.tasks.BVMSemanticSegmentation',
             'season/TOC_V2',
         ),
     ],

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING
 from .lazy import exports
 
 if TYPE_CHECKING:
-    from .bvmlayer import BVMLayer
-    from .bvmpolygons import BVMPolygons
-    from .bwk import MAPPING_VERSION, UnitMapping, map_integer_labels
-    from .callbacks import ConfusionMatrixWriter, MetricTable
+    from .bvm.labels import rasterize_bvm
+    from .bvm.layer import BVMLayer
+    from .bvm.polygons import BVMPolygons
+    from .bvm.statistics import (
+        SplitStatistics,
+        chi_squared_distance,
+        split_class_counts,
+    )
+    from .bvm.units import MAPPING_VERSION, UnitMapping, map_integer_labels
     from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
-    from .classmap import ClassMap
-    from .compare import compare_with_bvm
-    from .crs import DEFAULT_CRS, resolution_for
-    from .datamodules import BVMDataModule, TimeSeriesOptions
     from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
     from .datasets.joint import BVMSentinel2
     from .download import DownloadOptions, download
@@ -35,44 +36,46 @@ if TYPE_CHECKING:
         BVMValueError,
     )
     from .fileio import default_cache_dir
-    from .fusion import SheetFusion, plot_fused_map, write_mosaic
-    from .labels import rasterize_bvm, write_class_raster
-    from .pixelgrid import Grid
-    from .prediction import SheetPredictionWriter
-    from .samplers import (
-        CalendarYearSampler,
-        CentreTimestampSampler,
-        KaartbladGridSampler,
-        KaartbladObservationSampler,
-        KaartbladSampler,
-    )
-    from .seams import SeamRates, seam_rates
-    from .sheets import PAPER_SPLIT, Sheet, SplitScheme, compare_official, grid
-    from .statistics import SplitStatistics, chi_squared_distance, split_class_counts
-    from .tasks import BVMSemanticSegmentation
+    from .maps.compare import compare_with_bvm
+    from .maps.files import ClassMap
+    from .maps.fusion import SheetFusion, plot_fused_map, write_mosaic
+    from .maps.seams import SeamRates, seam_rates
+    from .samplers.prediction import SheetObservationSampler
+    from .samplers.sheet import SheetGridSampler, SheetSampler
+    from .samplers.temporal import CalendarYearSampler, CentreTimestampSampler
+    from .sheets.codes import Sheet
+    from .sheets.official import compare_official, grid
+    from .sheets.scheme import PAPER_SPLIT, SplitScheme
+    from .spatial.classraster import write_class_raster
+    from .spatial.crs import DEFAULT_CRS, resolution_for
+    from .spatial.pixelgrid import Grid
+    from .training.callbacks import ConfusionMatrixWriter, MetricTable
+    from .training.datamodule import BVMDataModule, TimeSeriesOptions
+    from .training.prediction import SheetPredictionWriter
+    from .training.tasks import BVMSemanticSegmentation
 
 __version__ = '0.1.0'
 
 #: The module each public name lives in.
 _HOMES: dict[str, str] = {
-    'BVMLayer': 'bvmlayer',
-    'BVMPolygons': 'bvmpolygons',
-    'MAPPING_VERSION': 'bwk',
-    'UnitMapping': 'bwk',
-    'map_integer_labels': 'bwk',
-    'ConfusionMatrixWriter': 'callbacks',
-    'MetricTable': 'callbacks',
+    'BVMLayer': 'bvm.layer',
+    'BVMPolygons': 'bvm.polygons',
+    'MAPPING_VERSION': 'bvm.units',
+    'UnitMapping': 'bvm.units',
+    'map_integer_labels': 'bvm.units',
+    'ConfusionMatrixWriter': 'training.callbacks',
+    'MetricTable': 'training.callbacks',
     'CLASS_NAMES': 'classes',
     'CLASSES': 'classes',
     'IGNORE_INDEX': 'classes',
     'NUM_CLASSES': 'classes',
     'BVMClass': 'classes',
-    'ClassMap': 'classmap',
-    'compare_with_bvm': 'compare',
-    'DEFAULT_CRS': 'crs',
-    'resolution_for': 'crs',
-    'BVMDataModule': 'datamodules',
-    'TimeSeriesOptions': 'datamodules',
+    'ClassMap': 'maps.files',
+    'compare_with_bvm': 'maps.compare',
+    'DEFAULT_CRS': 'spatial.crs',
+    'resolution_for': 'spatial.crs',
+    'BVMDataModule': 'training.datamodule',
+    'TimeSeriesOptions': 'training.datamodule',
     'BVMDataset': 'datasets',
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
@@ -86,29 +89,29 @@ _HOMES: dict[str, str] = {
     'BVMNotFoundError': 'errors',
     'BVMValueError': 'errors',
     'default_cache_dir': 'fileio',
-    'SheetFusion': 'fusion',
-    'plot_fused_map': 'fusion',
-    'write_mosaic': 'fusion',
-    'rasterize_bvm': 'labels',
-    'write_class_raster': 'labels',
-    'Grid': 'pixelgrid',
-    'SheetPredictionWriter': 'prediction',
+    'SheetFusion': 'maps.fusion',
+    'plot_fused_map': 'maps.fusion',
+    'write_mosaic': 'maps.fusion',
+    'rasterize_bvm': 'bvm.labels',
+    'write_class_raster': 'spatial.classraster',
+    'Grid': 'spatial.pixelgrid',
+    'SheetPredictionWriter': 'training.prediction',
     'CalendarYearSampler': 'samplers',
     'CentreTimestampSampler': 'samplers',
-    'KaartbladGridSampler': 'samplers',
-    'KaartbladObservationSampler': 'samplers',
-    'KaartbladSampler': 'samplers',
-    'SeamRates': 'seams',
-    'seam_rates': 'seams',
+    'SheetGridSampler': 'samplers',
+    'SheetObservationSampler': 'samplers',
+    'SheetSampler': 'samplers',
+    'SeamRates': 'maps.seams',
+    'seam_rates': 'maps.seams',
     'PAPER_SPLIT': 'sheets',
     'Sheet': 'sheets',
     'SplitScheme': 'sheets',
     'compare_official': 'sheets',
     'grid': 'sheets',
-    'SplitStatistics': 'statistics',
-    'chi_squared_distance': 'statistics',
-    'split_class_counts': 'statistics',
-    'BVMSemanticSegmentation': 'tasks',
+    'SplitStatistics': 'bvm.statistics',
+    'chi_squared_distance': 'bvm.statistics',
+    'split_class_counts': 'bvm.statistics',
+    'BVMSemanticSegmentation': 'training.tasks',
 }
 
 __all__ = [
@@ -139,15 +142,15 @@ __all__ = [
     'ConfusionMatrixWriter',
     'DownloadOptions',
     'Grid',
-    'KaartbladGridSampler',
-    'KaartbladObservationSampler',
-    'KaartbladSampler',
     'MetricTable',
     'SeamRates',
     'Sentinel2TOC',
     'Sheet',
     'SheetFusion',
+    'SheetGridSampler',
+    'SheetObservationSampler',
     'SheetPredictionWriter',
+    'SheetSampler',
     'SplitScheme',
     'SplitStatistics',
     'TimeSeriesOptions',

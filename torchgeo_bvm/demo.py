@@ -217,14 +217,15 @@ def run_demo(
     Returns:
         The measured numbers and the paths of what was made.
     """
-    from .crs import resolution_for
+    from .bvm.labels import rasterize_bvm
+    from .bvm.statistics import split_class_counts
     from .datasets.sentinel2 import Sentinel2TOC
-    from .labels import rasterize_bvm
-    from .normalization import compute_band_stats
     from .plot import plot_grid
-    from .sheets import SplitScheme, grid
-    from .statistics import split_class_counts
+    from .sheets.official import grid
+    from .sheets.scheme import SplitScheme
+    from .spatial.crs import resolution_for
     from .synth.flanders import write_mini_flanders
+    from .training.normalization import compute_band_stats
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -267,7 +268,7 @@ def run_demo(
 
     band_stats = out / 'band-stats.json'
     if not band_stats.exists():
-        from .boundary import read_boundary
+        from .sheets.boundary import read_boundary
 
         image = Sentinel2TOC(sentinel2, crs=DEMO_CRS, res=resolution_for(DEMO_CRS))
         stats = _timed(
@@ -408,9 +409,9 @@ def _fused_map_and_candidates(
     disagrees into ``comparison/``. Returns the lines describing the strongest
     candidates.
     """
-    from .classmap import SIBLING_SUFFIXES
-    from .compare import compare_with_bvm
-    from .prediction import MOSAIC
+    from .maps.compare import compare_with_bvm
+    from .maps.files import SIBLING_SUFFIXES
+    from .training.prediction import MOSAIC
 
     predictions = out / 'predictions'
     if not (predictions / MOSAIC).exists():
@@ -457,7 +458,7 @@ def labelled_area(labels: Path, crs: CRS | str | int, step: int = 10) -> BaseGeo
     from shapely.geometry import shape
 
     from .classes import IGNORE_INDEX
-    from .geometry import reproject_geometry
+    from .spatial.geometry import reproject_geometry
 
     with rasterio.open(labels) as source:
         height = max(1, source.height // step)
@@ -694,8 +695,8 @@ def _torchgeo(arguments: list[str]) -> None:
 
 def _plot_sample(config: Path, path: Path) -> None:
     """Plot one training sample of the demo's data module."""
-    from .datamodules import BVMDataModule
     from .plot import save_figure
+    from .training.datamodule import BVMDataModule
 
     settings = yaml.safe_load(config.read_text())['data']['init_args']
     datamodule = BVMDataModule(**settings)

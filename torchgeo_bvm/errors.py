@@ -39,7 +39,7 @@ Under TorchGeo's own command line (``torchgeo fit --config ...``), an error of
 the package raised while LightningCLI builds the data module reaches the user
 wrapped in jsonargparse's "Does not validate against any of the Union
 subtypes" and a chained traceback; :func:`one_line_errors_under_torchgeo` (called
-when :mod:`torchgeo_bvm.datamodules` is imported by that command) prints the
+when :mod:`torchgeo_bvm.training.datamodule` is imported by that command) prints the
 package's line instead, unless ``TORCHGEO_BVM_DEBUG=1``.
 """
 

@@ -40,7 +40,7 @@ from .fileio import atomic_path
 if TYPE_CHECKING:  # the command lines that draw maps do not import torch
     from torch import Tensor
 
-    from .pixelgrid import Grid
+    from .spatial.pixelgrid import Grid
 
 __all__ = [
     'IGNORED_LABEL',
@@ -255,7 +255,8 @@ def plot_grid(
     title's shares; sheet codes are sized to fit their sheets.
 
     Args:
-        frame: a :func:`~torchgeo_bvm.sheets.grid` frame with a ``split`` column.
+        frame: a :func:`~torchgeo_bvm.sheets.official.grid` frame with a
+            ``split`` column.
         path: the image file to write (PNG).
         title: the figure title (default: a summary of the split shares).
         data: where the data lie (in the frame's CRS), drawn hatched over the

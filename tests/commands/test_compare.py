@@ -24,8 +24,8 @@ from tests.compare_scene import (
 )
 from torchgeo_bvm.cli import main
 from torchgeo_bvm.commands import compare as command
-from torchgeo_bvm.compare import OUTPUT_NAMES
-from torchgeo_bvm.pixelgrid import Grid
+from torchgeo_bvm.maps.compare import OUTPUT_NAMES
+from torchgeo_bvm.spatial.pixelgrid import Grid
 from torchgeo_bvm.synth.classmap import write_class_map
 
 DOCS = Path(__file__).resolve().parents[2] / 'docs' / 'compare.rst'

@@ -7,7 +7,7 @@ import rasterio
 from tests.openeo_backend import Faults, LocalOpenEO
 from torchgeo_bvm.cli import main
 from torchgeo_bvm.download import MANIFEST_NAME
-from torchgeo_bvm.sheets import SplitScheme
+from torchgeo_bvm.sheets.scheme import SplitScheme
 
 DATA = Path(__file__).parents[1] / 'data' / 'openeo'
 # Nothing listens on the discard port: a dry run that connected would fail.

@@ -2,7 +2,7 @@
 
 This is how :class:`~torchgeo_bvm.datasets.BVMDataset` rasterised a window
 before its polygons were prepared into a
-:class:`~torchgeo_bvm.polygonstore.PolygonStore`: read the layer, repair it, drop
+:class:`~torchgeo_bvm.bvm.polygonstore.PolygonStore`: read the layer, repair it, drop
 empty geometries (and points or lines), sort by area (larger first, stable), reproject the vertices,
 index them in a :class:`shapely.STRtree`, and burn the polygons whose bounding
 box meets the window's, in burn order. The tests check the prepared path against
@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.datasets.bvm import BVMDataset
-from torchgeo_bvm.geometry import repair_polygons, reproject_geometry
-from torchgeo_bvm.scanline import burn_polygons
+from torchgeo_bvm.spatial.geometry import repair_polygons, reproject_geometry
+from torchgeo_bvm.spatial.scanline import burn_polygons
 
 
 class PlainPolygons:

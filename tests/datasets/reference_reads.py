@@ -21,8 +21,8 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.enums import Resampling
 
-from torchgeo_bvm.crs import pixel_size_m
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.spatial.crs import pixel_size_m
 
 
 def _sources(filepath: str, bands: tuple[str, ...]) -> tuple[list, tuple | None]:

@@ -17,11 +17,11 @@ from torchgeo.datasets import DatasetNotFoundError, RasterDataset, stack_samples
 from torchgeo.samplers import GriddedPatchSampler
 
 from tests.datasets.reference_polygons import PlainPolygons
-from torchgeo_bvm.bvmpolygons import BVMPolygons
+from torchgeo_bvm.bvm.polygons import BVMPolygons
 from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.datasets.bvm import BVMDataset, merge_label_samples
 from torchgeo_bvm.errors import BVMFileError
-from torchgeo_bvm.synth.bwk import bwkhab_frame, synthetic_bwkhab, write_bwkhab
+from torchgeo_bvm.synth.bvm import bwkhab_frame, synthetic_bwkhab, write_bwkhab
 from torchgeo_bvm.synth.kbl import LAMBERT72_ESRI_WKT
 
 X0, Y0 = 100_000.0, 200_000.0  # in Kbl8 sheet 14/5 (Lokeren)

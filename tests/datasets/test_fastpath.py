@@ -5,9 +5,9 @@ import pytest
 from torchgeo.datasets import RasterDataset
 
 from tests.joint_scene import RES, Scene, write_scene
-from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.datasets import CachedBounds, IndexArrays, Sentinel2TOC
 from torchgeo_bvm.datasets._fastpath import torchgeo_lookup
+from torchgeo_bvm.spatial.crs import resolution_for
 
 
 @pytest.fixture(scope='module')

@@ -22,20 +22,18 @@ from tests.joint_scene import (
     band_value,
     write_scene,
 )
-from torchgeo_bvm.boundary import read_boundary
 from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX
-from torchgeo_bvm.crs import resolution_for
+from torchgeo_bvm.datasets.bands import ALL_BANDS, CloudRule
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2, merge_joint_samples
-from torchgeo_bvm.datasets.sentinel2 import ALL_BANDS, CloudRule, Sentinel2TOC
+from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.plot import IGNORED_LABEL
-from torchgeo_bvm.samplers import (
-    CentreTimestampSampler,
-    KaartbladGridSampler,
-    KaartbladSampler,
-)
-from torchgeo_bvm.sheets import Sheet
-from torchgeo_bvm.synth.bwk import bwkhab_frame, write_bwkhab
+from torchgeo_bvm.samplers.sheet import SheetGridSampler, SheetSampler
+from torchgeo_bvm.samplers.temporal import CentreTimestampSampler
+from torchgeo_bvm.sheets.boundary import read_boundary
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.spatial.crs import resolution_for
+from torchgeo_bvm.synth.bvm import bwkhab_frame, write_bwkhab
 
 COLUMN, ROW = ALL_BANDS.index('B02'), ALL_BANDS.index('B03')
 
@@ -171,7 +169,7 @@ def test_no_training_crop_shows_a_labelled_pixel_of_another_split(
     dataset: BVMSentinel2,
 ) -> None:
     train = dataset.for_split('train')
-    sampler = KaartbladSampler(train, size=32, length=300, generator=11)
+    sampler = SheetSampler(train, size=32, length=300, generator=11)
     crossing = 0
     for q in sampler @ CentreTimestampSampler(train, generator=11):
         sample = train[q]
@@ -262,7 +260,7 @@ def test_geographic_crs_samples_stay_within_their_sheet(scene: Scene) -> None:
     # outside its (rotated) sheet is still mirrored at that sheet
     dataset = make(scene, crs='EPSG:4326').for_split('val')
     assert dataset.crs.to_epsg() == 4326
-    tiles = KaartbladGridSampler(dataset, split='val', size=32)
+    tiles = SheetGridSampler(dataset, split='val', size=32)
     for q in tiles @ CentreTimestampSampler(dataset, per_location=True):
         sample = dataset[q]
         assert sample['image'].shape == (11, 32, 32)
@@ -363,8 +361,8 @@ def test_label_raster_window_reads_match_torchgeo_merge(
 
     from torchgeo.datasets import RasterDataset
 
+    from torchgeo_bvm.bvm.labels import rasterize_bvm
     from torchgeo_bvm.datasets.bvm import BVMRaster
-    from torchgeo_bvm.labels import rasterize_bvm
 
     labels = labels_of(scene, 'EPSG:31370', RES)
     path = rasterize_bvm(

@@ -822,8 +822,8 @@ def test_nodata_is_never_data_when_warped(tmp_path: Path, crs: str) -> None:
 def test_one_default_grid_rule_with_the_labels(mini_flanders, tmp_path: Path) -> None:
     import warnings
 
-    from torchgeo_bvm.crs import resolution_for
     from torchgeo_bvm.datasets.bvm import BVMDataset
+    from torchgeo_bvm.spatial.crs import resolution_for
     from torchgeo_bvm.synth.flanders import write_openeo_downloads
 
     folder, manifest = mini_flanders

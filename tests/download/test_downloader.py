@@ -37,7 +37,7 @@ from torchgeo_bvm.download import (
     sheet_extent,
 )
 from torchgeo_bvm.download.downloader import _check_length, _label_bands
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 
 SHEET = Sheet.parse('22/1-2')
 APRIL_MAY = ['2022-04-01', '2022-06-01']

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 from shapely.geometry import box
 
-from torchgeo_bvm.crs import resolution_for
 from torchgeo_bvm.download.graph import (
     DownloadOptions,
     build_process_graph,
     sheet_extent,
 )
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.spatial.crs import resolution_for
 
 DATA = Path(__file__).parents[1] / 'data' / 'openeo'
 SHEET = Sheet.parse('22/1-2')

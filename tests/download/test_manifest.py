@@ -8,7 +8,7 @@ import pytest
 
 from torchgeo_bvm.download.manifest import MANIFEST_NAME, Manifest, graph_digest
 from torchgeo_bvm.download.tasks import DownloadTask
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 
 TASK = DownloadTask(Sheet.parse('22/1-2'), date(2022, 4, 1), date(2022, 6, 1))
 SETTINGS = {'collection': 'TERRASCOPE_S2_TOC_V2', 'bands': ['B02', 'SCL']}

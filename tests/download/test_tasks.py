@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from torchgeo_bvm.download.tasks import DownloadTask, output_path, plan_tasks
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 
 SHEET = Sheet.parse('22/1-2')
 

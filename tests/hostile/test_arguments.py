@@ -15,19 +15,17 @@ from typing import Any
 import pytest
 
 from tests.hostile.hostile import assert_refused, run_cli
+from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.checks import MAX_PIXELS, check_pixels
-from torchgeo_bvm.datamodules import BVMDataModule, cloud_rule_from
 from torchgeo_bvm.datasets import BVMDataset, BVMRaster, Sentinel2TOC
 from torchgeo_bvm.download import Downloader, DownloadOptions, plan_tasks
 from torchgeo_bvm.errors import BVMError
-from torchgeo_bvm.labels import rasterize_bvm
-from torchgeo_bvm.pixelgrid import Grid
-from torchgeo_bvm.samplers import (
-    CentreTimestampSampler,
-    KaartbladGridSampler,
-    KaartbladSampler,
-)
-from torchgeo_bvm.sheets import Sheet, SplitScheme, kbl_numbers
+from torchgeo_bvm.samplers.sheet import SheetGridSampler, SheetSampler
+from torchgeo_bvm.samplers.temporal import CentreTimestampSampler
+from torchgeo_bvm.sheets.codes import Sheet, kbl_numbers
+from torchgeo_bvm.sheets.scheme import SplitScheme
+from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.training.datamodule import BVMDataModule, cloud_rule_from
 
 GOOD = 'layers/good/BwkHab.shp'
 
@@ -360,20 +358,20 @@ def joint(hostile_data: Path, mini_flanders):
 @pytest.mark.parametrize(
     ('make', 'words'),
     [
-        (lambda d: KaartbladGridSampler(d, split='test', size=1), ['size=1, stride=1 cut the test sheets into', 'more than the limit of 1,000,000']),
-        (lambda d: KaartbladGridSampler(d, split='test', size=8, stride=1), ['size=8, stride=1 cut the test sheets']),
-        (lambda d: KaartbladGridSampler(d, size=0), ['size must be between 1 and 8192, got 0']),
-        (lambda d: KaartbladGridSampler(d, size=64, stride=65), ['need 1 <= stride <= size']),
-        (lambda d: KaartbladGridSampler(d, size=64, stride=0), ['stride must be at least 1, got 0']),
-        (lambda d: KaartbladGridSampler(d, size=10**6), ['size must be between 1 and 8192']),
-        (lambda d: KaartbladSampler(d, size=64, length=0), ['length must be at least 1, got 0']),
-        (lambda d: KaartbladSampler(d, size=64, length=-1), ['length must be at least 1, got -1']),
-        (lambda d: KaartbladSampler(d, size=64, length=2.5), ['length must be a whole number, got 2.5']),
-        (lambda d: KaartbladSampler(d, size=-64), ['size must be between 1 and 8192, got -64']),
-        (lambda d: KaartbladSampler(d, size=64, generator=-1), ['generator must be between 0 and']),
+        (lambda d: SheetGridSampler(d, split='test', size=1), ['size=1, stride=1 cut the test sheets into', 'more than the limit of 1,000,000']),
+        (lambda d: SheetGridSampler(d, split='test', size=8, stride=1), ['size=8, stride=1 cut the test sheets']),
+        (lambda d: SheetGridSampler(d, size=0), ['size must be between 1 and 8192, got 0']),
+        (lambda d: SheetGridSampler(d, size=64, stride=65), ['need 1 <= stride <= size']),
+        (lambda d: SheetGridSampler(d, size=64, stride=0), ['stride must be at least 1, got 0']),
+        (lambda d: SheetGridSampler(d, size=10**6), ['size must be between 1 and 8192']),
+        (lambda d: SheetSampler(d, size=64, length=0), ['length must be at least 1, got 0']),
+        (lambda d: SheetSampler(d, size=64, length=-1), ['length must be at least 1, got -1']),
+        (lambda d: SheetSampler(d, size=64, length=2.5), ['length must be a whole number, got 2.5']),
+        (lambda d: SheetSampler(d, size=-64), ['size must be between 1 and 8192, got -64']),
+        (lambda d: SheetSampler(d, size=64, generator=-1), ['generator must be between 0 and']),
         (lambda d: CentreTimestampSampler(d, generator=-1), ['generator must be between 0 and']),
         (lambda d: CentreTimestampSampler(d, per_location=True, seed=-2), ['seed must be between 0 and']),
-        (lambda d: KaartbladSampler(d, split='tarin'), ["unknown split 'tarin': the scheme has train, val, test"]),
+        (lambda d: SheetSampler(d, split='tarin'), ["unknown split 'tarin': the scheme has train, val, test"]),
     ],
 )  # fmt: skip
 def test_samplers_refuse_sizes_that_would_loop_or_explode(

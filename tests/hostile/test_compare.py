@@ -20,7 +20,7 @@ from tests.hostile.hostile import (
     snapshot,
     staging_left,
 )
-from torchgeo_bvm.compare import OUTPUT_NAMES
+from torchgeo_bvm.maps.compare import OUTPUT_NAMES
 
 COMPARE = ('compare', '--no-confidence', '--quiet')
 GOOD = 'layers/good/BwkHab.shp'

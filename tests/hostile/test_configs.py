@@ -1,7 +1,7 @@
 """YAML configurations of ``torchgeo fit/test/predict`` with wrong types or values.
 
 A wrong type stops jsonargparse's parser (exit status 2, the key and value
-named); a wrong value stops :class:`~torchgeo_bvm.datamodules.BVMDataModule`
+named); a wrong value stops :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`
 before it reads anything, and under the ``torchgeo`` command that error is one
 line, not jsonargparse's "Does not validate against any of the Union subtypes"
 with two chained tracebacks.
@@ -30,7 +30,7 @@ def _config(mini_flanders, hostile_data: Path, folder: Path, **data: Any) -> Pat
             'init_args': {'model': 'fcn', 'in_channels': 3, 'num_classes': 14},
         },
         'data': {
-            'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
+            'class_path': 'torchgeo_bvm.training.datamodule.BVMDataModule',
             'init_args': {
                 'sentinel2_paths': str(root / 'TOC_V2'),
                 'bvm_paths': str(hostile_data / 'labels.tif'),

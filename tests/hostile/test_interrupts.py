@@ -213,7 +213,7 @@ def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump({
         'model': {'class_path': 'torchgeo.tasks.SemanticSegmentation',
                   'init_args': {'model': 'fcn', 'in_channels': 3, 'num_classes': 14}},
-        'data': {'class_path': 'torchgeo_bvm.datamodules.BVMDataModule',
+        'data': {'class_path': 'torchgeo_bvm.training.datamodule.BVMDataModule',
                  'init_args': {'sentinel2_paths': str(folder / 'TOC_V2'),
                                'bvm_paths': str(hostile_data / 'labels.tif'),
                                'crs': 'EPSG:32631', 'res': 10, 'bands': 'rgb',
@@ -223,7 +223,7 @@ def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
                                'predict_years': [2020]}},
         'trainer': {'accelerator': 'cpu', 'logger': False,
                     'default_root_dir': str(tmp_path),
-                    'callbacks': [{'class_path': 'torchgeo_bvm.prediction.SheetPredictionWriter',
+                    'callbacks': [{'class_path': 'torchgeo_bvm.training.prediction.SheetPredictionWriter',
                                    'init_args': {'output_dir': str(predictions)}}]},
     }))  # fmt: skip
     torchgeo = [str(Path(sys.executable).with_name('torchgeo'))]

@@ -21,7 +21,7 @@ from tests.hostile.hostile import assert_refused, run_cli, snapshot, staging_lef
 from torchgeo_bvm.datasets import Sentinel2TOC
 from torchgeo_bvm.datasets.bands import ALL_BANDS, openeo_acquisition_path
 from torchgeo_bvm.errors import BVMError
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 
 
 def _product(mini_flanders: tuple[Path, dict[str, Any]]) -> Path:

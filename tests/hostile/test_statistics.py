@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from torchgeo_bvm.bvm.statistics import chi_squared_distance, median_frequency_weights
 from torchgeo_bvm.errors import BVMError
-from torchgeo_bvm.statistics import chi_squared_distance, median_frequency_weights
 
 GOOD = [10.0, 20.0, 30.0]
 

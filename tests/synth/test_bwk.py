@@ -11,9 +11,9 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import box
 
-from torchgeo_bvm.bwk import UnitMapping
+from torchgeo_bvm.bvm.units import UnitMapping
 from torchgeo_bvm.classes import class_by_name
-from torchgeo_bvm.synth.bwk import (
+from torchgeo_bvm.synth.bvm import (
     BWKHAB_FIELDS,
     MEAN_POLYGON_AREA,
     bwkhab_frame,

@@ -5,8 +5,8 @@ import rasterio
 
 from tests.rasters import assert_valid_cog
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
-from torchgeo_bvm.classmap import ClassMap
-from torchgeo_bvm.pixelgrid import Grid
+from torchgeo_bvm.maps.files import ClassMap
+from torchgeo_bvm.spatial.pixelgrid import Grid
 from torchgeo_bvm.synth.classmap import write_class_map
 
 

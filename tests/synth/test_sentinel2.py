@@ -7,7 +7,7 @@ from pyproj import CRS
 from rasterio.warp import transform_bounds
 
 from torchgeo_bvm.datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
-from torchgeo_bvm.sheets import KBL_CRS, Sheet
+from torchgeo_bvm.sheets.codes import KBL_CRS, Sheet
 from torchgeo_bvm.synth.sentinel2 import (
     FLANDERS_TILES,
     QUALITY_LAYERS,

@@ -19,7 +19,7 @@ from ..errors import BVMValueError
 if TYPE_CHECKING:
     from pyproj import CRS
 
-    from ..sheets import Sheet
+    from ..sheets.codes import Sheet
 
 # The parsers import what they need when called: a subcommand module imports
 # this one at start-up, and --help must not wait for pyproj or geopandas.
@@ -73,7 +73,7 @@ def parse_sheets(text: str) -> list[Sheet]:
         ValueError: for an invalid code (naming it and the expected forms) or a
             list that names no sheet.
     """
-    from ..sheets import iter_codes
+    from ..sheets.codes import iter_codes
 
     return _some(text, lambda codes: list(iter_codes(codes)))
 
@@ -89,10 +89,10 @@ def parse_kbl_numbers(text: str) -> list[int]:
 
     Raises:
         ValueError: for an invalid code, a code of a finer level such as
-            ``'22/1-2'`` (see :func:`~torchgeo_bvm.sheets.kbl_numbers`), or a list
+            ``'22/1-2'`` (see :func:`~torchgeo_bvm.sheets.codes.kbl_numbers`), or a list
             that names no sheet.
     """
-    from ..sheets import kbl_numbers
+    from ..sheets.codes import kbl_numbers
 
     return _some(text, kbl_numbers)
 

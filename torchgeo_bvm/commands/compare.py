@@ -62,8 +62,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Compare."""
-    from ..compare import compare_with_bvm, output_paths
     from ..fileio import check_output
+    from ..maps.compare import compare_with_bvm, output_paths
 
     if args.top < 0:
         raise BVMValueError(f'--top must be 0 or more, got {args.top}')

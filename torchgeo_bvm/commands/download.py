@@ -33,13 +33,13 @@ from . import Command
 from ._options import parse_crs, parse_integers, parse_sheets
 
 if TYPE_CHECKING:
-    from ..sheets import Sheet
+    from ..sheets.codes import Sheet
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..datasets.bands import BAND_MODES
     from ..download import DEFAULT_BACKEND
-    from ..sheets import SplitScheme
+    from ..sheets.scheme import SplitScheme
 
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     where = parser.add_mutually_exclusive_group(required=True)
@@ -132,7 +132,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sheets(args: argparse.Namespace) -> list[Sheet]:
-    from ..sheets import SplitScheme
+    from ..sheets.scheme import SplitScheme
 
     if args.split:
         return SplitScheme().sheets(args.split)

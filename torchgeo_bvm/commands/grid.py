@@ -22,7 +22,7 @@ _DRIVERS = {
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..sheets import LEVELS
+    from ..sheets.codes import LEVELS
 
     parser.add_argument('--level', choices=LEVELS, default='kbl', help='sheet level')
     parser.add_argument(
@@ -50,7 +50,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..errors import BVMValueError
     from ..fileio import atomic_path, check_output, check_writable_folder
     from ..plot import plot_grid
-    from ..sheets import KBL_CRS, SplitScheme, grid
+    from ..sheets.codes import KBL_CRS
+    from ..sheets.official import grid
+    from ..sheets.scheme import SplitScheme
 
     check_output(args.out, [], args.overwrite)
     driver = _DRIVERS.get(args.out.suffix.lower())

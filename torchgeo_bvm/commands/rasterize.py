@@ -49,9 +49,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Rasterise."""
+    from ..bvm.labels import rasterize_bvm
     from ..errors import BVMNotFoundError, BVMValueError
     from ..fileio import check_output, check_writable_folder
-    from ..labels import rasterize_bvm
 
     if args.like is not None and (args.crs is not None or args.res is not None):
         raise BVMValueError(

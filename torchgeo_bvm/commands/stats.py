@@ -25,7 +25,7 @@ from . import Command
 from ._options import parse_crs, parse_integers, parse_kbl_numbers, parse_res
 
 if TYPE_CHECKING:
-    from ..sheets import SplitScheme
+    from ..sheets.scheme import SplitScheme
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def load_scheme(value: str) -> SplitScheme:
         ValueError: if it is not a JSON object of strings or not a valid scheme.
     """
     from ..errors import BVMNotFoundError, BVMValueError
-    from ..sheets import SplitScheme
+    from ..sheets.scheme import SplitScheme
 
     if value == 'paper':
         return SplitScheme()
@@ -103,9 +103,9 @@ def load_scheme(value: str) -> SplitScheme:
 
 def _run(args: argparse.Namespace) -> int:
     """Compute and write the statistics."""
+    from ..bvm.statistics import STATISTICS_FILES, split_class_counts
     from ..errors import BVMNotFoundError
     from ..fileio import check_output, check_writable_folder
-    from ..statistics import STATISTICS_FILES, split_class_counts
 
     scheme = load_scheme(args.split)
     check_writable_folder(args.out)
@@ -131,13 +131,14 @@ def _band_statistics(
     # Imported here: they pull in torch and torchgeo, which --labels never needs.
     from torchgeo.datasets import DatasetNotFoundError
 
-    from ..boundary import read_boundary
-    from ..crs import resolution_for
-    from ..datamodules import cloud_rule_from
-    from ..datasets.sentinel2 import Sentinel2TOC, resolve_bands
+    from ..datasets.bands import resolve_bands
+    from ..datasets.sentinel2 import Sentinel2TOC
     from ..errors import BVMNotFoundError, BVMValueError
     from ..fileio import check_output, check_writable_folder
-    from ..normalization import compute_band_stats
+    from ..sheets.boundary import read_boundary
+    from ..spatial.crs import resolution_for
+    from ..training.datamodule import cloud_rule_from
+    from ..training.normalization import compute_band_stats
 
     if not args.sentinel2:
         raise BVMValueError(

@@ -17,8 +17,9 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from ._fastpath import CachedBounds, IndexArrays
+    from .bands import CloudRule
     from .bvm import BVMDataset, BVMRaster
-    from .sentinel2 import CloudRule, Sentinel2TOC
+    from .sentinel2 import Sentinel2TOC
 
 #: The module each public name lives in.
 _HOMES = {

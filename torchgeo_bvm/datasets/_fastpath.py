@@ -16,7 +16,7 @@ equivalent with the TorchGeo code it replaces.
 * :class:`CachedBounds` caches ``torchgeo.datasets.GeoDataset.bounds``.
 
 The one other equivalent is the draw order of
-:class:`~torchgeo_bvm.samplers.CentreTimestampSampler` (it reproduces
+:class:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler` (it reproduces
 ``RandomTimestampSampler._iter_subset``'s ``to_series().sample``): it stays with
 the sampler, since datasets never import samplers.
 """

@@ -41,10 +41,10 @@ from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from torchgeo.datasets.utils import find_files as torchgeo_find_files
 
-from ..crs import pixel_size_m, resolution_for
 from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import atomic_path, default_cache_dir
-from ..pixelgrid import Grid, nodata_is_the_only_mask
+from ..spatial.crs import pixel_size_m, resolution_for
+from ..spatial.pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
 
 __all__ = [
@@ -640,7 +640,7 @@ def default_res(
     In the file's own CRS: its own grid (Terrascope products on their 10 m
     grid, openEO files at their pixel size). In any other CRS: the file's
     ground sampling distance in metres expressed in that CRS by
-    :func:`~torchgeo_bvm.crs.resolution_for`, the rule
+    :func:`~torchgeo_bvm.spatial.crs.resolution_for`, the rule
     :class:`~torchgeo_bvm.datasets.BVMDataset` follows too, so imagery and
     labels opened in the same CRS share a resolution.
 

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import BVMValueError
-from ..sheets import Sheet
+from ..sheets.codes import Sheet
 
 __all__ = [
     'ALL_BANDS',

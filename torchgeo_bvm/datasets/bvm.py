@@ -29,17 +29,16 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..bvmlayer import BVM_LAYER as BVM_LAYER  # its old import path
-from ..bvmpolygons import BVMPolygons, LoadReport
-from ..bwk import UnitMapping
+from ..bvm.polygons import BVMPolygons, LoadReport
+from ..bvm.polygonstore import PolygonStore
+from ..bvm.units import UnitMapping
 from ..checks import check_crs, check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
-from ..crs import DEFAULT_CRS, resolution_for
 from ..errors import BVMNotFoundError
 from ..fileio import open_label_raster
-from ..pixelgrid import Grid, merge_fill
 from ..plot import class_colormap, class_legend, show_classes
-from ..polygonstore import PolygonStore
+from ..spatial.crs import DEFAULT_CRS, resolution_for
+from ..spatial.pixelgrid import Grid, merge_fill
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 
 __all__ = [
@@ -77,7 +76,7 @@ class BVMDataset(CachedBounds, VectorDataset):
       code: it is read as EPSG:31370; a file without CRS is taken as EPSG:31370
 
     Dataset classes: the 14 classes of :data:`~torchgeo_bvm.classes.CLASSES`
-    (ids 0..13), from ``EENH1`` by :class:`~torchgeo_bvm.bwk.UnitMapping` (the
+    (ids 0..13), from ``EENH1`` by :class:`~torchgeo_bvm.bvm.units.UnitMapping` (the
     shipped versioned table or your own) with ``HAB1`` as tie-breaker, or from an
     integer label column such as the paper's ``Label`` (1..14 -> 0..13, 0 ->
     :data:`~torchgeo_bvm.classes.IGNORE_INDEX`). Units that no rule maps become
@@ -95,12 +94,12 @@ class BVMDataset(CachedBounds, VectorDataset):
     re-reads the whole file for every sample, the polygons are prepared once
     (read, repaired, sorted into burn order, reprojected into the dataset CRS
     and indexed: tens of seconds for the real map) into a
-    :class:`~torchgeo_bvm.polygonstore.PolygonStore`, flat arrays in one file
+    :class:`~torchgeo_bvm.bvm.polygonstore.PolygonStore`, flat arrays in one file
     of the cache folder (:func:`~torchgeo_bvm.fileio.default_cache_dir`, or
     ``cache_dir``), which every process maps read-only: the main process and
     all DataLoader workers share one copy of the polygons (about 200 MB for the
     real map), and a later run finds it prepared and only opens it (see
-    :class:`~torchgeo_bvm.bvmpolygons.BVMPolygons`, which holds them as
+    :class:`~torchgeo_bvm.bvm.polygons.BVMPolygons`, which holds them as
     :attr:`bvm`). A sample rasterises only the polygons whose bounding box
     meets its window.
 
@@ -115,7 +114,7 @@ class BVMDataset(CachedBounds, VectorDataset):
     columns are cached in the cache folder too, while the layer is unchanged);
     the polygons are prepared (or found prepared in the cache) by :meth:`load`
     or at the first sample. Call :meth:`load` before handing the dataset to a
-    DataLoader with workers, as :class:`~torchgeo_bvm.datamodules.BVMDataModule`
+    DataLoader with workers, as :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`
     does, so that the main process prepares them; otherwise the first worker to
     need them prepares them while the others wait for it.
 
@@ -124,9 +123,9 @@ class BVMDataset(CachedBounds, VectorDataset):
             GeoParquet file, or a folder holding exactly one of them (named
             ``BwkHab`` if there are several).
         crs: CRS of the samples (default EPSG:4326, see
-            :data:`~torchgeo_bvm.crs.DEFAULT_CRS`).
+            :data:`~torchgeo_bvm.spatial.crs.DEFAULT_CRS`).
         res: resolution in units of ``crs`` (default 10 m expressed in ``crs``
-            by :func:`~torchgeo_bvm.crs.resolution_for`, the rule
+            by :func:`~torchgeo_bvm.spatial.crs.resolution_for`, the rule
             :class:`~torchgeo_bvm.datasets.Sentinel2TOC` follows too).
         transforms: a function/transform that takes a sample and returns a
             transformed version.
@@ -136,9 +135,9 @@ class BVMDataset(CachedBounds, VectorDataset):
             ``EENH1``) classified by ``mapping``, or an integer field (e.g.
             the paper's ``Label``, 1..14, 0 = no label).
         mapping: the unit -> class table (CSV path, DataFrame or
-            :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
+            :class:`~torchgeo_bvm.bvm.units.UnitMapping`; default the shipped one).
         habitat_field: the tie-breaking habitat field (rule 9 of
-            :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it
+            :mod:`torchgeo_bvm.bvm.units`); ignored when the layer lacks it and it
             is left at its default; ``None`` to disable.
         cache_dir: where the prepared polygons and label columns are cached
             (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).
@@ -334,7 +333,7 @@ class BVMDataset(CachedBounds, VectorDataset):
 
 
 class BVMRaster(CachedBounds, RasterDataset):
-    """Label rasters of the Biological Valuation Map (see :mod:`torchgeo_bvm.labels`).
+    """Label rasters of the Biological Valuation Map (:mod:`torchgeo_bvm.bvm.labels`).
 
     Reads the uint8 GeoTIFFs written by ``torchgeo-bvm rasterize`` (class ids
     0..13, nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`) as masks, with

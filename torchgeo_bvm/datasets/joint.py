@@ -27,16 +27,8 @@ from torch import Tensor
 from torchgeo.datasets import GeoDataset, IntersectionDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..boundary import FlandersMask
 from ..classes import IGNORE_INDEX
 from ..errors import BVMValueError
-from ..layout import (
-    SheetLayout,
-    SplitRegion,
-    crop_domain,
-    mirror_sources_from_extent,
-)
-from ..pixelgrid import Grid, location_seed
 from ..plot import (
     IGNORED_LABEL,
     class_legend,
@@ -45,8 +37,16 @@ from ..plot import (
     show_classes,
     stretch,
 )
-from ..scanline import row_extent, runs_to_mask
-from ..sheets import SplitScheme
+from ..sheets.boundary import FlandersMask
+from ..sheets.layout import (
+    SheetLayout,
+    SplitRegion,
+    crop_domain,
+    mirror_sources_from_extent,
+)
+from ..sheets.scheme import SplitScheme
+from ..spatial.pixelgrid import Grid, location_seed
+from ..spatial.scanline import row_extent, runs_to_mask
 from ._fastpath import CachedBounds
 from .bands import FALSE_COLOUR_BANDS, TRUE_COLOUR_BANDS
 from .sentinel2 import Sentinel2TOC
@@ -128,8 +128,8 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     Terrascope (VITO); the labels are the Biological Valuation Map of Flanders
     (Biologische Waarderingskaart, INBO) mapped to the 14 classes of Li et al.
     (see :mod:`torchgeo_bvm.classes`). Both are joined in the imagery dataset's CRS
-    (EPSG:4326 by default in :class:`~torchgeo_bvm.datamodules.BVMDataModule`, as
-    in the paper) on the imagery's pixel grid: windows are snapped to it, so data
+    (EPSG:4326 by default in :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`,
+    as in the paper) on the imagery's pixel grid: windows are snapped to it, so data
     already on that grid is never resampled.
 
     A sample is a dictionary with
@@ -154,9 +154,9 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     **Sheets and mirroring.** The sheet of a window is the sheet of the split
     scheme (restricted to ``split`` when given) that contains the window's centre
     pixel, else the one overlapping it most
-    (:meth:`~torchgeo_bvm.layout.SheetLayout.find`). Pixels of the window outside
+    (:meth:`~torchgeo_bvm.sheets.layout.SheetLayout.find`). Pixels of the window outside
     that sheet take the value of the sheet pixel reflected across the sheet's edge
-    (:func:`~torchgeo_bvm.layout.mirror_sources_from_extent`, ``numpy.pad``
+    (:func:`~torchgeo_bvm.sheets.layout.mirror_sources_from_extent`, ``numpy.pad``
     'reflect' semantics) and are labelled ``IGNORE_INDEX``; the read is
     clipped to what the reflection needs, so no pixel of a neighbouring sheet
     reaches the sample. Inside the sheet, pixels outside Flanders keep their real

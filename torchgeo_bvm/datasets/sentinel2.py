@@ -51,10 +51,10 @@ from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..checks import check_count, check_crs, check_numbers, check_resolution
-from ..crs import pixel_size_m
 from ..errors import BVMValueError
-from ..pixelgrid import Grid
 from ..plot import display_bands, stretch
+from ..spatial.crs import pixel_size_m
+from ..spatial.pixelgrid import Grid
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from ._products import (
     FileInfo,
@@ -67,25 +67,12 @@ from ._products import (
     list_files,
     open_files_capacity,
 )
-
-# The catalogue keeps its old import path here (``X as X`` re-exports).
 from .bands import (
-    ALL_BANDS as ALL_BANDS,
-    BAND_MODES as BAND_MODES,
+    ALL_BANDS,
     FALSE_COLOUR_BANDS,
-    NATIVE_RESOLUTION as NATIVE_RESOLUTION,
-    PAPER_CLOUD_RULE as PAPER_CLOUD_RULE,
-    REFLECTANCE_SCALE as REFLECTANCE_SCALE,
-    RGB_BANDS as RGB_BANDS,
-    RGNIR_BANDS as RGNIR_BANDS,
-    SCL_BAND as SCL_BAND,
-    SCL_CLASSES as SCL_CLASSES,
     TRUE_COLOUR_BANDS,
-    CloudRule as CloudRule,
-    dilate as dilate,
-    openeo_acquisition_path as openeo_acquisition_path,
-    openeo_composite_path as openeo_composite_path,
-    resolve_bands as resolve_bands,
+    CloudRule,
+    resolve_bands,
 )
 from .series import (
     DATE_PAD,
@@ -156,7 +143,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
     as a single date is, one windowed read per file where the window lies on
     its pixels. Query a calendar year with
     :func:`~torchgeo_bvm.datasets.series.calendar_year`, or sample with
-    :class:`~torchgeo_bvm.samplers.CalendarYearSampler`.
+    :class:`~torchgeo_bvm.samplers.temporal.CalendarYearSampler`.
 
     Data source and citation: Terrascope (https://terrascope.be), operated by VITO
     on behalf of the Belgian Science Policy Office (BELSPO); acknowledge
@@ -171,7 +158,7 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         res: resolution in units of ``crs``. Default: the first file's own
             grid in its own CRS (10 m for Terrascope products); in another CRS,
             its ground sampling distance in metres expressed in ``crs`` by
-            :func:`~torchgeo_bvm.crs.resolution_for`, the rule of
+            :func:`~torchgeo_bvm.spatial.crs.resolution_for`, the rule of
             :class:`~torchgeo_bvm.datasets.BVMDataset` too (in EPSG:4326, 10 m
             at the centre of Flanders: x and y differ in degrees).
         bands: band names or a mode of :data:`BAND_MODES` (default all 11).

@@ -34,7 +34,7 @@ Process graph:
   dates per sheet and year (most of them cloudy); the composite holds 12, so
   6 to 12 times fewer files and bytes, and the cloud masking has been done.
 * ``resample_spatial`` onto EPSG:4326 at the resolution equivalent to 10 m at
-  the centre of Flanders (:func:`torchgeo_bvm.crs.resolution_for`), with
+  the centre of Flanders (:func:`torchgeo_bvm.spatial.crs.resolution_for`), with
   nearest-neighbour sampling (``SCL`` is categorical): the package intersects
   imagery and labels in EPSG:4326 by default, so reading never has to warp.
   ``crs=None`` keeps the backend's native grid (UTM 31N, 10 m) instead; any

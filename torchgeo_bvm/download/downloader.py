@@ -27,7 +27,7 @@ from urllib3.util import Retry
 from ..checks import check_count, check_positive
 from ..errors import BVMError, BVMValueError
 from ..fileio import atomic_path
-from ..sheets import Sheet
+from ..sheets.codes import Sheet
 from . import DEFAULT_BACKEND
 from .graph import DownloadOptions, build_process_graph
 from .manifest import Manifest, graph_digest

@@ -14,10 +14,10 @@ import numpy as np
 from openeo.rest.datacube import DataCube
 from pyproj import CRS
 
-from ..crs import DEFAULT_CRS, resolution_for
 from ..datasets.bands import ALL_BANDS, SCL_BAND, resolve_bands
 from ..errors import BVMValueError
-from ..sheets import Sheet
+from ..sheets.codes import Sheet
+from ..spatial.crs import DEFAULT_CRS, resolution_for
 
 __all__ = [
     'COLLECTION',

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..datasets.bands import openeo_acquisition_path, openeo_composite_path
 from ..errors import BVMValueError
-from ..sheets import Sheet
+from ..sheets.codes import Sheet
 
 __all__ = ['DownloadTask', 'output_path', 'plan_tasks']
 

@@ -1,8 +1,8 @@
-"""Write class maps in the fused-map format (see :mod:`torchgeo_bvm.classmap`).
+"""Write class maps in the fused-map format (see :mod:`torchgeo_bvm.maps.files`).
 
 A map is ``<name>.tif`` (uint8 class ids 0..13, 255 where there is no class; a
 COG with colour table and class names, as
-:func:`~torchgeo_bvm.labels.write_class_raster` writes it) with
+:func:`~torchgeo_bvm.spatial.classraster.write_class_raster` writes it) with
 ``<name>_confidence.tif`` (uint8 0..250, 255 = nodata) and optionally
 ``<name>_count.tif`` (uint8 clear observations) on the same grid. Arrays or
 block functions can be given, so maps of all of Flanders are written with
@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from ..classes import IGNORE_INDEX
-from ..cog import BlockSource, write_cog
-from ..labels import write_class_raster
-from ..pixelgrid import Grid
+from ..spatial.classraster import write_class_raster
+from ..spatial.cog import BlockSource, write_cog
+from ..spatial.pixelgrid import Grid
 
 __all__ = ['write_class_map']
 
@@ -49,7 +49,7 @@ def write_class_map(
             writes no confidence raster.
         count: uint8 observation counts, or a block function; None writes none.
         block_size: pixels per block side when calling block functions (a
-            multiple of :data:`~torchgeo_bvm.cog.COG_BLOCK_SIZE`).
+            multiple of :data:`~torchgeo_bvm.spatial.cog.COG_BLOCK_SIZE`).
         progress: show progress bars.
 
     Returns:

@@ -18,7 +18,7 @@ import numpy as np
 from shapely.geometry import Polygon, mapping
 
 from ..fileio import atomic_path
-from ..sheets import KBL_WIDTH, Level, Sheet, sheets
+from ..sheets.codes import KBL_WIDTH, Level, Sheet, sheets
 
 __all__ = ['LAMBERT72_ESRI_WKT', 'OFFICIAL_DBF_DATE', 'write_official_sheets']
 

@@ -32,7 +32,6 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ..crs import DEFAULT_CRS, UTM31N
 from ..datasets.bands import (
     ALL_BANDS,
     NATIVE_RESOLUTION,
@@ -42,7 +41,8 @@ from ..datasets.bands import (
 )
 from ..errors import BVMValueError
 from ..fileio import atomic_path
-from ..sheets import KBL_CRS, Sheet
+from ..sheets.codes import KBL_CRS, Sheet
+from ..spatial.crs import DEFAULT_CRS, UTM31N
 from .noise import Clouds, wave_field
 
 __all__ = [

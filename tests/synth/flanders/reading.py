@@ -7,9 +7,9 @@ import numpy as np
 from pyproj import CRS
 from rasterio.transform import from_origin
 
-from torchgeo_bvm.crs import LAMBERT72
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.spatial.crs import LAMBERT72
 from torchgeo_bvm.synth.flanders import SIZES
 
 TINY = SIZES['tiny']

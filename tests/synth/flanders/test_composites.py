@@ -7,7 +7,7 @@ from pyproj import Transformer
 from tests.synth.flanders.reading import TINY
 from torchgeo_bvm.datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
 from torchgeo_bvm.download.graph import sheet_extent
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.synth.flanders.composites import (
     COMPOSITE_NODATA,
     MonthStack,

@@ -11,10 +11,10 @@ from shapely.geometry.base import BaseGeometry
 
 from tests.synth.flanders.reading import TINY
 from torchgeo_bvm.classes import IGNORE_INDEX
-from torchgeo_bvm.crs import LAMBERT72, UTM31N
 from torchgeo_bvm.datasets.bands import ALL_BANDS
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.geometry import reproject_geometry
+from torchgeo_bvm.spatial.crs import LAMBERT72, UTM31N
+from torchgeo_bvm.spatial.geometry import reproject_geometry
 from torchgeo_bvm.synth.flanders.geometry import blob
 from torchgeo_bvm.synth.flanders.imagery import (
     FINE,

@@ -6,9 +6,9 @@ import pytest
 from pyproj import CRS
 
 from tests.synth.flanders.reading import bvm_dataset
-from torchgeo_bvm.bwk import UnitMapping
+from torchgeo_bvm.bvm.units import UnitMapping
 from torchgeo_bvm.classes import class_by_name
-from torchgeo_bvm.synth.bwk import BWKHAB_FIELDS
+from torchgeo_bvm.synth.bvm import BWKHAB_FIELDS
 from torchgeo_bvm.synth.flanders.kinds import KINDS
 
 

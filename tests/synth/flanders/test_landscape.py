@@ -7,13 +7,11 @@ import shapely
 from shapely.geometry import box
 
 from tests.synth.flanders.reading import TINY, region_classes
-from torchgeo_bvm.boundary import read_boundary
 from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, class_by_name
-from torchgeo_bvm.sheets import (
-    Sheet,
-    SplitScheme,
-    read_official,
-)
+from torchgeo_bvm.sheets.boundary import read_boundary
+from torchgeo_bvm.sheets.codes import Sheet
+from torchgeo_bvm.sheets.official import read_official
+from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.synth.flanders import (
     TARGET_SHARES,
 )

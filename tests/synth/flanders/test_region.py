@@ -3,7 +3,7 @@ from itertools import pairwise
 
 import pytest
 
-from torchgeo_bvm.sheets import Sheet
+from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.synth.flanders import (
     DATES,
     DEFAULT_SIZE,

@@ -14,8 +14,8 @@ from rasterio.transform import from_origin
 
 from tests.synth.flanders.reading import bvm_dataset
 from torchgeo_bvm.classes import class_by_name
-from torchgeo_bvm.crs import UTM31N
 from torchgeo_bvm.datasets.bands import ALL_BANDS
+from torchgeo_bvm.spatial.crs import UTM31N
 from torchgeo_bvm.synth.flanders import (
     MANIFEST_NAME,
     SEASON_DATES,

@@ -7,8 +7,8 @@ from rasterio.transform import from_origin
 
 from tests.synth.flanders.reading import bvm_dataset, date_sample
 from torchgeo_bvm.classes import class_by_name
-from torchgeo_bvm.crs import UTM31N
 from torchgeo_bvm.datasets.bands import ALL_BANDS
+from torchgeo_bvm.spatial.crs import UTM31N
 from torchgeo_bvm.synth.flanders.kinds import KIND
 from torchgeo_bvm.synth.flanders.spectra import (
     CROP_SHARES,

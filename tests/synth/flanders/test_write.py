@@ -8,11 +8,8 @@ import rasterio
 from shapely.geometry import Polygon
 
 from tests.synth.flanders.reading import TINY
-from torchgeo_bvm.sheets import (
-    LEVELS,
-    compare_official,
-    read_official,
-)
+from torchgeo_bvm.sheets.codes import LEVELS
+from torchgeo_bvm.sheets.official import compare_official, read_official
 from torchgeo_bvm.synth.flanders import (
     DBF_DATE,
     MANIFEST_NAME,

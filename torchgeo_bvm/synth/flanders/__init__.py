@@ -4,7 +4,7 @@
 of sheet 22 (Gent), so that the whole pipeline can run on a fresh machine:
 
 * ``bvm/BwkHab.shp``: a BVM layer with every field of INBO's ``BwkHab``
-  (:func:`torchgeo_bvm.synth.bwk.write_bwkhab`), mapping units drawn so that
+  (:func:`torchgeo_bvm.synth.bvm.write_bwkhab`), mapping units drawn so that
   all 14 classes occur with shares like the paper's Table 1 (the rare classes
   raised to at least :data:`RARE_FLOOR` of the area so that their metrics are
   defined), polygons of realistic shapes and sizes: patchworks of fields in

@@ -50,8 +50,8 @@ from rasterio.warp import transform_bounds
 
 from ...datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
 from ...download.graph import VALID_SCL, sheet_extent
-from ...pixelgrid import Grid
-from ...sheets import Sheet
+from ...sheets.codes import Sheet
+from ...spatial.pixelgrid import Grid
 from ..sentinel2 import TERRASCOPE_NODATA, write_openeo_composite
 
 __all__ = [

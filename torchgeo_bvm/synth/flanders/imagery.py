@@ -1,7 +1,7 @@
 """Rasterising mini-Flanders: the class map, and the surface on each date.
 
 The polygons are burnt with the package's scanline rule
-(:mod:`torchgeo_bvm.scanline`: a pixel belongs to a polygon when its centre
+(:mod:`torchgeo_bvm.spatial.scanline`: a pixel belongs to a polygon when its centre
 lies inside, later polygons over earlier ones, as GDAL burns), the smaller
 polygon on top as :class:`~torchgeo_bvm.datasets.bvm.BVMDataset` burns them.
 The surface is rendered at 5 m and averaged to 10 m, so pixels on polygon
@@ -22,11 +22,11 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 
 from ...classes import IGNORE_INDEX
-from ...crs import LAMBERT72, UTM31N
 from ...datasets.bands import ALL_BANDS
-from ...geometry import reproject_geometry
-from ...pixelgrid import Grid
-from ...scanline import burn_polygons, pixel_runs
+from ...spatial.crs import LAMBERT72, UTM31N
+from ...spatial.geometry import reproject_geometry
+from ...spatial.pixelgrid import Grid
+from ...spatial.scanline import burn_polygons, pixel_runs
 from ..noise import gaussian_field, seeded_rng
 from .kinds import KIND, KIND_NAMES
 from .landscape import World
@@ -238,7 +238,7 @@ def surface(
 
     Returns:
         Reflectance x 10000 ``(bands, rows, cols)`` in the order of
-        :data:`~torchgeo_bvm.datasets.sentinel2.ALL_BANDS`.
+        :data:`~torchgeo_bvm.datasets.bands.ALL_BANDS`.
     """
     rng = seeded_rng(seed, 20 + date_index)
     spectra = polygon_spectra(world.kinds, traits, date_index, rng)
@@ -265,7 +265,7 @@ def render(
 
     Returns:
         Reflectance x 10000 ``(bands, rows, cols)`` in the order of
-        :data:`~torchgeo_bvm.datasets.sentinel2.ALL_BANDS`.
+        :data:`~torchgeo_bvm.datasets.bands.ALL_BANDS`.
     """
     table = np.vstack([spectra, BACKGROUND_SPECTRUM]).astype(np.float32)  # id -1
     values = table[mixes.parts]

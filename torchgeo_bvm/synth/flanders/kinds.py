@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 from numpy.typing import NDArray
 
-from ..bwk import bwkhab_frame
+from ..bvm import bwkhab_frame
 from ..noise import seeded_rng
 
 __all__ = ['EVALUATION', 'HABITATS', 'KIND', 'KINDS', 'KIND_NAMES', 'bvm_frame']
@@ -98,7 +98,7 @@ def bvm_frame(
         seed: the scene's seed.
 
     Returns:
-        The layer (see :func:`torchgeo_bvm.synth.bwk.bwkhab_frame`).
+        The layer (see :func:`torchgeo_bvm.synth.bvm.bwkhab_frame`).
     """
     rng = seeded_rng(seed, 5)
     n = len(geometries)

@@ -22,7 +22,7 @@ from shapely.geometry import LineString, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
-from ..bwk import tessellation
+from ..bvm import tessellation
 from ..noise import MapField, seeded_rng
 from .geometry import (
     blob,

@@ -30,11 +30,11 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.warp import Resampling, reproject, transform_bounds
 
-from ...crs import DEFAULT_CRS, resolution_for
 from ...datasets.bands import ALL_BANDS, SCL_BAND
 from ...download.graph import VALID_SCL
-from ...pixelgrid import Grid
-from ...sheets import Sheet
+from ...sheets.codes import Sheet
+from ...spatial.crs import DEFAULT_CRS, resolution_for
+from ...spatial.pixelgrid import Grid
 from ..sentinel2 import (
     TERRASCOPE_NODATA,
     write_openeo_acquisition,

@@ -23,11 +23,11 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from ...classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from ...crs import LAMBERT72, UTM31N
 from ...datasets.bands import ALL_BANDS
 from ...fileio import atomic_path
 from ...plot import map_axes
-from ...sheets import sheets
+from ...sheets.codes import sheets
+from ...spatial.crs import LAMBERT72, UTM31N
 from ..sentinel2 import TERRASCOPE_NODATA
 from .region import MiniFlandersSize
 
@@ -57,7 +57,7 @@ def plot_overview(
         classes: its class map at 10 m (EPSG:31370).
         flanders: the Flanders boundary, drawn dashed.
         reflectance: one date's reflectance ``(bands, rows, cols)`` in the
-            order of :data:`~torchgeo_bvm.datasets.sentinel2.ALL_BANDS`.
+            order of :data:`~torchgeo_bvm.datasets.bands.ALL_BANDS`.
         bounds: its bounds in EPSG:32631.
         date: its date.
     """

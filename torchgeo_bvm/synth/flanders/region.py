@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from shapely.geometry import box
 
 from ...classes import PAPER_PERCENT
-from ...sheets import Sheet, sheets
+from ...sheets.codes import Sheet, sheets
 
 __all__ = [
     'CENTRE',

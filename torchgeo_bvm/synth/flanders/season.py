@@ -73,11 +73,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...crs import UTM31N
 from ...datasets.bands import ALL_BANDS
 from ...download.graph import VALID_SCL
-from ...pixelgrid import Grid
-from ...sheets import Sheet
+from ...sheets.codes import Sheet
+from ...spatial.crs import UTM31N
+from ...spatial.pixelgrid import Grid
 from ..noise import seeded_rng
 from ..sentinel2 import native_layers, write_terrascope_product
 from .composites import (

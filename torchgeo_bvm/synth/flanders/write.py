@@ -15,14 +15,14 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
-from ...bwk import UnitMapping
+from ...bvm.units import UnitMapping
 from ...classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from ...crs import LAMBERT72, UTM31N
 from ...datasets.bands import ALL_BANDS
 from ...errors import BVMValueError
 from ...fileio import atomic_path
-from ...sheets import LEVELS, sheets
-from ..bwk import write_bwkhab
+from ...sheets.codes import LEVELS, sheets
+from ...spatial.crs import LAMBERT72, UTM31N
+from ..bvm import write_bwkhab
 from ..kbl import LAMBERT72_ESRI_WKT, write_official_sheets
 from ..sentinel2 import write_terrascope_product
 from .geometry import clean

@@ -58,8 +58,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, class_by_name
-from .errors import BVMNotFoundError, BVMValueError
+from ..classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, class_by_name
+from ..errors import BVMNotFoundError, BVMValueError
 
 __all__ = [
     'MAPPING_FILE',

@@ -34,7 +34,8 @@ second rasterisation whose pixels may differ where a pixel centre lies on an
 edge. The flat arrays serve any grid, are prepared once per layer and CRS, and
 give the very pixels of the shapely path.
 
-The window's outlines come out exactly as :meth:`torchgeo_bvm.scanline.Outlines.of`
+The window's outlines come out exactly as
+:meth:`torchgeo_bvm.spatial.scanline.Outlines.of`
 makes them from the shapely polygons the same query finds in a
 :class:`shapely.STRtree` (every polygon whose bounding box meets the window's,
 in burn order), so the fill is bit for bit the same.
@@ -55,8 +56,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from .fileio import atomic_path
-from .scanline import Outlines, is_simple_polygon
+from ..fileio import atomic_path
+from ..spatial.scanline import Outlines, is_simple_polygon
 
 __all__ = ['PolygonStore', 'StoreInfo']
 

@@ -5,8 +5,8 @@ INBO publishes the ``BwkHab`` layer as a shapefile (also zipped as
 :class:`BVMLayer` finds the layer in any of these (or in a folder holding one of
 them), reads its description without reading the features, and reads columns,
 geometries and class labels on request. Labels come from ``EENH1`` through
-:class:`~torchgeo_bvm.bwk.UnitMapping` with ``HAB1`` as tie-breaker, or from an
-integer label column (:func:`~torchgeo_bvm.bwk.map_integer_labels`).
+:class:`~torchgeo_bvm.bvm.units.UnitMapping` with ``HAB1`` as tie-breaker, or from an
+integer label column (:func:`~torchgeo_bvm.bvm.units.map_integer_labels`).
 
 Nothing is reinterpreted silently: an empty, truncated or unreadable file, a
 layer without features or without polygons, coordinates that cannot be in the
@@ -19,14 +19,14 @@ A layer opened with a cache folder keeps the columns it reads there (as codes
 into their distinct values), so reading them again, while the layer's files are
 unchanged, reads no ``.dbf``: for the real map reading two text columns is most
 of a warm start. What is derived from a layer and cached (the columns here, the
-prepared polygons of :class:`~torchgeo_bvm.bvmpolygons.BVMPolygons`) is named by
+prepared polygons of :class:`~torchgeo_bvm.bvm.polygons.BVMPolygons`) is named by
 :meth:`BVMLayer.cache_name` and records the layer's
 :attr:`BVMLayer.fingerprint`, taken when it was opened, so a changed file is
 read again.
 
-:class:`~torchgeo_bvm.bvmpolygons.BVMPolygons` (the polygons that
+:class:`~torchgeo_bvm.bvm.polygons.BVMPolygons` (the polygons that
 :class:`~torchgeo_bvm.datasets.BVMDataset` and ``torchgeo-bvm rasterize``
-rasterise) and :mod:`torchgeo_bvm.compare` (the BVM against a class map) read
+rasterise) and :mod:`torchgeo_bvm.maps.compare` (the BVM against a class map) read
 the layer through this module, so they see the same polygons with the same
 classes; it needs neither torch nor TorchGeo.
 """
@@ -53,11 +53,11 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from .bwk import MappingResult, UnitMapping, map_integer_labels
-from .crs import LAMBERT72, is_lambert72
-from .errors import BVMFileError, BVMNotFoundError, BVMValueError
-from .fileio import VECTOR_SUFFIXES, atomic_path, find_files, fingerprint
-from .geometry import reproject_bounds
+from ..errors import BVMFileError, BVMNotFoundError, BVMValueError
+from ..fileio import VECTOR_SUFFIXES, atomic_path, find_files, fingerprint
+from ..spatial.crs import LAMBERT72, is_lambert72
+from ..spatial.geometry import reproject_bounds
+from .units import MappingResult, UnitMapping, map_integer_labels
 
 __all__ = ['BVM_LAYER', 'FLANDERS_EXTENT', 'BVMLayer', 'LayerInfo', 'LayerLabels']
 
@@ -335,7 +335,7 @@ class BVMLayer:
         """The class id of every feature.
 
         Values no rule maps are counted in the result (see
-        :meth:`~torchgeo_bvm.bwk.MappingResult.warn`); a column none of whose
+        :meth:`~torchgeo_bvm.bvm.units.MappingResult.warn`); a column none of whose
         values maps is refused as the wrong column.
 
         Args:
@@ -343,10 +343,10 @@ class BVMLayer:
                 ``mapping``, or an integer field (e.g. the paper's ``Label``,
                 1..14, 0 = no label).
             mapping: the unit -> class table (CSV path, DataFrame or
-                :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
+                :class:`~torchgeo_bvm.bvm.units.UnitMapping`; default the shipped one).
             habitat_field: the tie-breaking habitat field (rule 9 of
-                :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it is
-                left at its default; ``None`` to disable.
+                :mod:`torchgeo_bvm.bvm.units`); ignored when the layer lacks it and
+                it is left at its default; ``None`` to disable.
 
         Returns:
             The labels, in file order.

@@ -1,6 +1,6 @@
 """Class distributions of the dataset splits (the paper's Tables 1 and 2).
 
-Counts are taken from a label raster (see :mod:`torchgeo_bvm.labels`), so they are
+Counts are taken from a label raster (see :mod:`torchgeo_bvm.bvm.labels`), so they are
 fast at full Flanders scale: the raster is read block by block, each pixel is
 assigned to the split whose sheet contains its centre, and the pairs
 (split, class) are counted with one :func:`numpy.bincount` per block.
@@ -26,15 +26,16 @@ from numpy.typing import NDArray
 from shapely.geometry import box
 from tqdm import tqdm
 
-from .checks import check_positive
-from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
-from .errors import BVMFileError, BVMNotFoundError, BVMValueError
-from .fileio import atomic_paths, open_label_raster
-from .geometry import reproject_geometry
-from .pixelgrid import Grid
-from .plot import save_figure
-from .scanline import burn_polygons
-from .sheets import KBL_CRS, SplitScheme
+from ..checks import check_positive
+from ..classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
+from ..errors import BVMFileError, BVMNotFoundError, BVMValueError
+from ..fileio import atomic_paths, open_label_raster
+from ..plot import save_figure
+from ..sheets.codes import KBL_CRS
+from ..sheets.scheme import SplitScheme
+from ..spatial.geometry import reproject_geometry
+from ..spatial.pixelgrid import Grid
+from ..spatial.scanline import burn_polygons
 
 __all__ = [
     'STATISTICS_FILES',

@@ -47,9 +47,9 @@ from rasterio.io import DatasetReader
 from rasterio.windows import Window
 from shapely import STRtree
 
-from .classes import IGNORE_INDEX
-from .errors import BVMFileError, BVMValueError
-from .pixelgrid import Grid
+from ..classes import IGNORE_INDEX
+from ..errors import BVMFileError, BVMValueError
+from ..spatial.pixelgrid import Grid
 
 __all__ = [
     'CONFIDENCE_SCALE',

@@ -38,32 +38,29 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
-from .classes import IGNORE_INDEX
-from .crs import is_lambert72, resolution_for, to_lambert72
-from .errors import BVMNotFoundError, BVMValueError
-
-# The cache folder's home is fileio; its old import path here still works.
-from .fileio import (
+from ..classes import IGNORE_INDEX
+from ..errors import BVMNotFoundError, BVMValueError
+from ..fileio import (
     RASTER_SUFFIXES,
     VECTOR_SUFFIXES,
     atomic_path,
-    default_cache_dir as default_cache_dir,
+    default_cache_dir,
     find_files,
 )
-from .geometry import polygonal, reproject_geometry
-from .pixelgrid import Grid
-from .scanline import pixel_runs, polygon_coverage, runs_to_mask
-from .sheets import KBL_CRS
+from ..spatial.crs import is_lambert72, resolution_for, to_lambert72
+from ..spatial.geometry import polygonal, reproject_geometry
+from ..spatial.pixelgrid import Grid
+from ..spatial.scanline import pixel_runs, polygon_coverage, runs_to_mask
+from .codes import KBL_CRS
 
 __all__ = [
     'FlandersMask',
-    'default_cache_dir',
     'flanders_from_labels',
     'read_boundary',
 ]
 
 #: Bumped whenever the way the coverage is computed changes (invalidates caches).
-_CACHE_VERSION = 2  # 2: pixel rule of torchgeo_bvm.scanline
+_CACHE_VERSION = 2  # 2: pixel rule of torchgeo_bvm.spatial.scanline
 
 
 def read_boundary(path: str | Path) -> Polygon | MultiPolygon:
@@ -130,7 +127,7 @@ def _scanline_coverage(
 
     ``rasterio.features.rasterize`` converts every coordinate to a Python tuple on
     its way to GDAL: 20 s for the real map's 11 million vertices; the numpy
-    scanline runs of :func:`torchgeo_bvm.scanline.pixel_runs` are used instead,
+    scanline runs of :func:`torchgeo_bvm.spatial.scanline.pixel_runs` are used instead,
     in chunks that bound the memory of the crossings (about ten per polygon),
     and filled in once. Cells holding a vertex are added so that polygons
     narrower than a cell still count.

@@ -26,9 +26,9 @@ from numpy.typing import NDArray
 from torch import Tensor
 from torch.utils.hooks import RemovableHandle
 
-from .classes import CLASS_NAMES, IGNORE_INDEX
-from .fileio import atomic_path
-from .plot import save_figure
+from ..classes import CLASS_NAMES, IGNORE_INDEX
+from ..fileio import atomic_path
+from ..plot import save_figure
 
 __all__ = [
     'ConfusionMatrixWriter',

@@ -27,37 +27,28 @@ list of them and :func:`kbl_numbers` where only whole 1:50,000 sheets make sense
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
-import shapely
 from pyproj import CRS
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import Polygon, box
 
-from .crs import to_lambert72
-from .errors import BVMNotFoundError, BVMValueError
-from .geometry import reproject_geometry
+from ..errors import BVMValueError
+from ..spatial.geometry import reproject_geometry
 
 if TYPE_CHECKING:
-    import geopandas as gpd
+    pass
 
 __all__ = [
     'KBL_CRS',
     'KBL_NAMES',
     'LEVELS',
-    'PAPER_SPLIT',
     'Level',
     'Sheet',
-    'SheetDifference',
-    'SplitScheme',
-    'compare_official',
-    'grid',
     'iter_codes',
     'kbl_numbers',
-    'read_official',
     'sheets',
 ]
 
@@ -197,7 +188,7 @@ class Sheet:
                 f'unknown map sheet number {self.number}: the Flemish 1:50,000 '
                 'sheets are numbered 1..43'
             )
-        if not _is_valid_part(self.part):
+        if not is_sheet_part(self.part):
             raise BVMValueError(
                 f'invalid map sheet part {self.part!r} of sheet {self.number}; '
                 f'expected {_EXPECTED_FORMS}'
@@ -367,7 +358,7 @@ class Sheet:
         return self.code
 
 
-def _is_valid_part(part: str) -> bool:
+def is_sheet_part(part: str) -> bool:
     if part == '' or part in KBL4_PARTS:
         return True
     if len(part) == 1:
@@ -437,7 +428,7 @@ def kbl_numbers(codes: str | Iterable[int | str]) -> list[int]:
     return sorted(numbers)
 
 
-def _kbl_numbers(numbers: Iterable[int | str] | None) -> list[int]:
+def numbers_or_all(numbers: Iterable[int | str] | None) -> list[int]:
     return sorted(KBL_NAMES) if numbers is None else kbl_numbers(numbers)
 
 
@@ -457,349 +448,7 @@ def sheets(
         ValueError: for an unknown level or sheet number.
     """
     level = _check_level(level)
-    return [Sheet(n, part) for n in _kbl_numbers(numbers) for part in _parts(level)]
-
-
-def grid(
-    level: Level | str = 'kbl',
-    crs: CRS | str | int = KBL_CRS,
-    numbers: Iterable[int | str] | None = None,
-    scheme: SplitScheme | None = None,
-    densify: float = 100.0,
-) -> gpd.GeoDataFrame:
-    """The sheets of one level as a GeoDataFrame.
-
-    Args:
-        level: ``'kbl'``, ``'kbl4'``, ``'kbl8'`` or ``'kbl16'``.
-        crs: CRS of the geometries (default EPSG:31370).
-        numbers: ``kbl`` sheet numbers to keep (default: all 43).
-        scheme: if given, add a ``split`` column with each sheet's split; every
-            sheet must then lie inside one part of the scheme.
-        densify: maximum edge length in metres before reprojecting.
-
-    Returns:
-        One row per sheet with the columns ``CODE``, ``NAAM`` (the ``kbl`` name),
-        ``split`` (with ``scheme``) and ``geometry``.
-
-    Raises:
-        ValueError: for an unknown level or sheet number, or a sheet that straddles
-            two splits of ``scheme``.
-    """
-    selected = sheets(level, numbers)
-    data: dict[str, list[str]] = {
-        'CODE': [s.code for s in selected],
-        'NAAM': [s.name for s in selected],
-    }
-    if scheme is not None:
-        data['split'] = [scheme.split_of(s) for s in selected]
-    geometries = [s.geometry(crs, densify) for s in selected]
-    import geopandas as gpd
-
-    return gpd.GeoDataFrame(data, geometry=geometries, crs=CRS.from_user_input(crs))
-
-
-# -- the split ---------------------------------------------------------------
-
-#: The paper's split: per ``kbl`` sheet X, train = X/1-2 and X/5-6,
-#: validation = X/3-4, test = X/7-8 (50/25/25 % of the area).
-PAPER_SPLIT: dict[str, str] = {
-    '1-2': 'train',
-    '5-6': 'train',
-    '3-4': 'val',
-    '7-8': 'test',
-}
-
-
-class SplitScheme:
-    """An assignment of sub-sheets to dataset splits.
-
-    The assignment maps sheet parts to split names. A key is either a part that
-    applies to every ``kbl`` sheet (``'1-2'``, ``'3'``, ``'4N'``) or a full code that
-    applies to one sheet only and overrides the parts (``'15/3-4'``). Together the
-    keys must tile every sheet exactly once: the assignment is checked on the 16
-    ``kbl16`` sheets of every ``kbl`` sheet.
-
-    Args:
-        assignment: sheet part or code -> split name (default :data:`PAPER_SPLIT`).
-
-    Raises:
-        ValueError: if a key is not a valid part or code, if two keys overlap, or if
-            some part of a sheet is assigned to no split.
-    """
-
-    def __init__(self, assignment: Mapping[str, str] | None = None) -> None:
-        self.assignment = dict(PAPER_SPLIT if assignment is None else assignment)
-        self._generic: dict[str, str] = {}
-        self._specific: dict[Sheet, str] = {}
-        for key, split in self.assignment.items():
-            if not isinstance(split, str) or not split:
-                raise BVMValueError(
-                    f'split name for {key!r} must be a non-empty string'
-                )
-            if _is_valid_part(key.upper()) and key:
-                self._generic[key.upper()] = split
-            else:
-                sheet = Sheet.parse(key)
-                self._specific[sheet] = split
-        self._leaf_split = self._resolve_leaves()
-
-    def _resolve_leaves(self) -> dict[Sheet, tuple[str, Sheet]]:
-        leaves: dict[Sheet, tuple[str, Sheet]] = {}
-        for number in sorted(KBL_NAMES):
-            overridden = [s for s in self._specific if s.number == number]
-            owners = overridden or [Sheet(number, part) for part in self._generic]
-            for leaf in sheets('kbl16', [number]):
-                hits = [o for o in owners if o.contains(leaf)]
-                if len(hits) > 1:
-                    codes = ', '.join(h.code for h in hits)
-                    raise BVMValueError(
-                        f'split scheme: sheets {codes} overlap at {leaf.code}'
-                    )
-                if not hits:
-                    raise BVMValueError(self._untiled(leaf, overridden))
-                owner = hits[0]
-                split = self._specific.get(owner) or self._generic[owner.part]
-                leaves[leaf] = (split, owner)
-        return leaves
-
-    def _untiled(self, leaf: Sheet, overridden: list[Sheet]) -> str:
-        """Why ``leaf`` has no split, with the rule for part and sheet keys."""
-        parts = ', '.join(self._generic) or 'none'
-        if overridden:
-            given = ', '.join(s.code for s in overridden)
-            return (
-                f'split scheme assigns no split to sheet {leaf.code}: keys naming '
-                f'sheet {leaf.number} ({given}) replace the part keys ({parts}) for '
-                f'that sheet, so they must cover all of it'
-            )
-        specific = ', '.join(sorted({str(s.number) for s in self._specific}))
-        rule = (
-            f'; sheet keys ({specific}) apply to their own sheet only'
-            if specific
-            else ''
-        )
-        return (
-            f'split scheme assigns no split to sheet {leaf.code}: the part keys '
-            f'({parts}) must tile every sheet (1-2, 3-4, 5-6, 7-8 or finer '
-            f'parts){rule}'
-        )
-
-    @property
-    def splits(self) -> list[str]:
-        """The split names in the order they first appear in the assignment."""
-        return list(dict.fromkeys(self.assignment.values()))
-
-    def split_of(self, sheet: Sheet | str) -> str:
-        """The split a sheet belongs to.
-
-        Args:
-            sheet: a sheet or code lying inside one part of the scheme.
-
-        Returns:
-            The split name.
-
-        Raises:
-            ValueError: if the sheet straddles parts of different splits.
-        """
-        sheet = Sheet.parse(sheet)
-        found = {self._leaf_split[leaf][0] for leaf in _leaves(sheet)}
-        if len(found) != 1:
-            raise BVMValueError(
-                f'sheet {sheet.code} straddles the splits {sorted(found)}; '
-                'use a finer level'
-            )
-        return found.pop()
-
-    def sheets(
-        self, split: str, numbers: Iterable[int | str] | None = None
-    ) -> list[Sheet]:
-        """The sheets of one split, as assigned (e.g. ``kbl4`` sheets for the paper).
-
-        Args:
-            split: a split name of this scheme.
-            numbers: ``kbl`` sheet numbers to keep (default: all 43).
-
-        Returns:
-            The sheets in order.
-
-        Raises:
-            ValueError: if ``split`` is not a split of this scheme.
-        """
-        self._check_split(split)
-        keep = set(_kbl_numbers(numbers))
-        owners = {
-            owner: None
-            for leaf, (name, owner) in self._leaf_split.items()
-            if name == split and leaf.number in keep
-        }
-        return sorted(owners)
-
-    def geometry(
-        self,
-        split: str,
-        numbers: Iterable[int | str] | None = None,
-        crs: CRS | str | int = 'EPSG:4326',
-        densify: float = 100.0,
-    ) -> Polygon | MultiPolygon:
-        """One (Multi)Polygon covering a split, usable as a TorchGeo ``roi``.
-
-        Args:
-            split: a split name of this scheme.
-            numbers: ``kbl`` sheet numbers to keep (default: all 43).
-            crs: CRS of the result (default EPSG:4326).
-            densify: maximum edge length in metres before reprojecting.
-
-        Returns:
-            The union of the split's sheets.
-        """
-        parts = [box(*s.bounds) for s in self.sheets(split, numbers)]
-        union = shapely.union_all(parts)
-        geometry = reproject_geometry(union, KBL_CRS, crs, densify)
-        return cast(Polygon | MultiPolygon, geometry)
-
-    def _check_split(self, split: str) -> None:
-        if split not in self.splits:
-            raise BVMValueError(
-                f'unknown split {split!r}: this scheme has {self.splits}'
-            )
-
-    def __repr__(self) -> str:
-        return f'SplitScheme({self.assignment!r})'
-
-
-def _leaves(sheet: Sheet) -> list[Sheet]:
-    return [sheet] if sheet.level == 'kbl16' else sheet.children('kbl16')
-
-
-# -- official files ---------------------------------------------------------
-
-#: Fields of the official Digitaal Vlaanderen sheet files (``NAAM`` on Kbl only).
-OFFICIAL_FIELDS = ('UIDN', 'OIDN', 'CODE', 'NAAM', 'OPPERVL', 'LENGTE')
-
-
-def read_official(path: str | Path) -> gpd.GeoDataFrame:
-    """Read an official sheet file (``Kbl.shp``, ``Kbl4.shp``, ``Kbl8.shp``, ...).
-
-    The file's CRS is taken as EPSG:31370 when its ``.prj`` is missing or is the
-    ESRI "Belge_Lambert_1972" WKT that maps to no EPSG code; files in another CRS
-    are reprojected to EPSG:31370. Codes are normalised (``2/5z`` -> ``2/5Z``).
-
-    Args:
-        path: the file (any format GDAL reads).
-
-    Returns:
-        The features in EPSG:31370 with a ``sheet`` column of :class:`Sheet`.
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        ValueError: if the ``CODE`` field is missing or holds an invalid code.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise BVMNotFoundError(f'map sheet file not found: {path}')
-    import geopandas as gpd
-
-    frame = gpd.read_file(path, engine='pyogrio')
-    if 'CODE' not in frame.columns:
-        fields = ', '.join(c for c in frame.columns if c != 'geometry')
-        raise BVMValueError(
-            f"{path}: no field 'CODE'; the file has the fields {fields}"
-        )
-    frame = to_lambert72(frame)
-    parsed = []
-    for code in frame['CODE']:
-        try:
-            parsed.append(Sheet.parse(str(code)))
-        except ValueError as error:
-            raise BVMValueError(f'{path}: field CODE: {error}') from None
-    frame['sheet'] = parsed
-    return frame
-
-
-@dataclass(frozen=True)
-class SheetDifference:
-    """One difference between an official sheet file and the generated grid.
-
-    Args:
-        code: the sheet code.
-        kind: ``'missing'`` (in the grid, not in the file), ``'extra'`` (in the file
-            twice or at another level), ``'name'`` or ``'geometry'``.
-        detail: a human-readable explanation.
-    """
-
-    code: str
-    kind: Literal['missing', 'extra', 'name', 'geometry']
-    detail: str
-
-    def __str__(self) -> str:
-        return f'{self.code}: {self.kind}: {self.detail}'
-
-
-def compare_official(
-    path: str | Path,
-    tolerance: float = 1.0,
-    numbers: Iterable[int | str] | None = None,
-) -> list[SheetDifference]:
-    """Compare an official sheet file with the generated grid.
-
-    The level is that of the file's codes. Geometry is compared with the Hausdorff
-    distance, so the float noise of the official coordinates (193999.999) is
-    tolerated up to ``tolerance`` metres.
-
-    Args:
-        path: an official file such as ``Kbl.shp`` or ``Kbl16.shp``.
-        tolerance: largest accepted Hausdorff distance in metres.
-        numbers: ``kbl`` sheet numbers the file is expected to cover (default all).
-
-    Returns:
-        Every difference: sheets missing from the file, codes that occur twice or at
-        another level than the rest, names (``NAAM``, when present) and geometries
-        that differ. An empty list means the file matches the grid.
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        ValueError: if the file has no ``CODE`` field or an invalid code.
-    """
-    frame = read_official(path)
-    levels = [s.level for s in frame['sheet']]
-    level = max(set(levels), key=levels.count) if levels else 'kbl'
-    expected = {s: s for s in sheets(level, numbers)}
-    differences: list[SheetDifference] = []
-    seen: set[Sheet] = set()
-    has_names = 'NAAM' in frame.columns and level == 'kbl'
-    for _, row in frame.iterrows():
-        sheet: Sheet = row['sheet']
-        if sheet not in expected or sheet in seen:
-            reason = (
-                'occurs twice' if sheet in seen else f'not a {level} sheet of the grid'
-            )
-            differences.append(SheetDifference(sheet.code, 'extra', reason))
-            continue
-        seen.add(sheet)
-        if has_names and str(row['NAAM']).strip() != sheet.name:
-            differences.append(
-                SheetDifference(
-                    sheet.code, 'name', f'NAAM {row["NAAM"]!r}, expected {sheet.name!r}'
-                )
-            )
-        distance = shapely.hausdorff_distance(row.geometry, box(*sheet.bounds))
-        if not distance <= tolerance:
-            differences.append(
-                SheetDifference(
-                    sheet.code,
-                    'geometry',
-                    f'{distance:.2f} m from the grid sheet {sheet.bounds} '
-                    f'(bounds {tuple(round(b, 3) for b in row.geometry.bounds)})',
-                )
-            )
-    differences.extend(
-        SheetDifference(
-            s.code, 'missing', f'{level} sheet absent from {Path(path).name}'
-        )
-        for s in expected
-        if s not in seen
-    )
-    return differences
+    return [Sheet(n, part) for n in numbers_or_all(numbers) for part in _parts(level)]
 
 
 def iter_codes(codes: str | Iterable[str | int]) -> Iterator[Sheet]:

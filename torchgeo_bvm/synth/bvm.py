@@ -30,11 +30,11 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from ..bwk import load_mapping_table
+from ..bvm.units import load_mapping_table
 from ..classes import CLASSES, PAPER_PERCENT
 from ..errors import BVMValueError
 from ..fileio import atomic_path
-from ..sheets import KBL_CRS
+from ..sheets.codes import KBL_CRS
 from .kbl import LAMBERT72_ESRI_WKT
 
 __all__ = [

@@ -2,13 +2,13 @@
 
 :class:`BVMDataModule` builds the joint dataset
 (:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`) from paths, splits it by map
-sheet with the paper's scheme (or any :class:`~torchgeo_bvm.sheets.SplitScheme`)
+sheet with the paper's scheme (or any :class:`~torchgeo_bvm.sheets.scheme.SplitScheme`)
 and feeds TorchGeo's trainers. Every argument is a plain YAML value, so it works as
-``data.class_path: torchgeo_bvm.datamodules.BVMDataModule`` in a
+``data.class_path: torchgeo_bvm.training.datamodule.BVMDataModule`` in a
 ``torchgeo fit --config`` file::
 
     data:
-      class_path: torchgeo_bvm.datamodules.BVMDataModule
+      class_path: torchgeo_bvm.training.datamodule.BVMDataModule
       init_args:
         sentinel2_paths: data/sentinel2
         bvm_paths: data/BwkHab.shp
@@ -40,9 +40,8 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset
 from torchgeo.samplers import TemporalSampler
 
-from .boundary import flanders_from_labels, read_boundary
-from .bvmlayer import FLANDERS_EXTENT
-from .checks import (
+from ..bvm.layer import FLANDERS_EXTENT
+from ..checks import (
     MAX_PATCH_PIXELS,
     check_count,
     check_crs,
@@ -51,34 +50,32 @@ from .checks import (
     check_resolution,
     check_seed,
 )
-from .crs import FLANDERS_CENTRE, pixel_size_m, resolution_for
-from .datasets.bands import (
+from ..datasets.bands import (
     PAPER_CLOUD_RULE,
     REFLECTANCE_SCALE,
     CloudRule,
     resolve_bands,
 )
-from .datasets.bvm import BVMDataset, BVMRaster
-from .datasets.joint import BVMSentinel2
-from .datasets.sentinel2 import Sentinel2TOC
-from .datasets.series import (
+from ..datasets.bvm import BVMDataset, BVMRaster
+from ..datasets.joint import BVMSentinel2
+from ..datasets.sentinel2 import Sentinel2TOC
+from ..datasets.series import (
     TemporalLayout,
     calendar_year,
     check_max_dates,
     check_min_clear,
     check_temporal,
 )
-from .errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
-from .fileio import RASTER_SUFFIXES
+from ..errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
+from ..fileio import RASTER_SUFFIXES
+from ..samplers.prediction import SheetObservationSampler
+from ..samplers.sheet import SheetGridSampler, SheetSampler
+from ..samplers.temporal import CalendarYearSampler, CentreTimestampSampler
+from ..sheets.boundary import flanders_from_labels, read_boundary
+from ..sheets.codes import KBL_WIDTH, Sheet, kbl_numbers
+from ..sheets.scheme import SplitScheme
+from ..spatial.crs import FLANDERS_CENTRE, pixel_size_m, resolution_for
 from .normalization import load_band_stats
-from .samplers import (
-    CalendarYearSampler,
-    CentreTimestampSampler,
-    KaartbladGridSampler,
-    KaartbladObservationSampler,
-    KaartbladSampler,
-)
-from .sheets import KBL_WIDTH, Sheet, SplitScheme, kbl_numbers
 
 __all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'TimeSeriesOptions', 'cloud_rule_from']
 
@@ -156,19 +153,19 @@ def _is_raster(paths: Sequence[str]) -> bool:
 class BVMDataModule(GeoDataModule):
     """Sentinel-2 TOC imagery and BVM labels, split by map sheet.
 
-    * ``fit``: training crops from :class:`~torchgeo_bvm.samplers.KaartbladSampler`
+    * ``fit``: training crops from :class:`~torchgeo_bvm.samplers.SheetSampler`
       (``length`` per epoch, one random acquisition date each, crops without any
       labelled pixel redrawn up to ``max_redraws`` times), validation tiles from
-      :class:`~torchgeo_bvm.samplers.KaartbladGridSampler`;
+      :class:`~torchgeo_bvm.samplers.SheetGridSampler`;
     * ``validate``/``test``: the tiles of the ``val``/``test`` sheets. Every
       evaluation tile gets one date, chosen by a seeded hash of its location
-      (:class:`~torchgeo_bvm.samplers.CentreTimestampSampler`), so the numbers
+      (:class:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler`), so the numbers
       are the same in every epoch and run;
     * ``predict``: the tiles of any sheets (``predict_sheets``, default every
       sheet that holds data, of any split), overlapping by half, each on every
       acquisition date of the period (``predict_years``, ``predict_months``)
-      that covers it (:class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`),
-      for :class:`~torchgeo_bvm.prediction.SheetPredictionWriter` to fuse into
+      that covers it (:class:`~torchgeo_bvm.samplers.SheetObservationSampler`),
+      for :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` to fuse into
       one map per sheet. Prediction samples are read without mirroring or
       labels and carry ``valid``, where the pixel is *clear*: it has data and
       passes ``cloud_rule``, the rule that decides which pixels keep their
@@ -176,7 +173,8 @@ class BVMDataModule(GeoDataModule):
       whole sheets.
 
     On the device, images are normalised with kornia ``Normalize`` using the band
-    statistics file (:mod:`torchgeo_bvm.normalization`): ``(x - mean) / std``, or
+    statistics file (:mod:`torchgeo_bvm.training.normalization`):
+    ``(x - mean) / std``, or
     the paper's ``(x - p1) / (p99 - p1)`` with ``normalization='percentile'``
     (not clipped). Without a statistics file images are divided by 10000, giving
     reflectance. Training batches are also flipped and rotated by multiples of 90
@@ -185,7 +183,7 @@ class BVMDataModule(GeoDataModule):
 
     **Time series** (``time_series='monthly'`` or ``'dates'``): every sample is
     the series of one period, a calendar year
-    (:class:`~torchgeo_bvm.samplers.CalendarYearSampler`): for training a year
+    (:class:`~torchgeo_bvm.samplers.temporal.CalendarYearSampler`): for training a year
     drawn per crop among the years with imagery at its centre, for evaluation
     one year for every tile, ``eval_year`` or else the latest year of the
     imagery (printed at setup and kept in :attr:`eval_period`). ``image`` is
@@ -215,7 +213,8 @@ class BVMDataModule(GeoDataModule):
         num_workers: DataLoader workers.
         crs: the CRS imagery and labels are joined in (default EPSG:4326, as the paper).
         res: resolution in units of ``crs``, one number or ``[x, y]`` (default:
-            10 m expressed in ``crs``, :func:`~torchgeo_bvm.crs.resolution_for`).
+            10 m expressed in ``crs``,
+            :func:`~torchgeo_bvm.spatial.crs.resolution_for`).
         boundary: a Flanders boundary file (``Refgew.shp`` or any vector file);
             default: the region covered by the BVM labels (cached).
         stats: band statistics JSON (``torchgeo-bvm stats --bands``).
@@ -511,7 +510,7 @@ class BVMDataModule(GeoDataModule):
                 else CalendarYearSampler(self.train_dataset, generator=self.seed + 1)
             )
             self.train_sampler = (
-                KaartbladSampler(
+                SheetSampler(
                     self.train_dataset,
                     split='train',
                     size=size,
@@ -527,7 +526,7 @@ class BVMDataModule(GeoDataModule):
         if stage == 'predict':
             self.predict_dataset = joint.for_prediction()
             rank, ranks = self._rank()
-            self.predict_sampler = KaartbladObservationSampler(
+            self.predict_sampler = SheetObservationSampler(
                 self.predict_dataset,
                 size=size,
                 stride=self.predict_stride,
@@ -566,9 +565,7 @@ class BVMDataModule(GeoDataModule):
         else:
             dates = CalendarYearSampler(dataset, year=self._evaluation_year(dataset))
         sampler = (
-            KaartbladGridSampler(
-                dataset, split=split, size=size, stride=self.eval_stride
-            )
+            SheetGridSampler(dataset, split=split, size=size, stride=self.eval_stride)
             @ dates
         )
         return dataset, sampler

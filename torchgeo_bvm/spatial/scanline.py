@@ -31,7 +31,7 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
-from .errors import BVMValueError
+from ..errors import BVMValueError
 
 __all__ = [
     'Outlines',
@@ -52,7 +52,7 @@ class Outlines:
     The vertices of every ring follow each other in ``xy``; ``ring`` says which
     ring each vertex belongs to (consecutive vertices of the same ring are an
     edge) and ``owner`` which geometry each ring belongs to. Geometries stored
-    this way (see :mod:`torchgeo_bvm.polygonstore`) are filled without shapely.
+    this way (see :mod:`torchgeo_bvm.bvm.polygonstore`) are filled without shapely.
 
     Args:
         xy: float64 ``[vertices, 2]``.

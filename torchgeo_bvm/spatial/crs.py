@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pyproj import CRS, Geod
 
-from .errors import BVMValueError
+from ..errors import BVMValueError
 
 if TYPE_CHECKING:
     import geopandas as gpd

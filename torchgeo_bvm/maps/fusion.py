@@ -30,7 +30,7 @@ the sheet, Flanders or the data, has class 255 and confidence 255; its count is
 0, or 255 outside.
 
 :meth:`SheetFusion.write` writes the files of the fused-map contract
-(:mod:`torchgeo_bvm.classmap`) on the sheet's exact grid, every one a Cloud
+(:mod:`torchgeo_bvm.maps.files`) on the sheet's exact grid, every one a Cloud
 Optimized GeoTIFF with overviews; :func:`write_mosaic` joins written sheets
 into a mosaic (GDAL virtual rasters, see there why) and :func:`plot_fused_map`
 draws a quick-look of it.
@@ -51,15 +51,15 @@ import rasterio
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
-from .checks import MAX_ACCUMULATOR_BYTES, check_bytes
-from .classes import CLASS_NAMES, IGNORE_INDEX
-from .classmap import CONFIDENCE_SCALE, SIBLING_SUFFIXES, sibling_path
-from .cog import write_cog
-from .errors import BVMFileError, BVMValueError
-from .fileio import atomic_path
-from .labels import class_raster_aux_xml, write_class_raster
-from .pixelgrid import Grid
-from .plot import plot_class_map
+from ..checks import MAX_ACCUMULATOR_BYTES, check_bytes
+from ..classes import CLASS_NAMES, IGNORE_INDEX
+from ..errors import BVMFileError, BVMValueError
+from ..fileio import atomic_path
+from ..plot import plot_class_map
+from ..spatial.classraster import class_raster_aux_xml, write_class_raster
+from ..spatial.cog import write_cog
+from ..spatial.pixelgrid import Grid
+from .files import CONFIDENCE_SCALE, SIBLING_SUFFIXES, sibling_path
 
 __all__ = [
     'MAX_COUNT',
@@ -154,7 +154,7 @@ class SheetFusion:
             observation: the observation's number, 0 or more; the tiles of one
                 observation must come one after the other for each pixel
                 (observation by observation, as
-                :class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`
+                :class:`~torchgeo_bvm.samplers.SheetObservationSampler`
                 yields them), so each is counted once.
             taper: the tile's weights (default :func:`edge_taper` of its size).
 
@@ -220,7 +220,7 @@ class SheetFusion:
 
         Returns:
             ``[height, width]`` uint8 (divide by
-            :data:`~torchgeo_bvm.classmap.CONFIDENCE_SCALE` for the probability).
+            :data:`~torchgeo_bvm.maps.files.CONFIDENCE_SCALE` for the probability).
         """
         fused = self.fused
         result = np.full(self._weights.shape, IGNORE_INDEX, dtype=np.uint8)

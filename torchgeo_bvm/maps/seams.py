@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .classes import IGNORE_INDEX
-from .errors import BVMValueError
+from ..classes import IGNORE_INDEX
+from ..errors import BVMValueError
 
 __all__ = ['SeamRates', 'seam_rates', 'tile_borders']
 

@@ -16,7 +16,7 @@ numbers stay unbiased.
   rank.
 
 The result is written as JSON (:meth:`BandStats.write`, atomically) and read by
-:class:`~torchgeo_bvm.datamodules.BVMDataModule`, which applies it with kornia's
+:class:`~torchgeo_bvm.training.datamodule.BVMDataModule`, which applies it with kornia's
 ``Normalize`` on the device. Statistics are kept per band name, so a file computed
 for all 11 bands serves every band mode.
 """
@@ -37,13 +37,13 @@ from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from tqdm import tqdm
 
-from .boundary import FlandersMask
-from .datasets.joint import imagery_grid
-from .errors import BVMNotFoundError, BVMValueError
-from .fileio import atomic_path
-from .layout import SheetLayout
-from .pixelgrid import Grid
-from .sheets import SplitScheme
+from ..datasets.joint import imagery_grid
+from ..errors import BVMNotFoundError, BVMValueError
+from ..fileio import atomic_path
+from ..sheets.boundary import FlandersMask
+from ..sheets.layout import SheetLayout
+from ..sheets.scheme import SplitScheme
+from ..spatial.pixelgrid import Grid
 
 __all__ = ['STATS_FORMAT', 'BandStats', 'compute_band_stats', 'load_band_stats']
 

@@ -7,11 +7,11 @@ was, and a score that ranks the polygons where the BVM is most probably out of
 date. :func:`compare_with_bvm` writes the result as a GeoPackage, a per-class
 summary (CSV and Markdown) and a picture of the strongest candidates;
 ``torchgeo-bvm compare`` is its command line. The maps follow the contract of
-:mod:`torchgeo_bvm.classmap` (class raster, ``_confidence`` sibling, 255 where
+:mod:`torchgeo_bvm.maps.files` (class raster, ``_confidence`` sibling, 255 where
 there is no class), one per sheet or one mosaic, in any CRS.
 
 **Pixels.** A polygon holds the pixels whose centre lies inside it (holes
-excluded), by the package's scanline rule (:mod:`torchgeo_bvm.scanline`), the
+excluded), by the package's scanline rule (:mod:`torchgeo_bvm.spatial.scanline`), the
 same rule as the labels, with the polygons repaired and reprojected into the
 map's CRS as :class:`~torchgeo_bvm.datasets.BVMDataset` does (vertices only).
 Pixels of 255 are left out; a polygon with no other pixel has a pixel count of
@@ -25,7 +25,7 @@ polygon) would leave the larger polygon's statistics without part of its area.
 
 **Several maps.** Statistics add up over the maps: a polygon straddling two
 sheets gets the pixels of both, each once, because maps must not overlap
-(:func:`~torchgeo_bvm.classmap.check_maps_disjoint` runs before anything is
+(:func:`~torchgeo_bvm.maps.files.check_maps_disjoint` runs before anything is
 counted, and overlapping maps are an error).
 
 **Score.** For a polygon with ``n`` counted pixels, of which the share ``a``
@@ -75,16 +75,16 @@ from rasterio.windows import Window
 from shapely import STRtree
 from tqdm import tqdm
 
-from .bvmlayer import BVMLayer
-from .bwk import UnitMapping
-from .classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
-from .classmap import CONFIDENCE_SCALE, ClassMap, check_maps_disjoint, find_class_maps
-from .errors import BVMValueError
-from .fileio import atomic_path
-from .geometry import repair_polygons, reproject_geometry
-from .pixelgrid import Grid
-from .plot import class_legend, save_figure, show_classes
-from .scanline import pixel_runs, run_pixels
+from ..bvm.layer import BVMLayer
+from ..bvm.units import UnitMapping
+from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from ..errors import BVMValueError
+from ..fileio import atomic_path
+from ..plot import class_legend, save_figure, show_classes
+from ..spatial.geometry import repair_polygons, reproject_geometry
+from ..spatial.pixelgrid import Grid
+from ..spatial.scanline import pixel_runs, run_pixels
+from .files import CONFIDENCE_SCALE, ClassMap, check_maps_disjoint, find_class_maps
 
 __all__ = [
     'OUTPUT_NAMES',
@@ -173,7 +173,7 @@ def zonal_counts(
     """Count, per polygon, the map's pixels of each class inside it.
 
     Each map is read block by block; a block's pixels are given to every polygon
-    holding their centre (:func:`~torchgeo_bvm.scanline.pixel_runs` on the
+    holding their centre (:func:`~torchgeo_bvm.spatial.scanline.pixel_runs` on the
     block's grid), so memory is bounded by the block and the per-polygon counts.
 
     Args:
@@ -656,7 +656,7 @@ def compare_with_bvm(
     * ``candidates.png``: :func:`plot_candidates`.
 
     Args:
-        bvm: the BVM layer (any input of :class:`~torchgeo_bvm.bvmlayer.BVMLayer`).
+        bvm: the BVM layer (any input of :class:`~torchgeo_bvm.bvm.layer.BVMLayer`).
         maps: class rasters or folders of them (see :func:`find_class_maps`).
         out: the output folder (created if missing); existing files are replaced.
         layer: layer name (GeoPackage) or shapefile in a ``.zip``.

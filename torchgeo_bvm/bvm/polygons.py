@@ -1,9 +1,9 @@
 """The BVM's polygons with their classes, prepared once to rasterise any window.
 
-:class:`BVMPolygons` opens the BVM layer (:class:`~torchgeo_bvm.bvmlayer.BVMLayer`,
+:class:`BVMPolygons` opens the BVM layer (:class:`~torchgeo_bvm.bvm.layer.BVMLayer`,
 with all its checks), maps its label column to class ids, and rasterises
 windows of the polygons in any CRS: :class:`~torchgeo_bvm.datasets.BVMDataset`
-serves it to TorchGeo and :func:`~torchgeo_bvm.labels.rasterize_bvm` writes it
+serves it to TorchGeo and :func:`~torchgeo_bvm.bvm.labels.rasterize_bvm` writes it
 to a GeoTIFF. It needs neither torch nor TorchGeo, which is why
 ``torchgeo-bvm rasterize`` starts without torch.
 
@@ -13,7 +13,7 @@ between polygons of equal area the later one in the file.
 
 The polygons are prepared once per layer and CRS (read, repaired, sorted into
 burn order, reprojected and indexed: tens of seconds for the real map) into a
-:class:`~torchgeo_bvm.polygonstore.PolygonStore`, flat arrays in one file of
+:class:`~torchgeo_bvm.bvm.polygonstore.PolygonStore`, flat arrays in one file of
 the cache folder (:func:`~torchgeo_bvm.fileio.default_cache_dir`, or
 ``cache_dir``). Every process maps that file read-only, so the main process
 and all DataLoader workers share one copy of the polygons (about 200 MB for
@@ -44,15 +44,15 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.transform import Affine
 
-from .bvmlayer import BVMLayer
-from .bwk import UnitMapping
-from .classes import IGNORE_INDEX
-from .crs import DEFAULT_CRS
-from .errors import BVMError, BVMFileError, BVMValueError
-from .fileio import default_cache_dir, file_lock
-from .geometry import repair_polygons, reproject_bounds, reproject_geometry
+from ..classes import IGNORE_INDEX
+from ..errors import BVMError, BVMFileError, BVMValueError
+from ..fileio import default_cache_dir, file_lock
+from ..spatial.crs import DEFAULT_CRS
+from ..spatial.geometry import repair_polygons, reproject_bounds, reproject_geometry
+from ..spatial.scanline import burn_polygons
+from .layer import BVMLayer
 from .polygonstore import MAGIC, PolygonStore, StoreInfo
-from .scanline import burn_polygons
+from .units import UnitMapping
 
 __all__ = ['BVMPolygons', 'HasBVMPolygons', 'LoadReport']
 
@@ -103,9 +103,9 @@ class BVMPolygons:
             ``mapping``, or an integer field (e.g. the paper's ``Label``, 1..14,
             0 = no label).
         mapping: the unit -> class table (CSV path, DataFrame or
-            :class:`~torchgeo_bvm.bwk.UnitMapping`; default the shipped one).
+            :class:`~torchgeo_bvm.bvm.units.UnitMapping`; default the shipped one).
         habitat_field: the tie-breaking habitat field (rule 9 of
-            :mod:`torchgeo_bvm.bwk`); ignored when the layer lacks it and it is
+            :mod:`torchgeo_bvm.bvm.units`); ignored when the layer lacks it and it is
             left at its default; ``None`` to disable.
         cache_dir: where the prepared polygons and label columns are cached
             (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).

@@ -3,7 +3,7 @@
 :class:`Grid` is a CRS, an affine transform and, for a raster, a size in pixels.
 It serves every place a pixel grid appears:
 
-* a raster to write (:func:`~torchgeo_bvm.labels.write_class_raster`): CRS,
+* a raster to write (:func:`~torchgeo_bvm.spatial.classraster.write_class_raster`): CRS,
   transform, width and height, cut into blocks by :meth:`Grid.windows`;
 * a file to read (:class:`~torchgeo_bvm.datasets.Sentinel2TOC`,
   :class:`~torchgeo_bvm.datasets.BVMRaster`): whether a query lies on the file's
@@ -45,8 +45,8 @@ from rasterio.enums import MaskFlags
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from .checks import check_pixels, check_resolution
-from .errors import BVMNotFoundError, BVMValueError
+from ..checks import check_pixels, check_resolution
+from ..errors import BVMNotFoundError, BVMValueError
 
 if TYPE_CHECKING:  # only a type here: reading a grid needs no torch
     from torchgeo.datasets import GeoDataset

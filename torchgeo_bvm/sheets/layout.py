@@ -1,8 +1,9 @@
 """Map sheets on a pixel grid: which sheet a window belongs to, and mirroring.
 
-The paper splits Flanders by map sheet (:class:`~torchgeo_bvm.sheets.SplitScheme`)
-and never lets a sample show pixels of another sheet. This module holds what the
-dataset and the samplers must agree on pixel for pixel, so both use it:
+The paper splits Flanders by map sheet
+(:class:`~torchgeo_bvm.sheets.scheme.SplitScheme`) and never lets a sample show pixels
+of another sheet. This module holds what the dataset and the samplers must agree on
+pixel for pixel, so both use it:
 
 * :class:`SheetLayout`: the sheets of a scheme as polygons in the dataset's CRS;
   the sheet of a window is the one containing its centre pixel, else the one
@@ -15,7 +16,7 @@ dataset and the samplers must agree on pixel for pixel, so both use it:
 * :class:`SheetDataset`: what the samplers read from a dataset besides its index.
 
 A pixel lies in a sheet when its centre does (the scanline rule of
-:mod:`torchgeo_bvm.scanline`).
+:mod:`torchgeo_bvm.spatial.scanline`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from pyproj import CRS
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from .errors import BVMValueError
-from .pixelgrid import Grid
-from .scanline import pixel_runs, runs_to_mask
-from .sheets import Sheet, SplitScheme
+from ..errors import BVMValueError
+from ..spatial.pixelgrid import Grid
+from ..spatial.scanline import pixel_runs, runs_to_mask
+from .codes import Sheet
+from .scheme import SplitScheme
 
 __all__ = [
     'SheetDataset',
@@ -210,7 +212,7 @@ class SheetLayout:
 
         Returns:
             ``(row, start, stop)`` of every run (see
-            :func:`torchgeo_bvm.scanline.pixel_runs`).
+            :func:`torchgeo_bvm.spatial.scanline.pixel_runs`).
         """
         _, row, start, stop = pixel_runs(
             np.array([self.polygons[index]], dtype=object), transform, shape
@@ -301,7 +303,7 @@ def mirror_sources_from_extent(
     The sheet's pixels on a region around the window are given per region row,
     as the extent of its run of sheet pixels (a sheet is convex, so one run per
     row; :meth:`SheetLayout.row_runs` and
-    :func:`torchgeo_bvm.scanline.row_extent` give it without rasterising the
+    :func:`torchgeo_bvm.spatial.scanline.row_extent` give it without rasterising the
     region). Pixels of the window outside the sheet are reflected into it
     (``numpy.pad`` 'reflect', edge not repeated): each window row onto the run
     of region rows that hold sheet pixels, then each pixel onto its source

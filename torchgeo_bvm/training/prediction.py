@@ -1,10 +1,10 @@
 """Fused prediction maps of ``torchgeo predict``, one set of files per map sheet.
 
 :class:`SheetPredictionWriter` is a Lightning ``BasePredictionWriter``. With
-:class:`~torchgeo_bvm.datamodules.BVMDataModule` it receives every tile of the
+:class:`~torchgeo_bvm.training.datamodule.BVMDataModule` it receives every tile of the
 chosen sheets on every observation of the period
-(:class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`), sheet by sheet,
-and fuses them per pixel (:class:`~torchgeo_bvm.fusion.SheetFusion`: class
+(:class:`~torchgeo_bvm.samplers.SheetObservationSampler`), sheet by sheet,
+and fuses them per pixel (:class:`~torchgeo_bvm.maps.fusion.SheetFusion`: class
 probabilities of every clear observation, weighted by a taper that hides tile
 borders). As soon as a sheet's last tile has come its files are written, so
 memory holds one sheet's accumulators per process. At the end one process
@@ -32,18 +32,18 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
 from torch import Tensor
 
-from .classmap import sibling_path
-from .errors import BVMValueError
-from .fileio import atomic_path, check_output
-from .fusion import SheetFusion, edge_taper, plot_fused_map, write_mosaic
-from .pixelgrid import Grid
-from .samplers import KaartbladObservationSampler, SheetObservations
-from .scanline import polygon_coverage
+from ..errors import BVMValueError
+from ..fileio import atomic_path, check_output
+from ..maps.files import sibling_path
+from ..maps.fusion import SheetFusion, edge_taper, plot_fused_map, write_mosaic
+from ..samplers.prediction import SheetObservations, SheetObservationSampler
+from ..spatial.pixelgrid import Grid
+from ..spatial.scanline import polygon_coverage
 
 __all__ = ['MANIFEST', 'MOSAIC', 'SheetPredictionWriter']
 
 #: The mosaic's class raster in the output folder (see
-#: :func:`~torchgeo_bvm.fusion.write_mosaic`).
+#: :func:`~torchgeo_bvm.maps.fusion.write_mosaic`).
 MOSAIC = 'mosaic.vrt'
 #: What a run wrote, so that the next run into the folder removes what it does
 #: not write again.
@@ -54,10 +54,10 @@ class SheetPredictionWriter(BasePredictionWriter):
     """Write fused maps, per sheet and as a mosaic, from ``torchgeo predict``.
 
     Use it as a trainer callback with
-    :class:`~torchgeo_bvm.datamodules.BVMDataModule` (its ``predict_sampler`` is
-    a :class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`). For each
+    :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` (its ``predict_sampler`` is
+    a :class:`~torchgeo_bvm.samplers.SheetObservationSampler`). For each
     sheet it writes into ``output_dir`` the files of the fused-map contract
-    (:mod:`torchgeo_bvm.classmap`), on the sheet's exact pixel grid, every one a
+    (:mod:`torchgeo_bvm.maps.files`), on the sheet's exact pixel grid, every one a
     Cloud Optimized GeoTIFF with overviews (file-safe sheet code, e.g.
     ``22_7-8``):
 
@@ -73,7 +73,7 @@ class SheetPredictionWriter(BasePredictionWriter):
 
     Then, unless ``mosaic`` is False, ``mosaic.vrt`` with ``mosaic_confidence.vrt``
     and ``mosaic_count.vrt`` (virtual rasters over the sheets, see
-    :func:`~torchgeo_bvm.fusion.write_mosaic`) and ``mosaic.png``, a quick-look
+    :func:`~torchgeo_bvm.maps.fusion.write_mosaic`) and ``mosaic.png``, a quick-look
     with a legend. It prints every file written, and lists them in
     ``prediction.json`` with the period and sheets: the folder is the writer's,
     and a later run into it removes the files of the earlier run that it does
@@ -106,7 +106,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         self.preview = preview
         self.mosaic = mosaic
         self.written: list[Path] = []
-        self._sampler: KaartbladObservationSampler | None = None
+        self._sampler: SheetObservationSampler | None = None
         self._cursor: Iterator[tuple[SheetObservations, int, int, int]] = iter(())
         self._open: dict[int, tuple[SheetFusion, SheetObservations, int, int]] = {}
         self._remaining: Counter[int] = Counter()
@@ -136,16 +136,16 @@ class SheetPredictionWriter(BasePredictionWriter):
 
         Raises:
             BVMValueError: if the data module's predict sampler is no
-                :class:`~torchgeo_bvm.samplers.KaartbladObservationSampler`.
+                :class:`~torchgeo_bvm.samplers.SheetObservationSampler`.
             BVMExistsError: if an output would be one of the data module's
                 inputs, or the folder lies inside the imagery.
         """
         datamodule = getattr(trainer, 'datamodule', None)
         sampler = getattr(datamodule, 'predict_sampler', None)
-        if not isinstance(sampler, KaartbladObservationSampler):
+        if not isinstance(sampler, SheetObservationSampler):
             raise BVMValueError(
                 'SheetPredictionWriter needs a data module whose predict_sampler is '
-                'a KaartbladObservationSampler (BVMDataModule), got '
+                'a SheetObservationSampler (BVMDataModule), got '
                 f'{type(sampler).__name__}'
             )
         self._sampler = sampler

@@ -25,9 +25,9 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from .checks import check_pixels
-from .errors import BVMValueError
-from .fileio import atomic_path, staging_folder
+from ..checks import check_pixels
+from ..errors import BVMValueError
+from ..fileio import atomic_path, staging_folder
 
 if TYPE_CHECKING:
     from .pixelgrid import Grid

@@ -1,0 +1,80 @@
+"""Training, evaluation and prediction with TorchGeo's trainers and command line.
+
+:mod:`~torchgeo_bvm.training.datamodule` joins datasets and samplers for
+``torchgeo fit|validate|test|predict``, :mod:`~torchgeo_bvm.training.tasks` is the
+task, :mod:`~torchgeo_bvm.training.callbacks` what evaluation writes,
+:mod:`~torchgeo_bvm.training.prediction` the writer of fused maps and
+:mod:`~torchgeo_bvm.training.normalization` the band statistics.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from .callbacks import (
+        ConfusionMatrixWriter,
+        MetricTable,
+        format_metric_table,
+        plot_confusion_matrix,
+    )
+    from .datamodule import (
+        MAX_BATCH_SIZE,
+        BVMDataModule,
+        TimeSeriesOptions,
+        cloud_rule_from,
+    )
+    from .normalization import (
+        STATS_FORMAT,
+        BandStats,
+        compute_band_stats,
+        load_band_stats,
+    )
+    from .prediction import MANIFEST, MOSAIC, SheetPredictionWriter
+    from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation, quiet_lightning
+
+_HOMES: dict[str, str] = {
+    'BVMDataModule': 'datamodule',
+    'BVMSemanticSegmentation': 'tasks',
+    'BandStats': 'normalization',
+    'ConfusionMatrixWriter': 'callbacks',
+    'MANIFEST': 'prediction',
+    'MAX_BATCH_SIZE': 'datamodule',
+    'MOSAIC': 'prediction',
+    'MetricTable': 'callbacks',
+    'STATS_FORMAT': 'normalization',
+    'SheetPredictionWriter': 'prediction',
+    'TimeSeriesOptions': 'datamodule',
+    'WEIGHTS_OVERRIDE': 'tasks',
+    'cloud_rule_from': 'datamodule',
+    'compute_band_stats': 'normalization',
+    'format_metric_table': 'callbacks',
+    'load_band_stats': 'normalization',
+    'plot_confusion_matrix': 'callbacks',
+    'quiet_lightning': 'tasks',
+}
+
+__all__ = [
+    'MANIFEST',
+    'MAX_BATCH_SIZE',
+    'MOSAIC',
+    'STATS_FORMAT',
+    'WEIGHTS_OVERRIDE',
+    'BVMDataModule',
+    'BVMSemanticSegmentation',
+    'BandStats',
+    'ConfusionMatrixWriter',
+    'MetricTable',
+    'SheetPredictionWriter',
+    'TimeSeriesOptions',
+    'cloud_rule_from',
+    'compute_band_stats',
+    'format_metric_table',
+    'load_band_stats',
+    'plot_confusion_matrix',
+    'quiet_lightning',
+]
+
+__getattr__, __dir__ = exports(__name__, _HOMES, __all__)
