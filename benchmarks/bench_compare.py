@@ -66,7 +66,7 @@ def high_water_mb():
     for line in open('/proc/self/status'):
         if line.startswith('VmHWM:'):
             return int(line.split()[1]) / 1024
-from torchgeo_bvm import compare
+from torchgeo_bvm.maps import compare
 from torchgeo_bvm.bvm.layer import BVMLayer
 from torchgeo_bvm.cli import main
 # Time the steps of compare_with_bvm where it looks them up.

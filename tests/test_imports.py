@@ -1,7 +1,9 @@
 """The package's import rules, checked on its source with ``ast``.
 
-* Imports point one way: no module under ``torchgeo_bvm/datasets`` imports
-  ``torchgeo_bvm.samplers`` (samplers depend on datasets, as in TorchGeo).
+* Imports point down the layers of ``docs/architecture.rst`` (:data:`LAYERS`):
+  a module imports only modules of its own layer and of the layers below it
+  (so no dataset imports a sampler: samplers depend on datasets, as in
+  TorchGeo). Imports under ``if TYPE_CHECKING:`` count too.
 * No module uses another module's private names: no ``from X import _name``, no
   ``X._name`` on an imported module, and no ``obj._name`` on anything but
   ``self``, ``cls`` and ``super()`` (dunder names such as ``__version__`` are
@@ -10,9 +12,6 @@
   modules of the package folder that holds it; nothing imports a private module
   of another project (``openeo.rest._datacube``).
 * The library never chooses a matplotlib backend (no ``matplotlib.use``).
-
-Old import paths (``torchgeo_bvm.kaartblad``, ``torchgeo_bvm.labels.Grid``, ...)
-keep working as thin aliases of the new homes.
 """
 
 from __future__ import annotations
@@ -22,9 +21,38 @@ import importlib
 import sys
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).parents[1] / 'torchgeo_bvm'
+
+#: The package's layers from the bottom up: a module or subpackage of
+#: ``torchgeo_bvm`` per entry, those on one line sharing a layer.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ('errors', 'lazy'),
+    ('checks', 'fileio', 'classes'),
+    ('spatial',),
+    ('plot',),
+    ('sheets',),
+    ('bvm',),
+    ('datasets',),
+    ('samplers',),
+    ('maps',),
+    ('download',),
+    ('training',),
+    ('synth',),
+    ('demo',),
+    ('commands',),
+    ('cli',),
+)
+
+
+def _layer(module: str) -> int | None:
+    """The layer of a ``torchgeo_bvm`` module, or None for the package itself."""
+    parts = module.split('.')
+    if parts[0] != 'torchgeo_bvm' or len(parts) == 1:
+        return None
+    for level, names in enumerate(LAYERS):
+        if parts[1] in names:
+            return level
+    raise AssertionError(f'{module} is in no layer of LAYERS')
 
 
 def _private(name: str) -> bool:
@@ -47,12 +75,16 @@ def _findings(path: Path) -> list[str]:
     def where(node: ast.AST) -> str:
         return f'{path.relative_to(PACKAGE.parent)}:{getattr(node, "lineno", 0)}'
 
+    own_layer = _layer(module)
+
     def check_module(name: str, node: ast.AST) -> None:
         parts = name.split('.')
-        if module.startswith('torchgeo_bvm.datasets') and name.startswith(
-            'torchgeo_bvm.samplers'
-        ):
-            found.append(f'{where(node)}: a dataset module imports {name}')
+        layer = _layer(name)
+        if own_layer is not None and layer is not None and layer > own_layer:
+            found.append(
+                f'{where(node)}: {module} (layer {own_layer}) imports {name} '
+                f'(layer {layer}, above it)'
+            )
         for depth, part in enumerate(parts):
             if not _private(part):
                 continue
@@ -122,7 +154,7 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     folder.mkdir(parents=True)
     (folder / 'bad.py').write_text(
         'from ..samplers import SheetSampler\n'
-        'from ..pixelgrid import _ALIGNED\n'
+        'from ..spatial.pixelgrid import _ALIGNED\n'
         'from ..commands._options import parse_sheets\n'
         'from openeo.rest._datacube import THIS\n'
         'from ._fastpath import IndexArrays\n'
@@ -138,8 +170,11 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], 'PACKAGE', tmp_path / 'torchgeo_bvm')
     found = [f.split(': ', 1)[1] for f in _findings(folder / 'bad.py')]
     assert found == [
-        'a dataset module imports torchgeo_bvm.samplers',
+        'torchgeo_bvm.datasets.bad (layer 6) imports torchgeo_bvm.samplers '
+        '(layer 7, above it)',
         'imports the private name _ALIGNED from torchgeo_bvm.spatial.pixelgrid',
+        'torchgeo_bvm.datasets.bad (layer 6) imports torchgeo_bvm.commands._options '
+        '(layer 13, above it)',
         'imports the private module torchgeo_bvm.commands._options',
         'imports the private module openeo.rest._datacube',
         'uses a private name of a module: sentinel2._ONE_DAY',
@@ -149,68 +184,9 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ('old', 'new'),
-    [
-        ('torchgeo_bvm.kaartblad.Sheet', 'torchgeo_bvm.sheets.codes.Sheet'),
-        (
-            'torchgeo_bvm.kaartblad.SplitScheme',
-            'torchgeo_bvm.sheets.scheme.SplitScheme',
-        ),
-        ('torchgeo_bvm.kaartblad.grid', 'torchgeo_bvm.sheets.official.grid'),
-        ('torchgeo_bvm.kaartblad.sheets', 'torchgeo_bvm.sheets.codes.sheets'),
-        ('torchgeo_bvm.kaartblad.KBL_WIDTH', 'torchgeo_bvm.sheets.codes.KBL_WIDTH'),
-        ('torchgeo_bvm.kaartblad.plot_grid', 'torchgeo_bvm.plot.plot_grid'),
-        (
-            'torchgeo_bvm.kaartblad.reproject_geometry',
-            'torchgeo_bvm.spatial.geometry.reproject_geometry',
-        ),
-        ('torchgeo_bvm.labels.Grid', 'torchgeo_bvm.spatial.pixelgrid.Grid'),
-        ('torchgeo_bvm.Grid', 'torchgeo_bvm.spatial.pixelgrid.Grid'),
-        ('torchgeo_bvm.samplers.SheetLayout', 'torchgeo_bvm.sheets.layout.SheetLayout'),
-        ('torchgeo_bvm.samplers.SplitRegion', 'torchgeo_bvm.sheets.layout.SplitRegion'),
-        (
-            'torchgeo_bvm.samplers.reflect_index',
-            'torchgeo_bvm.sheets.layout.reflect_index',
-        ),
-        (
-            'torchgeo_bvm.samplers.mirror_sources_from_extent',
-            'torchgeo_bvm.sheets.layout.mirror_sources_from_extent',
-        ),
-        ('torchgeo_bvm.samplers.IndexArrays', 'torchgeo_bvm.datasets.IndexArrays'),
-        ('torchgeo_bvm.samplers.CachedBounds', 'torchgeo_bvm.datasets.CachedBounds'),
-        (
-            'torchgeo_bvm.datasets.bands.ALL_BANDS',
-            'torchgeo_bvm.datasets.bands.ALL_BANDS',
-        ),
-        (
-            'torchgeo_bvm.datasets.bands.CloudRule',
-            'torchgeo_bvm.datasets.bands.CloudRule',
-        ),
-        (
-            'torchgeo_bvm.datasets.bands.openeo_acquisition_path',
-            'torchgeo_bvm.datasets.bands.openeo_acquisition_path',
-        ),
-        (
-            'torchgeo_bvm.datasets.bvm.class_colormap',
-            'torchgeo_bvm.plot.class_colormap',
-        ),
-        (
-            'torchgeo_bvm.download.Downloader',
-            'torchgeo_bvm.download.downloader.Downloader',
-        ),
-        (
-            'torchgeo_bvm.download.resolve_bands',
-            'torchgeo_bvm.datasets.bands.resolve_bands',
-        ),
-    ],
-)
-def test_old_import_paths_are_aliases(old: str, new: str) -> None:
-    def load(dotted: str) -> object:
-        module, _, name = dotted.rpartition('.')
-        return getattr(importlib.import_module(module), name)
-
-    assert load(old) is load(new)
+def test_every_module_is_in_a_layer() -> None:
+    for path in sorted(PACKAGE.rglob('*.py')):
+        _layer(_module_name(path))
 
 
 def test_the_package_exports_resolve_to_their_homes() -> None:

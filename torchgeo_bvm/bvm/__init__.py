@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
+    from .labels import rasterize_bvm
     from .layer import BVM_LAYER, FLANDERS_EXTENT, BVMLayer, LayerInfo, LayerLabels
     from .polygons import BVMPolygons, HasBVMPolygons, LoadReport
     from .polygonstore import PolygonStore, StoreInfo
@@ -61,6 +62,7 @@ _HOMES: dict[str, str] = {
     'map_integer_labels': 'units',
     'median_frequency_weights': 'statistics',
     'normalise_code': 'units',
+    'rasterize_bvm': 'labels',
     'split_class_counts': 'statistics',
 }
 
@@ -88,6 +90,7 @@ __all__ = [
     'map_integer_labels',
     'median_frequency_weights',
     'normalise_code',
+    'rasterize_bvm',
     'split_class_counts',
 ]
 

@@ -44,6 +44,8 @@ from ..spatial.scanline import polygon_coverage
 from .polygons import BVMPolygons, HasBVMPolygons
 from .units import UnitMapping
 
+__all__ = ['rasterize_bvm']
+
 
 def rasterize_bvm(
     bvm: str | os.PathLike[str] | BVMPolygons | HasBVMPolygons,
@@ -171,9 +173,6 @@ def rasterize_bvm(
         progress=progress,
         before_commit=some_labels,
     )
-
-
-__all__ = []
 
 
 def _layer_of(

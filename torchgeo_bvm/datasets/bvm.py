@@ -36,7 +36,7 @@ from ..checks import check_crs, check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMNotFoundError
 from ..fileio import open_label_raster
-from ..plot import class_colormap, class_legend, show_classes
+from ..plot import class_legend, show_classes
 from ..spatial.crs import DEFAULT_CRS, resolution_for
 from ..spatial.pixelgrid import Grid, merge_fill
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
@@ -45,7 +45,6 @@ __all__ = [
     'BVMDataset',
     'BVMRaster',
     'LoadReport',
-    'class_colormap',
     'merge_label_samples',
     'plot_label_sample',
 ]

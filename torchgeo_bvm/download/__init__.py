@@ -82,7 +82,6 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
-    from ..datasets.bands import ALL_BANDS, BAND_MODES, SCL_BAND, resolve_bands
     from .downloader import (
         TRANSIENT_STATUS,
         Downloader,
@@ -105,10 +104,6 @@ DEFAULT_BACKEND = 'openeo.vito.be'
 
 #: The module each public name lives in.
 _HOMES = {
-    'ALL_BANDS': '..datasets.bands',
-    'BAND_MODES': '..datasets.bands',
-    'SCL_BAND': '..datasets.bands',
-    'resolve_bands': '..datasets.bands',
     'TRANSIENT_STATUS': 'downloader',
     'Downloader': 'downloader',
     'DownloadError': 'downloader',
@@ -126,12 +121,9 @@ _HOMES = {
     'plan_tasks': 'tasks',
 }
 __all__ = [
-    'ALL_BANDS',
-    'BAND_MODES',
     'COLLECTION',
     'DEFAULT_BACKEND',
     'MANIFEST_NAME',
-    'SCL_BAND',
     'TRANSIENT_STATUS',
     'VALID_SCL',
     'DownloadError',
@@ -144,7 +136,6 @@ __all__ = [
     'download',
     'output_path',
     'plan_tasks',
-    'resolve_bands',
     'sheet_extent',
 ]
 

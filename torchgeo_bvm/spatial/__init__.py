@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
+    from .classraster import ClassSource, class_raster_aux_xml, write_class_raster
     from .cog import COG_BLOCK_SIZE, BlockSource, write_cog
     from .crs import (
         DEFAULT_CRS,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 _HOMES: dict[str, str] = {
     'BlockSource': 'cog',
     'COG_BLOCK_SIZE': 'cog',
+    'ClassSource': 'classraster',
     'DEFAULT_CRS': 'crs',
     'FLANDERS_CENTRE': 'crs',
     'Grid': 'pixelgrid',
@@ -54,6 +56,7 @@ _HOMES: dict[str, str] = {
     'Outlines': 'scanline',
     'UTM31N': 'crs',
     'burn_polygons': 'scanline',
+    'class_raster_aux_xml': 'classraster',
     'is_lambert72': 'crs',
     'is_simple_polygon': 'scanline',
     'location_seed': 'pixelgrid',
@@ -71,6 +74,7 @@ _HOMES: dict[str, str] = {
     'run_pixels': 'scanline',
     'runs_to_mask': 'scanline',
     'to_lambert72': 'crs',
+    'write_class_raster': 'classraster',
     'write_cog': 'cog',
 }
 
@@ -81,9 +85,11 @@ __all__ = [
     'LAMBERT72',
     'UTM31N',
     'BlockSource',
+    'ClassSource',
     'Grid',
     'Outlines',
     'burn_polygons',
+    'class_raster_aux_xml',
     'is_lambert72',
     'is_simple_polygon',
     'location_seed',
@@ -101,6 +107,7 @@ __all__ = [
     'run_pixels',
     'runs_to_mask',
     'to_lambert72',
+    'write_class_raster',
     'write_cog',
 ]
 

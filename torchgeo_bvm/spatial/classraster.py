@@ -20,7 +20,7 @@ from .pixelgrid import Grid
 #: block of a window.
 ClassSource = NDArray[np.uint8] | Callable[[Window], NDArray[np.uint8]]
 
-__all__ = []
+__all__ = ['ClassSource', 'class_raster_aux_xml', 'write_class_raster']
 
 
 def class_raster_aux_xml(

@@ -456,7 +456,7 @@ def _module_imports(path: Path) -> set[str]:
     return found
 
 
-PACKAGE = Path(__file__).resolve().parents[1] / 'torchgeo_bvm'
+PACKAGE = Path(__file__).resolve().parents[2] / 'torchgeo_bvm'
 
 
 def _file_of(module: str) -> Path | None:

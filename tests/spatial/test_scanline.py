@@ -4,7 +4,7 @@ import rasterio.features
 import shapely
 from affine import Affine
 
-from torchgeo_bvm import scanline
+from torchgeo_bvm.spatial import scanline
 from torchgeo_bvm.spatial.scanline import burn_polygons, polygon_coverage
 from torchgeo_bvm.synth.bvm import tessellation
 

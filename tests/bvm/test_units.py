@@ -142,7 +142,7 @@ def test_shipped_table() -> None:
     assert len(table) == 165
     assert table['code'].is_unique
     assert set(table['class_id']) == {c.id for c in CLASSES}
-    reference = Path(__file__).parents[1] / 'torchgeo_bvm' / 'data' / MAPPING_FILE
+    reference = Path(__file__).parents[2] / 'torchgeo_bvm' / 'data' / MAPPING_FILE
     assert reference.exists()
 
 
