@@ -141,7 +141,8 @@ def _sheets(args: argparse.Namespace) -> list[Sheet]:
 
 def _run(args: argparse.Namespace) -> int:
     """Download, or print the process graphs with ``--dry-run``."""
-    from ..download import Downloader, DownloadOptions, resolve_bands
+    from ..datasets.bands import resolve_bands
+    from ..download import Downloader, DownloadOptions
     from ..fileio import check_writable_folder
 
     native = args.crs.lower() == 'native'
