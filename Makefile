@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 DEMO_DIR ?= demo-output
 
-.PHONY: venv test lint typecheck pytest docs demo clean
+.PHONY: venv test test-fast lint typecheck pytest docs demo clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12" >&2; exit 1; }
@@ -30,8 +30,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict torchgeo_bvm
 
+# Tests spread over every core (pytest-xdist); `make test-fast` leaves out the
+# tests marked slow, for the edit loop. `make test` runs everything.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
+
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n auto -m "not slow"
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

@@ -54,7 +54,6 @@ from rasterio.windows import Window
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datasets import RasterDataset, VectorDataset, stack_samples
 from torchgeo.samplers import RandomPatchSampler, RandomTimestampSampler
-from torchgeo_bvm.kaartblad import Sheet
 
 from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.datasets.bands import ALL_BANDS, PAPER_CLOUD_RULE, CloudRule
@@ -64,6 +63,7 @@ from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.samplers.sheet import SheetSampler
 from torchgeo_bvm.samplers.temporal import CentreTimestampSampler
 from torchgeo_bvm.sheets.boundary import flanders_from_labels
+from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.spatial.crs import resolution_for
 from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
 from torchgeo_bvm.synth.sentinel2 import write_openeo_acquisition

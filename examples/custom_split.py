@@ -2,7 +2,7 @@
 
 The paper splits every 1:50,000 map sheet into its four ``kbl4`` quarters:
 train = X/1-2 and X/5-6, validation = X/3-4, test = X/7-8. A
-:class:`~torchgeo_bvm.kaartblad.SplitScheme` can assign any parts of the sheet
+:class:`~torchgeo_bvm.sheets.scheme.SplitScheme` can assign any parts of the sheet
 grid instead. This example uses the eight ``kbl8`` sheets (numbered 1-4 in the
 top row, 5-8 in the bottom row of every sheet) in a staggered pattern, so every
 split has a part in the north and in the south of each sheet::
@@ -12,8 +12,8 @@ split has a part in the north and in the south of each sheet::
 
 (still 50/25/25 % of the area). It then
 
-1. draws the scheme's map with :func:`~torchgeo_bvm.kaartblad.grid` and
-   :func:`~torchgeo_bvm.kaartblad.plot_grid`;
+1. draws the scheme's map with :func:`~torchgeo_bvm.sheets.official.grid` and
+   :func:`~torchgeo_bvm.plot.plot_grid`;
 2. rasterises the BVM (:func:`~torchgeo_bvm.bvm.labels.rasterize_bvm`) and counts
    the classes of every split with
    :func:`~torchgeo_bvm.bvm.statistics.split_class_counts`, printing the shares and

@@ -39,8 +39,10 @@ Under TorchGeo's own command line (``torchgeo fit --config ...``), an error of
 the package raised while LightningCLI builds the data module reaches the user
 wrapped in jsonargparse's "Does not validate against any of the Union
 subtypes" and a chained traceback; :func:`one_line_errors_under_torchgeo` (called
-when :mod:`torchgeo_bvm.training.datamodule` is imported by that command) prints the
-package's line instead, unless ``TORCHGEO_BVM_DEBUG=1``.
+when the data module is constructed under that command, never on import) prints
+the package's line instead, unless ``TORCHGEO_BVM_DEBUG=1``; an error raised
+while the trainer runs ends the run in one line with status 2
+(:func:`torchgeo_bvm.training.console.exit_in_one_line`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     'describe',
     'find_bvm_error',
     'one_line_errors_under_torchgeo',
+    'under_torchgeo_cli',
 ]
 
 #: The environment variable that shows tracebacks (as ``--debug`` does).
@@ -129,26 +132,36 @@ def find_bvm_error(error: BaseException | None) -> BVMError | None:
     return None
 
 
-def one_line_errors_under_torchgeo() -> None:
-    """Under ``torchgeo fit/test/predict``, print the package's errors in one line.
+def under_torchgeo_cli() -> str | None:
+    """Whether this process is TorchGeo's command line, and which subcommand.
 
-    Installs a :data:`sys.excepthook` that, for an uncaught exception caused by
-    a :class:`BVMError`, prints ``torchgeo SUBCOMMAND: error: MESSAGE`` instead
-    of the traceback (the exit status stays 1, TorchGeo's). Other exceptions,
-    and every exception with ``TORCHGEO_BVM_DEBUG=1``, keep their traceback. It
-    does nothing outside TorchGeo's command line, so scripts and notebooks keep
-    their tracebacks.
+    Returns:
+        ``'torchgeo SUBCOMMAND'`` under ``torchgeo fit|validate|test|predict``
+        (or ``python -m torchgeo``), else None.
     """
     program = os.path.basename(sys.argv[0] if sys.argv else '')
     if program != 'torchgeo' and not sys.argv[0].endswith(
         os.path.join('torchgeo', '__main__.py')
     ):
-        return
-    previous = sys.excepthook
-    if getattr(previous, 'torchgeo_bvm', False):
-        return
+        return None
     subcommand = next((a for a in sys.argv[1:] if not a.startswith('-')), '')
-    prefix = f'torchgeo {subcommand}'.strip()
+    return f'torchgeo {subcommand}'.strip()
+
+
+def one_line_errors_under_torchgeo() -> None:
+    """Under ``torchgeo fit/test/predict``, print the package's errors in one line.
+
+    Installs a :data:`sys.excepthook` that, for an uncaught exception caused by
+    a :class:`BVMError`, prints ``torchgeo SUBCOMMAND: error: MESSAGE`` instead
+    of the traceback (the exit status stays 1, Python's). Other exceptions,
+    and every exception with ``TORCHGEO_BVM_DEBUG=1``, keep their traceback. It
+    does nothing outside TorchGeo's command line, so scripts and notebooks keep
+    their tracebacks. Idempotent.
+    """
+    prefix = under_torchgeo_cli()
+    previous = sys.excepthook
+    if prefix is None or getattr(previous, 'torchgeo_bvm', False):
+        return
 
     def hook(
         kind: type[BaseException],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -12,11 +10,7 @@ import torch
 from torchgeo.tasks import SemanticSegmentation
 
 from tests.weights import seed_imagenet_cache
-from torchgeo_bvm.training.tasks import (
-    WEIGHTS_OVERRIDE,
-    BVMSemanticSegmentation,
-    quiet_lightning,
-)
+from torchgeo_bvm.training.tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
 
 ARGS = {
     'model': 'unet',
@@ -82,20 +76,6 @@ def test_random_weights_need_nothing(hub_cache: Path) -> None:
     assert not task.initial_weights_loaded
 
 
-def test_lightning_tips_dropped_other_messages_kept(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    quiet_lightning()
-    quiet_lightning()  # idempotent
-    logger = logging.getLogger('lightning.pytorch.utilities.rank_zero')
-    with caplog.at_level(logging.INFO, logger=logger.name):
-        logger.info('\N{ELECTRIC LIGHT BULB} Tip: For seamless cloud logging ...')
-        logger.info('GPU available: False, used: False')
-    assert [r.getMessage() for r in caplog.records] == [
-        'GPU available: False, used: False'
-    ]
-
-
 @pytest.mark.parametrize('resuming', [False, True])
 def test_fit_start_loads_unless_resuming(
     hub_cache: Path, tmp_path: Path, resuming: bool
@@ -118,17 +98,3 @@ def test_fit_start_loads_unless_resuming(
     else:
         with pytest.raises(SystemExit, match='weights=null'):
             task.on_fit_start()
-
-
-def test_lightnings_own_deprecation_warning_filtered() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('default')
-        quiet_lightning()
-        warnings.warn(
-            '`isinstance(treespec, LeafSpec)` is deprecated, use '
-            '`isinstance(treespec, TreeSpec) and treespec.is_leaf()` instead.',
-            FutureWarning,
-            stacklevel=1,
-        )
-        warnings.warn('another deprecation', FutureWarning, stacklevel=1)
-    assert [str(w.message) for w in caught] == ['another deprecation']

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         format_metric_table,
         plot_confusion_matrix,
     )
+    from .console import LIGHTNING_LOGGERS, exit_in_one_line, quiet_lightning
     from .datamodule import (
         MAX_BATCH_SIZE,
         BVMDataModule,
@@ -33,13 +34,14 @@ if TYPE_CHECKING:
         load_band_stats,
     )
     from .prediction import MANIFEST, MOSAIC, SheetPredictionWriter
-    from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation, quiet_lightning
+    from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
 
 _HOMES: dict[str, str] = {
     'BVMDataModule': 'datamodule',
     'BVMSemanticSegmentation': 'tasks',
     'BandStats': 'normalization',
     'ConfusionMatrixWriter': 'callbacks',
+    'LIGHTNING_LOGGERS': 'console',
     'MANIFEST': 'prediction',
     'MAX_BATCH_SIZE': 'datamodule',
     'MOSAIC': 'prediction',
@@ -50,13 +52,15 @@ _HOMES: dict[str, str] = {
     'WEIGHTS_OVERRIDE': 'tasks',
     'cloud_rule_from': 'datamodule',
     'compute_band_stats': 'normalization',
+    'exit_in_one_line': 'console',
     'format_metric_table': 'callbacks',
     'load_band_stats': 'normalization',
     'plot_confusion_matrix': 'callbacks',
-    'quiet_lightning': 'tasks',
+    'quiet_lightning': 'console',
 }
 
 __all__ = [
+    'LIGHTNING_LOGGERS',
     'MANIFEST',
     'MAX_BATCH_SIZE',
     'MOSAIC',
@@ -71,6 +75,7 @@ __all__ = [
     'TimeSeriesOptions',
     'cloud_rule_from',
     'compute_band_stats',
+    'exit_in_one_line',
     'format_metric_table',
     'load_band_stats',
     'plot_confusion_matrix',

@@ -75,16 +75,13 @@ from ..sheets.boundary import flanders_from_labels, read_boundary
 from ..sheets.codes import KBL_WIDTH, Sheet, kbl_numbers
 from ..sheets.scheme import SplitScheme
 from ..spatial.crs import FLANDERS_CENTRE, pixel_size_m, resolution_for
+from .console import exit_in_one_line, quiet_lightning
 from .normalization import load_band_stats
 
 __all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'TimeSeriesOptions', 'cloud_rule_from']
 
 #: Samples per batch at most: more does not fit any accelerator at 256 pixels.
 MAX_BATCH_SIZE = 4096
-
-# LightningCLI imports this module to build the data module of a config; an
-# error of ours then reads as one line rather than jsonargparse's Union error.
-one_line_errors_under_torchgeo()
 
 
 def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:
@@ -302,6 +299,10 @@ class BVMDataModule(GeoDataModule):
         predict_stride: int | None = None,
         predict_batch_size: int | None = None,
     ) -> None:
+        # Under TorchGeo's command line jsonargparse wraps what __init__ raises;
+        # the hook (installed only under that command) shows our line instead.
+        one_line_errors_under_torchgeo()
+        quiet_lightning()
         # Every argument is checked here, before anything is read, so that a bad
         # configuration fails at once with one line (see _check_arguments).
         crs_ = check_crs(crs, 'crs')
@@ -589,6 +590,17 @@ class BVMDataModule(GeoDataModule):
             rank_zero_info(f'BVMDataModule: evaluation period: {year} ({reason})')
             self.eval_period = year
         return self.eval_period
+
+    def on_exception(self, exception: BaseException) -> None:
+        """Under ``torchgeo``, end a run stopped by our error in one line (status 2).
+
+        Lightning calls this hook when fit, validation, test or prediction
+        raises; see :func:`~torchgeo_bvm.training.console.exit_in_one_line`.
+
+        Args:
+            exception: what stopped the run.
+        """
+        exit_in_one_line(exception)
 
     def on_after_batch_transfer(
         self, batch: dict[str, Any], dataloader_idx: int

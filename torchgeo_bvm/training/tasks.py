@@ -13,29 +13,15 @@ instead: ``torchgeo fit`` loads them, ``torchgeo fit --ckpt_path`` (resuming),
 ``validate``, ``test`` and ``predict`` never need them. When they cannot be
 loaded, training stops with one line that names the weights and the override
 that trains without them.
-
-Importing this module (every configuration of the package does) also quiets
-what Lightning prints in every run that helps no user of these configurations
-(:func:`quiet_lightning`): its advertising tips ("Tip: ... try installing
-litlogger / litmodels") and a deprecation warning Lightning's own code triggers
-in PyTorch ("``isinstance(treespec, LeafSpec)`` is deprecated").
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
 from typing import Any
 
 from torchgeo.tasks import SemanticSegmentation
 
-__all__ = ['WEIGHTS_OVERRIDE', 'BVMSemanticSegmentation', 'quiet_lightning']
-
-#: The loggers through which Lightning prints its rank-zero messages.
-LIGHTNING_LOGGERS = (
-    'lightning.pytorch.utilities.rank_zero',
-    'lightning.fabric.utilities.rank_zero',
-)
+__all__ = ['WEIGHTS_OVERRIDE', 'BVMSemanticSegmentation']
 
 #: The command-line override that trains from random weights.
 WEIGHTS_OVERRIDE = '--model.init_args.weights=null'
@@ -120,26 +106,3 @@ def _unavailable(backbone: str, weights: object, error: OSError) -> str:
         f'error: {what} could not be loaded ({reason}); to train from random '
         f'weights instead, add {WEIGHTS_OVERRIDE}'
     )
-
-
-def _not_a_tip(record: logging.LogRecord) -> bool:
-    return not str(record.msg).lstrip().startswith('\N{ELECTRIC LIGHT BULB} Tip:')
-
-
-def quiet_lightning() -> None:
-    """Drop Lightning's advertising tips and its own deprecation warning.
-
-    Every other message and warning is kept. Idempotent.
-    """
-    for name in LIGHTNING_LOGGERS:
-        logger = logging.getLogger(name)
-        if _not_a_tip not in logger.filters:
-            logger.addFilter(_not_a_tip)
-    # Raised by lightning.pytorch.utilities._pytree with recent PyTorch: nothing
-    # a user can change.
-    warnings.filterwarnings(
-        'ignore', message=r'`isinstance\(treespec, LeafSpec\)` is deprecated'
-    )
-
-
-quiet_lightning()
