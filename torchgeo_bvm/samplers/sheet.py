@@ -30,13 +30,12 @@ overlaps the window most. The dataset then reads the window clipped to that shee
 and fills the rest by reflection
 (:func:`~torchgeo_bvm.sheets.layout.mirror_sources_from_extent`).
 
-**Reach past the edge.** The issue asks both for a centre pixel inside the sheet
-and for crops reaching up to ``patch_size - 1`` pixels past the edge; the two
-cannot hold together. The centre rule wins: it is what lets the dataset recover
-the sheet from a plain query, and it guarantees every crop a labelled centre. A
-crop therefore reaches at most ``patch_size // 2`` pixels past its sheet's edge,
-and every labelled pixel can appear at every position of the half of the patch
-that faces the inside of its sheet (the paper's code padded by 255 px and cut
+**Reach past the edge.** A centre pixel inside the sheet and crops reaching up to
+``patch_size - 1`` pixels past the edge cannot hold together. The centre rule wins: it
+is what lets the dataset recover the sheet from a plain query, and it guarantees every
+crop a labelled centre. A crop therefore reaches at most ``patch_size // 2`` pixels past
+its sheet's edge, and every labelled pixel can appear at every position of the half of
+the patch that faces the inside of its sheet (the paper's code padded by 255 px and cut
 crops anywhere, so up to 255 of 256 columns could be mirror).
 
 **Pixel grid.** Windows are snapped to the imagery's pixel grid
@@ -46,10 +45,6 @@ like TorchGeo's samplers), so data already on that grid is read without
 resampling. What else the samplers take from a dataset (its layout, scheme,
 sheets and Flanders region) is named by
 :class:`~torchgeo_bvm.sheets.layout.SheetDataset`.
-
-The layout helpers that used to live here (``SheetLayout``, ``SplitRegion``,
-``reflect_index``, ``mirror_sources_from_extent``, ``IndexArrays``,
-``CachedBounds``) are still importable from this module under their names.
 """
 
 from __future__ import annotations
