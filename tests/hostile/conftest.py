@@ -200,7 +200,7 @@ def _rasters(labels: Path, folder: Path, root: Path) -> None:
         dst.write(data, 1)
     moved = {
         **profile,
-        'transform': profile['transform'] * rasterio.Affine.translation(-1e5, 0),
+        'transform': profile['transform'] @ rasterio.Affine.translation(-1e5, 0),
     }
     with rasterio.open(root / 'elsewhere.tif', 'w', **moved) as dst:
         dst.write(data, 1)

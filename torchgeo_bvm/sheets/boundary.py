@@ -177,7 +177,7 @@ def _raster_coverage(file: Path, resolution: float) -> list[BaseGeometry]:
         # only along the border, where labels stop anyway.
         data = src.read(1, out_shape=shape_)
         nodata = src.nodata if src.nodata is not None else IGNORE_INDEX
-        transform = src.transform * Affine.scale(
+        transform = src.transform @ Affine.scale(
             src.width / shape_[1], src.height / shape_[0]
         )
     mask = data != nodata
