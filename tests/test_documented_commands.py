@@ -230,10 +230,10 @@ def reader(
 
     folder = tmp_path / 'reader'
     folder.mkdir()
-    for config in sorted((ROOT / 'examples' / 'configs').glob('*.yaml')):
+    for config in sorted((ROOT / 'torchgeo_bvm' / 'configs').glob('bvm_*.yaml')):
         _scaled_config(config, folder / 'examples' / 'configs' / config.name)
     _scaled_config(
-        ROOT / 'torchgeo_bvm' / 'data' / 'demo.yaml',
+        ROOT / 'torchgeo_bvm' / 'configs' / 'demo.yaml',
         folder / 'torchgeo_bvm' / 'data' / 'demo.yaml',
     )
     for script in (ROOT / 'examples').glob('*.py'):

@@ -9,7 +9,7 @@ region that :mod:`torchgeo_bvm.synth.flanders` writes:
    band statistics for normalisation;
 4. figures: the split map, the class distribution chart, a training sample;
 5. train with TorchGeo's own CLI (``torchgeo fit``) on the CPU, with the demo
-   configuration shipped in the package (``torchgeo_bvm/data/demo.yaml``);
+   configuration shipped in the package (``torchgeo_bvm/configs/demo.yaml``);
 6. evaluate on the test sheets (``torchgeo test``);
 7. write the fused map of the test sheets for one year (``torchgeo predict``,
    every clear date fused per pixel) and compare it with the BVM
@@ -170,7 +170,7 @@ def _timed(seconds: dict[str, float], name: str, step: Callable[[], Any]) -> Any
 
 
 def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Path:
-    text = resources.files('torchgeo_bvm').joinpath('data', DEMO_CONFIG).read_text()
+    text = resources.files('torchgeo_bvm').joinpath('configs', DEMO_CONFIG).read_text()
     config = yaml.safe_load(text)
     config['data']['init_args'].update(data)
     trainer = config['trainer']

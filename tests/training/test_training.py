@@ -13,7 +13,7 @@ from torchgeo.tasks import SemanticSegmentation
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.training.datamodule import BVMDataModule
 
-CONFIGS = Path(__file__).parents[2] / 'examples' / 'configs'
+CONFIGS = Path(__file__).parents[2] / 'torchgeo_bvm' / 'configs'
 UTM = 'EPSG:32631'
 
 
