@@ -12,7 +12,8 @@ Two details matter when joining imagery and labels with ``&``:
 
 * put the imagery first: the intersection gives the second dataset the CRS and
   resolution of the first, so the imagery is read on its own grid and only the
-  labels are rasterised onto it;
+  labels are rasterised onto it (build the labels on that grid from the start,
+  ``crs=image.crs, res=image.res``, and nothing is converted);
 * TorchGeo's default ``concat_samples`` concatenates every key of the two
   samples (``bounds`` and ``transform`` would get 18 values);
   :func:`~torchgeo_bvm.datasets.joint.merge_joint_samples` keeps ``image`` from
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -58,7 +60,31 @@ from torchgeo_bvm.plot import (
     save_figure,
     stretch,
 )
-from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
+from torchgeo_bvm.synth.flanders import (
+    DEFAULT_SIZE,
+    MANIFEST_NAME,
+    SIZES,
+    load_manifest,
+    write_mini_flanders,
+)
+
+
+def open_mini_flanders(folder: Path, size: str | None) -> dict[str, Any]:
+    """The mini-Flanders in ``folder``, generated there when it is missing.
+
+    Args:
+        folder: the mini-Flanders folder.
+        size: its size; None keeps the size and seed of the one already there
+            (the demo's, say), else generates the ``demo`` size.
+
+    Returns:
+        Its manifest (paths relative to ``folder``).
+    """
+    seed = 0
+    if size is None and (folder / MANIFEST_NAME).exists():
+        existing = load_manifest(folder)
+        size, seed = existing['size'], existing['seed']
+    return write_mini_flanders(folder, size or DEFAULT_SIZE, seed, progress=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -78,7 +104,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help='mini-Flanders folder (generated there when missing)',
     )
     parser.add_argument(
-        '--size', default='demo', choices=list(SIZES), help='mini-Flanders size'
+        '--size',
+        choices=list(SIZES),
+        help="mini-Flanders size (default: the folder's, else demo)",
     )
     parser.add_argument(
         '--out', type=Path, default=Path('example-output'), help='output folder'
@@ -174,12 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = parse_args(argv)
-    manifest = write_mini_flanders(args.data, args.size, progress=True)
+    manifest = open_mini_flanders(args.data, args.size)
 
-    # Imagery first: the labels are rasterised onto the imagery's grid
-    # (here the products' own UTM 31N grid at 10 m, so nothing is resampled).
+    # The labels are rasterised on the imagery's grid (the products' own UTM
+    # 31N grid at 10 m, so nothing is resampled). Given it here, as TorchGeo
+    # expects; `&` would otherwise convert the labels' CRS and resolution (and
+    # say so).
     image = Sentinel2TOC(args.data / manifest['imagery']['root'], bands='all')
-    labels = BVMDataset(args.data / manifest['bvm'])
+    labels = BVMDataset(args.data / manifest['bvm'], crs=image.crs, res=image.res)
     dataset = image & labels
     dataset.collate_fn = merge_joint_samples
     dataset.transforms = ignore_invalid

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.bvm.statistics import split_class_counts
@@ -48,7 +49,13 @@ from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX
 from torchgeo_bvm.plot import plot_grid
 from torchgeo_bvm.sheets.official import grid
 from torchgeo_bvm.sheets.scheme import SplitScheme
-from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
+from torchgeo_bvm.synth.flanders import (
+    DEFAULT_SIZE,
+    MANIFEST_NAME,
+    SIZES,
+    load_manifest,
+    write_mini_flanders,
+)
 from torchgeo_bvm.training.datamodule import BVMDataModule
 
 #: kbl8 part -> split, applied to every 1:50,000 sheet.
@@ -68,6 +75,24 @@ SHEETS = [22]
 CRS = 'EPSG:32631'
 
 
+def open_mini_flanders(folder: Path, size: str | None) -> dict[str, Any]:
+    """The mini-Flanders in ``folder``, generated there when it is missing.
+
+    Args:
+        folder: the mini-Flanders folder.
+        size: its size; None keeps the size and seed of the one already there
+            (the demo's, say), else generates the ``demo`` size.
+
+    Returns:
+        Its manifest (paths relative to ``folder``).
+    """
+    seed = 0
+    if size is None and (folder / MANIFEST_NAME).exists():
+        existing = load_manifest(folder)
+        size, seed = existing['size'], existing['seed']
+    return write_mini_flanders(folder, size or DEFAULT_SIZE, seed, progress=True)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line.
 
@@ -85,7 +110,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help='mini-Flanders folder (generated there when missing)',
     )
     parser.add_argument(
-        '--size', default='demo', choices=list(SIZES), help='mini-Flanders size'
+        '--size',
+        choices=list(SIZES),
+        help="mini-Flanders size (default: the folder's, else demo)",
     )
     parser.add_argument(
         '--out', type=Path, default=Path('example-output'), help='output folder'
@@ -105,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = parse_args(argv)
-    manifest = write_mini_flanders(args.data, args.size, progress=True)
+    manifest = open_mini_flanders(args.data, args.size)
     out = args.out / 'custom_split'
     out.mkdir(parents=True, exist_ok=True)
     scheme = SplitScheme(SCHEME)

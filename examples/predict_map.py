@@ -1,7 +1,8 @@
 r"""Produce a georeferenced land-cover map from a trained checkpoint.
 
 Given a checkpoint of TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation`
-(from ``torchgeo fit`` with one of the configs in ``examples/configs``, or from
+or the package's :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`
+(from ``torchgeo fit`` with a configuration of ``torchgeo-bvm config``, or from
 ``make demo``: ``demo-output/training/checkpoints/best.ckpt``), this example
 maps the test sheets of the mini-Flanders for one year with Lightning's
 ``Trainer.predict``: :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` tiles the
@@ -38,6 +39,7 @@ trained one.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,12 +51,37 @@ from torchgeo.tasks import SemanticSegmentation
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.maps.files import SIBLING_SUFFIXES
-from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
+from torchgeo_bvm.synth.flanders import (
+    DEFAULT_SIZE,
+    MANIFEST_NAME,
+    SIZES,
+    load_manifest,
+    write_mini_flanders,
+)
 from torchgeo_bvm.training.datamodule import BVMDataModule
 from torchgeo_bvm.training.prediction import MOSAIC, SheetPredictionWriter
+from torchgeo_bvm.training.tasks import BVMSemanticSegmentation
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
 CRS = 'EPSG:32631'
+
+
+def open_mini_flanders(folder: Path, size: str | None) -> dict[str, Any]:
+    """The mini-Flanders in ``folder``, generated there when it is missing.
+
+    Args:
+        folder: the mini-Flanders folder.
+        size: its size; None keeps the size and seed of the one already there
+            (the demo's, say), else generates the ``demo`` size.
+
+    Returns:
+        Its manifest (paths relative to ``folder``).
+    """
+    seed = 0
+    if size is None and (folder / MANIFEST_NAME).exists():
+        existing = load_manifest(folder)
+        size, seed = existing['size'], existing['seed']
+    return write_mini_flanders(folder, size or DEFAULT_SIZE, seed, progress=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -74,7 +101,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help='mini-Flanders folder (generated there when missing)',
     )
     parser.add_argument(
-        '--size', default='demo', choices=list(SIZES), help='mini-Flanders size'
+        '--size',
+        choices=list(SIZES),
+        help="mini-Flanders size (default: the folder's, else demo)",
     )
     parser.add_argument(
         '--out', type=Path, default=Path('example-output'), help='output folder'
@@ -175,6 +204,45 @@ def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path
     return path
 
 
+def load_task(checkpoint: Path, bands: int, shown: str) -> SemanticSegmentation:
+    """The segmentation task of a checkpoint, checked against the bands.
+
+    TorchGeo's ``SemanticSegmentation`` or a subclass: the package's
+    configurations and the demo train
+    :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`. Lightning
+    rebuilds the class a checkpoint names only if it is already imported (it
+    will not import code named in a file), so this module imports it.
+
+    Args:
+        checkpoint: the checkpoint file.
+        bands: the bands the data module reads.
+        shown: how the bands were asked for, for the message.
+
+    Returns:
+        The task, on the CPU.
+
+    Raises:
+        FileNotFoundError: if the checkpoint does not exist.
+        ValueError: if its model takes another number of bands.
+    """
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f'--checkpoint {checkpoint}: no such file')
+    task = SemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
+    channels = task.hparams['in_channels']
+    if channels != bands:
+        raise ValueError(
+            f'{checkpoint}: the model takes {channels} bands but --bands '
+            f'{shown!r} gives {bands}'
+        )
+    kind = (
+        'a BVMSemanticSegmentation'
+        if isinstance(task, BVMSemanticSegmentation)
+        else 'a SemanticSegmentation'
+    )
+    print(f'model: {kind} {task.hparams["model"]} ({channels} bands) from {checkpoint}')
+    return task
+
+
 def describe(path: Path) -> None:
     """Print a predicted map's CRS, shape and class histogram.
 
@@ -201,13 +269,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: command-line arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status.
-
-    Raises:
-        ValueError: if the checkpoint expects another number of bands.
+        The exit status: 0, or 2 when the checkpoint is missing, unreadable or
+        made for other bands (the reason on stderr).
     """
     args = parse_args(argv)
-    manifest = write_mini_flanders(args.data, args.size, progress=True)
+    manifest = open_mini_flanders(args.data, args.size)
     out = args.out / 'predict_map'
     out.mkdir(parents=True, exist_ok=True)
     datamodule = make_datamodule(args, manifest)
@@ -216,12 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if checkpoint is None:
         checkpoint = train_small_model(datamodule, args.steps, out / 'model.ckpt')
         print(f'trained {args.steps} steps, checkpoint: {checkpoint}')
-    task = SemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
-    if task.hparams['in_channels'] != len(datamodule.bands):
-        raise ValueError(
-            f'{checkpoint}: the model takes {task.hparams["in_channels"]} bands but '
-            f'--bands {args.bands!r} gives {len(datamodule.bands)}'
-        )
+    try:
+        task = load_task(checkpoint, len(datamodule.bands), args.bands)
+    except (OSError, ValueError) as error:
+        print(f'predict_map.py: error: {error}', file=sys.stderr)
+        return 2
 
     writer = SheetPredictionWriter(out / 'predictions', preview=True)
     trainer = Trainer(

@@ -143,3 +143,39 @@ def _gdal_environment_restored(monkeypatch):
     ):
         monkeypatch.delenv(key, raising=False)
         set_gdal_config(key, None)
+
+
+@pytest.fixture(scope='session')
+def shared_flanders(tmp_path_factory):
+    """The tiny mini-Flanders with its season and overview, built once per run.
+
+    Shared by every pytest-xdist worker (:func:`tests.docs_commands.shared_folder`):
+    the documented commands start from it (``torchgeo-bvm synth --size tiny``
+    finds it up to date where a page generates one). Copy it before writing.
+    """
+    from tests.docs_commands import shared_folder
+    from torchgeo_bvm.synth.flanders import write_mini_flanders
+
+    def build(folder):
+        write_mini_flanders(folder, 'tiny', 0, plot=True, season=True)
+
+    return shared_folder(tmp_path_factory, 'mini-flanders', build)
+
+
+@pytest.fixture(scope='session')
+def quick_demo(tmp_path_factory, shared_flanders):
+    """A folder after the quick start's quicker demo run, built once per run.
+
+    The command is taken from ``docs/quickstart.rst`` and run as written, in
+    a process of its own, in a folder whose ``demo-output/data`` already holds
+    the shared tiny mini-Flanders (the demo finds it up to date). Returns the
+    folder holding ``demo-output``; copy it before writing
+    (:func:`tests.docs_commands.copy_folder`).
+    """
+    from tests.docs_commands import Reader, copy_folder, quick_demo_block, shared_folder
+
+    def build(folder):
+        copy_folder(shared_flanders, folder / 'demo-output' / 'data')
+        Reader(folder).read([quick_demo_block()])
+
+    return shared_folder(tmp_path_factory, 'quick-demo', build)

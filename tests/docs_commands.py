@@ -1,18 +1,40 @@
-"""The commands and Python code shown in README.md and docs/*.rst, as written.
+"""The commands and Python code shown in README.md and docs/*.rst, and how to run them.
 
 :func:`documented_blocks` extracts the code blocks of the documents in reading
 order (Markdown fences, reStructuredText ``::`` literal blocks and
 ``.. code-block::`` directives); :func:`shell_commands` splits a shell block into
 commands (continuation lines joined, comments dropped). A literal block whose
 first line is no known command (printed output, a file listing) is not code.
+
+:class:`Reader` runs them as a reader would: in a folder of its own outside the
+repository, each command in a process of its own through ``bash`` (so quoting,
+globbing and comments are the shell's), with the environment's programs first
+on ``PATH`` and nothing else: the repository is neither the working folder nor
+added to the import path. What the package needs is its installation (in CI
+``pip install -e .``; in a work tree, ``PYTHONPATH``, inherited as a user's
+shell would pass it).
+
+:func:`shared_folder` builds a folder once per test run and shares it between
+the pytest-xdist workers (a file lock in the run's temporary folder): the
+mini-Flanders and the demo's folder that several pages start from.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
-from dataclasses import dataclass
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
+
+from torchgeo_bvm.fileio import file_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The documents, in the order a reader meets them (README, then the toctree).
@@ -23,6 +45,8 @@ DOCUMENTS = (
     'docs/examples.rst',
     'docs/guide.rst',
     'docs/mapping.rst',
+    'docs/compare.rst',
+    'docs/troubleshooting.rst',
     'docs/split.rst',
     'docs/classes.rst',
     'docs/architecture.rst',
@@ -32,11 +56,21 @@ DOCUMENTS = (
 #: The programs the documents may show.
 PROGRAMS = (
     'torchgeo-bvm',
-    '.venv/bin/torchgeo-bvm',
     'torchgeo',
     'python',
     'python3.12',
     'make',
+)
+#: What a documented command must not print: Lightning's advertising tips,
+#: Lightning's own deprecation warning, TorchGeo's conversion of a dataset it
+#: was given on another grid, PyTorch's warning about more DataLoader workers
+#: than CPUs, and any traceback.
+NOISE = (
+    'Tip:',
+    'LeafSpec',
+    'Converting ',
+    'worker processes in total',
+    'Traceback (most recent call last)',
 )
 
 
@@ -61,11 +95,22 @@ class Block:
         """``document:line``."""
         return f'{self.document}:{self.line}'
 
+    def commands(self) -> list[str]:
+        """The commands of a shell block, as the shell reads them."""
+        return [' '.join(words) for words in shell_commands(self.text)]
 
-def documented_blocks() -> list[Block]:
-    """Every code block of :data:`DOCUMENTS`, in order."""
+
+def documented_blocks(documents: Iterable[str] = DOCUMENTS) -> list[Block]:
+    """Every code block of some documents, in order.
+
+    Args:
+        documents: the documents (default: all, in reading order).
+
+    Returns:
+        The blocks.
+    """
     blocks = []
-    for name in DOCUMENTS:
+    for name in documents:
         text = (ROOT / name).read_text()
         found = _markdown(name, text) if name.endswith('.md') else _rst(name, text)
         blocks += found
@@ -142,3 +187,202 @@ def shell_commands(code: str) -> list[list[str]]:
         for line in joined.splitlines()
         if (words := shlex.split(line, comments=True))
     ]
+
+
+def environment() -> dict[str, str]:
+    """The environment of a documented command: this one, its programs first.
+
+    The console scripts (``torchgeo-bvm``, ``torchgeo``) and ``python`` of the
+    environment running the tests come first on ``PATH``, as in a shell where
+    that environment is active.
+
+    Returns:
+        The variables.
+    """
+    env = dict(os.environ)
+    env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env['PATH']])
+    return env
+
+
+@dataclass
+class Run:
+    """What one documented command did.
+
+    Args:
+        where: the block it comes from.
+        command: the command, as the shell reads it.
+        status: its exit status (0 for a command not run).
+        output: what it printed (stdout, then stderr).
+        seconds: how long it took.
+        note: why it was not run as written, if it was not.
+    """
+
+    where: str
+    command: str
+    status: int
+    output: str
+    seconds: float
+    note: str = ''
+
+
+@dataclass
+class Reader:
+    """Runs a document's blocks in a folder, each command a process of its own.
+
+    Args:
+        folder: the working folder (outside the repository).
+        not_run: a function saying why a command is not run (``''``: run it).
+        replacements: command prefix -> what runs instead (a function of the
+            command's words), for commands that need the network.
+        runs: what ran, in order.
+    """
+
+    folder: Path
+    not_run: Callable[[str, str], str] = lambda document, command: ''
+    replacements: dict[str, Callable[[list[str]], None]] = field(default_factory=dict)
+    runs: list[Run] = field(default_factory=list)
+
+    def read(self, blocks: Iterable[Block], timeout: float = 600) -> list[Run]:
+        """Run blocks in order; fail at the first command that fails.
+
+        Args:
+            blocks: the blocks (``'text'`` blocks are skipped).
+            timeout: seconds a command may take.
+
+        Returns:
+            What ran.
+        """
+        for block in blocks:
+            if block.language == 'python':
+                self.python(block, timeout)
+            elif block.language == 'sh':
+                for command in block.commands():
+                    self.shell(block, command, timeout)
+        return self.runs
+
+    def shell(self, block: Block, command: str, timeout: float) -> Run:
+        """Run one command of a shell block (or say why not)."""
+        reason = self.not_run(block.document, command)
+        if reason:
+            return self._record(Run(block.where, command, 0, '', 0.0, reason))
+        for prefix, replacement in self.replacements.items():
+            if command.startswith(prefix) and '--dry-run' not in command:
+                start = time.perf_counter()
+                replacement(shlex.split(command))
+                seconds = time.perf_counter() - start
+                note = 'replaced by what it would write'
+                return self._record(Run(block.where, command, 0, '', seconds, note))
+        return self._record(
+            self._process(block.where, ['bash', '-c', command], None, timeout)
+        )
+
+    def python(self, block: Block, timeout: float) -> Run:
+        """Run a Python block as a reader pasting it into ``python``."""
+        return self._record(
+            self._process(block.where, ['python', '-'], block.text, timeout)
+        )
+
+    def _process(
+        self, where: str, argv: list[str], stdin: str | None, timeout: float
+    ) -> Run:
+        command = argv[-1] if stdin is None else f'python - < {where}'
+        start = time.perf_counter()
+        done = subprocess.run(
+            argv,
+            cwd=self.folder,
+            env=environment(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+        output = done.stdout + done.stderr
+        run = Run(where, command, done.returncode, output, seconds)
+        assert done.returncode == 0, (
+            f'{where}: `{command}` exited {done.returncode}:\n'
+            + '\n'.join(output.splitlines()[-40:])
+        )
+        return run
+
+    def _record(self, run: Run) -> Run:
+        self.runs.append(run)
+        shown = f' ({run.note})' if run.note else ''
+        line = f'{run.seconds:6.1f} s  {run.command}{shown}'
+        print(line, file=sys.__stderr__, flush=True)
+        return run
+
+    def noise(self) -> list[str]:
+        """The lines of what ran that print something :data:`NOISE` names."""
+        return [
+            f'{run.where}: {line.strip()}'
+            for run in self.runs
+            for line in run.output.replace('\r', '\n').splitlines()
+            if any(word in line for word in NOISE)
+        ]
+
+
+def shared_folder(
+    factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder built once per test run, shared by the pytest-xdist workers.
+
+    The first worker to ask builds it under a lock in the run's temporary
+    folder (the parent of the workers' own); the others wait for it and find
+    it built.
+
+    Args:
+        factory: pytest's ``tmp_path_factory``.
+        name: the folder's name.
+        build: writes the folder's content into the folder it is given.
+
+    Returns:
+        The folder (do not write into it: copy it).
+    """
+    base = factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        base = base.parent
+    folder = base / 'shared' / name
+    done = folder.with_name(f'{name}.done')
+    with file_lock(folder.with_name(f'{name}.lock')):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def copy_folder(source: Path, target: Path) -> None:
+    """Copy a shared folder for a test to use; checkpoints are linked, not copied.
+
+    Nothing rewrites a checkpoint in place (a new run writes ``best-v1.ckpt``),
+    so the copies share the shared folder's checkpoint files.
+
+    Args:
+        source: the shared folder.
+        target: the copy (must not exist).
+    """
+
+    def copy(src: str, dst: str) -> str:
+        if src.endswith('.ckpt'):
+            os.link(src, dst)
+            return dst
+        return str(shutil.copy2(src, dst))
+
+    shutil.copytree(source, target, copy_function=copy, symlinks=True)
+
+
+def quick_demo_block() -> Block:
+    """The quick start's quicker demo run (``torchgeo-bvm demo ... --size tiny``).
+
+    Returns:
+        Its block, as documented.
+    """
+    (block,) = [
+        b
+        for b in documented_blocks(['docs/quickstart.rst'])
+        if b.language == 'sh' and b.commands()[0].startswith('torchgeo-bvm demo ')
+    ]
+    return block

@@ -39,7 +39,7 @@ def _modules_after(*argv: str) -> tuple[str, str]:
     'argv',
     [
         ['--help'],
-        *([command, '--help'] for command in ('compare', 'demo', 'download', 'grid', 'rasterize', 'stats', 'synth')),
+        *([command, '--help'] for command in ('compare', 'config', 'demo', 'download', 'grid', 'rasterize', 'stats', 'synth')),
     ],
 )  # fmt: skip
 def test_help_imports_no_torch(argv: list[str]) -> None:
@@ -59,11 +59,15 @@ def test_commands_without_deep_learning_import_no_torch(
          '--no-confidence', '--quiet', '--out', str(tmp_path / 'compared')],
         ['download', '--out', str(tmp_path / 's2'), '--sheets', '22/1-2',
          '--years', '2022', '--months', '4', '--dry-run'],
+        ['config', 'bvm_all', '--laptop', '--out', str(tmp_path / 'bvm_all.yaml')],
         ['download', '--out', str(tmp_path / 's2'), '--sheets', '22/1-2',
          '--years', '2022', '--backend', 'http://127.0.0.1:9', '--connect-timeout', '0.2'],
+        # A mistyped imagery folder fails before torch is imported.
+        ['stats', '--bands', 'all', '--sentinel2', str(tmp_path / 'nowhere'),
+         '--out', str(tmp_path / 'stats')],
     ]  # fmt: skip
     codes = [_modules_after(*argv) for argv in runs]
-    assert codes == [('', '0')] * 5 + [('', '2')]
+    assert codes == [('', '0')] * 6 + [('', '2')] * 2
 
 
 def test_debug_shows_the_traceback(tmp_path: Path, capsys, monkeypatch) -> None:

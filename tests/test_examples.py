@@ -1,10 +1,19 @@
-"""The scripts in ``examples/`` run on the embedded mini-Flanders at its tiny size."""
+"""The scripts in ``examples/`` run as ``docs/examples.rst`` shows them.
+
+The page's commands run as written, each in a process of its own
+(:class:`tests.docs_commands.Reader`), in a folder that holds what the page
+starts from: a clone's ``examples/`` and the folder the quick start's demo
+made (the ``quick_demo`` fixture: the tiny region, its demo checkpoint). A
+process of its own matters: a test that imported the package first hid that
+``predict_map.py`` could not load the demo's checkpoint.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import re
-import sys
+import shutil
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -13,10 +22,17 @@ import pandas as pd
 import pytest
 import rasterio
 
+from tests.docs_commands import (
+    ROOT,
+    Reader,
+    Run,
+    copy_folder,
+    documented_blocks,
+    environment,
+)
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
-from torchgeo_bvm.synth.flanders import write_mini_flanders
 
-EXAMPLES = Path(__file__).resolve().parents[1] / 'examples'
+EXAMPLES = ROOT / 'examples'
 SCRIPTS = ['bvm_in_torchgeo', 'custom_split', 'predict_map']
 
 
@@ -28,23 +44,27 @@ def load_example(name: str) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.fixture(scope='session')
-def mini_flanders(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny mini-Flanders shared by every example test."""
-    folder = tmp_path_factory.mktemp('examples') / 'mini-flanders'
-    write_mini_flanders(folder, 'tiny')
-    return folder
-
-
-def run(name: str, data: Path, out: Path, *extra: str) -> None:
-    """Run an example's ``main`` as its command line would."""
-    argv = ['--data', str(data), '--size', 'tiny', '--out', str(out), *extra]
-    assert load_example(name).main(argv) == 0
+@pytest.fixture(scope='module')
+def page(
+    tmp_path_factory: pytest.TempPathFactory, quick_demo: Path
+) -> tuple[Path, dict[str, Run]]:
+    """The examples page run as written: its folder and each script's run."""
+    folder = tmp_path_factory.mktemp('examples') / 'clone'
+    copy_folder(quick_demo, folder)
+    (folder / 'examples').mkdir()
+    for script in SCRIPTS:
+        shutil.copy(EXAMPLES / f'{script}.py', folder / 'examples')
+    reader = Reader(folder)
+    blocks = [
+        b for b in documented_blocks(['docs/examples.rst']) if b.language != 'text'
+    ]
+    runs = reader.read(blocks)
+    assert not reader.noise()
+    return folder, {run.command.split()[1].split('/')[-1][:-3]: run for run in runs}
 
 
 @pytest.mark.parametrize('name', SCRIPTS)
@@ -53,15 +73,20 @@ def test_documented_and_runnable(name: str) -> None:
     assert module.__doc__ is not None
     assert f'python examples/{name}.py --data' in module.__doc__
     parser_args = module.parse_args(['--data', 'x'])
-    assert parser_args.size == 'demo'
+    assert parser_args.size is None  # the folder's size, else demo
     assert parser_args.data == Path('x')
+    documented = [
+        c for b in documented_blocks(['docs/examples.rst']) for c in b.commands()
+    ]
+    assert [c for c in documented if f'examples/{name}.py' in c], name
 
 
-def test_bvm_in_torchgeo(
-    mini_flanders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run('bvm_in_torchgeo', mini_flanders, tmp_path, '--batches', '2')
-    printed = capsys.readouterr().out
+@pytest.mark.slow
+def test_bvm_in_torchgeo(page: tuple[Path, dict[str, Run]]) -> None:
+    folder, runs = page
+    printed = runs['bvm_in_torchgeo'].output
+    # The demo's folder is the tiny region: its size is kept, nothing generated.
+    assert 'mini-Flanders:' not in printed
     assert 'CRS EPSG:32631, resolution (10.0, 10.0)' in printed
     # merge_joint_samples: one image, one mask, 9-value bounds, no SCL 'valid'.
     for index in (0, 1):
@@ -77,16 +102,15 @@ def test_bvm_in_torchgeo(
     assert set(counts) <= set(CLASS_NAMES)
     assert {'Cultivated land', 'Urban areas'} <= set(counts)
     assert 0 < sum(counts.values()) <= 2 * 4 * 64 * 64
-    plot = tmp_path / 'bvm_in_torchgeo.png'
+    plot = folder / 'example-output' / 'bvm_in_torchgeo.png'
     assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_custom_split(
-    mini_flanders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run('custom_split', mini_flanders, tmp_path)
-    printed = capsys.readouterr().out
-    out = tmp_path / 'custom_split'
+@pytest.mark.slow
+def test_custom_split(page: tuple[Path, dict[str, Run]]) -> None:
+    folder, runs = page
+    printed = runs['custom_split'].output
+    out = folder / 'example-output' / 'custom_split'
     assert 'train 22/1, 22/4, 22/6, 22/7' in printed
     assert 'val   22/3, 22/5' in printed
     assert 'test  22/2, 22/8' in printed
@@ -99,10 +123,8 @@ def test_custom_split(
         assert source.res == (10.0, 10.0)
         assert source.nodata == IGNORE_INDEX
         labels = source.read(1)
-        transform = source.transform
     # The counts are the label raster's pixels, split at x/y of the kbl8 edges
-    # (the tiny region lies in 22/2, 22/3, 22/6 and 22/7, which meet at
-    # x = 114,000, y = 188,000 in Lambert 72).
+    # (the tiny region lies in 22/2, 22/3, 22/6 and 22/7).
     counts = pd.read_csv(out / 'class_counts.csv', index_col='class')
     assert list(counts.index) == list(CLASS_NAMES)
     per_split = counts[['train', 'val', 'test']].sum()
@@ -112,30 +134,28 @@ def test_custom_split(
     assert per_split['test'] > 0
     expected = np.bincount(labels[labels != IGNORE_INDEX], minlength=NUM_CLASSES)
     assert counts[['train', 'val', 'test']].sum(axis=1).tolist() == expected.tolist()
-    assert transform.a == 10.0
 
 
 @pytest.mark.slow
-def test_predict_map(
-    mini_flanders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_predict_map_with_the_demo_checkpoint(
+    page: tuple[Path, dict[str, Run]],
 ) -> None:
-    extra = ['--steps', '2', '--batch-size', '4']
-    run('predict_map', mini_flanders, tmp_path, *extra)
-    printed = capsys.readouterr().out
-    out = tmp_path / 'predict_map'
-    checkpoint = out / 'model.ckpt'
-    assert checkpoint.is_file()
-    assert f'trained 2 steps, checkpoint: {checkpoint}' in printed
+    folder, runs = page
+    printed = runs['predict_map'].output
+    checkpoint = 'demo-output/training/checkpoints/best.ckpt'
+    assert (
+        f'model: a BVMSemanticSegmentation unet (11 bands) from {checkpoint}' in printed
+    )
+    out = folder / 'example-output' / 'predict_map' / 'predictions'
     # The paper's split: the test sheet of the tiny region is 22/7-8.
-    tif = out / 'predictions' / '22_7-8.tif'
-    assert sorted(p.name for p in (out / 'predictions').glob('*.tif')) == [
-        tif.name,
+    assert sorted(p.name for p in out.glob('*.tif')) == [
+        '22_7-8.tif',
         '22_7-8_confidence.tif',
         '22_7-8_count.tif',
     ]
-    assert (out / 'predictions' / '22_7-8.png').is_file()
-    assert (out / 'predictions' / 'mosaic.png').is_file()
-    with rasterio.open(tif) as source:
+    assert (out / '22_7-8.png').is_file()
+    assert (out / 'mosaic.png').is_file()
+    with rasterio.open(out / '22_7-8.tif') as source:
         assert source.crs.to_epsg() == 32631
         assert source.res == (10.0, 10.0)
         assert source.dtypes == ('uint8',)
@@ -151,14 +171,37 @@ def test_predict_map(
         rf'^    {re.escape(top)}\s+{np.bincount(predicted).max()} ', printed, re.M
     )
 
-    # A checkpoint for other bands is refused before predicting.
-    with pytest.raises(ValueError, match=r'model takes 11 bands but --bands .rgb.'):
-        run(
-            'predict_map',
-            mini_flanders,
-            tmp_path,
-            '--checkpoint',
-            str(checkpoint),
-            '--bands',
-            'rgb',
-        )
+    # A checkpoint for other bands is refused in one line before predicting.
+    refused = subprocess.run(
+        ['python', 'examples/predict_map.py', '--data', 'demo-output/data',
+         '--checkpoint', checkpoint, '--bands', 'rgb', '--out', 'other'],
+        cwd=folder, env=environment(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f'predict_map.py: error: {checkpoint}: the model takes 11 bands but '
+        "--bands 'rgb' gives 3"
+    )
+    assert not (folder / 'other' / 'predict_map' / 'predictions').exists()
+
+
+@pytest.mark.slow
+def test_predict_map_trains_a_model_without_a_checkpoint(
+    tmp_path: Path, shared_flanders: Path
+) -> None:
+    copy_folder(shared_flanders, tmp_path / 'mini-flanders')
+    command = (
+        f'python {EXAMPLES / "predict_map.py"} --data mini-flanders '
+        '--out example-output --steps 2 --batch-size 4'
+    )
+    done = subprocess.run(
+        ['bash', '-c', command], cwd=tmp_path, env=environment(),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = Path('example-output/predict_map/model.ckpt')
+    assert f'trained 2 steps, checkpoint: {checkpoint}' in done.stdout
+    assert (
+        f'model: a SemanticSegmentation fcn (11 bands) from {checkpoint}' in done.stdout
+    )
+    assert (tmp_path / 'example-output/predict_map/predictions/22_7-8.tif').is_file()

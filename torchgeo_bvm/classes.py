@@ -63,7 +63,7 @@ CLASSES: tuple[BVMClass, ...] = (
     BVMClass(7, 'Small Landscape Features - not Specified', '#8c8c8c'),
     BVMClass(8, 'Small Non-woody Landscape Features', '#c9e37d'),
     BVMClass(9, 'Small Woody Landscape Features', '#4f7f2a'),
-    BVMClass(10, 'Unknown', '#000000'),
+    BVMClass(10, 'Unknown', '#e040fb'),
     BVMClass(11, 'Urban areas', '#d7301f'),
     BVMClass(12, 'Water bodies', '#4aa3df'),
     BVMClass(13, 'Woodland and shrub', '#1b5e20'),

@@ -102,29 +102,31 @@ class DemoResult:
     candidates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """A printable report.
+        """A printable report: the numbers, the two models side by side, the files.
 
         Returns:
             The text.
         """
+        label = 25  # every value starts in one column
         lines = [
             '',
             '== torchgeo-bvm demo: test sheets of the mini-Flanders ==',
-            f'overall accuracy        {100 * self.overall_accuracy:6.2f} % '
+            f'{"overall accuracy":<{label}}{100 * self.overall_accuracy:.2f} % '
             f'of the {self.evaluated_pixels:,} evaluated test pixels '
             '(labelled, cloud-free)',
-            f'majority-class baseline {100 * self.baseline_accuracy:6.2f} % '
+            f'{"majority-class baseline":<{label}}'
+            f'{100 * self.baseline_accuracy:.2f} % '
             f'(always {self.baseline_class!r}, the most frequent class of the '
             'train sheets, on the same pixels)',
         ]
         if not np.isnan(self.baseline_labelled):
             lines.append(
-                f'{"":24}{100 * self.baseline_labelled:6.2f} % of all '
+                f'{"":<{label}}{100 * self.baseline_labelled:.2f} % of all '
                 f'{self.labelled_pixels:,} labelled test pixels, clouds included '
                 '(the statistics table)'
             )
         if self.checkpoint:
-            lines.append(f'evaluated weights       {self.checkpoint}')
+            lines.append(f'{"evaluated weights":<{label}}{self.checkpoint}')
         lines += ['', 'per-class IoU:']
         for name, iou in self.class_iou.items():
             value = '   n/a' if np.isnan(iou) else f'{iou:6.3f}'
@@ -132,14 +134,14 @@ class DemoResult:
         if self.candidates:
             lines += ['', 'where the fused map disagrees with the BVM:']
             lines += [f'  {line}' for line in self.candidates]
+        if self.comparison is not None:
+            lines += ['', self.comparison.table()]
         lines += ['', 'made:']
         width = max(map(len, self.paths), default=0)
-        lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
+        lines += [f'  {kind:<{width}}  {path}' for kind, path in self.paths.items()]
         total = sum(self.seconds.values())
         steps = ', '.join(f'{k} {v:.0f} s' for k, v in self.seconds.items())
         lines += ['', f'time: {total:.0f} s ({steps})']
-        if self.comparison is not None:
-            lines += ['', self.comparison.table()]
         return '\n'.join(lines)
 
 

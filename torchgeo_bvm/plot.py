@@ -392,15 +392,16 @@ def plot_class_map(
 def map_axes(axes: Axes, crs: CRS | None) -> None:
     """Coordinates and a scale bar for a map drawn in ``crs`` units.
 
-    Projected coordinates are labelled in kilometres without an offset,
-    geographic ones in degrees; the scale bar is a round number of metres or
+    Projected coordinates are labelled in kilometres, geographic ones in
+    decimal degrees, both written out in full (no offset such as ``+5.1e1``
+    beside the axis); the scale bar is a round number of metres or
     kilometres, about a fifth of the map's width.
 
     Args:
         axes: the map's axes, its limits set.
         crs: the CRS of the coordinates (None: unlabelled map units).
     """
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
     from mpl_toolkits.axes_grid1.anchored_artists import (  # type: ignore[import-untyped]
         AnchoredSizeBar,
     )
@@ -412,6 +413,12 @@ def map_axes(axes: Axes, crs: CRS | None) -> None:
         unit = 'degrees'
         metres_per_unit = 111_320 * float(np.cos(np.radians((y0 + y1) / 2)))
         axes.set_aspect(1 / np.cos(np.radians((y0 + y1) / 2)))
+        # A map a few km wide spans hundredths of a degree: matplotlib would
+        # write 51.0 as an offset and the ticks as -0.01 .. 0.01.
+        for axis in (axes.xaxis, axes.yaxis):
+            degrees = ScalarFormatter(useOffset=False)
+            degrees.set_scientific(False)
+            axis.set_major_formatter(degrees)
     else:
         unit = 'km'
         metres_per_unit = 1.0

@@ -128,31 +128,35 @@ def _run(args: argparse.Namespace) -> int:
 def _band_statistics(
     args: argparse.Namespace, scheme: SplitScheme, numbers: list[int] | None
 ) -> int:
+    from ..errors import BVMNotFoundError, BVMValueError
+
+    # Checked before torch and torchgeo are imported (half a minute on a slow
+    # machine), so that a mistyped path fails at once.
+    if not args.sentinel2:
+        raise BVMValueError(
+            '--bands needs --sentinel2 with the imagery folders or files'
+        )
+    for path in args.sentinel2:
+        if not path.exists():
+            raise BVMNotFoundError(f'--sentinel2: {path} not found')
+
     # Imported here: they pull in torch and torchgeo, which --labels never needs.
     from torchgeo.datasets import DatasetNotFoundError
 
     from ..datasets.bands import resolve_bands
     from ..datasets.sentinel2 import Sentinel2TOC
-    from ..errors import BVMNotFoundError, BVMValueError
     from ..fileio import check_output, check_writable_folder
     from ..sheets.boundary import read_boundary
     from ..spatial.crs import resolution_for
     from ..training.datamodule import cloud_rule_from
     from ..training.normalization import compute_band_stats
 
-    if not args.sentinel2:
-        raise BVMValueError(
-            '--bands needs --sentinel2 with the imagery folders or files'
-        )
     check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
     check_writable_folder(args.out)
     crs = parse_crs(args.crs)
     res = parse_res(args.res) or resolution_for(crs)
     years = None if args.years is None else parse_integers(args.years, '--years')
     months = None if args.months is None else parse_integers(args.months, '--months')
-    for path in args.sentinel2:
-        if not path.exists():
-            raise BVMNotFoundError(f'--sentinel2: {path} not found')
     try:
         image = Sentinel2TOC(
             [str(p) for p in args.sentinel2],

@@ -3,8 +3,11 @@
 :mod:`~torchgeo_bvm.training.datamodule` joins datasets and samplers for
 ``torchgeo fit|validate|test|predict``, :mod:`~torchgeo_bvm.training.tasks` is the
 task, :mod:`~torchgeo_bvm.training.callbacks` what evaluation writes,
-:mod:`~torchgeo_bvm.training.prediction` the writer of fused maps and
-:mod:`~torchgeo_bvm.training.normalization` the band statistics.
+:mod:`~torchgeo_bvm.training.checkpoints` the checkpoint callback,
+:mod:`~torchgeo_bvm.training.prediction` the writer of fused maps,
+:mod:`~torchgeo_bvm.training.normalization` the band statistics and
+:mod:`~torchgeo_bvm.training.configs` the configurations shipped with the
+package.
 """
 
 from __future__ import annotations
@@ -17,8 +20,19 @@ if TYPE_CHECKING:
     from .callbacks import (
         ConfusionMatrixWriter,
         MetricTable,
+        describe_model,
         format_metric_table,
         plot_confusion_matrix,
+    )
+    from .checkpoints import ModelCheckpoint
+    from .configs import (
+        LAPTOP_BATCH_SIZE,
+        LAPTOP_PATCH_SIZE,
+        LAPTOP_STEPS,
+        config_file,
+        config_names,
+        config_text,
+        laptop_settings,
     )
     from .console import LIGHTNING_LOGGERS, exit_in_one_line, quiet_lightning
     from .datamodule import (
@@ -34,32 +48,45 @@ if TYPE_CHECKING:
         load_band_stats,
     )
     from .prediction import MANIFEST, MOSAIC, SheetPredictionWriter
-    from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
+    from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation, imagenet_unreachable
 
 _HOMES: dict[str, str] = {
     'BVMDataModule': 'datamodule',
     'BVMSemanticSegmentation': 'tasks',
     'BandStats': 'normalization',
     'ConfusionMatrixWriter': 'callbacks',
+    'LAPTOP_BATCH_SIZE': 'configs',
+    'LAPTOP_PATCH_SIZE': 'configs',
+    'LAPTOP_STEPS': 'configs',
     'LIGHTNING_LOGGERS': 'console',
     'MANIFEST': 'prediction',
     'MAX_BATCH_SIZE': 'datamodule',
     'MOSAIC': 'prediction',
     'MetricTable': 'callbacks',
+    'ModelCheckpoint': 'checkpoints',
     'STATS_FORMAT': 'normalization',
     'SheetPredictionWriter': 'prediction',
     'TimeSeriesOptions': 'datamodule',
     'WEIGHTS_OVERRIDE': 'tasks',
     'cloud_rule_from': 'datamodule',
     'compute_band_stats': 'normalization',
+    'config_file': 'configs',
+    'config_names': 'configs',
+    'config_text': 'configs',
+    'describe_model': 'callbacks',
     'exit_in_one_line': 'console',
     'format_metric_table': 'callbacks',
+    'imagenet_unreachable': 'tasks',
+    'laptop_settings': 'configs',
     'load_band_stats': 'normalization',
     'plot_confusion_matrix': 'callbacks',
     'quiet_lightning': 'console',
 }
 
 __all__ = [
+    'LAPTOP_BATCH_SIZE',
+    'LAPTOP_PATCH_SIZE',
+    'LAPTOP_STEPS',
     'LIGHTNING_LOGGERS',
     'MANIFEST',
     'MAX_BATCH_SIZE',
@@ -71,12 +98,19 @@ __all__ = [
     'BandStats',
     'ConfusionMatrixWriter',
     'MetricTable',
+    'ModelCheckpoint',
     'SheetPredictionWriter',
     'TimeSeriesOptions',
     'cloud_rule_from',
     'compute_band_stats',
+    'config_file',
+    'config_names',
+    'config_text',
+    'describe_model',
     'exit_in_one_line',
     'format_metric_table',
+    'imagenet_unreachable',
+    'laptop_settings',
     'load_band_stats',
     'plot_confusion_matrix',
     'quiet_lightning',

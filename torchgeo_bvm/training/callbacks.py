@@ -33,6 +33,7 @@ from ..plot import save_figure
 __all__ = [
     'ConfusionMatrixWriter',
     'MetricTable',
+    'describe_model',
     'format_metric_table',
     'plot_confusion_matrix',
 ]
@@ -125,7 +126,7 @@ class ConfusionMatrixWriter(Callback):
             return
         self.matrix = matrix.cpu()
         directory = self.dirpath or Path(trainer.log_dir or trainer.default_root_dir)
-        self.write(directory)
+        self.write(directory, describe_model(pl_module, trainer.ckpt_path))
 
     def frame(self) -> pd.DataFrame:
         """The matrix as a frame with class names.
@@ -139,11 +140,13 @@ class ConfusionMatrixWriter(Callback):
             columns=pd.Index(self.labels, name='predicted'),
         )
 
-    def write(self, directory: str | Path) -> tuple[Path, Path]:
+    def write(self, directory: str | Path, model: str = '') -> tuple[Path, Path]:
         """Write ``confusion_matrix.csv`` and ``confusion_matrix.png`` atomically.
 
         Args:
             directory: the output folder.
+            model: the model evaluated, for the picture's title
+                (:func:`describe_model`).
 
         Returns:
             The CSV and PNG paths.
@@ -155,8 +158,33 @@ class ConfusionMatrixWriter(Callback):
         )
         with atomic_path(csv) as temporary:
             self.frame().to_csv(temporary)
-        plot_confusion_matrix(self.matrix.numpy(), self.labels, png)
+        plot_confusion_matrix(self.matrix.numpy(), self.labels, png, model)
         return csv, png
+
+
+def describe_model(task: LightningModule, checkpoint: str | Path | None) -> str:
+    """A task's model in words: architecture, encoder, input channels, weights.
+
+    Args:
+        task: a TorchGeo task (its ``hparams`` name the model).
+        checkpoint: the checkpoint its weights come from, if any.
+
+    Returns:
+        For instance ``'unet (resnet18 encoder), 11 input channels,
+        demo-output/training/checkpoints/best.ckpt'``.
+    """
+    hparams = task.hparams
+    architecture = str(hparams.get('model', type(task).__name__))
+    backbone = hparams.get('backbone')
+    if backbone and architecture != 'fcn':
+        architecture += f' ({backbone} encoder)'
+    parts = [architecture]
+    channels = hparams.get('in_channels')
+    if channels is not None:
+        parts.append(f'{channels} input channels')
+    if checkpoint is not None:
+        parts.append(str(checkpoint))
+    return ', '.join(parts)
 
 
 def confusion_counts(
@@ -180,14 +208,21 @@ def confusion_counts(
 
 
 def plot_confusion_matrix(
-    matrix: NDArray[np.integer], labels: Sequence[str], path: str | Path
+    matrix: NDArray[np.integer],
+    labels: Sequence[str],
+    path: str | Path,
+    model: str = '',
 ) -> None:
     """Draw a confusion matrix normalised by row (recall) with counts.
+
+    Each row is labelled with its class and its number of labelled pixels;
+    the title names the model and the overall accuracy over all of them.
 
     Args:
         matrix: counts, rows = true classes.
         labels: class names.
         path: the PNG to write.
+        model: the model evaluated (:func:`describe_model`), for the title.
     """
     import matplotlib.pyplot as plt
 
@@ -198,9 +233,12 @@ def plot_confusion_matrix(
     figure, axes = plt.subplots(figsize=(size + 2, size), layout='constrained')
     image = axes.imshow(shares, cmap='Blues', vmin=0, vmax=1)
     axes.set_xticks(range(len(labels)), labels, rotation=60, ha='right', fontsize=9)
-    axes.set_yticks(range(len(labels)), labels, fontsize=9)
+    rows = [
+        f'{name} ({int(n):,} px)' for name, n in zip(labels, totals[:, 0], strict=True)
+    ]
+    axes.set_yticks(range(len(labels)), rows, fontsize=9)
     axes.set_xlabel('predicted', fontsize=10)
-    axes.set_ylabel('true', fontsize=10)
+    axes.set_ylabel('true (labelled pixels)', fontsize=10)
     for (row, column), share in np.ndenumerate(shares):
         if counts[row, column] > 0:
             colour = 'white' if share > 0.5 else 'black'
@@ -214,9 +252,13 @@ def plot_confusion_matrix(
                 fontsize=8,
                 color=colour,
             )
-    overall = np.trace(counts) / max(counts.sum(), 1)
+    total = counts.sum()
+    overall = np.trace(counts) / max(total, 1)
+    heading = f'Test confusion matrix: {model}' if model else 'Test confusion matrix'
     axes.set_title(
-        f'Test confusion matrix (row-normalised), overall accuracy {overall:.3f}'
+        f'{heading}\nrow-normalised (share of each true class); overall accuracy '
+        f'{overall:.3f} of {int(total):,} labelled pixels',
+        fontsize=10,
     )
     figure.colorbar(image, ax=axes, label='share of the true class')
     save_figure(figure, path, dpi=150)
