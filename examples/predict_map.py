@@ -49,6 +49,10 @@ import rasterio
 from lightning.pytorch import Trainer, seed_everything
 from torchgeo.tasks import SemanticSegmentation
 
+# Lightning rebuilds the task a checkpoint names only when its class is already
+# imported (it will not import code that a file names): the package's
+# configurations and the demo train BVMSemanticSegmentation.
+import torchgeo_bvm.training.tasks  # noqa: F401
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.maps.files import SIBLING_SUFFIXES
 from torchgeo_bvm.synth.flanders import (
@@ -58,9 +62,9 @@ from torchgeo_bvm.synth.flanders import (
     load_manifest,
     write_mini_flanders,
 )
+from torchgeo_bvm.training.callbacks import describe_model
 from torchgeo_bvm.training.datamodule import BVMDataModule
 from torchgeo_bvm.training.prediction import MOSAIC, SheetPredictionWriter
-from torchgeo_bvm.training.tasks import BVMSemanticSegmentation
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
 CRS = 'EPSG:32631'
@@ -207,11 +211,10 @@ def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path
 def load_task(checkpoint: Path, bands: int, shown: str) -> SemanticSegmentation:
     """The segmentation task of a checkpoint, checked against the bands.
 
-    TorchGeo's ``SemanticSegmentation`` or a subclass: the package's
+    TorchGeo's ``SemanticSegmentation`` or a subclass (the package's
     configurations and the demo train
-    :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`. Lightning
-    rebuilds the class a checkpoint names only if it is already imported (it
-    will not import code named in a file), so this module imports it.
+    :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`), loaded
+    as TorchGeo's: the same network and weights.
 
     Args:
         checkpoint: the checkpoint file.
@@ -234,12 +237,7 @@ def load_task(checkpoint: Path, bands: int, shown: str) -> SemanticSegmentation:
             f'{checkpoint}: the model takes {channels} bands but --bands '
             f'{shown!r} gives {bands}'
         )
-    kind = (
-        'a BVMSemanticSegmentation'
-        if isinstance(task, BVMSemanticSegmentation)
-        else 'a SemanticSegmentation'
-    )
-    print(f'model: {kind} {task.hparams["model"]} ({channels} bands) from {checkpoint}')
+    print(f'model: {describe_model(task, checkpoint)}')
     return task
 
 

@@ -176,6 +176,9 @@ def quick_demo(tmp_path_factory, shared_flanders):
 
     def build(folder):
         copy_folder(shared_flanders, folder / 'demo-output' / 'data')
-        Reader(folder).read([quick_demo_block()])
+        reader = Reader(folder)
+        reader.read([quick_demo_block()])
+        # What the run cost, beside the folder (tests print it).
+        folder.with_suffix('.log').write_text(reader.log())
 
     return shared_folder(tmp_path_factory, 'quick-demo', build)

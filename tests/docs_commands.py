@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shlex
 import shutil
 import subprocess
@@ -96,8 +97,17 @@ class Block:
         return f'{self.document}:{self.line}'
 
     def commands(self) -> list[str]:
-        """The commands of a shell block, as the shell reads them."""
-        return [' '.join(words) for words in shell_commands(self.text)]
+        """The commands of a shell block as written, continuation lines joined.
+
+        Quotes and trailing comments are kept (the shell reads them); lines
+        that hold only a comment are left out.
+        """
+        joined = re.sub(r'\\\n\s*', ' ', self.text)
+        return [
+            line.strip()
+            for line in joined.splitlines()
+            if shlex.split(line, comments=True)
+        ]
 
 
 def documented_blocks(documents: Iterable[str] = DOCUMENTS) -> list[Block]:
@@ -215,6 +225,8 @@ class Run:
         output: what it printed (stdout, then stderr).
         seconds: how long it took.
         note: why it was not run as written, if it was not.
+        cpu: the CPU seconds it used (user and system, its child processes
+            included): what it costs whatever else the machine runs.
     """
 
     where: str
@@ -223,6 +235,7 @@ class Run:
     output: str
     seconds: float
     note: str = ''
+    cpu: float = 0.0
 
 
 @dataclass
@@ -286,7 +299,7 @@ class Reader:
         self, where: str, argv: list[str], stdin: str | None, timeout: float
     ) -> Run:
         command = argv[-1] if stdin is None else f'python - < {where}'
-        start = time.perf_counter()
+        start, used = time.perf_counter(), _children_cpu()
         done = subprocess.run(
             argv,
             cwd=self.folder,
@@ -299,7 +312,8 @@ class Reader:
         )
         seconds = time.perf_counter() - start
         output = done.stdout + done.stderr
-        run = Run(where, command, done.returncode, output, seconds)
+        cpu = _children_cpu() - used
+        run = Run(where, command, done.returncode, output, seconds, cpu=cpu)
         assert done.returncode == 0, (
             f'{where}: `{command}` exited {done.returncode}:\n'
             + '\n'.join(output.splitlines()[-40:])
@@ -309,9 +323,19 @@ class Reader:
     def _record(self, run: Run) -> Run:
         self.runs.append(run)
         shown = f' ({run.note})' if run.note else ''
-        line = f'{run.seconds:6.1f} s  {run.command}{shown}'
+        line = f'{run.seconds:6.1f} s {run.cpu:6.1f} s CPU  {run.command}{shown}'
         print(line, file=sys.__stderr__, flush=True)
         return run
+
+    def log(self) -> str:
+        """What ran, one line each: wall and CPU seconds, the command."""
+        lines = [
+            f'{run.seconds:6.1f} s {run.cpu:6.1f} s CPU  {run.command}'
+            + (f' (not run: {run.note})' if run.note else '')
+            for run in self.runs
+        ]
+        total = sum(run.cpu for run in self.runs)
+        return '\n'.join([*lines, f'{total:.0f} s CPU in all'])
 
     def noise(self) -> list[str]:
         """The lines of what ran that print something :data:`NOISE` names."""
@@ -321,6 +345,11 @@ class Reader:
             for line in run.output.replace('\r', '\n').splitlines()
             if any(word in line for word in NOISE)
         ]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def shared_folder(

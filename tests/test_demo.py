@@ -15,6 +15,7 @@ from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.cli import main
 from torchgeo_bvm.demo import (
     DemoComparison,
+    DemoResult,
     evaluated_checkpoint,
     evaluation_from_confusion,
 )
@@ -213,3 +214,38 @@ def test_comparison_numbers_from_confusion_matrices() -> None:
     lines = comparison.table().splitlines()
     assert lines[2].split() == ['overall', 'accuracy', '70.00', '%', '93.33', '%']
     assert lines[-1].split()[-2:] == ['30', '30']
+
+
+def test_summary_values_in_one_column_and_the_comparison_before_the_files() -> None:
+    names = ['Cultivated land', 'Grasslands']
+    matrix = pd.DataFrame([[6, 4], [3, 5]], index=names, columns=names)
+    result = DemoResult(
+        0.6,
+        {'Cultivated land': 0.5, 'Grasslands': float('nan')},
+        0.55,
+        'Cultivated land',
+        evaluated_pixels=18,
+        baseline_labelled=0.5,
+        labelled_pixels=20,
+        checkpoint='best.ckpt: the best weights by validation (step 2)',
+        paths={'label raster': Path('out/labels.tif'), 'comparison': Path('c.json')},
+        seconds={'fit': 3.0},
+        comparison=DemoComparison.from_confusions({'one date': matrix}),
+    )
+    lines = result.summary().splitlines()
+    head = lines[2:6]
+    assert [line[:25] for line in head] == [
+        'overall accuracy         ',
+        'majority-class baseline  ',
+        ' ' * 25,
+        'evaluated weights        ',
+    ]
+    assert [line[25:30] for line in head] == ['60.00', '55.00', '50.00', 'best.']
+    assert lines.index(
+        '== one date vs a year (same U-Net, sheets and training steps): test sheets =='
+    ) < lines.index('made:')
+    assert lines[lines.index('made:') + 1 :][:2] == [
+        '  label raster  out/labels.tif',
+        '  comparison    c.json',
+    ]
+    assert lines[-1] == 'time: 3 s (fit 3 s)'

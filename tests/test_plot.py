@@ -1,14 +1,17 @@
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from pyproj import CRS
 
 from torchgeo_bvm.classes import CLASSES, IGNORE_INDEX
 from torchgeo_bvm.plot import (
     class_colormap,
     class_legend,
     display_bands,
+    map_axes,
     save_figure,
     stretch,
 )
@@ -81,3 +84,42 @@ def test_save_figure_is_atomic_and_closes(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert list(path.parent.iterdir()) == [path]
     assert not plt.fignum_exists(figure.number)
+
+
+def test_unknown_is_not_drawn_like_no_data() -> None:
+    # No data is black in the imagery and left out of class maps; every class,
+    # Unknown included, has a colour of its own.
+    colours = [c.rgb for c in CLASSES]
+    assert len(set(colours)) == len(colours)
+    assert (0, 0, 0) not in colours
+    assert (255, 255, 255) not in colours
+
+
+@pytest.mark.parametrize(
+    ('crs', 'bounds', 'ticks'),
+    [
+        # A map sheet's corner in degrees: hundredths of a degree across.
+        ('EPSG:4326', (3.70, 3.73, 50.99, 51.01), re.compile(r'^(3|50|51)\.\d+$')),
+        # The same in Lambert 72, labelled in kilometres.
+        (
+            'EPSG:31370',
+            (104_000, 106_000, 192_000, 194_000),
+            re.compile(r'^\d{3}(\.\d+)?$'),
+        ),
+    ],
+)
+def test_map_axes_write_coordinates_in_full(crs, bounds, ticks) -> None:
+    figure, axes = plt.subplots()
+    axes.set_xlim(*bounds[:2])
+    axes.set_ylim(*bounds[2:])
+    map_axes(axes, CRS.from_user_input(crs))
+    figure.canvas.draw()
+    for axis in (axes.xaxis, axes.yaxis):
+        # No offset ('+5.099e1') beside the axis, and every tick in full.
+        assert axis.get_offset_text().get_text() == ''
+        labels = [
+            t.get_text().replace('\N{MINUS SIGN}', '-') for t in axis.get_ticklabels()
+        ]
+        assert labels
+        assert all(ticks.match(label) for label in labels if label), labels
+    plt.close(figure)

@@ -11,6 +11,8 @@ from torchgeo_bvm.training.callbacks import (
     ConfusionMatrixWriter,
     MetricTable,
     confusion_counts,
+    confusion_matrix_figure,
+    describe_model,
     format_metric_table,
 )
 
@@ -149,3 +151,29 @@ def test_metric_table_replaces_lightnings_table(tmp_path, capsys) -> None:
 def test_format_metric_table_without_metrics_is_empty() -> None:
     assert format_metric_table({'val_loss': 1.0}, 'test') == ''
     assert format_metric_table({'test_loss': 0.5}, 'test') == 'test: loss 0.5000'
+
+
+def test_confusion_matrix_names_the_model_and_counts_each_row() -> None:
+    import matplotlib.pyplot as plt
+
+    matrix = np.array([[6, 2, 0], [1, 0, 0], [0, 0, 0]])
+    model = describe_model(task(), 'checkpoints/run/best.ckpt')
+    assert model == 'fcn, 3 input channels, checkpoints/run/best.ckpt'
+    figure = confusion_matrix_figure(matrix, ['a', 'b', 'c'], model)
+    (axes, _) = figure.axes
+    assert axes.get_title() == (
+        'Test confusion matrix: fcn, 3 input channels, checkpoints/run/best.ckpt\n'
+        'row-normalised (share of each true class); overall accuracy 0.667 of 9 '
+        'labelled pixels'
+    )
+    assert [t.get_text() for t in axes.get_yticklabels()] == [
+        'a (8 px)',
+        'b (1 px)',
+        'c (0 px)',
+    ]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ['a', 'b', 'c']
+    plt.close(figure)
+    unet = SemanticSegmentation(
+        model='unet', backbone='resnet18', in_channels=11, num_classes=NUM_CLASSES
+    )
+    assert describe_model(unet, None) == 'unet (resnet18 encoder), 11 input channels'

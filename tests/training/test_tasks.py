@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -9,8 +10,15 @@ import pytest
 import torch
 from torchgeo.tasks import SemanticSegmentation
 
+from tests.docs_commands import environment
 from tests.weights import seed_imagenet_cache
-from torchgeo_bvm.training.tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
+from torchgeo_bvm.errors import BVMFileError
+from torchgeo_bvm.training.configs import config_text
+from torchgeo_bvm.training.tasks import (
+    WEIGHTS_OVERRIDE,
+    BVMSemanticSegmentation,
+    imagenet_unreachable,
+)
 
 ARGS = {
     'model': 'unet',
@@ -58,16 +66,84 @@ def test_loads_the_weights_torchgeo_would(hub_cache: Path) -> None:
 
 
 def test_missing_weights_stop_fit_with_one_line(hub_cache: Path) -> None:
+    # The hub offline (as in every test) and nothing cached: TorchGeo's loading
+    # fails, and the task says so in one line naming the way out.
     task = BVMSemanticSegmentation(weights=True, **ARGS)
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(BVMFileError) as stopped:
         task.load_initial_weights()
-    message = str(stopped.value.code)
+    message = str(stopped.value)
     assert '\n' not in message
     assert message.startswith(
-        'error: the ImageNet weights of the vgg16 encoder could not be loaded ('
+        'the ImageNet weights of the vgg16 encoder could not be loaded ('
     )
     assert message.endswith(f'add {WEIGHTS_OVERRIDE}')
     assert WEIGHTS_OVERRIDE == '--model.init_args.weights=null'
+
+
+def test_no_network_fails_at_once_without_the_hubs_retries(
+    hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Online mode, a hub whose host name cannot resolve (.invalid never does):
+    # the hub would retry for half a minute; the task fails at once.
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', False)
+    monkeypatch.setattr(
+        huggingface_hub.constants, 'ENDPOINT', 'https://huggingface.invalid'
+    )
+    for name in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy'):
+        monkeypatch.delenv(name, raising=False)
+    assert imagenet_unreachable('vgg16') == (
+        f'not in the Hugging Face cache {hub_cache} and huggingface.invalid does '
+        'not resolve: no network or DNS?'
+    )
+    task = BVMSemanticSegmentation(weights=True, **ARGS)
+    # Raised before the hub is asked: its retries never start.
+    with pytest.raises(BVMFileError, match=r'huggingface\.invalid does not resolve'):
+        task.load_initial_weights()
+    # A proxy resolves the name itself; cached weights need no network at all.
+    monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.invalid:3128')
+    assert imagenet_unreachable('vgg16') == ''
+    monkeypatch.delenv('HTTPS_PROXY')
+    seed_imagenet_cache(hub_cache)
+    assert imagenet_unreachable('vgg16') == ''
+    # Encoders whose weights smp does not keep on the hub are left to TorchGeo.
+    assert imagenet_unreachable('tu-resnet18') == ''
+
+
+@pytest.mark.slow
+def test_offline_fit_under_torchgeo_is_one_line_with_status_2(
+    mini_flanders, mini_labels, tmp_path: Path
+) -> None:
+    folder, _ = mini_flanders
+    config = tmp_path / 'bvm_all.yaml'
+    config.write_text(config_text('bvm_all', laptop=True, cpus=1))
+    env = {
+        **environment(),
+        'HF_HUB_OFFLINE': '0',
+        'HF_HOME': str(tmp_path / 'hf'),
+        'HF_ENDPOINT': 'https://huggingface.invalid',
+    }
+    for name in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy'):
+        env.pop(name, None)
+    done = subprocess.run(
+        [
+            'torchgeo', 'fit', '--config', str(config),
+            f'--data.init_args.sentinel2_paths={folder / "TOC_V2"}',
+            f'--data.init_args.bvm_paths={mini_labels}',
+            '--data.init_args.crs=EPSG:32631', '--data.init_args.res=10',
+            '--data.init_args.sheets=[22]', '--data.init_args.stats=null',
+        ],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        'torchgeo fit: error: the ImageNet weights of the vgg16 encoder could not '
+        f'be loaded (not in the Hugging Face cache {tmp_path / "hf" / "hub"} and '
+        'huggingface.invalid does not resolve: no network or DNS?); to train from '
+        'random weights instead, add --model.init_args.weights=null'
+    )
+    assert 'Traceback' not in done.stderr
+    assert 'Retrying' not in done.stderr
+    assert not (tmp_path / 'checkpoints').exists()
 
 
 def test_random_weights_need_nothing(hub_cache: Path) -> None:
@@ -96,5 +172,5 @@ def test_fit_start_loads_unless_resuming(
         task.on_fit_start()
         assert not task.initial_weights_loaded
     else:
-        with pytest.raises(SystemExit, match='weights=null'):
+        with pytest.raises(BVMFileError, match='weights=null'):
             task.on_fit_start()

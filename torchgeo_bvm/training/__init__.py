@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .callbacks import (
         ConfusionMatrixWriter,
         MetricTable,
+        confusion_matrix_figure,
         describe_model,
         format_metric_table,
         plot_confusion_matrix,
@@ -71,6 +72,7 @@ _HOMES: dict[str, str] = {
     'cloud_rule_from': 'datamodule',
     'compute_band_stats': 'normalization',
     'config_file': 'configs',
+    'confusion_matrix_figure': 'callbacks',
     'config_names': 'configs',
     'config_text': 'configs',
     'describe_model': 'callbacks',
@@ -106,6 +108,7 @@ __all__ = [
     'config_file',
     'config_names',
     'config_text',
+    'confusion_matrix_figure',
     'describe_model',
     'exit_in_one_line',
     'format_metric_table',

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
+from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from torch import Tensor
 from torch.utils.hooks import RemovableHandle
@@ -33,6 +34,7 @@ from ..plot import save_figure
 __all__ = [
     'ConfusionMatrixWriter',
     'MetricTable',
+    'confusion_matrix_figure',
     'describe_model',
     'format_metric_table',
     'plot_confusion_matrix',
@@ -213,7 +215,21 @@ def plot_confusion_matrix(
     path: str | Path,
     model: str = '',
 ) -> None:
-    """Draw a confusion matrix normalised by row (recall) with counts.
+    """Draw a confusion matrix (:func:`confusion_matrix_figure`) into a PNG.
+
+    Args:
+        matrix: counts, rows = true classes.
+        labels: class names.
+        path: the PNG to write.
+        model: the model evaluated (:func:`describe_model`), for the title.
+    """
+    save_figure(confusion_matrix_figure(matrix, labels, model), path, dpi=150)
+
+
+def confusion_matrix_figure(
+    matrix: NDArray[np.integer], labels: Sequence[str], model: str = ''
+) -> Figure:
+    """A confusion matrix normalised by row (recall) with counts.
 
     Each row is labelled with its class and its number of labelled pixels;
     the title names the model and the overall accuracy over all of them.
@@ -221,8 +237,10 @@ def plot_confusion_matrix(
     Args:
         matrix: counts, rows = true classes.
         labels: class names.
-        path: the PNG to write.
         model: the model evaluated (:func:`describe_model`), for the title.
+
+    Returns:
+        The figure.
     """
     import matplotlib.pyplot as plt
 
@@ -261,7 +279,7 @@ def plot_confusion_matrix(
         fontsize=10,
     )
     figure.colorbar(image, ax=axes, label='share of the true class')
-    save_figure(figure, path, dpi=150)
+    return figure
 
 
 #: The per-class columns of :func:`format_metric_table`: heading, TorchGeo's name.
