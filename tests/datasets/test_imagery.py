@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import torch
 from numpy.typing import NDArray
+from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_bvm.datasets import ImageryDataset, imagery_grid
 from torchgeo_bvm.datasets.products import COMPOSITE, ArchiveNaming, DownloadNaming
@@ -267,3 +268,28 @@ def test_windows_snap_to_the_sensors_own_grid(tmp_path: Path) -> None:
     warped = Quartet(tmp_path, cache_dir=tmp_path / 'cache', crs='EPSG:31370')
     xmin, _, _, ymax = warped.index.total_bounds
     assert (warped.native_grid.left, warped.native_grid.top) == (xmin, ymax)
+
+
+class QuartetDownloads(Quartet):
+    """The same sensor, known only through its downloads."""
+
+    archive = None
+
+
+class QuartetNothing(QuartetDownloads):
+    """The same sensor, with neither layout."""
+
+    download = None
+
+
+def test_a_sensor_without_an_archive_reads_only_its_downloads(tmp_path: Path) -> None:
+    archive_product(tmp_path, '2021-05-03', 0)
+    download(tmp_path / 'downloads', '2021-05-04', 100)
+    ds = QuartetDownloads(tmp_path, cache_dir=tmp_path / 'cache')
+    assert list(ds.index['period']) == ['2021-05-04']
+    # Without downloads either, nothing is found.
+    with pytest.raises(DatasetNotFoundError):
+        QuartetNothing(tmp_path, cache_dir=tmp_path / 'cache')
+    # The core is no sensor.
+    with pytest.raises(TypeError, match=r'^ImageryDataset declares no bands: '):
+        ImageryDataset(tmp_path, cache_dir=tmp_path / 'cache')

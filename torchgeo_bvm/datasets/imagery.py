@@ -116,6 +116,7 @@ class ImageryDataset(CachedBounds, RasterDataset):
         DatasetNotFoundError: if no product is found under ``paths``.
         BVMValueError: for arguments out of range or that contradict each other,
             or filters that leave no date.
+        TypeError: for a class that declares no bands (the core itself).
     """
 
     filename_glob = '*.tif'
@@ -123,10 +124,11 @@ class ImageryDataset(CachedBounds, RasterDataset):
     separate_files = True
     #: The sensor, as messages name it (``'Sentinel-2'``).
     sensor: ClassVar[str] = 'imagery'
-    #: How the archive names a product's files (matched by ``filename_regex``).
-    archive: ClassVar[ArchiveNaming]
-    #: How the downloader names its files.
-    download: ClassVar[DownloadNaming]
+    #: How the archive names a product's files (matched by ``filename_regex``;
+    #: None: the sensor has no archive layout).
+    archive: ClassVar[ArchiveNaming | None] = None
+    #: How the downloader names its files (None: the sensor has no downloads).
+    download: ClassVar[DownloadNaming | None] = None
     #: Native resolution in metres of every band and of the validity layer.
     native_resolution: ClassVar[Mapping[str, float]] = {}
     #: The validity layer's band name (None: the sensor has none).
@@ -159,6 +161,11 @@ class ImageryDataset(CachedBounds, RasterDataset):
         temporal: TemporalLayout = 'monthly',
         max_dates: int | None = None,
     ) -> None:
+        if not self.all_bands:
+            raise TypeError(
+                f'{type(self).__name__} declares no bands: ImageryDataset is the core '
+                "of a sensor's dataset, subclass it (as Sentinel2TOC does)"
+            )
         self.paths = paths
         self.bands = self.resolve_bands(bands)
         self.mask_rule = mask_rule
@@ -251,12 +258,11 @@ class ImageryDataset(CachedBounds, RasterDataset):
         """The file whose pixel grid stands for an entry of the index.
 
         Args:
-            filepath: a ``filepath`` of :attr:`index` (a product or a file).
+            filepath: a ``filepath`` of :attr:`index`.
 
         Returns:
-            For an archive product its first requested band at the product's
-            grid (else its first requested band), for a downloaded file the
-            file itself.
+            An archive product's first requested band on the product's grid
+            (else its first requested band), or the downloaded file itself.
 
         Raises:
             KeyError: if ``filepath`` is not in the index.
@@ -286,12 +292,10 @@ class ImageryDataset(CachedBounds, RasterDataset):
         return _file_lattice(self, grid.crs, res, (grid.left, grid.top))
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without open files and what was noted of them (for workers).
+        """Pickle without open files (a worker opens and notes its own).
 
-        A worker opens and notes its own files (:class:`OpenFiles` and
-        :class:`FileReader` pickle empty). The products' file paths repeat their
-        folders, so they travel compressed: a year of Terrascope products
-        (12,000 paths) pickles to a few hundred kB instead of a few MB.
+        The products' paths repeat their folders, so they travel compressed: a
+        year of Terrascope products (12,000 paths) pickles to a few hundred kB.
 
         Returns:
             The instance's state.

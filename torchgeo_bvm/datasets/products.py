@@ -163,12 +163,12 @@ class SensorNaming(Protocol):
         """The ``date`` group's :func:`~datetime.datetime.strptime` format."""
 
     @property
-    def archive(self) -> ArchiveNaming:
-        """The archive layout."""
+    def archive(self) -> ArchiveNaming | None:
+        """The archive layout (None: the sensor has none)."""
 
     @property
-    def download(self) -> DownloadNaming:
-        """The download layout."""
+    def download(self) -> DownloadNaming | None:
+        """The download layout (None: the sensor has none)."""
 
     @property
     def all_bands(self) -> tuple[str, ...]:
@@ -232,7 +232,9 @@ class _Finder:
         headers: HeaderCache,
     ) -> None:
         self.naming = naming
-        self.regex = _compiled(naming.filename_regex)
+        self.archive = naming.archive
+        self.download = naming.download
+        self.regex = None if self.archive is None else _compiled(naming.filename_regex)
         self.bands = bands
         self.mask = naming.mask_band if masked else None
         self.cache = headers
@@ -245,7 +247,7 @@ class _Finder:
             name = os.path.basename(path)
             if name.startswith('.'):
                 continue  # temporary files of an interrupted write
-            match = self.regex.match(name)
+            match = None if self.regex is None else self.regex.match(name)
             if match is not None:
                 version = match.groupdict().get('version') or ''
                 key = (os.path.dirname(path), match['product'], version)
@@ -253,7 +255,7 @@ class _Finder:
                 products.setdefault(key, {})[band] = path
                 dates.setdefault(key, match['date'])
                 continue
-            download = self.naming.download.parse(name)
+            download = None if self.download is None else self.download.parse(name)
             if download is not None:
                 found.append(self._download_product(path, *download))
         for (folder, stem, version), band_files in products.items():
@@ -267,7 +269,8 @@ class _Finder:
     def _archive_product(
         self, folder: str, stem: str, version: str, stamp: str, files: dict[str, str]
     ) -> Product:
-        archive = self.naming.archive
+        archive = self.archive
+        assert archive is not None
         native = self.naming.native_resolution
         product_id = archive.product.format(product=stem, version=version)
         # In the archive layout the folder is the product; otherwise name it.
@@ -314,7 +317,8 @@ class _Finder:
     def _download_product(self, path: str, layout: str, stamp: str) -> Product:
         header = self.cache.header(path)
         names = [d.strip().upper() if d else None for d in header.descriptions]
-        download = self.naming.download.name
+        assert self.download is not None
+        download = self.download.name
         mask_band = self.naming.mask_band
         if any(n is None for n in names):
             every = [b for b in (self.naming.all_bands[0], mask_band) if b]

@@ -187,7 +187,7 @@ class Sentinel2TOC(ImageryDataset):
     rgb_bands: tuple[str, ...] = TRUE_COLOUR_BANDS
     false_colour_bands: ClassVar[tuple[str, ...]] = FALSE_COLOUR_BANDS
     sensor: ClassVar[str] = 'Sentinel-2'
-    archive: ClassVar[ArchiveNaming] = ArchiveNaming(
+    archive: ClassVar[ArchiveNaming | None] = ArchiveNaming(
         name='Terrascope',
         layout='terrascope',
         product='{product}_TOC_{version}',
@@ -195,7 +195,9 @@ class Sentinel2TOC(ImageryDataset):
         mask_file='{product}_SCENECLASSIFICATION_{res}M_{version}.tif',
         grid_m=10.0,
     )
-    download: ClassVar[DownloadNaming] = DownloadNaming('openEO', parse_openeo_name)
+    download: ClassVar[DownloadNaming | None] = DownloadNaming(
+        'openEO', parse_openeo_name
+    )
     native_resolution: ClassVar[dict[str, int]] = NATIVE_RESOLUTION
     mask_band: ClassVar[str | None] = SCL_BAND
     scale: ClassVar[float] = REFLECTANCE_SCALE
