@@ -48,7 +48,7 @@ from .imagery import ImageryDataset
 from .products import ArchiveNaming, DownloadNaming
 from .series import TemporalLayout
 
-__all__ = ['CloudRule', 'Sentinel2TOC']
+__all__ = ['Sentinel2TOC']
 
 
 class Sentinel2TOC(ImageryDataset):
