@@ -82,6 +82,7 @@ def test_documented_and_runnable(name: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_bvm_in_torchgeo(page: tuple[Path, dict[str, Run]]) -> None:
     folder, runs = page
     printed = runs['bvm_in_torchgeo'].output
@@ -107,6 +108,7 @@ def test_bvm_in_torchgeo(page: tuple[Path, dict[str, Run]]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_custom_split(page: tuple[Path, dict[str, Run]]) -> None:
     folder, runs = page
     printed = runs['custom_split'].output
@@ -137,6 +139,7 @@ def test_custom_split(page: tuple[Path, dict[str, Run]]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_predict_map_with_the_demo_checkpoint(
     page: tuple[Path, dict[str, Run]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -183,6 +186,7 @@ def test_predict_map_with_the_demo_checkpoint(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_predict_map_trains_a_model_without_a_checkpoint(
     tmp_path: Path, shared_flanders: Path
 ) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,8 @@ from torchgeo_bvm.training.configs import (
     laptop_workers,
 )
 
-SHIPPED = Path(__file__).parents[2] / 'torchgeo_bvm' / 'configs'
+ROOT = Path(__file__).parents[2]
+SHIPPED = ROOT / 'torchgeo_bvm' / 'configs'
 
 
 def test_lists_the_configurations_and_where_they_are(capsys) -> None:
@@ -71,3 +76,28 @@ def test_bad_input_is_one_line(argv, message, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.err == f'torchgeo-bvm config: error: {message}\n'
     assert captured.out == ''
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_configurations(tmp_path) -> None:
+    # What `pip install .` installs: the package's wheel, built from the files
+    # the build reads (pyproject.toml, README.md, the package).
+    source = tmp_path / 'source'
+    source.mkdir()
+    for name in ('pyproject.toml', 'README.md'):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / 'torchgeo_bvm',
+        source / 'torchgeo_bvm',
+        ignore=shutil.ignore_patterns('__pycache__'),
+    )
+    code = 'from setuptools import build_meta; print(build_meta.build_wheel(".."))'
+    done = subprocess.run(
+        [sys.executable, '-c', code], cwd=source, capture_output=True, text=True,
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = tmp_path / done.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(n for n in archive.namelist() if n.endswith('.yaml'))
+    assert shipped == [f'torchgeo_bvm/configs/{name}.yaml' for name in config_names()]

@@ -127,3 +127,24 @@ def test_laptop_scale_needs_each_value_once(
     )
     with pytest.raises(BVMValueError, match="2 lines with data value 'num_workers'"):
         config_text('broken', laptop=True)
+
+
+def test_the_readme_table_says_the_laptop_values() -> None:
+    readme = (Path(__file__).parents[2] / 'README.md').read_text()
+    rows = {
+        cells[0].strip('` '): (cells[1].strip(), cells[2].strip())
+        for line in readme.splitlines()
+        if line.startswith('| `')
+        for cells in [line.strip('|').split('|')]
+    }
+    settings = {s.key: s.value for s in laptop_settings(2)}
+    for key in ('max_steps', 'log_every_n_steps'):
+        assert rows[f'trainer.{key}'][1] == str(settings[key])
+    for key in ('patch_size', 'batch_size'):
+        assert rows[f'data.init_args.{key}'][1] == str(settings[key])
+    assert rows['data.init_args.length'][1].startswith(f'{settings["length"]} (')
+    shipped = yaml.safe_load(config_text('bvm_all'))
+    assert rows['trainer.max_steps'][0] == f'{shipped["trainer"]["max_steps"]:,}'
+    assert rows['data.init_args.batch_size'][0] == str(
+        shipped['data']['init_args']['batch_size']
+    )

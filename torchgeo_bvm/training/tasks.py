@@ -99,6 +99,8 @@ class BVMSemanticSegmentation(SemanticSegmentation):
             SemanticSegmentation.configure_models(self)
         except OSError as error:
             reason = ' '.join(str(error).split()) or type(error).__name__
+            if len(reason) > 160:  # the hub's messages run over several lines
+                reason = reason[:157] + '...'
             raise BVMFileError(_unavailable(backbone, weights, reason)) from None
         finally:
             loaded, self.model = self.model, built
@@ -157,8 +159,6 @@ def _unavailable(backbone: str, weights: object, reason: str) -> str:
         if weights is True
         else f'the initial weights {weights!r}'
     )
-    if len(reason) > 160:
-        reason = reason[:157] + '...'
     return (
         f'{what} could not be loaded ({reason}); to train from random '
         f'weights instead, add {WEIGHTS_OVERRIDE}'
