@@ -182,6 +182,9 @@ def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Pat
         # Validation runs at the end of each epoch: an epoch no longer than the
         # training makes it run at least once, so a best checkpoint exists.
         settings['length'] = min(settings['length'], max_steps * settings['batch_size'])
+        # A shorter run still logs its loss (Lightning warns when an epoch holds
+        # fewer batches than the logging interval).
+        trainer['log_every_n_steps'] = min(trainer['log_every_n_steps'], max_steps)
     for callback in trainer['callbacks']:
         args = callback.setdefault('init_args', {})
         if callback['class_path'].endswith('ModelCheckpoint'):
