@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks
     fcntl = None  # type: ignore[assignment]
 
 from .errors import BVMExistsError, BVMFileError, BVMValueError
+from .readback import read_back
 
 if TYPE_CHECKING:
     from affine import Affine
@@ -260,8 +261,21 @@ def _write_error(final: Path, error: Exception) -> Exception:
     if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or (
         free is not None and free < _NEARLY_FULL
     ):
-        reason += f'; the disk is full ({free} bytes free)'
+        shown = 'unknown' if free is None else f'{free:,}'
+        reason += (
+            f'; the disk is full ({shown} bytes free on {_mount_point(final.parent)})'
+        )
     return BVMFileError(f'{final}: could not be written ({reason})')
+
+
+def _mount_point(folder: Path) -> Path:
+    """The mount point of the file system (the disk) that holds a folder."""
+    path = Path(os.path.realpath(folder))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _staging_stem(final: Path) -> str:
@@ -337,9 +351,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         try:
             yield temporary
+            _read_back_staged(final, stem)
         except Exception as error:
             raise _write_error(final, error) from error
-        sidecars = [p for p in final.parent.glob(stem + '.*') if p != temporary]
+        sidecars = [
+            p for p in final.parent.glob(glob.escape(stem) + '.*') if p != temporary
+        ]
         for sidecar in sidecars:
             os.replace(sidecar, final.with_name(final.stem + sidecar.name[len(stem) :]))
         if temporary.is_dir():
@@ -349,11 +366,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         elif temporary.exists():
             os.replace(temporary, final)
     finally:
-        for leftover in final.parent.glob(stem + '.*'):
+        for leftover in final.parent.glob(glob.escape(stem) + '.*'):
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
+
+
+def _read_back_staged(final: Path, stem: str) -> None:
+    """Read back every file staged for ``final`` (:func:`~.readback.read_back`)."""
+    for staged in sorted(final.parent.glob(glob.escape(stem) + '.*')):
+        read_back(staged)
 
 
 @contextlib.contextmanager
@@ -378,6 +401,12 @@ def atomic_paths(
     with contextlib.ExitStack() as stack:
         temporaries = [stack.enter_context(_Deferred(Path(p))) for p in paths]
         yield [t.temporary for t in temporaries]
+        # Every file is read back before the first is renamed: all or none.
+        for deferred in temporaries:
+            try:
+                _read_back_staged(deferred.final, deferred.temporary.stem)
+            except Exception as error:
+                raise _write_error(deferred.final, error) from error
         for deferred in temporaries:
             deferred.commit()
     finals = {os.path.realpath(p) for p in paths}

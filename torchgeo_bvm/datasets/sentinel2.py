@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import resource
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -50,7 +51,14 @@ from rasterio.warp import transform_bounds
 from torchgeo.datasets import DatasetNotFoundError, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..checks import check_count, check_crs, check_numbers, check_resolution
+from ..checks import (
+    MAX_BATCH_BYTES,
+    check_bytes,
+    check_count,
+    check_crs,
+    check_numbers,
+    check_resolution,
+)
 from ..errors import BVMValueError
 from ..plot import display_bands, stretch
 from ..spatial.crs import pixel_size_m
@@ -251,7 +259,12 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
         if res is not None:
             res = check_resolution(res)
         if max_open_files is not None:
-            max_open_files = check_count(max_open_files, 'max_open_files')
+            max_open_files = check_count(
+                max_open_files,
+                'max_open_files',
+                maximum=_open_files_limit(),
+                hint='the files this process may open: ulimit -n',
+            )
         self.transforms = transforms
         self.cache = cache
         self.cache_dir = cache_dir
@@ -973,6 +986,13 @@ class Sentinel2TOC(CachedBounds, RasterDataset):
             by_step = [dated[step] for step in steps]
             length = len(steps)
             size = self.max_dates or length
+        check_bytes(
+            4.0 * size * len(self.bands) * shape[0] * shape[1],
+            MAX_BATCH_BYTES,
+            f'a sample of {size} steps x {len(self.bands)} bands x {shape[0]} x '
+            f'{shape[1]} pixels',
+            'use fewer max_dates or a smaller window',
+        )
         # Each step is read in place; only steps without data are filled.
         image = np.empty((size, len(self.bands), *shape), np.float32)
         valid = np.zeros((size, *shape), dtype=bool)
@@ -1145,3 +1165,9 @@ def _by_month(items: Iterable[Item], months: list[pd.Timestamp]) -> list[list[It
         if k is not None:
             groups[k].append(item)
     return groups
+
+
+def _open_files_limit() -> int | None:
+    """How many files this process may open (``ulimit -n``), None if unlimited."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft

@@ -77,6 +77,7 @@ from tqdm import tqdm
 
 from ..bvm.layer import BVMLayer
 from ..bvm.units import UnitMapping
+from ..checks import MAX_CANDIDATES, check_count
 from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMValueError
 from ..fileio import atomic_path
@@ -664,7 +665,8 @@ def compare_with_bvm(
             as ``Label``, as in :class:`~torchgeo_bvm.datasets.BVMDataset`.
         mapping: the unit -> class table (default the shipped one).
         confidence: read each map's ``_confidence`` raster (required then).
-        top: candidates shown in the picture.
+        top: candidates shown in the picture (at most
+            :data:`~torchgeo_bvm.checks.MAX_CANDIDATES`).
         block_size: pixels per block side when reading the maps.
         progress: show a progress bar.
 
@@ -676,6 +678,7 @@ def compare_with_bvm(
         BVMValueError: for a missing layer or field, a raster that is not a class
             map, overlapping maps, or maps that do not overlap the BVM.
     """
+    check_count(top, 'top', minimum=0, maximum=MAX_CANDIDATES)
     source = BVMLayer.open(bvm, layer)
     source.require_fields(ID_FIELDS, why='the comparison names polygons by them')
     labels = source.read_labels(label_field, mapping)
