@@ -2,8 +2,11 @@ import fcntl
 import os
 from unittest.mock import ANY
 
+import geopandas as gpd
 import pytest
+import shapely
 
+from torchgeo_bvm.errors import BVMFileError
 from torchgeo_bvm.fileio import atomic_path, default_cache_dir, file_lock, fingerprint
 
 
@@ -36,16 +39,42 @@ def test_atomic_path_keeps_the_old_file_on_error(tmp_path) -> None:
 
 def test_atomic_path_moves_sidecars(tmp_path) -> None:
     final = tmp_path / 'Kbl.shp'
+    frame = gpd.GeoDataFrame({'code': ['22']}, geometry=[shapely.box(0, 0, 1, 1)])
     with atomic_path(final) as temporary:
-        for suffix in ('.shp', '.dbf', '.shx', '.prj'):
-            temporary.with_suffix(suffix).write_text(suffix)
+        frame.set_crs('EPSG:31370').to_file(temporary, engine='pyogrio')
+        temporary.with_suffix('.cpg').write_text('UTF-8')
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'Kbl.cpg',
         'Kbl.dbf',
         'Kbl.prj',
         'Kbl.shp',
         'Kbl.shx',
     ]
-    assert (tmp_path / 'Kbl.dbf').read_text() == '.dbf'
+    assert (tmp_path / 'Kbl.cpg').read_text() == 'UTF-8'
+    assert gpd.read_file(final)['code'].tolist() == ['22']
+
+
+@pytest.mark.parametrize(
+    ('name', 'words'),
+    [
+        ('out.tif', 'not recognized as being in a supported file format'),
+        ('out.shp', '.shp of 4 bytes, its header says -1'),
+        ('out.gpkg', 'out.tmp-'),
+    ],
+)
+def test_atomic_path_refuses_what_does_not_read_back(
+    tmp_path, name: str, words: str
+) -> None:
+    final = tmp_path / name
+    final.write_text('old')
+    with pytest.raises(BVMFileError) as info:
+        with atomic_path(final) as temporary:
+            temporary.write_text('half')
+    message = str(info.value)
+    assert message.startswith(f'{final}: could not be written (it does not read')
+    assert words in message
+    assert final.read_text() == 'old'
+    assert [p.name for p in tmp_path.iterdir()] == [name]
 
 
 def test_atomic_path_directory(tmp_path) -> None:
@@ -108,8 +137,9 @@ def _dead_pid() -> int:
     return int(done.stdout)
 
 
-def test_staging_of_a_killed_run_is_removed_by_the_next(tmp_path) -> None:
+def test_staging_of_a_killed_run_is_removed_by_the_next(tmp_path, mini_labels) -> None:
     import os
+    import shutil
 
     dead, alive = _dead_pid(), os.getpid()
     stale = tmp_path / f'.labels.tmp-{dead}-0badc0de.tif'
@@ -122,7 +152,7 @@ def test_staging_of_a_killed_run_is_removed_by_the_next(tmp_path) -> None:
     other = tmp_path / f'.other.tmp-{dead}-0badc0de.tif'
     other.write_text('another file of a killed run')
     with atomic_path(tmp_path / 'labels.tif') as temporary:
-        temporary.write_text('new')
+        shutil.copy(mini_labels, temporary)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ['labels.tif', running.name, other.name]
     )

@@ -14,7 +14,11 @@ TorchGeo's own ``glob``), and the next write beside them removes those left by
 a process that no longer runs.
 
 Before writing, :func:`check_output` refuses an output that is one of the
-command's inputs or their sidecars, or that exists when it may not be replaced.
+command's inputs or their sidecars, or that exists when it may not be replaced,
+and :func:`check_outside_scans` one that lies in a folder an input scans.
+Every file GDAL wrote is read back before it takes its name
+(:func:`~torchgeo_bvm.readback.read_back`): a write that failed (a full disk)
+leaves the previous file as it was and names the disk.
 
 What the package derives from its inputs and keeps between runs (the Flanders
 boundary, the prepared BVM polygons, the imagery index) lives in one cache
@@ -33,7 +37,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +60,7 @@ __all__ = [
     'atomic_path',
     'atomic_paths',
     'check_output',
+    'check_outside_scans',
     'check_writable_folder',
     'companion_files',
     'default_cache_dir',
@@ -190,6 +195,45 @@ def check_output(
     if out.exists() and not overwrite:
         raise BVMExistsError(f'{out} exists, use --overwrite to replace it')
     return out
+
+
+def check_outside_scans(
+    outputs: Iterable[str | os.PathLike[str]],
+    scans: Mapping[str, Iterable[str | os.PathLike[str] | None]],
+    option: str = '--out',
+) -> None:
+    """Refuse outputs inside a folder that one of the command's inputs scans.
+
+    A dataset given as a folder reads what lies under it, at any depth; an
+    output written there would be read as input by the next run (or by the
+    same command's own scan). Folders are compared by identity (device and
+    inode) along every output's existing parents, so no spelling gets past:
+    links, ``..``, relative paths, a bind mount.
+
+    Args:
+        outputs: the files or folders the command writes.
+        scans: the folders each input scans, by the option that names them
+            (files and None entries are skipped).
+        option: how the outputs were given, for messages.
+
+    Raises:
+        BVMExistsError: naming the output, the folder and the option that
+            scans it.
+    """
+    folders = [
+        (name, Path(folder))
+        for name, given in scans.items()
+        for folder in given
+        if folder is not None and Path(folder).is_dir()
+    ]
+    for output in map(Path, outputs):
+        parents = [p for p in (output, *output.absolute().parents) if p.exists()]
+        for name, folder in folders:
+            if any(os.path.samefile(parent, folder) for parent in parents):
+                raise BVMExistsError(
+                    f'{option} {output} lies in {folder}, which {name} scans for its '
+                    'input: the next run would read it as input; write it outside'
+                )
 
 
 def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:

@@ -202,6 +202,27 @@ class BVMLayer:
         folder = Path(cache_dir) if cache_dir is not None else None
         return cls(source, name, is_parquet, info, files, folder)
 
+    @staticmethod
+    def locate(paths: str | os.PathLike[str], layer: str | None = None) -> list[Path]:
+        """The files of the layer :meth:`open` would find, without reading it.
+
+        A command checks its outputs against these, whatever spelling named the
+        layer (a folder, a ``.zip``, a link).
+
+        Args:
+            paths: as for :meth:`open`.
+            layer: as for :meth:`open`.
+
+        Returns:
+            The files (see :meth:`source_files`).
+
+        Raises:
+            BVMNotFoundError: if ``paths`` does not exist or holds no vector file.
+            BVMFileError: if the file is empty or truncated.
+            BVMValueError: if it is not a vector file or the layer is missing.
+        """
+        return _source_files(_find_source(Path(paths), layer)[0])
+
     def source_files(self) -> list[Path]:
         """The files the layer is read from.
 
@@ -532,13 +553,16 @@ def _ogr_info(source: str, layer: str | None) -> LayerInfo:
     if features == 0:
         raise BVMValueError(f'{source}: the layer holds no features')
     if info['total_bounds'] is None:
-        raise BVMValueError(
-            f'{source}: none of its {features} geometries has an extent (all '
-            'empty or missing): nothing to label'
-        )
+        raise _no_extent(source, features)
     bounds = cast(
         tuple[float, float, float, float], tuple(map(float, info['total_bounds']))
     )
+    # A shapefile of null shapes declares the extent (0, 0, 0, 0): look before
+    # blaming the CRS.
+    if bounds == (0.0, 0.0, 0.0, 0.0):
+        _, extents = pyogrio.read_bounds(source, layer=layer)
+        if not np.isfinite(extents).any():
+            raise _no_extent(source, features)
     return LayerInfo(
         fields=tuple(str(f) for f in info['fields']),
         dtypes=tuple(str(d) for d in info['dtypes']),
@@ -546,6 +570,13 @@ def _ogr_info(source: str, layer: str | None) -> LayerInfo:
         bounds=bounds,
         features=features,
         geometry_type=_geometry_type(info.get('geometry_type')),
+    )
+
+
+def _no_extent(source: str, features: int) -> BVMValueError:
+    return BVMValueError(
+        f'{source}: none of its {features} geometries has an extent (all '
+        'empty or missing): nothing to label'
     )
 
 
@@ -689,6 +720,8 @@ def _parquet_info(path: str) -> LayerInfo:
     fields = tuple(name for name in schema.names if name != column)
     types = geo.get('geometry_types') or []
     bounds = cast(tuple[float, float, float, float], tuple(float(v) for v in bbox))
+    if np.isnan(bounds).all():
+        raise _no_extent(path, features)
     return LayerInfo(
         fields=fields,
         dtypes=tuple(_arrow_dtype(str(schema.field(name).type)) for name in fields),

@@ -61,8 +61,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Compare."""
+    from ..bvm.layer import BVMLayer
     from ..checks import MAX_CANDIDATES, check_count
-    from ..fileio import check_output
+    from ..fileio import check_output, check_outside_scans
     from ..maps.compare import compare_with_bvm, output_paths
 
     check_count(
@@ -72,8 +73,11 @@ def _run(args: argparse.Namespace) -> int:
         maximum=MAX_CANDIDATES,
         hint='one panel of candidates.png per candidate',
     )
+    # The layer's own files, whatever named them (a folder resolves to one).
+    inputs = [*BVMLayer.locate(args.bvm, args.layer), args.mapping, *args.maps]
     for path in output_paths(args.out).values():
-        check_output(path, [args.bvm, *args.maps], args.overwrite)
+        check_output(path, inputs, args.overwrite)
+    check_outside_scans([args.out], {'--bvm': [args.bvm], '--maps': args.maps})
     result = compare_with_bvm(
         args.bvm,
         args.maps,

@@ -134,7 +134,7 @@ def _band_statistics(
     from ..datasets.bands import resolve_bands
     from ..datasets.sentinel2 import Sentinel2TOC
     from ..errors import BVMNotFoundError, BVMValueError
-    from ..fileio import check_output, check_writable_folder
+    from ..fileio import check_output, check_outside_scans, check_writable_folder
     from ..sheets.boundary import read_boundary
     from ..spatial.crs import resolution_for
     from ..training.datamodule import cloud_rule_from
@@ -145,6 +145,7 @@ def _band_statistics(
             '--bands needs --sentinel2 with the imagery folders or files'
         )
     check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
+    check_outside_scans([args.out], {'--sentinel2': args.sentinel2})
     check_writable_folder(args.out)
     crs = parse_crs(args.crs)
     res = parse_res(args.res) or resolution_for(crs)

@@ -53,7 +53,6 @@ then file order); ``rank`` 1 is the strongest.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -80,7 +79,7 @@ from ..bvm.units import UnitMapping
 from ..checks import MAX_CANDIDATES, check_count
 from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMValueError
-from ..fileio import atomic_path
+from ..fileio import atomic_paths
 from ..plot import class_legend, save_figure, show_classes
 from ..spatial.geometry import repair_polygons, reproject_geometry
 from ..spatial.pixelgrid import Grid
@@ -697,10 +696,10 @@ def compare_with_bvm(
     frame = _output_frame(attributes, table, originals, source.info.crs, counts.covered)
     summary = class_summary(table[counts.covered])
     paths = output_paths(out)
-    # All four appear together: each is written under a temporary name and
-    # renamed only once every one of them is complete.
-    with contextlib.ExitStack() as stack:
-        staged = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
+    # All four appear together: each is written under a temporary name, read
+    # back, and renamed only once every one of them is complete.
+    with atomic_paths(list(paths.values())) as temporaries:
+        staged = dict(zip(paths, temporaries, strict=True))
         _write_geopackage(frame, staged['geopackage'])
         summary.to_csv(staged['summary_csv'], float_format='%.6g')
         staged['summary_markdown'].write_text(summary_markdown(summary))
