@@ -1,6 +1,6 @@
 import fcntl
+import hashlib
 import os
-from unittest.mock import ANY
 
 import geopandas as gpd
 import pytest
@@ -67,9 +67,8 @@ def test_atomic_path_refuses_what_does_not_read_back(
 ) -> None:
     final = tmp_path / name
     final.write_text('old')
-    with pytest.raises(BVMFileError) as info:
-        with atomic_path(final) as temporary:
-            temporary.write_text('half')
+    with pytest.raises(BVMFileError) as info, atomic_path(final) as temporary:
+        temporary.write_text('half')
     message = str(info.value)
     assert message.startswith(f'{final}: could not be written (it does not read')
     assert words in message
@@ -87,24 +86,29 @@ def test_atomic_path_directory(tmp_path) -> None:
     assert [p.name for p in final.iterdir()] == ['fresh']
 
 
-def test_fingerprint_notices_size_time_and_header(tmp_path) -> None:
+def test_fingerprint_is_the_content(tmp_path) -> None:
     path = tmp_path / 'layer.shp'
     path.write_bytes(b'a' * 100_000)
     first = fingerprint([path])
-    assert first == [[str(path.resolve()), 100_000, path.stat().st_mtime_ns, ANY]]
-    assert fingerprint([path]) == first
+    assert first == [
+        [str(path.resolve()), 100_000, hashlib.sha256(b'a' * 100_000).hexdigest()]
+    ]
     times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
-    path.write_bytes(b'b' + b'a' * 99_999)  # the header, same size and time
-    os.utime(path, ns=times)
-    assert fingerprint([path])[0][3] != first[0][3]
-    path.write_bytes(b'a' * 99_999 + b'b')  # past the hashed header: same hash
-    os.utime(path, ns=times)
+    # Same size and time (cp -p, rsync -t): the first bytes, the last bytes,
+    # a byte in the middle, far past any header.
+    for edited in (
+        b'b' + b'a' * 99_999,
+        b'a' * 99_999 + b'b',
+        b'a' * 70_000 + b'b' + b'a' * 29_999,
+    ):
+        path.write_bytes(edited)
+        os.utime(path, ns=times)
+        assert fingerprint([path])[0][2] == hashlib.sha256(edited).hexdigest()
+    path.write_bytes(b'a' * 100_000)
+    os.utime(path, ns=(times[0], times[1] + 10**9))  # touched, not changed
     assert fingerprint([path]) == first
     path.write_bytes(b'a' * 100_001)
-    os.utime(path, ns=times)
     assert fingerprint([path])[0][1] == 100_001
-    os.utime(path, ns=(times[0], times[1] + 1))
-    assert fingerprint([path])[0][2] == times[1] + 1
     with pytest.raises(FileNotFoundError):
         fingerprint([tmp_path / 'missing.shp'])
 

@@ -54,7 +54,13 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from ..errors import BVMFileError, BVMNotFoundError, BVMValueError
-from ..fileio import VECTOR_SUFFIXES, atomic_path, find_files, fingerprint
+from ..fileio import (
+    VECTOR_SUFFIXES,
+    atomic_path,
+    find_files,
+    fingerprint,
+    read_cache_entry,
+)
 from ..spatial.crs import LAMBERT72, is_lambert72
 from ..spatial.geometry import reproject_bounds
 from .units import MappingResult, UnitMapping, map_integer_labels
@@ -236,7 +242,7 @@ class BVMLayer:
         """Whether the layer's files differ from when it was opened.
 
         Returns:
-            True if a file's size, modification time or first bytes changed.
+            True if a file's content changed (its size or its SHA-256).
 
         Raises:
             FileNotFoundError: if a file no longer exists.
@@ -743,20 +749,23 @@ def _load_columns(
     path: Path, columns: Sequence[str], source: list[list[object]]
 ) -> pd.DataFrame | None:
     """Columns saved by :func:`_save_columns` from these source files, or None."""
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            if json.loads(str(saved['source'])) != source:
-                return None
-            table = {}
-            for i, name in enumerate(columns):
-                if f'values{i}' in saved:
-                    table[name] = saved[f'values{i}']
-                else:
-                    values = saved[f'distinct{i}'].astype(object)
-                    codes = saved[f'codes{i}']
-                    table[name] = np.where(codes < 0, None, values[codes])
-    except (OSError, ValueError, KeyError, IndexError):
-        return None
+    return read_cache_entry(path, lambda p: _read_columns_entry(p, columns, source))
+
+
+def _read_columns_entry(
+    path: Path, columns: Sequence[str], source: list[list[object]]
+) -> pd.DataFrame | None:
+    with np.load(path, allow_pickle=False) as saved:
+        if json.loads(str(saved['source'])) != source:
+            return None
+        table = {}
+        for i, name in enumerate(columns):
+            if f'values{i}' in saved:
+                table[name] = saved[f'values{i}']
+            else:
+                values = saved[f'distinct{i}'].astype(object)
+                codes = saved[f'codes{i}']
+                table[name] = np.where(codes < 0, None, values[codes])
     return pd.DataFrame(table)
 
 

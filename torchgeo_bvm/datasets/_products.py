@@ -11,8 +11,9 @@ name gives the product's tile, date, band and resolution, the headers must
 agree (one CRS, one tile, each band at its native resolution: a replaced or
 damaged file is refused), and the header of one band (the reference) places
 the product. What the headers say is kept between runs in a
-:class:`HeaderCache` keyed by each file's path, size and modification time, so
-indexing an archive already seen opens no file at all.
+:class:`HeaderCache` keyed by each file's path, size and the hash of its header
+bytes (:func:`~torchgeo_bvm.fileio.header_fingerprint`), so indexing an archive
+already seen reads a few kilobytes per product and opens nothing with GDAL.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ from rasterio.io import DatasetReader
 from torchgeo.datasets.utils import find_files as torchgeo_find_files
 
 from ..errors import BVMNotFoundError, BVMValueError
-from ..fileio import atomic_path, default_cache_dir
+from ..fileio import (
+    atomic_path,
+    default_cache_dir,
+    header_fingerprint,
+    read_cache_entry,
+)
 from ..spatial.crs import pixel_size_m, resolution_for
 from ..spatial.pixelgrid import Grid, nodata_is_the_only_mask
 from .bands import NATIVE_RESOLUTION, SCL_BAND, CloudRule, parse_openeo_name
@@ -74,8 +80,9 @@ GDAL_OPEN_OPTIONS: dict[str, str] = {'GDAL_DISABLE_READDIR_ON_OPEN': 'EMPTY_DIR'
 #: The most files a process keeps open by default (see :func:`open_files_capacity`).
 _MAX_OPEN_FILES = 16_384
 
-#: Bumped when what a :class:`Header` holds changes (older caches are ignored).
-_HEADER_CACHE_VERSION = 1
+#: Bumped when what a :class:`Header` holds, or the key of an entry, changes
+#: (older caches are ignored).
+_HEADER_CACHE_VERSION = 2
 
 # Built from integers: pandas' Timedelta arithmetic warns under numpy 2.
 _ONE_MICROSECOND = pd.Timedelta(1, unit='us')
@@ -238,14 +245,16 @@ class Header:
 
 
 class HeaderCache:
-    """Headers of files kept between runs, keyed by path, size and time.
+    """Headers of files kept between runs, keyed by path, size and header bytes.
 
     One JSON file per set of dataset paths in the cache folder
     (``sentinel2-index-<key>.json`` in :func:`~torchgeo_bvm.fileio.default_cache_dir`).
-    An entry is used only while its file has the size and modification time it
-    had when read; entries of files no longer found are dropped when the cache
-    is saved. The cache is a speed-up only: a missing, unreadable or read-only
-    cache just means headers are read from the files.
+    An entry is used only while its file has the size and the
+    :func:`~torchgeo_bvm.fileio.header_fingerprint` it had when read (an edit
+    that keeps size and time is noticed too); entries of files no longer found
+    are dropped when the cache is saved. The cache is a speed-up only: a
+    missing or read-only cache just means headers are read from the files, and
+    a damaged one is read again with one warning naming it.
 
     Args:
         roots: the dataset's paths (they name the cache file).
@@ -260,16 +269,11 @@ class HeaderCache:
         name = hashlib.sha256(key.encode()).hexdigest()[:16]
         base = Path(folder) if folder is not None else default_cache_dir()
         self.path = base / f'sentinel2-index-{name}.json'
-        self.entries: dict[str, list[Any]] = {}
         self.read = 0
         self.changed = False
         self._seen: dict[str, Header] = {}
-        try:
-            content = json.loads(self.path.read_text())
-            if content.get('version') == _HEADER_CACHE_VERSION:
-                self.entries = content['entries']
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
+        entries = read_cache_entry(self.path, _read_header_cache)
+        self.entries: dict[str, list[Any]] = entries or {}
 
     def header(self, path: str) -> Header:
         """The header of a file, from the cache while the file is unchanged.
@@ -285,10 +289,10 @@ class HeaderCache:
         """
         if path in self._seen:
             return self._seen[path]
-        stat = os.stat(path)
+        key = [os.stat(path).st_size, header_fingerprint(path)]
         entry = self.entries.get(path)
         header = None
-        if entry is not None and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+        if isinstance(entry, list) and entry[:2] == key:
             try:
                 header = _header_from_json(entry[2])
             except (TypeError, ValueError, IndexError):
@@ -296,11 +300,7 @@ class HeaderCache:
         if header is None:
             header = Header.read(path)
             self.read += 1
-            self.entries[path] = [
-                stat.st_size,
-                stat.st_mtime_ns,
-                _header_to_json(header),
-            ]
+            self.entries[path] = [*key, _header_to_json(header)]
             self.changed = True
         self._seen[path] = header
         return header
@@ -326,6 +326,14 @@ class HeaderCache:
                 )
         except OSError:
             pass  # a read-only cache folder: headers are read again next time
+
+
+def _read_header_cache(path: Path) -> dict[str, list[Any]] | None:
+    content = json.loads(path.read_text())
+    if content.get('version') != _HEADER_CACHE_VERSION:
+        return None  # another version's: rebuilt without a word
+    entries: dict[str, list[Any]] = dict(content['entries'])
+    return entries
 
 
 def _header_to_json(header: Header) -> list[Any]:
