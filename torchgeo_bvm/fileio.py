@@ -48,7 +48,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks
     fcntl = None  # type: ignore[assignment]
 
-from .errors import BVMExistsError, BVMFileError, BVMValueError
+from .errors import BVMExistsError, BVMFileError, BVMValueError, underlying_message
 from .readback import read_back
 
 if TYPE_CHECKING:
@@ -280,8 +280,10 @@ def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:
 
 #: Libraries whose errors, raised while a file is written, are about that file.
 _WRITER_LIBRARIES = ('rasterio', 'pyogrio', 'fiona', 'sqlite3')
-#: Free bytes below which a failed write is put down to a full disk.
-_NEARLY_FULL = 64 * 1024
+#: Free bytes below which a failed write is put down to a full disk: GDAL
+#: writes a whole tile (up to tens of MB) at once, and when that write fails
+#: the space it would have taken is still free.
+_NEARLY_FULL = 64 * 2**20
 
 
 def _write_error(final: Path, error: Exception) -> Exception:
@@ -296,7 +298,7 @@ def _write_error(final: Path, error: Exception) -> Exception:
         return error
     if isinstance(error, BVMFileError):
         return error
-    reason = ' '.join(str(error).split()) or type(error).__name__
+    reason = underlying_message(error)
     if isinstance(error, OSError) and error.strerror:
         reason = error.strerror
     try:
@@ -445,7 +447,10 @@ def atomic_paths(
     """
     with contextlib.ExitStack() as stack:
         temporaries = [stack.enter_context(_Deferred(Path(p))) for p in paths]
-        yield [t.temporary for t in temporaries]
+        try:
+            yield [t.temporary for t in temporaries]
+        except Exception as error:
+            raise _write_error(_being_written(temporaries), error) from error
         # Every file is read back before the first is renamed: all or none.
         for deferred in temporaries:
             try:
@@ -458,6 +463,14 @@ def atomic_paths(
     for stale in owned:
         if os.path.realpath(stale) not in finals:
             Path(stale).unlink(missing_ok=True)
+
+
+def _being_written(files: Sequence[_Deferred]) -> Path:
+    """The final name of the file written last (the one a failure was in)."""
+    started = [f for f in files if f.temporary.exists()]
+    if not started:
+        return files[0].final
+    return max(started, key=lambda f: f.temporary.stat().st_mtime_ns).final
 
 
 class _Deferred:

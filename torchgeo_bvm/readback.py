@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import underlying_message
+
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
     from rasterio.windows import Window
@@ -135,13 +137,6 @@ def read_back(path: str | Path) -> None:
     try:
         reader(path)
     except Exception as error:  # rasterio's, pyogrio's and GDAL's own kinds
-        raise OSError(f'it does not read back whole ({_reason(error)})') from error
-
-
-def _reason(error: BaseException) -> str:
-    """GDAL's own words: rasterio chains them behind a generic message."""
-    seen = {id(error)}
-    while (inner := error.__cause__ or error.__context__) and id(inner) not in seen:
-        seen.add(id(inner))
-        error = inner
-    return ' '.join(str(error).split()) or type(error).__name__
+        raise OSError(
+            f'it does not read back whole ({underlying_message(error)})'
+        ) from error
