@@ -232,8 +232,9 @@ def check_outside_scans(
         for name, folder in folders:
             if any(os.path.samefile(parent, folder) for parent in parents):
                 raise BVMExistsError(
-                    f'{option} {output} lies in {folder}, which {name} scans for its '
-                    'input: the next run would read it as input; write it outside'
+                    f'{option} {output} lies in {folder}, which {name} scans for '
+                    'its input (what is written there is read as input next '
+                    'time); write it outside that folder'
                 )
 
 
