@@ -755,7 +755,8 @@ def _load_columns(
 def _read_columns_entry(
     path: Path, columns: Sequence[str], source: list[list[object]]
 ) -> pd.DataFrame | None:
-    with np.load(path, allow_pickle=False) as saved:
+    # Opened here: numpy leaves a file it opened itself open when it is damaged.
+    with path.open('rb') as file, np.load(file, allow_pickle=False) as saved:
         if json.loads(str(saved['source'])) != source:
             return None
         table = {}
