@@ -7,7 +7,14 @@ import pytest
 import shapely
 
 from torchgeo_bvm.errors import BVMFileError
-from torchgeo_bvm.fileio import atomic_path, default_cache_dir, file_lock, fingerprint
+from torchgeo_bvm.fileio import (
+    atomic_path,
+    default_cache_dir,
+    file_lock,
+    fingerprint,
+    header_fingerprint,
+    read_cache_entry,
+)
 
 
 def test_atomic_path_renames_on_success(tmp_path) -> None:
@@ -198,3 +205,101 @@ def test_atomic_paths_all_or_nothing_and_no_stale_file(tmp_path) -> None:
         tb.write_text('new b')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['a.csv', 'b.csv']
     assert a.read_text() == 'new a'
+
+
+def _tiff(path, **options) -> None:
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    profile = {
+        'driver': 'GTiff', 'width': 600, 'height': 500, 'count': 2, 'dtype': 'uint16',
+        'crs': 'EPSG:32631', 'transform': Affine(10, 0, 500_000, 0, -10, 5_650_000),
+        'tiled': True, 'compress': 'deflate',
+    }  # fmt: skip
+    with rasterio.open(path, 'w', **{**profile, **options}) as dst:
+        dst.write(np.ones((2, 500, 600), 'uint16'))
+
+
+@pytest.mark.parametrize('bigtiff', ['NO', 'YES'])
+def test_header_fingerprint_is_the_header(tmp_path, bigtiff: str) -> None:
+    import rasterio
+
+    path = tmp_path / 'band.tif'
+    _tiff(path, BIGTIFF=bigtiff)
+    assert path.read_bytes()[2] == (43 if bigtiff == 'YES' else 42)
+    first = header_fingerprint(path)
+    assert header_fingerprint(path) == first
+    os.utime(path, ns=(0, 10**18))
+    assert header_fingerprint(path) == first
+    # Any of what the header says, and the fingerprint changes.
+    for change in (
+        lambda d: setattr(d, 'nodata', 7),
+        lambda d: d.set_band_description(1, 'B04'),
+        lambda d: setattr(d, 'crs', 'EPSG:32632'),
+        lambda d: d.update_tags(AREA_OR_POINT='Point'),
+    ):
+        before = header_fingerprint(path)
+        with rasterio.open(path, 'r+') as dst:
+            change(dst)
+        assert header_fingerprint(path) != before
+
+
+def test_header_fingerprint_of_other_files_and_broken_tiffs(tmp_path) -> None:
+    vrt = tmp_path / 'mosaic.vrt'
+    vrt.write_text('<VRTDataset/>')
+    assert header_fingerprint(vrt) == hashlib.sha256(b'<VRTDataset/>').hexdigest()
+    # A directory that points to itself, one that points past the end: read
+    # once, no endless loop, no error.
+    (tmp_path / 'loop.tif').write_bytes(
+        b'II*\x00\x08\x00\x00\x00\x00\x00\x08\x00\x00\x00'
+    )
+    (tmp_path / 'past.tif').write_bytes(b'II*\x00\xff\xff\xff\x0f')
+    (tmp_path / 'huge.tif').write_bytes(
+        b'II+\x00\x08\x00\x00\x00' + b'\x10' + b'\xff' * 15
+    )
+    digests = {
+        header_fingerprint(tmp_path / n) for n in ('loop.tif', 'past.tif', 'huge.tif')
+    }
+    assert len(digests) == 3
+    with pytest.raises(FileNotFoundError):
+        header_fingerprint(tmp_path / 'missing.tif')
+
+
+def test_read_cache_entry(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    import logging
+
+    path = tmp_path / 'entry.json'
+    assert read_cache_entry(path, lambda p: json.loads(p.read_text())) is None
+    path.write_text('{"v": 1}')
+    assert read_cache_entry(path, lambda p: json.loads(p.read_text())) == {'v': 1}
+    assert read_cache_entry(path, lambda p: None) is None  # another version's
+    assert caplog.messages == []
+    path.write_text('{"v": 1')
+    with caplog.at_level(logging.WARNING, logger='torchgeo_bvm'):
+        assert read_cache_entry(path, lambda p: json.loads(p.read_text())) is None
+    (message,) = caplog.messages
+    assert message.startswith(f'{path}: a damaged cache entry (JSONDecodeError: ')
+    assert message.endswith('), derived again')
+
+
+def test_check_outside_scans(tmp_path) -> None:
+    from torchgeo_bvm.errors import BVMExistsError
+    from torchgeo_bvm.fileio import check_outside_scans
+
+    maps = tmp_path / 'maps'
+    (maps / 'sub').mkdir(parents=True)
+    (tmp_path / 'link').symlink_to(maps, target_is_directory=True)
+    (tmp_path / 'file.tif').write_bytes(b'')
+    scans = {'--maps': [maps, tmp_path / 'file.tif', None]}
+    for out in (
+        maps,
+        maps / 'sub' / 'new',
+        tmp_path / 'link' / 'new',
+        maps / 'x' / '..',
+    ):
+        with pytest.raises(BVMExistsError, match=f'--out {out} lies in {maps}, which'):
+            check_outside_scans([out], scans)
+    for out in (tmp_path, tmp_path / 'maps-2', tmp_path / 'file.tif' / 'x'):
+        check_outside_scans([out], scans)

@@ -695,8 +695,11 @@ def _tiff_directories_digest(
     offset_format = order + ('Q' if big else 'I')
     digest = hashlib.sha256(start[: 16 if big else 8])
     (offset,) = struct.unpack(offset_format, start[8:16] if big else start[4:8])
+    size = os.fstat(file.fileno()).st_size
     seen: set[int] = set()
-    while offset and offset not in seen and len(seen) < _TIFF_MAX_DIRECTORIES:
+    while 0 < offset < size and offset not in seen:
+        if len(seen) == _TIFF_MAX_DIRECTORIES:
+            break  # a chain that long is no image's
         seen.add(offset)
         file.seek(offset)
         (entries,) = struct.unpack(
@@ -710,13 +713,14 @@ def _tiff_directories_digest(
             fields = table[first : first + entry]
             (kind,) = struct.unpack(order + 'H', fields[2:4])
             (values,) = struct.unpack(offset_format, fields[4 : 4 + word])
-            size = _TIFF_TYPE_SIZES.get(kind, 1) * values
-            if size <= word or budget <= 0:
+            length = _TIFF_TYPE_SIZES.get(kind, 1) * values
+            if length <= word or budget <= 0:
                 continue  # the value lies in the entry itself
             (where,) = struct.unpack(offset_format, fields[entry - word :])
-            file.seek(where)
-            digest.update(file.read(min(size, budget)))
-            budget -= size
+            if where < size:
+                file.seek(where)
+                digest.update(file.read(min(length, budget)))
+            budget -= length
         (offset,) = struct.unpack(offset_format, following)
     return digest.hexdigest()
 
