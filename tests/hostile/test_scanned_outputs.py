@@ -10,6 +10,7 @@ that the next run does not read them as input. ``synth``, ``download`` and
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -172,3 +173,21 @@ def test_outputs_beside_a_scanned_folder_are_fine(
         )  # fmt: skip
         assert outcome.code == 0, outcome.err
         assert {p.name for p in out.iterdir()} >= set(OUTPUT_NAMES.values())
+
+
+def test_synth_counts_no_staging_file_among_its_files(tmp_path: Path, capsys) -> None:
+    out = tmp_path / 'mf'
+    argv = ['synth', '--size', 'tiny', '--no-plot', '--out', out]
+    assert run_cli(capsys, *argv).code == 0
+    product = next(p for p in (out / 'TOC_V2').rglob('*_TOC_V210') if p.is_dir())
+    # A writer at work in the folder (this process: alive, so left alone).
+    staging = product / f'.{product.name[:-9]}_QUICKLOOK.tmp-{os.getpid()}-0badc0de.tif'
+    staging.write_bytes(b'half a file')
+    outcome = run_cli(capsys, *argv, '--force')
+    assert outcome.code == 0, outcome.err
+    sizes = json.loads((out / 'manifest.json').read_text())['sizes']
+    assert [name for name in sizes if '.tmp-' in name] == []
+    assert len(sizes) == 102
+    # The folder is reused as it is, the staging file beside it.
+    again = run_cli(capsys, *argv)
+    assert 'up to date, reused' in again.out
