@@ -29,8 +29,9 @@ from tests.openeo_backend import LocalOpenEO
 from torchgeo_bvm.fileio import STAGING_MARK
 
 #: Free space of the runs, as fractions of what the writer writes: from none
-#: to more than its staging files need.
-FRACTIONS = (0.0, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.3, 3.0)
+#: to more than its staging files need, densest where the first files of a
+#: set are being finished (a fused map's confidence raster at about 0.1).
+FRACTIONS = (0.0, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 1.3, 3.0)
 #: Fewer for the slow writers.
 FEW = (0.05, 0.3, 0.6, 0.9, 1.2, 3.0)
 

@@ -72,6 +72,9 @@ class Running:
     def finish(self) -> tuple[int, str]:
         code = self.process.wait(timeout=120)
         self._reader.join(timeout=10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
         return code, self.err.decode()
 
 

@@ -74,7 +74,7 @@ from ..datasets.series import (
 from ..errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
 from ..fileio import RASTER_SUFFIXES
 from ..samplers.prediction import SheetObservationSampler
-from ..samplers.sheet import SheetGridSampler, SheetSampler
+from ..samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
 from ..samplers.temporal import CalendarYearSampler, CentreTimestampSampler
 from ..sheets.boundary import flanders_from_labels, read_boundary
 from ..sheets.codes import KBL_WIDTH, Sheet, kbl_numbers
@@ -502,7 +502,6 @@ class BVMDataModule(GeoDataModule):
                 scheme=self.scheme,
                 numbers=self.numbers,
                 flanders=self._flanders(),
-                seed=self.seed,
                 min_clear=self.series.min_clear if self.series is not None else 1,
             )
         return self.joint
@@ -521,21 +520,20 @@ class BVMDataModule(GeoDataModule):
         size = int(self.patch_size)  # type: ignore[arg-type]
         if stage == 'fit':
             self.train_dataset = joint.for_split('train', self.max_redraws)
-            dates: TemporalSampler = (
+            dates: CentreTimestampSampler = (
                 CentreTimestampSampler(self.train_dataset, generator=self.seed + 1)
                 if self.series is None
                 else CalendarYearSampler(self.train_dataset, generator=self.seed + 1)
             )
-            self.train_sampler = (
-                SheetSampler(
-                    self.train_dataset,
-                    split='train',
-                    size=size,
-                    length=self.length,
-                    generator=self.seed,
-                )
-                @ dates
+            crops = SheetSampler(
+                self.train_dataset,
+                split='train',
+                size=size,
+                length=self.length,
+                generator=self.seed,
             )
+            self.train_dataset.redraw = CropRedraw(crops, dates, seed=self.seed)
+            self.train_sampler = crops @ dates
         if stage in ('fit', 'validate'):
             self.val_dataset, self.val_sampler = self._evaluation('val', size)
         if stage == 'test':
