@@ -619,9 +619,10 @@ def fingerprint(paths: Iterable[str | Path]) -> list[list[object]]:
     content. Sizes, times and the first bytes can all stay the same across an
     edit (a value changed in place, then ``cp -p``, ``rsync -t`` or a file
     system that keeps whole seconds), so nothing but the content decides; a
-    file touched without a change keeps its fingerprint. SHA-256 runs at the
-    speed of reading (about 0.4 GB/s on the development machines, see
-    ``benchmarks/bench_fingerprint.py``): 0.8 s for the real map's shapefile.
+    file touched without a change keeps its fingerprint. SHA-256 runs at about
+    0.6 GB/s on the development machines: 0.5 s for a shapefile of the real
+    map's size (330 MB), 1 % of preparing its polygons
+    (``benchmarks/bench_fingerprint.py``).
 
     Args:
         paths: the files.

@@ -78,6 +78,7 @@ DATAMODULE = [
     ({'num_workers': 10**6}, ['num_workers must be between 0 and 256, got 1,000,000']),
     ({'length': 10**12}, ['length must be between 1 and 100,000,000, got 1e+12']),
     ({'max_redraws': 10**9}, ['max_redraws must be between 0 and 10,000, got 1,000,000,000']),
+    ({'cloud_rule': {'dilation_m': 1e9}}, ['CloudRule.dilation_m must be at most 5000 metres, got 1e+09']),
 ]  # fmt: skip
 
 
