@@ -8,11 +8,12 @@ infinity is refused wherever a size or weight is expected.
 
 Sizes that reach an allocation are bounded here too (:data:`MAX_PIXELS`,
 :data:`MAX_PATCH_PIXELS`, :data:`MAX_TILES`, :data:`MAX_DATES`,
-:data:`MAX_BATCH_BYTES`), so that a mistyped resolution or a CRS mismatch fails
-at once with a message instead of exhausting memory; so are the counts that
-make work (:data:`MAX_LENGTH`, :data:`MAX_WORKERS`, :data:`MAX_CANDIDATES`) and
-every wait a user sets (:data:`MAX_WAIT_SECONDS`, :func:`check_seconds`), so
-that no typo turns into hours of work or a wait of years.
+:data:`MAX_BATCH_BYTES`, :data:`MAX_READ_BYTES`), so that a mistyped
+resolution or a CRS mismatch fails at once with a message instead of
+exhausting memory; so are the counts that make work (:data:`MAX_LENGTH`,
+:data:`MAX_WORKERS`, :data:`MAX_CANDIDATES`) and every wait a user sets
+(:data:`MAX_WAIT_SECONDS`, :func:`check_seconds`), so that no typo turns into
+hours of work or a wait of years.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     'MAX_LENGTH',
     'MAX_PATCH_PIXELS',
     'MAX_PIXELS',
+    'MAX_READ_BYTES',
     'MAX_REDRAWS',
     'MAX_STEPS',
     'MAX_TILES',
@@ -69,10 +71,14 @@ MAX_ACCUMULATOR_BYTES = 8 * 2**30
 #: 220 times a year (two orbits overlap over most of Flanders), so four years of
 #: every acquisition stay below it.
 MAX_DATES = 1_000
-#: Memory of the imagery of one batch (or of one sample read on its own): 16
-#: 12-month samples of 12 bands at 256 x 256 take 0.6 GB, a 100-date stack of
-#: 8 samples 2.5 GB; more does not fit a GPU and means a typo.
+#: Memory of the imagery of one batch: 16 12-month samples of 12 bands at
+#: 256 x 256 take 0.6 GB, a 100-date stack of 8 samples 2.5 GB; more does not
+#: fit a GPU and means a typo.
 MAX_BATCH_BYTES = 16 * 2**30
+#: Memory of one read of imagery (a sample, or a sheet read whole on one date
+#: for band statistics): a whole 1:50,000 sheet at 10 m with 11 bands and its
+#: masks takes 0.35 GB, at 3.3 m 3 GB; finer than the imagery's 10 m is a typo.
+MAX_READ_BYTES = 4 * 2**30
 #: Samples of one training epoch: the 43 sheets hold about 300,000 crops of
 #: 256 x 256 at 10 m; a hundred million is days of training per epoch.
 MAX_LENGTH = 100_000_000

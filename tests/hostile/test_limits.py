@@ -110,7 +110,7 @@ def test_a_series_sample_past_the_memory_limit_is_refused_before_allocating(
         ds[x, y, calendar_year(2022)]
     assert str(info.value) == (
         'a sample of 1000 steps x 11 bands x 8192 x 8192 pixels would take 2.75e+03 '
-        'GiB of memory, more than the limit of 16 GiB; use fewer max_dates or a '
+        'GiB of memory, more than the limit of 4 GiB; use fewer max_dates or a '
         'smaller window'
     )
 
@@ -166,3 +166,34 @@ def test_a_sampler_epoch_of_a_trillion_crops_is_refused(
     joint = _module(hostile_data, mini_flanders, sheets=[22]).build()
     with pytest.raises(BVMValueError, match='length must be between 1 and 100,000,000'):
         SheetSampler(joint.for_split('train', 0), size=64, length=10**12)
+
+
+def test_band_statistics_at_a_resolution_no_memory_holds(
+    mini_flanders, tmp_path: Path, capsys
+) -> None:
+    # Each sheet is read whole on each date: at 5 cm, 3.2 billion pixels.
+    folder, _ = mini_flanders
+    outcome = run_cli(
+        capsys, 'stats', '--bands', 'rgb', '--sentinel2', folder / 'TOC_V2',
+        '--crs', 'EPSG:32631', '--res', '0.05', '--out', tmp_path / 'out',
+    )  # fmt: skip
+    assert_refused(
+        outcome, 'reading a sheet of', 'pixels at res (0.05, 0.05) at once would take',
+        'more than the limit of 4 GiB', 'give a coarser res',
+    )  # fmt: skip
+    assert not (tmp_path / 'out').exists() or list((tmp_path / 'out').iterdir()) == []
+
+
+def test_a_single_date_sample_past_the_memory_limit_is_refused(mini_flanders) -> None:
+    folder, manifest = mini_flanders
+    ds = Sentinel2TOC(folder / 'TOC_V2', crs='EPSG:32631', res=10, mosaic_dates=True)
+    xmin, ymin, _, _ = manifest['imagery']['bounds']
+    # 100,000 x 100,000 pixels of 11 bands: 410 GiB of float32.
+    x = slice(xmin, xmin + 1e6, 10.0)
+    y = slice(ymin, ymin + 1e6, 10.0)
+    with pytest.raises(BVMValueError) as info:
+        ds[x, y, slice(None)]
+    assert str(info.value) == (
+        'a sample of 11 bands x 100000 x 100000 pixels would take 410 GiB of '
+        'memory, more than the limit of 4 GiB; read a smaller window'
+    )

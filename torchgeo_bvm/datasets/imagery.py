@@ -39,7 +39,14 @@ from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..checks import check_count, check_crs, check_numbers, check_resolution
+from ..checks import (
+    MAX_READ_BYTES,
+    check_bytes,
+    check_count,
+    check_crs,
+    check_numbers,
+    check_resolution,
+)
 from ..errors import BVMValueError
 from ..plot import plot_image_and_valid
 from ..spatial.crs import pixel_size_m
@@ -389,6 +396,12 @@ class ImageryDataset(CachedBounds, RasterDataset):
             shape = (
                 round((y.stop - y.start) / y.step),
                 round((x.stop - x.start) / x.step),
+            )
+            check_bytes(
+                4.0 * len(self.bands) * shape[0] * shape[1],
+                MAX_READ_BYTES,
+                f'a sample of {len(self.bands)} bands x {shape[0]} x {shape[1]} pixels',
+                'read a smaller window',
             )
             products = in_read_order(self._items[key] for key in paths)
             image, valid, _ = self._reader.read_date(products, x, y, shape, pixel_m)

@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
-from ..checks import MAX_BATCH_BYTES, check_bytes
+from ..checks import MAX_READ_BYTES, check_bytes
 from .products import Product
 from .reader import FileReader
 from .series import (
@@ -380,7 +380,7 @@ class ProductReader:
             size = max_dates or length
         check_bytes(
             4.0 * size * len(self.bands) * shape[0] * shape[1],
-            MAX_BATCH_BYTES,
+            MAX_READ_BYTES,
             f'a sample of {size} steps x {len(self.bands)} bands x {shape[0]} x '
             f'{shape[1]} pixels',
             'use fewer max_dates or a smaller window',
