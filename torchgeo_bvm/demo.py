@@ -39,7 +39,7 @@ import yaml
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from .fileio import atomic_path
+from .fileio import atomic_path, is_hidden
 
 __all__ = [
     'DemoComparison',
@@ -426,7 +426,8 @@ def _fused_map_and_candidates(
             ),
         )
     for tif in sorted(predictions.glob('*.tif')):
-        if tif.stem.endswith(SIBLING_SUFFIXES):
+        # Hidden names are staging files of a write in progress or killed.
+        if is_hidden(tif, predictions) or tif.stem.endswith(SIBLING_SUFFIXES):
             continue
         paths[f'fused map {tif.stem}'] = tif
         paths[f'fused map {tif.stem} (PNG)'] = tif.with_suffix('.png')

@@ -83,7 +83,7 @@ WRONG_VALUES = [
     ({'patch_size': 48}, 'patch_size must be a positive multiple of 32'),
     ({'patch_size': 32768}, 'patch_size must be between 1 and 8192, got 32,768'),
     ({'res': 1e-300}, 'the grid over Flanders would be'),
-    ({'length': 0}, 'length must be at least 1, got 0'),
+    ({'length': 0}, 'length must be between 1 and 100,000,000, got 0'),
     ({'months': [13]}, 'months must be between 1 and 12, got 13'),
     ({'sheets': '22/1-2'}, 'sheets: expected 1:50,000 sheet numbers'),
     ({'bvm_paths': 'nowhere.shp'}, 'bvm_paths: nowhere.shp not found'),

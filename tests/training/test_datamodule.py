@@ -480,7 +480,10 @@ def test_evaluation_period(mini_flanders, mini_labels) -> None:
     [
         ({'time_series': 'weekly'}, "unknown temporal layout 'weekly'"),
         ({'time_series': 'dates'}, "time_series='dates' needs max_dates"),
-        ({'time_series': 'dates', 'max_dates': 0}, 'max_dates must be at least 1'),
+        (
+            {'time_series': 'dates', 'max_dates': 0},
+            'max_dates must be between 1 and 1000',
+        ),
         ({'max_dates': 12}, "max_dates applies to time_series='dates'"),
         ({'min_clear': 13}, 'min_clear 13 is more than the 12 steps'),
         ({'min_clear': 0}, 'min_clear must be at least 1'),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         zonal_counts,
     )
     from .files import (
+        CLASS_MAP_SUFFIXES,
         CONFIDENCE_SCALE,
         SIBLING_SUFFIXES,
         ClassMap,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .seams import SeamRates, seam_rates, tile_borders
 
 _HOMES: dict[str, str] = {
+    'CLASS_MAP_SUFFIXES': 'files',
     'CONFIDENCE_SCALE': 'files',
     'ClassMap': 'files',
     'Comparison': 'compare',
@@ -67,6 +69,7 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    'CLASS_MAP_SUFFIXES',
     'CONFIDENCE_SCALE',
     'MAX_COUNT',
     'OUTPUT_NAMES',

@@ -65,7 +65,13 @@ from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import SpatialSampler
 
-from ..checks import MAX_PATCH_PIXELS, MAX_TILES, check_count, check_seed
+from ..checks import (
+    MAX_LENGTH,
+    MAX_PATCH_PIXELS,
+    MAX_TILES,
+    check_count,
+    check_seed,
+)
 from ..errors import BVMValueError
 from ..sheets.codes import Sheet
 from ..sheets.layout import (
@@ -132,7 +138,7 @@ class SheetSampler(SpatialSampler):
         size = check_count(size, 'size', maximum=MAX_PATCH_PIXELS)
         if length is not None:
             # 0 is no "default": None is.
-            length = check_count(length, 'length')
+            length = check_count(length, 'length', maximum=MAX_LENGTH)
         super().__init__(dataset, roi=roi)
         self.size = size
         self.grid, self.layout, flanders = sheet_context(dataset, scheme, numbers)

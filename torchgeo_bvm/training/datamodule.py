@@ -42,7 +42,12 @@ from torchgeo.samplers import TemporalSampler
 
 from ..bvm.layer import FLANDERS_EXTENT
 from ..checks import (
+    MAX_BATCH_BYTES,
+    MAX_LENGTH,
     MAX_PATCH_PIXELS,
+    MAX_REDRAWS,
+    MAX_WORKERS,
+    check_bytes,
     check_count,
     check_crs,
     check_numbers,
@@ -311,8 +316,10 @@ class BVMDataModule(GeoDataModule):
         _check_grid_size(crs_, res_)
         batch_size = check_count(batch_size, 'batch_size', maximum=MAX_BATCH_SIZE)
         if length is not None:
-            length = check_count(length, 'length')
-        num_workers = check_count(num_workers, 'num_workers', minimum=0)
+            length = check_count(length, 'length', maximum=MAX_LENGTH)
+        num_workers = check_count(
+            num_workers, 'num_workers', minimum=0, maximum=MAX_WORKERS
+        )
         if eval_stride is not None:
             eval_stride = check_count(
                 eval_stride,
@@ -337,7 +344,9 @@ class BVMDataModule(GeoDataModule):
         period_months = check_numbers(
             _as_numbers(predict_months), 'predict_months', 1, 12
         )
-        max_redraws = check_count(max_redraws, 'max_redraws', minimum=0)
+        max_redraws = check_count(
+            max_redraws, 'max_redraws', minimum=0, maximum=MAX_REDRAWS
+        )
         seed = check_seed(seed)
         check_numbers(years, 'years', 2015, 2100)
         check_numbers(months, 'months', 1, 12)
@@ -375,6 +384,14 @@ class BVMDataModule(GeoDataModule):
         self.series = TimeSeriesOptions.of(
             time_series, max_dates, min_clear, stack, eval_year, months
         )
+        steps = self.series.steps if self.series is not None else 1
+        check_bytes(
+            4.0 * batch_size * steps * len(self.bands) * patch_size**2,
+            MAX_BATCH_BYTES,
+            f'a batch of {batch_size} x {steps} steps x {len(self.bands)} bands x '
+            f'{patch_size} x {patch_size} pixels',
+            'use fewer max_dates, a smaller batch_size or patch_size',
+        )
         self.eval_period: int | None = None
         self.predict_sheets = _check_predict_sheets(
             predict_sheets, self.scheme, self.numbers
@@ -386,7 +403,6 @@ class BVMDataModule(GeoDataModule):
         self.predict_batch_size = predict_batch_size
         mean, std = self._normalisation(stats, normalization)
         # A series is normalised as T x C channels: each band alike at every step.
-        steps = self.series.steps if self.series is not None else 1
         mean, std = mean.repeat(steps), std.repeat(steps)
         self.aug = K.AugmentationSequential(
             K.Normalize(mean=mean, std=std), data_keys=None, keepdim=True
