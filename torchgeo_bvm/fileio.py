@@ -33,7 +33,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +55,7 @@ __all__ = [
     'atomic_path',
     'atomic_paths',
     'check_output',
+    'check_output_folder',
     'check_writable_folder',
     'companion_files',
     'default_cache_dir',
@@ -188,6 +189,63 @@ def check_output(
         raise BVMExistsError(f'{option} {out} is a folder; give a file name')
     if out.exists() and not overwrite:
         raise BVMExistsError(f'{out} exists, use --overwrite to replace it')
+    return out
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether a resolved path is a folder or lies inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_folder(
+    folder: str | os.PathLike[str],
+    scanned: Mapping[str, Iterable[str | os.PathLike[str] | None]],
+    option: str = '--out',
+) -> Path:
+    """Refuse an output folder where a dataset of the same command would read.
+
+    A dataset scans a folder it is given at any depth, and a file it is given
+    invites the next run to give its folder. So the outputs may not go into,
+    or under, a folder an input names, nor into the very folder of an input
+    file, nor into a folder that holds an input (whose files the command owns).
+    Paths are compared after resolving links and ``..``, so no spelling gets
+    past.
+
+    Args:
+        folder: the output folder.
+        scanned: option name -> the paths (files or folders) it gives a dataset.
+        option: how the output folder was given, for messages.
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        BVMExistsError: naming the option, the input and the folder.
+    """
+    out = Path(folder)
+    resolved = os.path.realpath(out)
+    for name, paths in scanned.items():
+        for path in paths:
+            if path is None:
+                continue
+            source = os.path.realpath(path)
+            if os.path.isdir(source) and _inside(resolved, source):
+                raise BVMExistsError(
+                    f'{option} {out} lies inside the folder {path} that {name} '
+                    'reads: the outputs would be read as its data; choose another '
+                    'folder'
+                )
+            if not os.path.isdir(source) and resolved == os.path.dirname(source):
+                raise BVMExistsError(
+                    f'{option} {out} is the folder of {path} ({name}): the outputs '
+                    'would be read as its data when the folder is given; choose '
+                    'another folder'
+                )
+            if _inside(source, resolved):
+                raise BVMExistsError(
+                    f'{option} {out} holds {path} ({name}), an input; choose '
+                    'another folder'
+                )
     return out
 
 
