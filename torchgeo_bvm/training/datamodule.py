@@ -411,12 +411,13 @@ class BVMDataModule(GeoDataModule):
             The batch.
         """
         image = batch['image']
-        if self.series is None or image.ndim != 5:
+        series = self.check().series
+        if series is None or image.ndim != 5:
             return super().on_after_batch_transfer(batch, dataloader_idx)
         size, steps, bands, height, width = image.shape
         batch['image'] = image.reshape(size, steps * bands, height, width)
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
-        if self.series.stacking == 'time':
+        if series.stacking == 'time':
             batch['image'] = batch['image'].reshape(size, steps, bands, height, width)
         return batch
 
