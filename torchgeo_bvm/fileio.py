@@ -200,20 +200,23 @@ def _inside(path: str, folder: str) -> bool:
 def check_output_folder(
     folder: str | os.PathLike[str],
     scanned: Mapping[str, Iterable[str | os.PathLike[str] | None]],
+    read: Mapping[str, Iterable[str | os.PathLike[str] | None]] | None = None,
     option: str = '--out',
 ) -> Path:
     """Refuse an output folder where a dataset of the same command would read.
 
     A dataset scans a folder it is given at any depth, and a file it is given
     invites the next run to give its folder. So the outputs may not go into,
-    or under, a folder an input names, nor into the very folder of an input
-    file, nor into a folder that holds an input (whose files the command owns).
-    Paths are compared after resolving links and ``..``, so no spelling gets
-    past.
+    or under, a folder a dataset input names, nor into the very folder of a
+    dataset input file; and no folder of outputs may hold any input (its files
+    are the command's). Paths are compared after resolving links and ``..``,
+    so no spelling gets past.
 
     Args:
         folder: the output folder.
         scanned: option name -> the paths (files or folders) it gives a dataset.
+        read: option name -> other files the command reads (a boundary, band
+            statistics): only these may not lie in the folder.
         option: how the output folder was given, for messages.
 
     Returns:
@@ -241,7 +244,9 @@ def check_output_folder(
                     'would be read as its data when the folder is given; choose '
                     'another folder'
                 )
-            if _inside(source, resolved):
+    for name, paths in {**scanned, **(read or {})}.items():
+        for path in paths:
+            if path is not None and _inside(os.path.realpath(path), resolved):
                 raise BVMExistsError(
                     f'{option} {out} holds {path} ({name}), an input; choose '
                     'another folder'

@@ -163,9 +163,12 @@ class SheetPredictionWriter(BasePredictionWriter):
         self._plan = plan
         folder = datamodule.prediction_folder(self.output_dir)
         inputs = datamodule.check().input_paths()
+        scanned = {k: inputs.pop(k) for k in ('sentinel2_paths', 'bvm_paths')}
         given = datamodule.prediction.output_dir or self.output_dir or folder
         for checked in dict.fromkeys((Path(given), folder)):
-            check_output_folder(checked, inputs, option='prediction.output_dir')
+            check_output_folder(
+                checked, scanned, inputs, option='prediction.output_dir'
+            )
         self.folder = folder
         self._stack = ExitStack()
         staging = None
