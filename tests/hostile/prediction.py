@@ -19,7 +19,7 @@ from lightning.pytorch import LightningModule, Trainer
 from torchgeo.tasks import SemanticSegmentation
 
 from tests.joint_scene import RES, Scene, write_scene
-from torchgeo_bvm.classes import NUM_CLASSES
+from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.datasets.bands import ALL_BANDS
 from torchgeo_bvm.training.datamodule import BVMDataModule
 from torchgeo_bvm.training.options import (
@@ -81,6 +81,7 @@ def tiny_model(in_channels: int = len(ALL_BANDS), **changes: Any) -> LightningMo
         'num_filters': 4,
         'in_channels': in_channels,
         'num_classes': NUM_CLASSES,
+        'ignore_index': IGNORE_INDEX,
         'weights': None,
         **changes,
     }
