@@ -53,6 +53,9 @@ def assert_refused(
 ) -> str:
     """One error line holding every word, exit ``code``, no traceback.
 
+    ``program`` is ``torchgeo-bvm``, or ``torchgeo SUBCOMMAND`` for TorchGeo's
+    own command line (``torchgeo predict: error: ...``).
+
     Returns:
         The error line.
     """
@@ -61,7 +64,7 @@ def assert_refused(
     assert 'internal error' not in outcome.err, outcome.err
     assert len(outcome.error_lines) == 1, outcome.err
     line = outcome.error_lines[0]
-    assert line.startswith(program + ' '), line
+    assert line.startswith(f'{program}: ' if ' ' in program else f'{program} '), line
     for word in words:
         assert str(word) in line, f'{word!r} not in {line!r}'
     return line

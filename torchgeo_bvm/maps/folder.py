@@ -38,6 +38,7 @@ __all__ = [
     'MapRun',
     'check_map_folder',
     'check_map_folders',
+    'check_run_folder',
     'finish_map_run',
     'read_manifest',
     'start_map_run',
@@ -125,8 +126,8 @@ def write_manifest(folder: str | os.PathLike[str], run: MapRun) -> Path:
     return path
 
 
-def start_map_run(final: str | os.PathLike[str], run: MapRun, stack: ExitStack) -> Path:
-    """Check the output folder of a run and make the folder it is written in.
+def check_run_folder(final: str | os.PathLike[str], run: MapRun) -> Path:
+    """Check that a run may write its maps into a folder.
 
     ``final`` may be missing, empty, or hold the complete maps of an earlier
     run of the same period (which the new run replaces when it finishes).
@@ -134,11 +135,9 @@ def start_map_run(final: str | os.PathLike[str], run: MapRun, stack: ExitStack) 
     Args:
         final: the output folder.
         run: the run about to be written (its period).
-        stack: holds the staging folder, removed when the stack closes unless
-            :func:`finish_map_run` swapped it in.
 
     Returns:
-        The staging folder: hidden, beside ``final``.
+        ``final`` as a :class:`~pathlib.Path`.
 
     Raises:
         BVMExistsError: if ``final`` is a file, holds files but no manifest, or
@@ -161,7 +160,26 @@ def start_map_run(final: str | os.PathLike[str], run: MapRun, stack: ExitStack) 
                 f'maps {run.period}: they are kept; predict into another folder '
                 '(the default period subfolder) or remove it'
             )
-    return stack.enter_context(staging_folder(final))
+    return final
+
+
+def start_map_run(final: str | os.PathLike[str], run: MapRun, stack: ExitStack) -> Path:
+    """Check the output folder of a run and make the folder it is written in.
+
+    Args:
+        final: the output folder (:func:`check_run_folder`).
+        run: the run about to be written (its period).
+        stack: holds the staging folder, removed when the stack closes unless
+            :func:`finish_map_run` swapped it in.
+
+    Returns:
+        The staging folder: hidden, beside ``final``.
+
+    Raises:
+        BVMExistsError: see :func:`check_run_folder`.
+        BVMValueError: see :func:`check_run_folder`.
+    """
+    return stack.enter_context(staging_folder(check_run_folder(final, run)))
 
 
 def finish_map_run(staging: Path, final: str | os.PathLike[str]) -> None:

@@ -15,10 +15,10 @@ reads from a nested YAML mapping, or that Python code builds::
 
 and on the command line ``--data.init_args.series.stack=channels``. A group
 holds the values as given; they are checked, with one line naming the option
-and the value, when the data module starts (:meth:`~torchgeo_bvm.training.
-datamodule.BVMDataModule.check`), before anything is read. The checks of the
-groups live here: :func:`cloud_rule_from`, :meth:`TimeSeriesOptions.check`,
-:meth:`PredictionOptions.check`.
+and the value, when the data module starts
+(:meth:`~torchgeo_bvm.training.datamodule.BVMDataModule.check`), before
+anything is read. The checks of the groups live here: :func:`cloud_rule_from`,
+:meth:`TimeSeriesOptions.check`, :meth:`PredictionOptions.check`.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from ..maps.files import sibling_path
 from ..maps.folder import (
     MANIFEST,
     MapRun,
+    check_run_folder,
     finish_map_run,
     start_map_run,
     write_manifest,
@@ -170,6 +171,8 @@ class SheetPredictionWriter(BasePredictionWriter):
                 checked, scanned, inputs, option='prediction.output_dir'
             )
         self.folder = folder
+        # Every rank checks, so that a refusal stops them all alike.
+        check_run_folder(folder, self._run(plan, []))
         self._stack = ExitStack()
         staging = None
         if trainer.is_global_zero:
