@@ -238,7 +238,8 @@ def test_tiles_cover_a_sheet_centred_with_half_a_tile_of_overhang() -> None:
     assert tile_starts(5, 10, 32, 16) == [-9]
     for first, stop, size, stride in [(0, 100, 32, 32), (3, 250, 64, 48)]:
         starts = tile_starts(first, stop, size, stride)
-        assert starts[0] <= first and starts[-1] + size >= stop
+        assert starts[0] <= first
+        assert starts[-1] + size >= stop
         assert first - starts[0] <= size // 2
         assert starts[-1] + size - stop <= size // 2
     layout = SheetLayout(SplitScheme(), 'EPSG:31370', numbers=[22])
