@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     )
     from .bvm.units import MAPPING_VERSION, UnitMapping, map_integer_labels
     from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
-    from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
+    from .datasets import (
+        BVMDataset,
+        BVMRaster,
+        CloudRule,
+        ImageryDataset,
+        Sentinel2TOC,
+    )
     from .datasets.joint import BVMSentinel2
     from .download import DownloadOptions, download
     from .errors import (
@@ -92,6 +98,7 @@ _HOMES: dict[str, str] = {
     'BVMDataset': 'datasets',
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
+    'ImageryDataset': 'datasets',
     'Sentinel2TOC': 'datasets',
     'BVMSentinel2': 'datasets.joint',
     'DownloadOptions': 'download',
@@ -155,6 +162,7 @@ __all__ = [
     'ConfusionMatrixWriter',
     'DownloadOptions',
     'Grid',
+    'ImageryDataset',
     'ImageryOptions',
     'LabelOptions',
     'MetricTable',

@@ -19,7 +19,7 @@ from torchgeo.datasets.utils import stack_samples
 from torchgeo.samplers import GriddedPatchSampler, RandomTimestampSampler
 
 from tests.datasets.reference_reads import reference_read
-from torchgeo_bvm.datasets import _products
+from torchgeo_bvm.datasets import headers
 from torchgeo_bvm.datasets.bands import (
     ALL_BANDS,
     NATIVE_RESOLUTION,
@@ -681,7 +681,7 @@ def test_index_is_cached_and_opens_no_file_when_warm(
     def no_header(path: str) -> None:
         raise AssertionError(f'{path} was opened')
 
-    monkeypatch.setattr(_products.Header, 'read', no_header)
+    monkeypatch.setattr(headers.Header, 'read', no_header)
     again = Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
     assert again.index.equals(first.index)
     assert again.res == first.res
@@ -693,7 +693,7 @@ def test_index_is_cached_and_opens_no_file_when_warm(
     monkeypatch.undo()
     reference = next((tmp_path / 'data').rglob('*_20200405T*_TOC-B02_10M_V210.tif'))
     os.utime(reference, ns=(0, reference.stat().st_mtime_ns + 10**9))
-    monkeypatch.setattr(_products.Header, 'read', no_header)
+    monkeypatch.setattr(headers.Header, 'read', no_header)
     with pytest.raises(AssertionError, match=f'{reference} was opened'):
         Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
     assert entry.exists()

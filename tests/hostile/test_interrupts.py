@@ -72,8 +72,6 @@ class Running:
     def finish(self) -> tuple[int, str]:
         code = self.process.wait(timeout=120)
         self._reader.join(timeout=10)
-        # Closed here, not whenever the garbage collector gets to them: an
-        # unclosed pipe's ResourceWarning would fail whichever test runs then.
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()

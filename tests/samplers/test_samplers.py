@@ -21,13 +21,13 @@ from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.samplers.prediction import SheetObservationSampler
-from torchgeo_bvm.samplers.sheet import SheetGridSampler, SheetSampler
+from torchgeo_bvm.samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
 from torchgeo_bvm.samplers.temporal import CalendarYearSampler, CentreTimestampSampler
 from torchgeo_bvm.sheets.boundary import read_boundary
 from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.spatial.crs import resolution_for
-from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.spatial.pixelgrid import Grid, location_seed
 
 
 @pytest.fixture(scope='module')
@@ -113,6 +113,68 @@ def test_split_without_data_is_an_error(lambert: BVMSentinel2) -> None:
 def test_bad_size(lambert: BVMSentinel2) -> None:
     with pytest.raises(ValueError, match='size must be between 1 and 8192, got 0'):
         SheetSampler(lambert, size=0)
+
+
+# -- CropRedraw -----------------------------------------------------------------
+
+
+def test_redrawn_crops_follow_the_crops_rule(lambert: BVMSentinel2) -> None:
+    train = lambert.for_split('train')
+    crops = SheetSampler(train, size=32, length=12, generator=0)
+    dates = CentreTimestampSampler(train, generator=1)
+    redraw = CropRedraw(crops, dates, seed=5)
+    queries = list(crops @ dates)
+    drawn = {(k, a): redraw(q, a) for k, q in enumerate(queries) for a in (1, 2, 3)}
+    train_sheets = [box(*s.bounds) for s in SplitScheme().sheets('train', [22])]
+    for (k, attempt), new in drawn.items():
+        assert new is not None
+        x, y, t = new
+        column, row, width, height = lambert.grid.locate(x, y)
+        assert (width, height) == (32, 32)
+        assert lambert.grid.window(column, row, 32, 32) == (x, y)
+        # Centred as the sampler centres its crops: in a train sheet, in Flanders.
+        cx, cy = lambert.grid.centre(column + 16, row + 16)
+        assert any(
+            s.contains(box(cx - 1, cy - 1, cx + 1, cy + 1)) for s in train_sheets
+        )
+        assert cx < LEFT + 300 * RES
+        # The rule, step by step: a centre from the split's region and one of the
+        # dates covering it (geopandas' lookup), from one seeded generator.
+        qx, qy, _ = queries[k]
+        rng = np.random.default_rng(location_seed(5 + attempt, qx, qy))
+        columns, rows = crops.region.draw(rng, 1)
+        assert (column + 16, row + 16) == (int(columns[0]), int(rows[0]))
+        covering = pd.unique(train.index.cx[cx:cx, cy:cy].index)
+        chosen = covering[int(rng.integers(len(covering)))]
+        assert (t.start, t.stop) == (chosen.left, chosen.right)
+    # The same seed, query and attempt give the same crop in any order; another
+    # seed or attempt another crop.
+    again = CropRedraw(crops, dates, seed=5)
+    assert {key: again(queries[key[0]], key[1]) for key in reversed(drawn)} == drawn
+    other = CropRedraw(crops, dates, seed=6)
+    assert [other(q, 1) for q in queries] != [drawn[k, 1] for k in range(12)]
+    assert [drawn[k, 2] for k in range(12)] != [drawn[k, 1] for k in range(12)]
+
+
+def test_redrawn_series_crops_get_a_year_with_imagery(mini_flanders) -> None:
+    folder, _ = mini_flanders
+    image = Sentinel2TOC(
+        [folder / 'TOC_V2', folder / 'season/TOC_V2'], bands='rgb', time_series=True
+    )
+    crops = SheetSampler(image, split='train', size=32, length=8, numbers=[22])
+    years = CalendarYearSampler(image, generator=0)
+    redraw = CropRedraw(crops, years, seed=0)
+    drawn = [redraw(q, 1) for q in crops @ years]
+    assert all(new is not None for new in drawn)
+    periods = {(new[2].start, new[2].stop) for new in drawn if new is not None}
+    assert periods <= {
+        (pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31, 23, 59, 59, 999999))
+        for y in (2020, 2021, 2022)
+    }
+    assert len(periods) > 1
+    # Nothing covers a point outside the imagery: no year to draw there.
+    rng = np.random.default_rng(0)
+    assert years.draw_at(0.0, 0.0, rng) is None
 
 
 # -- SheetGridSampler ---------------------------------------------------------

@@ -46,6 +46,7 @@ __all__ = [
     'calendar_year',
     'check_max_dates',
     'check_min_clear',
+    'check_series',
     'check_temporal',
     'clear_median',
     'day_number',
@@ -120,6 +121,39 @@ def check_min_clear(value: object) -> int:
         'min_clear',
         hint='a pixel keeps its label when it is clear on at least min_clear steps',
     )
+
+
+def check_series(
+    time_series: bool, temporal: object, max_dates: object, mosaic_dates: bool
+) -> tuple[TemporalLayout, int | None]:
+    """The time-series arguments of an imagery dataset, checked together.
+
+    Args:
+        time_series: whether a sample is a series.
+        temporal: the temporal layout.
+        max_dates: the steps of a ``'dates'`` series.
+        mosaic_dates: whether a query may merge several dates into one image.
+
+    Returns:
+        The layout and ``max_dates``.
+
+    Raises:
+        BVMValueError: for an unknown layout, a bad ``max_dates``, ``max_dates``
+            with ``'monthly'``, or ``time_series`` with ``mosaic_dates``.
+    """
+    layout = check_temporal(temporal)
+    most = check_max_dates(max_dates)
+    if most is not None and layout != 'dates':
+        raise BVMValueError(
+            "max_dates applies to temporal='dates' (a monthly series has one "
+            f'step per month), got max_dates={most} with temporal={layout!r}'
+        )
+    if time_series and mosaic_dates:
+        raise BVMValueError(
+            'time_series=True stacks the dates of a query, mosaic_dates=True '
+            'merges them into one image: choose one'
+        )
+    return layout, most
 
 
 def day_number(timestamp: pd.Timestamp) -> int:

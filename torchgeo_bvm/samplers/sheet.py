@@ -11,6 +11,13 @@ this:
 * :class:`SheetGridSampler` (validation, test): a fixed tiling of every
   sheet of the split.
 
+A training crop without any labelled pixel (clouds, no labels, outside
+Flanders) is replaced by :class:`CropRedraw`, which draws a new crop as
+:class:`SheetSampler` draws its crops, and a new date or year from the temporal
+sampler (:meth:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler.draw_at`);
+the dataset only says that a crop is not clear enough
+(:class:`~torchgeo_bvm.datasets.joint.Redraw`).
+
 A third, :class:`SheetObservationSampler` (prediction maps), takes the tiles
 of any sheets, of any split, on every observation of a period, sheet by sheet
 and whole sheets per rank; its dataset reads them without mirroring, since
@@ -56,7 +63,7 @@ from shapely.geometry import Polygon
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import SpatialSampler
 
-from ..checks import MAX_PATCH_PIXELS, check_count
+from ..checks import MAX_PATCH_PIXELS, check_count, check_seed
 from ..errors import BVMValueError
 from ..sheets.codes import Sheet
 from ..sheets.layout import (
@@ -64,9 +71,12 @@ from ..sheets.layout import (
     crop_domain,
 )
 from ..sheets.scheme import SplitScheme
+from ..spatial.pixelgrid import location_seed
 from ._common import Seed, seed_or_generator, sheet_context
+from .temporal import CentreTimestampSampler
 
 __all__ = [
+    'CropRedraw',
     'SheetGridSampler',
     'SheetSampler',
 ]
@@ -142,6 +152,68 @@ class SheetSampler(SpatialSampler):
         half = self.size // 2
         for column, row in zip(columns.tolist(), rows.tolist(), strict=True):
             yield self.grid.window(column - half, row - half, self.size, self.size)
+
+
+class CropRedraw:
+    """Replacement crops for training crops that are not clear enough.
+
+    A :class:`~torchgeo_bvm.datasets.joint.Redraw`: the training dataset
+    (:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2` with ``max_redraws``)
+    reads the crop a sampler yielded, and when it holds no labelled pixel asks
+    for another. Attempt ``k`` at query ``(x, y, t)`` draws, from a generator
+    seeded by ``seed + k`` and the query's coordinates
+    (:func:`~torchgeo_bvm.spatial.pixelgrid.location_seed`), a centre pixel as
+    ``crops`` draws its crops (in a sheet of its split, inside Flanders and the
+    data), the window of the query's size around it, and the window's time from
+    ``times`` (:meth:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler.draw_at`:
+    a date, or a calendar year, covering the centre). The replacement depends
+    only on the seed, the query and the attempt: not on the order of queries,
+    nor on the DataLoader worker that reads them::
+
+        train = joint.for_split('train', max_redraws=50)
+        crops = SheetSampler(train, split='train', size=256, generator=0)
+        dates = CentreTimestampSampler(train, generator=1)
+        train.redraw = CropRedraw(crops, dates, seed=0)
+        sampler = crops @ dates
+
+    Args:
+        crops: the sampler whose crops are replaced.
+        times: the temporal sampler composed with it.
+        seed: the seed of the redraws.
+    """
+
+    def __init__(
+        self, crops: SheetSampler, times: CentreTimestampSampler, seed: int = 0
+    ) -> None:
+        self.region = crops.region
+        self.grid = crops.grid
+        self.times = times
+        self.seed = check_seed(seed)
+
+    def __call__(
+        self, query: tuple[slice, slice, slice], attempt: int
+    ) -> tuple[slice, slice, slice] | None:
+        """The query that replaces ``query`` at an attempt.
+
+        Args:
+            query: the query the sampler yielded.
+            attempt: 1 for the first redraw, 2 for the next, ...
+
+        Returns:
+            The new window and its time, or None when no date covers the drawn
+            centre.
+        """
+        x, y, _ = query
+        _, _, width, height = self.grid.locate(x, y)
+        rng = np.random.default_rng(location_seed(self.seed + attempt, x, y))
+        columns, rows = self.region.draw(rng, 1)
+        column, row = int(columns[0]), int(rows[0])
+        cx, cy = self.grid.centre(column, row)
+        time = self.times.draw_at(float(cx), float(cy), rng)
+        if time is None:
+            return None
+        wx, wy = self.grid.window(column - width // 2, row - height // 2, width, height)
+        return wx, wy, time
 
 
 class SheetGridSampler(SpatialSampler):

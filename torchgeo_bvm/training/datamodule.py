@@ -41,7 +41,7 @@ from ..datasets.joint import BVMSentinel2
 from ..datasets.series import calendar_year
 from ..errors import BVMValueError, one_line_errors_under_torchgeo
 from ..samplers.prediction import SheetObservationSampler
-from ..samplers.sheet import SheetGridSampler, SheetSampler
+from ..samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
 from ..samplers.temporal import CalendarYearSampler, CentreTimestampSampler
 from ..sheets.plan import period_name
 from .agreement import InputLayout
@@ -274,21 +274,20 @@ class BVMDataModule(GeoDataModule):
         size, seed = settings.patch_size, settings.seed
         if stage == 'fit':
             self.train_dataset = joint.for_split('train', settings.max_redraws)
-            dates: TemporalSampler = (
+            dates: CentreTimestampSampler = (
                 CentreTimestampSampler(self.train_dataset, generator=seed + 1)
                 if self.series is None
                 else CalendarYearSampler(self.train_dataset, generator=seed + 1)
             )
-            self.train_sampler = (
-                SheetSampler(
-                    self.train_dataset,
-                    split='train',
-                    size=size,
-                    length=self.length,
-                    generator=seed,
-                )
-                @ dates
+            crops = SheetSampler(
+                self.train_dataset,
+                split='train',
+                size=size,
+                length=self.length,
+                generator=seed,
             )
+            self.train_dataset.redraw = CropRedraw(crops, dates, seed=seed)
+            self.train_sampler = crops @ dates
         if stage in ('fit', 'validate'):
             self.val_dataset, self.val_sampler = self._evaluation('val', size)
         if stage == 'test':

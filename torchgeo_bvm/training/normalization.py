@@ -37,7 +37,7 @@ from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from tqdm import tqdm
 
-from ..datasets.joint import imagery_grid
+from ..datasets.imagery import imagery_grid
 from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import atomic_path
 from ..sheets.boundary import FlandersMask

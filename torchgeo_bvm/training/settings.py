@@ -309,7 +309,6 @@ class DataSettings:
             scheme=self.scheme,
             numbers=self.numbers,
             flanders=self._flanders(),
-            seed=self.seed,
             min_clear=self.series.min_clear if self.series is not None else 1,
         )
 
