@@ -29,10 +29,10 @@ Run it on the embedded mini-Flanders (generated into ``--data`` when missing)::
         --stats demo-output/band-stats.json \\
         --checkpoint demo-output/training/checkpoints/best.ckpt
 
-Outputs in ``<out>/predict_map/``: ``predictions/<year>/22_7-8.tif`` with
+Outputs in ``<out>/predict_map/``: ``predictions/22_7-8.tif`` with
 ``_confidence.tif``, ``_count.tif`` and ``.png`` (one set per test sheet),
-``predictions/<year>/mosaic.vrt`` and ``mosaic.png``, and ``model.ckpt`` when
-it trained one.
+``predictions/mosaic.vrt`` and ``mosaic.png``, and ``model.ckpt`` when it
+trained one.
 """
 
 from __future__ import annotations
@@ -138,6 +138,8 @@ def make_datamodule(
             stride=args.stride or args.patch_size * 3 // 4,
             # No gradients: larger batches fit, and run faster per tile on a CPU.
             batch_size=8 * args.batch_size,
+            # One year into <out>/predict_map/predictions itself.
+            period_folder=False,
         ),
     )
 
