@@ -519,6 +519,33 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
     return path
 
 
+def test_torchgeo_predict_of_a_second_period_keeps_the_first(
+    scene: Scene, tmp_path: Path
+) -> None:
+    """Two periods into one ``prediction.output_dir``: each its own folder."""
+    config = yaml.safe_load(predict_config(scene, tmp_path, 1).read_text())
+    config['data']['init_args']['prediction'] = {
+        'sheets': 'test',
+        'output_dir': str(tmp_path / 'maps'),
+    }
+    path = tmp_path / 'periods.yaml'
+    path.write_text(yaml.safe_dump(config))
+    first = ['predict', '--config', str(path), '--data.init_args.prediction.months=[5]']
+    torchgeo_main(first)
+    may = tmp_path / 'maps' / 'all-years_m05'
+    before = {p.name: p.read_bytes() for p in may.iterdir()}
+    torchgeo_main(
+        ['predict', '--config', str(path), '--data.init_args.prediction.months=[6]']
+    )
+    assert sorted(p.name for p in (tmp_path / 'maps').iterdir()) == [
+        'all-years_m05',
+        'all-years_m06',
+    ]
+    assert {p.name: p.read_bytes() for p in may.iterdir()} == before
+    june = json.loads((tmp_path / 'maps' / 'all-years_m06' / MANIFEST).read_text())
+    assert june['period'] == 'every year, months 6'
+
+
 @pytest.mark.slow
 def test_two_processes_write_what_one_writes(scene: Scene, tmp_path: Path) -> None:
     """``torchgeo predict`` under DDP (gloo, two CPU processes) and on one device."""
