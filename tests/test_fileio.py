@@ -1,14 +1,17 @@
 import fcntl
 import hashlib
 import os
+import re
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import shapely
 
-from torchgeo_bvm.errors import BVMFileError
+from torchgeo_bvm.errors import BVMExistsError, BVMFileError
 from torchgeo_bvm.fileio import (
     atomic_path,
+    check_output_folder,
     default_cache_dir,
     file_lock,
     fingerprint,
@@ -303,3 +306,40 @@ def test_check_outside_scans(tmp_path) -> None:
             check_outside_scans([out], scans)
     for out in (tmp_path, tmp_path / 'maps-2', tmp_path / 'file.tif' / 'x'):
         check_outside_scans([out], scans)
+
+
+def test_an_output_folder_never_lies_where_a_dataset_reads(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / 'data'
+    (data / 'labels').mkdir(parents=True)
+    labels = data / 'labels' / 'labels.tif'
+    labels.write_bytes(b'')
+    stats = tmp_path / 'stats.json'
+    stats.write_text('{}')
+    (tmp_path / 'link').symlink_to(data, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    scanned = {'sentinel2_paths': [str(data)], 'bvm_paths': [str(labels)]}
+    read = {'stats': [str(stats)]}
+    for folder in ('maps', data.parent / 'maps', 'maps/2020'):
+        assert check_output_folder(folder, scanned, read) == Path(folder)
+    cases = [
+        (data / 'x', f'--out {data / "x"} lies inside the folder {data} that '),
+        ('link/x', 'lies inside the folder'),
+        ('maps/../data/labels', 'lies inside the folder'),
+        (data.parent, f'--out {data.parent} holds {data} (sentinel2_paths)'),
+        (tmp_path, 'holds'),
+    ]
+    only_labels = {'bvm_paths': [str(labels)]}
+    for folder, words in cases:
+        with pytest.raises(BVMExistsError, match=re.escape(words)):
+            check_output_folder(folder, scanned, read)
+    with pytest.raises(
+        BVMExistsError,
+        match=re.escape(f'--out {labels.parent} is the folder of {labels} (bvm_paths)'),
+    ):
+        check_output_folder(labels.parent, only_labels)
+    with pytest.raises(BVMExistsError, match=re.escape(f'holds {stats} (stats)')):
+        check_output_folder(tmp_path, {}, read)
+    # A file read alone (not by a dataset) is no reason to refuse its folder.
+    assert check_output_folder(stats.parent / 'maps', {}, read)

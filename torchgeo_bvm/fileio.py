@@ -62,6 +62,7 @@ __all__ = [
     'atomic_path',
     'atomic_paths',
     'check_output',
+    'check_output_folder',
     'check_outside_scans',
     'check_writable_folder',
     'companion_files',
@@ -236,6 +237,68 @@ def check_outside_scans(
                     'its input (what is written there is read as input next '
                     'time); write it outside that folder'
                 )
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether a resolved path is a folder or lies inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_folder(
+    folder: str | os.PathLike[str],
+    scanned: Mapping[str, Iterable[str | os.PathLike[str] | None]],
+    read: Mapping[str, Iterable[str | os.PathLike[str] | None]] | None = None,
+    option: str = '--out',
+) -> Path:
+    """Refuse an output folder where a dataset of the same command would read.
+
+    A dataset scans a folder it is given at any depth, and a file it is given
+    invites the next run to give its folder. So the outputs may not go into,
+    or under, a folder a dataset input names, nor into the very folder of a
+    dataset input file; and no folder of outputs may hold any input (its files
+    are the command's). Paths are compared after resolving links and ``..``,
+    so no spelling gets past.
+
+    Args:
+        folder: the output folder.
+        scanned: option name -> the paths (files or folders) it gives a dataset.
+        read: option name -> other files the command reads (a boundary, band
+            statistics): only these may not lie in the folder.
+        option: how the output folder was given, for messages.
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        BVMExistsError: naming the option, the input and the folder.
+    """
+    out = Path(folder)
+    resolved = os.path.realpath(out)
+    for name, paths in scanned.items():
+        for path in paths:
+            if path is None:
+                continue
+            source = os.path.realpath(path)
+            if os.path.isdir(source) and _inside(resolved, source):
+                raise BVMExistsError(
+                    f'{option} {out} lies inside the folder {path} that {name} '
+                    'reads: the outputs would be read as its data; choose another '
+                    'folder'
+                )
+            if not os.path.isdir(source) and resolved == os.path.dirname(source):
+                raise BVMExistsError(
+                    f'{option} {out} is the folder of {path} ({name}): the outputs '
+                    'would be read as its data when the folder is given; choose '
+                    'another folder'
+                )
+    for name, paths in {**scanned, **(read or {})}.items():
+        for path in paths:
+            if path is not None and _inside(os.path.realpath(path), resolved):
+                raise BVMExistsError(
+                    f'{option} {out} holds {path} ({name}), an input; choose '
+                    'another folder'
+                )
+    return out
 
 
 def check_writable_folder(folder: str | Path, option: str = '--out') -> Path:

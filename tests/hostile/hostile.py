@@ -49,8 +49,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> Outcome:
     return Outcome(code, captured.out, captured.err)
 
 
-def assert_refused(outcome: Outcome, *words: object, code: int = 2) -> str:
+def assert_refused(
+    outcome: Outcome, *words: object, code: int = 2, program: str = 'torchgeo-bvm'
+) -> str:
     """One error line holding every word, exit ``code``, no traceback.
+
+    ``program`` is ``torchgeo-bvm``, or ``torchgeo SUBCOMMAND`` for TorchGeo's
+    own command line (``torchgeo predict: error: ...``).
 
     Returns:
         The error line.
@@ -60,10 +65,25 @@ def assert_refused(outcome: Outcome, *words: object, code: int = 2) -> str:
     assert 'internal error' not in outcome.err, outcome.err
     assert len(outcome.error_lines) == 1, outcome.err
     line = outcome.error_lines[0]
-    assert line.startswith('torchgeo-bvm '), line
+    assert line.startswith(f'{program}: ' if ' ' in program else f'{program} '), line
     for word in words:
         assert str(word) in line, f'{word!r} not in {line!r}'
     return line
+
+
+def run_torchgeo(*argv: object, cwd: Path | None = None) -> Outcome:
+    """Run TorchGeo's own ``torchgeo ARGV`` as a user does, in a new process."""
+    torchgeo = Path(sys.executable).with_name('torchgeo')
+    env = {k: v for k, v in os.environ.items() if k != 'TORCHGEO_BVM_DEBUG'}
+    done = subprocess.run(
+        [str(torchgeo), *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=cwd,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr)
 
 
 def snapshot(*folders: Path) -> dict[Path, str]:

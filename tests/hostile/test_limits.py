@@ -23,6 +23,11 @@ from torchgeo_bvm.errors import BVMError, BVMValueError
 from torchgeo_bvm.maps.compare import compare_with_bvm
 from torchgeo_bvm.samplers.sheet import SheetSampler
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    SamplingOptions,
+    TimeSeriesOptions,
+)
 
 GOOD = 'layers/good/BwkHab.shp'
 THIRTY_YEARS = 30 * 365 * 86400
@@ -61,24 +66,31 @@ def test_the_command_line_refuses_a_size_or_wait_past_its_limit(
 
 def _module(hostile_data: Path, mini_flanders, **changes: Any) -> BVMDataModule:
     folder, _ = mini_flanders
-    arguments = {
-        'sentinel2_paths': str(folder / 'TOC_V2'),
-        'bvm_paths': str(hostile_data / 'labels.tif'),
-        'crs': 'EPSG:32631',
-        'res': 10,
-        'patch_size': 64,
+    imagery = {'crs': 'EPSG:32631', 'res': 10, **changes.pop('imagery', {})}
+    groups = {
+        'series': TimeSeriesOptions(**changes.pop('series'))
+        if 'series' in changes
+        else None,
+        'sampling': SamplingOptions(**changes.pop('sampling', {})),
     }
-    return BVMDataModule(**{**arguments, **changes})
+    return BVMDataModule(
+        sentinel2_paths=str(folder / 'TOC_V2'),
+        bvm_paths=str(hostile_data / 'labels.tif'),
+        patch_size=changes.pop('patch_size', 64),
+        imagery=ImageryOptions(**imagery),
+        **groups,
+        **changes,
+    )
 
 
 DATAMODULE = [
-    ({'time_series': 'dates', 'max_dates': 200_000}, ['max_dates must be between 1 and 1000, got 200,000', 'every sample is padded to it']),
-    ({'time_series': 'dates', 'max_dates': MAX_DATES, 'batch_size': 64, 'patch_size': 256}, ['a batch of 64 x 1000 steps x 11 bands x 256 x 256 pixels would take 172 GiB', 'more than the limit of 16 GiB', 'fewer max_dates']),
+    ({'time_series': True, 'series': {'temporal': 'dates', 'max_dates': 200_000}}, ['max_dates must be between 1 and 1000, got 200,000', 'every sample is padded to it']),
+    ({'time_series': True, 'series': {'temporal': 'dates', 'max_dates': MAX_DATES}, 'batch_size': 64, 'patch_size': 256}, ['a batch of 64 x 1000 steps x 11 bands x 256 x 256 pixels would take 172 GiB', 'more than the limit of 16 GiB', 'fewer series.max_dates']),
     ({'batch_size': 4096, 'patch_size': 512}, ['a batch of 4096 x 1 steps x 11 bands x 512 x 512 pixels would take 44 GiB']),
     ({'num_workers': 10**6}, ['num_workers must be between 0 and 256, got 1,000,000']),
     ({'length': 10**12}, ['length must be between 1 and 100,000,000, got 1e+12']),
-    ({'max_redraws': 10**9}, ['max_redraws must be between 0 and 10,000, got 1,000,000,000']),
-    ({'cloud_rule': {'dilation_m': 1e9}}, ['CloudRule.dilation_m must be at most 5000 metres, got 1e+09']),
+    ({'sampling': {'max_redraws': 10**9}}, ['sampling.max_redraws must be between 0 and 10,000, got 1,000,000,000']),
+    ({'imagery': {'cloud_rule': {'dilation_m': 1e9}}}, ['CloudRule.dilation_m must be at most 5000 metres, got 1e+09']),
 ]  # fmt: skip
 
 
@@ -86,8 +98,10 @@ DATAMODULE = [
 def test_the_data_module_refuses_before_reading(
     hostile_data: Path, mini_flanders, changes: dict[str, Any], words: list[str]
 ) -> None:
+    module = _module(hostile_data, mini_flanders, **changes)
     with pytest.raises(BVMError) as info:
-        _module(hostile_data, mini_flanders, **changes)
+        module.setup('fit')
+    assert module.joint is None
     message = str(info.value)
     assert '\n' not in message
     for word in words:

@@ -137,8 +137,8 @@ def _band_statistics(
     from ..fileio import check_output, check_outside_scans, check_writable_folder
     from ..sheets.boundary import read_boundary
     from ..spatial.crs import resolution_for
-    from ..training.datamodule import cloud_rule_from
     from ..training.normalization import compute_band_stats
+    from ..training.options import cloud_rule_from
 
     if not args.sentinel2:
         raise BVMValueError(

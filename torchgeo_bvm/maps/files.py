@@ -51,6 +51,7 @@ from ..classes import IGNORE_INDEX
 from ..errors import BVMFileError, BVMValueError
 from ..fileio import find_files
 from ..spatial.pixelgrid import Grid
+from .folder import check_map_folders
 
 __all__ = [
     'CLASS_MAP_SUFFIXES',
@@ -211,12 +212,15 @@ def find_class_maps(
     Raises:
         BVMFileError: if a path does not exist, a folder holds no class map or a
             confidence raster is missing.
-        BVMValueError: if a raster is not a class map, or a sibling is given as
-            a class map.
+        BVMValueError: if a raster is not a class map, a sibling is given as
+            a class map, or a folder of ``torchgeo predict`` is incomplete,
+            mixes two runs or holds several periods
+            (:func:`~torchgeo_bvm.maps.folder.check_map_folders`).
     """
     given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not given:
         raise BVMValueError('no class map given')
+    check_map_folders(given)
     files: list[Path] = []
     for item in map(Path, given):
         if item.is_dir():
