@@ -7,7 +7,7 @@ or the package's :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`
 maps the test sheets of the mini-Flanders for one year with Lightning's
 ``Trainer.predict``: :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` tiles the
 test sheets and reads every tile on every date of the year
-(``predict_sheets``, ``predict_years``), and
+(``prediction.sheets``, ``prediction.years``), and
 :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` fuses the clear dates
 per pixel into one map per sheet (uint8 class ids with the class colour table,
 nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, opens labelled in QGIS; its
@@ -54,6 +54,7 @@ from torchgeo.tasks import SemanticSegmentation
 # configurations and the demo train BVMSemanticSegmentation.
 import torchgeo_bvm.training.tasks  # noqa: F401
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from torchgeo_bvm.errors import BVMError
 from torchgeo_bvm.maps.files import SIBLING_SUFFIXES
 from torchgeo_bvm.synth.flanders import (
     DEFAULT_SIZE,
@@ -64,6 +65,11 @@ from torchgeo_bvm.synth.flanders import (
 )
 from torchgeo_bvm.training.callbacks import describe_model
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+)
 from torchgeo_bvm.training.prediction import MOSAIC, SheetPredictionWriter
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
@@ -152,20 +158,23 @@ def make_datamodule(
     return BVMDataModule(
         sentinel2_paths=str(args.data / manifest['imagery']['root']),
         bvm_paths=str(args.data / manifest['bvm']),
-        boundary=str(args.data / manifest['boundary']),
         stats=args.stats,
         sheets=[22],
         bands=args.bands,
-        crs=CRS,
-        res=10,
         patch_size=args.patch_size,
         batch_size=args.batch_size,
         length=args.steps * args.batch_size,
-        predict_sheets='test',
-        predict_years=[args.year],
-        predict_stride=args.stride or args.patch_size * 3 // 4,
-        # No gradients: larger batches fit, and run faster per tile on a CPU.
-        predict_batch_size=8 * args.batch_size,
+        imagery=ImageryOptions(crs=CRS, res=10),
+        labels=LabelOptions(boundary=str(args.data / manifest['boundary'])),
+        prediction=PredictionOptions(
+            sheets='test',
+            years=[args.year],
+            stride=args.stride or args.patch_size * 3 // 4,
+            # No gradients: larger batches fit, and run faster per tile on a CPU.
+            batch_size=8 * args.batch_size,
+            # One year into <out>/predict_map/predictions itself.
+            period_folder=False,
+        ),
     )
 
 
@@ -185,7 +194,7 @@ def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path
         model='fcn',
         num_filters=32,
         weights=None,
-        in_channels=len(datamodule.bands),
+        in_channels=len(datamodule.check().bands),
         num_classes=NUM_CLASSES,
         labels=list(CLASS_NAMES),
         ignore_index=IGNORE_INDEX,
@@ -208,8 +217,8 @@ def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path
     return path
 
 
-def load_task(checkpoint: Path, bands: int, shown: str) -> SemanticSegmentation:
-    """The segmentation task of a checkpoint, checked against the bands.
+def load_task(checkpoint: Path) -> SemanticSegmentation:
+    """The segmentation task of a checkpoint.
 
     TorchGeo's ``SemanticSegmentation`` or a subclass (the package's
     configurations and the demo train
@@ -218,27 +227,48 @@ def load_task(checkpoint: Path, bands: int, shown: str) -> SemanticSegmentation:
 
     Args:
         checkpoint: the checkpoint file.
-        bands: the bands the data module reads.
-        shown: how the bands were asked for, for the message.
 
     Returns:
         The task, on the CPU.
 
     Raises:
         FileNotFoundError: if the checkpoint does not exist.
-        ValueError: if its model takes another number of bands.
     """
     if not checkpoint.is_file():
         raise FileNotFoundError(f'--checkpoint {checkpoint}: no such file')
     task = SemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
-    channels = task.hparams['in_channels']
-    if channels != bands:
-        raise ValueError(
-            f'{checkpoint}: the model takes {channels} bands but --bands '
-            f'{shown!r} gives {bands}'
-        )
     print(f'model: {describe_model(task, checkpoint)}')
     return task
+
+
+def predict(
+    task: SemanticSegmentation, datamodule: BVMDataModule, out: Path
+) -> SheetPredictionWriter:
+    """Map the test sheets with a model.
+
+    Args:
+        task: the trained task.
+        datamodule: the data module, as configured for training.
+        out: the example's output folder.
+
+    Returns:
+        The writer, which lists the files it wrote.
+
+    Raises:
+        BVMValueError: if the model takes other bands than the data module
+            reads (checked when prediction starts, before anything is read).
+    """
+    writer = SheetPredictionWriter(out / 'predictions', preview=True)
+    trainer = Trainer(
+        accelerator='cpu',
+        devices=1,
+        logger=False,
+        callbacks=[writer],
+        enable_model_summary=False,
+        default_root_dir=out,
+    )
+    trainer.predict(task, datamodule=datamodule, return_predictions=False)
+    return writer
 
 
 def describe(path: Path) -> None:
@@ -267,8 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: command-line arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0, or 2 when the checkpoint is missing, unreadable or
-        made for other bands (the reason on stderr).
+        The exit status: 0, or 2 when the checkpoint is missing or unreadable,
+        or the data module refuses the model (other bands, say: it checks the
+        model when prediction starts), with the reason on stderr.
     """
     args = parse_args(argv)
     manifest = open_mini_flanders(args.data, args.size)
@@ -281,28 +312,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint = train_small_model(datamodule, args.steps, out / 'model.ckpt')
         print(f'trained {args.steps} steps, checkpoint: {checkpoint}')
     try:
-        task = load_task(checkpoint, len(datamodule.bands), args.bands)
-    except (OSError, ValueError) as error:
+        task = load_task(checkpoint)
+    except (OSError, ValueError) as error:  # missing, or not a checkpoint
         print(f'predict_map.py: error: {error}', file=sys.stderr)
         return 2
-
-    writer = SheetPredictionWriter(out / 'predictions', preview=True)
-    trainer = Trainer(
-        accelerator='cpu',
-        devices=1,
-        logger=False,
-        callbacks=[writer],
-        enable_model_summary=False,
-        default_root_dir=out,
-    )
-    trainer.predict(task, datamodule=datamodule, return_predictions=False)
+    try:
+        writer = predict(task, datamodule, out)
+    except BVMError as error:
+        print(f'predict_map.py: error: {error}', file=sys.stderr)
+        return 2
     for path in writer.written:
         if path.suffix == '.tif' and not path.stem.endswith(SIBLING_SUFFIXES):
             describe(path)
             preview = path.with_suffix('.png')
             if preview.exists():
                 print(f'  preview {preview}')
-    print(f'mosaic {out / "predictions" / MOSAIC}, quick-look mosaic.png beside it')
+    assert writer.folder is not None
+    print(f'mosaic {writer.folder / MOSAIC}, quick-look mosaic.png beside it')
     return 0
 
 

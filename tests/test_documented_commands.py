@@ -257,7 +257,9 @@ def test_readme_runs_as_written(
         'candidates/disagreement.gpkg',
     ):
         assert (folder / path).is_file(), path
-    with rasterio.open(folder / 'predictions' / 'bvm_all' / '22_7-8.tif') as source:
+    with rasterio.open(
+        folder / 'predictions' / 'bvm_all' / '2020' / '22_7-8.tif'
+    ) as source:
         assert source.crs.to_epsg() == 4326
         assert source.count == 1
     # The dry run of the real download connects to nothing and says so.
@@ -305,7 +307,7 @@ def test_quickstart_runs_as_written(
     assert (checkpoints / 'best.ckpt').stat().st_ino == demo_best
     assert (checkpoints / 'best-v1.ckpt').is_file()
     assert 'test: loss ' in ran['torchgeo test'].output
-    assert 'demo-output/predictions/22_7-8.tif' in ran['torchgeo predict'].output
+    assert 'demo-output/predictions/2020/22_7-8.tif' in ran['torchgeo predict'].output
 
 
 @pytest.mark.slow

@@ -64,7 +64,8 @@ class Setting:
 
     Args:
         section: the top-level section holding it (``'trainer'`` or ``'data'``).
-        key: its name, once in that section.
+        key: its name, once among the section's own options (the trainer's, or
+            the data module's ``init_args``; not inside a group of options).
         value: the laptop-scale value.
         why: what the value is, for the comment beside it.
     """
@@ -73,6 +74,11 @@ class Setting:
     key: str
     value: int
     why: str
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The keys down to the mapping that holds the value."""
+        return ('data', 'init_args') if self.section == 'data' else (self.section,)
 
 
 def config_names() -> list[str]:
@@ -235,14 +241,16 @@ _VALUE = re.compile(r'^(?P<key>\s+[A-Za-z_][\w]*):\s*(?P<value>[^\s#][^#]*?)\s*(
 
 
 def _line_of(lines: list[str], setting: Setting, name: str) -> int:
-    """The one line of ``setting.key`` inside the section ``setting.section``."""
+    """The one line of ``setting.key`` where :attr:`Setting.path` leads."""
+    # Two spaces per level, as every shipped configuration is written.
+    indent = ' ' * (2 * len(setting.path))
     inside, found = False, []
     for index, line in enumerate(lines):
         if line and not line[0].isspace() and not line.startswith('#'):
             inside = line.rstrip() == f'{setting.section}:'
             continue
         match = _VALUE.match(line)
-        if inside and match and match.group('key').strip() == setting.key:
+        if inside and match and match.group('key') == indent + setting.key:
             found.append(index)
     if len(found) != 1:
         where = 'no' if not found else f'{len(found)} lines with'
@@ -275,20 +283,12 @@ def _workers(count: int) -> str:
 
 def _check_values(config: Any, settings: tuple[Setting, ...], name: str) -> None:  # noqa: ANN401
     for setting in settings:
-        values = list(_values_of(config.get(setting.section), setting.key))
-        if values != [setting.value]:
+        node = config
+        for key in setting.path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        value = node.get(setting.key) if isinstance(node, dict) else None
+        if value != setting.value:
             raise BVMValueError(
                 f'configuration {name!r}: {setting.section} value {setting.key!r} '
-                f'reads {values} after the laptop scale, not [{setting.value}]'
+                f'reads {value} after the laptop scale, not {setting.value}'
             )
-
-
-def _values_of(node: Any, key: str) -> list[Any]:  # noqa: ANN401
-    if isinstance(node, dict):
-        found = [node[key]] if key in node else []
-        for child in node.values():
-            found += _values_of(child, key)
-        return found
-    if isinstance(node, list):
-        return [value for child in node for value in _values_of(child, key)]
-    return []
