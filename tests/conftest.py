@@ -194,17 +194,16 @@ def _gdal_environment_restored(monkeypatch):
 def shared_flanders(tmp_path_factory):
     """The tiny mini-Flanders with its season and overview, built once per run.
 
-    Shared by every pytest-xdist worker (:func:`tests.docs_commands.shared_folder`):
-    the documented commands start from it (``torchgeo-bvm synth --size tiny``
-    finds it up to date where a page generates one). Copy it before writing.
+    Shared by every pytest-xdist worker (:func:`built_once`): the documented
+    commands start from it (``torchgeo-bvm synth --size tiny`` finds it up to
+    date where a page generates one). Copy it before writing.
     """
-    from tests.docs_commands import shared_folder
     from torchgeo_bvm.synth.flanders import write_mini_flanders
 
     def build(folder):
         write_mini_flanders(folder, 'tiny', 0, plot=True, season=True)
 
-    return shared_folder(tmp_path_factory, 'mini-flanders', build)
+    return built_once(tmp_path_factory, 'documented-flanders', build)[0]
 
 
 @pytest.fixture(scope='session')
@@ -215,15 +214,15 @@ def quick_demo(tmp_path_factory, shared_flanders):
     a process of its own, in a folder whose ``demo-output/data`` already holds
     the shared tiny mini-Flanders (the demo finds it up to date). Returns the
     folder holding ``demo-output``; copy it before writing
-    (:func:`tests.docs_commands.copy_folder`).
+    (:func:`tests.docs_commands.copy_folder`); the fixture's value is the
+    folder and the log of the run (what it cost, which tests print).
     """
-    from tests.docs_commands import Reader, copy_folder, quick_demo_block, shared_folder
+    from tests.docs_commands import Reader, copy_folder, quick_demo_block
 
     def build(folder):
         copy_folder(shared_flanders, folder / 'demo-output' / 'data')
         reader = Reader(folder)
         reader.read([quick_demo_block()])
-        # What the run cost, beside the folder (tests print it).
-        folder.with_suffix('.log').write_text(reader.log())
+        return reader.log()
 
-    return shared_folder(tmp_path_factory, 'quick-demo', build)
+    return built_once(tmp_path_factory, 'quick-demo', build)

@@ -14,9 +14,9 @@ added to the import path. What the package needs is its installation (in CI
 ``pip install -e .``; in a work tree, ``PYTHONPATH``, inherited as a user's
 shell would pass it).
 
-:func:`shared_folder` builds a folder once per test run and shares it between
-the pytest-xdist workers (a file lock in the run's temporary folder): the
-mini-Flanders and the demo's folder that several pages start from.
+:func:`copy_folder` copies a folder that ``tests/conftest.py`` built once per
+run (``built_once``: the mini-Flanders and the demo's folder that several
+pages start from) for one test to change.
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
-
-from torchgeo_bvm.fileio import file_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The documents, in the order a reader meets them (README, then the toctree).
@@ -350,37 +346,6 @@ class Reader:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def shared_folder(
-    factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
-) -> Path:
-    """A folder built once per test run, shared by the pytest-xdist workers.
-
-    The first worker to ask builds it under a lock in the run's temporary
-    folder (the parent of the workers' own); the others wait for it and find
-    it built.
-
-    Args:
-        factory: pytest's ``tmp_path_factory``.
-        name: the folder's name.
-        build: writes the folder's content into the folder it is given.
-
-    Returns:
-        The folder (do not write into it: copy it).
-    """
-    base = factory.getbasetemp()
-    if os.environ.get('PYTEST_XDIST_WORKER'):
-        base = base.parent
-    folder = base / 'shared' / name
-    done = folder.with_name(f'{name}.done')
-    with file_lock(folder.with_name(f'{name}.lock')):
-        if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            build(folder)
-            done.touch()
-    return folder
 
 
 def copy_folder(source: Path, target: Path) -> None:

@@ -219,16 +219,40 @@ def test_installation_page_runs_nothing_here() -> None:
     assert all(not_run('docs/installation.rst', c) for c in commands)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_readme_runs_as_written(
-    tmp_path: Path, shared_flanders: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def readme_blocks() -> tuple[list[Block], list[Block]]:
+    """The README's blocks up to its tour, and those after it."""
+    blocks = blocks_of('README.md')
+    (tour,) = [
+        i for i, b in enumerate(blocks) if b.text.startswith('torchgeo-bvm synth')
+    ]
+    return blocks[: tour + 1], blocks[tour + 1 :]
+
+
+def reader_after_synth(tmp_path: Path, shared_flanders: Path) -> Path:
+    """An empty folder, but for the mini-Flanders ``synth`` finds up to date."""
     folder = tmp_path / 'reader'
     folder.mkdir()
     copy_folder(shared_flanders, folder / 'mini-flanders')
+    return folder
+
+
+def test_readme_tour_is_followed_by_the_dry_run_and_python() -> None:
+    tour, after = readme_blocks()
+    assert tour[-1].commands()[-1].startswith('torchgeo-bvm compare')
+    assert [b.language for b in after] == ['sh', 'python']
+    assert after[0].commands() == [
+        'torchgeo-bvm download --out s2 --sheets 22 --years 2020 --months 4,7 --dry-run'
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_readme_tour_runs_as_written(
+    tmp_path: Path, shared_flanders: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = reader_after_synth(tmp_path, shared_flanders)
     reader = Reader(folder, not_run)
-    runs = reader.read(blocks_of('README.md'))
+    runs = reader.read(readme_blocks()[0])
     show(reader, capsys)
     assert not reader.noise()
 
@@ -239,9 +263,9 @@ def test_readme_runs_as_written(
     # The configuration at laptop scale, the paper's values beside.
     config = (folder / 'bvm_all.yaml').read_text()
     settings = yaml.safe_load(config)
-    assert settings['trainer']['max_steps'] == 10
+    assert settings['trainer']['max_steps'] == 5
     assert settings['data']['init_args']['patch_size'] == 64
-    assert 'max_steps: 10  # laptop scale, training steps; as shipped: 20000' in config
+    assert 'max_steps: 5  # laptop scale, training steps; as shipped: 20000' in config
     fit = ran['torchgeo fit']
     assert 'checkpoints: best checkpoints/bvm_all/best.ckpt' in fit.output
     test = ran['torchgeo test'].output
@@ -262,31 +286,47 @@ def test_readme_runs_as_written(
     ) as source:
         assert source.crs.to_epsg() == 4326
         assert source.count == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_readme_after_the_tour_runs_as_written(
+    tmp_path: Path, shared_flanders: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What follows the tour reads only the mini-Flanders: it starts after
+    # `synth`, in a test of its own (another pytest-xdist worker).
+    folder = reader_after_synth(tmp_path, shared_flanders)
+    reader = Reader(folder, not_run)
+    after = readme_blocks()[1]
+    dry, python = reader.read(after)
+    show(reader, capsys)
+    assert not reader.noise()
+
     # The dry run of the real download connects to nothing and says so.
-    dry = [r for r in runs if r.command.startswith(DOWNLOAD)]
-    assert len(dry) == 1
-    assert dry[0].status == 0
+    assert dry.command.startswith(DOWNLOAD)
+    assert dry.status == 0
+    assert not (folder / 's2').exists()
     # The Python block prints what its last comment says it prints.
-    (python,) = [b for b in blocks_of('README.md') if b.language == 'python']
-    expected = python.text.strip().splitlines()[-1].lstrip('# ')
-    assert expected in runs[-1].output.splitlines()
+    expected = after[1].text.strip().splitlines()[-1].lstrip('# ')
+    assert expected in python.output.splitlines()
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_quickstart_runs_as_written(
-    tmp_path: Path, quick_demo: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    quick_demo: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    demo, demo_log = quick_demo
     folder = tmp_path / 'reader'
-    copy_folder(quick_demo, folder)
+    copy_folder(demo, folder)
     checkpoints = folder / 'demo-output' / 'training' / 'checkpoints'
     demo_best = (checkpoints / 'best.ckpt').stat().st_ino
     reader = Reader(folder, not_run)
     runs = reader.read(blocks_of('docs/quickstart.rst'))
     with capsys.disabled():
-        print(
-            '\nthe quick_demo fixture:\n' + quick_demo.with_suffix('.log').read_text()
-        )
+        print('\nthe quick_demo fixture:\n' + demo_log)
     show(reader, capsys)
     assert not reader.noise()
 

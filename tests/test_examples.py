@@ -1,11 +1,16 @@
 """The scripts in ``examples/`` run as ``docs/examples.rst`` shows them.
 
 The page's commands run as written, each in a process of its own
-(:class:`tests.docs_commands.Reader`), in a folder that holds what the page
-starts from: a clone's ``examples/`` and the folder the quick start's demo
-made (the ``quick_demo`` fixture: the tiny region, its demo checkpoint). A
-process of its own matters: a test that imported the package first hid that
-``predict_map.py`` could not load the demo's checkpoint.
+(:class:`tests.docs_commands.Reader`) and a test of its own (so that
+pytest-xdist spreads them), in a folder that holds what the page starts from:
+a clone's ``examples/`` and the folder the quick start's demo made. The
+prediction example needs the demo's checkpoint and band statistics: it starts
+from the ``quick_demo`` fixture's folder. The two others read only the
+demo's ``demo-output/data``, the tiny mini-Flanders the demo generates (seed
+0), which is what the ``shared_flanders`` fixture holds: they start from it
+and need not wait for the demo. A process of its own matters: a test that
+imported the package first hid that ``predict_map.py`` could not load the
+demo's checkpoint.
 """
 
 from __future__ import annotations
@@ -48,23 +53,36 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-@pytest.fixture(scope='module')
-def page(
-    tmp_path_factory: pytest.TempPathFactory, quick_demo: Path
-) -> tuple[Path, dict[str, Run]]:
-    """The examples page run as written: its folder and each script's run."""
-    folder = tmp_path_factory.mktemp('examples') / 'clone'
-    copy_folder(quick_demo, folder)
+def run_section(folder: Path, name: str) -> Run:
+    """Run the command of the page's section on ``examples/<name>.py`` as written.
+
+    Args:
+        folder: the reader's folder, holding ``demo-output``; the clone's
+            ``examples/`` is copied into it.
+        name: the script.
+
+    Returns:
+        The run.
+    """
     (folder / 'examples').mkdir()
     for script in SCRIPTS:
         shutil.copy(EXAMPLES / f'{script}.py', folder / 'examples')
-    reader = Reader(folder)
     blocks = [
-        b for b in documented_blocks(['docs/examples.rst']) if b.language != 'text'
+        b
+        for b in documented_blocks(['docs/examples.rst'])
+        if b.language == 'sh' and f'examples/{name}.py' in b.text
     ]
-    runs = reader.read(blocks)
+    reader = Reader(folder)
+    (run,) = reader.read(blocks)
     assert not reader.noise()
-    return folder, {run.command.split()[1].split('/')[-1][:-3]: run for run in runs}
+    return run
+
+
+def after_the_demo_data(tmp_path: Path, shared_flanders: Path) -> Path:
+    """A folder whose ``demo-output/data`` is the demo's tiny mini-Flanders."""
+    folder = tmp_path / 'clone'
+    copy_folder(shared_flanders, folder / 'demo-output' / 'data')
+    return folder
 
 
 @pytest.mark.parametrize('name', SCRIPTS)
@@ -81,11 +99,22 @@ def test_documented_and_runnable(name: str) -> None:
     assert [c for c in documented if f'examples/{name}.py' in c], name
 
 
+def test_each_command_of_the_page_is_one_scripts_section() -> None:
+    # The tests below run the page section by section: together, every command.
+    blocks = [
+        b for b in documented_blocks(['docs/examples.rst']) if b.language != 'text'
+    ]
+    assert [b.language for b in blocks] == ['sh'] * len(SCRIPTS)
+    for block, name in zip(blocks, SCRIPTS, strict=True):
+        (command,) = block.commands()
+        assert command.startswith(f'python examples/{name}.py --data demo-output/data')
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_bvm_in_torchgeo(page: tuple[Path, dict[str, Run]]) -> None:
-    folder, runs = page
-    printed = runs['bvm_in_torchgeo'].output
+def test_bvm_in_torchgeo(tmp_path: Path, shared_flanders: Path) -> None:
+    folder = after_the_demo_data(tmp_path, shared_flanders)
+    printed = run_section(folder, 'bvm_in_torchgeo').output
     # The demo's folder is the tiny region: its size is kept, nothing generated.
     assert 'mini-Flanders:' not in printed
     assert 'CRS EPSG:32631, resolution (10.0, 10.0)' in printed
@@ -109,9 +138,9 @@ def test_bvm_in_torchgeo(page: tuple[Path, dict[str, Run]]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_custom_split(page: tuple[Path, dict[str, Run]]) -> None:
-    folder, runs = page
-    printed = runs['custom_split'].output
+def test_custom_split(tmp_path: Path, shared_flanders: Path) -> None:
+    folder = after_the_demo_data(tmp_path, shared_flanders)
+    printed = run_section(folder, 'custom_split').output
     out = folder / 'example-output' / 'custom_split'
     assert 'train 22/1, 22/4, 22/6, 22/7' in printed
     assert 'val   22/3, 22/5' in printed
@@ -141,10 +170,13 @@ def test_custom_split(page: tuple[Path, dict[str, Run]]) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_predict_map_with_the_demo_checkpoint(
-    page: tuple[Path, dict[str, Run]], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    quick_demo: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    folder, runs = page
-    printed = runs['predict_map'].output
+    folder = tmp_path / 'clone'
+    copy_folder(quick_demo[0], folder)
+    printed = run_section(folder, 'predict_map').output
     checkpoint = 'demo-output/training/checkpoints/best.ckpt'
     assert (
         f'model: unet (resnet18 encoder), 11 input channels, {checkpoint}\n' in printed

@@ -7,7 +7,7 @@ bvm_all_focal), two time-series models (bvm_monthly_unet,
 bvm_monthly_convlstm) and the demo's CPU run (demo). Without a name, lists
 them and where they are installed.
 
---laptop writes the same configuration at laptop scale: 10 steps of 64 x 64
+--laptop writes the same configuration at laptop scale: 5 steps of 64 x 64
 crops, batch 4, one DataLoader worker per CPU but one; each changed line keeps
 the value as shipped (the paper's) in a comment beside it.
 

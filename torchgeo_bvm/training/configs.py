@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Training steps at laptop scale: enough to run every stage, not to learn.
-LAPTOP_STEPS = 10
+LAPTOP_STEPS = 5
 #: Crop size at laptop scale (pixels); a multiple of 32, as the U-Nets need.
 LAPTOP_PATCH_SIZE = 64
 #: Crops per batch at laptop scale.
