@@ -12,6 +12,8 @@ A page starts where the reader of the page stands:
 * the README's tour and the split page: an empty folder;
 * the quick start: a folder after the demo (the quick start's own quicker run,
   which the suite runs as written once per run: the ``quick_demo`` fixture);
+  its steps by hand and TorchGeo's commands after them are two tests, since
+  the steps only make again what the demo made;
 * the user guide: a folder holding the real data's files under their real
   names (``BwkHab.shp``, ``Refgew.shp``, ``Kbl.shp``): those of the
   mini-Flanders.
@@ -311,22 +313,32 @@ def test_readme_after_the_tour_runs_as_written(
     assert expected in python.output.splitlines()
 
 
+def quickstart_blocks() -> tuple[list[Block], list[Block]]:
+    """The quick start's blocks before ``torchgeo fit``, and from it on."""
+    blocks = blocks_of('docs/quickstart.rst')
+    (fit,) = [i for i, b in enumerate(blocks) if b.text.startswith('torchgeo fit')]
+    return blocks[:fit], blocks[fit:]
+
+
+def reader_after_the_demo(tmp_path: Path, quick_demo: tuple[Path, str]) -> Path:
+    """A copy of the folder the quick start's quicker run made."""
+    folder = tmp_path / 'reader'
+    copy_folder(quick_demo[0], folder)
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_quickstart_runs_as_written(
+def test_quickstart_demo_and_steps_run_as_written(
     tmp_path: Path,
     quick_demo: tuple[Path, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    demo, demo_log = quick_demo
-    folder = tmp_path / 'reader'
-    copy_folder(demo, folder)
-    checkpoints = folder / 'demo-output' / 'training' / 'checkpoints'
-    demo_best = (checkpoints / 'best.ckpt').stat().st_ino
+    folder = reader_after_the_demo(tmp_path, quick_demo)
     reader = Reader(folder, not_run)
-    runs = reader.read(blocks_of('docs/quickstart.rst'))
+    runs = reader.read(quickstart_blocks()[0])
     with capsys.disabled():
-        print('\nthe quick_demo fixture:\n' + demo_log)
+        print('\nthe quick_demo fixture:\n' + quick_demo[1])
     show(reader, capsys)
     assert not reader.noise()
 
@@ -335,6 +347,31 @@ def test_quickstart_runs_as_written(
     again = ran['torchgeo-bvm demo'].output
     assert 'torchgeo-bvm demo: test sheets of the mini-Flanders' in again
     assert '$ torchgeo fit' not in again
+    # The steps by hand make again what the demo made, from the same inputs.
+    printed = '\n'.join(run.output for run in runs)
+    assert '| train - val |' in printed  # the split statistics, chi-squared
+    assert 'band statistics: demo-output/band-stats.json' in printed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_quickstart_torchgeo_runs_as_written(
+    tmp_path: Path,
+    quick_demo: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # TorchGeo's commands read what the demo made (the steps by hand before
+    # them make the same files again): a test of their own, on another
+    # pytest-xdist worker.
+    folder = reader_after_the_demo(tmp_path, quick_demo)
+    checkpoints = folder / 'demo-output' / 'training' / 'checkpoints'
+    demo_best = (checkpoints / 'best.ckpt').stat().st_ino
+    reader = Reader(folder, not_run)
+    runs = reader.read(quickstart_blocks()[1])
+    show(reader, capsys)
+    assert not reader.noise()
+
+    ran = {run.command.split(' --')[0]: run for run in runs}
     # By hand, the demo's configuration: fit keeps the demo's checkpoints,
     # says which names it writes, and the documented test takes those.
     fit = ran['torchgeo fit'].output
