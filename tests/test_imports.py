@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ('plot',),
     ('sheets',),
     ('bvm',),
+    ('evaluation',),
     ('datasets',),
     ('samplers',),
     ('maps',),
