@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,9 +125,9 @@ class EvaluationUnits:
         """
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        if not CRS.from_user_input(crs).equals(CRS.from_user_input(KBL_CRS)):
-            to_lambert = Transformer.from_crs(crs, KBL_CRS, always_xy=True)
-            x, y = to_lambert.transform(x, y)
+        source = CRS.from_user_input(crs)
+        if not source.equals(CRS.from_user_input(KBL_CRS)):
+            x, y = _to_lambert(source.to_wkt()).transform(x, y)
         cell_w, cell_h = self._cell
         x0, y0 = self._origin
         column = np.floor((x - x0) / cell_w).astype(np.int64)
@@ -168,3 +168,9 @@ class EvaluationUnits:
 
 #: Columns of units a row holds in the unit index (far more than Flanders has).
 _COLUMNS = 1_000_000
+
+
+@lru_cache(maxsize=8)
+def _to_lambert(wkt: str) -> Transformer:
+    """The transformer from a CRS to Lambert 72, made once per CRS."""
+    return Transformer.from_crs(CRS.from_wkt(wkt), KBL_CRS, always_xy=True)

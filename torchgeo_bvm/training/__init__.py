@@ -2,7 +2,9 @@
 
 :mod:`~torchgeo_bvm.training.datamodule` joins datasets and samplers for
 ``torchgeo fit|validate|test|predict``, :mod:`~torchgeo_bvm.training.tasks` is the
-task, :mod:`~torchgeo_bvm.training.callbacks` what evaluation writes,
+task (its temperature: :mod:`~torchgeo_bvm.training.calibration`),
+:mod:`~torchgeo_bvm.training.callbacks` what evaluation writes (per sheet and
+calibration: :mod:`~torchgeo_bvm.training.testing`),
 :mod:`~torchgeo_bvm.training.prediction` the writer of fused maps and
 :mod:`~torchgeo_bvm.training.normalization` the band statistics.
 """
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
+    from .calibration import CALIBRATION_PIXELS, ValidationLogits
     from .callbacks import (
         ConfusionMatrixWriter,
         MetricTable,
@@ -35,10 +38,15 @@ if TYPE_CHECKING:
     )
     from .prediction import MANIFEST, MOSAIC, SheetPredictionWriter
     from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
+    from .testing import CALIBRATION_NAMES, SheetEvaluation
 
 _HOMES: dict[str, str] = {
     'BVMDataModule': 'datamodule',
     'BVMSemanticSegmentation': 'tasks',
+    'CALIBRATION_NAMES': 'testing',
+    'CALIBRATION_PIXELS': 'calibration',
+    'SheetEvaluation': 'testing',
+    'ValidationLogits': 'calibration',
     'BandStats': 'normalization',
     'ConfusionMatrixWriter': 'callbacks',
     'LIGHTNING_LOGGERS': 'console',
@@ -60,6 +68,8 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    'CALIBRATION_NAMES',
+    'CALIBRATION_PIXELS',
     'LIGHTNING_LOGGERS',
     'MANIFEST',
     'MAX_BATCH_SIZE',
@@ -71,8 +81,10 @@ __all__ = [
     'BandStats',
     'ConfusionMatrixWriter',
     'MetricTable',
+    'SheetEvaluation',
     'SheetPredictionWriter',
     'TimeSeriesOptions',
+    'ValidationLogits',
     'cloud_rule_from',
     'compute_band_stats',
     'exit_in_one_line',

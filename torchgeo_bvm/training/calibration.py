@@ -1,0 +1,114 @@
+"""The temperature of the task's softmax, fitted on the validation sheets.
+
+A network trained with cross-entropy is usually over-confident: its softmax
+says 0.95 where it is right 80 % of the time. Temperature scaling
+(:func:`~torchgeo_bvm.evaluation.calibration.fit_temperature`) divides the
+logits by one number ``T`` chosen on held-out pixels, which keeps every
+class and makes the probabilities mean what they say.
+:class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation` gathers a
+:class:`ValidationLogits` sample during each validation (the tiles of the
+validation sheets, never the training crops) and fits ``T`` at its end, so
+every checkpoint carries the temperature of its own weights; prediction
+divides by it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor
+
+from ..classes import IGNORE_INDEX
+from ..evaluation.calibration import fit_temperature
+
+__all__ = ['CALIBRATION_PIXELS', 'ValidationLogits']
+
+#: The most validation pixels a temperature is fitted on (spread over batches).
+CALIBRATION_PIXELS = 400_000
+
+
+class ValidationLogits:
+    """A sample of validation pixels' logits and labels.
+
+    Each batch gives at most its share of :data:`CALIBRATION_PIXELS` labelled pixels,
+    drawn with a generator seeded by the batch's index, so the sample, and the
+    temperature, are the same in every run.
+
+    Args:
+        ignore_index: the label of pixels that are not counted.
+        limit: the most pixels kept.
+    """
+
+    def __init__(
+        self, ignore_index: int = IGNORE_INDEX, limit: int = CALIBRATION_PIXELS
+    ) -> None:
+        self.ignore_index = ignore_index
+        self.limit = limit
+        self.logits: list[Tensor] = []
+        self.labels: list[Tensor] = []
+
+    def reset(self) -> None:
+        """Forget every pixel."""
+        self.logits, self.labels = [], []
+
+    def add(self, logits: Tensor, mask: Tensor, batch_idx: int, batches: int) -> None:
+        """Add a batch's labelled pixels, or a sample of them.
+
+        Args:
+            logits: ``[B, C, H, W]``.
+            mask: ``[B, H, W]`` labels, ``ignore_index`` where unlabelled.
+            batch_idx: the batch's index in the validation.
+            batches: the validation's batches (each keeps ``limit / batches``).
+        """
+        classes = logits.shape[1]
+        flat = logits.detach().permute(0, 2, 3, 1).reshape(-1, classes)
+        labels = mask.detach().reshape(-1)
+        keep = torch.nonzero(labels != self.ignore_index).squeeze(1)
+        share = math.ceil(self.limit / max(batches, 1))
+        if len(keep) > share:
+            generator = torch.Generator().manual_seed(batch_idx)
+            chosen = torch.randperm(len(keep), generator=generator)[:share]
+            keep = keep[chosen.to(keep.device)]
+        self.logits.append(flat[keep].float().cpu())
+        self.labels.append(labels[keep].long().cpu())
+
+    def fit(self, module: LightningModule) -> float | None:
+        """The temperature of the pixels of every process.
+
+        Args:
+            module: the task (its ``all_gather`` joins the processes' pixels).
+
+        Returns:
+            ``T``, or None without pixels.
+        """
+        if not self.logits:
+            return None
+        logits = torch.cat(self.logits)
+        labels = torch.cat(self.labels)
+        if module.trainer.world_size > 1:
+            logits, labels = _gathered(module, logits, labels, self.limit)
+        if not len(labels):
+            return None
+        return fit_temperature(logits.numpy(), labels.numpy())
+
+
+def _gathered(
+    module: LightningModule, logits: Tensor, labels: Tensor, limit: int
+) -> tuple[Tensor, Tensor]:
+    """Every process's pixels (padded to one size to be gathered, then unpadded)."""
+    count = len(labels)
+    size = min(limit, count)
+    padded_logits = torch.zeros(limit, logits.shape[1])
+    padded_labels = torch.full((limit,), -1, dtype=torch.long)
+    padded_logits[:size] = logits[:size]
+    padded_labels[:size] = labels[:size]
+    every_logits = module.all_gather(padded_logits.to(module.device))
+    every_labels = module.all_gather(padded_labels.to(module.device))
+    assert isinstance(every_logits, Tensor)
+    assert isinstance(every_labels, Tensor)
+    every_logits = every_logits.reshape(-1, logits.shape[1]).cpu()
+    every_labels = every_labels.reshape(-1).cpu()
+    real = every_labels >= 0
+    return every_logits[real], every_labels[real]
