@@ -31,12 +31,10 @@ from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.maps.compare import (
     OUTPUT_NAMES,
-    SIZE_HALF_PIXELS,
     ZonalCounts,
     class_summary,
     compare_with_bvm,
     polygon_table,
-    ranking_score,
     summary_markdown,
     zonal_counts,
 )
@@ -206,35 +204,52 @@ def test_polygon_table_by_hand() -> None:
     np.testing.assert_allclose(table['pred_share'][:4], [0.6, 0.4, 1.0, 1.0])
     np.testing.assert_allclose(table['confidence'][:4], [0.5, 0.2, 0.9, 0.5])
     assert np.isnan(table['confidence'][4])
-    size = 10 / (10 + SIZE_HALF_PIXELS)
-    np.testing.assert_allclose(
-        table['score'][:3], [0.7 * 0.5 * size, 0.6 * 0.2 * size, 0]
-    )
+    # Without probabilities the share of pixels in the BVM class stands in;
+    # class 1's typical polygon has the median of 0.3 and 0.4.
+    np.testing.assert_allclose(table['bvm_probability'][:3], [0.3, 0.4, 1.0])
+    np.testing.assert_allclose(table['class_typical'][:3], [0.35, 0.35, 1.0])
+    assert table['bvm_probability'][3:].isna().all()
+    # Shrunk by 10 pixels against the 10 of the prior: 0.325 and 0.375.
+    odds = (1 - 0.35) / 0.35
+    expected = [(0.675 / 0.325) / odds, (0.625 / 0.375) / odds, 1.0]
+    np.testing.assert_allclose(table['likelihood_ratio'][:3], expected)
+    # No map year: the score is the likelihood ratio.
+    assert table['years_since_mapping'].isna().all()
+    np.testing.assert_allclose(table['score'][:3], expected)
+    assert table['score'][3:].isna().all()
     assert table['candidate'].tolist() == [True, False, False, False, False]
-    assert table['rank'].tolist()[0] == 1
-    assert table['rank'][1:].isna().all()
+    assert table['rank'].tolist()[:3] == [1, 3, 2]
+    assert table['rank'][3:].isna().all()
 
 
-def test_ranking_order_and_formula() -> None:
+def test_the_score_weighs_probabilities_observations_and_age() -> None:
     counts = ZonalCounts.zeros(4)
-    counts.counts[:, 1] = [100, 5, 100, 100]  # all predicted class 1
-    counts.counts[3, 0] = 1
-    counts.confidence_sum[:] = [90.0, 4.5, 50.0, 50.5]
-    counts.confidence_pixels[:] = [100, 5, 100, 101]
-    table = polygon_table(counts, np.zeros(4, dtype=np.uint8))
-    # Scores: 0.9 * 100/110, 0.9 * 5/15, 0.5 * 100/110, (100/101) * 0.5 * 101/111.
-    expected = [
-        0.9 * 100 / 110,
-        0.9 * 5 / 15,
-        0.5 * 100 / 110,
-        100 / 101 * 0.5 * 101 / 111,
+    counts.counts[:, 2] = [20, 20, 20, 20]  # every polygon: BVM class 2
+    counts.probability_sum[:] = [2.0, 2.0, 16.0, 16.0]  # p 0.1, 0.1, 0.8, 0.8
+    counts.probability_pixels[:] = 20
+    counts.observation_sum[:] = [60.0, 20.0, 60.0, 60.0]  # 3, 1, 3, 3 clear
+    counts.observation_pixels[:] = 20
+    mapped = np.array([2000, 2000, 2019, 2021], dtype=np.float64)
+    table = polygon_table(counts, np.full(4, 2, dtype=np.uint8), mapped, 2020)
+    np.testing.assert_allclose(table['bvm_probability'], [0.1, 0.1, 0.8, 0.8])
+    np.testing.assert_allclose(table['class_typical'], [0.45] * 4)
+    np.testing.assert_allclose(table['observations'], [3, 1, 3, 3])
+    np.testing.assert_allclose(table['years_since_mapping'], [20, 20, 1, 0])
+    # Three clear dates where the usual polygon has three count in full; one
+    # counts a third.
+    m = 0.45
+    shrunk = [
+        (20 * 0.1 + 10 * m) / 30,
+        (20 / 3 * 0.1 + 10 * m) / (20 / 3 + 10),
+        (20 * 0.8 + 10 * m) / 30,
+        (20 * 0.8 + 10 * m) / 30,
     ]
-    np.testing.assert_allclose(table['score'], expected)
-    assert table['rank'].tolist() == [1, 4, 2, 3]
+    ratio = [((1 - p) / p) / ((1 - m) / m) for p in shrunk]
+    np.testing.assert_allclose(table['likelihood_ratio'], ratio)
     np.testing.assert_allclose(
-        ranking_score(np.array([0.25]), np.array([np.nan]), np.array([30])),
-        [0.75 * 30 / 40],
+        table['score'], [20 * ratio[0], 20 * ratio[1], ratio[2], 0.0]
     )
+    assert table['rank'].tolist() == [1, 2, 3, 4]
 
 
 def test_class_summary_by_hand() -> None:
@@ -292,7 +307,13 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
         'pred_name': 'OFTString',
         'pred_share': 'OFTReal',
         'confidence': 'OFTReal',
+        'bvm_probability': 'OFTReal',
+        'class_typical': 'OFTReal',
+        'observations': 'OFTReal',
+        'years_since_mapping': 'OFTReal',
+        'likelihood_ratio': 'OFTReal',
         'score': 'OFTReal',
+        'candidate': 'OFTInteger',
         'rank': 'OFTInteger',
     }
     assert CRS.from_user_input(info['crs']) == L72
@@ -301,20 +322,29 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
     assert info['features'] == len(geometries) - 1  # not the one outside
     frame = pyogrio.read_dataframe(gpkg)
     ranked = frame['rank'].notna().to_numpy()
-    # Candidates first, by rank 1..k, their scores not increasing; then the rest.
+    # Ranked polygons first, by rank 1..k, their scores not increasing; then
+    # those without a class or a pixel.
     k = int(ranked.sum())
     assert ranked[:k].all()
     assert not ranked[k:].any()
     assert frame['rank'][:k].tolist() == list(range(1, k + 1))
     assert (np.diff(frame['score'][:k]) <= 0).all()
-    # Every "changed" polygon is a candidate, predicted as its new class.
+    # Every "changed" polygon is a candidate, predicted as its new class, and
+    # ranked among the first.
     expected_classes = scene_classes()
     for index, changed in CHANGED.items():
         row = frame[frame['UIDN'] == index + 1].iloc[0]
         assert row['bvm_class'] == expected_classes[index]
         assert row['pred_class'] == changed
         assert row['pred_name'] == CLASS_NAMES[changed]
-        assert row['rank'] <= len(CHANGED) + 3
+        assert row['candidate'] == 1
+        assert row['likelihood_ratio'] > 1
+        # The map's evidence on 2 pixels is weak; on many it leads the ranking.
+        assert row['rank'] <= (3 if row['pixels'] >= 50 else 12)
+    assert frame['candidate'].sum() >= len(CHANGED)
+    # The counts are 7 everywhere; no prediction.json: no year.
+    assert (frame['observations'][ranked] == 7).all()
+    assert frame['years_since_mapping'].isna().all()
     # The geometry is the layer's own, in EPSG:31370.
     first = frame.iloc[0]
     original = geometries[int(first['UIDN']) - 1]
@@ -360,7 +390,7 @@ def test_summary_files(compared: tuple[Path, Path, object]) -> None:
     frame = pyogrio.read_dataframe(folder / 'out' / OUTPUT_NAMES['geopackage'])
     counted = frame[frame['pixels'] > 0]
     assert summary.loc['All', 'polygons'] == len(counted)
-    assert summary.loc['All', 'candidates'] == counted['rank'].notna().sum()
+    assert summary.loc['All', 'candidates'] == counted['candidate'].sum()
     grass = counted[counted['bvm_class'] == 2]
     assert summary.loc['Grasslands', 'pixels'] == grass['pixels'].sum()
     assert summary.loc['Grasslands', 'pixel_agreement'] == pytest.approx(
@@ -393,8 +423,9 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     assert list(frame.columns[:3]) == ['TAG', 'UIDN', 'Label']
     assert frame['confidence'].isna().all()
     counted = frame[frame['agreement'].notna()]
-    size = counted['pixels'] / (counted['pixels'] + SIZE_HALF_PIXELS)
-    np.testing.assert_allclose(counted['score'], (1 - counted['agreement']) * size)
+    # Without probabilities, the share of pixels in the BVM class stands in.
+    np.testing.assert_allclose(counted['bvm_probability'], counted['agreement'])
+    np.testing.assert_allclose(counted['score'], counted['likelihood_ratio'])
     unlabelled = frame[frame['UIDN'] == 2].iloc[0]
     assert pd.isna(unlabelled['bvm_class'])
     assert unlabelled['bvm_name'] is None
@@ -402,7 +433,7 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     assert pd.isna(unlabelled['rank'])
     assert result.summary.loc['All', 'polygons'] == len(counted)
     lines = result.describe(3)
-    assert lines[0].endswith(f'{int(frame["rank"].notna().sum())} candidates')
+    assert lines[0].endswith(f'{int(frame["candidate"].sum())} candidates')
     assert lines[2].startswith('    1 ')
     assert 'confidence' not in lines[2]
 

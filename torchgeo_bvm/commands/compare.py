@@ -1,19 +1,27 @@
-r"""Where a class map disagrees with the BVM: candidates for an update.
+r"""Where a class map disagrees with the BVM: the records most probably out of date.
 
 Reads class maps in the fused-map format (<name>.tif: class ids 0..13, 255 where
-there is no class, with <name>_confidence.tif beside it) and the BVM layer,
-counts for every BVM polygon the map's pixels of each class (pixel centre
-inside the polygon, the rule of the labels) and writes into the folder OUT:
+there is no class, with <name>_confidence.tif beside it, and where they lie
+beside it _probabilities.tif and _count.tif) and the BVM layer, counts for
+every BVM polygon the map's pixels of each class (pixel centre inside the
+polygon, the rule of the labels) and writes into the folder OUT:
 
   disagreement.gpkg        the BVM polygons the maps cover: TAG, UIDN, BVM class,
                            pixels, agreement, predicted majority class and share,
-                           mean confidence, score and rank (candidates first)
+                           mean confidence, the evidence, score, candidate and
+                           rank (rank 1 first)
   class_agreement.csv/.md  agreement per BVM class
-  candidates.png           the strongest candidates over the map
+  candidates.png           the strongest candidates: a clear image (--image),
+                           the BVM and the map, the score's parts
+  truth_scores.csv         with --truth: precision at 10, 20, 50, average
+                           precision, share of the changes in the top 5 %
 
-score = (1 - agreement) x mean confidence x pixels / (pixels + 10); a candidate
-is a polygon whose predicted majority class is not its BVM class, rank 1 the
-strongest. Existing files in OUT are replaced only with --overwrite.
+score = years since mapping (TAG version to --year) x likelihood ratio: how
+many times more the map doubts the polygon's BVM class than that of a typical
+polygon of the class (the map's probability of the class, shrunk towards the
+class's median by the polygon's pixels and clear observations). A candidate is
+a polygon whose predicted majority class is not its BVM class. Existing files
+in OUT are replaced only with --overwrite.
 
 Examples:
   torchgeo-bvm compare --bvm BwkHab.shp --maps fused/2022 --out comparison
@@ -21,6 +29,10 @@ Examples:
       --maps fused/2022/22_1-2.tif fused/2022/22_3-4.tif --out comparison --top 20
   torchgeo-bvm compare --bvm BVM_labeled.zip --label-field Label \
       --maps mosaic.tif --no-confidence --out comparison --overwrite
+  torchgeo-bvm compare --bvm demo-output/data/bvm/BwkHab.shp \
+      --maps demo-output/predictions --year 2020 \
+      --truth demo-output/data/truth/changes.csv \
+      --image demo-output/data/TOC_V2/2020 --out comparison-2020
 """
 
 from __future__ import annotations
@@ -55,6 +67,28 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help='candidates to print and to draw in candidates.png (default 12)',
     )
     parser.add_argument(
+        '--year',
+        type=int,
+        help='the year the maps show: the years since each polygon was mapped '
+        "count to it, and the truth's changes up to it (default: the period in "
+        'the prediction.json beside the maps)',
+    )
+    parser.add_argument(
+        '--truth',
+        type=Path,
+        help='a list of changed polygons (CSV with TAG and change_year, as '
+        "mini-Flanders' truth/changes.csv) to score the ranking against",
+    )
+    parser.add_argument(
+        '--image',
+        type=Path,
+        nargs='+',
+        default=[],
+        help='true-colour images for candidates.png: Terrascope product folders '
+        '(or folders above them) or GeoTIFFs with bands B02, B03, B04; each '
+        'candidate is shown on the clearest',
+    )
+    parser.add_argument(
         '--overwrite', action='store_true', help='replace existing output files'
     )
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -67,8 +101,11 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.top < 0:
         raise BVMValueError(f'--top must be 0 or more, got {args.top}')
-    for path in output_paths(args.out).values():
-        check_output(path, [args.bvm, *args.maps], args.overwrite)
+    inputs = [args.bvm, *args.maps, *args.image]
+    if args.truth is not None:
+        inputs.append(args.truth)
+    for path in output_paths(args.out, truth=args.truth is not None).values():
+        check_output(path, inputs, args.overwrite)
     result = compare_with_bvm(
         args.bvm,
         args.maps,
@@ -79,6 +116,9 @@ def _run(args: argparse.Namespace) -> int:
         confidence=not args.no_confidence,
         top=args.top,
         progress=not args.quiet,
+        year=args.year,
+        truth=args.truth,
+        images=args.image,
     )
     for line in result.describe(args.top):
         print(line)

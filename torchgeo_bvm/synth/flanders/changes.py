@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ...bvm.tags import mapping_year
 from ...classes import CLASS_NAMES
 from ...errors import BVMValueError
 from ..noise import seeded_rng
@@ -178,13 +179,13 @@ def version_years(tags: NDArray[np.object_] | list[str]) -> NDArray[np.int64]:
     """
     years = []
     for tag in tags:
-        _, _, version = str(tag).rpartition('_v')
-        if not version.isdigit() or len(version) != 4:
+        year = mapping_year(tag)
+        if year is None:
             raise BVMValueError(
                 f'TAG {tag!r}: expected a polygon id and its mapping version, '
                 "e.g. '569340_v2014'"
             )
-        years.append(int(version))
+        years.append(year)
     return np.asarray(years, dtype=np.int64)
 
 
