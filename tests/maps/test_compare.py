@@ -210,14 +210,14 @@ def test_polygon_table_by_hand() -> None:
     np.testing.assert_allclose(table['class_typical'][:3], [0.35, 0.35, 1.0])
     assert table['bvm_probability'][3:].isna().all()
     # Shrunk by 10 pixels against the 10 of the prior: 0.325 and 0.375.
-    odds = (1 - 0.35) / 0.35
-    expected = [(0.675 / 0.325) / odds, (0.625 / 0.375) / odds, 1.0]
-    np.testing.assert_allclose(table['likelihood_ratio'][:3], expected)
-    # No map year: the score is the likelihood ratio.
+    expected = [0.025, -0.025, 0.0]
+    np.testing.assert_allclose(table['excess_disagreement'][:3], expected, atol=1e-12)
+    # No map year: the score is the excess where there is one.
     assert table['years_since_mapping'].isna().all()
-    np.testing.assert_allclose(table['score'][:3], expected)
+    np.testing.assert_allclose(table['score'][:3], [0.025, 0, 0], atol=1e-12)
     assert table['score'][3:].isna().all()
     assert table['candidate'].tolist() == [True, False, False, False, False]
+    # Ties at 0: more pixels first.
     assert table['rank'].tolist()[:3] == [1, 3, 2]
     assert table['rank'][3:].isna().all()
 
@@ -244,12 +244,10 @@ def test_the_score_weighs_probabilities_observations_and_age() -> None:
         (20 * 0.8 + 10 * m) / 30,
         (20 * 0.8 + 10 * m) / 30,
     ]
-    ratio = [((1 - p) / p) / ((1 - m) / m) for p in shrunk]
-    np.testing.assert_allclose(table['likelihood_ratio'], ratio)
-    np.testing.assert_allclose(
-        table['score'], [20 * ratio[0], 20 * ratio[1], ratio[2], 0.0]
-    )
-    assert table['rank'].tolist() == [1, 2, 3, 4]
+    excess = [m - p for p in shrunk]
+    np.testing.assert_allclose(table['excess_disagreement'], excess)
+    np.testing.assert_allclose(table['score'], [20 * excess[0], 20 * excess[1], 0, 0])
+    assert table['rank'].tolist()[:2] == [1, 2]
 
 
 def test_class_summary_by_hand() -> None:
@@ -311,7 +309,7 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
         'class_typical': 'OFTReal',
         'observations': 'OFTReal',
         'years_since_mapping': 'OFTReal',
-        'likelihood_ratio': 'OFTReal',
+        'excess_disagreement': 'OFTReal',
         'score': 'OFTReal',
         'candidate': 'OFTInteger',
         'rank': 'OFTInteger',
@@ -338,9 +336,9 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
         assert row['pred_class'] == changed
         assert row['pred_name'] == CLASS_NAMES[changed]
         assert row['candidate'] == 1
-        assert row['likelihood_ratio'] > 1
+        assert row['excess_disagreement'] > 0
         # The map's evidence on 2 pixels is weak; on many it leads the ranking.
-        assert row['rank'] <= (3 if row['pixels'] >= 50 else 12)
+        assert row['rank'] <= (5 if row['pixels'] >= 50 else 15)
     assert frame['candidate'].sum() >= len(CHANGED)
     # The counts are 7 everywhere; no prediction.json: no year.
     assert (frame['observations'][ranked] == 7).all()
@@ -425,7 +423,9 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     counted = frame[frame['agreement'].notna()]
     # Without probabilities, the share of pixels in the BVM class stands in.
     np.testing.assert_allclose(counted['bvm_probability'], counted['agreement'])
-    np.testing.assert_allclose(counted['score'], counted['likelihood_ratio'])
+    np.testing.assert_allclose(
+        counted['score'], np.maximum(counted['excess_disagreement'], 0)
+    )
     unlabelled = frame[frame['UIDN'] == 2].iloc[0]
     assert pd.isna(unlabelled['bvm_class'])
     assert unlabelled['bvm_name'] is None
@@ -434,8 +434,10 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     assert result.summary.loc['All', 'polygons'] == len(counted)
     lines = result.describe(3)
     assert lines[0].endswith(f'{int(frame["candidate"].sum())} candidates')
-    assert lines[2].startswith('    1 ')
-    assert 'confidence' not in lines[2]
+    assert lines[1].startswith('pixel agreement with the BVM ')
+    assert lines[2] == '3 polygons most probably out of date:'
+    assert lines[3].startswith('    1 ')
+    assert 'confidence' not in lines[3]
 
 
 def test_maps_that_miss_the_bvm(tmp_path: Path) -> None:

@@ -11,17 +11,21 @@ polygon, the rule of the labels) and writes into the folder OUT:
                            mean confidence, the evidence, score, candidate and
                            rank (rank 1 first)
   class_agreement.csv/.md  agreement per BVM class
+  accuracy.csv/.md         the map against the BVM: overall accuracy, per-class
+                           IoU, F1, user's and producer's accuracy with 95 %
+                           intervals from a bootstrap over whole sheets
+  accuracy_by_sheet.csv    the same per sheet (--units, --block)
   candidates.png           the strongest candidates: a clear image (--image),
                            the BVM and the map, the score's parts
   truth_scores.csv         with --truth: precision at 10, 20, 50, average
                            precision, share of the changes in the top 5 %
 
-score = years since mapping (TAG version to --year) x likelihood ratio: how
-many times more the map doubts the polygon's BVM class than that of a typical
-polygon of the class (the map's probability of the class, shrunk towards the
-class's median by the polygon's pixels and clear observations). A candidate is
-a polygon whose predicted majority class is not its BVM class. Existing files
-in OUT are replaced only with --overwrite.
+score = years since mapping (TAG version to --year) x excess disagreement:
+how much more of the polygon's probability the map gives other classes than it
+gives a typical polygon of its BVM class (the map's probability of the class,
+shrunk towards the class's median by the polygon's pixels and clear
+observations). A candidate is a polygon whose predicted majority class is not
+its BVM class. Existing files in OUT are replaced only with --overwrite.
 
 Examples:
   torchgeo-bvm compare --bvm BwkHab.shp --maps fused/2022 --out comparison
@@ -29,10 +33,8 @@ Examples:
       --maps fused/2022/22_1-2.tif fused/2022/22_3-4.tif --out comparison --top 20
   torchgeo-bvm compare --bvm BVM_labeled.zip --label-field Label \
       --maps mosaic.tif --no-confidence --out comparison --overwrite
-  torchgeo-bvm compare --bvm demo-output/data/bvm/BwkHab.shp \
-      --maps demo-output/predictions --year 2020 \
-      --truth demo-output/data/truth/changes.csv \
-      --image demo-output/data/TOC_V2/2020 --out comparison-2020
+  torchgeo-bvm compare --bvm BwkHab.shp --maps fused/2022 --year 2022 \
+      --truth changes.csv --image composite.tif --out ranked
 """
 
 from __future__ import annotations
@@ -89,6 +91,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         'candidate is shown on the clearest',
     )
     parser.add_argument(
+        '--units',
+        default='kbl16',
+        choices=['kbl', 'kbl4', 'kbl8', 'kbl16'],
+        help='the sheets the accuracy is bootstrapped over (default kbl16)',
+    )
+    parser.add_argument(
+        '--block',
+        type=float,
+        help='cut those sheets into square blocks of this side in metres (for a '
+        'map of one or two sheets; blocks lie closer together than sheets, so '
+        'their interval is narrower)',
+    )
+    parser.add_argument(
         '--overwrite', action='store_true', help='replace existing output files'
     )
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -96,11 +111,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Compare."""
+    from ..evaluation.units import EvaluationUnits
     from ..fileio import check_output
     from ..maps.compare import compare_with_bvm, output_paths
 
     if args.top < 0:
         raise BVMValueError(f'--top must be 0 or more, got {args.top}')
+    units = EvaluationUnits(args.units, args.block)
     inputs = [args.bvm, *args.maps, *args.image]
     if args.truth is not None:
         inputs.append(args.truth)
@@ -119,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         year=args.year,
         truth=args.truth,
         images=args.image,
+        units=units,
     )
     for line in result.describe(args.top):
         print(line)

@@ -18,14 +18,12 @@ if TYPE_CHECKING:
     from .compare import (
         OUTPUT_NAMES,
         Comparison,
-        ZonalCounts,
         class_summary,
         compare_with_bvm,
         map_year,
         output_paths,
         polygon_table,
         summary_markdown,
-        zonal_counts,
     )
     from .files import (
         CONFIDENCE_SCALE,
@@ -37,16 +35,18 @@ if TYPE_CHECKING:
         sibling_path,
     )
     from .fusion import MAX_COUNT, SheetFusion, edge_taper, plot_fused_map, write_mosaic
+    from .polygonaccuracy import polygon_accuracy
     from .ranking import (
         EVIDENCE_STEPS,
         PRIOR_PIXELS,
         class_typical,
         evidence_weight,
-        likelihood_ratio,
+        excess_disagreement,
         ranking_score,
         step_scores,
         years_since_mapping,
     )
+    from .reliability import map_reliability
     from .seams import SeamRates, seam_rates, tile_borders
     from .truth import (
         REQUIRED_COLUMNS,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         read_changes,
         score_ranking,
     )
+    from .zonal import ZonalCounts, zonal_counts
 
 _HOMES: dict[str, str] = {
     'CONFIDENCE_SCALE': 'files',
@@ -71,7 +72,7 @@ _HOMES: dict[str, str] = {
     'TRUE_COLOUR': 'candidates',
     'TRUTH_NAME': 'truth',
     'TrueColourImage': 'candidates',
-    'ZonalCounts': 'compare',
+    'ZonalCounts': 'zonal',
     'check_maps_disjoint': 'files',
     'class_summary': 'compare',
     'class_typical': 'ranking',
@@ -81,13 +82,15 @@ _HOMES: dict[str, str] = {
     'evidence_weight': 'ranking',
     'find_class_maps': 'files',
     'find_images': 'candidates',
-    'likelihood_ratio': 'ranking',
+    'excess_disagreement': 'ranking',
     'map_year': 'compare',
     'optional_sibling': 'files',
     'output_paths': 'compare',
     'plot_candidates': 'candidates',
     'plot_fused_map': 'fusion',
     'polygon_table': 'compare',
+    'map_reliability': 'reliability',
+    'polygon_accuracy': 'polygonaccuracy',
     'ranking_score': 'ranking',
     'read_changes': 'truth',
     'score_ranking': 'truth',
@@ -98,7 +101,7 @@ _HOMES: dict[str, str] = {
     'tile_borders': 'seams',
     'write_mosaic': 'fusion',
     'years_since_mapping': 'ranking',
-    'zonal_counts': 'compare',
+    'zonal_counts': 'zonal',
 }
 
 __all__ = [
@@ -124,14 +127,16 @@ __all__ = [
     'describe_scores',
     'edge_taper',
     'evidence_weight',
+    'excess_disagreement',
     'find_class_maps',
     'find_images',
-    'likelihood_ratio',
+    'map_reliability',
     'map_year',
     'optional_sibling',
     'output_paths',
     'plot_candidates',
     'plot_fused_map',
+    'polygon_accuracy',
     'polygon_table',
     'ranking_score',
     'read_changes',

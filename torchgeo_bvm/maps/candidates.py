@@ -380,10 +380,11 @@ def _outline(
 def _caption(polygon: pd.Series) -> str:
     """Two lines: who the candidate is, and the score's parts."""
     years = polygon.get('years_since_mapping')
+    excess = float(polygon['excess_disagreement'])
     aged = (
-        ''
+        f' = excess {excess:.2f}'
         if years is None or pd.isna(years)
-        else f' = {float(years):g} years x LR {float(polygon["likelihood_ratio"]):.2f}'
+        else f' = {float(years):g} years x excess {excess:.2f}'
     )
     first = (
         f'#{int(polygon["rank"])} {polygon["TAG"]}: score '

@@ -1,4 +1,4 @@
-r"""Where a class map disagrees with the BVM: exact zonal statistics per polygon.
+r"""Where a class map disagrees with the BVM: the records most probably out of date.
 
 A land-cover map predicted by a model (the fused map of a year) is compared with
 the Biological Valuation Map polygon by polygon: for every BVM polygon the map
@@ -8,25 +8,9 @@ date. :func:`compare_with_bvm` writes the result as a GeoPackage, a per-class
 summary (CSV and Markdown) and a picture of the strongest candidates;
 ``torchgeo-bvm compare`` is its command line. The maps follow the contract of
 :mod:`torchgeo_bvm.maps.files` (class raster, ``_confidence`` sibling, 255 where
-there is no class), one per sheet or one mosaic, in any CRS.
-
-**Pixels.** A polygon holds the pixels whose centre lies inside it (holes
-excluded), by the package's scanline rule (:mod:`torchgeo_bvm.spatial.scanline`), the
-same rule as the labels, with the polygons repaired and reprojected into the
-map's CRS as :class:`~torchgeo_bvm.datasets.BVMDataset` does (vertices only).
-Pixels of 255 are left out; a polygon with no other pixel has a pixel count of
-0 and is not a candidate.
-
-**Overlapping polygons.** Every polygon gets every pixel whose centre lies in
-it: these are zonal statistics, not a burn. A pixel under two overlapping
-polygons counts for both, because each polygon's own claim about its area is
-what is tested; burning them first (the labels give an overlap to the smaller
-polygon) would leave the larger polygon's statistics without part of its area.
-
-**Several maps.** Statistics add up over the maps: a polygon straddling two
-sheets gets the pixels of both, each once, because maps must not overlap
-(:func:`~torchgeo_bvm.maps.files.check_maps_disjoint` runs before anything is
-counted, and overlapping maps are an error).
+there is no class), one per sheet or one mosaic, in any CRS; every polygon's
+pixels are counted by :mod:`~torchgeo_bvm.maps.zonal` (the labels' pixel rule,
+overlapping polygons each with all of theirs, several maps each once).
 
 **Score.** Every polygon with a BVM class and a counted pixel is ranked by
 how strongly the evidence says its record no longer holds
@@ -56,59 +40,45 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Never
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
-import rasterio.warp
-import rasterio.windows
-import shapely
 from numpy.typing import NDArray
 from pyproj import CRS
-from rasterio.windows import Window
-from shapely import STRtree
-from tqdm import tqdm
 
 from ..bvm.layer import BVMLayer
 from ..bvm.tags import mapping_years
 from ..bvm.units import UnitMapping
 from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMValueError
+from ..evaluation.accuracy import AccuracyReport
+from ..evaluation.units import EvaluationUnits
 from ..fileio import atomic_path
 from ..plot import save_figure
-from ..spatial.geometry import repair_polygons, reproject_geometry
-from ..spatial.pixelgrid import Grid
-from ..spatial.scanline import pixel_runs, run_pixels
+from ..spatial.geometry import repair_polygons
 from .candidates import find_images, plot_candidates
-from .files import (
-    CONFIDENCE_SCALE,
-    ClassMap,
-    check_maps_disjoint,
-    find_class_maps,
-    optional_sibling,
-)
+from .files import ClassMap, check_maps_disjoint, find_class_maps
+from .polygonaccuracy import polygon_accuracy
 from .ranking import (
     class_typical,
     evidence_weight,
-    likelihood_ratio,
+    excess_disagreement,
     ranking_score,
     years_since_mapping,
 )
 from .truth import TRUTH_NAME, describe_scores, read_changes, score_ranking
+from .zonal import ZonalCounts, zonal_counts
 
 __all__ = [
     'OUTPUT_NAMES',
     'Comparison',
-    'ZonalCounts',
     'class_summary',
     'compare_with_bvm',
     'map_year',
     'output_paths',
     'polygon_table',
     'summary_markdown',
-    'zonal_counts',
 ]
 
 #: The files :func:`compare_with_bvm` writes into its output folder, by kind.
@@ -116,6 +86,9 @@ OUTPUT_NAMES = {
     'geopackage': 'disagreement.gpkg',
     'summary_csv': 'class_agreement.csv',
     'summary_markdown': 'class_agreement.md',
+    'accuracy_csv': 'accuracy.csv',
+    'accuracy_by_sheet': 'accuracy_by_sheet.csv',
+    'accuracy_markdown': 'accuracy.md',
     'candidates': 'candidates.png',
 }
 #: Layer name inside the GeoPackage.
@@ -130,273 +103,9 @@ _EVIDENCE_COLUMNS = (
     'class_typical',
     'observations',
     'years_since_mapping',
-    'likelihood_ratio',
+    'excess_disagreement',
     'score',
 )
-
-
-# -- zonal statistics ---------------------------------------------------------------
-
-
-@dataclass
-class ZonalCounts:
-    """Pixel counts per polygon and predicted class, and sums of what maps hold.
-
-    Args:
-        counts: ``[polygons, NUM_CLASSES]`` int64, pixels per predicted class.
-        confidence_sum: per polygon, the sum of the confidences (0..1) of its
-            counted pixels that have one.
-        confidence_pixels: per polygon, how many counted pixels have one.
-        covered: per polygon, whether it meets the extent of some map.
-        main_map: per polygon, the index of the map giving it most pixels
-            (-1 for none).
-        probability_sum: per polygon, the sum over its counted pixels of the
-            map's probability (0..1) of the polygon's BVM class (from
-            ``_probabilities`` rasters).
-        probability_pixels: per polygon, how many counted pixels have one.
-        observation_sum: per polygon, the sum of its counted pixels' clear
-            observations (from ``_count`` rasters).
-        observation_pixels: per polygon, how many counted pixels have a count.
-    """
-
-    counts: NDArray[np.int64]
-    confidence_sum: NDArray[np.float64]
-    confidence_pixels: NDArray[np.int64]
-    covered: NDArray[np.bool_]
-    main_map: NDArray[np.int64]
-    probability_sum: NDArray[np.float64]
-    probability_pixels: NDArray[np.int64]
-    observation_sum: NDArray[np.float64]
-    observation_pixels: NDArray[np.int64]
-
-    @classmethod
-    def zeros(cls, polygons: int) -> ZonalCounts:
-        """Counts of nothing yet.
-
-        Args:
-            polygons: the number of polygons.
-
-        Returns:
-            All-zero counts.
-        """
-        return cls(
-            np.zeros((polygons, NUM_CLASSES), dtype=np.int64),
-            np.zeros(polygons, dtype=np.float64),
-            np.zeros(polygons, dtype=np.int64),
-            np.zeros(polygons, dtype=bool),
-            np.full(polygons, -1, dtype=np.int64),
-            np.zeros(polygons, dtype=np.float64),
-            np.zeros(polygons, dtype=np.int64),
-            np.zeros(polygons, dtype=np.float64),
-            np.zeros(polygons, dtype=np.int64),
-        )
-
-    @property
-    def pixels(self) -> NDArray[np.int64]:
-        """Counted pixels per polygon."""
-        total: NDArray[np.int64] = self.counts.sum(axis=1)
-        return total
-
-
-def zonal_counts(
-    geometries: NDArray[np.object_],
-    crs: CRS,
-    maps: Sequence[ClassMap],
-    block_size: int = 2048,
-    progress: bool = True,
-    bvm_class: NDArray[np.uint8] | None = None,
-) -> ZonalCounts:
-    """Count, per polygon, the map's pixels of each class inside it.
-
-    Each map is read block by block; a block's pixels are given to every polygon
-    holding their centre (:func:`~torchgeo_bvm.spatial.scanline.pixel_runs` on the
-    block's grid), so memory is bounded by the block and the per-polygon counts.
-    Where a map has a ``_count`` sibling its clear observations are summed, and
-    where it has a ``_probabilities`` sibling and ``bvm_class`` is given, the
-    probability of each polygon's BVM class.
-
-    Args:
-        geometries: valid shapely polygons (None or empty ones get nothing).
-        crs: their CRS.
-        maps: the maps (see :func:`check_maps_disjoint`).
-        block_size: pixels per block side.
-        progress: show a progress bar.
-        bvm_class: the BVM class of each polygon (IGNORE_INDEX: none).
-
-    Returns:
-        The counts, one row per geometry.
-
-    Raises:
-        BVMValueError: if a class map holds a value other than 0..13 and 255, or
-            a confidence or probability raster one in 251..254.
-    """
-    result = ZonalCounts.zeros(len(geometries))
-    present = np.flatnonzero(
-        ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-    )
-    best = np.zeros(len(geometries), dtype=np.int64)
-    blocks = sum(_block_count(m.grid, block_size) for m in maps)
-    by_crs: dict[CRS, list[int]] = {}
-    for index, item in enumerate(maps):
-        by_crs.setdefault(item.grid.crs or crs, []).append(index)
-    classes = (
-        np.full(len(geometries), IGNORE_INDEX, dtype=np.int64)
-        if bvm_class is None
-        else np.asarray(bvm_class, dtype=np.int64)
-    )
-    with tqdm(
-        total=blocks, desc='zonal statistics', unit='block', disable=not progress
-    ) as bar:
-        for map_crs, indices in by_crs.items():
-            projected = reproject_geometry(geometries[present], crs, map_crs, 0.0)
-            tree = STRtree(projected)
-            zones = _Zones(projected, present, tree, classes[present])
-            for index in indices:
-                item = maps[index]
-                rows = present[tree.query(shapely.box(*item.grid.bounds))]
-                result.covered[rows] = True
-                before = result.counts[rows].sum(axis=1)
-                _count_map(item, zones, result, block_size, bar)
-                gained = result.counts[rows].sum(axis=1) - before
-                better = gained > best[rows]
-                best[rows[better]] = gained[better]
-                result.main_map[rows[better]] = index
-    return result
-
-
-@dataclass(frozen=True)
-class _Zones:
-    """The polygons of one CRS: their outlines, rows, index and BVM classes."""
-
-    projected: NDArray[np.object_]
-    present: NDArray[np.int64]
-    tree: STRtree
-    classes: NDArray[np.int64]
-
-
-def _block_count(grid: Grid, block_size: int) -> int:
-    height, width = grid.shape
-    return math.ceil(height / block_size) * math.ceil(width / block_size)
-
-
-def _count_map(
-    item: ClassMap,
-    zones: _Zones,
-    result: ZonalCounts,
-    block_size: int,
-    bar: tqdm[Never],
-) -> None:
-    count_path = optional_sibling(item, '_count', 1)
-    probability_path = optional_sibling(item, '_probabilities', NUM_CLASSES)
-    with contextlib.ExitStack() as stack:
-        src = stack.enter_context(rasterio.open(item.path))
-        confidence = (
-            stack.enter_context(rasterio.open(item.confidence))
-            if item.confidence
-            else None
-        )
-        count = stack.enter_context(rasterio.open(count_path)) if count_path else None
-        probability = (
-            stack.enter_context(rasterio.open(probability_path))
-            if probability_path
-            else None
-        )
-        for window in item.grid.windows(block_size):
-            bar.update()
-            transform = rasterio.windows.transform(window, item.grid.transform)
-            shape = (int(window.height), int(window.width))
-            box = shapely.box(*rasterio.windows.bounds(window, item.grid.transform))
-            hits = np.sort(zones.tree.query(box))
-            if not hits.size:
-                continue
-            owner, row, start, stop = pixel_runs(
-                zones.projected[hits], transform, shape
-            )
-            if not owner.size:
-                continue
-            pixel = run_pixels(row, start, stop, shape[1])
-            owner = np.repeat(owner, stop - start)
-            classes = src.read(1, window=window).ravel()
-            _check_values(classes, NUM_CLASSES - 1, item.path, window)
-            value = classes[pixel]
-            valid = value != IGNORE_INDEX
-            owner, pixel, value = owner[valid], pixel[valid], value[valid]
-            local = np.bincount(
-                owner * NUM_CLASSES + value, minlength=len(hits) * NUM_CLASSES
-            )
-            rows = zones.present[hits]
-            result.counts[rows] += local.reshape(len(hits), NUM_CLASSES)
-            block = _Block(window, owner, pixel, rows, len(hits))
-            if confidence is not None:
-                sums, known = block.sums(confidence, item.confidence, CONFIDENCE_SCALE)
-                result.confidence_sum[rows] += sums / CONFIDENCE_SCALE
-                result.confidence_pixels[rows] += known
-            if count is not None:
-                sums, known = block.sums(count, count_path, IGNORE_INDEX - 1)
-                result.observation_sum[rows] += sums
-                result.observation_pixels[rows] += known
-            if probability is not None:
-                band = zones.classes[hits][owner]
-                sums, known = block.sums(
-                    probability, probability_path, CONFIDENCE_SCALE, band
-                )
-                result.probability_sum[rows] += sums / CONFIDENCE_SCALE
-                result.probability_pixels[rows] += known
-
-
-@dataclass(frozen=True)
-class _Block:
-    """The counted pixels of one block: whose they are and where."""
-
-    window: Window
-    owner: NDArray[np.int64]
-    pixel: NDArray[np.int64]
-    rows: NDArray[np.int64]
-    polygons: int
-
-    def sums(
-        self,
-        source: rasterio.io.DatasetReader,
-        path: Path | None,
-        largest: int,
-        band: NDArray[np.int64] | None = None,
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """Per polygon, the sum of a raster's values at its pixels, and their count.
-
-        With ``band``, each pixel's value is taken from its polygon's band
-        (band ``c + 1`` for class ``c``; pixels of no class count nothing).
-        """
-        if band is None:
-            values = source.read(1, window=self.window).ravel()[self.pixel]
-            owner = self.owner
-        else:
-            labelled = band < NUM_CLASSES
-            stack = source.read(window=self.window).reshape(source.count, -1)
-            values = stack[band[labelled], self.pixel[labelled]]
-            owner = self.owner[labelled]
-        _check_values(values, largest, path, self.window)
-        known = values != IGNORE_INDEX
-        sums = np.bincount(
-            owner[known],
-            weights=values[known].astype(np.float64),
-            minlength=self.polygons,
-        )
-        counted = np.bincount(owner[known], minlength=self.polygons)
-        return sums, counted
-
-
-def _check_values(
-    values: NDArray[np.uint8], largest: int, path: Path | None, window: Window
-) -> None:
-    """Refuse values above ``largest`` other than 255 (no class, no data)."""
-    bad = values[(values > largest) & (values != IGNORE_INDEX)]
-    if bad.size:
-        found = ', '.join(str(v) for v in np.unique(bad)[:10])
-        what = 'not a class map: values' if largest < NUM_CLASSES else 'values'
-        raise BVMValueError(
-            f'{path}: {what} {found} in the block at row {int(window.row_off)}, '
-            f'column {int(window.col_off)}; expected 0..{largest} and {IGNORE_INDEX}'
-        )
 
 
 # -- per polygon and per class ------------------------------------------------------
@@ -422,7 +131,7 @@ def polygon_table(
         One row per polygon, in input order, with columns ``bvm_class``,
         ``pixels``, ``agreement``, ``pred_class``, ``pred_share``,
         ``confidence``, ``bvm_probability``, ``class_typical``,
-        ``observations``, ``years_since_mapping``, ``likelihood_ratio``,
+        ``observations``, ``years_since_mapping``, ``excess_disagreement``,
         ``score`` (see :mod:`~torchgeo_bvm.maps.ranking`), ``candidate`` (the
         map's majority is another class) and ``rank`` (1 = strongest, <NA>
         for polygons without a BVM class or a counted pixel).
@@ -448,9 +157,9 @@ def polygon_table(
     observations = _mean(counts.observation_sum, counts.observation_pixels)
     typical = class_typical(probability, np.where(labelled, bvm_class, IGNORE_INDEX))
     weight = evidence_weight(pixels.astype(np.float64), observations)
-    ratio = likelihood_ratio(probability, typical, weight)
+    excess = excess_disagreement(probability, typical, weight)
     years = years_since_mapping(np.full(n, np.nan) if mapped is None else mapped, year)
-    score = np.where(counted & labelled, ranking_score(ratio, years), np.nan)
+    score = np.where(counted & labelled, ranking_score(excess, years), np.nan)
     candidate = counted & labelled & (majority != safe_class)
     ranked = counted & labelled & ~np.isnan(score)
     order = np.lexsort((np.arange(n), -pixels, -np.nan_to_num(score, nan=-1.0)))
@@ -469,7 +178,7 @@ def polygon_table(
             'class_typical': np.where(counted & labelled, typical, np.nan),
             'observations': observations,
             'years_since_mapping': years,
-            'likelihood_ratio': np.where(counted & labelled, ratio, np.nan),
+            'excess_disagreement': np.where(counted & labelled, excess, np.nan),
             'score': score,
             'candidate': candidate,
             'rank': _nullable(rank, ranked, wide=True),
@@ -595,6 +304,8 @@ class Comparison:
         polygons: the compared polygons (those meeting a map's extent), in the
             order written: by rank, then the polygons not ranked.
         summary: the per-class summary (:func:`class_summary`).
+        accuracy: the map against the BVM per sheet, with intervals
+            (:func:`~torchgeo_bvm.maps.polygonaccuracy.polygon_accuracy`).
         year: the year the maps show (None: unknown).
         truth: the ranking's scores against the truth
             (:func:`~torchgeo_bvm.maps.truth.score_ranking`), when one was given.
@@ -604,6 +315,7 @@ class Comparison:
     paths: dict[str, Path]
     polygons: gpd.GeoDataFrame
     summary: pd.DataFrame
+    accuracy: AccuracyReport
     year: int | None = None
     truth: dict[str, float] | None = None
     truth_name: str = ''
@@ -636,6 +348,10 @@ class Comparison:
             + ('' if math.isnan(agree) else f'{agree:.1%} agree by majority, ')
             + f'{int(overall["candidates"]):,} candidates'
         ]
+        if len(self.accuracy.units):
+            lines.append(
+                'pixel agreement with the BVM ' + self.accuracy.describe_overall()
+            )
         top = self.top(count)
         if len(top):
             when = '' if self.year is None else f' (map of {self.year})'
@@ -648,8 +364,8 @@ class Comparison:
                 f'BVM {row["bvm_name"]} -> map {row["pred_name"]} '
                 f'{float(row["pred_share"]):.0%} of {int(row["pixels"])} px, '
                 f'p(BVM) {float(row["bvm_probability"]):.2f} (typical '
-                f'{float(row["class_typical"]):.2f}), score {aged}'
-                f'LR {float(row["likelihood_ratio"]):.2f} = {float(row["score"]):.3g}'
+                f'{float(row["class_typical"]):.2f}), score {aged}excess '
+                f'{float(row["excess_disagreement"]):.2f} = {float(row["score"]):.3g}'
             )
         if self.truth is not None:
             lines += describe_scores(self.truth, self.truth_name)
@@ -686,6 +402,7 @@ def compare_with_bvm(
     year: int | None = None,
     truth: str | os.PathLike[str] | None = None,
     images: Sequence[str | os.PathLike[str]] = (),
+    units: EvaluationUnits | None = None,
 ) -> Comparison:
     """Compare class maps with the BVM and write the candidates for an update.
 
@@ -697,9 +414,14 @@ def compare_with_bvm(
       ``bvm_name``, ``pixels``, ``agreement``, ``pred_class``, ``pred_name``,
       ``pred_share``, ``confidence``, the evidence (``bvm_probability``,
       ``class_typical``, ``observations``, ``years_since_mapping``,
-      ``likelihood_ratio``), ``score``, ``candidate`` and ``rank`` (see
+      ``excess_disagreement``), ``score``, ``candidate`` and ``rank`` (see
       :func:`polygon_table`; empty where undefined), by rank;
     * ``class_agreement.csv`` and ``class_agreement.md``: :func:`class_summary`;
+    * ``accuracy.csv``, ``accuracy_by_sheet.csv`` and ``accuracy.md``: the
+      map against the BVM as accuracies per sheet with 95 % intervals from a
+      bootstrap over whole sheets
+      (:func:`~torchgeo_bvm.maps.polygonaccuracy.polygon_accuracy`,
+      :class:`~torchgeo_bvm.evaluation.accuracy.AccuracyReport`);
     * ``candidates.png``:
       :func:`~torchgeo_bvm.maps.candidates.plot_candidates`;
     * with ``truth``, ``truth_scores.csv``: the ranking scored against it
@@ -726,6 +448,8 @@ def compare_with_bvm(
         images: true-colour images for the picture (Terrascope product folders
             or GeoTIFFs with bands B02, B03, B04;
             :func:`~torchgeo_bvm.maps.candidates.find_images`).
+        units: the sheets (or blocks) the accuracy is bootstrapped over
+            (default: ``kbl16`` sheets).
 
     Returns:
         The written files, the compared polygons, the summary and the scores.
@@ -761,6 +485,9 @@ def compare_with_bvm(
     table['main_map'] = counts.main_map
     frame = _output_frame(attributes, table, originals, source.info.crs, counts.covered)
     summary = class_summary(table[counts.covered])
+    accuracy = polygon_accuracy(
+        counts.counts, ids, repaired, source.info.crs, units or EvaluationUnits()
+    )
     scores = None if changes is None else score_ranking(frame, changes, year)
     paths = output_paths(out, truth=scores is not None)
     # All appear together: each is written under a temporary name and renamed
@@ -770,6 +497,15 @@ def compare_with_bvm(
         _write_geopackage(frame, staged['geopackage'])
         summary.to_csv(staged['summary_csv'], float_format='%.6g')
         staged['summary_markdown'].write_text(summary_markdown(summary))
+        accuracy.summary().to_csv(
+            staged['accuracy_csv'], index=False, float_format='%.6g'
+        )
+        accuracy.by_unit().to_csv(
+            staged['accuracy_by_sheet'], index=False, float_format='%.6g'
+        )
+        staged['accuracy_markdown'].write_text(
+            accuracy.markdown('Agreement of the map with the BVM')
+        )
         figure = plot_candidates(frame, found, top, pictures)
         save_figure(figure, staged['candidates'], dpi=100)
         if scores is not None:
@@ -777,7 +513,7 @@ def compare_with_bvm(
                 {'metric': list(scores), 'value': list(scores.values())}
             ).to_csv(staged['truth'], index=False, float_format='%.6g')
     name = '' if truth is None else Path(truth).name
-    return Comparison(paths, frame, summary, year, scores, name)
+    return Comparison(paths, frame, summary, accuracy, year, scores, name)
 
 
 def map_year(maps: Sequence[ClassMap]) -> int | None:

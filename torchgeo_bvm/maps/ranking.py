@@ -20,30 +20,31 @@ class is ``c``:
 **Score.** The polygon's probability is shrunk towards its class's typical
 one by its evidence, ``w = n k / k̄`` pixel-observations (``k̄`` the median
 ``k`` of the polygons; one pixel seen on as many dates as usual counts one)
-against :data:`PRIOR_PIXELS`:
+against :data:`PRIOR_PIXELS`; what is left of the drop below the typical is
+the **excess disagreement**:
 
 .. math::
 
-   \tilde p = \frac{w p + w_0 m}{w + w_0}, \qquad
-   \text{LR} = \frac{(1 - \tilde p) / \tilde p}{(1 - m) / m}
+   \tilde p = \frac{w p + w_0 m}{w + w_0}, \qquad e = m - \tilde p
 
-``LR`` (``likelihood_ratio``) is how many times more the map says "not
-``c``" here than on a typical polygon of class ``c``: 1 for a typical
-polygon, above 1 where the map doubts the record more than usual. A small
-polygon (mixed edge pixels, few pixels) or one seen on few dates moves
-little from the typical. With a constant yearly chance ``h`` of a change, the
-odds that a record mapped ``a`` years ago is out of date are about ``h a``, so
+``e`` (``excess_disagreement``) is how much more of the polygon's probability
+the map gives other classes than it gives on a typical polygon of class
+``c``: 0 for a typical polygon, up to ``m`` where the map sees none of ``c``.
+A class the map never learnt to see (``m`` near 0) can show no excess, and a
+small polygon (mixed edge pixels, few pixels) or one seen on few clear dates
+moves little from the typical. With a constant yearly chance ``h`` of a
+change, the odds that a record mapped ``a`` years ago is out of date are
+about ``h a``, so the prior odds grow with ``a`` and
 
 .. math::
 
-   \text{score} = a \cdot \text{LR}
+   \text{score} = a \cdot \max(e, 0)
 
-is proportional to the posterior odds that the record is out of date (the
-unknown ``h`` only scales every score alike). A record of the map's own year
-counts half a year, one newer than the map zero (the survey saw more recent
-ground than the imagery). Without a map year, ``a`` is left out (score =
-``LR``). Nothing here is fitted: ``w0`` and the medians are fixed rules, the
-medians come from the map itself.
+ranks by the evidence weighted by that prior (the unknown ``h`` only scales
+every score alike). A record of the map's own year counts half a year, one
+newer than the map zero (the survey saw more recent ground than the
+imagery). Without a map year, ``a`` is left out (score = ``max(e, 0)``).
+Nothing is fitted: ``w0`` is fixed and the medians come from the map itself.
 
 :data:`EVIDENCE_STEPS` names the steps the score was built from, each
 measured on the demo against the mini-Flanders' truth (``benchmarks/RESULTS.md``);
@@ -63,7 +64,7 @@ __all__ = [
     'PRIOR_PIXELS',
     'class_typical',
     'evidence_weight',
-    'likelihood_ratio',
+    'excess_disagreement',
     'ranking_score',
     'step_scores',
     'years_since_mapping',
@@ -72,14 +73,12 @@ __all__ = [
 #: Pixel-observations of the class's typical probability that a polygon's own
 #: evidence is weighed against (the evidence of 10 pixels, 0.1 ha at 10 m).
 PRIOR_PIXELS = 10.0
-#: Probabilities are kept this far from 0 and 1, so odds stay finite.
-_EPSILON = 1e-3
 
 #: The steps of the ranking, each adding one kind of evidence to the last.
 EVIDENCE_STEPS = (
     'disagreement x confidence x size (the previous score)',
     '+ calibrated probability of the BVM class',
-    '+ how the map sees the class (odds against its typical polygon)',
+    '+ how the map sees the class (excess over its typical polygon)',
     '+ polygon size (shrunk towards the typical)',
     '+ clear observations',
     '+ years since mapping',
@@ -109,7 +108,7 @@ def class_typical(
     return typical
 
 
-def likelihood_ratio(
+def excess_disagreement(
     probability: NDArray[np.float64],
     typical: NDArray[np.float64],
     weight: NDArray[np.float64] | None = None,
@@ -124,16 +123,14 @@ def likelihood_ratio(
         prior: ``w0``, the weight of the typical probability.
 
     Returns:
-        ``LR`` (see the module); NaN where ``p`` or ``m`` is.
+        ``e = m - p̃`` (see the module); NaN where ``p`` or ``m`` is.
     """
     if weight is None:
         shrunk = probability
     else:
         shrunk = (weight * probability + prior * typical) / (weight + prior)
-    p = np.clip(shrunk, _EPSILON, 1 - _EPSILON)
-    m = np.clip(typical, _EPSILON, 1 - _EPSILON)
-    ratio: NDArray[np.float64] = ((1 - p) / p) / ((1 - m) / m)
-    return ratio
+    excess: NDArray[np.float64] = typical - shrunk
+    return excess
 
 
 def years_since_mapping(
@@ -160,21 +157,21 @@ def years_since_mapping(
 
 
 def ranking_score(
-    ratio: NDArray[np.float64], years: NDArray[np.float64]
+    excess: NDArray[np.float64], years: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """The score: years since mapping times the likelihood ratio.
+    """The score: years since mapping times the excess disagreement (if any).
 
     Args:
-        ratio: ``LR`` per polygon.
+        excess: ``e`` per polygon (:func:`excess_disagreement`).
         years: years since mapping (:func:`years_since_mapping`); where NaN
             (unknown), the median of the known years, or 1 if none is known.
 
     Returns:
-        The scores (NaN where ``LR`` is).
+        ``a max(e, 0)`` (NaN where ``e`` is).
     """
     known = ~np.isnan(years)
     fill = float(np.median(years[known])) if known.any() else 1.0
-    score: NDArray[np.float64] = ratio * np.where(known, years, fill)
+    score: NDArray[np.float64] = np.maximum(excess, 0.0) * np.where(known, years, fill)
     return score
 
 
@@ -183,7 +180,7 @@ def step_scores(table: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
 
     Args:
         table: the polygons, with the columns ``agreement``, ``confidence``,
-            ``pixels``, ``bvm_class``, ``bvm_probability``, ``class_typical``,
+            ``pixels``, ``bvm_probability``, ``class_typical``,
             ``observations`` and ``years_since_mapping`` (as
             :func:`~torchgeo_bvm.maps.compare.compare_with_bvm` writes them).
 
@@ -199,18 +196,15 @@ def step_scores(table: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
     years = table['years_since_mapping'].to_numpy(dtype=np.float64)
     size = pixels / (pixels + PRIOR_PIXELS)
     sure = np.where(np.isnan(confidence), 1.0, confidence)
-    unweighted = likelihood_ratio(probability, typical)
-    weighted = likelihood_ratio(probability, typical, pixels)
-    observed = likelihood_ratio(
-        probability, typical, evidence_weight(pixels, observations)
-    )
-    previous, calibrated, odds, shrunk, counted, aged = EVIDENCE_STEPS
+    weight = evidence_weight(pixels, observations)
+    observed = excess_disagreement(probability, typical, weight)
+    previous, calibrated, excess, shrunk, counted, aged = EVIDENCE_STEPS
     return {
         previous: (1 - agreement) * sure * size,
         calibrated: (1 - probability) * size,
-        odds: unweighted * size,
-        shrunk: weighted,
-        counted: observed,
+        excess: np.maximum(excess_disagreement(probability, typical), 0) * size,
+        shrunk: np.maximum(excess_disagreement(probability, typical, pixels), 0),
+        counted: np.maximum(observed, 0),
         aged: ranking_score(observed, years),
     }
 

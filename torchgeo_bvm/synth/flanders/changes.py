@@ -9,8 +9,8 @@ BVM keeps the old record. What changed is written beside the data as the
 truth (:mod:`.truth`).
 
 **How many, and which.** ``round(share x polygons)`` changes are split over
-the :data:`TRANSITIONS` by their share (:func:`split_count`). Each transition draws its polygons
-among those of its source kinds, without replacement, with a chance
+the :data:`TRANSITIONS` by their share (:func:`split_count`). Each transition
+draws its polygons among those of its source kinds, without replacement, with a chance
 proportional to the years between the mapping and :data:`LAST_YEAR`: with a
 small yearly chance ``h`` of a change, the chance that a polygon changed
 since it was mapped ``a`` years ago is ``1 - (1 - h)^a``, about ``h a``; so a
