@@ -19,6 +19,15 @@ network's logits before the softmax, chosen to minimise the negative log
 likelihood of held-out labels. It keeps every argmax, so the map's classes
 do not change, only how sure it says it is. The likelihood is convex in
 ``1 / T``, so the minimum is found exactly by bisection on its derivative.
+
+A fused map averages the probabilities of several dates, and that average is
+less sure than its dates are right (two dates that agree make a pixel more
+certain, not as certain as each). No temperature of the average fixes the
+shape of that curve, so a map's confidence is calibrated by
+:func:`confidence_table`: an isotonic regression (Zadrozny and Elkan 2002:
+the most likely non-decreasing function, pool-adjacent-violators) of whether
+a pixel is right on its confidence, fitted on held-out pixels and kept as a
+table over the 251 confidence codes of a ``_confidence`` raster.
 """
 
 from __future__ import annotations
@@ -34,12 +43,22 @@ from numpy.typing import NDArray
 from ..errors import BVMValueError
 from ..plot import save_figure
 
-__all__ = ['BINS', 'Reliability', 'fit_temperature', 'plot_reliability', 'softmax']
+__all__ = [
+    'BINS',
+    'CODES',
+    'Reliability',
+    'confidence_table',
+    'fit_temperature',
+    'plot_reliability',
+    'softmax',
+]
 
 #: Bins of the reliability diagram and the expected calibration error.
 BINS = 15
 #: Inverse temperatures searched (T from 0.01 to 100).
 _BETA_RANGE = (0.01, 100.0)
+#: Confidence codes of a ``_confidence`` raster: 0..250 (probability x 250).
+CODES = 251
 
 
 def _zeros() -> NDArray[np.float64]:
@@ -223,6 +242,66 @@ def fit_temperature(
         else:
             low = middle
     return float(1 / np.exp((low + high) / 2))
+
+
+def confidence_table(
+    codes: NDArray[np.integer], correct: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """The calibrated probability of each confidence code, by isotonic regression.
+
+    Args:
+        codes: held-out pixels' confidence codes, 0..250 (probability x 250).
+        correct: whether each pixel's class is right.
+
+    Returns:
+        ``[251]``: for each code, the probability that a pixel of that
+        confidence is right, non-decreasing in the code; codes no pixel had
+        take the value of the nearest code below (or above, below the first).
+        Without pixels, the identity (``code / 250``).
+
+    Raises:
+        BVMValueError: if a code lies outside 0..250 or the shapes differ.
+    """
+    codes = np.asarray(codes).ravel()
+    right = np.asarray(correct, dtype=bool).ravel()
+    if codes.shape != right.shape:
+        raise BVMValueError(f'{codes.size} confidence codes but {right.size} outcomes')
+    if not codes.size:
+        return np.arange(CODES) / (CODES - 1)
+    if codes.min() < 0 or codes.max() >= CODES:
+        raise BVMValueError(
+            f'confidence codes from {codes.min()} to {codes.max()}: expected 0 to '
+            f'{CODES - 1}'
+        )
+    pixels = np.bincount(codes, minlength=CODES).astype(np.float64)
+    hits = np.bincount(codes, weights=right, minlength=CODES)
+    seen = np.flatnonzero(pixels)
+    fitted = _pool_adjacent_violators(hits[seen] / pixels[seen], pixels[seen])
+    # A step function: every code takes the fit of the last seen code at or
+    # below it (the first seen code's below all of them).
+    position = np.searchsorted(seen, np.arange(CODES), side='right') - 1
+    table: NDArray[np.float64] = fitted[np.maximum(position, 0)]
+    return table
+
+
+def _pool_adjacent_violators(
+    values: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The weighted least-squares non-decreasing fit of ``values``."""
+    means: list[float] = []
+    sizes: list[float] = []
+    lengths: list[int] = []
+    for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
+        means.append(value)
+        sizes.append(weight)
+        lengths.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            weight_sum = sizes[-2] + sizes[-1]
+            merged = (means[-2] * sizes[-2] + means[-1] * sizes[-1]) / weight_sum
+            means[-2:] = [merged]
+            sizes[-2:] = [weight_sum]
+            lengths[-2:] = [lengths[-2] + lengths[-1]]
+    return np.repeat(np.asarray(means), lengths)
 
 
 def plot_reliability(

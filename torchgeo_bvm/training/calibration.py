@@ -10,20 +10,38 @@ class and makes the probabilities mean what they say.
 validation sheets, never the training crops) and fits ``T`` at its end, so
 every checkpoint carries the temperature of its own weights; prediction
 divides by it.
+
+A fused map averages several dates and is less sure than it is right, which no
+temperature fixes: :func:`calibrate_checkpoint` stores in a copy of a
+checkpoint the table of calibrated probabilities of the map's confidence
+codes (:func:`~torchgeo_bvm.evaluation.calibration.confidence_table`, fitted
+on the fused map of the validation sheets by ``torchgeo-bvm calibrate``),
+which the prediction writer applies.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningModule
+from numpy.typing import NDArray
 from torch import Tensor
 
 from ..classes import IGNORE_INDEX
-from ..evaluation.calibration import fit_temperature
+from ..errors import BVMValueError
+from ..evaluation.calibration import CODES, fit_temperature
+from ..fileio import atomic_path, check_output
 
-__all__ = ['CALIBRATION_PIXELS', 'ValidationLogits']
+__all__ = [
+    'CALIBRATION_PIXELS',
+    'ValidationLogits',
+    'calibrate_checkpoint',
+    'identity_table',
+]
 
 #: The most validation pixels a temperature is fitted on (spread over batches).
 CALIBRATION_PIXELS = 400_000
@@ -112,3 +130,53 @@ def _gathered(
     every_labels = every_labels.reshape(-1).cpu()
     real = every_labels >= 0
     return every_logits[real], every_labels[real]
+
+
+def identity_table() -> Tensor:
+    """The confidence table that changes nothing: code / 250.
+
+    Returns:
+        ``[251]`` float32.
+    """
+    return torch.arange(CODES, dtype=torch.float32) / (CODES - 1)
+
+
+def calibrate_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    table: NDArray[np.floating],
+    overwrite: bool = False,
+) -> Path:
+    """Write a copy of a checkpoint that carries a fused map's confidence table.
+
+    Args:
+        checkpoint: the task's checkpoint.
+        out: the calibrated copy to write (never ``checkpoint`` itself).
+        table: ``[251]`` the calibrated probability of each confidence code.
+        overwrite: replace ``out`` if it exists.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        BVMValueError: if the table is not 251 probabilities, or the file is not
+            a checkpoint of the task.
+        BVMExistsError: if ``out`` is ``checkpoint`` or exists without
+            ``overwrite``.
+    """
+    values = np.asarray(table, dtype=np.float32)
+    if values.shape != (CODES,) or not ((values >= 0) & (values <= 1)).all():
+        raise BVMValueError(
+            f'a confidence table holds {CODES} probabilities, got shape {values.shape}'
+        )
+    check_output(out, [checkpoint], overwrite, option='--out')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    weights = state.get('state_dict') if isinstance(state, dict) else None
+    if not isinstance(weights, dict):
+        raise BVMValueError(f'{checkpoint}: not a Lightning checkpoint (no state_dict)')
+    weights['confidence_table'] = torch.from_numpy(values)
+    weights.setdefault('temperature', torch.ones(()))
+    target = Path(out)
+    with atomic_path(target) as temporary:
+        torch.save(state, temporary)
+    return target

@@ -65,7 +65,8 @@ class SheetPredictionWriter(BasePredictionWriter):
       clear, or outside the sheet, Flanders or the data), with the class colour
       table and names;
     * ``<sheet>_confidence.tif``: the fused maximum class probability x 250
-      (GDAL scale 1/250, 255 = nodata);
+      (GDAL scale 1/250, 255 = nodata), through the task's confidence table
+      when it has one (``map_confidence_table``: a calibrated probability);
     * ``<sheet>_count.tif``: clear observations (255 outside the sheet);
     * with ``probabilities``, ``<sheet>_probabilities.tif``: the fused
       probability of each class, the same scale;
@@ -113,6 +114,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         self._previous: list[str] = []
         self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
         self._done: list[int] = []
+        self._table: NDArray[np.float64] | None = None
 
     # -- the run -------------------------------------------------------------------
 
@@ -197,6 +199,8 @@ class SheetPredictionWriter(BasePredictionWriter):
                 "the predicted batch has no 'valid' mask of clear pixels: predict "
                 'with BVMDataModule, whose prediction samples carry it'
             )
+        table = getattr(pl_module, 'map_confidence_table', None)
+        self._table = table() if callable(table) else None
         tiles = probabilities.detach().float().cpu().numpy()
         valid = batch['valid'].detach().cpu().numpy()
         transforms = batch['transform'].detach().cpu().double().numpy()
@@ -321,7 +325,7 @@ class SheetPredictionWriter(BasePredictionWriter):
             allowed = region.allowed[region.indices.index(plan.sheet)]
             # The pixel rule of the labels and the samplers' sheet masks.
             inside = polygon_coverage(shapely.get_parts(allowed), transform, grid.shape)
-            fusion = SheetFusion(grid, num_classes, inside)
+            fusion = SheetFusion(grid, num_classes, inside, self._table)
             self._open[plan.sheet] = (fusion, plan, c0, r0)
         return self._open[plan.sheet]
 

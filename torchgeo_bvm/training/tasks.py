@@ -17,20 +17,26 @@ that trains without them.
 Its probabilities are calibrated: every validation fits a temperature on the
 validation sheets (:mod:`~torchgeo_bvm.training.calibration`), kept in the
 task's ``temperature`` buffer and so in every checkpoint, and ``predict``
-divides the logits by it before the softmax; the classes stay the same.
+divides the logits by it before the softmax; the classes stay the same. A
+fused map's confidence is calibrated by the ``confidence_table`` buffer,
+which ``torchgeo-bvm calibrate`` fits on the fused map of the validation
+sheets and stores in a copy of the checkpoint; the prediction writer applies
+it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor
 from torch.nn import Module
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import SemanticSegmentation
 
-from .calibration import ValidationLogits
+from .calibration import ValidationLogits, identity_table
 
 __all__ = ['WEIGHTS_OVERRIDE', 'BVMSemanticSegmentation']
 
@@ -56,7 +62,11 @@ class BVMSemanticSegmentation(SemanticSegmentation):
     pixels (:class:`~torchgeo_bvm.training.calibration.ValidationLogits`) and
     saved with the weights; a checkpoint without one (written before) loads
     with 1. ``predict_step`` divides the logits by it unless ``calibrated``
-    is False.
+    is False. The ``confidence_table`` buffer (251 values: the calibrated
+    probability of each confidence code of a fused map, the identity until
+    ``torchgeo-bvm calibrate`` fits it) is what
+    :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` writes
+    the fused confidence through, unless ``calibrated`` is False.
 
     Args:
         *args: TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation` arguments.
@@ -66,6 +76,7 @@ class BVMSemanticSegmentation(SemanticSegmentation):
     """
 
     temperature: Tensor
+    confidence_table: Tensor
 
     def __init__(
         self,
@@ -77,6 +88,7 @@ class BVMSemanticSegmentation(SemanticSegmentation):
         self.initial_weights_loaded = False
         self.calibrated = calibrated
         self.register_buffer('temperature', torch.ones(()))
+        self.register_buffer('confidence_table', identity_table())
         self.validation_logits = ValidationLogits(self.hparams['ignore_index'] or -1)
         self._outputs: Tensor | None = None
 
@@ -145,8 +157,21 @@ class BVMSemanticSegmentation(SemanticSegmentation):
             self.temperature.fill_(fitted)
             self.log('val_temperature', fitted, sync_dist=False)
 
+    def map_confidence_table(self) -> NDArray[np.float64] | None:
+        """The table the prediction writer applies to the fused confidence.
+
+        Returns:
+            ``confidence_table`` as numpy, None when ``calibrated`` is False.
+        """
+        if not self.calibrated:
+            return None
+        table: NDArray[np.float64] = (
+            self.confidence_table.detach().cpu().double().numpy()
+        )
+        return table
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Give a checkpoint written without a temperature the neutral one.
+        """Give a checkpoint written without a calibration the neutral one.
 
         Args:
             checkpoint: the checkpoint being loaded.
@@ -155,6 +180,7 @@ class BVMSemanticSegmentation(SemanticSegmentation):
         state = checkpoint.get('state_dict')
         if isinstance(state, dict):
             state.setdefault('temperature', torch.ones(()))
+            state.setdefault('confidence_table', identity_table())
 
     def predict_step(
         self,
