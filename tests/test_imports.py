@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ('download',),
     ('training',),
     ('synth',),
-    ('demo',),
+    ('demo', 'demo_truth'),
     ('commands',),
     ('cli',),
 )

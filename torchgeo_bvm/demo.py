@@ -10,12 +10,18 @@ region that :mod:`torchgeo_bvm.synth.flanders` writes:
 4. figures: the split map, the class distribution chart, a training sample;
 5. train with TorchGeo's own CLI (``torchgeo fit``) on the CPU, with the demo
    configuration shipped in the package (``torchgeo_bvm/data/demo.yaml``);
-6. evaluate on the test sheets (``torchgeo test``);
-7. write the fused map of the test sheets for one year (``torchgeo predict``,
+6. evaluate on the test sheets (``torchgeo test``: accuracy per sheet with
+   its interval, and the reliability of the confidence);
+7. calibrate the map confidence on the fused map of the validation sheets
+   (:mod:`torchgeo_bvm.demo_truth`, as ``torchgeo-bvm calibrate``);
+8. write the fused map of the test sheets for one year (``torchgeo predict``,
    every clear date fused per pixel) and compare it with the BVM
-   (``torchgeo-bvm compare``: the polygons where the map disagrees);
-8. report overall accuracy, per-class IoU, the majority-class baseline and the
-   strongest candidates for a BVM update.
+   (``torchgeo-bvm compare``: the polygons most probably out of date, scored
+   against the mini-Flanders' truth);
+9. report overall accuracy with its interval, per-class IoU, the
+   majority-class baseline, the strongest candidates for a BVM update, how
+   well they find the real changes and how calibrated the map's confidence is
+   against the truth.
 
 Every step reuses its output when it is already there, so a re-run after an
 interruption continues where it stopped, and a second run only reports.
@@ -31,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +45,17 @@ import yaml
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from .demo_truth import (
+    DemoTrust,
+    accuracy_interval,
+    calibrate_for_maps,
+    map_calibration,
+    map_year,
+)
 from .fileio import atomic_path
+
+if TYPE_CHECKING:
+    from .maps.compare import Comparison
 
 __all__ = [
     'DemoComparison',
@@ -86,6 +102,8 @@ class DemoResult:
             (:func:`compare_with_a_year`), when it ran.
         candidates: the lines of ``compare`` describing where the fused map
             disagrees with the BVM, strongest candidates first.
+        trust: accuracy with its interval, the candidates and the map's
+            confidence against the mini-Flanders' truth, when measured.
     """
 
     overall_accuracy: float
@@ -100,6 +118,7 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
     comparison: DemoComparison | None = None
     candidates: list[str] = field(default_factory=list)
+    trust: DemoTrust | None = None
 
     def summary(self) -> str:
         """A printable report.
@@ -132,6 +151,9 @@ class DemoResult:
         if self.candidates:
             lines += ['', 'where the fused map disagrees with the BVM:']
             lines += [f'  {line}' for line in self.candidates]
+        if self.trust is not None:
+            lines += ['', 'against the truth of the mini-Flanders:']
+            lines += [f'  {line}' for line in self.trust.lines()]
         lines += ['', 'made:']
         width = max(map(len, self.paths), default=0)
         lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
@@ -315,9 +337,40 @@ def run_demo(
     paths['checkpoint'] = checkpoint
     paths['confusion matrix'] = confusion.with_suffix('.png')
 
-    candidates = _fused_map_and_candidates(
-        out, config, checkpoint, data / manifest['bvm'], seconds, paths
+    calibrated = _timed(
+        seconds,
+        'calibrate',
+        lambda: calibrate_for_maps(out, config, checkpoint, labels, _torchgeo),
     )
+    paths['calibrated checkpoint'] = calibrated
+    year = map_year(config)
+    truth = data / manifest['truth']['changes']
+    comparison = _fused_map_and_candidates(
+        out,
+        config,
+        calibrated,
+        data / manifest['bvm'],
+        seconds,
+        paths,
+        year=year,
+        truth=truth,
+        images=[sentinel2 / str(year)] if year is not None else [],
+    )
+    candidates = comparison.describe(10)
+    trust = None
+    if year is not None and str(year) in manifest['truth']['landcover']:
+        landcover = data / manifest['truth']['landcover'][str(year)]
+        before, after, written = map_calibration(
+            out / 'predictions', landcover, out / 'calibration'
+        )
+        paths.update(written)
+        trust = DemoTrust(
+            accuracy_interval(out / 'evaluation', config),
+            before,
+            after,
+            comparison.truth,
+            year,
+        )
 
     matrix = pd.read_csv(confusion, index_col=0)
     overall, class_iou = evaluation_from_confusion(matrix)
@@ -339,6 +392,7 @@ def run_demo(
         paths=paths,
         seconds=seconds,
         candidates=candidates,
+        trust=trust,
     )
     result.comparison = compare_with_a_year(
         out, config, data / manifest['season']['composites_root'], seconds, paths
@@ -358,6 +412,7 @@ def run_demo(
                     'class_iou': {
                         k: (None if np.isnan(v) else v) for k, v in class_iou.items()
                     },
+                    'truth': None if trust is None else trust.record(),
                     'paths': {k: str(v) for k, v in paths.items()},
                 },
                 indent=2,
@@ -400,15 +455,20 @@ def _fused_map_and_candidates(
     bvm: Path,
     seconds: dict[str, float],
     paths: dict[str, Path],
-) -> list[str]:
+    year: int | None = None,
+    truth: Path | None = None,
+    images: list[Path] | None = None,
+) -> Comparison:
     """The fused map of the test sheets for a year, and where it disagrees with the BVM.
 
     ``torchgeo predict`` fuses every clear date of the configuration's period
     (``predict_sheets``, ``predict_years`` of the demo configuration) into
-    ``predictions/``; ``compare`` ranks the BVM polygons where the map
-    disagrees into ``comparison/``. Returns the lines describing the strongest
-    candidates.
+    ``predictions/``; ``compare`` ranks the BVM polygons most probably out of
+    date into ``comparison/`` (the map's ``year``, scored against ``truth``,
+    the candidates shown on ``images``; accuracy over 1 km blocks). Returns
+    the comparison.
     """
+    from .evaluation.units import EvaluationUnits
     from .maps.compare import compare_with_bvm
     from .maps.files import SIBLING_SUFFIXES
     from .training.prediction import MOSAIC
@@ -430,15 +490,23 @@ def _fused_map_and_candidates(
     paths['fused map mosaic'] = predictions / MOSAIC
     paths['fused map quick-look'] = (predictions / MOSAIC).with_suffix('.png')
     # The demo's folder is its own: the comparison is made afresh each run.
-    comparison = _timed(
+    comparison: Comparison = _timed(
         seconds,
         'compare',
-        lambda: compare_with_bvm(bvm, predictions, out / 'comparison', progress=False),
+        lambda: compare_with_bvm(
+            bvm,
+            predictions,
+            out / 'comparison',
+            progress=False,
+            year=year,
+            truth=truth,
+            images=images or [],
+            units=EvaluationUnits(block=1000.0),
+        ),
     )
     paths['disagreement with the BVM'] = comparison.paths['geopackage']
     paths['strongest candidates'] = comparison.paths['candidates']
-    lines: list[str] = comparison.describe(10)
-    return lines
+    return comparison
 
 
 def labelled_area(labels: Path, crs: CRS | str | int, step: int = 10) -> BaseGeometry:

@@ -212,9 +212,11 @@ def test_polygon_table_by_hand() -> None:
     # Shrunk by 10 pixels against the 10 of the prior: 0.325 and 0.375.
     expected = [0.025, -0.025, 0.0]
     np.testing.assert_allclose(table['excess_disagreement'][:3], expected, atol=1e-12)
-    # No map year: the score is the excess where there is one.
+    # The agreement is the probability here: the extent is 1 minus the same.
+    np.testing.assert_allclose(table['disagreement_extent'][:3], [0.675, 0.625, 0.0])
+    # No map year: the score is the excess (where there is one) x its extent.
     assert table['years_since_mapping'].isna().all()
-    np.testing.assert_allclose(table['score'][:3], [0.025, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(table['score'][:3], [0.025 * 0.675, 0, 0], atol=1e-12)
     assert table['score'][3:].isna().all()
     assert table['candidate'].tolist() == [True, False, False, False, False]
     # Ties at 0: more pixels first.
@@ -224,7 +226,8 @@ def test_polygon_table_by_hand() -> None:
 
 def test_the_score_weighs_probabilities_observations_and_age() -> None:
     counts = ZonalCounts.zeros(4)
-    counts.counts[:, 2] = [20, 20, 20, 20]  # every polygon: BVM class 2
+    counts.counts[:, 2] = [4, 4, 16, 16]  # every polygon: BVM class 2
+    counts.counts[:, 1] = [16, 16, 4, 4]
     counts.probability_sum[:] = [2.0, 2.0, 16.0, 16.0]  # p 0.1, 0.1, 0.8, 0.8
     counts.probability_pixels[:] = 20
     counts.observation_sum[:] = [60.0, 20.0, 60.0, 60.0]  # 3, 1, 3, 3 clear
@@ -237,17 +240,18 @@ def test_the_score_weighs_probabilities_observations_and_age() -> None:
     np.testing.assert_allclose(table['years_since_mapping'], [20, 20, 1, 0])
     # Three clear dates where the usual polygon has three count in full; one
     # counts a third.
-    m = 0.45
-    shrunk = [
-        (20 * 0.1 + 10 * m) / 30,
-        (20 / 3 * 0.1 + 10 * m) / (20 / 3 + 10),
-        (20 * 0.8 + 10 * m) / 30,
-        (20 * 0.8 + 10 * m) / 30,
-    ]
-    excess = [m - p for p in shrunk]
+    weight = np.array([20, 20 / 3, 20, 20])
+    p = np.array([0.1, 0.1, 0.8, 0.8])
+    excess = 0.45 - (weight * p + 10 * 0.45) / (weight + 10)
     np.testing.assert_allclose(table['excess_disagreement'], excess)
-    np.testing.assert_allclose(table['score'], [20 * excess[0], 20 * excess[1], 0, 0])
-    assert table['rank'].tolist()[:2] == [1, 2]
+    # The share in the BVM class (0.2, 0.2, 0.8, 0.8) against its median 0.5.
+    share = np.array([0.2, 0.2, 0.8, 0.8])
+    extent = 1 - (weight * share + 10 * 0.5) / (weight + 10)
+    np.testing.assert_allclose(table['disagreement_extent'], extent)
+    expected = np.maximum(excess, 0) * extent * [20, 20, 1, 0]
+    np.testing.assert_allclose(table['score'], expected)
+    assert expected[0] > expected[1] > 0  # three clear dates count more than one
+    assert table['rank'].tolist() == [1, 2, 3, 4]
 
 
 def test_class_summary_by_hand() -> None:
@@ -310,6 +314,7 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
         'observations': 'OFTReal',
         'years_since_mapping': 'OFTReal',
         'excess_disagreement': 'OFTReal',
+        'disagreement_extent': 'OFTReal',
         'score': 'OFTReal',
         'candidate': 'OFTInteger',
         'rank': 'OFTInteger',
@@ -424,7 +429,8 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     # Without probabilities, the share of pixels in the BVM class stands in.
     np.testing.assert_allclose(counted['bvm_probability'], counted['agreement'])
     np.testing.assert_allclose(
-        counted['score'], np.maximum(counted['excess_disagreement'], 0)
+        counted['score'],
+        np.maximum(counted['excess_disagreement'], 0) * counted['disagreement_extent'],
     )
     unlabelled = frame[frame['UIDN'] == 2].iloc[0]
     assert pd.isna(unlabelled['bvm_class'])

@@ -6,6 +6,7 @@ from torchgeo_bvm.maps.ranking import (
     EVIDENCE_STEPS,
     PRIOR_PIXELS,
     class_typical,
+    disagreement_extent,
     evidence_weight,
     excess_disagreement,
     ranking_score,
@@ -39,11 +40,19 @@ def test_years_since_mapping_and_the_score() -> None:
     assert np.isnan(years[4])
     assert np.isnan(years_since_mapping(mapped, None)).all()
     excess = np.array([0.5, 0.5, 0.5, 0.5, -0.2])
+    extent = np.array([1.0, 0.5, 1.0, 1.0, 1.0])
     # The unknown year takes the median of the known ones (0.75); no excess,
     # no score.
-    np.testing.assert_allclose(ranking_score(excess, years), [10, 0.5, 0.25, 0, 0])
     np.testing.assert_allclose(
-        ranking_score(excess, np.full(5, np.nan)), [0.5, 0.5, 0.5, 0.5, 0]
+        ranking_score(excess, extent, years), [10, 0.25, 0.25, 0, 0]
+    )
+    np.testing.assert_allclose(
+        ranking_score(excess, extent, np.full(5, np.nan)), [0.5, 0.25, 0.5, 0.5, 0]
+    )
+    # The extent is the disagreeing share, shrunk towards the class's typical.
+    np.testing.assert_allclose(
+        disagreement_extent(np.array([0.2]), np.array([0.8]), np.array([30.0])),
+        [1 - (30 * 0.2 + 10 * 0.8) / 40],
     )
 
 
@@ -82,5 +91,8 @@ def test_each_step_adds_one_kind_of_evidence() -> None:
     expected = np.maximum(0.3 - shrunk, 0)
     np.testing.assert_allclose(steps[EVIDENCE_STEPS[3]], expected)
     np.testing.assert_allclose(steps[EVIDENCE_STEPS[4]], expected)  # usual counts
-    np.testing.assert_allclose(steps[EVIDENCE_STEPS[5]], expected * [10, 2])
-    assert steps[EVIDENCE_STEPS[5]][0] > 0
+    # The class's typical agreement is the median of 0.25 and 0.5.
+    extent = 1 - (40 * np.array([0.25, 0.5]) + 10 * 0.375) / 50
+    np.testing.assert_allclose(steps[EVIDENCE_STEPS[5]], expected * extent)
+    np.testing.assert_allclose(steps[EVIDENCE_STEPS[6]], expected * extent * [10, 2])
+    assert steps[EVIDENCE_STEPS[6]][0] > 0

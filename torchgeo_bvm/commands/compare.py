@@ -20,12 +20,13 @@ polygon, the rule of the labels) and writes into the folder OUT:
   truth_scores.csv         with --truth: precision at 10, 20, 50, average
                            precision, share of the changes in the top 5 %
 
-score = years since mapping (TAG version to --year) x excess disagreement:
-how much more of the polygon's probability the map gives other classes than it
-gives a typical polygon of its BVM class (the map's probability of the class,
-shrunk towards the class's median by the polygon's pixels and clear
-observations). A candidate is a polygon whose predicted majority class is not
-its BVM class. Existing files in OUT are replaced only with --overwrite.
+score = years since mapping (TAG version to --year) x excess disagreement x
+its extent: how much more of the polygon's probability the map gives other
+classes than it gives a typical polygon of its BVM class, and how much of the
+polygon it puts in another class (both shrunk towards the class's median by the
+polygon's pixels and clear observations). A candidate is a polygon whose
+predicted majority class is not its BVM class. Existing files in OUT are
+replaced only with --overwrite.
 
 Examples:
   torchgeo-bvm compare --bvm BwkHab.shp --maps fused/2022 --out comparison

@@ -23,11 +23,14 @@ do not change, only how sure it says it is. The likelihood is convex in
 A fused map averages the probabilities of several dates, and that average is
 less sure than its dates are right (two dates that agree make a pixel more
 certain, not as certain as each). No temperature of the average fixes the
-shape of that curve, so a map's confidence is calibrated by
-:func:`confidence_table`: an isotonic regression (Zadrozny and Elkan 2002:
-the most likely non-decreasing function, pool-adjacent-violators) of whether
-a pixel is right on its confidence, fitted on held-out pixels and kept as a
-table over the 251 confidence codes of a ``_confidence`` raster.
+shape of that curve, and how sure a map should be depends on the class it
+says (woods change with their leaves, crops with their season, roofs do
+not), so a map's confidence is calibrated by :func:`confidence_table`: per
+predicted class, an isotonic regression (Zadrozny and Elkan 2002: the most
+likely non-decreasing function, pool-adjacent-violators) of whether a pixel
+is right on its confidence, fitted on held-out pixels and kept as a table
+over the 251 confidence codes of a ``_confidence`` raster; a class with fewer
+than :data:`CLASS_PIXELS` held-out pixels takes the table of all classes.
 """
 
 from __future__ import annotations
@@ -40,15 +43,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..classes import NUM_CLASSES
 from ..errors import BVMValueError
 from ..plot import save_figure
 
 __all__ = [
     'BINS',
+    'CLASS_PIXELS',
     'CODES',
     'Reliability',
     'confidence_table',
     'fit_temperature',
+    'isotonic_table',
     'plot_reliability',
     'softmax',
 ]
@@ -59,6 +65,8 @@ BINS = 15
 _BETA_RANGE = (0.01, 100.0)
 #: Confidence codes of a ``_confidence`` raster: 0..250 (probability x 250).
 CODES = 251
+#: Held-out pixels a class needs for a confidence table of its own.
+CLASS_PIXELS = 1000
 
 
 def _zeros() -> NDArray[np.float64]:
@@ -245,27 +253,74 @@ def fit_temperature(
 
 
 def confidence_table(
-    codes: NDArray[np.integer], correct: NDArray[np.bool_]
+    codes: NDArray[np.integer],
+    correct: NDArray[np.bool_],
+    classes: NDArray[np.integer] | None = None,
+    num_classes: int = NUM_CLASSES,
 ) -> NDArray[np.float64]:
-    """The calibrated probability of each confidence code, by isotonic regression.
+    """The calibrated probability of each confidence code, per predicted class.
 
     Args:
         codes: held-out pixels' confidence codes, 0..250 (probability x 250).
         correct: whether each pixel's class is right.
+        classes: each pixel's predicted class (None: one table for all).
+        num_classes: the classes a table is made for.
 
     Returns:
-        ``[251]``: for each code, the probability that a pixel of that
-        confidence is right, non-decreasing in the code; codes no pixel had
-        take the value of the nearest code below (or above, below the first).
-        Without pixels, the identity (``code / 250``).
+        ``[num_classes, 251]``: for each class and code, the probability that
+        a pixel of that class and confidence is right, non-decreasing in the
+        code (:func:`isotonic_table`); a class with fewer than
+        :data:`CLASS_PIXELS` pixels gets the table of all pixels.
 
     Raises:
-        BVMValueError: if a code lies outside 0..250 or the shapes differ.
+        BVMValueError: if a code lies outside 0..250, a class outside the
+            classes, or the shapes differ.
     """
     codes = np.asarray(codes).ravel()
     right = np.asarray(correct, dtype=bool).ravel()
     if codes.shape != right.shape:
         raise BVMValueError(f'{codes.size} confidence codes but {right.size} outcomes')
+    pooled = isotonic_table(codes, right)
+    tables = np.tile(pooled, (num_classes, 1))
+    if classes is None:
+        return tables
+    predicted = np.asarray(classes).ravel()
+    if predicted.shape != codes.shape:
+        raise BVMValueError(
+            f'{codes.size} confidence codes but {predicted.size} classes'
+        )
+    if predicted.size and (predicted.min() < 0 or predicted.max() >= num_classes):
+        raise BVMValueError(
+            f'classes from {predicted.min()} to {predicted.max()}: expected 0 to '
+            f'{num_classes - 1}'
+        )
+    counts = np.bincount(predicted, minlength=num_classes)
+    for c in np.flatnonzero(counts >= CLASS_PIXELS):
+        own = predicted == c
+        tables[c] = isotonic_table(codes[own], right[own])
+    return tables
+
+
+def isotonic_table(
+    codes: NDArray[np.integer], correct: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """The non-decreasing calibrated probability of each confidence code.
+
+    Args:
+        codes: pixels' confidence codes, 0..250.
+        correct: whether each pixel is right.
+
+    Returns:
+        ``[251]``, by isotonic regression (pool-adjacent-violators) of the
+        outcomes on the codes; codes no pixel had take the value of the
+        nearest code below (or above, below the first). Without pixels, the
+        identity (``code / 250``).
+
+    Raises:
+        BVMValueError: if a code lies outside 0..250.
+    """
+    codes = np.asarray(codes).ravel()
+    right = np.asarray(correct, dtype=bool).ravel()
     if not codes.size:
         return np.arange(CODES) / (CODES - 1)
     if codes.min() < 0 or codes.max() >= CODES:

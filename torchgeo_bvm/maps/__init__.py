@@ -40,13 +40,14 @@ if TYPE_CHECKING:
         EVIDENCE_STEPS,
         PRIOR_PIXELS,
         class_typical,
+        disagreement_extent,
         evidence_weight,
         excess_disagreement,
         ranking_score,
         step_scores,
         years_since_mapping,
     )
-    from .reliability import map_reliability
+    from .reliability import map_outcomes, map_reliability
     from .seams import SeamRates, seam_rates, tile_borders
     from .truth import (
         REQUIRED_COLUMNS,
@@ -77,6 +78,7 @@ _HOMES: dict[str, str] = {
     'class_summary': 'compare',
     'class_typical': 'ranking',
     'compare_with_bvm': 'compare',
+    'disagreement_extent': 'ranking',
     'describe_scores': 'truth',
     'edge_taper': 'fusion',
     'evidence_weight': 'ranking',
@@ -89,6 +91,7 @@ _HOMES: dict[str, str] = {
     'plot_candidates': 'candidates',
     'plot_fused_map': 'fusion',
     'polygon_table': 'compare',
+    'map_outcomes': 'reliability',
     'map_reliability': 'reliability',
     'polygon_accuracy': 'polygonaccuracy',
     'ranking_score': 'ranking',
@@ -125,11 +128,13 @@ __all__ = [
     'class_typical',
     'compare_with_bvm',
     'describe_scores',
+    'disagreement_extent',
     'edge_taper',
     'evidence_weight',
     'excess_disagreement',
     'find_class_maps',
     'find_images',
+    'map_outcomes',
     'map_reliability',
     'map_year',
     'optional_sibling',

@@ -380,11 +380,14 @@ def _outline(
 def _caption(polygon: pd.Series) -> str:
     """Two lines: who the candidate is, and the score's parts."""
     years = polygon.get('years_since_mapping')
-    excess = float(polygon['excess_disagreement'])
+    parts = (
+        f'excess {float(polygon["excess_disagreement"]):.2f} x extent '
+        f'{float(polygon["disagreement_extent"]):.2f}'
+    )
     aged = (
-        f' = excess {excess:.2f}'
+        f' = {parts}'
         if years is None or pd.isna(years)
-        else f' = {float(years):g} years x excess {excess:.2f}'
+        else f' = {float(years):g} years x {parts}'
     )
     first = (
         f'#{int(polygon["rank"])} {polygon["TAG"]}: score '

@@ -62,6 +62,7 @@ from .files import ClassMap, check_maps_disjoint, find_class_maps
 from .polygonaccuracy import polygon_accuracy
 from .ranking import (
     class_typical,
+    disagreement_extent,
     evidence_weight,
     excess_disagreement,
     ranking_score,
@@ -104,6 +105,7 @@ _EVIDENCE_COLUMNS = (
     'observations',
     'years_since_mapping',
     'excess_disagreement',
+    'disagreement_extent',
     'score',
 )
 
@@ -132,6 +134,7 @@ def polygon_table(
         ``pixels``, ``agreement``, ``pred_class``, ``pred_share``,
         ``confidence``, ``bvm_probability``, ``class_typical``,
         ``observations``, ``years_since_mapping``, ``excess_disagreement``,
+        ``disagreement_extent``,
         ``score`` (see :mod:`~torchgeo_bvm.maps.ranking`), ``candidate`` (the
         map's majority is another class) and ``rank`` (1 = strongest, <NA>
         for polygons without a BVM class or a counted pixel).
@@ -158,8 +161,10 @@ def polygon_table(
     typical = class_typical(probability, np.where(labelled, bvm_class, IGNORE_INDEX))
     weight = evidence_weight(pixels.astype(np.float64), observations)
     excess = excess_disagreement(probability, typical, weight)
+    classes = np.where(labelled, bvm_class, IGNORE_INDEX)
+    extent = disagreement_extent(agreement, class_typical(agreement, classes), weight)
     years = years_since_mapping(np.full(n, np.nan) if mapped is None else mapped, year)
-    score = np.where(counted & labelled, ranking_score(excess, years), np.nan)
+    score = np.where(counted & labelled, ranking_score(excess, extent, years), np.nan)
     candidate = counted & labelled & (majority != safe_class)
     ranked = counted & labelled & ~np.isnan(score)
     order = np.lexsort((np.arange(n), -pixels, -np.nan_to_num(score, nan=-1.0)))
@@ -179,6 +184,7 @@ def polygon_table(
             'observations': observations,
             'years_since_mapping': years,
             'excess_disagreement': np.where(counted & labelled, excess, np.nan),
+            'disagreement_extent': np.where(counted & labelled, extent, np.nan),
             'score': score,
             'candidate': candidate,
             'rank': _nullable(rank, ranked, wide=True),
@@ -365,7 +371,8 @@ class Comparison:
                 f'{float(row["pred_share"]):.0%} of {int(row["pixels"])} px, '
                 f'p(BVM) {float(row["bvm_probability"]):.2f} (typical '
                 f'{float(row["class_typical"]):.2f}), score {aged}excess '
-                f'{float(row["excess_disagreement"]):.2f} = {float(row["score"]):.3g}'
+                f'{float(row["excess_disagreement"]):.2f} x extent '
+                f'{float(row["disagreement_extent"]):.2f} = {float(row["score"]):.3g}'
             )
         if self.truth is not None:
             lines += describe_scores(self.truth, self.truth_name)
@@ -414,7 +421,8 @@ def compare_with_bvm(
       ``bvm_name``, ``pixels``, ``agreement``, ``pred_class``, ``pred_name``,
       ``pred_share``, ``confidence``, the evidence (``bvm_probability``,
       ``class_typical``, ``observations``, ``years_since_mapping``,
-      ``excess_disagreement``), ``score``, ``candidate`` and ``rank`` (see
+      ``excess_disagreement``, ``disagreement_extent``), ``score``,
+      ``candidate`` and ``rank`` (see
       :func:`polygon_table`; empty where undefined), by rank;
     * ``class_agreement.csv`` and ``class_agreement.md``: :func:`class_summary`;
     * ``accuracy.csv``, ``accuracy_by_sheet.csv`` and ``accuracy.md``: the

@@ -104,8 +104,8 @@ class SheetFusion:
         num_classes: the number of classes.
         inside: pixels that may carry a class (inside the sheet, Flanders and
             the data); all when None.
-        confidence_table: ``[251]`` the calibrated probability of each
-            confidence code (None: the fused maximum as it is).
+        confidence_table: ``[classes, 251]`` the calibrated probability of
+            each confidence code per class (None: the fused maximum as it is).
 
     Raises:
         BVMValueError: if the accumulators would take too much memory.
@@ -223,8 +223,8 @@ class SheetFusion:
     def confidence(self) -> NDArray[np.uint8]:
         """The fused maximum class probability x 250, 255 where there is no class.
 
-        With a ``confidence_table``, each code is replaced by its calibrated
-        probability x 250.
+        With a ``confidence_table``, each code is replaced by the calibrated
+        probability x 250 of its class and code.
 
         Returns:
             ``[height, width]`` uint8 (divide by
@@ -236,7 +236,8 @@ class SheetFusion:
         codes = np.rint(top * CONFIDENCE_SCALE).astype(np.uint8)
         if self.confidence_table is not None:
             table = np.asarray(self.confidence_table, dtype=np.float64)
-            codes = np.rint(table[codes] * CONFIDENCE_SCALE).astype(np.uint8)
+            classes = self._sums[:, fused].argmax(axis=0)
+            codes = np.rint(table[classes, codes] * CONFIDENCE_SCALE).astype(np.uint8)
         result[fused] = codes
         return result
 

@@ -21,30 +21,37 @@ class is ``c``:
 one by its evidence, ``w = n k / k̄`` pixel-observations (``k̄`` the median
 ``k`` of the polygons; one pixel seen on as many dates as usual counts one)
 against :data:`PRIOR_PIXELS`; what is left of the drop below the typical is
-the **excess disagreement**:
+the **excess disagreement**, and the share of the polygon the map puts in
+another class, shrunk the same way towards the class's typical share, its
+**extent**:
 
 .. math::
 
-   \tilde p = \frac{w p + w_0 m}{w + w_0}, \qquad e = m - \tilde p
+   \tilde p = \frac{w p + w_0 m}{w + w_0}, \qquad e = m - \tilde p, \qquad
+   x = 1 - \frac{w s + w_0 m_s}{w + w_0}
 
-``e`` (``excess_disagreement``) is how much more of the polygon's probability
-the map gives other classes than it gives on a typical polygon of class
-``c``: 0 for a typical polygon, up to ``m`` where the map sees none of ``c``.
-A class the map never learnt to see (``m`` near 0) can show no excess, and a
-small polygon (mixed edge pixels, few pixels) or one seen on few clear dates
-moves little from the typical. With a constant yearly chance ``h`` of a
-change, the odds that a record mapped ``a`` years ago is out of date are
+(``s`` the share of the polygon's pixels the map puts in its BVM class,
+``m_s`` its class's median). ``e`` (``excess_disagreement``) is how much more
+of the polygon's probability the map gives other classes than it gives on a
+typical polygon of class ``c``: 0 for a typical polygon, up to ``m`` where the
+map sees none of ``c``. A class the map never learnt to see (``m`` near 0)
+can show no excess, and a small polygon (mixed edge pixels, few pixels) or
+one seen on few clear dates moves little from the typical. ``x``
+(``disagreement_extent``) is how much of the land the map says is something
+else: a change turns the ground of the polygon into another class, while a
+map that only hesitates keeps its class. With a constant yearly chance ``h``
+of a change, the odds that a record mapped ``a`` years ago is out of date are
 about ``h a``, so the prior odds grow with ``a`` and
 
 .. math::
 
-   \text{score} = a \cdot \max(e, 0)
+   \text{score} = a \cdot \max(e, 0) \cdot x
 
 ranks by the evidence weighted by that prior (the unknown ``h`` only scales
 every score alike). A record of the map's own year counts half a year, one
 newer than the map zero (the survey saw more recent ground than the
-imagery). Without a map year, ``a`` is left out (score = ``max(e, 0)``).
-Nothing is fitted: ``w0`` is fixed and the medians come from the map itself.
+imagery). Without a map year, ``a`` is left out. Nothing is fitted: ``w0``
+is fixed and the medians come from the map itself.
 
 :data:`EVIDENCE_STEPS` names the steps the score was built from, each
 measured on the demo against the mini-Flanders' truth (``benchmarks/RESULTS.md``);
@@ -57,12 +64,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..classes import NUM_CLASSES
+from ..classes import IGNORE_INDEX, NUM_CLASSES
 
 __all__ = [
     'EVIDENCE_STEPS',
     'PRIOR_PIXELS',
     'class_typical',
+    'disagreement_extent',
     'evidence_weight',
     'excess_disagreement',
     'ranking_score',
@@ -81,6 +89,7 @@ EVIDENCE_STEPS = (
     '+ how the map sees the class (excess over its typical polygon)',
     '+ polygon size (shrunk towards the typical)',
     '+ clear observations',
+    '+ extent of the disagreement',
     '+ years since mapping',
 )
 
@@ -157,32 +166,60 @@ def years_since_mapping(
 
 
 def ranking_score(
-    excess: NDArray[np.float64], years: NDArray[np.float64]
+    excess: NDArray[np.float64],
+    extent: NDArray[np.float64],
+    years: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """The score: years since mapping times the excess disagreement (if any).
+    """The score: years since mapping x the excess disagreement x its extent.
 
     Args:
         excess: ``e`` per polygon (:func:`excess_disagreement`).
+        extent: ``x`` per polygon (:func:`disagreement_extent`).
         years: years since mapping (:func:`years_since_mapping`); where NaN
             (unknown), the median of the known years, or 1 if none is known.
 
     Returns:
-        ``a max(e, 0)`` (NaN where ``e`` is).
+        ``a max(e, 0) x`` (NaN where ``e`` or ``x`` is).
     """
     known = ~np.isnan(years)
     fill = float(np.median(years[known])) if known.any() else 1.0
-    score: NDArray[np.float64] = np.maximum(excess, 0.0) * np.where(known, years, fill)
+    score: NDArray[np.float64] = (
+        np.maximum(excess, 0.0) * extent * np.where(known, years, fill)
+    )
     return score
+
+
+def disagreement_extent(
+    agreement: NDArray[np.float64],
+    typical: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    prior: float = PRIOR_PIXELS,
+) -> NDArray[np.float64]:
+    """The share of each polygon the map puts in another class, shrunk.
+
+    Args:
+        agreement: ``s``, the share of the polygon's pixels in its BVM class.
+        typical: ``m_s``, the median share of its class's polygons.
+        weight: ``w``, its evidence in pixel-observations.
+        prior: ``w0``, the weight of the typical share.
+
+    Returns:
+        ``x = 1 - (w s + w0 m_s) / (w + w0)``.
+    """
+    shrunk = (weight * agreement + prior * typical) / (weight + prior)
+    extent: NDArray[np.float64] = 1.0 - shrunk
+    return extent
 
 
 def step_scores(table: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
     """The score after each of :data:`EVIDENCE_STEPS`, from a comparison's columns.
 
     Args:
-        table: the polygons, with the columns ``agreement``, ``confidence``,
-            ``pixels``, ``bvm_probability``, ``class_typical``,
-            ``observations`` and ``years_since_mapping`` (as
-            :func:`~torchgeo_bvm.maps.compare.compare_with_bvm` writes them).
+        table: the ranked polygons, with the columns ``agreement``,
+            ``confidence``, ``pixels``, ``bvm_class``, ``bvm_probability``,
+            ``class_typical``, ``observations`` and ``years_since_mapping``
+            (as :func:`~torchgeo_bvm.maps.compare.compare_with_bvm` writes
+            them).
 
     Returns:
         Step name -> score per polygon (higher: more probably out of date).
@@ -194,18 +231,23 @@ def step_scores(table: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
     typical = table['class_typical'].to_numpy(dtype=np.float64)
     observations = table['observations'].to_numpy(dtype=np.float64)
     years = table['years_since_mapping'].to_numpy(dtype=np.float64)
+    classes = table['bvm_class'].to_numpy(dtype=np.float64)
+    classes = np.where(np.isnan(classes), IGNORE_INDEX, classes).astype(np.int64)
     size = pixels / (pixels + PRIOR_PIXELS)
     sure = np.where(np.isnan(confidence), 1.0, confidence)
     weight = evidence_weight(pixels, observations)
-    observed = excess_disagreement(probability, typical, weight)
-    previous, calibrated, excess, shrunk, counted, aged = EVIDENCE_STEPS
+    observed = np.maximum(excess_disagreement(probability, typical, weight), 0)
+    extent = disagreement_extent(agreement, class_typical(agreement, classes), weight)
+    steps = dict.fromkeys(EVIDENCE_STEPS, np.zeros(len(table)))
+    previous, calibrated, excess, shrunk, counted, spread, aged = steps
     return {
         previous: (1 - agreement) * sure * size,
         calibrated: (1 - probability) * size,
         excess: np.maximum(excess_disagreement(probability, typical), 0) * size,
         shrunk: np.maximum(excess_disagreement(probability, typical, pixels), 0),
-        counted: np.maximum(observed, 0),
-        aged: ranking_score(observed, years),
+        counted: observed,
+        spread: observed * extent,
+        aged: ranking_score(observed, extent, years),
     }
 
 

@@ -132,13 +132,17 @@ def _gathered(
     return every_logits[real], every_labels[real]
 
 
-def identity_table() -> Tensor:
-    """The confidence table that changes nothing: code / 250.
+def identity_table(num_classes: int) -> Tensor:
+    """The confidence table that changes nothing: code / 250 for every class.
+
+    Args:
+        num_classes: the classes.
 
     Returns:
-        ``[251]`` float32.
+        ``[num_classes, 251]`` float32.
     """
-    return torch.arange(CODES, dtype=torch.float32) / (CODES - 1)
+    codes = torch.arange(CODES, dtype=torch.float32) / (CODES - 1)
+    return codes.repeat(num_classes, 1)
 
 
 def calibrate_checkpoint(
@@ -152,28 +156,39 @@ def calibrate_checkpoint(
     Args:
         checkpoint: the task's checkpoint.
         out: the calibrated copy to write (never ``checkpoint`` itself).
-        table: ``[251]`` the calibrated probability of each confidence code.
+        table: ``[classes, 251]`` the calibrated probability of each
+            confidence code per predicted class
+            (:func:`~torchgeo_bvm.evaluation.calibration.confidence_table`).
         overwrite: replace ``out`` if it exists.
 
     Returns:
         ``out``.
 
     Raises:
-        BVMValueError: if the table is not 251 probabilities, or the file is not
-            a checkpoint of the task.
+        BVMValueError: if the table is not 251 probabilities per class of the
+            checkpoint's task, or the file is not a checkpoint.
         BVMExistsError: if ``out`` is ``checkpoint`` or exists without
             ``overwrite``.
     """
     values = np.asarray(table, dtype=np.float32)
-    if values.shape != (CODES,) or not ((values >= 0) & (values <= 1)).all():
+    if values.ndim != 2 or values.shape[1] != CODES:
         raise BVMValueError(
-            f'a confidence table holds {CODES} probabilities, got shape {values.shape}'
+            f'a confidence table holds {CODES} probabilities per class, got shape '
+            f'{values.shape}'
         )
+    if not ((values >= 0) & (values <= 1)).all():
+        raise BVMValueError('a confidence table holds probabilities, 0 to 1')
     check_output(out, [checkpoint], overwrite, option='--out')
     state = torch.load(checkpoint, map_location='cpu', weights_only=True)
     weights = state.get('state_dict') if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise BVMValueError(f'{checkpoint}: not a Lightning checkpoint (no state_dict)')
+    classes = (state.get('hyper_parameters') or {}).get('num_classes')
+    if classes is not None and classes != len(values):
+        raise BVMValueError(
+            f'{checkpoint}: the model has {classes} classes, the confidence table '
+            f'{len(values)}'
+        )
     weights['confidence_table'] = torch.from_numpy(values)
     weights.setdefault('temperature', torch.ones(()))
     target = Path(out)

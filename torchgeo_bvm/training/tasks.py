@@ -62,9 +62,10 @@ class BVMSemanticSegmentation(SemanticSegmentation):
     pixels (:class:`~torchgeo_bvm.training.calibration.ValidationLogits`) and
     saved with the weights; a checkpoint without one (written before) loads
     with 1. ``predict_step`` divides the logits by it unless ``calibrated``
-    is False. The ``confidence_table`` buffer (251 values: the calibrated
-    probability of each confidence code of a fused map, the identity until
-    ``torchgeo-bvm calibrate`` fits it) is what
+    is False. The ``confidence_table`` buffer (``[classes, 251]``: the
+    calibrated probability of each confidence code of a fused map per
+    predicted class, the identity until ``torchgeo-bvm calibrate`` fits it) is
+    what
     :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` writes
     the fused confidence through, unless ``calibrated`` is False.
 
@@ -88,7 +89,7 @@ class BVMSemanticSegmentation(SemanticSegmentation):
         self.initial_weights_loaded = False
         self.calibrated = calibrated
         self.register_buffer('temperature', torch.ones(()))
-        self.register_buffer('confidence_table', identity_table())
+        self.register_buffer('confidence_table', identity_table(self._classes()))
         self.validation_logits = ValidationLogits(self.hparams['ignore_index'] or -1)
         self._outputs: Tensor | None = None
 
@@ -157,6 +158,9 @@ class BVMSemanticSegmentation(SemanticSegmentation):
             self.temperature.fill_(fitted)
             self.log('val_temperature', fitted, sync_dist=False)
 
+    def _classes(self) -> int:
+        return int(self.hparams['num_classes'] or self.hparams['num_labels'] or 1)
+
     def map_confidence_table(self) -> NDArray[np.float64] | None:
         """The table the prediction writer applies to the fused confidence.
 
@@ -180,7 +184,7 @@ class BVMSemanticSegmentation(SemanticSegmentation):
         state = checkpoint.get('state_dict')
         if isinstance(state, dict):
             state.setdefault('temperature', torch.ones(()))
-            state.setdefault('confidence_table', identity_table())
+            state.setdefault('confidence_table', identity_table(self._classes()))
 
     def predict_step(
         self,
