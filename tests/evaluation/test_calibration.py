@@ -7,8 +7,12 @@ from PIL import Image
 from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.evaluation.calibration import (
     BINS,
+    CLASS_PIXELS,
+    CODES,
     Reliability,
+    confidence_table,
     fit_temperature,
+    isotonic_table,
     plot_reliability,
     softmax,
 )
@@ -75,3 +79,49 @@ def test_reliability_diagram(tmp_path: Path) -> None:
     with Image.open(path) as image:
         assert image.format == 'PNG'
         assert image.size[0] > 400
+
+
+def test_isotonic_table_pools_adjacent_violators() -> None:
+    # Codes 10, 20, 30 right 1/2, 0/2, 2/2: the first two pool to 1/4.
+    codes = np.array([10, 10, 20, 20, 30, 30])
+    right = np.array([True, False, False, False, True, True])
+    table = isotonic_table(codes, right)
+    assert table.shape == (CODES,)
+    np.testing.assert_allclose(
+        table[[0, 10, 15, 20, 25, 30, 250]], [0.25, 0.25, 0.25, 0.25, 0.25, 1, 1]
+    )
+    assert (np.diff(table) >= 0).all()
+    # Already increasing: the shares themselves.
+    more = isotonic_table(
+        np.array([5, 5, 100, 100]), np.array([False, True, True, True])
+    )
+    np.testing.assert_allclose(more[[5, 99, 100]], [0.5, 0.5, 1.0])
+    np.testing.assert_allclose(
+        isotonic_table(np.zeros(0, int), np.zeros(0, bool)), np.arange(CODES) / 250
+    )
+
+
+def test_confidence_tables_are_per_class_when_a_class_has_pixels_enough() -> None:
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 251, 5_000)
+    classes = np.where(np.arange(5_000) < 4_000, 1, 2)  # class 2: 1,000 pixels
+    classes[:10] = 3  # class 3: too few for a table of its own
+    right = np.where(classes == 1, rng.random(5_000) < 0.9, rng.random(5_000) < 0.3)
+    tables = confidence_table(codes, right, classes, num_classes=4)
+    assert tables.shape == (4, CODES)
+    pooled = isotonic_table(codes, right)
+    np.testing.assert_allclose(tables[0], pooled)
+    np.testing.assert_allclose(tables[3], pooled)
+    np.testing.assert_allclose(
+        tables[1], isotonic_table(codes[classes == 1], right[classes == 1])
+    )
+    np.testing.assert_allclose(
+        tables[2], isotonic_table(codes[classes == 2], right[classes == 2])
+    )
+    assert CLASS_PIXELS == 1000
+    with pytest.raises(BVMValueError, match='classes from 0 to 5: expected 0 to 3'):
+        confidence_table(np.array([1, 2]), np.array([True, True]), np.array([0, 5]), 4)
+    with pytest.raises(
+        BVMValueError, match='confidence codes from 0 to 300: expected 0 to 250'
+    ):
+        confidence_table(np.array([0, 300]), np.array([True, True]))
