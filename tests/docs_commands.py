@@ -23,6 +23,7 @@ DOCUMENTS = (
     'docs/examples.rst',
     'docs/guide.rst',
     'docs/mapping.rst',
+    'docs/updates.rst',
     'docs/split.rst',
     'docs/classes.rst',
     'docs/architecture.rst',

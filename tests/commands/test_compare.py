@@ -62,7 +62,7 @@ def test_the_documented_commands_run_as_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     commands = _commands(DOCS.read_text()) + _commands(command.__doc__ or '')
-    assert len(commands) == 7
+    assert len(commands) == 8
     for number, line in enumerate(commands):
         folder = _workspace(inputs, tmp_path / str(number))
         monkeypatch.chdir(folder)
