@@ -11,7 +11,7 @@ against the mini-Flanders' truth (``DIR/data/truth``):
   the map's year can see (``change_year`` up to it) and against every listed
   change;
 * **agreement among dates** (with ``--date-maps``): maps of single dates of
-  the same year (``torchgeo predict`` with ``predict_months``, one folder
+  the same year (``torchgeo predict`` with ``prediction.months``, one folder
   each); the share of dates whose own excess disagreement is positive,
   multiplied into the score before the years since mapping;
 * **the map's confidence**: the expected calibration error (15 bins) of the
@@ -89,9 +89,18 @@ def ranking_table(demo: Path, date_maps: list[Path]) -> tuple[pd.DataFrame, int]
     return pd.DataFrame(rows), year
 
 
+def _maps(demo: Path) -> Path:
+    """The demo's test map: ``predictions/<period>`` (or ``predictions`` itself)."""
+    folder = demo / 'predictions'
+    if (folder / 'prediction.json').exists():
+        return folder
+    (found,) = [p.parent for p in folder.glob('*/prediction.json')]
+    return found
+
+
 def _year(demo: Path) -> int:
     """The year of the demo's map (its prediction manifest's period)."""
-    manifest = json.loads((demo / 'predictions' / 'prediction.json').read_text())
+    manifest = json.loads((_maps(demo) / 'prediction.json').read_text())
     return int(manifest['period'])
 
 
@@ -133,7 +142,7 @@ def calibration_table(demo: Path, year: int) -> pd.DataFrame:
     """ECE of the test map against the truth, before and after, by clear count."""
     manifest = load_manifest(demo / 'data')
     truth = demo / 'data' / manifest['truth']['landcover'][str(year)]
-    predictions = demo / 'predictions'
+    predictions = _maps(demo)
     rows = []
     counts = _counts(predictions, truth)
     for state, raw in (

@@ -1,9 +1,12 @@
 """Fixtures shared across the test suite."""
 
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # The library never chooses a matplotlib backend; the tests draw into files.
 os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -23,7 +26,41 @@ import rasterio
 from rasterio.transform import from_origin
 
 from torchgeo_bvm.classes import IGNORE_INDEX
+from torchgeo_bvm.fileio import file_lock
 from torchgeo_bvm.sheets.codes import Sheet
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    build: Callable[[Path], Any],
+) -> tuple[Path, Any]:
+    """A folder built once per test run and shared by every pytest-xdist worker.
+
+    A session fixture is built once per worker process; what ``build`` makes is
+    built by the first worker that asks, under a lock in the run's temporary
+    folder, and read by the others (read-only: tests copy what they change).
+
+    Args:
+        tmp_path_factory: pytest's factory.
+        name: the folder's name, unique in the run.
+        build: writes the folder's content into the folder it is given and
+            returns something JSON can store (or None).
+
+    Returns:
+        The folder and what ``build`` returned.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = root.parent
+    folder = root / f'shared-{name}'
+    done = root / f'shared-{name}.json'
+    with file_lock(root / f'shared-{name}.lock'):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            done.write_text(json.dumps({'value': build(folder)}))
+    return folder, json.loads(done.read_text())['value']
 
 
 def write_labels(path, array, transform, crs='EPSG:31370') -> None:
@@ -73,9 +110,11 @@ def mini_flanders(tmp_path_factory):
     """
     from torchgeo_bvm.synth.flanders import write_mini_flanders
 
-    folder = tmp_path_factory.mktemp('mini-flanders')
-    manifest = write_mini_flanders(folder, 'tiny', 0, plot=False, season=True)
-    return folder, manifest
+    return built_once(
+        tmp_path_factory,
+        'mini-flanders',
+        lambda folder: write_mini_flanders(folder, 'tiny', 0, plot=False, season=True),
+    )
 
 
 @pytest.fixture(scope='session')
@@ -86,14 +125,20 @@ def mini_labels(mini_flanders, tmp_path_factory):
     from torchgeo_bvm.bvm.labels import rasterize_bvm
 
     folder, manifest = mini_flanders
-    out = tmp_path_factory.mktemp('mini-labels') / 'labels.tif'
-    with warnings.catch_warnings():
-        # The generator's 'ng' polygons are reported as unmapped codes.
-        warnings.simplefilter('ignore', UserWarning)
-        rasterize_bvm(
-            folder / manifest['bvm'], out, crs='EPSG:32631', res=10.0, progress=False
-        )
-    return out
+
+    def build(out: Path) -> None:
+        with warnings.catch_warnings():
+            # The generator's 'ng' polygons are reported as unmapped codes.
+            warnings.simplefilter('ignore', UserWarning)
+            rasterize_bvm(
+                folder / manifest['bvm'],
+                out / 'labels.tif',
+                crs='EPSG:32631',
+                res=10.0,
+                progress=False,
+            )
+
+    return built_once(tmp_path_factory, 'mini-labels', build)[0] / 'labels.tif'
 
 
 #: What the suite's largest test (the documented commands, with their

@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     )
     from .bvm.units import MAPPING_VERSION, UnitMapping, map_integer_labels
     from .classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, BVMClass
-    from .datasets import BVMDataset, BVMRaster, CloudRule, Sentinel2TOC
+    from .datasets import (
+        BVMDataset,
+        BVMRaster,
+        CloudRule,
+        ImageryDataset,
+        Sentinel2TOC,
+    )
     from .datasets.joint import BVMSentinel2
     from .download import DownloadOptions, download
     from .errors import (
@@ -49,12 +55,20 @@ if TYPE_CHECKING:
     from .samplers.temporal import CalendarYearSampler, CentreTimestampSampler
     from .sheets.codes import Sheet
     from .sheets.official import compare_official, grid
+    from .sheets.plan import PredictionPlan
     from .sheets.scheme import PAPER_SPLIT, SplitScheme
     from .spatial.classraster import write_class_raster
     from .spatial.crs import DEFAULT_CRS, resolution_for
     from .spatial.pixelgrid import Grid
     from .training.callbacks import ConfusionMatrixWriter, MetricTable
-    from .training.datamodule import BVMDataModule, TimeSeriesOptions
+    from .training.datamodule import BVMDataModule
+    from .training.options import (
+        ImageryOptions,
+        LabelOptions,
+        PredictionOptions,
+        SamplingOptions,
+        TimeSeriesOptions,
+    )
     from .training.prediction import SheetPredictionWriter
     from .training.tasks import BVMSemanticSegmentation
 
@@ -79,10 +93,16 @@ _HOMES: dict[str, str] = {
     'DEFAULT_CRS': 'spatial.crs',
     'resolution_for': 'spatial.crs',
     'BVMDataModule': 'training.datamodule',
-    'TimeSeriesOptions': 'training.datamodule',
+    'ImageryOptions': 'training.options',
+    'LabelOptions': 'training.options',
+    'PredictionOptions': 'training.options',
+    'SamplingOptions': 'training.options',
+    'TimeSeriesOptions': 'training.options',
+    'PredictionPlan': 'sheets.plan',
     'BVMDataset': 'datasets',
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
+    'ImageryDataset': 'datasets',
     'Sentinel2TOC': 'datasets',
     'BVMSentinel2': 'datasets.joint',
     'DownloadOptions': 'download',
@@ -152,8 +172,14 @@ __all__ = [
     'DownloadOptions',
     'EvaluationUnits',
     'Grid',
+    'ImageryDataset',
+    'ImageryOptions',
+    'LabelOptions',
     'MetricTable',
+    'PredictionOptions',
+    'PredictionPlan',
     'Reliability',
+    'SamplingOptions',
     'SeamRates',
     'Sentinel2TOC',
     'Sheet',

@@ -18,10 +18,12 @@ region that :mod:`torchgeo_bvm.synth.flanders` writes:
    every clear date fused per pixel) and compare it with the BVM
    (``torchgeo-bvm compare``: the polygons most probably out of date, scored
    against the mini-Flanders' truth);
-9. report overall accuracy with its interval, per-class IoU, the
-   majority-class baseline, the strongest candidates for a BVM update, how
-   well they find the real changes and how calibrated the map's confidence is
-   against the truth.
+9. train and test the same U-Net on a year of monthly composites, map the
+   test sheets for that year with it and compare that map with the BVM too;
+10. report overall accuracy with its interval, per-class IoU, the
+    majority-class baseline, the strongest candidates for a BVM update, how
+    well they find the real changes, how calibrated the map's confidence is
+    against the truth, and one date against a year.
 
 Every step reuses its output when it is already there, so a re-run after an
 interruption continues where it stopped, and a second run only reports.
@@ -45,14 +47,8 @@ import yaml
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from .demo_truth import (
-    DemoTrust,
-    accuracy_interval,
-    calibrate_for_maps,
-    map_calibration,
-    map_year,
-)
-from .fileio import atomic_path
+from . import demo_truth
+from .fileio import atomic_path, is_hidden
 
 if TYPE_CHECKING:
     from .maps.compare import Comparison
@@ -102,6 +98,7 @@ class DemoResult:
             (:func:`compare_with_a_year`), when it ran.
         candidates: the lines of ``compare`` describing where the fused map
             disagrees with the BVM, strongest candidates first.
+        year_candidates: the same for the year model's fused map.
         trust: accuracy with its interval, the candidates and the map's
             confidence against the mini-Flanders' truth, when measured.
     """
@@ -118,7 +115,8 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
     comparison: DemoComparison | None = None
     candidates: list[str] = field(default_factory=list)
-    trust: DemoTrust | None = None
+    year_candidates: list[str] = field(default_factory=list)
+    trust: demo_truth.DemoTrust | None = None
 
     def summary(self) -> str:
         """A printable report.
@@ -154,6 +152,9 @@ class DemoResult:
         if self.trust is not None:
             lines += ['', 'against the truth of the mini-Flanders:']
             lines += [f'  {line}' for line in self.trust.lines()]
+        if self.year_candidates:
+            lines += ['', "where the year model's fused map disagrees with the BVM:"]
+            lines += [f'  {line}' for line in self.year_candidates]
         lines += ['', 'made:']
         width = max(map(len, self.paths), default=0)
         lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
@@ -191,10 +192,19 @@ def _timed(seconds: dict[str, float], name: str, step: Callable[[], Any]) -> Any
     return result
 
 
+def _merge(settings: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Change settings in place, groups of options key by key."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            _merge(settings[key], value)
+        else:
+            settings[key] = value
+
+
 def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Path:
     text = resources.files('torchgeo_bvm').joinpath('data', DEMO_CONFIG).read_text()
     config = yaml.safe_load(text)
-    config['data']['init_args'].update(data)
+    _merge(config['data']['init_args'], data)
     trainer = config['trainer']
     trainer['default_root_dir'] = str(out / 'training')
     trainer['logger']['init_args']['save_dir'] = str(out / 'training')
@@ -204,14 +214,15 @@ def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Pat
         # Validation runs at the end of each epoch: an epoch no longer than the
         # training makes it run at least once, so a best checkpoint exists.
         settings['length'] = min(settings['length'], max_steps * settings['batch_size'])
+        # A shorter run still logs its loss (Lightning warns when an epoch holds
+        # fewer batches than the logging interval).
+        trainer['log_every_n_steps'] = min(trainer['log_every_n_steps'], max_steps)
     for callback in trainer['callbacks']:
         args = callback.setdefault('init_args', {})
         if callback['class_path'].endswith('ModelCheckpoint'):
             args['dirpath'] = str(out / 'training' / 'checkpoints')
         if callback['class_path'].endswith('ConfusionMatrixWriter'):
             args['dirpath'] = str(out / 'evaluation')
-        if callback['class_path'].endswith('SheetPredictionWriter'):
-            args['output_dir'] = str(out / 'predictions')
     path = out / 'demo.yaml'
     with atomic_path(path) as temporary:
         temporary.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -317,8 +328,9 @@ def run_demo(
     overrides: dict[str, Any] = {
         'sentinel2_paths': str(sentinel2),
         'bvm_paths': str(labels),
-        'boundary': str(boundary),
+        'labels': {'boundary': str(boundary)},
         'stats': str(band_stats),
+        'prediction': {'output_dir': str(out / 'predictions')},
     }
     if length is not None:
         overrides['length'] = length
@@ -340,37 +352,20 @@ def run_demo(
     calibrated = _timed(
         seconds,
         'calibrate',
-        lambda: calibrate_for_maps(out, config, checkpoint, labels, _torchgeo),
+        lambda: demo_truth.calibrate_for_maps(
+            out, config, checkpoint, labels, _torchgeo
+        ),
     )
     paths['calibrated checkpoint'] = calibrated
-    year = map_year(config)
+    bvm = data / manifest['bvm']
     truth = data / manifest['truth']['changes']
+    year = demo_truth.map_year(config)
+    images = [sentinel2 / str(year)] if year is not None else []
     comparison = _fused_map_and_candidates(
-        out,
-        config,
-        calibrated,
-        data / manifest['bvm'],
-        seconds,
-        paths,
-        year=year,
-        truth=truth,
-        images=[sentinel2 / str(year)] if year is not None else [],
+        out, config, calibrated, bvm, seconds, paths, truth, images
     )
     candidates = comparison.describe(10)
-    trust = None
-    if year is not None and str(year) in manifest['truth']['landcover']:
-        landcover = data / manifest['truth']['landcover'][str(year)]
-        before, after, written = map_calibration(
-            out / 'predictions', landcover, out / 'calibration'
-        )
-        paths.update(written)
-        trust = DemoTrust(
-            accuracy_interval(out / 'evaluation', config),
-            before,
-            after,
-            comparison.truth,
-            year,
-        )
+    trust = demo_truth.measure_trust(out, config, comparison, data, manifest, paths)
 
     matrix = pd.read_csv(confusion, index_col=0)
     overall, class_iou = evaluation_from_confusion(matrix)
@@ -394,9 +389,17 @@ def run_demo(
         candidates=candidates,
         trust=trust,
     )
+    season = manifest['season']
+    composites = data / season['composites_root']
     result.comparison = compare_with_a_year(
-        out, config, data / manifest['season']['composites_root'], seconds, paths
+        out, config, composites, int(season['year']), seconds, paths
     )
+    year_checkpoint, _ = evaluated_checkpoint(out / 'training-year' / 'checkpoints')
+    year_config = out / 'demo_year.yaml'
+    year_comparison = _fused_map_and_candidates(
+        out, year_config, year_checkpoint, bvm, seconds, paths, truth, label=' (year)'
+    )
+    result.year_candidates = year_comparison.describe(10)
     summary = out / 'summary.json'
     with atomic_path(summary) as temporary:
         temporary.write_text(
@@ -455,57 +458,59 @@ def _fused_map_and_candidates(
     bvm: Path,
     seconds: dict[str, float],
     paths: dict[str, Path],
-    year: int | None = None,
     truth: Path | None = None,
     images: list[Path] | None = None,
+    label: str = '',
 ) -> Comparison:
-    """The fused map of the test sheets for a year, and where it disagrees with the BVM.
+    """The fused map of a configuration's test sheets and period, and its candidates.
 
-    ``torchgeo predict`` fuses every clear date of the configuration's period
-    (``predict_sheets``, ``predict_years`` of the demo configuration) into
-    ``predictions/``; ``compare`` ranks the BVM polygons most probably out of
-    date into ``comparison/`` (the map's ``year``, scored against ``truth``,
-    the candidates shown on ``images``; accuracy over 1 km blocks). Returns
-    the comparison.
+    ``torchgeo predict`` fuses every clear observation of the configuration's
+    period (``prediction.sheets``, ``prediction.years``) into the period's
+    folder of ``prediction.output_dir``; ``compare`` ranks the BVM polygons
+    most probably out of date into ``comparison/`` (``comparison-year/`` for
+    the year model, ``label`` ``' (year)'``), scored against ``truth``, the
+    candidates shown on ``images``, the accuracy over 1 km blocks. Returns the
+    comparison.
     """
     from .evaluation.units import EvaluationUnits
     from .maps.compare import compare_with_bvm
     from .maps.files import SIBLING_SUFFIXES
     from .training.prediction import MOSAIC
 
-    predictions = out / 'predictions'
+    predictions = demo_truth.map_folder(config)
     if not (predictions / MOSAIC).exists():
         _timed(
             seconds,
-            'predict',
+            f'predict{label}',
             lambda: _torchgeo(
                 ['predict', '--config', str(config), '--ckpt_path', str(checkpoint)]
             ),
         )
     for tif in sorted(predictions.glob('*.tif')):
-        if tif.stem.endswith(SIBLING_SUFFIXES):
+        # Hidden names are staging files of a write in progress or killed.
+        if is_hidden(tif, predictions) or tif.stem.endswith(SIBLING_SUFFIXES):
             continue
-        paths[f'fused map {tif.stem}'] = tif
-        paths[f'fused map {tif.stem} (PNG)'] = tif.with_suffix('.png')
-    paths['fused map mosaic'] = predictions / MOSAIC
-    paths['fused map quick-look'] = (predictions / MOSAIC).with_suffix('.png')
+        paths[f'fused map{label} {tif.stem}'] = tif
+        paths[f'fused map{label} {tif.stem} (PNG)'] = tif.with_suffix('.png')
+    paths[f'fused map{label} mosaic'] = predictions / MOSAIC
+    paths[f'fused map{label} quick-look'] = (predictions / MOSAIC).with_suffix('.png')
     # The demo's folder is its own: the comparison is made afresh each run.
+    folder = out / ('comparison-year' if label else 'comparison')
     comparison: Comparison = _timed(
         seconds,
-        'compare',
+        f'compare{label}',
         lambda: compare_with_bvm(
             bvm,
             predictions,
-            out / 'comparison',
+            folder,
             progress=False,
-            year=year,
             truth=truth,
             images=images or [],
             units=EvaluationUnits(block=1000.0),
         ),
     )
-    paths['disagreement with the BVM'] = comparison.paths['geopackage']
-    paths['strongest candidates'] = comparison.paths['candidates']
+    paths[f'disagreement with the BVM{label}'] = comparison.paths['geopackage']
+    paths[f'strongest candidates{label}'] = comparison.paths['candidates']
     return comparison
 
 
@@ -658,23 +663,26 @@ def compare_with_a_year(
     out: Path,
     config: Path,
     composites: Path,
+    year: int,
     seconds: dict[str, float],
     paths: dict[str, Path],
 ) -> DemoComparison:
     """Train the demo's U-Net on a year of monthly composites and compare.
 
-    The single-date run's configuration (``config``) with three changes: the
+    The single-date run's configuration (``config``) with four changes: the
     imagery is the season's monthly composites, every sample the 12 months of
-    2022 (``time_series='monthly'``), stacked as 12 x 11 channels
-    (``stack='channels'``, early fusion), and the U-Net takes 132 input
-    channels. Same sheets, crops, batch, training steps, checkpoint rule and
-    test tiles; ``torchgeo fit`` and ``torchgeo test`` as for the single date.
-    What is already in ``out`` is reused.
+    ``year`` (``time_series: true``, a monthly series), stacked as 12 x 11
+    channels (``series.stack: channels``, early fusion), the U-Net takes 132
+    input channels, and ``torchgeo predict`` maps ``year`` into
+    ``predictions-year/``. Same sheets, crops, batch, training steps,
+    checkpoint rule and test tiles; ``torchgeo fit`` and ``torchgeo test`` as
+    for the single date. What is already in ``out`` is reused.
 
     Args:
         out: the demo's folder (the single-date run's test is done).
         config: the single-date run's configuration.
         composites: the season's composites folder.
+        year: the season's year.
         seconds: wall-clock time per step (the year's steps are added).
         paths: the files made (the year's are added).
 
@@ -682,9 +690,17 @@ def compare_with_a_year(
         The comparison.
     """
     settings = yaml.safe_load(config.read_text())
-    data = settings['data']['init_args']
-    data.update(
-        sentinel2_paths=str(composites), time_series='monthly', stack='channels'
+    _merge(
+        settings['data']['init_args'],
+        {
+            'sentinel2_paths': str(composites),
+            'time_series': True,
+            'series': {'temporal': 'monthly', 'stack': 'channels'},
+            'prediction': {
+                'years': [year],
+                'output_dir': str(out / 'predictions-year'),
+            },
+        },
     )
     model = settings['model']['init_args']
     model['in_channels'] = 12 * model['in_channels']
@@ -695,21 +711,19 @@ def compare_with_a_year(
     folders = {
         'ModelCheckpoint': ('dirpath', out / 'training-year' / 'checkpoints'),
         'ConfusionMatrixWriter': ('dirpath', out / 'evaluation-year'),
-        'SheetPredictionWriter': ('output_dir', out / 'predictions-year'),
     }
     for callback in trainer['callbacks']:
         for name, (key, folder) in folders.items():
             if callback['class_path'].endswith(name):
                 callback.setdefault('init_args', {})[key] = str(folder)
-    year = out / 'demo_year.yaml'
-    with atomic_path(year) as temporary:
+    year_config = out / 'demo_year.yaml'
+    with atomic_path(year_config) as temporary:
         temporary.write_text(yaml.safe_dump(settings, sort_keys=False))
-    paths['training config (year)'] = year
+    paths['training config (year)'] = year_config
 
     confusion = out / 'evaluation-year' / 'confusion_matrix.csv'
-    _fit_and_test(
-        year, out / 'training-year' / 'checkpoints', confusion, seconds, ' (year)'
-    )
+    checkpoints = out / 'training-year' / 'checkpoints'
+    _fit_and_test(year_config, checkpoints, confusion, seconds, ' (year)')
     paths['confusion matrix (year)'] = confusion.with_suffix('.png')
     comparison = DemoComparison.from_confusions(
         {
@@ -763,11 +777,16 @@ def _torchgeo(arguments: list[str]) -> None:
 
 def _plot_sample(config: Path, path: Path) -> None:
     """Plot one training sample of the demo's data module."""
+    from jsonargparse import ArgumentParser
+
     from .plot import save_figure
     from .training.datamodule import BVMDataModule
 
-    settings = yaml.safe_load(config.read_text())['data']['init_args']
-    datamodule = BVMDataModule(**settings)
+    # Built from the configuration as TorchGeo's command line builds it.
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(BVMDataModule, 'data')
+    data = yaml.safe_load(config.read_text())['data']
+    datamodule = parser.instantiate(parser.parse_object({'data': data})).data
     datamodule.setup('fit')
     sampler, dataset = datamodule.train_sampler, datamodule.train_dataset
     assert sampler is not None

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
@@ -37,13 +37,18 @@ import yaml
 from .evaluation.calibration import Reliability, confidence_table, plot_reliability
 from .fileio import atomic_path
 
+if TYPE_CHECKING:
+    from .maps.compare import Comparison
+
 __all__ = [
     'CALIBRATED_CHECKPOINT',
     'DemoTrust',
     'accuracy_interval',
     'calibrate_for_maps',
     'map_calibration',
+    'map_folder',
     'map_year',
+    'measure_trust',
 ]
 
 #: The calibrated copy of the evaluated checkpoint, beside it.
@@ -120,8 +125,15 @@ class DemoTrust:
         return lines
 
 
+def _prediction(config: Path) -> dict[str, Any]:
+    """The ``prediction`` options of a configuration's data module."""
+    data = yaml.safe_load(config.read_text())['data']['init_args']
+    options: dict[str, Any] = data.get('prediction') or {}
+    return options
+
+
 def map_year(config: Path) -> int | None:
-    """The year the demo's configuration maps (its single ``predict_years``).
+    """The year the demo's configuration maps (its single ``prediction.years``).
 
     Args:
         config: the demo's configuration.
@@ -129,13 +141,31 @@ def map_year(config: Path) -> int | None:
     Returns:
         The year, None unless the configuration names exactly one.
     """
-    data = yaml.safe_load(config.read_text())['data']['init_args']
-    years = data.get('predict_years')
+    years = _prediction(config).get('years')
     if isinstance(years, int):
         return years
     if isinstance(years, list) and len(years) == 1:
         return int(years[0])
     return None
+
+
+def map_folder(config: Path) -> Path:
+    """The folder ``torchgeo predict`` writes a configuration's maps into.
+
+    Args:
+        config: a configuration with ``prediction.output_dir``.
+
+    Returns:
+        The period's folder in ``prediction.output_dir`` (the folder itself
+        with ``period_folder: false``).
+    """
+    from .sheets.plan import period_name
+
+    prediction = _prediction(config)
+    folder = Path(prediction['output_dir'])
+    if not prediction.get('period_folder', True):
+        return folder
+    return folder / period_name(prediction.get('years'), prediction.get('months'))
 
 
 def calibrate_for_maps(
@@ -161,9 +191,9 @@ def calibrate_for_maps(
     Returns:
         The calibrated checkpoint.
     """
+    from .maps.folder import MANIFEST
     from .maps.reliability import map_outcomes
     from .training.calibration import calibrate_checkpoint
-    from .training.prediction import MANIFEST
 
     calibrated = checkpoint.with_name(CALIBRATED_CHECKPOINT)
     if calibrated.exists():
@@ -171,11 +201,11 @@ def calibrate_for_maps(
     folder = out / 'predictions-val'
     if not (folder / MANIFEST).exists():
         settings = yaml.safe_load(config.read_text())
-        settings['data']['init_args']['predict_sheets'] = 'val'
+        prediction = settings['data']['init_args'].setdefault('prediction', {})
+        prediction.update(sheets='val', output_dir=str(folder), period_folder=False)
         for callback in settings['trainer']['callbacks']:
             if callback['class_path'].endswith('SheetPredictionWriter'):
-                callback['init_args'].update(
-                    output_dir=str(folder),
+                callback.setdefault('init_args', {}).update(
                     probabilities=True,
                     preview=False,
                     mosaic=False,
@@ -234,6 +264,42 @@ def map_calibration(
         f'The test map against the truth ({truth.name})',
     )
     return before, after, paths
+
+
+def measure_trust(
+    out: Path,
+    config: Path,
+    comparison: Comparison,
+    data: Path,
+    manifest: dict[str, Any],
+    paths: dict[str, Path],
+) -> DemoTrust | None:
+    """Accuracy, candidates and map confidence of the demo against the truth.
+
+    Args:
+        out: the demo's folder (``evaluation/`` from ``torchgeo test``;
+            ``calibration/`` is written).
+        config: the demo's configuration (its map's folder and year).
+        comparison: ``compare``'s result for the test map, scored against
+            ``truth/changes.csv``.
+        data: the mini-Flanders' folder.
+        manifest: its manifest.
+        paths: the files made (the calibration's are added).
+
+    Returns:
+        What was measured; None when the truth holds no land cover of the
+        map's year.
+    """
+    year = map_year(config)
+    landcover = manifest['truth']['landcover']
+    if year is None or str(year) not in landcover:
+        return None
+    before, after, written = map_calibration(
+        map_folder(config), data / landcover[str(year)], out / 'calibration'
+    )
+    paths.update(written)
+    accuracy = accuracy_interval(out / 'evaluation', config)
+    return DemoTrust(accuracy, before, after, comparison.truth, year)
 
 
 def accuracy_interval(

@@ -6,6 +6,10 @@
 * :func:`display_bands` and :func:`stretch`: which bands of an image to show and
   how to scale them for display;
 * :func:`save_figure`: write a figure atomically and release it;
+* :func:`plot_image_and_valid`: an image beside its validity mask, the
+  figure of an imagery sample;
+* :func:`plot_labelled`: an image (one date, or each step of a time series)
+  beside its class maps (labels, prediction), the figure of a joint sample;
 * :func:`plot_grid`: the map sheets coloured by split;
 * :func:`plot_class_map` and :func:`map_axes`: a class raster as a map, with
   coordinates, a scale bar and a legend.
@@ -52,6 +56,8 @@ __all__ = [
     'map_axes',
     'plot_class_map',
     'plot_grid',
+    'plot_image_and_valid',
+    'plot_labelled',
     'sample_date',
     'save_figure',
     'show_classes',
@@ -178,7 +184,8 @@ def display_bands(
     """The bands a plot shows, and its title.
 
     True colour when those bands are loaded, else false colour, else the first
-    three bands (the first one if there are fewer than three).
+    three bands (the first one if there are fewer than three); an empty choice
+    (a dataset that names no colour bands) is skipped.
 
     Args:
         bands: the bands of the image, in order.
@@ -189,7 +196,7 @@ def display_bands(
         The band names to show, and a title naming them.
     """
     for names, kind in ((true_colour, 'true colour'), (false_colour, 'false colour')):
-        if set(names) <= set(bands):
+        if names and set(names) <= set(bands):
             return list(names), f'{kind} ({" ".join(names)})'
     first = list(bands[:3]) if len(bands) >= 3 else list(bands[:1])
     return first, ' '.join(first)
@@ -217,6 +224,239 @@ def stretch(
     low, high = np.percentile(pixels, [2, 98])
     scaled: NDArray[np.float64] = np.clip((shown - low) / max(high - low, 1e-6), 0, 1)
     return scaled[..., 0] if scaled.shape[-1] == 1 else scaled
+
+
+def plot_image_and_valid(
+    image: NDArray[np.floating[Any]],
+    valid: NDArray[np.bool_],
+    bands: Sequence[str],
+    colour_bands: tuple[Sequence[str], Sequence[str]],
+    show_titles: bool = True,
+    suptitle: str | None = None,
+) -> Figure:
+    """An image (true or false colour) beside its validity mask.
+
+    The bands of :func:`display_bands`, stretched between the 2nd and 98th
+    percentile of the valid pixels.
+
+    Args:
+        image: ``[C, H, W]``.
+        valid: ``[H, W]``, the usable pixels.
+        bands: the names of the image's channels.
+        colour_bands: the true-colour and false-colour bands of the imagery.
+        show_titles: whether to title the panels.
+        suptitle: a title for the figure.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    names, title = display_bands(bands, *colour_bands)
+    shown = np.moveaxis(image[[list(bands).index(b) for b in names]], 0, -1)
+    shown = stretch(shown, shown[valid] if valid.any() else None)
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4.5))
+    axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
+    axes[1].imshow(valid, cmap='gray', vmin=0, vmax=1, interpolation='nearest')
+    for axis in axes:
+        axis.axis('off')
+    if show_titles:
+        axes[0].set_title(title)
+        axes[1].set_title(f'valid ({valid.mean():.0%} usable)')
+    if suptitle is not None:
+        figure.suptitle(suptitle)
+    return figure
+
+
+def plot_labelled(
+    image: NDArray[np.floating[Any]],
+    bands: Sequence[str],
+    panels: Sequence[tuple[str, NDArray[np.integer[Any]]]],
+    colour_bands: tuple[Sequence[str], Sequence[str]],
+    date: str | None = None,
+    dates: Sequence[int] | None = None,
+    show_titles: bool = True,
+    suptitle: str | None = None,
+) -> Figure:
+    """An image beside its class maps (labels, prediction), with a class legend.
+
+    One date (``[C, H, W]``): true colour when those bands are loaded, else
+    false colour, else the first three bands (:func:`display_bands`),
+    stretched together between the 2nd and 98th percentile of the pixels
+    labelled in the first panel (clouds and missing data do not set the
+    scale), titled with ``date``. A time series (``[T, C, H, W]``, or
+    ``[T * C, H, W]`` as a batch stacks it on the channels) is shown step by
+    step, six to a row, each step titled with its date and all stretched alike
+    (so that the months compare); the last row holds the class maps. Class
+    maps use the class colours, with a legend of the classes shown; ignored
+    pixels are white and the legend says why.
+
+    Args:
+        image: ``[C, H, W]``, ``[T, C, H, W]`` or ``[T * C, H, W]``.
+        bands: the names of the channels of one step.
+        panels: ``(title, class ids [H, W])`` of each class map, the labels first.
+        colour_bands: the true-colour and false-colour bands of the imagery.
+        date: the acquisition date of one date, added to the image's title.
+        dates: each step's date as days since 1970-01-01 (negative: padding).
+        show_titles: whether to title the panels.
+        suptitle: a title for the figure (a series: default the steps and
+            bands shown).
+
+    Returns:
+        The figure.
+    """
+    steps = _series_steps(image, len(bands))
+    if steps is not None:
+        return _plot_labelled_series(
+            steps, bands, panels, colour_bands, dates, show_titles, suptitle
+        )
+    named = list(bands) or [f'band {i + 1}' for i in range(image.shape[0])]
+    return _plot_labelled_image(
+        image, named, panels, colour_bands, date, show_titles, suptitle
+    )
+
+
+def _series_steps(
+    image: NDArray[np.floating[Any]], bands: int
+) -> NDArray[np.floating[Any]] | None:
+    """The steps ``[T, C, H, W]`` of a time-series image, or None for one date."""
+    if image.ndim == 4:
+        return image
+    channels = image.shape[0]
+    if bands and image.ndim == 3 and channels > bands and channels % bands == 0:
+        return image.reshape(-1, bands, *image.shape[1:])
+    return None
+
+
+def _plot_labelled_image(
+    image: NDArray[np.floating[Any]],
+    bands: Sequence[str],
+    panels: Sequence[tuple[str, NDArray[np.integer[Any]]]],
+    colour_bands: tuple[Sequence[str], Sequence[str]],
+    date: str | None = None,
+    show_titles: bool = True,
+    suptitle: str | None = None,
+) -> Figure:
+    """An image beside its class maps (labels, prediction), with a class legend.
+
+    True colour when those bands are loaded, else false colour, else the first
+    three bands (:func:`display_bands`), stretched together between the 2nd
+    and 98th percentile of the pixels labelled in the first panel (clouds and
+    missing data do not set the scale). Class maps use the class colours, with
+    a legend of the classes shown; ignored pixels are white and the legend
+    says why.
+
+    Args:
+        image: ``[C, H, W]``.
+        bands: the names of its channels.
+        panels: ``(title, class ids [H, W])`` of each class map, the labels first.
+        colour_bands: the true-colour and false-colour bands of the imagery.
+        date: the acquisition date, added to the image's title.
+        show_titles: whether to title the panels.
+        suptitle: a title for the figure.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    names, title = display_bands(bands, *colour_bands)
+    picture = np.moveaxis(image[[list(bands).index(n) for n in names]], 0, -1)
+    labelled = panels[0][1] != IGNORE_INDEX
+    shown = stretch(picture, picture[labelled] if labelled.any() else None)
+    figure, axes = plt.subplots(
+        1,
+        1 + len(panels),
+        figsize=(3.6 * (1 + len(panels)) + 3.4, 4),
+        layout='constrained',
+    )
+    axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
+    if show_titles:
+        axes[0].set_title(f'{title}, {date}' if date else title, fontsize=9)
+    present: set[int] = set()
+    for axis, (name, classes) in zip(axes[1:], panels, strict=True):
+        present |= set(np.unique(classes).tolist())
+        show_classes(axis, classes)
+        if show_titles:
+            axis.set_title(name, fontsize=9)
+    for axis in axes:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    handles = class_legend(present, ignored=IGNORED_LABEL)
+    figure.legend(handles=handles, loc='outside right upper', fontsize=7)
+    if suptitle is not None:
+        figure.suptitle(suptitle)
+    return figure
+
+
+def _plot_labelled_series(
+    steps: NDArray[np.floating[Any]],
+    bands: Sequence[str],
+    panels: Sequence[tuple[str, NDArray[np.integer[Any]]]],
+    colour_bands: tuple[Sequence[str], Sequence[str]],
+    dates: Sequence[int] | None = None,
+    show_titles: bool = True,
+    suptitle: str | None = None,
+) -> Figure:
+    """The steps of a time series, then its class maps (labels, prediction).
+
+    Each step titled with its date, all stretched alike (so that the months
+    compare), six to a row; the last row holds the class maps and the legend.
+
+    Args:
+        steps: ``[T, C, H, W]``.
+        bands: the names of the channels.
+        panels: ``(title, class ids [H, W])`` of each class map, the labels first.
+        colour_bands: the true-colour and false-colour bands of the imagery.
+        dates: each step's date as days since 1970-01-01 (negative: padding).
+        show_titles: whether to title the panels.
+        suptitle: a title for the figure (default: the steps and bands shown).
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    names, title = display_bands(bands, *colour_bands)
+    picked = np.moveaxis(steps[:, [list(bands).index(n) for n in names]], 1, -1)
+    count, height = picked.shape[:2]
+    # One stretch for every step, so that the months compare.
+    shown = stretch(picked.reshape(count * height, *picked.shape[2:]))
+    shown = shown.reshape(count, height, *shown.shape[1:])
+    # The last row holds the labels, the prediction and the legend.
+    columns = max(min(len(steps), 6), len(panels) + 1)
+    rows = -(-len(steps) // columns) + 1
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False
+    )
+    for step, axis in enumerate(axes[:-1].flat):
+        if step >= len(steps):
+            axis.set_axis_off()
+            continue
+        axis.imshow(shown[step], cmap='gray' if shown.ndim == 3 else None)
+        if show_titles and dates is not None and int(dates[step]) >= 0:
+            day = pd.Timestamp('1970-01-01') + int(dates[step]) * pd.Timedelta(
+                1, unit='D'
+            )
+            axis.set_title(f'{day:%Y-%m-%d}', fontsize=9)
+        axis.set_axis_off()
+    present: set[int] = set()
+    for column, axis in enumerate(axes[-1]):
+        axis.set_axis_off()
+        if column >= len(panels):
+            continue
+        name, classes = panels[column]
+        present |= set(np.unique(classes).tolist())
+        show_classes(axis, classes)
+        if show_titles:
+            axis.set_title(name, fontsize=9)
+    handles = class_legend(present, ignored=IGNORED_LABEL)
+    axes[-1, len(panels)].legend(
+        handles=handles, loc='upper left', fontsize=7, frameon=False
+    )
+    figure.suptitle(suptitle or f'{len(steps)} steps, {title}', fontsize=10)
+    return figure
 
 
 def save_figure(figure: Figure, path: str | Path, dpi: int) -> None:

@@ -27,8 +27,9 @@ from torchgeo_bvm.datasets.bands import ALL_BANDS, CloudRule
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2, merge_joint_samples
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.plot import IGNORED_LABEL
-from torchgeo_bvm.samplers.sheet import SheetGridSampler, SheetSampler
+from torchgeo_bvm.samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
 from torchgeo_bvm.samplers.temporal import CentreTimestampSampler
 from torchgeo_bvm.sheets.boundary import read_boundary
 from torchgeo_bvm.sheets.codes import Sheet
@@ -234,8 +235,16 @@ def test_unknown_split(dataset: BVMSentinel2) -> None:
         dataset.for_split('train2')
 
 
+def redrawn(dataset: BVMSentinel2, max_redraws: int, size: int) -> BVMSentinel2:
+    """The training split with redraws, wired as the data module wires them."""
+    train = dataset.for_split('train', max_redraws=max_redraws)
+    crops = SheetSampler(train, split='train', size=size, generator=0)
+    train.redraw = CropRedraw(crops, CentreTimestampSampler(train), seed=0)
+    return train
+
+
 def test_label_less_crops_are_redrawn_reproducibly(dataset: BVMSentinel2) -> None:
-    train = dataset.for_split('train', max_redraws=30)
+    train = redrawn(dataset, 30, 8)
     # wholly inside the cloud on the first date: no valid pixel
     q = query(CLOUD_COLUMNS.start, CLOUD_ROWS.start, 8, date=0)
     assert (dataset[q]['mask'] == IGNORE_INDEX).all()
@@ -244,15 +253,32 @@ def test_label_less_crops_are_redrawn_reproducibly(dataset: BVMSentinel2) -> Non
     assert torch.equal(first['bounds'], again['bounds'])
     assert torch.equal(first['image'], again['image'])
     assert first['image'].shape == (11, 8, 8)
+    # The sample is the redraw's query, read as it is.
+    expected = train.redraw(q, 1)
+    assert expected is not None
+    assert torch.equal(first['image'], dataset[expected]['image'])
 
 
 def test_a_split_without_valid_pixels_is_an_error(scene: Scene) -> None:
     nothing_usable = CloudRule(valid=(1,), dilate_classes=())
-    train = make(scene, cloud_rule=nothing_usable).for_split('train', max_redraws=3)
+    train = redrawn(make(scene, cloud_rule=nothing_usable), 3, 16)
     with pytest.raises(
         RuntimeError, match=r"split 'train' .*4 random crops in a row had no valid"
     ):
         train[query(10, 10, 16)]
+
+
+def test_redraws_without_a_redraw_are_refused(dataset: BVMSentinel2) -> None:
+    train = dataset.for_split('train', max_redraws=5)
+    cloudy = query(CLOUD_COLUMNS.start, CLOUD_ROWS.start, 8, date=0)
+    with pytest.raises(
+        BVMValueError,
+        match=r"^split 'train': a crop without any labelled pixel is to be redrawn "
+        r'\(max_redraws=5\) but the dataset has no redraw: set dataset.redraw = ',
+    ):
+        train[cloudy]
+    # A crop with labelled pixels needs no redraw.
+    assert (train[query(20, 30, 8)]['mask'] != IGNORE_INDEX).any()
 
 
 def test_geographic_crs_samples_stay_within_their_sheet(scene: Scene) -> None:

@@ -21,13 +21,13 @@ from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.joint import BVMSentinel2
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.samplers.prediction import SheetObservationSampler
-from torchgeo_bvm.samplers.sheet import SheetGridSampler, SheetSampler
+from torchgeo_bvm.samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
 from torchgeo_bvm.samplers.temporal import CalendarYearSampler, CentreTimestampSampler
 from torchgeo_bvm.sheets.boundary import read_boundary
 from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.spatial.crs import resolution_for
-from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.spatial.pixelgrid import Grid, location_seed
 
 
 @pytest.fixture(scope='module')
@@ -113,6 +113,68 @@ def test_split_without_data_is_an_error(lambert: BVMSentinel2) -> None:
 def test_bad_size(lambert: BVMSentinel2) -> None:
     with pytest.raises(ValueError, match='size must be between 1 and 8192, got 0'):
         SheetSampler(lambert, size=0)
+
+
+# -- CropRedraw -----------------------------------------------------------------
+
+
+def test_redrawn_crops_follow_the_crops_rule(lambert: BVMSentinel2) -> None:
+    train = lambert.for_split('train')
+    crops = SheetSampler(train, size=32, length=12, generator=0)
+    dates = CentreTimestampSampler(train, generator=1)
+    redraw = CropRedraw(crops, dates, seed=5)
+    queries = list(crops @ dates)
+    drawn = {(k, a): redraw(q, a) for k, q in enumerate(queries) for a in (1, 2, 3)}
+    train_sheets = [box(*s.bounds) for s in SplitScheme().sheets('train', [22])]
+    for (k, attempt), new in drawn.items():
+        assert new is not None
+        x, y, t = new
+        column, row, width, height = lambert.grid.locate(x, y)
+        assert (width, height) == (32, 32)
+        assert lambert.grid.window(column, row, 32, 32) == (x, y)
+        # Centred as the sampler centres its crops: in a train sheet, in Flanders.
+        cx, cy = lambert.grid.centre(column + 16, row + 16)
+        assert any(
+            s.contains(box(cx - 1, cy - 1, cx + 1, cy + 1)) for s in train_sheets
+        )
+        assert cx < LEFT + 300 * RES
+        # The rule, step by step: a centre from the split's region and one of the
+        # dates covering it (geopandas' lookup), from one seeded generator.
+        qx, qy, _ = queries[k]
+        rng = np.random.default_rng(location_seed(5 + attempt, qx, qy))
+        columns, rows = crops.region.draw(rng, 1)
+        assert (column + 16, row + 16) == (int(columns[0]), int(rows[0]))
+        covering = pd.unique(train.index.cx[cx:cx, cy:cy].index)
+        chosen = covering[int(rng.integers(len(covering)))]
+        assert (t.start, t.stop) == (chosen.left, chosen.right)
+    # The same seed, query and attempt give the same crop in any order; another
+    # seed or attempt another crop.
+    again = CropRedraw(crops, dates, seed=5)
+    assert {key: again(queries[key[0]], key[1]) for key in reversed(drawn)} == drawn
+    other = CropRedraw(crops, dates, seed=6)
+    assert [other(q, 1) for q in queries] != [drawn[k, 1] for k in range(12)]
+    assert [drawn[k, 2] for k in range(12)] != [drawn[k, 1] for k in range(12)]
+
+
+def test_redrawn_series_crops_get_a_year_with_imagery(mini_flanders) -> None:
+    folder, _ = mini_flanders
+    image = Sentinel2TOC(
+        [folder / 'TOC_V2', folder / 'season/TOC_V2'], bands='rgb', time_series=True
+    )
+    crops = SheetSampler(image, split='train', size=32, length=8, numbers=[22])
+    years = CalendarYearSampler(image, generator=0)
+    redraw = CropRedraw(crops, years, seed=0)
+    drawn = [redraw(q, 1) for q in crops @ years]
+    assert all(new is not None for new in drawn)
+    periods = {(new[2].start, new[2].stop) for new in drawn if new is not None}
+    assert periods <= {
+        (pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31, 23, 59, 59, 999999))
+        for y in (2020, 2021, 2022)
+    }
+    assert len(periods) > 1
+    # Nothing covers a point outside the imagery: no year to draw there.
+    rng = np.random.default_rng(0)
+    assert years.draw_at(0.0, 0.0, rng) is None
 
 
 # -- SheetGridSampler ---------------------------------------------------------
@@ -271,23 +333,31 @@ def test_observations_are_every_date_of_every_tile_sheet_by_sheet(
     lambert: BVMSentinel2,
 ) -> None:
     sampler = SheetObservationSampler(lambert, size=32)
-    codes = [lambert.layout.sheets[p.sheet].code for p in sampler.plans]
-    assert codes == ['22/1-2', '22/5-6', '22/3-4', '22/7-8']
+    plan = sampler.plan
+    assert [s.sheet.code for s in plan.sheets] == [
+        '22/1-2',
+        '22/5-6',
+        '22/3-4',
+        '22/7-8',
+    ]
     grid = SheetGridSampler(lambert, split=None, size=32, stride=16)
     queries = list(sampler)
-    assert len(queries) == len(sampler) == 2 * len(grid)
+    assert len(queries) == len(sampler) == plan.samples == 2 * len(grid)
     dates = sorted(pd.unique(lambert.index.index))
-    expected = []
-    for plan in sampler.plans:
-        tiles = [(c, r) for i, c, r in grid.tiles if i == plan.sheet]
-        assert plan.tiles.tolist() == [list(t) for t in tiles]
-        for interval in dates:
-            for column, row in tiles:
+    expected, ids = [], []
+    for position, sheet in enumerate(plan.sheets):
+        tiles = [(c, r) for i, c, r in grid.tiles if i == sheet.index]
+        assert sheet.tiles.tolist() == [list(t) for t in tiles]
+        for observation, interval in enumerate(dates):
+            for tile, (column, row) in enumerate(tiles):
                 x, y = grid.grid.window(column, row, 32, 32)
                 expected.append((x, y, slice(interval.left, interval.right)))
+                ids.append((position, observation, tile))
     assert queries == expected
+    # Every query names its sheet, observation and tile in the plan.
+    assert [(q.sheet, q.observation, q.tile) for q in queries] == ids
     # Overlapping by half: every pixel of a sheet lies in up to four tiles.
-    assert sampler.tiling.stride == 16
+    assert plan.stride == 16
 
 
 def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
@@ -297,32 +367,35 @@ def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
         for r in range(2)
     ]
     assert isinstance(ranks[0], DistributedSampler)
-    sheets = [{p.sheet for p in sampler.own} for sampler in ranks]
+    sheets = [set(sampler.own) for sampler in ranks]
     assert sheets[0].isdisjoint(sheets[1])
-    assert sheets[0] | sheets[1] == {p.sheet for p in alone.plans}
+    assert sheets[0] | sheets[1] == set(range(len(alone.plan.sheets)))
     # Each rank yields its sheets as one device would: the same samples.
     yielded = [q for sampler in ranks for q in sampler]
     assert sorted(map(repr, yielded)) == sorted(map(repr, alone))
     loads = [len(sampler) for sampler in ranks]
-    assert max(loads) - min(loads) <= max(p.samples for p in alone.plans)
+    assert max(loads) - min(loads) <= max(s.samples for s in alone.plan.sheets)
     with pytest.raises(ValueError, match='5 ranks for 4 sheets: each rank predicts'):
         SheetObservationSampler(lambert, size=32, rank=0, world_size=5)
 
 
 def test_observations_of_a_period_and_of_chosen_sheets(lambert: BVMSentinel2) -> None:
     june = SheetObservationSampler(lambert, size=32, months=[6], sheets='test')
-    assert [lambert.layout.sheets[p.sheet].code for p in june.plans] == ['22/7-8']
-    assert [t.start.month for t in june.plans[0].times] == [6]
-    assert june.period == 'every year, months 6'
+    assert [s.sheet.code for s in june.plan.sheets] == ['22/7-8']
+    assert [t.start.month for t in june.plan.sheets[0].times] == [6]
+    assert june.plan.period == 'every year, months 6'
+    assert june.plan.name == 'all-years_m06'
     year = calendar_period(2021)
     series = SheetObservationSampler(
         lambert, size=32, sheets=['22/7-8'], periods=[year, calendar_period(2022)]
     )
-    (plan,) = series.plans
-    assert plan.times == (year,)
-    assert len(plan.tiles_of[0]) == len(plan.tiles)
+    (sheet,) = series.plan.sheets
+    assert sheet.times == (year,)
+    assert len(sheet.tiles_of[0]) == len(sheet.tiles)
     with pytest.raises(ValueError, match=r'no imagery in the period \(2020\)'):
         SheetObservationSampler(lambert, size=32, years=[2020])
+    with pytest.raises(ValueError, match='need 1 <= stride <= size'):
+        SheetObservationSampler(lambert, size=32, stride=33)
 
 
 def calendar_period(year: int) -> slice:
@@ -334,9 +407,27 @@ def test_prediction_samples_read_real_pixels_past_the_sheet(
 ) -> None:
     dataset = lambert.for_prediction()
     sampler = SheetObservationSampler(dataset, size=32, sheets='22/1-2')
-    for x, y, t in sampler:
-        sample = dataset[x, y, t]
-        assert set(sample) == {'image', 'valid', 'bounds', 'transform'}
+    for query in sampler:
+        sample = dataset[query]
+        assert set(sample) == {
+            'image',
+            'valid',
+            'bounds',
+            'transform',
+            'sheet',
+            'observation',
+            'tile',
+        }
+        assert [int(sample[k]) for k in ('sheet', 'observation', 'tile')] == [
+            query.sheet,
+            query.observation,
+            query.tile,
+        ]
+        # A plain query of the same window reads the same pixels, without ids.
+        x, y, t = query
+        plain = dataset[x, y, t]
+        assert set(sample) - set(plain) == {'sheet', 'observation', 'tile'}
+        assert torch.equal(plain['image'], sample['image'])
         assert sample['valid'].dtype == torch.bool
         column = round((x.start - LEFT) / RES)
         row = round((TOP - y.stop) / RES)

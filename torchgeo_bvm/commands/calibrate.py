@@ -3,7 +3,7 @@ r"""Calibrate a model's map confidence on held-out sheets: a calibrated checkpoi
 A fused map averages the class probabilities of every clear date, and that
 average is less sure than the map is right. This command reads fused maps of
 held-out sheets (the validation sheets, predicted with the checkpoint:
-`torchgeo predict ... --data.init_args.predict_sheets=val`), compares every
+`torchgeo predict ... --data.init_args.prediction.sheets=val`), compares every
 pixel's class with the labels there (a label raster from `torchgeo-bvm
 rasterize`), fits the calibrated probability of each confidence code by
 isotonic regression per predicted class (one table for the classes with

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import BVMValueError
 from . import Command
 from ._options import add_bvm_options
 
@@ -67,7 +66,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         '--top',
         type=int,
         default=12,
-        help='candidates to print and to draw in candidates.png (default 12)',
+        help='candidates to print and to draw in candidates.png, 0..100 (default 12)',
     )
     parser.add_argument(
         '--year',
@@ -112,18 +111,29 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Compare."""
+    from ..bvm.layer import BVMLayer
+    from ..checks import MAX_CANDIDATES, check_count
     from ..evaluation.units import EvaluationUnits
-    from ..fileio import check_output
+    from ..fileio import check_output, check_outside_scans
     from ..maps.compare import compare_with_bvm, output_paths
 
-    if args.top < 0:
-        raise BVMValueError(f'--top must be 0 or more, got {args.top}')
+    check_count(
+        args.top,
+        '--top',
+        minimum=0,
+        maximum=MAX_CANDIDATES,
+        hint='one panel of candidates.png per candidate',
+    )
     units = EvaluationUnits(args.units, args.block)
-    inputs = [args.bvm, *args.maps, *args.image]
-    if args.truth is not None:
-        inputs.append(args.truth)
-    for path in output_paths(args.out, truth=args.truth is not None).values():
+    # The layer's own files, whatever named them (a folder resolves to one).
+    inputs = [*BVMLayer.locate(args.bvm, args.layer), args.mapping, *args.maps]
+    inputs += [*args.image, args.truth]
+    # Every output a run may leave (the truth's scores too: a run without
+    # --truth removes an earlier run's).
+    for path in output_paths(args.out, truth=True).values():
         check_output(path, inputs, args.overwrite)
+    scans = {'--bvm': [args.bvm], '--maps': args.maps, '--image': args.image}
+    check_outside_scans([args.out], scans)
     result = compare_with_bvm(
         args.bvm,
         args.maps,

@@ -1,5 +1,9 @@
 """TorchGeo datasets for the Biological Valuation Map and Sentinel-2 TOC imagery.
 
+:class:`ImageryDataset` is the imagery core that knows no sensor (products,
+headers, the read engine, time series); :class:`Sentinel2TOC` is its
+Sentinel-2 sensor.
+
 :class:`IndexArrays` and :class:`CachedBounds` are the faster equivalents of
 TorchGeo's per-query bookkeeping that these datasets (and the samplers of
 :mod:`torchgeo_bvm.samplers`) use; any ``GeoDataset`` subclass may use them too.
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from ._fastpath import CachedBounds, IndexArrays
     from .bands import CloudRule
     from .bvm import BVMDataset, BVMRaster
+    from .imagery import ImageryDataset, imagery_grid
     from .sentinel2 import Sentinel2TOC
 
 #: The module each public name lives in.
@@ -27,8 +32,10 @@ _HOMES = {
     'BVMRaster': 'bvm',
     'CachedBounds': '_fastpath',
     'CloudRule': 'sentinel2',
+    'ImageryDataset': 'imagery',
     'IndexArrays': '_fastpath',
     'Sentinel2TOC': 'sentinel2',
+    'imagery_grid': 'imagery',
 }
 
 __all__ = [
@@ -36,8 +43,10 @@ __all__ = [
     'BVMRaster',
     'CachedBounds',
     'CloudRule',
+    'ImageryDataset',
     'IndexArrays',
     'Sentinel2TOC',
+    'imagery_grid',
 ]
 
 

@@ -1,8 +1,9 @@
-"""Sentinel-2 imagery joined with BVM labels, one map sheet per sample.
+"""Imagery joined with BVM labels, one map sheet per sample.
 
-:class:`BVMSentinel2` is what a training run reads: the intersection of a
-:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` (imagery, with the SCL
-``valid`` mask) and a BVM label dataset
+:class:`BVMSentinel2` is what a training run reads: the intersection of an
+imagery dataset (any :class:`~torchgeo_bvm.datasets.imagery.ImageryDataset`,
+such as :class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` with its SCL
+``valid`` mask, or any ``GeoDataset`` returning ``image``) and a BVM label dataset
 (:class:`~torchgeo_bvm.datasets.bvm.BVMDataset` polygons or
 :class:`~torchgeo_bvm.datasets.bvm.BVMRaster` label GeoTIFFs), with the map-sheet
 logic of the paper (sections 2.2-2.3): every sample belongs to one sheet, and what
@@ -14,14 +15,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
-import rasterio
 import torch
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
-from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from torch import Tensor
 from torchgeo.datasets import GeoDataset, IntersectionDataset
@@ -29,30 +29,18 @@ from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..classes import IGNORE_INDEX
 from ..errors import BVMValueError
-from ..plot import (
-    IGNORED_LABEL,
-    class_legend,
-    display_bands,
-    sample_date,
-    show_classes,
-    stretch,
-)
+from ..plot import plot_labelled, sample_date
 from ..sheets.boundary import FlandersMask
-from ..sheets.layout import (
-    SheetLayout,
-    SplitRegion,
-    crop_domain,
-    mirror_sources_from_extent,
-)
+from ..sheets.layout import SheetLayout, mirror_sources_from_extent
+from ..sheets.plan import TileQuery
 from ..sheets.scheme import SplitScheme
-from ..spatial.pixelgrid import Grid, location_seed
+from ..spatial.pixelgrid import Grid
 from ..spatial.scanline import row_extent, runs_to_mask
 from ._fastpath import CachedBounds
-from .bands import FALSE_COLOUR_BANDS, TRUE_COLOUR_BANDS
-from .sentinel2 import Sentinel2TOC
-from .series import calendar_year, check_min_clear
+from .imagery import imagery_grid
+from .series import check_min_clear
 
-__all__ = ['SERIES_KEYS', 'BVMSentinel2', 'imagery_grid', 'merge_joint_samples']
+__all__ = ['SERIES_KEYS', 'BVMSentinel2', 'Redraw', 'merge_joint_samples']
 
 #: What a time-series sample of the imagery adds that a joint sample keeps.
 SERIES_KEYS = ('dates', 'length')
@@ -65,6 +53,40 @@ def _gather(values: Tensor, flat: NDArray[np.intp], shape: tuple[int, int]) -> T
     # several times faster than torch's index_select (same values, same order).
     pixels = values.numpy().reshape(-1, values.shape[-2] * values.shape[-1])
     return torch.from_numpy(pixels[:, flat]).reshape(*lead, *shape)
+
+
+def _mirror_sources(
+    layout: SheetLayout, grid: Grid, sheet: int, window: tuple[int, int, int, int]
+) -> tuple[tuple[int, int, int, int], NDArray[np.intp], NDArray[np.bool_]]:
+    """Where each pixel of a window mirrored at a sheet's edge comes from.
+
+    Returns the window to read (column, row, width, height: the bounding box
+    of the sources), each pixel's flat position in it, and which pixels of the
+    window lie inside the sheet.
+    """
+    column, row, width, height = window
+    # The reflection of a window whose centre lies in the sheet never reaches
+    # further into the sheet than the window's size, so a margin of that size
+    # holds every source pixel; only their bounding box is read.
+    margin = max(width, height)
+    left, top = column - margin, row - margin
+    region = (height + 2 * margin, width + 2 * margin)
+    runs = layout.row_runs(sheet, grid.window_transform(left, top), region)
+    first, last, covered = row_extent(*runs, region)
+    rows, columns = mirror_sources_from_extent(
+        first, last, covered, margin, margin, height, width
+    )
+    r0, r1 = int(rows.min()), int(rows.max()) + 1
+    c0, c1 = int(columns.min()), int(columns.max()) + 1
+    # One gather of flat pixel positions: ``image[:, rows, columns]`` with
+    # broadcast index tensors goes through torch's general advanced indexing,
+    # about ten times slower for 11 x 256 x 256 (same values, same order).
+    flat = ((rows - r0)[:, None] * (c1 - c0) + columns - c0).ravel()
+    run_rows, starts, stops = runs
+    inside = runs_to_mask(
+        run_rows - margin, starts - margin, stops - margin, (height, width)
+    )
+    return (left + c0, top + r0, c1 - c0, r1 - r0), flat, inside
 
 
 def merge_joint_samples(samples: Sequence[Sample]) -> Sample:
@@ -89,67 +111,60 @@ def merge_joint_samples(samples: Sequence[Sample]) -> Sample:
     return merged
 
 
-def imagery_grid(image: GeoDataset) -> Grid:
-    """The imagery's pixel grid, preferring the grid of its first file.
+class Redraw(Protocol):
+    """Replaces a training crop that is not clear enough: the sampler's side.
 
-    When the first file is in the dataset's CRS at the dataset's resolution,
-    windows snap to that file's own grid, so reads from files sharing it are plain
-    window reads; otherwise (imagery warped on the fly) the grid is anchored at the
-    imagery's bounds, as TorchGeo's samplers do.
-
-    Args:
-        image: the imagery dataset.
-
-    Returns:
-        The grid.
+    :class:`BVMSentinel2` says when a crop is not clear enough (it has no
+    labelled pixel) and asks its ``redraw`` for another query, up to
+    ``max_redraws`` times; how the replacement is drawn (where, on which date
+    or year, from which seed) is the sampler's business:
+    :class:`~torchgeo_bvm.samplers.sheet.CropRedraw` draws it as the training
+    samplers draw their crops.
     """
-    xres, yres = map(float, image.res)
-    xmin, _, _, ymax = map(float, image.index.total_bounds)
-    first = str(image.index['filepath'].iloc[0])
-    if isinstance(image, Sentinel2TOC):
-        first = image.reference_path(first)
-    try:
-        with rasterio.open(first) as src:
-            same_crs = src.crs is not None and CRS.from_user_input(src.crs) == image.crs
-            same_res = np.allclose(src.res, (xres, yres), rtol=1e-9, atol=0)
-            if same_crs and same_res:
-                return Grid.lattice(
-                    src.transform.c, src.transform.f, xres, yres, image.crs
-                )
-    except (rasterio.errors.RasterioError, OSError):
-        pass
-    return Grid.lattice(xmin, ymax, xres, yres, image.crs)
+
+    def __call__(
+        self, query: tuple[slice, slice, slice], attempt: int
+    ) -> tuple[slice, slice, slice] | None:
+        """The query to read instead of ``query`` at an attempt.
+
+        Args:
+            query: the query the sampler yielded (x, y and time slices).
+            attempt: 1 for the first redraw, 2 for the next, ...
+
+        Returns:
+            The replacement query, or None to let this attempt pass.
+        """
 
 
 class BVMSentinel2(CachedBounds, IntersectionDataset):
-    """Sentinel-2 TOC imagery with BVM land-cover labels, per map sheet.
+    """Imagery with BVM land-cover labels, per map sheet.
 
-    The imagery is Copernicus Sentinel-2 Level-2A top-of-canopy reflectance from
-    Terrascope (VITO); the labels are the Biological Valuation Map of Flanders
-    (Biologische Waarderingskaart, INBO) mapped to the 14 classes of Li et al.
-    (see :mod:`torchgeo_bvm.classes`). Both are joined in the imagery dataset's CRS
-    (EPSG:4326 by default in :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`,
-    as in the paper) on the imagery's pixel grid: windows are snapped to it, so data
-    already on that grid is never resampled.
+    The imagery is any imagery dataset (the paper's: Sentinel-2 Level-2A from
+    Terrascope, :class:`~torchgeo_bvm.datasets.Sentinel2TOC`); the labels are
+    the Biological Valuation Map of Flanders (Biologische Waarderingskaart,
+    INBO) mapped to the 14 classes of Li et al. (:mod:`torchgeo_bvm.classes`).
+    Both are joined in the imagery's CRS (EPSG:4326 by default in
+    :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`, as in the paper)
+    on its pixel grid (:func:`~torchgeo_bvm.datasets.imagery.imagery_grid`):
+    windows are snapped to it, so data already on that grid is never resampled.
 
     A sample is a dictionary with
 
     * ``image``: float32 ``[C, H, W]``, the imagery's bands (digital numbers);
     * ``mask``: int64 ``[H, W]``, class ids 0..13, and
       :data:`~torchgeo_bvm.classes.IGNORE_INDEX` where the pixel is cloudy or
-      without data by the SCL rule, outside Flanders, unlabelled, or mirrored;
+      without data by the imagery's ``valid`` (Sentinel-2: the SCL rule), outside
+      Flanders, unlabelled, or mirrored;
     * ``bounds`` (9 values) and ``transform`` (9 values) of the window, as in TorchGeo.
 
-    **Time series.** When the imagery returns a series
-    (:class:`~torchgeo_bvm.datasets.Sentinel2TOC` with ``time_series=True``),
+    **Time series.** When the imagery returns a series (``time_series=True``),
     ``image`` is ``[T, C, H, W]``, the sample also holds the imagery's ``dates``
     (and ``length`` for padded date stacks), and ``mask`` stays ``[H, W]``: a
     pixel keeps its label when it is valid on at least ``min_clear`` of the
     steps (a pixel cloudy on every step gets ``IGNORE_INDEX``). Mirroring
     gathers the same source pixel at every step. A query's time slice is then
     the sample's period, e.g. a calendar year
-    (:func:`~torchgeo_bvm.datasets.series.calendar_year`); a redrawn training
-    crop gets a random calendar year among those with imagery at its centre.
+    (:func:`~torchgeo_bvm.datasets.series.calendar_year`).
 
     **Sheets and mirroring.** The sheet of a window is the sheet of the split
     scheme (restricted to ``split`` when given) that contains the window's centre
@@ -168,10 +183,10 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     ``valid``, the clear pixels, for fused prediction maps.
 
     **Invalid crops.** With ``max_redraws > 0`` (training), a window without any
-    labelled pixel is replaced by a new random window of the same split and a new
-    random date, drawn deterministically from the query, up to ``max_redraws``
-    times; then a :class:`RuntimeError` says that the split seems to hold no valid
-    pixel. Evaluation datasets keep ``max_redraws=0`` so tiles stay where they are.
+    labelled pixel is replaced by the query that :attr:`redraw` (a
+    :class:`Redraw`, from the samplers) gives, up to ``max_redraws`` times; then
+    a :class:`RuntimeError` says that the split seems to hold no valid pixel.
+    Evaluation datasets keep ``max_redraws=0`` so tiles stay where they are.
 
     Citation: Li, Grujicic, De Saeger, Heremans, Somers and Blaschko, "Biological
     valuation map of Flanders: a Sentinel-2 imagery analysis", IGARSS 2024; De
@@ -188,8 +203,8 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         split: the split this dataset serves (None: any split).
         flanders: the Flanders region in EPSG:31370 (None: no restriction
             beyond where labels exist).
-        max_redraws: how often a window without labelled pixels is redrawn.
-        seed: seed of the redraws.
+        max_redraws: how often a window without labelled pixels is redrawn
+            (by :attr:`redraw`, which the training samplers provide).
         transforms: a function applied to each sample.
         min_clear: with imagery time series, on how many steps a pixel must be
             valid to keep its label.
@@ -209,7 +224,6 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         split: str | None = None,
         flanders: BaseGeometry | None = None,
         max_redraws: int = 0,
-        seed: int = 0,
         transforms: Callable[[Sample], Sample] | None = None,
         min_clear: int = 1,
     ) -> None:
@@ -236,7 +250,9 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             )
         self.split = split
         self.max_redraws = int(max_redraws)
-        self.seed = int(seed)
+        #: Draws the replacement of a crop without a labelled pixel (see
+        #: :class:`Redraw`); set it with the samplers, before reading.
+        self.redraw: Redraw | None = None
         self.min_clear = check_min_clear(min_clear)
         self.grid = imagery_grid(image)
         self.layout = SheetLayout(self.scheme, self.crs, self.numbers)
@@ -245,7 +261,6 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             if flanders is None
             else FlandersMask.from_lambert72(flanders, self.crs)
         )
-        self._regions: dict[str, SplitRegion] = {}
         #: Whether windows are read as they are, with ``valid`` and no labels
         #: (:meth:`for_prediction`).
         self.predicting = False
@@ -289,10 +304,13 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
 
         Its samples are ``image``, ``valid`` (bool ``[H, W]``: the pixel has
         data and is clear by the imagery's cloud rule, the definition of a
-        *clear observation* that training uses to keep a label), ``bounds`` and
-        ``transform``; no labels are read and nothing is mirrored: without labels
-        a neighbouring sheet cannot leak into a split, and its real pixels give
-        the tiles at a sheet's edge their true context.
+        *clear observation* that training uses to keep a label; a time series
+        ``[T, H, W]``, its clear steps where the pixel is clear on at least
+        ``min_clear`` of them, else none), ``bounds`` and ``transform``, and for
+        a :class:`~torchgeo_bvm.sheets.plan.TileQuery` its ``sheet``,
+        ``observation`` and ``tile`` ids; no labels are read and nothing is
+        mirrored: without labels a neighbouring sheet cannot leak into a split,
+        and its real pixels give the tiles at a sheet's edge their true context.
 
         Returns:
             The copy.
@@ -316,22 +334,28 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         Raises:
             IndexError: if no imagery covers the query.
             RuntimeError: if ``max_redraws`` redraws all lack a labelled pixel.
+            BVMValueError: if a crop must be redrawn and :attr:`redraw` is None.
         """
         x, y, t = self._disambiguate_slice(query)
         column, row, width, height = self.grid.locate(x, y)
         time = slice(t.start, t.stop)
         if self.predicting:
-            return self._read_plain(column, row, width, height, time)
+            sample = self._read_plain(column, row, width, height, time)
+            if isinstance(query, TileQuery):
+                sample.update({k: torch.tensor(v) for k, v in query.ids.items()})
+            return sample
         sample = self._read_window(column, row, width, height, time)
         attempt = 0
         while self.max_redraws and not bool((sample['mask'] != IGNORE_INDEX).any()):
-            if attempt == self.max_redraws:
-                raise RuntimeError(self._no_valid_message(column, row, width, height))
+            if attempt == self.max_redraws or self.redraw is None:
+                split = self._split_of_window(column, row, width, height)
+                raise self._redraw_error(split, attempt)
             attempt += 1
-            redrawn = self._redraw(x, y, attempt, width, height, column, row)
+            redrawn = self.redraw((x, y, t), attempt)
             if redrawn is None:
                 continue
-            column, row, time = redrawn
+            column, row, _, _ = self.grid.locate(redrawn[0], redrawn[1])
+            time = slice(redrawn[2].start, redrawn[2].stop)
             sample = self._read_window(column, row, width, height, time)
         if self.transforms is not None:
             sample = self.transforms(sample)
@@ -354,9 +378,11 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             image, valid, steps = self._read_image(x, y, time)
             inside = np.ones(shape, dtype=bool)
         else:
-            image, valid, inside, steps = self._read_mirrored(
-                sheet, column, row, width, height, time
+            read, flat, inside = _mirror_sources(
+                self.layout, grid, sheet, (column, row, width, height)
             )
+            image, valid, steps = self._read_image(*grid.window(*read), time)
+            image, valid = _gather(image, flat, shape), _gather(valid, flat, shape)
         label = self._read_labels(x, y, shape)
         keep = inside & self._clear_enough(valid)
         if self.flanders_mask is not None:
@@ -383,10 +409,12 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     ) -> Sample:
         x, y = self.grid.window(column, row, width, height)
         image, valid, steps = self._read_image(x, y, time)
+        clear = torch.from_numpy(self._clear_enough(valid))
         sample: Sample = {
             'image': image.float(),
-            # A time series is one observation: clear where the labels would be.
-            'valid': torch.from_numpy(self._clear_enough(valid)),
+            # A series is one observation, clear where its labels would be; its
+            # steps stay, so that a map counts the clear dates it rests on.
+            'valid': clear if valid.ndim == 2 else valid & clear,
             **steps,
             'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
             'transform': torch.tensor(tuple(self.grid.window_transform(column, row)))[
@@ -422,48 +450,7 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
             return torch.full(shape, IGNORE_INDEX, dtype=torch.long)
         return mask.to(torch.long).reshape(shape).contiguous()
 
-    def _read_mirrored(
-        self, sheet: int, column: int, row: int, width: int, height: int, time: slice
-    ) -> tuple[Tensor, Tensor, NDArray[np.bool_], dict[str, Tensor]]:
-        # The reflection of a window whose centre lies in the sheet never reaches
-        # further into the sheet than the window's size, so a margin of that size
-        # holds every source pixel; only their bounding box is read.
-        margin = max(width, height)
-        left, top = column - margin, row - margin
-        region = (height + 2 * margin, width + 2 * margin)
-        runs = self.layout.row_runs(
-            sheet, self.grid.window_transform(left, top), region
-        )
-        first, last, covered = row_extent(*runs, region)
-        rows, columns = mirror_sources_from_extent(
-            first, last, covered, margin, margin, height, width
-        )
-        r0, r1 = int(rows.min()), int(rows.max()) + 1
-        c0, c1 = int(columns.min()), int(columns.max()) + 1
-        x, y = self.grid.window(left + c0, top + r0, c1 - c0, r1 - r0)
-        image, valid, steps = self._read_image(x, y, time)
-        # One gather of flat pixel positions: ``image[:, rows, columns]`` with
-        # broadcast index tensors goes through torch's general advanced indexing,
-        # about ten times slower for 11 x 256 x 256 (same values, same order).
-        flat = ((rows - r0)[:, None] * (c1 - c0) + columns - c0).ravel()
-        run_rows, starts, stops = runs
-        window_inside = runs_to_mask(
-            run_rows - margin, starts - margin, stops - margin, (height, width)
-        )
-        return (
-            _gather(image, flat, (height, width)),
-            _gather(valid, flat, (height, width)),
-            window_inside,
-            steps,
-        )
-
     # ---------------------------------------------------------------- redrawing
-
-    def _region(self, split: str) -> SplitRegion:
-        if split not in self._regions:
-            domain = crop_domain(self.index.geometry.union_all(), self.flanders_region)
-            self._regions[split] = SplitRegion(self.layout, split, self.grid, domain)
-        return self._regions[split]
 
     def _split_of_window(
         self, column: int, row: int, width: int, height: int
@@ -477,46 +464,23 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         )
         return None if sheet is None else self.layout.splits[sheet]
 
-    def _redraw(
-        self,
-        x: slice,
-        y: slice,
-        attempt: int,
-        width: int,
-        height: int,
-        column: int,
-        row: int,
-    ) -> tuple[int, int, slice] | None:
-        split = self._split_of_window(column, row, width, height)
-        if split is None:
-            return None
-        rng = np.random.default_rng(location_seed(self.seed + attempt, x, y))
-        columns, rows = self._region(split).draw(rng, 1)
-        new_column, new_row = int(columns[0]) - width // 2, int(rows[0]) - height // 2
-        cx, cy = self.grid.centre(int(columns[0]), int(rows[0]))
-        images = self.datasets[0].index
-        dates = images.cx[float(cx) : float(cx), float(cy) : float(cy)].index.unique()
-        if len(dates) == 0:
-            return None
-        if getattr(self.datasets[0], 'time_series', False):
-            years = sorted({interval.left.year for interval in dates})
-            period = calendar_year(years[int(rng.integers(len(years)))])
-            return new_column, new_row, period
-        interval = dates[int(rng.integers(len(dates)))]
-        return new_column, new_row, slice(interval.left, interval.right)
-
-    def _no_valid_message(self, column: int, row: int, width: int, height: int) -> str:
-        split = self._split_of_window(column, row, width, height)
-        codes = (
-            ', '.join(self.layout.sheets[i].code for i in self.layout.of_split(split))
-            if split is not None
-            else 'none'
-        )
-        return (
+    def _redraw_error(self, split: str | None, attempt: int) -> Exception:
+        if attempt < self.max_redraws:
+            return BVMValueError(
+                f'split {split!r}: a crop without any labelled pixel is to be '
+                f'redrawn (max_redraws={self.max_redraws}) but the dataset has no '
+                'redraw: set dataset.redraw = CropRedraw(spatial sampler, temporal '
+                'sampler, seed) (torchgeo_bvm.samplers.sheet), or max_redraws=0 to '
+                'keep such crops'
+            )
+        sheets = self.layout.of_split(split) if split is not None else []
+        codes = ', '.join(self.layout.sheets[i].code for i in sheets) or 'none'
+        return RuntimeError(
             f'split {split!r} (sheets {codes}): {self.max_redraws + 1} random crops '
             'in a row had no valid pixel: every pixel was cloudy or without data by '
-            'the SCL rule, unlabelled, or outside Flanders. Check the cloud rule, the '
-            'chosen years/months and that the labels cover these sheets'
+            "the imagery's validity rule (Sentinel-2: SCL), unlabelled, or outside "
+            'Flanders. Check the cloud rule, the chosen years/months and that the '
+            'labels cover these sheets'
         )
 
     # ------------------------------------------------------------------ plotting
@@ -535,16 +499,11 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     ) -> Figure:
         """Plot image (true or false colour), labels and, if present, the prediction.
 
-        True colour (B04 B03 B02) when those bands are loaded, else false colour
-        (B08 B04 B03), else the first three bands, stretched together between
-        the 2nd and 98th percentile of the labelled pixels (clouds and missing
-        data do not set the scale). Labels use the class colours, with a legend
-        of the classes shown; ignored pixels are white and the legend says why.
-        The image's title gives the acquisition date.
-
-        A time series (``image`` ``[T, C, H, W]``, or ``[T * C, H, W]`` as
-        ``stack='channels'`` batches it) is shown step by step, each step titled
-        with its date, all stretched alike, then the labels.
+        The figure of :func:`~torchgeo_bvm.plot.plot_labelled`: the imagery's
+        ``rgb_bands`` (else ``false_colour_bands``) stretched over the labelled
+        pixels and titled with the date, or each step of a time series (also
+        ``[T * C, H, W]``, as ``stack='channels'`` batches it), then the class
+        maps with a legend that says what white (ignored) means.
 
         Args:
             sample: a sample, optionally with ``prediction`` ([H, W] class ids).
@@ -554,108 +513,22 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         Returns:
             The figure.
         """
-        import matplotlib.pyplot as plt
-
-        image = sample['image'].detach().cpu().numpy()
-        steps = _series_steps(image, len(self.bands))
-        if steps is not None:
-            return self._plot_series(sample, steps, show_titles, suptitle)
-        mask = sample['mask'].detach().cpu().numpy()
-        bands = list(self.bands) or [f'band {i + 1}' for i in range(image.shape[0])]
-        names, title = display_bands(bands, TRUE_COLOUR_BANDS, FALSE_COLOUR_BANDS)
-        picture = np.moveaxis(image[[bands.index(n) for n in names]], 0, -1)
-        labelled = mask != IGNORE_INDEX
-        shown = stretch(picture, picture[labelled] if labelled.any() else None)
-        panels = [('mask', 'labels')]
+        panels = [('labels', sample['mask'].detach().cpu().numpy())]
         if 'prediction' in sample:
-            panels.append(('prediction', 'prediction'))
-        figure, axes = plt.subplots(
-            1,
-            1 + len(panels),
-            figsize=(3.6 * (1 + len(panels)) + 3.4, 4),
-            layout='constrained',
+            panels.append(('prediction', sample['prediction'].detach().cpu().numpy()))
+        imagery = self.datasets[0]
+        colours = (
+            tuple(getattr(imagery, 'rgb_bands', ()) or ()),
+            tuple(getattr(imagery, 'false_colour_bands', ()) or ()),
         )
-        axes[0].imshow(shown, cmap='gray' if shown.ndim == 2 else None)
-        date = sample_date(sample['bounds']) if 'bounds' in sample else None
-        if show_titles:
-            axes[0].set_title(f'{title}, {date}' if date else title, fontsize=9)
-        present: set[int] = set()
-        for axis, (key, name) in zip(axes[1:], panels, strict=True):
-            classes = sample[key].detach().cpu().numpy()
-            present |= set(np.unique(classes).tolist())
-            show_classes(axis, classes)
-            if show_titles:
-                axis.set_title(name, fontsize=9)
-        for axis in axes:
-            axis.set_xticks([])
-            axis.set_yticks([])
-        handles = class_legend(present, ignored=IGNORED_LABEL)
-        figure.legend(handles=handles, loc='outside right upper', fontsize=7)
-        if suptitle is not None:
-            figure.suptitle(suptitle)
-        return figure
-
-    def _plot_series(
-        self,
-        sample: Sample,
-        steps: NDArray[np.float32],
-        show_titles: bool,
-        suptitle: str | None,
-    ) -> Figure:
-        import matplotlib.pyplot as plt
-
-        bands = list(self.bands)
-        names, title = display_bands(bands, TRUE_COLOUR_BANDS, FALSE_COLOUR_BANDS)
-        picked = np.moveaxis(steps[:, [bands.index(n) for n in names]], 1, -1)
-        count, height = picked.shape[:2]
-        # One stretch for every step, so that the months compare.
-        shown = stretch(picked.reshape(count * height, *picked.shape[2:]))
-        shown = shown.reshape(count, height, *shown.shape[1:])
         dates = sample.get('dates')
-        panels = [('mask', 'labels')]
-        if 'prediction' in sample:
-            panels.append(('prediction', 'prediction'))
-        # The last row holds the labels, the prediction and the legend.
-        columns = max(min(len(steps), 6), len(panels) + 1)
-        rows = -(-len(steps) // columns) + 1
-        figure, axes = plt.subplots(
-            rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False
+        return plot_labelled(
+            sample['image'].detach().cpu().numpy(),
+            self.bands,
+            panels,
+            colours,
+            sample_date(sample['bounds']) if 'bounds' in sample else None,
+            None if dates is None else dates.tolist(),
+            show_titles,
+            suptitle,
         )
-        for step, axis in enumerate(axes[:-1].flat):
-            if step >= len(steps):
-                axis.set_axis_off()
-                continue
-            axis.imshow(shown[step], cmap='gray' if shown.ndim == 3 else None)
-            if show_titles and dates is not None and int(dates[step]) >= 0:
-                day = pd.Timestamp('1970-01-01') + int(dates[step]) * pd.Timedelta(
-                    1, unit='D'
-                )
-                axis.set_title(f'{day:%Y-%m-%d}', fontsize=9)
-            axis.set_axis_off()
-        present: set[int] = set()
-        for column, axis in enumerate(axes[-1]):
-            axis.set_axis_off()
-            if column >= len(panels):
-                continue
-            key, name = panels[column]
-            classes = sample[key].detach().cpu().numpy()
-            present |= set(np.unique(classes).tolist())
-            show_classes(axis, classes)
-            if show_titles:
-                axis.set_title(name, fontsize=9)
-        handles = class_legend(present, ignored=IGNORED_LABEL)
-        axes[-1, len(panels)].legend(
-            handles=handles, loc='upper left', fontsize=7, frameon=False
-        )
-        figure.suptitle(suptitle or f'{len(steps)} steps, {title}', fontsize=10)
-        return figure
-
-
-def _series_steps(image: NDArray[np.float32], bands: int) -> NDArray[np.float32] | None:
-    """The steps ``[T, C, H, W]`` of a time-series image, or None for one date."""
-    if image.ndim == 4:
-        return image
-    channels = image.shape[0]
-    if bands and image.ndim == 3 and channels > bands and channels % bands == 0:
-        return image.reshape(-1, bands, *image.shape[1:])
-    return None

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..checks import check_count
+from ..checks import MAX_DATES, check_count
 from ..errors import BVMValueError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     'calendar_year',
     'check_max_dates',
     'check_min_clear',
+    'check_series',
     'check_temporal',
     'clear_median',
     'day_number',
@@ -87,7 +88,7 @@ def check_temporal(value: object) -> TemporalLayout:
 
 
 def check_max_dates(value: object) -> int | None:
-    """A ``max_dates``, checked: None or a whole number of at least 1.
+    """A ``max_dates``, checked: None or a whole number in ``1..MAX_DATES``.
 
     Args:
         value: the value.
@@ -96,11 +97,17 @@ def check_max_dates(value: object) -> int | None:
         The value.
 
     Raises:
-        BVMValueError: for zero, a negative number or anything not a whole number.
+        BVMValueError: for zero, a negative number, more than
+            :data:`~torchgeo_bvm.checks.MAX_DATES` or anything not a whole number.
     """
     if value is None:
         return None
-    return check_count(value, 'max_dates', hint='the most dates of a sample')
+    return check_count(
+        value,
+        'max_dates',
+        maximum=MAX_DATES,
+        hint='the most dates of a sample; every sample is padded to it',
+    )
 
 
 def check_min_clear(value: object) -> int:
@@ -120,6 +127,39 @@ def check_min_clear(value: object) -> int:
         'min_clear',
         hint='a pixel keeps its label when it is clear on at least min_clear steps',
     )
+
+
+def check_series(
+    time_series: bool, temporal: object, max_dates: object, mosaic_dates: bool
+) -> tuple[TemporalLayout, int | None]:
+    """The time-series arguments of an imagery dataset, checked together.
+
+    Args:
+        time_series: whether a sample is a series.
+        temporal: the temporal layout.
+        max_dates: the steps of a ``'dates'`` series.
+        mosaic_dates: whether a query may merge several dates into one image.
+
+    Returns:
+        The layout and ``max_dates``.
+
+    Raises:
+        BVMValueError: for an unknown layout, a bad ``max_dates``, ``max_dates``
+            with ``'monthly'``, or ``time_series`` with ``mosaic_dates``.
+    """
+    layout = check_temporal(temporal)
+    most = check_max_dates(max_dates)
+    if most is not None and layout != 'dates':
+        raise BVMValueError(
+            "max_dates applies to temporal='dates' (a monthly series has one "
+            f'step per month), got max_dates={most} with temporal={layout!r}'
+        )
+    if time_series and mosaic_dates:
+        raise BVMValueError(
+            'time_series=True stacks the dates of a query, mosaic_dates=True '
+            'merges them into one image: choose one'
+        )
+    return layout, most
 
 
 def day_number(timestamp: pd.Timestamp) -> int:

@@ -83,6 +83,8 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from .downloader import (
+        MAX_BACKOFF_SECONDS,
+        MAX_CONNECT_TIMEOUT,
         TRANSIENT_STATUS,
         Downloader,
         DownloadError,
@@ -104,6 +106,8 @@ DEFAULT_BACKEND = 'openeo.vito.be'
 
 #: The module each public name lives in.
 _HOMES = {
+    'MAX_BACKOFF_SECONDS': 'downloader',
+    'MAX_CONNECT_TIMEOUT': 'downloader',
     'TRANSIENT_STATUS': 'downloader',
     'Downloader': 'downloader',
     'DownloadError': 'downloader',
@@ -124,6 +128,8 @@ __all__ = [
     'COLLECTION',
     'DEFAULT_BACKEND',
     'MANIFEST_NAME',
+    'MAX_BACKOFF_SECONDS',
+    'MAX_CONNECT_TIMEOUT',
     'TRANSIENT_STATUS',
     'VALID_SCL',
     'DownloadError',

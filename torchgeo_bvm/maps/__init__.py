@@ -2,7 +2,8 @@
 
 :mod:`~torchgeo_bvm.maps.files` is the file contract of a fused map (class raster,
 ``_confidence`` and ``_count`` siblings), :mod:`~torchgeo_bvm.maps.fusion` writes
-them, :mod:`~torchgeo_bvm.maps.seams` measures tile seams and
+them, :mod:`~torchgeo_bvm.maps.folder` keeps a folder of them one period of one
+run, :mod:`~torchgeo_bvm.maps.seams` measures tile seams and
 :mod:`~torchgeo_bvm.maps.compare` ranks BVM polygons where a map disagrees.
 Nothing here imports torch.
 """
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         summary_markdown,
     )
     from .files import (
+        CLASS_MAP_SUFFIXES,
         CONFIDENCE_SCALE,
         SIBLING_SUFFIXES,
         ClassMap,
@@ -33,6 +35,18 @@ if TYPE_CHECKING:
         find_class_maps,
         optional_sibling,
         sibling_path,
+    )
+    from .folder import (
+        MANIFEST,
+        MANIFEST_FORMAT,
+        MapRun,
+        check_map_folder,
+        check_map_folders,
+        check_run_folder,
+        finish_map_run,
+        read_manifest,
+        start_map_run,
+        write_manifest,
     )
     from .fusion import MAX_COUNT, SheetFusion, edge_taper, plot_fused_map, write_mosaic
     from .polygonaccuracy import polygon_accuracy
@@ -59,11 +73,15 @@ if TYPE_CHECKING:
     from .zonal import ZonalCounts, zonal_counts
 
 _HOMES: dict[str, str] = {
+    'CLASS_MAP_SUFFIXES': 'files',
     'CONFIDENCE_SCALE': 'files',
     'ClassMap': 'files',
     'Comparison': 'compare',
     'EVIDENCE_STEPS': 'ranking',
+    'MANIFEST': 'folder',
+    'MANIFEST_FORMAT': 'folder',
     'MAX_COUNT': 'fusion',
+    'MapRun': 'folder',
     'OUTPUT_NAMES': 'compare',
     'PRIOR_PIXELS': 'ranking',
     'REQUIRED_COLUMNS': 'truth',
@@ -74,7 +92,14 @@ _HOMES: dict[str, str] = {
     'TRUTH_NAME': 'truth',
     'TrueColourImage': 'candidates',
     'ZonalCounts': 'zonal',
+    'check_map_folder': 'folder',
+    'check_map_folders': 'folder',
     'check_maps_disjoint': 'files',
+    'check_run_folder': 'folder',
+    'finish_map_run': 'folder',
+    'read_manifest': 'folder',
+    'start_map_run': 'folder',
+    'write_manifest': 'folder',
     'class_summary': 'compare',
     'class_typical': 'ranking',
     'compare_with_bvm': 'compare',
@@ -108,8 +133,11 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    'CLASS_MAP_SUFFIXES',
     'CONFIDENCE_SCALE',
     'EVIDENCE_STEPS',
+    'MANIFEST',
+    'MANIFEST_FORMAT',
     'MAX_COUNT',
     'OUTPUT_NAMES',
     'PRIOR_PIXELS',
@@ -119,11 +147,15 @@ __all__ = [
     'TRUTH_NAME',
     'ClassMap',
     'Comparison',
+    'MapRun',
     'SeamRates',
     'SheetFusion',
     'TrueColourImage',
     'ZonalCounts',
+    'check_map_folder',
+    'check_map_folders',
     'check_maps_disjoint',
+    'check_run_folder',
     'class_summary',
     'class_typical',
     'compare_with_bvm',
@@ -134,6 +166,7 @@ __all__ = [
     'excess_disagreement',
     'find_class_maps',
     'find_images',
+    'finish_map_run',
     'map_outcomes',
     'map_reliability',
     'map_year',
@@ -145,12 +178,15 @@ __all__ = [
     'polygon_table',
     'ranking_score',
     'read_changes',
+    'read_manifest',
     'score_ranking',
     'seam_rates',
     'sibling_path',
+    'start_map_run',
     'step_scores',
     'summary_markdown',
     'tile_borders',
+    'write_manifest',
     'write_mosaic',
     'years_since_mapping',
     'zonal_counts',

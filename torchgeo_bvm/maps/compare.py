@@ -33,7 +33,6 @@ and 50, average precision and the share of the changes found in the top 5 %.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -50,11 +49,12 @@ from pyproj import CRS
 from ..bvm.layer import BVMLayer
 from ..bvm.tags import mapping_years
 from ..bvm.units import UnitMapping
+from ..checks import MAX_CANDIDATES, check_count
 from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMValueError
 from ..evaluation.accuracy import AccuracyReport
 from ..evaluation.units import EvaluationUnits
-from ..fileio import atomic_path
+from ..fileio import atomic_paths
 from ..plot import save_figure
 from ..spatial.geometry import repair_polygons
 from .candidates import find_images, plot_candidates
@@ -445,7 +445,8 @@ def compare_with_bvm(
             as ``Label``, as in :class:`~torchgeo_bvm.datasets.BVMDataset`.
         mapping: the unit -> class table (default the shipped one).
         confidence: read each map's ``_confidence`` raster (required then).
-        top: candidates shown in the picture.
+        top: candidates shown in the picture (at most
+            :data:`~torchgeo_bvm.checks.MAX_CANDIDATES`).
         block_size: pixels per block side when reading the maps.
         progress: show a progress bar.
         year: the year the maps show, for the years since each polygon's
@@ -469,6 +470,7 @@ def compare_with_bvm(
             map, overlapping maps, maps that do not overlap the BVM, or a truth
             file without its columns.
     """
+    check_count(top, 'top', minimum=0, maximum=MAX_CANDIDATES)
     source = BVMLayer.open(bvm, layer)
     source.require_fields(ID_FIELDS, why='the comparison names polygons by them')
     labels = source.read_labels(label_field, mapping)
@@ -498,10 +500,12 @@ def compare_with_bvm(
     )
     scores = None if changes is None else score_ranking(frame, changes, year)
     paths = output_paths(out, truth=scores is not None)
-    # All appear together: each is written under a temporary name and renamed
-    # only once every one of them is complete.
-    with contextlib.ExitStack() as stack:
-        staged = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
+    # All appear together: each is written under a temporary name, read back,
+    # and renamed only once every one of them is complete; a score of an
+    # earlier run against a truth does not stay beside this run's outputs.
+    owned = output_paths(out, truth=True).values()
+    with atomic_paths(list(paths.values()), owned) as temporaries:
+        staged = dict(zip(paths, temporaries, strict=True))
         _write_geopackage(frame, staged['geopackage'])
         summary.to_csv(staged['summary_csv'], float_format='%.6g')
         staged['summary_markdown'].write_text(summary_markdown(summary))

@@ -1,4 +1,9 @@
-"""Temporal samplers: the date, or the calendar year, of each window."""
+"""Temporal samplers: the date, or the calendar year, of each window.
+
+Each also draws the time of a redrawn training crop
+(:meth:`CentreTimestampSampler.draw_at`, used by
+:class:`~torchgeo_bvm.samplers.sheet.CropRedraw`).
+"""
 
 from __future__ import annotations
 
@@ -68,12 +73,33 @@ class CentreTimestampSampler(RandomTimestampSampler):
         # ``.cx[x, y]``, without building two GeoDataFrames per sample (about
         # 2 ms, as long as reading the sample): the same rows, in the same order
         # (IndexArrays, torchgeo_bvm.datasets._fastpath).
-        arrays = IndexArrays.of(self)
-        cx, cy = (x.start + x.stop) / 2, (y.start + y.stop) / 2
-        rows = arrays.intersecting(slice(cx, cx), slice(cy, cy))
-        if rows.size == 0:
-            rows = arrays.intersecting(x, y)
+        intervals = self._intervals_at((x.start + x.stop) / 2, (y.start + y.stop) / 2)
+        if len(intervals) == 0:
+            rows = IndexArrays.of(self).intersecting(x, y)
+            intervals = cast(pd.IntervalIndex, self.index.index[rows])
+        return intervals
+
+    def _intervals_at(self, x: float, y: float) -> pd.IntervalIndex:
+        """The intervals of the index rows whose footprint holds a point."""
+        rows = IndexArrays.of(self).intersecting(slice(x, x), slice(y, y))
         return cast(pd.IntervalIndex, self.index.index[rows])
+
+    def draw_at(self, x: float, y: float, rng: np.random.Generator) -> slice | None:
+        """The date of a redrawn crop centred at a point: one covering it, at random.
+
+        Args:
+            x: the crop's centre pixel's centre.
+            y: likewise.
+            rng: the redraw's generator (one draw).
+
+        Returns:
+            The date's time slice, or None when no date covers the point.
+        """
+        dates = pd.unique(self._intervals_at(x, y))
+        if len(dates) == 0:
+            return None
+        interval = dates[int(rng.integers(len(dates)))]
+        return slice(interval.left, interval.right)
 
     def _iter_subset(
         self, location: tuple[slice, slice] = (slice(None), slice(None))
@@ -147,6 +173,27 @@ class CalendarYearSampler(CentreTimestampSampler):
         intervals = self._init_subset(location)
         starts = pd.DatetimeIndex(intervals.left)
         return sorted({int(year) for year in starts.year})
+
+    def draw_at(self, x: float, y: float, rng: np.random.Generator) -> slice | None:
+        """The period of a redrawn crop centred at a point: a year with a date there.
+
+        Drawn uniformly among the years of the dates covering the point, also
+        when the sampler has a fixed ``year`` (that is for evaluation tiles,
+        which are never redrawn).
+
+        Args:
+            x: the crop's centre pixel's centre.
+            y: likewise.
+            rng: the redraw's generator (one draw).
+
+        Returns:
+            The calendar year's time slice, or None when no date covers the point.
+        """
+        starts = pd.DatetimeIndex(pd.unique(self._intervals_at(x, y)).left)
+        years = sorted({int(year) for year in starts.year})
+        if not years:
+            return None
+        return calendar_year(years[int(rng.integers(len(years)))])
 
     def _iter_subset(
         self, location: tuple[slice, slice] = (slice(None), slice(None))

@@ -371,12 +371,7 @@ class Grid:
         for mine, theirs, count in ((xres, res[0], width), (yres, res[1], height)):
             if abs(mine - theirs) * max(count, 1) > _ALIGNED * mine:
                 return None
-        column = (bounds[0] - self.left) / xres
-        row = (self.top - bounds[3]) / yres
-        column_int, row_int = round(column), round(row)
-        if abs(column - column_int) > _ALIGNED or abs(row - row_int) > _ALIGNED:
-            return None
-        return column_int, row_int
+        return _whole_pixels_from_origin(self, bounds, xres, yres)
 
     def subdivided(
         self,
@@ -414,12 +409,8 @@ class Grid:
             if factor < 2 or abs(mine - factor * theirs) * count > _ALIGNED * mine:
                 return None
             factors.append(factor)
-        column = (bounds[0] - self.left) / res[0]
-        row = (self.top - bounds[3]) / res[1]
-        column_int, row_int = round(column), round(row)
-        if abs(column - column_int) > _ALIGNED or abs(row - row_int) > _ALIGNED:
-            return None
-        return column_int, row_int, factors[0], factors[1]
+        start = _whole_pixels_from_origin(self, bounds, res[0], res[1])
+        return None if start is None else (*start, factors[0], factors[1])
 
     def clip(
         self, column: int, row: int, width: int, height: int
@@ -465,6 +456,21 @@ class Grid:
                     min(block_size, width - col),
                     min(block_size, height - row),
                 )
+
+
+def _whole_pixels_from_origin(
+    grid: Grid, bounds: tuple[float, float, float, float], xres: float, yres: float
+) -> tuple[int, int] | None:
+    """A window's top-left corner in pixels of ``xres`` x ``yres`` from a grid's origin.
+
+    None unless it is a whole number of them (within 1e-6 pixel).
+    """
+    column = (bounds[0] - grid.left) / xres
+    row = (grid.top - bounds[3]) / yres
+    column_int, row_int = round(column), round(row)
+    if abs(column - column_int) > _ALIGNED or abs(row - row_int) > _ALIGNED:
+        return None
+    return column_int, row_int
 
 
 def nodata_is_the_only_mask(src: DatasetReader) -> bool:
