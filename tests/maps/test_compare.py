@@ -25,6 +25,7 @@ from tests.compare_scene import (
     scene_polygons,
     sheet_keep,
     write_scene_bvm,
+    write_scene_changes,
     write_scene_map,
 )
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
@@ -554,3 +555,20 @@ def test_outputs_appear_together_or_not_at_all(
         compare_with_bvm(bvm, tmp_path / 'maps', out, progress=False)
     assert [p.name for p in out.iterdir()] == ['class_agreement.csv']
     assert (out / 'class_agreement.csv').read_text() == 'an earlier result\n'
+
+
+def test_a_run_without_truth_leaves_no_earlier_truth_scores(tmp_path: Path) -> None:
+    bvm = write_scene_bvm(tmp_path / 'BwkHab.gpkg')
+    write_scene_map(tmp_path / 'maps' / 'map.tif', scene_grid(*GRIDS['lambert72']))
+    changes = write_scene_changes(tmp_path / 'changes.csv')
+    out = tmp_path / 'out'
+    scored = compare_with_bvm(
+        bvm, tmp_path / 'maps', out, year=2022, truth=changes, progress=False
+    )
+    assert scored.paths['truth'].is_file()
+    again = compare_with_bvm(bvm, tmp_path / 'maps', out, year=2022, progress=False)
+    assert 'truth' not in again.paths
+    assert again.truth is None
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in again.paths.values()
+    )

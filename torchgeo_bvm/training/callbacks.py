@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from numpy.typing import NDArray
+from pyproj import CRS
 from torch import Tensor
 from torch.utils.hooks import RemovableHandle
 
@@ -133,7 +134,7 @@ class ConfusionMatrixWriter(Callback):
             self._outputs,
             batch['mask'],
             batch.get('transform'),
-            getattr(getattr(trainer, 'datamodule', None), 'crs', None),
+            _test_crs(trainer),
             1.0 if temperature is None else float(temperature),
         )
         self._outputs = None
@@ -193,6 +194,13 @@ class ConfusionMatrixWriter(Callback):
             self.frame().to_csv(temporary)
         plot_confusion_matrix(self.matrix.numpy(), self.labels, png)
         return csv, png
+
+
+def _test_crs(trainer: Trainer) -> CRS | None:
+    """The CRS of the test tiles: the data module's test dataset's, if any."""
+    dataset = getattr(getattr(trainer, 'datamodule', None), 'test_dataset', None)
+    crs = getattr(dataset, 'crs', None)
+    return None if crs is None else CRS.from_user_input(crs)
 
 
 def _other_ranks(trainer: Trainer, sheets: SheetEvaluation) -> list[SheetEvaluation]:
