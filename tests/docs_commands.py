@@ -43,6 +43,7 @@ DOCUMENTS = (
     'docs/guide.rst',
     'docs/mapping.rst',
     'docs/compare.rst',
+    'docs/updates.rst',
     'docs/troubleshooting.rst',
     'docs/split.rst',
     'docs/classes.rst',

@@ -10,7 +10,7 @@ trains the paper's configuration at laptop scale, from random weights).
 A page starts where the reader of the page stands:
 
 * the README's tour and the split page: an empty folder;
-* the quick start: a folder after the demo (the quick start's own quicker run,
+* the quick start and the updates page: a folder after the demo (the quick start's own quicker run,
   which the suite runs as written once per run: the ``quick_demo`` fixture);
   its steps by hand and TorchGeo's commands after them are two tests, since
   the steps only make again what the demo made;
@@ -211,6 +211,7 @@ def test_what_is_not_run_is_listed_with_its_reason() -> None:
     # The pages the tests below run, with the documents not run by them.
     ran = {'README.md', 'docs/installation.rst', 'docs/quickstart.rst'}
     ran |= {'docs/guide.rst', 'docs/mapping.rst', 'docs/split.rst'}
+    ran |= {'docs/updates.rst'}
     with_code = {b.document for b in documented_blocks() if b.language != 'text'}
     assert with_code == ran | set(NOT_RUN_DOCUMENTS)
 
@@ -385,6 +386,27 @@ def test_quickstart_torchgeo_runs_as_written(
     assert (checkpoints / 'best-v1.ckpt').is_file()
     assert 'test: loss ' in ran['torchgeo test'].output
     assert 'demo-output/predictions/2020/22_7-8.tif' in ran['torchgeo predict'].output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_updates_page_runs_as_written(
+    tmp_path: Path,
+    quick_demo: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The page reads the demo's folder: the quick start's quicker run made it.
+    folder = reader_after_the_demo(tmp_path, quick_demo)
+    reader = Reader(folder, not_run)
+    runs = reader.read(blocks_of('docs/updates.rst'))
+    show(reader, capsys)
+    assert not reader.noise()
+
+    assert [r.command.split()[1] for r in runs] == ['compare', 'calibrate']
+    check = folder / 'demo-output' / 'comparison-check'
+    assert (check / 'truth_scores.csv').is_file()
+    recalibrated = 'demo-output/training/checkpoints/best-recalibrated.ckpt'
+    assert (folder / recalibrated).is_file()
 
 
 @pytest.mark.slow

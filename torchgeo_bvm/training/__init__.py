@@ -5,7 +5,9 @@
 :mod:`~torchgeo_bvm.training.options`, checked in
 :mod:`~torchgeo_bvm.training.settings`; the model/data agreement in
 :mod:`~torchgeo_bvm.training.agreement`), :mod:`~torchgeo_bvm.training.tasks` is the
-task, :mod:`~torchgeo_bvm.training.callbacks` what evaluation writes,
+task (its temperature: :mod:`~torchgeo_bvm.training.calibration`),
+:mod:`~torchgeo_bvm.training.callbacks` what evaluation writes (per sheet and
+calibration: :mod:`~torchgeo_bvm.training.testing`),
 :mod:`~torchgeo_bvm.training.checkpoints` the checkpoint callback,
 :mod:`~torchgeo_bvm.training.prediction` the writer of fused maps,
 :mod:`~torchgeo_bvm.training.normalization` the band statistics and
@@ -21,6 +23,7 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from .agreement import InputLayout
+    from .calibration import CALIBRATION_PIXELS, ValidationLogits
     from .callbacks import (
         ConfusionMatrixWriter,
         MetricTable,
@@ -59,10 +62,15 @@ if TYPE_CHECKING:
     from .prediction import MOSAIC, SheetPredictionWriter
     from .settings import DataSettings
     from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation, imagenet_unreachable
+    from .testing import CALIBRATION_NAMES, SheetEvaluation
 
 _HOMES: dict[str, str] = {
     'BVMDataModule': 'datamodule',
     'BVMSemanticSegmentation': 'tasks',
+    'CALIBRATION_NAMES': 'testing',
+    'CALIBRATION_PIXELS': 'calibration',
+    'SheetEvaluation': 'testing',
+    'ValidationLogits': 'calibration',
     'BandStats': 'normalization',
     'ConfusionMatrixWriter': 'callbacks',
     'LAPTOP_BATCH_SIZE': 'configs',
@@ -100,6 +108,8 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    'CALIBRATION_NAMES',
+    'CALIBRATION_PIXELS',
     'LAPTOP_BATCH_SIZE',
     'LAPTOP_PATCH_SIZE',
     'LAPTOP_STEPS',
@@ -120,8 +130,10 @@ __all__ = [
     'ModelCheckpoint',
     'PredictionOptions',
     'SamplingOptions',
+    'SheetEvaluation',
     'SheetPredictionWriter',
     'TimeSeriesOptions',
+    'ValidationLogits',
     'cloud_rule_from',
     'compute_band_stats',
     'config_file',

@@ -279,4 +279,6 @@ def test_the_same_seed_gives_the_same_season(
         out, tmp_path / 'again', names, shallow=False
     )
     assert (mismatch, errors) == ([], [])
-    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 1
+    # The single dates, the season's products and composites, the truth
+    # (changes.csv and a raster with its .aux.xml for each of three years).
+    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 7 + 1

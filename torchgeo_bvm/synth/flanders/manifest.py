@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generated content changes (a re-run then regenerates).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 #: Name of the manifest inside the output folder.
 MANIFEST_NAME = 'manifest.json'
 
@@ -101,6 +101,7 @@ def is_reusable(
     seed: int,
     plot: bool,
     season: bool = False,
+    change_share: float | None = None,
 ) -> bool:
     """Whether a folder already holds what a run would write.
 
@@ -111,10 +112,13 @@ def is_reusable(
         seed: the seed to write with.
         plot: whether the run writes the overview.
         season: whether the run writes the season.
+        change_share: the share of changed polygons the run writes (None:
+            any).
 
     Returns:
-        True if the manifest is complete, of this generator version, size and
-        seed (with an overview and the season if they are wanted), and every
+        True if the manifest is complete, of this generator version, size,
+        seed and change share (with an overview and the season if they are
+        wanted), and every
         file it lists exists with its recorded size.
     """
     if manifest is None or not manifest.get('complete'):
@@ -125,6 +129,7 @@ def is_reusable(
         and manifest.get('seed') == seed
         and (manifest.get('overview') is not None or not plot)
         and (manifest.get('season') is not None or not season)
+        and (change_share is None or manifest.get('change_share') == change_share)
     )
     if not same:
         return False
