@@ -49,10 +49,6 @@ import rasterio
 from lightning.pytorch import Trainer, seed_everything
 from torchgeo.tasks import SemanticSegmentation
 
-# Lightning rebuilds the task a checkpoint names only when its class is already
-# imported (it will not import code that a file names): the package's
-# configurations and the demo train BVMSemanticSegmentation.
-import torchgeo_bvm.training.tasks  # noqa: F401
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.errors import BVMError
 from torchgeo_bvm.maps.files import SIBLING_SUFFIXES
@@ -71,6 +67,7 @@ from torchgeo_bvm.training.options import (
     PredictionOptions,
 )
 from torchgeo_bvm.training.prediction import MOSAIC, SheetPredictionWriter
+from torchgeo_bvm.training.tasks import BVMSemanticSegmentation
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
 CRS = 'EPSG:32631'
@@ -217,13 +214,14 @@ def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path
     return path
 
 
-def load_task(checkpoint: Path) -> SemanticSegmentation:
+def load_task(checkpoint: Path) -> BVMSemanticSegmentation:
     """The segmentation task of a checkpoint.
 
-    TorchGeo's ``SemanticSegmentation`` or a subclass (the package's
-    configurations and the demo train
-    :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`), loaded
-    as TorchGeo's: the same network and weights.
+    Loaded as :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`,
+    which the package's configurations and the demo train (its checkpoints
+    carry the calibration, which TorchGeo's own class would refuse); a
+    checkpoint of TorchGeo's ``SemanticSegmentation`` loads with the neutral
+    calibration, so it predicts as TorchGeo's task would.
 
     Args:
         checkpoint: the checkpoint file.
@@ -236,7 +234,7 @@ def load_task(checkpoint: Path) -> SemanticSegmentation:
     """
     if not checkpoint.is_file():
         raise FileNotFoundError(f'--checkpoint {checkpoint}: no such file')
-    task = SemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
+    task = BVMSemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
     print(f'model: {describe_model(task, checkpoint)}')
     return task
 
