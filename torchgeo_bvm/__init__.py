@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         BVMRaster,
         CloudRule,
         ImageryDataset,
+        Sentinel1Sigma0,
         Sentinel2TOC,
     )
     from .datasets.joint import BVMSentinel2
@@ -86,6 +87,7 @@ _HOMES: dict[str, str] = {
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
     'ImageryDataset': 'datasets',
+    'Sentinel1Sigma0': 'datasets',
     'Sentinel2TOC': 'datasets',
     'BVMSentinel2': 'datasets.joint',
     'DownloadOptions': 'download',
@@ -152,6 +154,7 @@ __all__ = [
     'ImageryDataset',
     'MetricTable',
     'SeamRates',
+    'Sentinel1Sigma0',
     'Sentinel2TOC',
     'Sheet',
     'SheetFusion',

@@ -31,6 +31,7 @@ import shapely
 import torch
 from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
+from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
@@ -45,7 +46,7 @@ from ..spatial.crs import pixel_size_m
 from ..spatial.pixelgrid import Grid
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
-from .mosaic import MaskRule, ProductReader, in_read_order
+from .mosaic import MaskRule, MonthReducer, ProductReader, in_read_order
 from .products import (
     ArchiveNaming,
     DownloadNaming,
@@ -89,7 +90,10 @@ class ImageryDataset(CachedBounds, RasterDataset):
 
     A sensor's subclass sets the class attributes below, calls
     ``super().__init__`` with its validity rule, and may override
-    :meth:`resolve_bands` (band modes) and :meth:`missing_mask`.
+    :meth:`resolve_bands` (band modes), :meth:`missing_mask`, and, for bands
+    computed from the files' bands or values converted after reading,
+    :meth:`source_bands` and :meth:`derive`; :meth:`select` keeps some of the
+    products found (an orbit direction, say).
 
     Args:
         paths: folders to search recursively, or files.
@@ -111,6 +115,9 @@ class ImageryDataset(CachedBounds, RasterDataset):
         time_series: return every step of a query's period.
         temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
         max_dates: with ``temporal='dates'``: the steps of every sample.
+        floors: band name -> the value at or below which the band holds no
+            data, beyond the files' nodata (radar border noise, say): such
+            pixels are treated as nodata pixels are.
 
     Raises:
         DatasetNotFoundError: if no product is found under ``paths``.
@@ -141,6 +148,10 @@ class ImageryDataset(CachedBounds, RasterDataset):
     first_year: ClassVar[int] = 1970
     #: The start of the header cache file's name.
     index_prefix: ClassVar[str] = 'imagery'
+    #: How a month's observations become one step of a monthly series without
+    #: a composite: their per-pixel ``'median'`` (digital numbers, rounded as
+    #: the downloader's int16 composites) or ``'mean'`` (values as they are).
+    month_reducer: ClassVar[MonthReducer] = 'median'
 
     def __init__(
         self,
@@ -160,6 +171,7 @@ class ImageryDataset(CachedBounds, RasterDataset):
         time_series: bool = False,
         temporal: TemporalLayout = 'monthly',
         max_dates: int | None = None,
+        floors: Mapping[str, float] | None = None,
     ) -> None:
         if not self.all_bands:
             raise TypeError(
@@ -187,12 +199,14 @@ class ImageryDataset(CachedBounds, RasterDataset):
         # Metres per pixel by resolution, for the dataset's CRS (see _follow_crs).
         self._grids_crs: CRS | None = None
         self._pixel_m: dict[tuple[float, float], tuple[float, float]] = {}
+        sources = self.source_bands()
         roots = [paths] if isinstance(paths, str | Path) else list(paths)
         files = sorted(set(list_files(roots)))
         headers = HeaderCache(roots, cache_dir, prefix=self.index_prefix)
-        found = find_products(files, self, self.bands, mask_rule is not None, headers)
+        found = find_products(files, self, sources, mask_rule is not None, headers)
         if not found:
             raise DatasetNotFoundError(self)
+        found = self.select(found)
         products = [p for p in found if _wanted(p, self.years, self.months)]
         if not products:
             raise BVMValueError(
@@ -206,7 +220,16 @@ class ImageryDataset(CachedBounds, RasterDataset):
         self._open = OpenFiles(capacity, keep_open=self.cache)
         self._files = FileReader(self._open)
         self._reader = ProductReader(
-            self._files, self.bands, mask_rule, self._resampling
+            self._files,
+            sources,
+            mask_rule,
+            self._resampling,
+            floors={
+                channel: float(floors[band])
+                for channel, band in enumerate(sources)
+                if floors and band in floors
+            },
+            reducer=self.month_reducer,
         )
         dst_crs = check_crs(crs) if crs is not None else None
         self.index, self._res = index_products(
@@ -232,6 +255,45 @@ class ImageryDataset(CachedBounds, RasterDataset):
                 or no band.
         """
         return band_names(bands, cls.all_bands)
+
+    def source_bands(self) -> tuple[str, ...]:
+        """The bands read from the files for :attr:`bands` (override to derive some).
+
+        Returns:
+            The files' bands, in the order :meth:`derive` receives them
+            (default: :attr:`bands`).
+        """
+        return tuple(self.bands)
+
+    def derive(
+        self, image: NDArray[np.float32], valid: NDArray[np.bool_]
+    ) -> NDArray[np.float32]:
+        """A sample's ``image`` from the values of :meth:`source_bands`.
+
+        Called on every sample after its dates are read and merged (and a
+        month's observations reduced), before ``transforms``; override to
+        convert values or compute bands (default: unchanged).
+
+        Args:
+            image: ``[..., C, H, W]``, one channel per source band, the
+                fill value where ``valid`` is False.
+            valid: ``[..., H, W]``.
+
+        Returns:
+            ``[..., len(bands), H, W]`` float32.
+        """
+        return image
+
+    def select(self, products: list[Product]) -> list[Product]:
+        """The products found that the dataset keeps (override to choose some).
+
+        Args:
+            products: every product found under the paths.
+
+        Returns:
+            Those kept (default: all).
+        """
+        return products
 
     @classmethod
     def missing_mask(cls, path: str, names: list[str]) -> Exception:
@@ -386,6 +448,7 @@ class ImageryDataset(CachedBounds, RasterDataset):
             )
             products = in_read_order(self._items[key] for key in paths)
             image, valid, _ = self._reader.read_date(products, x, y, shape, pixel_m)
+        image = self.derive(image, valid)
         transform = rasterio.transform.from_origin(x.start, y.stop, x.step, y.step)
         sample: Sample = {
             'image': torch.from_numpy(image),
