@@ -1,4 +1,14 @@
-"""Download Sentinel-2 TOC imagery per map sheet with openEO, resumably.
+"""Download Sentinel-2 TOC imagery and Sentinel-1 backscatter with openEO.
+
+Sentinel-1 (``Sentinel1Options``, ``torchgeo-bvm download --sensor s1``):
+``SENTINEL1_GRD`` through ``sar_backscatter`` (sigma0 on the ellipsoid), per
+acquisition or as monthly means, one job per sheet, period and orbit
+direction, float32 files named apart from Sentinel-2's
+(``<sheet>_openEO_S1-ASCENDING_<YYYY-MM-DD>Z.tif``,
+``..._<YYYY-MM>_mean.tif``) and a manifest of their own, so one folder holds
+both sensors; see :mod:`torchgeo_bvm.download.sentinel1`. The rest of this
+page is about Sentinel-2; the faults, the resumption and the authentication
+are the same for both.
 
 For each map sheet (``kbl4`` by default, any level accepted) and each period of
 whole months, one openEO process graph is built on Terrascope's
@@ -94,10 +104,19 @@ if TYPE_CHECKING:
         VALID_SCL,
         DownloadOptions,
         build_process_graph,
+        check_download_crs,
+        resample,
         sheet_extent,
     )
     from .manifest import MANIFEST_NAME, Manifest
-    from .tasks import DownloadTask, output_path, plan_tasks
+    from .sentinel1 import (
+        S1_COEFFICIENT,
+        S1_COLLECTION,
+        S1_MANIFEST_NAME,
+        Sentinel1Options,
+        build_s1_process_graph,
+    )
+    from .tasks import DownloadTask, SensorDownload, output_path, plan_tasks
 
 #: The backend used by the paper (Terrascope).
 DEFAULT_BACKEND = 'openeo.vito.be'
@@ -113,10 +132,18 @@ _HOMES = {
     'VALID_SCL': 'graph',
     'DownloadOptions': 'graph',
     'build_process_graph': 'graph',
+    'check_download_crs': 'graph',
+    'resample': 'graph',
     'sheet_extent': 'graph',
     'MANIFEST_NAME': 'manifest',
     'Manifest': 'manifest',
+    'S1_COEFFICIENT': 'sentinel1',
+    'S1_COLLECTION': 'sentinel1',
+    'S1_MANIFEST_NAME': 'sentinel1',
+    'Sentinel1Options': 'sentinel1',
+    'build_s1_process_graph': 'sentinel1',
     'DownloadTask': 'tasks',
+    'SensorDownload': 'tasks',
     'output_path': 'tasks',
     'plan_tasks': 'tasks',
 }
@@ -124,6 +151,9 @@ __all__ = [
     'COLLECTION',
     'DEFAULT_BACKEND',
     'MANIFEST_NAME',
+    'S1_COEFFICIENT',
+    'S1_COLLECTION',
+    'S1_MANIFEST_NAME',
     'TRANSIENT_STATUS',
     'VALID_SCL',
     'DownloadError',
@@ -132,10 +162,15 @@ __all__ = [
     'Downloader',
     'JobFailedError',
     'Manifest',
+    'SensorDownload',
+    'Sentinel1Options',
     'build_process_graph',
+    'build_s1_process_graph',
+    'check_download_crs',
     'download',
     'output_path',
     'plan_tasks',
+    'resample',
     'sheet_extent',
 ]
 

@@ -29,9 +29,9 @@ from ..errors import BVMError, BVMValueError
 from ..fileio import atomic_path
 from ..sheets.codes import Sheet
 from . import DEFAULT_BACKEND
-from .graph import DownloadOptions, build_process_graph
+from .graph import DownloadOptions
 from .manifest import Manifest, graph_digest
-from .tasks import DownloadTask, output_path, plan_tasks
+from .tasks import DownloadTask, SensorDownload, plan_tasks
 
 __all__ = [
     'CONNECT_ATTEMPTS',
@@ -92,7 +92,10 @@ class Downloader:
 
     Args:
         out: the output folder.
-        options: what to download.
+        options: what to download, and of which sensor
+            (:class:`~torchgeo_bvm.download.graph.DownloadOptions` for
+            Sentinel-2, the default, or
+            :class:`~torchgeo_bvm.download.sentinel1.Sentinel1Options`).
         backend: the backend URL (``https://`` is added if no scheme is given).
         sync: use synchronous ``POST /result`` requests (one per sheet and month;
             composites only, since one GeoTIFF answer carries one time step)
@@ -121,7 +124,7 @@ class Downloader:
     def __init__(
         self,
         out: str | Path,
-        options: DownloadOptions | None = None,
+        options: SensorDownload | None = None,
         *,
         backend: str = DEFAULT_BACKEND,
         sync: bool = False,
@@ -144,7 +147,7 @@ class Downloader:
             check_positive(value, name)
         if backoff != 0:
             check_positive(backoff, 'backoff')
-        self.options = options or DownloadOptions()
+        self.options: SensorDownload = options or DownloadOptions()
         if sync and self.options.composite is None:
             raise BVMValueError(
                 'synchronous requests need a composite (--composite monthly): one '
@@ -177,9 +180,18 @@ class Downloader:
             months: the months (default all).
 
         Returns:
-            The tasks.
+            The tasks (for Sentinel-1, one per orbit direction too).
         """
-        return plan_tasks(sheets, years, months, per_month=self.sync)
+        options = self.options
+        planned = plan_tasks(
+            sheets,
+            years,
+            months,
+            per_month=self.sync,
+            first_year=options.first_year,
+            sensor=options.sensor,
+        )
+        return options.expand(planned)
 
     def graph(self, task: DownloadTask) -> dict[str, Any]:
         """The process graph of a task.
@@ -190,7 +202,7 @@ class Downloader:
         Returns:
             The openEO process object.
         """
-        return build_process_graph(task.sheet, task.temporal_extent, self.options)
+        return self.options.graph(task)
 
     def run(self, tasks: Sequence[DownloadTask]) -> list[Path]:
         """Download every task not finished yet.
@@ -208,7 +220,9 @@ class Downloader:
                 not hold the requested bands.
             ValueError: if the folder holds a download with other settings.
         """
-        manifest = self._manifest = Manifest.open(self.out, self.options.settings())
+        manifest = self._manifest = Manifest.open(
+            self.out, self.options.settings(), self.options.manifest_name
+        )
         try:
             return self._run(manifest, tasks)
         except (OpenEoApiPlainError, requests.exceptions.RequestException) as error:
@@ -382,6 +396,8 @@ class Downloader:
                 'job %s of %s is %s: starting a new job', job.job_id, task.key, status
             )
         title = f'torchgeo-bvm {task.sheet.code} {task.start:%Y-%m}..{task.end:%Y-%m}'
+        if task.orbit is not None:
+            title += f' {self.options.sensor} {task.orbit}'
         job = self.connection.create_job(graph, title=title)
         record['job_id'] = job.job_id
         record['files'] = []
@@ -433,11 +449,8 @@ class Downloader:
                 or name.lower().endswith(_TIFF_SUFFIXES)
             ):
                 continue
-            target = output_path(
-                self.out,
-                task.sheet,
-                self._asset_day(asset.key, name, task),
-                bool(self.options.composite),
+            target = self.options.output_path(
+                self.out, task, self._asset_day(asset.key, name, task)
             )
             if target in targets:
                 raise DownloadError(
@@ -466,7 +479,7 @@ class Downloader:
     # -- synchronous requests -----------------------------------------------------
 
     def _run_sync(self, task: DownloadTask, graph: dict[str, Any]) -> None:
-        target = output_path(self.out, task.sheet, task.start, composite=True)
+        target = self.options.output_path(self.out, task, task.start)
         _, record = self._record(task)
         record['files'] = []
 
@@ -485,7 +498,12 @@ class Downloader:
     def _fetch_file(self, fetch: Callable[[Path], None], target: Path) -> None:
         with atomic_path(target) as temporary:
             self._retrying(lambda: fetch(temporary), f'download of {target.name}')
-            _label_bands(temporary, self.options.file_bands, target.name)
+            _label_bands(
+                temporary,
+                self.options.file_bands,
+                target.name,
+                self.options.file_dtype,
+            )
 
     def _fetch_url(self, url: str, target: Path) -> None:
         try:
@@ -544,13 +562,17 @@ def _check_length(path: Path, headers: Mapping[str, str]) -> None:
         raise _TruncatedError(f'got {size} of {announced} bytes')
 
 
-def _label_bands(path: Path, names: Sequence[str], shown: str) -> None:
+def _label_bands(
+    path: Path, names: Sequence[str], shown: str, dtype: str = 'int16'
+) -> None:
     """Check the band count and type and store the band names in the file.
 
     Args:
         path: the downloaded GeoTIFF.
         names: the band names it must hold, in order.
         shown: the file name to show in errors.
+        dtype: the data type the file is stored in (``'int16'``: rounded and
+            clipped; ``'float32'``: NaN where there is no data).
 
     Raises:
         DownloadError: if the file is not a GeoTIFF, has another band count,
@@ -558,7 +580,7 @@ def _label_bands(path: Path, names: Sequence[str], shown: str) -> None:
     """
     try:
         with rasterio.open(path) as src:
-            count, dtype, found = src.count, src.dtypes[0], src.descriptions
+            count, found_dtype, found = src.count, src.dtypes[0], src.descriptions
     except rasterio.errors.RasterioIOError as error:
         raise DownloadError(
             f'{shown}: the backend delivered no readable GeoTIFF ({error})'
@@ -573,7 +595,9 @@ def _label_bands(path: Path, names: Sequence[str], shown: str) -> None:
             f'{shown}: the backend named the bands {list(found)}, '
             f'expected {list(names)}'
         )
-    if dtype != 'int16':
+    if found_dtype != dtype and dtype == 'float32':
+        _to_float32(path)
+    elif found_dtype != dtype:
         _to_int16(path)
     with rasterio.open(path, 'r+') as dst:
         dst.descriptions = tuple(names)
@@ -593,26 +617,38 @@ def _to_int16(path: Path) -> None:
         dst.write(values)
 
 
+def _to_float32(path: Path) -> None:
+    # Backscatter is linear power: float64 answers are narrowed, nodata is NaN.
+    with rasterio.open(path) as src:
+        profile, data = src.profile, src.read(masked=True)
+    values = np.ma.filled(np.ma.masked_invalid(data).astype(np.float32), np.nan)
+    profile.update(dtype='float32', nodata=float('nan'))
+    with rasterio.open(path, 'w', **profile) as dst:
+        dst.write(values)
+
+
 def download(
     out: str | Path,
     sheets: Iterable[Sheet | str],
     years: Iterable[int],
     months: Iterable[int] | None = None,
-    options: DownloadOptions | None = None,
+    options: SensorDownload | None = None,
     *,
     backend: str = DEFAULT_BACKEND,
     sync: bool = False,
     auth: bool | None = None,
     progress: bool = True,
 ) -> list[Path]:
-    """Download Sentinel-2 TOC imagery for some sheets and months.
+    """Download imagery for some sheets and months (Sentinel-2 TOC by default).
 
     Args:
         out: the output folder.
         sheets: map sheets or codes.
         years: the years.
         months: the months 1..12 (default all).
-        options: what to download (default all bands, every date, EPSG:4326).
+        options: what to download (default Sentinel-2, all bands, every date,
+            EPSG:4326; :class:`~torchgeo_bvm.download.sentinel1.Sentinel1Options`
+            for Sentinel-1 backscatter).
         backend: the openEO backend URL.
         sync: synchronous requests instead of batch jobs (composites only).
         auth: authenticate (True), not (False), or if the backend offers OIDC.
