@@ -22,6 +22,7 @@ DOCUMENTS = (
     'docs/quickstart.rst',
     'docs/examples.rst',
     'docs/guide.rst',
+    'docs/sentinel1.rst',
     'docs/mapping.rst',
     'docs/split.rst',
     'docs/classes.rst',

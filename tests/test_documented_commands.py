@@ -89,6 +89,7 @@ def test_every_block_is_known_code() -> None:
     assert [b.document for b in python] == [
         'README.md',
         'docs/guide.rst',
+        'docs/sentinel1.rst',
         'docs/split.rst',
     ]
     assert 'dataset[next(iter(sampler))]' in python[0].text

@@ -117,7 +117,8 @@ class ImageryDataset(CachedBounds, RasterDataset):
         max_dates: with ``temporal='dates'``: the steps of every sample.
         floors: band name -> the value at or below which the band holds no
             data, beyond the files' nodata (radar border noise, say): such
-            pixels are treated as nodata pixels are.
+            pixels, and the band's infinite values, are treated as nodata
+            pixels are.
 
     Raises:
         DatasetNotFoundError: if no product is found under ``paths``.

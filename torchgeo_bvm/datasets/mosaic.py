@@ -129,7 +129,8 @@ class ProductReader:
         resampling: resampling of the bands off a file's grid (the validity
             layer is always read with nearest).
         floors: channel -> the value at or below which that band holds no
-            data (read as nodata is: NaN, then 0 and invalid).
+            data (read as nodata is: NaN, then 0 and invalid); infinite values
+            of such a band are no data too.
         reducer: a month's observations to one step without a composite: their
             clear ``'median'`` or ``'mean'``.
     """
@@ -287,8 +288,10 @@ class ProductReader:
             elif self._read_bands(path, indexes, bounds, res, image, channels):
                 clean_channels.update(channels)
         for channel, floor in self.floors.items():
-            # Values at or below the floor are no data, as nodata values are.
-            np.copyto(image[channel], np.float32(np.nan), where=image[channel] <= floor)
+            # Values at or below the floor (or infinite) are no data, as nodata
+            # values are.
+            band = image[channel]
+            np.copyto(band, np.float32(np.nan), where=(band <= floor) | np.isinf(band))
             clean_channels.discard(channel)
         if len(clean_channels) == len(image):
             covered = np.ones(shape, dtype=bool)

@@ -263,7 +263,7 @@ def plot_radar(
         )
     axes.set_ylabel('VH, median of the pixels (dB)')
     axes.grid(alpha=0.3)
-    axes.legend(loc='lower center', fontsize=8)
+    axes.legend(loc='upper left', fontsize=8)
     figure.suptitle(
         'Sentinel-1 monthly means of the ascending passes (red VV -20..0 dB, '
         'green VH -27..-7 dB, blue VV/VH 3..12 dB) and VH on every pass'
