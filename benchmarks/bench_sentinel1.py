@@ -43,7 +43,7 @@ import rasterio
 import torch
 from bench_datamodule import FreshIndices, use_gdal_cache
 from bench_series import Epochs, pss_mb
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window, from_bounds, intersect
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datasets import stack_samples
 
@@ -113,10 +113,10 @@ class RawRadar(Dataset[dict[str, torch.Tensor]]):
             self._handles[path] = rasterio.open(path)
         src = self._handles[path]
         window = from_bounds(*bounds, transform=src.transform).round_offsets()
-        window = window.round_lengths().intersection(
-            Window(0, 0, src.width, src.height)
-        )
-        return src.read(window=window)
+        window, whole = window.round_lengths(), Window(0, 0, src.width, src.height)
+        if not intersect([window, whole]):  # a file that only touches the window
+            return np.empty((src.count, 0, 0), dtype=np.float32)
+        return src.read(window=window.intersection(whole))
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         # Every read cast into a sample-sized float32 tensor, as a loader must
