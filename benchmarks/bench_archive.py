@@ -153,9 +153,10 @@ _SETUP = r"""
 import json, sys, time, warnings
 warnings.simplefilter('ignore')
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.settings import DataSettings
 # Which part of the build takes the time (the data module's own steps).
 for name in ('_imagery', '_labels', '_flanders'):
-    setattr(BVMDataModule, name, timed(name.strip('_'), getattr(BVMDataModule, name)))
+    setattr(DataSettings, name, timed(name.strip('_'), getattr(DataSettings, name)))
 start = time.perf_counter()
 dm = BVMDataModule(sys.argv[1], sys.argv[2], batch_size=8, patch_size=256)
 dm.setup('fit')

@@ -50,9 +50,15 @@ from torchgeo_bvm.classes import IGNORE_INDEX
 from torchgeo_bvm.demo import evaluated_checkpoint, run_demo
 from torchgeo_bvm.maps.fusion import SheetFusion
 from torchgeo_bvm.maps.seams import SeamRates, seam_rates, tile_borders
+from torchgeo_bvm.sheets.plan import PredictionPlan
 from torchgeo_bvm.spatial.pixelgrid import Grid
 from torchgeo_bvm.spatial.scanline import polygon_coverage
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+)
 from torchgeo_bvm.training.prediction import SheetPredictionWriter
 from torchgeo_bvm.training.tasks import BVMSemanticSegmentation
 
@@ -74,8 +80,14 @@ def load(
     demo: Path, year: int, stride: int | None
 ) -> tuple[BVMDataModule, BVMSemanticSegmentation]:
     settings = yaml.safe_load((demo / 'demo.yaml').read_text())['data']['init_args']
-    settings.update(predict_sheets='test', predict_years=[year], num_workers=0)
-    settings.update(predict_stride=stride)
+    settings.update(
+        num_workers=0,
+        imagery=ImageryOptions(**settings['imagery']),
+        labels=LabelOptions(**settings['labels']),
+        prediction=PredictionOptions(
+            sheets='test', years=[year], stride=stride, period_folder=False
+        ),
+    )
     checkpoint, _ = evaluated_checkpoint(demo / 'training' / 'checkpoints')
     task = BVMSemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
     task.eval()
@@ -107,7 +119,7 @@ def patchwork(dm: BVMDataModule, task: BVMSemanticSegmentation) -> Maps:
             for tile in probabilities:
                 index, column, row = next(tiles)
                 if index not in sheets:
-                    c0, r0, c1, r1 = sampler.sheet_pixels(index)
+                    c0, r0, c1, r1 = sampler.layout.pixel_box(index, sampler.grid)
                     grid = Grid(
                         sampler.layout.crs,
                         sampler.grid.window_transform(c0, r0),
@@ -146,19 +158,23 @@ def fused(dm: BVMDataModule, task: BVMSemanticSegmentation, out: Path) -> Maps:
         callbacks=[writer],
     )
     trainer.predict(task, datamodule=dm)
-    sampler = dm.predict_sampler
     result = {}
-    for plan in sampler.plans:  # type: ignore[union-attr]
-        tiling = sampler.tiling  # type: ignore[union-attr]
-        c0, r0, _, _ = tiling.sheet_pixels(plan.sheet)
-        code = tiling.layout.sheets[plan.sheet].file_safe
-        with rasterio.open(out / f'{code}.tif') as src:
+    for sheet in plan_of(dm).sheets:
+        c0, r0 = sheet.origin
+        with rasterio.open(out / f'{sheet.sheet.file_safe}.tif') as src:
             classes = src.read(1)
             grid = Grid.of_file(src)
-        columns = sorted({int(c) - c0 for c in plan.tiles[:, 0]})
-        rows = sorted({int(r) - r0 for r in plan.tiles[:, 1]})
-        result[plan.sheet] = (classes, grid, columns, rows)
+        columns = sorted({int(c) - c0 for c in sheet.tiles[:, 0]})
+        rows = sorted({int(r) - r0 for r in sheet.tiles[:, 1]})
+        result[sheet.index] = (classes, grid, columns, rows)
     return result
+
+
+def plan_of(dm: BVMDataModule) -> PredictionPlan:
+    """The prediction plan of the data module's run."""
+    plan = getattr(dm.predict_sampler, 'plan', None)
+    assert isinstance(plan, PredictionPlan)
+    return plan
 
 
 def rates(maps: Maps, size: int, borders_of: Maps | None = None) -> SeamRates:
@@ -176,7 +192,9 @@ def rates(maps: Maps, size: int, borders_of: Maps | None = None) -> SeamRates:
     return total
 
 
-def agreement(maps: Maps, labels: Path, sampler: Any) -> tuple[float, float]:
+def agreement(
+    maps: Maps, labels: Path, masks: dict[int, np.ndarray]
+) -> tuple[float, float]:
     """(share of the pixels inside Flanders and the data with a class, agreement
     with the BVM labels where both have one)."""
     classed = total = agree = compared = 0
@@ -194,7 +212,7 @@ def agreement(maps: Maps, labels: Path, sampler: Any) -> tuple[float, float]:
             has = classes != IGNORE_INDEX
             both = has & (truth != IGNORE_INDEX)
             classed += int(has.sum())
-            total += int(inside_mask(sampler, index, grid).sum())
+            total += int(masks[index].sum())
             agree += int((classes[both] == truth[both]).sum())
             compared += int(both.sum())
     return classed / max(total, 1), agree / max(compared, 1)
@@ -222,22 +240,21 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     after = fused(dm, task, args.workdir / 'fused')
     fused_s = time.perf_counter() - start
-    dates = {len(p.times) for p in dm.predict_sampler.plans}  # type: ignore[union-attr]
+    plan = plan_of(dm)
+    dates = {len(s.times) for s in plan.sheets}
+    masks = {s.index: s.mask() for s in plan.sheets}
 
     rows: list[tuple[str, SeamRates, Any, float]] = []
-    labels = Path(dm.bvm_paths[0])
+    labels = Path(dm.check().bvm_paths[0])
     for name, maps, borders, seconds in (
         ('patchwork, one date per tile (baseline)', before, None, patchwork_s),
         (f'fused, every date of {args.year}', after, None, fused_s),
         ('fused, at the patchwork tile borders', after, before, float('nan')),
     ):
-        shares = agreement(maps, labels, dm.predict_sampler.tiling)  # type: ignore[union-attr]
+        shares = agreement(maps, labels, masks)
         rows.append((name, rates(maps, size, borders), shares, seconds))
-    sheets = ', '.join(
-        dm.predict_sampler.tiling.layout.sheets[i].code  # type: ignore[union-attr]
-        for i in after
-    )
-    stride = dm.predict_sampler.tiling.stride  # type: ignore[union-attr]
+    sheets = ', '.join(s.sheet.code for s in plan.sheets)
+    stride = plan.stride
     print(
         f'model: {trained}; sheets {sheets}; {size} px tiles, fused every {stride} '
         f'px; dates per sheet: {sorted(dates)}'

@@ -9,7 +9,7 @@ block cache at ``--gdal-cache`` MB (16 by default: as with a real archive, every
 window is decompressed; see ``bench_datamodule.py``).
 
 For each source of the months, the training samples of
-``BVMDataModule(time_series='monthly')`` (``SheetSampler @
+``BVMDataModule(time_series=True)`` (``SheetSampler @
 CalendarYearSampler``: 256 x 256 crops of the train sheets, each the 12 months
 of 2022, 11 bands, and the mask), through a DataLoader with 0 and 2 workers,
 against the **raw read** of the same windows: for every month, a plain rasterio
@@ -54,6 +54,7 @@ from torchgeo.datasets import stack_samples
 from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.synth.flanders import write_mini_flanders
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import ImageryOptions, LabelOptions
 
 SIZE = 256
 BATCH = 8
@@ -212,15 +213,15 @@ def main() -> None:
             dm = BVMDataModule(
                 str(roots[source]),
                 str(labels),
-                boundary=str(mini / manifest['boundary']),
                 sheets=[22],
-                crs=CRS,
-                res=10.0,
                 patch_size=SIZE,
                 batch_size=BATCH,
                 length=args.samples,
-                time_series='monthly',
-                cache_dir=str(args.data / 'cache'),
+                time_series=True,
+                imagery=ImageryOptions(
+                    crs=CRS, res=10.0, cache_dir=str(args.data / 'cache')
+                ),
+                labels=LabelOptions(boundary=str(mini / manifest['boundary'])),
             )
             dm.setup('fit')
             assert dm.train_dataset is not None

@@ -41,6 +41,7 @@ from torchgeo_bvm.bvm.labels import rasterize_bvm
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.synth.flanders import write_mini_flanders
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import ImageryOptions, LabelOptions
 
 
 class StepTimer(Callback):
@@ -160,9 +161,9 @@ def pipeline(
     datamodule = BVMDataModule(
         sentinel2_paths=str(data / 'TOC_V2'),
         bvm_paths=str(labels),
-        boundary=str(boundary),
         sheets=[22],
-        crs=args.crs,
+        imagery=ImageryOptions(crs=args.crs),
+        labels=LabelOptions(boundary=str(boundary)),
         bands='all',
         patch_size=args.patch_size,
         batch_size=args.batch_size,

@@ -9,7 +9,7 @@ Run it after ``make demo``::
 * ``overview.png``: the demo's mini-Flanders, as ``torchgeo-bvm synth`` drew it
   (``<demo>/data/overview.png``);
 * ``prediction.png``: the demo's fused map of its test sheet (2020), as
-  ``torchgeo predict`` drew it (``<demo>/predictions/22_7-8.png``).
+  ``torchgeo predict`` drew it (``<demo>/predictions/2020/22_7-8.png``).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def make_readme_images(demo: Path, out: Path = README_IMAGES) -> list[Path]:
     plot_grid(grid('kbl4', scheme=SplitScheme()), split_map)
     copies = {
         'overview.png': demo / 'data' / 'overview.png',
-        'prediction.png': demo / 'predictions' / '22_7-8.png',
+        'prediction.png': demo / 'predictions' / '2020' / '22_7-8.png',
     }
     for name, source in copies.items():
         shutil.copyfile(source, out / name)

@@ -21,7 +21,8 @@ split has a part in the north and in the south of each sheet::
    more alike);
 3. trains nothing, but builds a
    :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` with
-   ``split_scheme=SCHEME`` and reads one training batch from it.
+   ``sampling=SamplingOptions(split_scheme=SCHEME)`` and reads one training
+   batch from it.
 
 A key may also name a full sheet code, which then overrides the parts for that
 sheet only, e.g. ``{'22/1-2': 'test', '22/3-4': 'train', ...}``; the keys of one
@@ -50,6 +51,7 @@ from torchgeo_bvm.sheets.official import grid
 from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import ImageryOptions, LabelOptions, SamplingOptions
 
 #: kbl8 part -> split, applied to every 1:50,000 sheet.
 SCHEME: dict[str, str] = {
@@ -136,11 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     datamodule = BVMDataModule(
         sentinel2_paths=str(args.data / manifest['imagery']['root']),
         bvm_paths=str(labels),
-        boundary=str(args.data / manifest['boundary']),
         sheets=list(SHEETS),
-        split_scheme=SCHEME,
-        crs=CRS,
-        res=10,
+        imagery=ImageryOptions(crs=CRS, res=10),
+        labels=LabelOptions(boundary=str(args.data / manifest['boundary'])),
+        sampling=SamplingOptions(split_scheme=SCHEME),
         patch_size=args.patch_size,
         batch_size=args.batch_size,
         length=args.batch_size,

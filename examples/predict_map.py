@@ -6,7 +6,7 @@ Given a checkpoint of TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation`
 maps the test sheets of the mini-Flanders for one year with Lightning's
 ``Trainer.predict``: :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` tiles the
 test sheets and reads every tile on every date of the year
-(``predict_sheets``, ``predict_years``), and
+(``prediction.sheets``, ``prediction.years``), and
 :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` fuses the clear dates
 per pixel into one map per sheet (uint8 class ids with the class colour table,
 nodata :data:`~torchgeo_bvm.classes.IGNORE_INDEX`, opens labelled in QGIS; its
@@ -51,6 +51,11 @@ from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.maps.files import SIBLING_SUFFIXES
 from torchgeo_bvm.synth.flanders import SIZES, write_mini_flanders
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+)
 from torchgeo_bvm.training.prediction import MOSAIC, SheetPredictionWriter
 
 #: The imagery's own grid: UTM 31N at 10 m, so nothing is resampled.
@@ -119,20 +124,23 @@ def make_datamodule(
     return BVMDataModule(
         sentinel2_paths=str(args.data / manifest['imagery']['root']),
         bvm_paths=str(args.data / manifest['bvm']),
-        boundary=str(args.data / manifest['boundary']),
         stats=args.stats,
         sheets=[22],
         bands=args.bands,
-        crs=CRS,
-        res=10,
         patch_size=args.patch_size,
         batch_size=args.batch_size,
         length=args.steps * args.batch_size,
-        predict_sheets='test',
-        predict_years=[args.year],
-        predict_stride=args.stride or args.patch_size * 3 // 4,
-        # No gradients: larger batches fit, and run faster per tile on a CPU.
-        predict_batch_size=8 * args.batch_size,
+        imagery=ImageryOptions(crs=CRS, res=10),
+        labels=LabelOptions(boundary=str(args.data / manifest['boundary'])),
+        prediction=PredictionOptions(
+            sheets='test',
+            years=[args.year],
+            stride=args.stride or args.patch_size * 3 // 4,
+            # No gradients: larger batches fit, and run faster per tile on a CPU.
+            batch_size=8 * args.batch_size,
+            # One year into <out>/predict_map/predictions itself.
+            period_folder=False,
+        ),
     )
 
 
@@ -152,7 +160,7 @@ def train_small_model(datamodule: BVMDataModule, steps: int, path: Path) -> Path
         model='fcn',
         num_filters=32,
         weights=None,
-        in_channels=len(datamodule.bands),
+        in_channels=len(datamodule.check().bands),
         num_classes=NUM_CLASSES,
         labels=list(CLASS_NAMES),
         ignore_index=IGNORE_INDEX,
@@ -204,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
 
     Raises:
-        ValueError: if the checkpoint expects another number of bands.
+        BVMValueError: if the model takes other channels than ``--bands`` gives
+            (the data module checks it when prediction starts).
     """
     args = parse_args(argv)
     manifest = write_mini_flanders(args.data, args.size, progress=True)
@@ -217,11 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint = train_small_model(datamodule, args.steps, out / 'model.ckpt')
         print(f'trained {args.steps} steps, checkpoint: {checkpoint}')
     task = SemanticSegmentation.load_from_checkpoint(checkpoint, map_location='cpu')
-    if task.hparams['in_channels'] != len(datamodule.bands):
-        raise ValueError(
-            f'{checkpoint}: the model takes {task.hparams["in_channels"]} bands but '
-            f'--bands {args.bands!r} gives {len(datamodule.bands)}'
-        )
 
     writer = SheetPredictionWriter(out / 'predictions', preview=True)
     trainer = Trainer(
@@ -239,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             preview = path.with_suffix('.png')
             if preview.exists():
                 print(f'  preview {preview}')
-    print(f'mosaic {out / "predictions" / MOSAIC}, quick-look mosaic.png beside it')
+    assert writer.folder is not None
+    print(f'mosaic {writer.folder / MOSAIC}, quick-look mosaic.png beside it')
     return 0
 
 

@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import rasterio
@@ -98,7 +99,8 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
         f'{summary["labelled_pixels"]:,} labelled test pixels'
     ) in printed
     # Every raster the demo writes is a valid COG with the classes' colour table.
-    for raster in (out / 'labels.tif', out / 'predictions' / '22_7-8.tif'):
+    maps = out / 'predictions' / '2020'
+    for raster in (out / 'labels.tif', maps / '22_7-8.tif'):
         assert_valid_cog(raster)
         assert_class_palette(raster)
     for key in (
@@ -114,15 +116,16 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
         'strongest candidates',
     ):
         assert (out / summary['paths'][key].split(str(out) + '/')[-1]).exists(), key
-    with rasterio.open(out / 'predictions' / '22_7-8.tif') as source:
+    with rasterio.open(maps / '22_7-8.tif') as source:
         assert source.crs.to_epsg() == 32631
         assert source.nodata == 255
     check_the_year_against_one_date(out, printed)
     # The fused map of the test sheet for 2020 (three dates), and its candidates.
-    manifest = json.loads((out / 'predictions' / 'prediction.json').read_text())
+    manifest = json.loads((maps / 'prediction.json').read_text())
     assert manifest['period'] == '2020'
     assert manifest['sheets'] == ['22/7-8']
-    with rasterio.open(out / 'predictions' / '22_7-8_count.tif') as source:
+    assert sorted(p.name for p in (out / 'predictions').iterdir()) == ['2020']
+    with rasterio.open(maps / '22_7-8_count.tif') as source:
         assert 0 < source.read(1)[source.read_masks(1) > 0].max() <= 3
     assert 'where the fused map disagrees with the BVM:' in printed
     assert re.search(r'polygons with pixels, .* candidates', printed)
@@ -140,7 +143,7 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     for name in ('split_map.png', 'overview.png', 'prediction.png'):
         assert (pictures / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert (pictures / 'prediction.png').read_bytes() == (
-        out / 'predictions' / '22_7-8.png'
+        maps / '22_7-8.png'
     ).read_bytes()
     capsys.readouterr()
     # A re-run reuses everything and only reports.
@@ -161,8 +164,12 @@ def check_the_year_against_one_date(out, printed: str) -> None:
     year = yaml.safe_load((out / 'demo_year.yaml').read_text())
     assert year['model']['init_args']['in_channels'] == 132
     data = year['data']['init_args']
-    assert (data['time_series'], data['stack']) == ('monthly', 'channels')
+    assert data['time_series'] is True
+    assert data['series'] == {'temporal': 'monthly', 'stack': 'channels'}
     assert data['sentinel2_paths'].endswith('season/openeo')
+    # The year model maps its own year, into its own folder.
+    assert data['prediction']['years'] == [2022]
+    assert data['prediction']['output_dir'] == str(out / 'predictions-year')
     for key in ('sheets', 'patch_size', 'batch_size', 'length', 'bvm_paths'):
         assert data[key] == single['data']['init_args'][key]
     assert year['trainer']['max_steps'] == single['trainer']['max_steps'] == 2
@@ -185,6 +192,29 @@ def check_the_year_against_one_date(out, printed: str) -> None:
     assert 'one date  12 months, early fusion' in table
     overall = comparison['metrics']['a year']['overall accuracy']
     assert f'{100 * overall:.2f} %' in table.splitlines()[2]
+    check_the_years_map(out, data, printed)
+
+
+def check_the_years_map(out, data, printed: str) -> None:
+    """The year model's fused map: its count is the clear months of each pixel."""
+    from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
+    from torchgeo_bvm.datasets.series import calendar_year
+
+    maps = out / 'predictions-year' / '2022'
+    manifest = json.loads((maps / 'prediction.json').read_text())
+    assert (manifest['period'], manifest['sheets']) == ('2022', ['22/7-8'])
+    assert_class_palette(maps / '22_7-8.tif')
+    with rasterio.open(maps / '22_7-8_count.tif') as source:
+        counted = source.read(1)
+        xmin, ymin, xmax, ymax = source.bounds
+    months = Sentinel2TOC(
+        data['sentinel2_paths'], crs='EPSG:32631', res=10.0, time_series=True
+    )[slice(xmin, xmax), slice(ymin, ymax), calendar_year(2022)]['valid'].sum(dim=0)
+    inside = counted != 255
+    assert np.array_equal(counted[inside], months.numpy()[inside])
+    assert counted[inside].max() == 12
+    assert "where the year model's fused map disagrees with the BVM:" in printed
+    assert (out / 'comparison-year' / 'disagreement.gpkg').is_file()
 
 
 def test_comparison_numbers_from_confusion_matrices() -> None:

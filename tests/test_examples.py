@@ -151,8 +151,14 @@ def test_predict_map(
         rf'^    {re.escape(top)}\s+{np.bincount(predicted).max()} ', printed, re.M
     )
 
-    # A checkpoint for other bands is refused before predicting.
-    with pytest.raises(ValueError, match=r'model takes 11 bands but --bands .rgb.'):
+    # A checkpoint for other bands is refused before predicting (the data
+    # module checks the model against its batches).
+    with pytest.raises(
+        ValueError,
+        match=r'^the model \(SemanticSegmentation\) takes 11 input channels '
+        r'\(in_channels\), and the data module gives 3: single dates of the bands '
+        r'B02, B03, B04',
+    ):
         run(
             'predict_map',
             mini_flanders,

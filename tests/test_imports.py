@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).parents[1] / 'torchgeo_bvm'
 #: ``torchgeo_bvm`` per entry, those on one line sharing a layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ('errors', 'lazy'),
-    ('checks', 'fileio', 'classes'),
+    ('checks', 'fileio', 'readback', 'classes'),
     ('spatial',),
     ('plot',),
     ('sheets',),

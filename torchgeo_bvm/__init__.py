@@ -52,12 +52,20 @@ if TYPE_CHECKING:
     from .samplers.temporal import CalendarYearSampler, CentreTimestampSampler
     from .sheets.codes import Sheet
     from .sheets.official import compare_official, grid
+    from .sheets.plan import PredictionPlan
     from .sheets.scheme import PAPER_SPLIT, SplitScheme
     from .spatial.classraster import write_class_raster
     from .spatial.crs import DEFAULT_CRS, resolution_for
     from .spatial.pixelgrid import Grid
     from .training.callbacks import ConfusionMatrixWriter, MetricTable
-    from .training.datamodule import BVMDataModule, TimeSeriesOptions
+    from .training.datamodule import BVMDataModule
+    from .training.options import (
+        ImageryOptions,
+        LabelOptions,
+        PredictionOptions,
+        SamplingOptions,
+        TimeSeriesOptions,
+    )
     from .training.prediction import SheetPredictionWriter
     from .training.tasks import BVMSemanticSegmentation
 
@@ -82,7 +90,12 @@ _HOMES: dict[str, str] = {
     'DEFAULT_CRS': 'spatial.crs',
     'resolution_for': 'spatial.crs',
     'BVMDataModule': 'training.datamodule',
-    'TimeSeriesOptions': 'training.datamodule',
+    'ImageryOptions': 'training.options',
+    'LabelOptions': 'training.options',
+    'PredictionOptions': 'training.options',
+    'SamplingOptions': 'training.options',
+    'TimeSeriesOptions': 'training.options',
+    'PredictionPlan': 'sheets.plan',
     'BVMDataset': 'datasets',
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
@@ -152,7 +165,12 @@ __all__ = [
     'DownloadOptions',
     'Grid',
     'ImageryDataset',
+    'ImageryOptions',
+    'LabelOptions',
     'MetricTable',
+    'PredictionOptions',
+    'PredictionPlan',
+    'SamplingOptions',
     'SeamRates',
     'Sentinel1Sigma0',
     'Sentinel2TOC',

@@ -7,8 +7,13 @@ string is not a sequence of digits, ``True`` is not ``1``, and NaN or an
 infinity is refused wherever a size or weight is expected.
 
 Sizes that reach an allocation are bounded here too (:data:`MAX_PIXELS`,
-:data:`MAX_PATCH_PIXELS`, :data:`MAX_TILES`), so that a mistyped resolution or
-a CRS mismatch fails at once with a message instead of exhausting memory.
+:data:`MAX_PATCH_PIXELS`, :data:`MAX_TILES`, :data:`MAX_DATES`,
+:data:`MAX_BATCH_BYTES`, :data:`MAX_READ_BYTES`), so that a mistyped
+resolution or a CRS mismatch fails at once with a message instead of
+exhausting memory; so are the counts that make work (:data:`MAX_LENGTH`,
+:data:`MAX_WORKERS`, :data:`MAX_CANDIDATES`) and every wait a user sets
+(:data:`MAX_WAIT_SECONDS`, :func:`check_seconds`), so that no typo turns into
+hours of work or a wait of years.
 """
 
 from __future__ import annotations
@@ -25,9 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     'MAX_ACCUMULATOR_BYTES',
+    'MAX_BATCH_BYTES',
+    'MAX_CANDIDATES',
+    'MAX_DATES',
+    'MAX_LENGTH',
     'MAX_PATCH_PIXELS',
     'MAX_PIXELS',
+    'MAX_READ_BYTES',
+    'MAX_REDRAWS',
+    'MAX_STEPS',
     'MAX_TILES',
+    'MAX_WAIT_SECONDS',
+    'MAX_WORKERS',
     'check_bytes',
     'check_count',
     'check_crs',
@@ -35,6 +49,7 @@ __all__ = [
     'check_pixels',
     'check_positive',
     'check_resolution',
+    'check_seconds',
     'check_seed',
 ]
 
@@ -52,6 +67,32 @@ MAX_TILES = 1_000_000
 #: 10 m with 14 classes takes about 0.4 GB, at 2.5 m 6.5 GB; more means a
 #: resolution finer than the imagery's.
 MAX_ACCUMULATOR_BYTES = 8 * 2**30
+#: Time steps of one sample: Sentinel-2A, B and C together see a place about
+#: 220 times a year (two orbits overlap over most of Flanders), so four years of
+#: every acquisition stay below it.
+MAX_DATES = 1_000
+#: Memory of the imagery of one batch: 16 12-month samples of 12 bands at
+#: 256 x 256 take 0.6 GB, a 100-date stack of 8 samples 2.5 GB; more does not
+#: fit a GPU and means a typo.
+MAX_BATCH_BYTES = 16 * 2**30
+#: Memory of one read of imagery (a sample, or a sheet read whole on one date
+#: for band statistics): a whole 1:50,000 sheet at 10 m with 11 bands and its
+#: masks takes 0.35 GB, at 3.3 m 3 GB; finer than the imagery's 10 m is a typo.
+MAX_READ_BYTES = 4 * 2**30
+#: Samples of one training epoch: the 43 sheets hold about 300,000 crops of
+#: 256 x 256 at 10 m; a hundred million is days of training per epoch.
+MAX_LENGTH = 100_000_000
+#: DataLoader worker processes: each is a process with its own memory.
+MAX_WORKERS = 256
+#: Training steps of one run: a million steps of a CPU batch are weeks.
+MAX_STEPS = 1_000_000
+#: Redraws of a crop that holds no labelled pixel (each is a read).
+MAX_REDRAWS = 10_000
+#: Candidates drawn (one panel each) and listed by ``compare``.
+MAX_CANDIDATES = 100
+#: The longest wait a user may set, in seconds (a timeout, a poll interval, a
+#: retry delay): one hour.
+MAX_WAIT_SECONDS = 3600.0
 
 
 def _number(value: float) -> str:
@@ -92,6 +133,30 @@ def check_positive(value: object, name: str) -> float:
             f'{name} must be a finite number greater than 0, got {_describe(value)}'
         )
     return float(value)  # type: ignore[arg-type]
+
+
+def check_seconds(value: object, name: str, maximum: float = MAX_WAIT_SECONDS) -> float:
+    """A wait in seconds: a finite number greater than zero, at most ``maximum``.
+
+    Args:
+        value: the value given.
+        name: the argument's name, for the message.
+        maximum: the longest wait allowed (default :data:`MAX_WAIT_SECONDS`).
+
+    Returns:
+        The value as a float.
+
+    Raises:
+        BVMValueError: for anything that is not a finite number in
+            ``(0, maximum]``.
+    """
+    seconds = check_positive(value, name)
+    if seconds > maximum:
+        raise BVMValueError(
+            f'{name} must be at most {maximum:g} s, got {seconds:g} s '
+            f'({seconds / 86400:.3g} days)'
+        )
+    return seconds
 
 
 def check_count(

@@ -8,7 +8,9 @@ Failures follow the package's contract (:mod:`torchgeo_bvm.errors`): bad input
 and every failure a user can cause or fix (a file that cannot be read or
 written, a CRS that does not exist, an openEO backend that refuses or cannot be
 reached) is one line on stderr and exit status 2; Ctrl-C is status 130 and
-``SIGTERM`` 143, after the interrupted step removed what it had staged.
+``SIGTERM`` 143, after the interrupted step removed what it had staged. A
+reader of standard output that leaves early (``| head``) ends the command
+quietly with status 141, as ``SIGPIPE`` ends a Unix tool.
 ``--debug`` or ``TORCHGEO_BVM_DEBUG=1`` adds the traceback. Anything else is a
 bug: it is reported with its traceback and status 1.
 
@@ -25,6 +27,7 @@ import gc
 import importlib
 import os
 import pkgutil
+import select
 import signal
 import sys
 import traceback
@@ -39,6 +42,7 @@ from .errors import DEBUG_VARIABLE, BVMError, debugging, describe
 
 __all__ = [
     'EXIT_BAD_INPUT',
+    'EXIT_BROKEN_PIPE',
     'EXIT_INTERRUPTED',
     'EXIT_TERMINATED',
     'build_parser',
@@ -51,6 +55,9 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 #: Exit status of ``SIGTERM`` (128 + SIGTERM), as shells report it.
 EXIT_TERMINATED = 143
+#: Exit status when the reader of standard output left (``| head``): what a
+#: Unix tool killed by ``SIGPIPE`` reports (128 + 13), without a message.
+EXIT_BROKEN_PIPE = 141
 
 #: Errors of libraries that bad input causes, by module and class name; a
 #: module not imported yet cannot have raised them, so none is imported here.
@@ -236,7 +243,15 @@ def _run(
     """Run the command: (exit status, the line to print last, or '')."""
     try:
         with _sigterm_raises():
-            return args.handler(args), ''
+            status = args.handler(args)
+            # A reader that left (``| head``) shows here, not at exit.
+            sys.stdout.flush()
+            return status, ''
+    except BrokenPipeError as error:
+        if not _stdout_closed():
+            return EXIT_BAD_INPUT, f'{prefix}: error: {describe(error)}'
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE, ''
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED, f'{prefix}: interrupted (Ctrl-C)'
     except Terminated:
@@ -253,6 +268,28 @@ def _run(
             _report(stderr, '')
             traceback.print_exc()
         return EXIT_BAD_INPUT, f'{prefix}: error: {describe(error)}'
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, 'poll'):  # pragma: no cover - Windows
+        return True
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poll.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device: nothing more to flush at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _report(stderr: _TrackedStream, line: str) -> None:

@@ -14,8 +14,10 @@ region that :mod:`torchgeo_bvm.synth.flanders` writes:
 7. write the fused map of the test sheets for one year (``torchgeo predict``,
    every clear date fused per pixel) and compare it with the BVM
    (``torchgeo-bvm compare``: the polygons where the map disagrees);
-8. report overall accuracy, per-class IoU, the majority-class baseline and the
-   strongest candidates for a BVM update.
+8. train and test the same U-Net on a year of monthly composites, map the
+   test sheets for that year with it and compare that map with the BVM too;
+9. report overall accuracy, per-class IoU, the majority-class baseline, the
+   strongest candidates for a BVM update and one date against a year.
 
 Every step reuses its output when it is already there, so a re-run after an
 interruption continues where it stopped, and a second run only reports.
@@ -39,7 +41,7 @@ import yaml
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from .fileio import atomic_path
+from .fileio import atomic_path, is_hidden
 
 __all__ = [
     'DemoComparison',
@@ -86,6 +88,7 @@ class DemoResult:
             (:func:`compare_with_a_year`), when it ran.
         candidates: the lines of ``compare`` describing where the fused map
             disagrees with the BVM, strongest candidates first.
+        year_candidates: the same for the year model's fused map.
     """
 
     overall_accuracy: float
@@ -100,6 +103,7 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
     comparison: DemoComparison | None = None
     candidates: list[str] = field(default_factory=list)
+    year_candidates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A printable report.
@@ -132,6 +136,9 @@ class DemoResult:
         if self.candidates:
             lines += ['', 'where the fused map disagrees with the BVM:']
             lines += [f'  {line}' for line in self.candidates]
+        if self.year_candidates:
+            lines += ['', "where the year model's fused map disagrees with the BVM:"]
+            lines += [f'  {line}' for line in self.year_candidates]
         lines += ['', 'made:']
         width = max(map(len, self.paths), default=0)
         lines += [f'  {kind:<{width}} {path}' for kind, path in self.paths.items()]
@@ -169,10 +176,19 @@ def _timed(seconds: dict[str, float], name: str, step: Callable[[], Any]) -> Any
     return result
 
 
+def _merge(settings: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Change settings in place, groups of options key by key."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            _merge(settings[key], value)
+        else:
+            settings[key] = value
+
+
 def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Path:
     text = resources.files('torchgeo_bvm').joinpath('data', DEMO_CONFIG).read_text()
     config = yaml.safe_load(text)
-    config['data']['init_args'].update(data)
+    _merge(config['data']['init_args'], data)
     trainer = config['trainer']
     trainer['default_root_dir'] = str(out / 'training')
     trainer['logger']['init_args']['save_dir'] = str(out / 'training')
@@ -182,14 +198,15 @@ def _write_config(out: Path, data: dict[str, Any], max_steps: int | None) -> Pat
         # Validation runs at the end of each epoch: an epoch no longer than the
         # training makes it run at least once, so a best checkpoint exists.
         settings['length'] = min(settings['length'], max_steps * settings['batch_size'])
+        # A shorter run still logs its loss (Lightning warns when an epoch holds
+        # fewer batches than the logging interval).
+        trainer['log_every_n_steps'] = min(trainer['log_every_n_steps'], max_steps)
     for callback in trainer['callbacks']:
         args = callback.setdefault('init_args', {})
         if callback['class_path'].endswith('ModelCheckpoint'):
             args['dirpath'] = str(out / 'training' / 'checkpoints')
         if callback['class_path'].endswith('ConfusionMatrixWriter'):
             args['dirpath'] = str(out / 'evaluation')
-        if callback['class_path'].endswith('SheetPredictionWriter'):
-            args['output_dir'] = str(out / 'predictions')
     path = out / 'demo.yaml'
     with atomic_path(path) as temporary:
         temporary.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -295,8 +312,9 @@ def run_demo(
     overrides: dict[str, Any] = {
         'sentinel2_paths': str(sentinel2),
         'bvm_paths': str(labels),
-        'boundary': str(boundary),
+        'labels': {'boundary': str(boundary)},
         'stats': str(band_stats),
+        'prediction': {'output_dir': str(out / 'predictions')},
     }
     if length is not None:
         overrides['length'] = length
@@ -315,9 +333,8 @@ def run_demo(
     paths['checkpoint'] = checkpoint
     paths['confusion matrix'] = confusion.with_suffix('.png')
 
-    candidates = _fused_map_and_candidates(
-        out, config, checkpoint, data / manifest['bvm'], seconds, paths
-    )
+    bvm = data / manifest['bvm']
+    candidates = _fused_map_and_candidates(out, config, checkpoint, bvm, seconds, paths)
 
     matrix = pd.read_csv(confusion, index_col=0)
     overall, class_iou = evaluation_from_confusion(matrix)
@@ -340,8 +357,15 @@ def run_demo(
         seconds=seconds,
         candidates=candidates,
     )
+    season = manifest['season']
+    composites = data / season['composites_root']
     result.comparison = compare_with_a_year(
-        out, config, data / manifest['season']['composites_root'], seconds, paths
+        out, config, composites, int(season['year']), seconds, paths
+    )
+    year_checkpoint, _ = evaluated_checkpoint(out / 'training-year' / 'checkpoints')
+    year_config = out / 'demo_year.yaml'
+    result.year_candidates = _fused_map_and_candidates(
+        out, year_config, year_checkpoint, bvm, seconds, paths, ' (year)'
     )
     summary = out / 'summary.json'
     with atomic_path(summary) as temporary:
@@ -400,43 +424,50 @@ def _fused_map_and_candidates(
     bvm: Path,
     seconds: dict[str, float],
     paths: dict[str, Path],
+    label: str = '',
 ) -> list[str]:
-    """The fused map of the test sheets for a year, and where it disagrees with the BVM.
+    """The fused map of a configuration's test sheets and period, and its candidates.
 
-    ``torchgeo predict`` fuses every clear date of the configuration's period
-    (``predict_sheets``, ``predict_years`` of the demo configuration) into
-    ``predictions/``; ``compare`` ranks the BVM polygons where the map
-    disagrees into ``comparison/``. Returns the lines describing the strongest
-    candidates.
+    ``torchgeo predict`` fuses every clear observation of the configuration's
+    period (``prediction.sheets``, ``prediction.years``) into the period's
+    folder of ``prediction.output_dir``; ``compare`` ranks the BVM polygons
+    where the map disagrees into ``comparison/`` (``comparison-year/`` for the
+    year model, ``label`` ``' (year)'``). Returns the lines describing the
+    strongest candidates.
     """
     from .maps.compare import compare_with_bvm
     from .maps.files import SIBLING_SUFFIXES
+    from .sheets.plan import period_name
     from .training.prediction import MOSAIC
 
-    predictions = out / 'predictions'
+    prediction = yaml.safe_load(config.read_text())['data']['init_args']['prediction']
+    years = prediction.get('years')
+    predictions = Path(prediction['output_dir']) / period_name(years, None)
     if not (predictions / MOSAIC).exists():
         _timed(
             seconds,
-            'predict',
+            f'predict{label}',
             lambda: _torchgeo(
                 ['predict', '--config', str(config), '--ckpt_path', str(checkpoint)]
             ),
         )
     for tif in sorted(predictions.glob('*.tif')):
-        if tif.stem.endswith(SIBLING_SUFFIXES):
+        # Hidden names are staging files of a write in progress or killed.
+        if is_hidden(tif, predictions) or tif.stem.endswith(SIBLING_SUFFIXES):
             continue
-        paths[f'fused map {tif.stem}'] = tif
-        paths[f'fused map {tif.stem} (PNG)'] = tif.with_suffix('.png')
-    paths['fused map mosaic'] = predictions / MOSAIC
-    paths['fused map quick-look'] = (predictions / MOSAIC).with_suffix('.png')
+        paths[f'fused map{label} {tif.stem}'] = tif
+        paths[f'fused map{label} {tif.stem} (PNG)'] = tif.with_suffix('.png')
+    paths[f'fused map{label} mosaic'] = predictions / MOSAIC
+    paths[f'fused map{label} quick-look'] = (predictions / MOSAIC).with_suffix('.png')
     # The demo's folder is its own: the comparison is made afresh each run.
+    folder = out / ('comparison-year' if label else 'comparison')
     comparison = _timed(
         seconds,
-        'compare',
-        lambda: compare_with_bvm(bvm, predictions, out / 'comparison', progress=False),
+        f'compare{label}',
+        lambda: compare_with_bvm(bvm, predictions, folder, progress=False),
     )
-    paths['disagreement with the BVM'] = comparison.paths['geopackage']
-    paths['strongest candidates'] = comparison.paths['candidates']
+    paths[f'disagreement with the BVM{label}'] = comparison.paths['geopackage']
+    paths[f'strongest candidates{label}'] = comparison.paths['candidates']
     lines: list[str] = comparison.describe(10)
     return lines
 
@@ -590,23 +621,26 @@ def compare_with_a_year(
     out: Path,
     config: Path,
     composites: Path,
+    year: int,
     seconds: dict[str, float],
     paths: dict[str, Path],
 ) -> DemoComparison:
     """Train the demo's U-Net on a year of monthly composites and compare.
 
-    The single-date run's configuration (``config``) with three changes: the
+    The single-date run's configuration (``config``) with four changes: the
     imagery is the season's monthly composites, every sample the 12 months of
-    2022 (``time_series='monthly'``), stacked as 12 x 11 channels
-    (``stack='channels'``, early fusion), and the U-Net takes 132 input
-    channels. Same sheets, crops, batch, training steps, checkpoint rule and
-    test tiles; ``torchgeo fit`` and ``torchgeo test`` as for the single date.
-    What is already in ``out`` is reused.
+    ``year`` (``time_series: true``, a monthly series), stacked as 12 x 11
+    channels (``series.stack: channels``, early fusion), the U-Net takes 132
+    input channels, and ``torchgeo predict`` maps ``year`` into
+    ``predictions-year/``. Same sheets, crops, batch, training steps,
+    checkpoint rule and test tiles; ``torchgeo fit`` and ``torchgeo test`` as
+    for the single date. What is already in ``out`` is reused.
 
     Args:
         out: the demo's folder (the single-date run's test is done).
         config: the single-date run's configuration.
         composites: the season's composites folder.
+        year: the season's year.
         seconds: wall-clock time per step (the year's steps are added).
         paths: the files made (the year's are added).
 
@@ -614,9 +648,17 @@ def compare_with_a_year(
         The comparison.
     """
     settings = yaml.safe_load(config.read_text())
-    data = settings['data']['init_args']
-    data.update(
-        sentinel2_paths=str(composites), time_series='monthly', stack='channels'
+    _merge(
+        settings['data']['init_args'],
+        {
+            'sentinel2_paths': str(composites),
+            'time_series': True,
+            'series': {'temporal': 'monthly', 'stack': 'channels'},
+            'prediction': {
+                'years': [year],
+                'output_dir': str(out / 'predictions-year'),
+            },
+        },
     )
     model = settings['model']['init_args']
     model['in_channels'] = 12 * model['in_channels']
@@ -627,21 +669,19 @@ def compare_with_a_year(
     folders = {
         'ModelCheckpoint': ('dirpath', out / 'training-year' / 'checkpoints'),
         'ConfusionMatrixWriter': ('dirpath', out / 'evaluation-year'),
-        'SheetPredictionWriter': ('output_dir', out / 'predictions-year'),
     }
     for callback in trainer['callbacks']:
         for name, (key, folder) in folders.items():
             if callback['class_path'].endswith(name):
                 callback.setdefault('init_args', {})[key] = str(folder)
-    year = out / 'demo_year.yaml'
-    with atomic_path(year) as temporary:
+    year_config = out / 'demo_year.yaml'
+    with atomic_path(year_config) as temporary:
         temporary.write_text(yaml.safe_dump(settings, sort_keys=False))
-    paths['training config (year)'] = year
+    paths['training config (year)'] = year_config
 
     confusion = out / 'evaluation-year' / 'confusion_matrix.csv'
-    _fit_and_test(
-        year, out / 'training-year' / 'checkpoints', confusion, seconds, ' (year)'
-    )
+    checkpoints = out / 'training-year' / 'checkpoints'
+    _fit_and_test(year_config, checkpoints, confusion, seconds, ' (year)')
     paths['confusion matrix (year)'] = confusion.with_suffix('.png')
     comparison = DemoComparison.from_confusions(
         {
@@ -695,11 +735,16 @@ def _torchgeo(arguments: list[str]) -> None:
 
 def _plot_sample(config: Path, path: Path) -> None:
     """Plot one training sample of the demo's data module."""
+    from jsonargparse import ArgumentParser
+
     from .plot import save_figure
     from .training.datamodule import BVMDataModule
 
-    settings = yaml.safe_load(config.read_text())['data']['init_args']
-    datamodule = BVMDataModule(**settings)
+    # Built from the configuration as TorchGeo's command line builds it.
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(BVMDataModule, 'data')
+    data = yaml.safe_load(config.read_text())['data']
+    datamodule = parser.instantiate(parser.parse_object({'data': data})).data
     datamodule.setup('fit')
     sampler, dataset = datamodule.train_sampler, datamodule.train_dataset
     assert sampler is not None

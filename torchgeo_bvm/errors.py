@@ -63,6 +63,7 @@ __all__ = [
     'find_bvm_error',
     'one_line_errors_under_torchgeo',
     'under_torchgeo_cli',
+    'underlying_message',
 ]
 
 #: The environment variable that shows tracebacks (as ``--debug`` does).
@@ -112,6 +113,32 @@ def describe(error: BaseException) -> str:
         return text
     # A library's message is clearer with the kind of error it is.
     return f'{type(error).__name__}: {text}' if text else type(error).__name__
+
+
+def underlying_message(error: BaseException) -> str:
+    """What went wrong, in the words of whoever knew: one line.
+
+    rasterio raises "Read failed. See previous exception for details." and
+    chains GDAL's own message behind it; that message is taken instead,
+    following ``__cause__`` and ``__context__`` while the message says nothing
+    more.
+
+    Args:
+        error: the error.
+
+    Returns:
+        Its message, or the first message behind it that says something, on one
+        line (the error's kind if none does).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = ' '.join(str(current).split())
+        if text and 'See previous exception' not in text:
+            return text
+        current = current.__cause__ or current.__context__
+    return type(error).__name__
 
 
 def find_bvm_error(error: BaseException | None) -> BVMError | None:

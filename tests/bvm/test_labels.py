@@ -202,6 +202,19 @@ def test_write_class_raster_bad_input_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize('name', ['labels.shp', 'labels.gpkg', 'labels'])
+def test_a_geotiff_is_written_under_tif_only(tmp_path: Path, name: str) -> None:
+    grid = Grid.from_bounds((0, 0, 30, 20), 'EPSG:32631', 10)
+    with pytest.raises(ValueError, match=r'a GeoTIFF is written here; name it \.tif'):
+        write_class_raster(tmp_path / name, np.zeros((2, 3), np.uint8), grid)
+    # rasterize_bvm says so before it reads the layer.
+    with pytest.raises(
+        ValueError, match=r'the label raster is a GeoTIFF; name it \.tif'
+    ):
+        rasterize_bvm(tmp_path / 'missing.shp', tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rasterize_bad_options(hand_shp: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match='either like= or crs=/res='):
         _rasterize(hand_shp, tmp_path / 'x.tif', crs='EPSG:31370', like=hand_shp)

@@ -5,7 +5,7 @@ import pytest
 import shapely
 from rasterio.transform import from_origin
 
-from torchgeo_bvm.bvm.polygonstore import PolygonStore, StoreInfo
+from torchgeo_bvm.bvm.polygonstore import MAGIC, PolygonStore, StoreInfo
 from torchgeo_bvm.spatial.scanline import Outlines, burn_polygons
 from torchgeo_bvm.synth.bvm import tessellation
 
@@ -73,9 +73,19 @@ def test_what_is_not_a_store_is_not_opened(tmp_path: Path) -> None:
     assert PolygonStore.open(tmp_path / 'missing.bin') is None
     other = tmp_path / 'other.bin'
     other.write_bytes(b'not a store')
-    assert PolygonStore.open(other) is None
+    with pytest.raises(ValueError, match='not a polygon store of this package'):
+        PolygonStore.open(other)
     path = PolygonStore.build([polygons()], np.arange(404), INFO).save(other)
-    path.write_bytes(path.read_bytes()[:-4096])  # cut short
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-4096])  # cut short
+    with pytest.raises(ValueError, match=f'cut short: {len(whole) - 4096} of'):
+        PolygonStore.open(path)
+    path.write_bytes(whole[: len(MAGIC) + 8 + 10])  # in the header
+    with pytest.raises(ValueError, match='a header of'):
+        PolygonStore.open(path)
+    path.write_bytes(
+        MAGIC[:-1] + bytes([MAGIC[-1] + 1]) + whole[len(MAGIC) :]
+    )  # next version
     assert PolygonStore.open(path) is None
 
 

@@ -188,7 +188,7 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], list[str], str]] = {
         [],
         r'not found: .*nothing',
     ),
-    'bad top': (_map, ['--top', '-1'], r'--top must be 0 or more, got -1'),
+    'bad top': (_map, ['--top', '-1'], r'--top must be between 0 and 100, got -1'),
 }
 
 

@@ -436,32 +436,49 @@ def _prepared_again(path: Path, cache: Path) -> bool:
     return not open_quietly(path, crs=L72, res=10.0, cache_dir=cache).load().cached
 
 
-def test_prepared_polygons_follow_size_time_and_header(tmp_path: Path) -> None:
+def _edit_in_place(path: Path, at: int) -> None:
+    """Change one letter or digit at or before ``at``, keeping size and times."""
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+    data = bytearray(path.read_bytes())
+    at = at % len(data)
+    while not chr(data[at]).isalnum():
+        at -= 1
+    data[at] = (
+        ord('0') + (data[at] - ord('0') + 1) % 10
+        if chr(data[at]).isdigit()
+        else (ord('a') if data[at] != ord('a') else ord('b'))
+    )
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=times)
+
+
+def test_prepared_polygons_follow_the_content(tmp_path: Path) -> None:
     path = write_bwkhab(synthetic_bwkhab(2000, seed=1), tmp_path / 'BwkHab.shp')
-    assert path.stat().st_size > 2 * 65_536  # the hashed header is not all of it
+    assert path.stat().st_size > 2 * 65_536  # more than any header
     cache = tmp_path / 'cache'
     assert _prepared_again(path, cache)
     assert not _prepared_again(path, cache)
     times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
-    # The size alone: bytes appended after the last record (GDAL ignores them).
+    # Touched (a new time, the same bytes): nothing to prepare.
+    os.utime(path, ns=(times[0], times[1] + 1_000_000_000))
+    assert not _prepared_again(path, cache)
+    # Bytes appended after the last record (GDAL ignores them): the content.
     with path.open('ab') as file:
         file.write(b'\0' * 16)
     os.utime(path, ns=times)
     assert _prepared_again(path, cache)
     assert not _prepared_again(path, cache)
-    # The time alone.
-    os.utime(path, ns=(times[0], times[1] + 1_000_000_000))
-    assert _prepared_again(path, cache)
-    # The header alone: the first record's bounding box, same size and time.
-    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
-    data = bytearray(path.read_bytes())
-    data[112] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.utime(path, ns=times)
-    assert _prepared_again(path, cache)
+    # Same size and time (cp -p, rsync -t): the first record's bounding box, and
+    # a vertex far past the first 64 kB.
+    for offset in (112, path.stat().st_size - 4000):
+        times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+        data = bytearray(path.read_bytes())
+        data[offset] ^= 0x01  # the last bit of a coordinate
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=times)
+        assert _prepared_again(path, cache)
     # A side file of the shapefile (the labels' .dbf) counts too.
-    dbf = path.with_suffix('.dbf')
-    os.utime(dbf, ns=(dbf.stat().st_atime_ns, dbf.stat().st_mtime_ns + 10**9))
+    _edit_in_place(path.with_suffix('.dbf'), -2)
     assert _prepared_again(path, cache)
 
 
@@ -484,7 +501,9 @@ def test_label_columns_are_cached(
     assert again.mapping_result.unmapped == first.mapping_result.unmapped
     assert again.mapping_result.fallback == first.mapping_result.fallback
     times = (path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9)
-    os.utime(path.with_suffix('.dbf'), ns=times)
+    os.utime(path.with_suffix('.dbf'), ns=times)  # touched: still cached
+    open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
+    _edit_in_place(path.with_suffix('.dbf'), -2)  # same size and time
     with pytest.raises(AssertionError, match='the layer was read'):
         open_quietly(path, crs=L72, res=10.0, cache_dir=cache, label_field=field)
 

@@ -689,10 +689,16 @@ def test_index_is_cached_and_opens_no_file_when_warm(
     np.testing.assert_array_equal(
         sample['image'][1].numpy(), upsample(native_arrays(500)['B02'], 1)
     )
-    # A file rewritten since (its size or time differs) is read again.
-    monkeypatch.undo()
+    # Touched: its header is as it was.
     reference = next((tmp_path / 'data').rglob('*_20200405T*_TOC-B02_10M_V210.tif'))
-    os.utime(reference, ns=(0, reference.stat().st_mtime_ns + 10**9))
+    times = (reference.stat().st_atime_ns, reference.stat().st_mtime_ns)
+    os.utime(reference, ns=(0, times[1] + 10**9))
+    Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
+    # Its header rewritten, with its size and time kept: read again.
+    monkeypatch.undo()
+    with rasterio.open(reference, 'r+') as dst:
+        dst.nodata = 7
+    os.utime(reference, ns=times)
     monkeypatch.setattr(headers.Header, 'read', no_header)
     with pytest.raises(AssertionError, match=f'{reference} was opened'):
         Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
@@ -727,16 +733,21 @@ def test_index_cache_survives_moved_and_deleted_products(tmp_path: Path) -> None
     assert 'create the dataset again' in str(error.value)
 
 
-def test_a_damaged_index_cache_is_ignored(tmp_path: Path) -> None:
+def test_a_damaged_index_cache_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     product(tmp_path / 'data')
     cache = tmp_path / 'cache'
     Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
     (entry,) = cache.glob('sentinel2-index-*.json')
-    for damage in ('{"version": 1, "entries": {"x": [1]', '[]', 'null'):
+    for damage in ('{"version": 2, "entries": {"x": [1]', '[]', 'null'):
         entry.write_text(damage)
+        caplog.clear()
         ds = Sentinel2TOC(tmp_path / 'data', cache_dir=cache)
         assert len(ds.index) == 1
-    assert json.loads(entry.read_text())['version'] == 1
+        (warning,) = caplog.messages
+        assert warning.startswith(f'{entry}: a damaged cache entry (')
+    assert json.loads(entry.read_text())['version'] == 2
 
 
 def test_what_a_worker_receives_is_small(tmp_path: Path) -> None:

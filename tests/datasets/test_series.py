@@ -121,7 +121,8 @@ def test_bad_arguments_are_one_line_errors() -> None:
         check_temporal('weekly')
     for bad in (0, -3):
         expected = (
-            f'max_dates must be at least 1, got {bad} (the most dates of a sample)'
+            f'max_dates must be between 1 and 1000, got {bad} (the most dates of a '
+            'sample; every sample is padded to it)'
         )
         with pytest.raises(BVMValueError, match=rf'^{re.escape(expected)}$'):
             check_max_dates(bad)
@@ -437,7 +438,9 @@ def test_bad_time_series_queries_and_arguments(mini_flanders: Season) -> None:
     assert Sentinel2TOC(root, time_series=True, months=[3, 4, 5])[x, y, quarter][
         'image'
     ].shape == (3, 11, 32, 32)
-    with pytest.raises(BVMValueError, match=r'^max_dates must be at least 1, got 0 '):
+    with pytest.raises(
+        BVMValueError, match=r'^max_dates must be between 1 and 1000, got 0 '
+    ):
         Sentinel2TOC(root, time_series=True, temporal='dates', max_dates=0)
     with pytest.raises(BVMValueError, match=r"^max_dates applies to temporal='dates'"):
         Sentinel2TOC(root, time_series=True, max_dates=12)

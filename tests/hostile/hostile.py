@@ -10,6 +10,7 @@ mini-Flanders (``tests/conftest.py``) by these helpers, never generated anew.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -48,8 +49,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> Outcome:
     return Outcome(code, captured.out, captured.err)
 
 
-def assert_refused(outcome: Outcome, *words: object, code: int = 2) -> str:
+def assert_refused(
+    outcome: Outcome, *words: object, code: int = 2, program: str = 'torchgeo-bvm'
+) -> str:
     """One error line holding every word, exit ``code``, no traceback.
+
+    ``program`` is ``torchgeo-bvm``, or ``torchgeo SUBCOMMAND`` for TorchGeo's
+    own command line (``torchgeo predict: error: ...``).
 
     Returns:
         The error line.
@@ -59,10 +65,25 @@ def assert_refused(outcome: Outcome, *words: object, code: int = 2) -> str:
     assert 'internal error' not in outcome.err, outcome.err
     assert len(outcome.error_lines) == 1, outcome.err
     line = outcome.error_lines[0]
-    assert line.startswith('torchgeo-bvm '), line
+    assert line.startswith(f'{program}: ' if ' ' in program else f'{program} '), line
     for word in words:
         assert str(word) in line, f'{word!r} not in {line!r}'
     return line
+
+
+def run_torchgeo(*argv: object, cwd: Path | None = None) -> Outcome:
+    """Run TorchGeo's own ``torchgeo ARGV`` as a user does, in a new process."""
+    torchgeo = Path(sys.executable).with_name('torchgeo')
+    env = {k: v for k, v in os.environ.items() if k != 'TORCHGEO_BVM_DEBUG'}
+    done = subprocess.run(
+        [str(torchgeo), *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=cwd,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr)
 
 
 def snapshot(*folders: Path) -> dict[Path, str]:
@@ -190,3 +211,132 @@ def run_mounted(
 def _quote(value: object) -> str:
     text = str(value)
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+# -- a disk that fills up while a writer runs -------------------------------------
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One run of a full-disk sweep: the free space it had, what it did, what it left.
+
+    ``folder`` holds a copy of everything the run left on the disk (the filler
+    aside), taken before the disk was unmounted.
+    """
+
+    free_kb: int | None
+    outcome: Outcome
+    folder: Path
+
+
+def sweep_full_disk(
+    folder: Path,
+    fractions: Sequence[float],
+    *,
+    argv: Sequence[object] = (),
+    code: str = '',
+    previous: Path | None = None,
+    size: str = '16m',
+) -> list[Swept]:
+    """Run one writer on a disk holding less and less free space, for real.
+
+    In a private mount namespace (``unshare -rm``), one process mounts a fresh
+    tmpfs of ``size`` on ``folder`` for every run, copies ``previous`` (an
+    earlier good output) onto it, fills it with a file that leaves the free
+    space asked for, and runs ``torchgeo-bvm ARGV`` (or the Python ``code``) in
+    this process. The first run has the whole tmpfs free: its output is the
+    reference, and the free space of the other runs is ``fraction`` times the
+    size of what it wrote. ``{disk}`` in ``argv`` and ``code`` is ``folder``.
+
+    Returns:
+        The reference run first, then one run per fraction.
+    """
+    records = folder.parent / f'.sweep-{os.getpid()}-{folder.name}'
+    records.mkdir()
+    spec = {
+        'folder': str(folder),
+        'records': str(records),
+        'argv': [str(a).replace('{disk}', str(folder)) for a in argv],
+        'code': code.replace('{disk}', str(folder)),
+        'previous': str(previous) if previous else '',
+        'size': size,
+        'fractions': list(fractions),
+    }
+    (records / 'spec.json').write_text(json.dumps(spec))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        ['unshare', '-rm', sys.executable, '-m', 'tests.hostile.hostile', str(records)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = []
+    for entry in json.loads((records / 'runs.json').read_text()):
+        outcome = Outcome(entry['code'], entry['out'], entry['err'])
+        runs.append(Swept(entry['free_kb'], outcome, records / entry['label']))
+    return runs
+
+
+def _sweep(records: Path) -> None:
+    """The body of :func:`sweep_full_disk`, run inside the mount namespace."""
+    import contextlib
+    import io
+    import traceback
+
+    spec = json.loads((records / 'spec.json').read_text())
+    folder = Path(spec['folder'])
+    runs: list[dict[str, object]] = []
+    written = 0
+    for k, fraction in enumerate([None, *spec['fractions']]):
+        subprocess.run(
+            ['mount', '-t', 'tmpfs', '-o', f'size={spec["size"]}', 'tmpfs', folder],
+            check=True,
+        )
+        if spec['previous']:
+            shutil.copytree(spec['previous'], folder, dirs_exist_ok=True)
+        free_kb = None if fraction is None else int(fraction * written / 1024)
+        filler = folder / 'filler'
+        if free_kb is not None:
+            disk = os.statvfs(folder)
+            with filler.open('wb') as file:
+                room = disk.f_bavail * disk.f_frsize - free_kb * 1024
+                os.posix_fallocate(file.fileno(), 0, max(room, 1))
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                if spec['argv']:
+                    status = main(spec['argv'])
+                else:
+                    exec(spec['code'], {})
+                    status = 0
+            except SystemExit as stop:
+                status = int(stop.code or 0)
+            except Exception as error:
+                from torchgeo_bvm.errors import BVMError
+
+                if not isinstance(error, BVMError):
+                    traceback.print_exc()
+                status = 2 if isinstance(error, BVMError) else 1
+                print(f'torchgeo-bvm python: error: {error}', file=sys.stderr)
+        filler.unlink(missing_ok=True)
+        if fraction is None:
+            written = sum(p.stat().st_size for p in folder.rglob('*') if p.is_file())
+        label = f'run-{k}'
+        shutil.copytree(folder, records / label, symlinks=True)
+        runs.append(
+            {
+                'label': label,
+                'free_kb': free_kb,
+                'code': status,
+                'out': out.getvalue(),
+                'err': err.getvalue(),
+            }
+        )
+        subprocess.run(['umount', folder], check=True)
+    (records / 'runs.json').write_text(json.dumps(runs))
+
+
+if __name__ == '__main__':
+    _sweep(Path(sys.argv[1]))

@@ -25,7 +25,15 @@ from torchgeo_bvm.samplers.temporal import CentreTimestampSampler
 from torchgeo_bvm.sheets.codes import Sheet, kbl_numbers
 from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.spatial.pixelgrid import Grid
-from torchgeo_bvm.training.datamodule import BVMDataModule, cloud_rule_from
+from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+    SamplingOptions,
+    TimeSeriesOptions,
+    cloud_rule_from,
+)
 
 GOOD = 'layers/good/BwkHab.shp'
 
@@ -191,9 +199,21 @@ def test_download_arguments(
     [
         ('synth', ['--seed', '-1'], ['--seed must be between 0 and']),
         ('demo', ['--seed', '-3'], ['--seed must be between 0 and']),
-        ('demo', ['--max-steps', '0'], ['--max-steps must be at least 1, got 0']),
-        ('demo', ['--max-steps', '-5'], ['--max-steps must be at least 1, got -5']),
-        ('demo', ['--length', '0'], ['--length must be at least 1, got 0']),
+        (
+            'demo',
+            ['--max-steps', '0'],
+            ['--max-steps must be between 1 and 1,000,000, got 0'],
+        ),
+        (
+            'demo',
+            ['--max-steps', '-5'],
+            ['--max-steps must be between 1 and 1,000,000, got -5'],
+        ),
+        (
+            'demo',
+            ['--length', '0'],
+            ['--length must be between 1 and 100,000,000, got 0'],
+        ),
         ('demo', ['--size', 'huge'], ["--size 'huge': expected one of"]),
     ],
 )
@@ -249,6 +269,38 @@ def _module_arguments(hostile_data: Path, mini_flanders) -> dict[str, Any]:
     }
 
 
+#: The group of each option the cases below give by its own name.
+_GROUP_OF = {
+    **dict.fromkeys(
+        ('crs', 'res', 'years', 'months', 'cloud_rule', 'normalization'), 'imagery'
+    ),
+    'boundary': 'labels',
+    **dict.fromkeys(('split_scheme', 'eval_stride', 'max_redraws', 'seed'), 'sampling'),
+}
+_GROUPS = {
+    'imagery': ImageryOptions,
+    'labels': LabelOptions,
+    'sampling': SamplingOptions,
+    'series': TimeSeriesOptions,
+    'prediction': PredictionOptions,
+}
+
+
+def _module(arguments: dict[str, Any]) -> BVMDataModule:
+    """The data module of flat arguments, each option put in its group."""
+    plain: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in arguments.items():
+        if key in _GROUPS:
+            groups.setdefault(key, {}).update(value)
+        elif key in _GROUP_OF:
+            groups.setdefault(_GROUP_OF[key], {})[key] = value
+        else:
+            plain[key] = value
+    made = {name: _GROUPS[name](**values) for name, values in groups.items()}
+    return BVMDataModule(**plain, **made)
+
+
 DATAMODULE = [
     ({'patch_size': 0}, ['patch_size must be a positive multiple of 32', 'got 0']),
     ({'patch_size': 33}, ['patch_size must be a positive multiple of 32', 'got 33']),
@@ -261,10 +313,10 @@ DATAMODULE = [
     ({'batch_size': 0}, ['batch_size must be between 1 and 4096, got 0']),
     ({'batch_size': -1}, ['batch_size must be between 1 and 4096, got -1']),
     ({'batch_size': 10**9}, ['batch_size must be between 1 and 4096']),
-    ({'length': 0}, ['length must be at least 1, got 0']),
-    ({'length': -10}, ['length must be at least 1, got -10']),
+    ({'length': 0}, ['length must be between 1 and 100,000,000, got 0']),
+    ({'length': -10}, ['length must be between 1 and 100,000,000, got -10']),
     ({'length': math.nan}, ['length must be a whole number, got nan']),
-    ({'num_workers': -1}, ['num_workers must be at least 0, got -1']),
+    ({'num_workers': -1}, ['num_workers must be between 0 and 256, got -1']),
     ({'res': '10'}, ["res must be a positive number or [x, y], got '10' (text)"]),
     ({'res': 0}, ['res must be a finite number greater than 0, got 0']),
     ({'res': -10}, ['res must be a finite number greater than 0, got -10']),
@@ -285,7 +337,7 @@ DATAMODULE = [
     ({'cloud_rule': {'radius': 3}}, ["unknown cloud_rule keys ['radius']"]),
     ({'eval_stride': 0}, ['eval_stride must be between 1 and 64, got 0']),
     ({'eval_stride': 65}, ['eval_stride must be between 1 and 64, got 65']),
-    ({'max_redraws': -1}, ['max_redraws must be at least 0, got -1']),
+    ({'max_redraws': -1}, ['max_redraws must be between 0 and 10,000, got -1']),
     ({'seed': -1}, ['seed must be between 0 and']),
     ({'seed': 'x'}, ["seed must be a whole number, got 'x' (text)"]),
     ({'sheets': '22/1-2'}, ['sheets: expected 1:50,000 sheet numbers', '22/1-2']),
@@ -297,7 +349,15 @@ DATAMODULE = [
     ({'stats': 'nope.json'}, ['band statistics file not found: nope.json']),
     ({'sentinel2_paths': 'nope'}, ['sentinel2_paths: nope not found']),
     ({'bvm_paths': 'nope.shp'}, ['bvm_paths: nope.shp not found']),
-    ({'boundary': 'nope.shp'}, ['boundary: nope.shp not found']),
+    ({'boundary': 'nope.shp'}, ['labels.boundary: nope.shp not found']),
+    ({'prediction': {'stride': 0}}, ['prediction.stride must be between 1 and 64, got 0']),
+    ({'prediction': {'batch_size': 10**6}}, ['prediction.batch_size must be between 1 and 4096']),
+    ({'prediction': {'years': [2014]}}, ['prediction.years must be between 2015 and 2100, got 2014']),
+    ({'prediction': {'months': [0]}}, ['prediction.months must be between 1 and 12, got 0']),
+    ({'prediction': {'sheets': '22/9'}}, ["prediction.sheets: invalid map sheet code '22/9'"]),
+    ({'prediction': {'sheets': '23'}, 'sheets': [22]}, ['prediction.sheets: sheet 23 is not among the sheets [22]; add 23 to sheets']),
+    ({'series': {'stack': 'channels'}}, ['series (stack) applies to time series: set time_series to true']),
+    ({'time_series': True, 'series': {'temporal': 'weekly'}}, ["unknown temporal layout 'weekly'"]),
 ]  # fmt: skip
 
 
@@ -306,8 +366,10 @@ def test_datamodule_validates_before_reading(
     hostile_data: Path, mini_flanders, changes: dict[str, Any], words: list[str]
 ) -> None:
     arguments = {**_module_arguments(hostile_data, mini_flanders), **changes}
+    module = _module(arguments)  # built without a word: checked when a stage starts
     with pytest.raises(BVMError) as info:
-        BVMDataModule(**arguments)
+        module.setup('fit')
+    assert module.joint is None
     message = str(info.value)
     assert '\n' not in message
     for word in words:
@@ -342,16 +404,14 @@ def test_band_statistics_files_with_impossible_numbers(
     path.write_text(__import__('json').dumps(data))
     arguments = {**_module_arguments(hostile_data, mini_flanders), 'bands': 'rgb'}
     with pytest.raises(BVMError) as info:
-        BVMDataModule(**arguments, stats=str(path))
+        _module({**arguments, 'stats': str(path)}).check()
     for word in ['band-stats.json', *words]:
         assert word in str(info.value)
 
 
 @pytest.fixture(scope='module')
 def joint(hostile_data: Path, mini_flanders):
-    module = BVMDataModule(
-        **_module_arguments(hostile_data, mini_flanders), sheets=[22]
-    )
+    module = _module({**_module_arguments(hostile_data, mini_flanders), 'sheets': [22]})
     return module.build()
 
 
@@ -364,8 +424,8 @@ def joint(hostile_data: Path, mini_flanders):
         (lambda d: SheetGridSampler(d, size=64, stride=65), ['need 1 <= stride <= size']),
         (lambda d: SheetGridSampler(d, size=64, stride=0), ['stride must be at least 1, got 0']),
         (lambda d: SheetGridSampler(d, size=10**6), ['size must be between 1 and 8192']),
-        (lambda d: SheetSampler(d, size=64, length=0), ['length must be at least 1, got 0']),
-        (lambda d: SheetSampler(d, size=64, length=-1), ['length must be at least 1, got -1']),
+        (lambda d: SheetSampler(d, size=64, length=0), ['length must be between 1 and 100,000,000, got 0']),
+        (lambda d: SheetSampler(d, size=64, length=-1), ['length must be between 1 and 100,000,000, got -1']),
         (lambda d: SheetSampler(d, size=64, length=2.5), ['length must be a whole number, got 2.5']),
         (lambda d: SheetSampler(d, size=-64), ['size must be between 1 and 8192, got -64']),
         (lambda d: SheetSampler(d, size=64, generator=-1), ['generator must be between 0 and']),

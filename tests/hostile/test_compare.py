@@ -98,3 +98,64 @@ def test_compare_replaces_its_outputs_only_with_overwrite(
     assert again.code == 0, again.err
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_NAMES.values())
     assert staging_left(out) == []
+
+
+def _geometries_gone(hostile_data: Path, folder: Path, kind: str) -> Path:
+    """The good layer with every geometry empty or missing, as a shapefile or GeoParquet."""
+    import geopandas as gpd
+    import shapely
+
+    frame = gpd.read_file(hostile_data / GOOD, engine='pyogrio')
+    frame['geometry'] = [shapely.Polygon() if kind == 'empty' else None] * len(frame)
+    folder.mkdir()
+    if kind == 'parquet':
+        path = folder / 'BwkHab.parquet'
+        frame.to_parquet(path)
+    else:
+        path = folder / 'BwkHab.shp'
+        frame.to_file(path, engine='pyogrio', geometry_type='Polygon')
+    return path
+
+
+@pytest.mark.parametrize('kind', ['empty', 'missing', 'parquet'])
+def test_compare_on_a_layer_without_any_geometry(
+    hostile_data: Path, tmp_path: Path, capsys, kind: str
+) -> None:
+    # A shapefile of null shapes declares the extent (0, 0, 0, 0): not a .prj
+    # problem.
+    bvm = _geometries_gone(hostile_data, tmp_path / 'layer', kind)
+    outcome = run_cli(
+        capsys, *COMPARE, '--bvm', bvm, '--maps', hostile_data / 'labels.tif',
+        '--out', tmp_path / 'compared',
+    )  # fmt: skip
+    line = assert_refused(
+        outcome, f'{bvm}: none of its 925 geometries has an extent (all empty or '
+        'missing): nothing to label',
+    )  # fmt: skip
+    assert '.prj' not in line
+    assert not (tmp_path / 'compared').exists()
+
+
+@pytest.mark.parametrize('removed', ['22_1-2.tif', '22_1-2_confidence.tif'])
+def test_compare_on_a_mosaic_whose_sheet_was_removed(
+    hostile_data: Path, tmp_path: Path, capsys, removed: str
+) -> None:
+    from torchgeo_bvm.maps.fusion import write_mosaic
+
+    maps = tmp_path / 'fused'
+    maps.mkdir()
+    for suffix in ('', '_confidence', '_count'):
+        shutil.copy(hostile_data / 'labels.tif', maps / f'22_1-2{suffix}.tif')
+    mosaic = write_mosaic([maps / '22_1-2.tif'], maps / 'mosaic.vrt')['classes']
+    (maps / removed).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
+        outcome = run_cli(
+            capsys, 'compare', '--quiet', '--bvm', hostile_data / GOOD,
+            '--maps', mosaic, '--out', tmp_path / 'compared',
+        )  # fmt: skip
+    vrt = mosaic if removed == '22_1-2.tif' else maps / 'mosaic_confidence.vrt'
+    assert_refused(
+        outcome, f'{vrt}: the mosaic reads {maps / removed}, which is missing'
+    )
+    assert not (tmp_path / 'compared').exists()

@@ -2,9 +2,10 @@
 
 A wrong type stops jsonargparse's parser (exit status 2, the key and value
 named); a wrong value stops :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`
-before it reads anything, and under the ``torchgeo`` command that error is one
-line, not jsonargparse's "Does not validate against any of the Union subtypes"
-with two chained tracebacks.
+when the stage starts, before it reads anything, and under the ``torchgeo``
+command that error is one line with exit status 2 (the data module's
+``on_exception``), not jsonargparse's "Does not validate against any of the
+Union subtypes" with two chained tracebacks.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ def _config(mini_flanders, hostile_data: Path, folder: Path, **data: Any) -> Pat
             'init_args': {
                 'sentinel2_paths': str(root / 'TOC_V2'),
                 'bvm_paths': str(hostile_data / 'labels.tif'),
-                'crs': 'EPSG:32631',
-                'res': 10,
+                'imagery': {'crs': 'EPSG:32631', 'res': 10},
                 'bands': 'rgb',
                 'patch_size': 64,
                 **data,
@@ -57,9 +57,12 @@ def _config(mini_flanders, hostile_data: Path, folder: Path, **data: Any) -> Pat
 WRONG_TYPES = [
     ({'patch_size': 'big'}, ['patch_size', 'big']),
     ({'batch_size': [8]}, ['batch_size']),
-    ({'years': 'twenty'}, ['years', 'twenty']),
-    ({'seed': 'lucky'}, ['seed', 'lucky']),
+    ({'imagery': {'years': 'twenty'}}, ['years', 'twenty']),
+    ({'sampling': {'seed': 'lucky'}}, ['seed', 'lucky']),
     ({'no_such_option': 1}, ['no_such_option']),
+    ({'time_series': 'monthly'}, ['time_series', 'monthly']),
+    ({'series': {'stack': 'channels', 'depth': 3}}, ['series', 'depth']),
+    ({'prediction': {'years': 'last'}}, ['prediction', 'last']),
 ]
 
 
@@ -82,25 +85,44 @@ def test_wrong_types_stop_the_parser(
 WRONG_VALUES = [
     ({'patch_size': 48}, 'patch_size must be a positive multiple of 32'),
     ({'patch_size': 32768}, 'patch_size must be between 1 and 8192, got 32,768'),
-    ({'res': 1e-300}, 'the grid over Flanders would be'),
-    ({'length': 0}, 'length must be at least 1, got 0'),
-    ({'months': [13]}, 'months must be between 1 and 12, got 13'),
+    (
+        {'imagery': {'crs': 'EPSG:32631', 'res': 1e-300}},
+        'the grid over Flanders would be',
+    ),
+    ({'length': 0}, 'length must be between 1 and 100,000,000, got 0'),
+    (
+        {'imagery': {'crs': 'EPSG:32631', 'res': 10, 'months': [13]}},
+        'imagery.months must be between 1 and 12, got 13',
+    ),
     ({'sheets': '22/1-2'}, 'sheets: expected 1:50,000 sheet numbers'),
     ({'bvm_paths': 'nowhere.shp'}, 'bvm_paths: nowhere.shp not found'),
-    ({'cloud_rule': 'sunny'}, "unknown cloud_rule 'sunny'"),
+    (
+        {'imagery': {'crs': 'EPSG:32631', 'res': 10, 'cloud_rule': 'sunny'}},
+        "unknown cloud_rule 'sunny'",
+    ),
+    ({'series': {'stack': 'channels'}}, 'series (stack) applies to time series'),
+    (
+        {'time_series': True, 'prediction': {'months': [7]}},
+        'prediction.months applies to single-date models',
+    ),
+    ({'prediction': {'sheets': '22/9'}}, "invalid map sheet code '22/9'"),
 ]
 
 
+@pytest.mark.parametrize('subcommand', ['fit', 'test', 'predict'])
 @pytest.mark.parametrize(('data', 'words'), WRONG_VALUES)
 def test_wrong_values_are_the_data_modules_own_error(
-    mini_flanders, hostile_data: Path, tmp_path: Path, data: dict[str, Any], words: str
-) -> None:
+    mini_flanders, hostile_data: Path, tmp_path: Path, subcommand: str,
+    data: dict[str, Any], words: str,
+) -> None:  # fmt: skip
     config = _config(mini_flanders, hostile_data, tmp_path, **data)
-    with pytest.raises(ValueError, match='Union subtypes') as info:
-        torchgeo_main(['fit', '--config', str(config)])
-    ours = find_bvm_error(info.value)
-    assert isinstance(ours, BVMError)
-    assert words in str(ours)
+    # The configuration parses; the data module refuses it when the stage
+    # starts, before it reads anything.
+    with pytest.raises(BVMError) as info:
+        torchgeo_main([subcommand, '--config', str(config)])
+    assert words in str(info.value)
+    assert '\n' not in str(info.value)
+    assert find_bvm_error(info.value) is info.value
 
 
 @pytest.mark.slow
@@ -113,12 +135,13 @@ def test_the_torchgeo_command_prints_one_line(
         [Path(sys.executable).with_name('torchgeo'), 'fit', '--config', config],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
-    assert done.returncode == 1
+    # The error stops the run once it has started: the data module's
+    # on_exception ends it in one line with status 2, as torchgeo-bvm does.
+    assert done.returncode == 2
     assert 'Traceback' not in done.stderr
     assert 'Union subtypes' not in done.stderr
     assert done.stderr.splitlines()[-1] == (
-        'torchgeo fit: error: patch_size must be between 1 and 8192, got 32,768 '
-        '(TORCHGEO_BVM_DEBUG=1 shows the traceback)'
+        'torchgeo fit: error: patch_size must be between 1 and 8192, got 32,768'
     )
     debug = subprocess.run(
         [Path(sys.executable).with_name('torchgeo'), 'fit', '--config', config],

@@ -219,15 +219,15 @@ def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
         'data': {'class_path': 'torchgeo_bvm.training.datamodule.BVMDataModule',
                  'init_args': {'sentinel2_paths': str(folder / 'TOC_V2'),
                                'bvm_paths': str(hostile_data / 'labels.tif'),
-                               'crs': 'EPSG:32631', 'res': 10, 'bands': 'rgb',
+                               'imagery': {'crs': 'EPSG:32631', 'res': 10},
+                               'bands': 'rgb',
                                'patch_size': 32,
                                'batch_size': 4,
-                               'predict_sheets': 'test',
-                               'predict_years': [2020]}},
+                               'prediction': {'sheets': 'test', 'years': [2020],
+                                              'output_dir': str(predictions)}}},
         'trainer': {'accelerator': 'cpu', 'logger': False,
                     'default_root_dir': str(tmp_path),
-                    'callbacks': [{'class_path': 'torchgeo_bvm.training.prediction.SheetPredictionWriter',
-                                   'init_args': {'output_dir': str(predictions)}}]},
+                    'callbacks': [{'class_path': 'torchgeo_bvm.training.prediction.SheetPredictionWriter'}]},
     }))  # fmt: skip
     torchgeo = [str(Path(sys.executable).with_name('torchgeo'))]
     argv = ['predict', '--config', config, '--ckpt_path', checkpoint]
@@ -242,13 +242,15 @@ def test_predict(mini_flanders, hostile_data: Path, tmp_path: Path) -> None:
         assert code == expected, output
         assert 'Traceback' not in output
         assert staging_left(tmp_path) == []
-        for tif in predictions.glob('*.tif') if predictions.exists() else []:
+        for tif in predictions.rglob('*.tif') if predictions.exists() else []:
             with rasterio.open(tif) as src:
                 src.read(1)
+    # Interrupted (Ctrl-C), a run leaves no folder of maps: it is swapped in
+    # whole at the end, or not at all.
     shutil.rmtree(predictions, ignore_errors=True)
     code, output = Running(argv, program=torchgeo).finish()
     assert code == 0, output[-2000:]
-    assert sorted(p.name for p in predictions.glob('*.tif')) == [
+    assert sorted(p.name for p in (predictions / '2020').glob('*.tif')) == [
         '22_7-8.tif',
         '22_7-8_confidence.tif',
         '22_7-8_count.tif',

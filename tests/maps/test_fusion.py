@@ -99,6 +99,41 @@ def test_overlapping_tiles_of_one_observation_count_once_and_blend() -> None:
     assert np.array_equal(fusion.counts()[:, 4:], np.full((4, 2), 1))
 
 
+def test_tiles_in_any_order_give_the_same_map() -> None:
+    grid = sheet_grid(8, 6)
+    rng = np.random.default_rng(3)
+    # Three observations, each tiled by four overlapping 4 x 4 tiles; the clear
+    # mask of an observation is one per pixel, whichever tile covers it.
+    clear = [rng.random((6, 8)) > 0.3 for _ in range(3)]
+    tiles = [
+        (observation, column, row, random_tile(10 * observation + k))
+        for observation in range(3)
+        for k, (column, row) in enumerate([(0, 0), (4, 0), (0, 2), (4, 2)])
+    ]
+
+    def fused(order: list[int], close: bool = True) -> SheetFusion:
+        fusion = SheetFusion(grid, 4)
+        left = {o: 4 for o in range(3)}
+        for position in order:
+            observation, column, row, tile = tiles[position]
+            mask = clear[observation][row : row + 4, column : column + 4]
+            fusion.add(tile, mask, column, row, observation)
+            left[observation] -= 1
+            if close and not left[observation]:
+                fusion.close(observation)
+        return fusion
+
+    in_order = fused(list(range(12)))
+    shuffled = fused(list(rng.permutation(12)))
+    expected = np.sum(clear, axis=0)
+    assert np.array_equal(in_order.counts(), expected)
+    assert np.array_equal(shuffled.counts(), expected)
+    assert np.allclose(shuffled.probabilities(), in_order.probabilities(), atol=1e-6)
+    assert np.array_equal(shuffled.classes(), in_order.classes())
+    # Observations left open are counted too.
+    assert np.array_equal(fused(list(range(12)), close=False).counts(), expected)
+
+
 def test_time_series_count_their_clear_dates_and_tiles_past_the_edge_clip() -> None:
     inside = np.ones((5, 5), bool)
     inside[4, 4] = False
@@ -129,9 +164,25 @@ def test_bad_shapes_and_sizes_are_refused_before_allocating() -> None:
     with pytest.raises(
         BVMValueError,
         match=r'fusing a sheet of 200000 x 100000 pixels and 14 classes would take '
-        r'1.23e\+03 GiB of memory, more than the limit of 8 GiB; use a coarser',
+        r'1.19e\+03 GiB of memory, more than the limit of 8 GiB; use a coarser',
     ):
         SheetFusion(huge, 14)
+
+
+def test_observations_open_at_once_are_within_the_memory_limit(monkeypatch) -> None:
+    # 4 (14 + 2) bytes a pixel with one observation open, 2 more for each other.
+    monkeypatch.setattr('torchgeo_bvm.maps.fusion.MAX_ACCUMULATOR_BYTES', 650_000)
+    fusion = SheetFusion(sheet_grid(100, 100), 14)
+    fusion.add(random_tile(0, 14, 2), np.ones((2, 2), bool), 0, 0, 0)
+    with pytest.raises(
+        BVMValueError,
+        match=r'^fusing a sheet of 100 x 100 pixels and 14 classes with 2 '
+        r'observations open would take',
+    ):
+        fusion.add(random_tile(1, 14, 2), np.ones((2, 2), bool), 0, 0, 1)
+    fusion.close(0)
+    fusion.add(random_tile(1, 14, 2), np.ones((2, 2), bool), 0, 0, 1)
+    assert fusion.counts()[0, 0] == 2
 
 
 def filled(grid: Grid, seed: int, classes: int = 14) -> SheetFusion:

@@ -333,23 +333,31 @@ def test_observations_are_every_date_of_every_tile_sheet_by_sheet(
     lambert: BVMSentinel2,
 ) -> None:
     sampler = SheetObservationSampler(lambert, size=32)
-    codes = [lambert.layout.sheets[p.sheet].code for p in sampler.plans]
-    assert codes == ['22/1-2', '22/5-6', '22/3-4', '22/7-8']
+    plan = sampler.plan
+    assert [s.sheet.code for s in plan.sheets] == [
+        '22/1-2',
+        '22/5-6',
+        '22/3-4',
+        '22/7-8',
+    ]
     grid = SheetGridSampler(lambert, split=None, size=32, stride=16)
     queries = list(sampler)
-    assert len(queries) == len(sampler) == 2 * len(grid)
+    assert len(queries) == len(sampler) == plan.samples == 2 * len(grid)
     dates = sorted(pd.unique(lambert.index.index))
-    expected = []
-    for plan in sampler.plans:
-        tiles = [(c, r) for i, c, r in grid.tiles if i == plan.sheet]
-        assert plan.tiles.tolist() == [list(t) for t in tiles]
-        for interval in dates:
-            for column, row in tiles:
+    expected, ids = [], []
+    for position, sheet in enumerate(plan.sheets):
+        tiles = [(c, r) for i, c, r in grid.tiles if i == sheet.index]
+        assert sheet.tiles.tolist() == [list(t) for t in tiles]
+        for observation, interval in enumerate(dates):
+            for tile, (column, row) in enumerate(tiles):
                 x, y = grid.grid.window(column, row, 32, 32)
                 expected.append((x, y, slice(interval.left, interval.right)))
+                ids.append((position, observation, tile))
     assert queries == expected
+    # Every query names its sheet, observation and tile in the plan.
+    assert [(q.sheet, q.observation, q.tile) for q in queries] == ids
     # Overlapping by half: every pixel of a sheet lies in up to four tiles.
-    assert sampler.tiling.stride == 16
+    assert plan.stride == 16
 
 
 def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
@@ -359,32 +367,35 @@ def test_ranks_share_out_whole_sheets(lambert: BVMSentinel2) -> None:
         for r in range(2)
     ]
     assert isinstance(ranks[0], DistributedSampler)
-    sheets = [{p.sheet for p in sampler.own} for sampler in ranks]
+    sheets = [set(sampler.own) for sampler in ranks]
     assert sheets[0].isdisjoint(sheets[1])
-    assert sheets[0] | sheets[1] == {p.sheet for p in alone.plans}
+    assert sheets[0] | sheets[1] == set(range(len(alone.plan.sheets)))
     # Each rank yields its sheets as one device would: the same samples.
     yielded = [q for sampler in ranks for q in sampler]
     assert sorted(map(repr, yielded)) == sorted(map(repr, alone))
     loads = [len(sampler) for sampler in ranks]
-    assert max(loads) - min(loads) <= max(p.samples for p in alone.plans)
+    assert max(loads) - min(loads) <= max(s.samples for s in alone.plan.sheets)
     with pytest.raises(ValueError, match='5 ranks for 4 sheets: each rank predicts'):
         SheetObservationSampler(lambert, size=32, rank=0, world_size=5)
 
 
 def test_observations_of_a_period_and_of_chosen_sheets(lambert: BVMSentinel2) -> None:
     june = SheetObservationSampler(lambert, size=32, months=[6], sheets='test')
-    assert [lambert.layout.sheets[p.sheet].code for p in june.plans] == ['22/7-8']
-    assert [t.start.month for t in june.plans[0].times] == [6]
-    assert june.period == 'every year, months 6'
+    assert [s.sheet.code for s in june.plan.sheets] == ['22/7-8']
+    assert [t.start.month for t in june.plan.sheets[0].times] == [6]
+    assert june.plan.period == 'every year, months 6'
+    assert june.plan.name == 'all-years_m06'
     year = calendar_period(2021)
     series = SheetObservationSampler(
         lambert, size=32, sheets=['22/7-8'], periods=[year, calendar_period(2022)]
     )
-    (plan,) = series.plans
-    assert plan.times == (year,)
-    assert len(plan.tiles_of[0]) == len(plan.tiles)
+    (sheet,) = series.plan.sheets
+    assert sheet.times == (year,)
+    assert len(sheet.tiles_of[0]) == len(sheet.tiles)
     with pytest.raises(ValueError, match=r'no imagery in the period \(2020\)'):
         SheetObservationSampler(lambert, size=32, years=[2020])
+    with pytest.raises(ValueError, match='need 1 <= stride <= size'):
+        SheetObservationSampler(lambert, size=32, stride=33)
 
 
 def calendar_period(year: int) -> slice:
@@ -396,9 +407,27 @@ def test_prediction_samples_read_real_pixels_past_the_sheet(
 ) -> None:
     dataset = lambert.for_prediction()
     sampler = SheetObservationSampler(dataset, size=32, sheets='22/1-2')
-    for x, y, t in sampler:
-        sample = dataset[x, y, t]
-        assert set(sample) == {'image', 'valid', 'bounds', 'transform'}
+    for query in sampler:
+        sample = dataset[query]
+        assert set(sample) == {
+            'image',
+            'valid',
+            'bounds',
+            'transform',
+            'sheet',
+            'observation',
+            'tile',
+        }
+        assert [int(sample[k]) for k in ('sheet', 'observation', 'tile')] == [
+            query.sheet,
+            query.observation,
+            query.tile,
+        ]
+        # A plain query of the same window reads the same pixels, without ids.
+        x, y, t = query
+        plain = dataset[x, y, t]
+        assert set(sample) - set(plain) == {'sheet', 'observation', 'tile'}
+        assert torch.equal(plain['image'], sample['image'])
         assert sample['valid'].dtype == torch.bool
         column = round((x.start - LEFT) / RES)
         row = round((TOP - y.stop) / RES)

@@ -8,6 +8,7 @@ import shapely
 from affine import Affine
 from shapely.geometry import box
 
+from tests.hostile.hostile import copy_layer
 from tests.joint_scene import (
     FLANDERS_EAST,
     LEFT,
@@ -45,19 +46,27 @@ def test_read_boundary_dissolves_and_checks(tmp_path: Path) -> None:
 
 
 def test_flanders_from_vector_labels_is_cached(scene: Scene, tmp_path: Path) -> None:
-    region = flanders_from_labels([scene.bvm], resolution=100.0, cache_dir=tmp_path)
+    bvm = copy_layer(scene.bvm, tmp_path / 'layer')
+    cache = tmp_path / 'cache'
+    region = flanders_from_labels([bvm], resolution=100.0, cache_dir=cache)
     # every 1 km square but the four missing ones in the north-west corner
     assert region.area == pytest.approx(640e6 - 4e6)
     assert not region.contains(box(LEFT + 100, TOP - 900, LEFT + 3900, TOP - 100))
-    (cached,) = tmp_path.glob('flanders-*.gpkg')
+    (cached,) = cache.glob('flanders-*.gpkg')
     stamp = cached.stat().st_mtime_ns
-    again = flanders_from_labels([scene.bvm], resolution=100.0, cache_dir=tmp_path)
+    times = (bvm.stat().st_atime_ns, bvm.stat().st_mtime_ns)
+    os.utime(bvm, ns=(times[0], times[1] + 10**9))  # touched, not changed
+    again = flanders_from_labels([bvm], resolution=100.0, cache_dir=cache)
     assert again.equals(region)
     assert cached.stat().st_mtime_ns == stamp
-    assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # no leftovers
-    os.utime(scene.bvm, ns=(stamp, stamp + 10**9))  # a changed file: new entry
-    flanders_from_labels([scene.bvm], resolution=100.0, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob('flanders-*.gpkg'))) == 2
+    assert [p.name for p in cache.iterdir()] == [cached.name]  # no leftovers
+    # Changed in place with its size and time kept (cp -p): a new entry.
+    data = bytearray(bvm.read_bytes())
+    data[36] ^= 1  # the last bit of the header's xmin
+    bvm.write_bytes(bytes(data))
+    os.utime(bvm, ns=times)
+    flanders_from_labels([bvm], resolution=100.0, cache_dir=cache)
+    assert len(list(cache.glob('flanders-*.gpkg'))) == 2
 
 
 def test_flanders_from_a_label_raster(scene: Scene, tmp_path: Path) -> None:

@@ -2,14 +2,17 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
+from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.sheets.layout import (
     SheetDataset,
     SheetLayout,
+    SheetSelection,
     SplitRegion,
     crop_domain,
     mirror_sources_from_extent,
     reflect_index,
+    tile_starts,
 )
 from torchgeo_bvm.sheets.scheme import SplitScheme
 from torchgeo_bvm.spatial.crs import resolution_for
@@ -179,3 +182,81 @@ def test_sheet_dataset_names_what_samplers_read() -> None:
 
     assert isinstance(Described(), SheetDataset)
     assert not isinstance(Partial(), SheetDataset)
+
+
+# -- sheet selection and tiling ------------------------------------------------
+
+
+def test_sheet_selection_parses_codes_numbers_and_splits_once() -> None:
+    splits = SplitScheme().splits
+    selection = SheetSelection.parse('test, 22/1-2,,23', splits)
+    assert selection.splits == ('test',)
+    assert selection.sheets == (Sheet.parse('22/1-2'), Sheet.parse(23))
+    assert SheetSelection.parse([22, 'val'], splits).sheets == (Sheet.parse(22),)
+    layout = SheetLayout(SplitScheme(), 'EPSG:31370', numbers=[22, 23])
+    codes = [layout.sheets[i].code for i in selection.indices(layout)]
+    assert codes == ['22/1-2', '23/1-2', '23/5-6', '23/3-4', '22/7-8', '23/7-8']
+    exact = [layout.sheets[i].code for i in selection.indices(layout, exact=True)]
+    assert exact == ['22/1-2']
+    assert layout.select('test, 22/1-2,,23') == selection.indices(layout)
+    selection.check_numbers([22, 23])
+    selection.check_numbers(None)
+    with pytest.raises(
+        BVMValueError, match=r'^sheet 23 is not among the sheets \[22\]; add 23 to'
+    ):
+        selection.check_numbers([22])
+
+
+@pytest.mark.parametrize(
+    ('names', 'message'),
+    [
+        ('22/9', r"^invalid map sheet code '22/9'"),
+        (' , ', r'^no sheet named: give sheet codes or split names$'),
+        ([], r'^no sheet named'),
+        ('train, 44', r"^invalid map sheet code ' 44': unknown map sheet number 44"),
+    ],
+)
+def test_sheet_selection_refuses_what_names_no_sheet(names, message: str) -> None:
+    with pytest.raises(BVMValueError, match=message):
+        SheetSelection.parse(names, SplitScheme().splits)
+
+
+def test_sheet_selection_in_a_layout_names_whole_sheets_it_holds() -> None:
+    layout = SheetLayout(SplitScheme(), 'EPSG:31370', numbers=[22])
+    splits = layout.scheme.splits
+    with pytest.raises(BVMValueError, match=r'^sheet 22/7 is part of sheet 22/7-8: '):
+        SheetSelection.parse('22/7', splits).indices(layout)
+    with pytest.raises(
+        BVMValueError, match=r'^sheet 15 is not among the sheets in use \(22\)'
+    ):
+        SheetSelection.parse('15', splits).indices(layout)
+
+
+def test_tiles_cover_a_sheet_centred_with_half_a_tile_of_overhang() -> None:
+    assert tile_starts(0, 100, 32, 32) == [-14, 18, 50, 82]
+    assert tile_starts(0, 100, 32, 16) == [-6, 10, 26, 42, 58, 74]
+    assert tile_starts(5, 10, 32, 16) == [-9]
+    for first, stop, size, stride in [(0, 100, 32, 32), (3, 250, 64, 48)]:
+        starts = tile_starts(first, stop, size, stride)
+        assert starts[0] <= first
+        assert starts[-1] + size >= stop
+        assert first - starts[0] <= size // 2
+        assert starts[-1] + size - stop <= size // 2
+    layout = SheetLayout(SplitScheme(), 'EPSG:31370', numbers=[22])
+    x0, _, _, y1 = Sheet.parse(22).bounds
+    grid = Grid.lattice(x0, y1, 100.0, 100.0)
+    k = layout.sheets.index(Sheet.parse('22/7-8'))
+    assert layout.pixel_box(k, grid) == (160, 100, 320, 200)
+    region = SplitRegion(layout, 'test', grid, None)
+    tiles = region.tiles(64, 64)
+    assert tiles == [
+        (k, column, row)
+        for row in tile_starts(100, 200, 64, 64)
+        for column in tile_starts(160, 320, 64, 64)
+    ]
+    fine = SplitRegion(layout, 'test', Grid.lattice(x0, y1, 10.0, 10.0), None)
+    with pytest.raises(
+        BVMValueError,
+        match=r'^size=1, stride=1 cut the test sheets into 1,600,000 tiles, more than',
+    ):
+        fine.tiles(1, 1)

@@ -23,11 +23,19 @@ from torchgeo_bvm.datasets.bands import (
 from torchgeo_bvm.datasets.bvm import BVMDataset
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.datasets.series import calendar_year
-from torchgeo_bvm.errors import BVMValueError
+from torchgeo_bvm.errors import BVMError, BVMValueError
 from torchgeo_bvm.samplers.prediction import SheetObservationSampler
 from torchgeo_bvm.spatial.crs import resolution_for
-from torchgeo_bvm.training.datamodule import BVMDataModule, cloud_rule_from
+from torchgeo_bvm.training.datamodule import BVMDataModule
 from torchgeo_bvm.training.normalization import compute_band_stats
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+    SamplingOptions,
+    TimeSeriesOptions,
+    cloud_rule_from,
+)
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
 
@@ -42,21 +50,45 @@ def module(scene: Scene, **kwargs: Any) -> BVMDataModule:
         'sentinel2_paths': str(scene.imagery),
         'bvm_paths': str(scene.bvm),
         'sheets': [22],
-        'crs': 'EPSG:31370',
-        'res': RES,
+        'imagery': ImageryOptions(crs='EPSG:31370', res=RES),
+        'labels': LabelOptions(boundary=str(scene.boundary)),
         'patch_size': 32,
         'batch_size': 4,
         'length': 8,
-        'boundary': str(scene.boundary),
     }
     arguments.update(kwargs)
     return BVMDataModule(**arguments)
 
 
+def imagery(**kwargs: Any) -> ImageryOptions:
+    """The scene's imagery options, changed."""
+    return ImageryOptions(**{'crs': 'EPSG:31370', 'res': RES, **kwargs})
+
+
+def test_arguments_are_few_and_grouped() -> None:
+    import inspect
+
+    parameters = inspect.signature(BVMDataModule.__init__).parameters
+    assert len(parameters) - 1 <= 15
+    assert parameters['time_series'].annotation == 'bool'
+
+
+def test_nothing_is_checked_or_read_before_a_stage_starts(scene: Scene) -> None:
+    dm = module(scene, patch_size=48, sentinel2_paths='nowhere')
+    assert dm.settings is None
+    with pytest.raises(BVMValueError, match='multiple of 32'):
+        dm.setup('fit')
+    with pytest.raises(BVMValueError, match='multiple of 32'):
+        dm.prepare_data()
+    good = module(scene)
+    assert good.check() is good.check() is good.settings
+    assert good.bands == ALL_BANDS
+
+
 @pytest.mark.parametrize('patch_size', [48, 0, 100])
 def test_patch_size_must_be_a_multiple_of_32(scene: Scene, patch_size: int) -> None:
     with pytest.raises(ValueError, match=f'multiple of 32.*got {patch_size}'):
-        module(scene, patch_size=patch_size)
+        module(scene, patch_size=patch_size).check()
 
 
 @pytest.mark.parametrize(
@@ -66,24 +98,42 @@ def test_patch_size_must_be_a_multiple_of_32(scene: Scene, patch_size: int) -> N
         ({'sheets': ['22/1-2']}, r'1:50,000 sheet numbers \(1..43\), got 22/1-2'),
         (
             {
-                'split_scheme': {
-                    '1-2': 'train',
-                    '3-4': 'train',
-                    '5-6': 'train',
-                    '7-8': 'test',
-                }
+                'sampling': SamplingOptions(
+                    split_scheme={
+                        '1-2': 'train',
+                        '3-4': 'train',
+                        '5-6': 'train',
+                        '7-8': 'test',
+                    }
+                )
             },
-            "split_scheme has no split 'val'",
+            "sampling.split_scheme has no split 'val'",
         ),
-        ({'cloud_rule': 'foggy'}, "unknown cloud_rule 'foggy'"),
-        ({'normalization': 'minmax'}, "unknown normalization 'minmax'"),
+        ({'imagery': imagery(cloud_rule='foggy')}, "unknown cloud_rule 'foggy'"),
+        (
+            {'imagery': imagery(normalization='minmax')},
+            "unknown normalization 'minmax'",
+        ),
         ({'bands': ['B02', 'B10']}, "unknown band 'B10'"),
-        ({'res': [1.0, 2.0, 3.0]}, r'res takes one or two values \(x, then y\), got 3'),
+        (
+            {'imagery': imagery(res=[1.0, 2.0, 3.0])},
+            r'imagery.res takes one or two values \(x, then y\), got 3',
+        ),
+        (
+            {'series': TimeSeriesOptions(stack='channels')},
+            r'^series \(stack\) applies to time series: set time_series to true$',
+        ),
+        (
+            {'labels': LabelOptions(boundary='nowhere.shp')},
+            '^labels.boundary: nowhere.shp not found$',
+        ),
     ],
 )
 def test_bad_arguments(scene: Scene, kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        module(scene, **kwargs)
+    dm = module(scene, **kwargs)
+    with pytest.raises(BVMError, match=message) as error:
+        dm.check()
+    assert '\n' not in str(error.value)
 
 
 def test_cloud_rules_from_yaml_values() -> None:
@@ -139,13 +189,16 @@ def test_statistics_file_normalises_on_the_device(scene: Scene, tmp_path: Path) 
     assert torch.allclose(out['image'], (batch['image'] - mean) / std, atol=1e-5)
     assert torch.equal(out['mask'], batch['mask'])
 
-    paper = module(scene, bands='rgb', stats=str(path), normalization='percentile')
+    paper = module(
+        scene, bands='rgb', stats=str(path), imagery=imagery(normalization='percentile')
+    )
+    paper.check()
     low = torch.tensor([stats.percentile(1)[ALL_BANDS.index(b)] for b in ('B02',)])
     assert paper.aug[0].flags['mean'][0] == pytest.approx(float(low[0]))
 
 
 def test_no_imagery_for_the_chosen_dates(scene: Scene) -> None:
-    dm = module(scene, years=[2019])
+    dm = module(scene, imagery=imagery(years=[2019]))
     with pytest.raises(ValueError, match='no Sentinel-2 date in years'):
         dm.setup('fit')
 
@@ -173,7 +226,10 @@ def test_label_rasters_and_flanders_from_the_labels(
         scene.bvm, tmp_path / 'labels.tif', like=reference, progress=False
     )
     dm = module(
-        scene, bvm_paths=str(labels), boundary=None, cache_dir=str(tmp_path / 'c')
+        scene,
+        bvm_paths=str(labels),
+        labels=LabelOptions(),
+        imagery=imagery(cache_dir=str(tmp_path / 'c')),
     )
     dm.setup('fit')
     assert dm.joint is not None
@@ -190,7 +246,9 @@ def test_label_rasters_and_flanders_from_the_labels(
 
 
 def test_predict_reads_every_date_of_the_chosen_sheets(scene: Scene) -> None:
-    dm = module(scene, predict_sheets='test', predict_stride=32, predict_batch_size=3)
+    dm = module(
+        scene, prediction=PredictionOptions(sheets='test', stride=32, batch_size=3)
+    )
     dm.setup('test')
     dm.setup('predict')
     assert dm.test_dataset.split == 'test'
@@ -202,14 +260,24 @@ def test_predict_reads_every_date_of_the_chosen_sheets(scene: Scene) -> None:
         map(repr, tiles * 2)
     )
     batch = next(iter(dm.predict_dataloader()))
-    assert set(batch) == {'image', 'valid', 'bounds', 'transform'}
+    assert set(batch) == {
+        'image',
+        'valid',
+        'bounds',
+        'transform',
+        'sheet',
+        'observation',
+        'tile',
+    }
     assert batch['image'].shape == (3, 11, 32, 32)
     assert batch['valid'].shape == (3, 32, 32)
 
 
 def test_geographic_default_crs_with_workers(scene: Scene) -> None:
     dm = module(
-        scene, crs='EPSG:4326', res=list(resolution_for(4326, RES)), num_workers=2
+        scene,
+        imagery=ImageryOptions(crs='EPSG:4326', res=list(resolution_for(4326, RES))),
+        num_workers=2,
     )
     dm.setup('fit')
     assert dm.joint is not None
@@ -225,7 +293,7 @@ def test_setup_prepares_the_polygons_and_indexes_once(
     scene: Scene, tmp_path: Path
 ) -> None:
     cache = tmp_path / 'cache'
-    dm = module(scene, cache_dir=str(cache))
+    dm = module(scene, imagery=imagery(cache_dir=str(cache)))
     dm.setup('fit')
     assert dm.joint is not None
     labels = dm.joint.datasets[1]
@@ -237,7 +305,7 @@ def test_setup_prepares_the_polygons_and_indexes_once(
     assert not labels.load().cached
     assert len(list(cache.glob('bvm-polygons-*.bin'))) == 1
     assert len(list(cache.glob('sentinel2-index-*.json'))) == 1
-    again = module(scene, cache_dir=str(cache))
+    again = module(scene, imagery=imagery(cache_dir=str(cache)))
     again.setup('fit')
     assert again.joint is not None
     assert again.joint.datasets[1].load().cached  # type: ignore[attr-defined]
@@ -272,15 +340,17 @@ data:
   init_args:
     sentinel2_paths: {scene.imagery}
     bvm_paths: {scene.bvm}
-    boundary: {scene.boundary}
     sheets: [22]
-    crs: EPSG:31370
-    res: {RES}
     bands: rgb
     patch_size: 32
     batch_size: 2
     length: 4
-    cloud_rule: {{valid: [4, 5, 6, 7], dilation_m: 0}}
+    imagery:
+      crs: EPSG:31370
+      res: {RES}
+      cloud_rule: {{valid: [4, 5, 6, 7], dilation_m: 0}}
+    labels:
+      boundary: {scene.boundary}
 trainer:
   accelerator: cpu
   max_epochs: 1
@@ -303,18 +373,24 @@ UTM = 'EPSG:32631'
 
 
 def series_module(mini_flanders, mini_labels, **kwargs: Any) -> BVMDataModule:
+    """A monthly series of the mini-Flanders; ``series`` options are keywords too."""
     folder, manifest = mini_flanders
+    series = {
+        k: kwargs.pop(k) for k in ('temporal', 'max_dates', 'min_clear', 'stack',
+                                   'eval_year') if k in kwargs
+    }  # fmt: skip
+    time_series = kwargs.pop('time_series', True)
     arguments: dict[str, Any] = {
         'sentinel2_paths': str(folder / 'season/openeo'),
         'bvm_paths': str(mini_labels),
-        'boundary': str(folder / manifest['boundary']),
+        'labels': LabelOptions(boundary=str(folder / manifest['boundary'])),
         'sheets': [22],
-        'crs': UTM,
-        'res': 10.0,
+        'imagery': ImageryOptions(crs=UTM, res=10.0, months=kwargs.pop('months', None)),
         'patch_size': 32,
         'batch_size': 4,
         'length': 8,
-        'time_series': 'monthly',
+        'time_series': time_series,
+        'series': TimeSeriesOptions(**series) if series else None,
     }
     arguments.update(kwargs)
     return BVMDataModule(**arguments)
@@ -337,7 +413,7 @@ def on_device(dm: BVMDataModule, batch: dict[str, Any], stage: str) -> dict[str,
         ({'stack': 'channels'}, (4, 132, 32, 32), {'dates': (4, 12)}),
         ({'months': [4, 5, 6, 7], 'bands': 'rgb'}, (4, 4, 3, 32, 32), {}),
         (
-            {'time_series': 'dates', 'max_dates': 16, 'sentinel2_paths': 'products'},
+            {'temporal': 'dates', 'max_dates': 16, 'sentinel2_paths': 'products'},
             (4, 16, 11, 32, 32),
             {'dates': (4, 16), 'length': (4,)},
         ),
@@ -352,7 +428,7 @@ def test_time_series_batches(
     dm.setup('fit')
     batch = next(iter(dm.train_dataloader()))
     assert dm.series is not None
-    steps, bands = dm.series.steps, len(dm.bands)
+    steps, bands = dm.check().steps, len(dm.bands)
     assert batch['image'].shape == (4, steps, bands, 32, 32)
     assert batch['mask'].shape == (4, 32, 32)
     assert batch['mask'].dtype == torch.int64
@@ -415,7 +491,7 @@ def test_each_band_is_normalised_alike_at_every_step(
 
 def test_min_clear_masks_pixels_seldom_clear(mini_flanders, mini_labels) -> None:
     products = str(mini_flanders[0] / 'season/TOC_V2')
-    options = {'sentinel2_paths': products, 'time_series': 'dates', 'max_dates': 36}
+    options = {'sentinel2_paths': products, 'temporal': 'dates', 'max_dates': 36}
     once = series_module(mini_flanders, mini_labels, **options)
     often = series_module(mini_flanders, mini_labels, min_clear=12, **options)
     never = series_module(mini_flanders, mini_labels, min_clear=36, **options)
@@ -441,7 +517,7 @@ def test_mirrored_series_tiles_are_the_single_dates_mirrored(
     mini_flanders, mini_labels
 ) -> None:
     series = series_module(mini_flanders, mini_labels)
-    single = series_module(mini_flanders, mini_labels, time_series=None)
+    single = series_module(mini_flanders, mini_labels, time_series=False)
     series.setup('validate')
     single.setup('validate')
     assert series.eval_period == 2022
@@ -478,22 +554,33 @@ def test_evaluation_period(mini_flanders, mini_labels) -> None:
 @pytest.mark.parametrize(
     ('kwargs', 'message'),
     [
-        ({'time_series': 'weekly'}, "unknown temporal layout 'weekly'"),
-        ({'time_series': 'dates'}, "time_series='dates' needs max_dates"),
-        ({'time_series': 'dates', 'max_dates': 0}, 'max_dates must be at least 1'),
-        ({'max_dates': 12}, "max_dates applies to time_series='dates'"),
+        ({'temporal': 'weekly'}, "unknown temporal layout 'weekly'"),
+        ({'temporal': 'dates'}, "series.temporal 'dates' needs series.max_dates"),
+        (
+            {'temporal': 'dates', 'max_dates': 0},
+            'max_dates must be between 1 and 1000',
+        ),
+        ({'max_dates': 12}, "series.max_dates applies to series.temporal 'dates'"),
         ({'min_clear': 13}, 'min_clear 13 is more than the 12 steps'),
         ({'min_clear': 0}, 'min_clear must be at least 1'),
         ({'stack': 'depth'}, "unknown stack 'depth'"),
-        ({'time_series': None, 'stack': 'channels'}, 'stack applies to time series'),
+        (
+            {'time_series': False, 'stack': 'channels'},
+            r'^series \(stack\) applies to time series: set time_series to true$',
+        ),
         ({'eval_year': '2022'}, "eval_year must be a year, got '2022'"),
+        (
+            {'prediction': PredictionOptions(months=[7])},
+            '^prediction.months applies to single-date models: a series model maps',
+        ),
     ],
 )
 def test_bad_time_series_arguments(
     mini_flanders, mini_labels, kwargs: dict[str, Any], message: str
 ) -> None:
+    dm = series_module(mini_flanders, mini_labels, **kwargs)
     with pytest.raises(BVMValueError, match=message) as error:
-        series_module(mini_flanders, mini_labels, **kwargs)
+        dm.check()
     assert '\n' not in str(error.value)
 
 

@@ -44,11 +44,18 @@ from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.classes import IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.cli import main as bvm_main
 from torchgeo_bvm.datasets.bands import ALL_BANDS, REFLECTANCE_SCALE
-from torchgeo_bvm.errors import BVMValueError
+from torchgeo_bvm.datasets.series import calendar_year
+from torchgeo_bvm.errors import BVMExistsError, BVMValueError
 from torchgeo_bvm.maps.files import CONFIDENCE_SCALE
+from torchgeo_bvm.maps.folder import MANIFEST
 from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.training.datamodule import BVMDataModule
-from torchgeo_bvm.training.prediction import MANIFEST, SheetPredictionWriter
+from torchgeo_bvm.training.options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+)
+from torchgeo_bvm.training.prediction import SheetPredictionWriter
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*Unknown.*:UserWarning')
 
@@ -131,26 +138,35 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     return write_scene(tmp_path_factory.mktemp('fusion-scene'), DATES, CLOUDS)
 
 
-def data_arguments(scene: Scene, **kwargs: Any) -> dict[str, Any]:
-    """The data module's arguments for the scene (also as YAML init_args)."""
+def data_arguments(scene: Scene, **prediction: Any) -> dict[str, Any]:
+    """The data module's arguments for the scene, as YAML init_args."""
     return {
         'sentinel2_paths': str(scene.imagery),
         'bvm_paths': str(scene.bvm),
-        'boundary': str(scene.boundary),
         'sheets': [22],
-        'crs': 'EPSG:31370',
-        'res': RES,
         'patch_size': 64,
         'batch_size': 8,
-        **kwargs,
+        'imagery': {'crs': 'EPSG:31370', 'res': RES},
+        'labels': {'boundary': str(scene.boundary)},
+        'prediction': prediction,
     }
 
 
-def datamodule(scene: Scene, **kwargs: Any) -> BVMDataModule:
-    return BVMDataModule(**data_arguments(scene, **kwargs))
+def datamodule(scene: Scene, **prediction: Any) -> BVMDataModule:
+    arguments = data_arguments(scene, **prediction)
+    return BVMDataModule(
+        **{k: arguments[k] for k in ('sentinel2_paths', 'bvm_paths', 'sheets')},
+        patch_size=64,
+        batch_size=8,
+        imagery=ImageryOptions(**arguments['imagery']),
+        labels=LabelOptions(**arguments['labels']),
+        prediction=PredictionOptions(**prediction),
+    )
 
 
-def predict(dm: BVMDataModule, out: Path, **kwargs: Any) -> SheetPredictionWriter:
+def predict(
+    dm: BVMDataModule, out: Path | None, **kwargs: Any
+) -> SheetPredictionWriter:
     writer = SheetPredictionWriter(out, **kwargs)
     trainer = Trainer(
         accelerator='cpu',
@@ -166,8 +182,9 @@ def predict(dm: BVMDataModule, out: Path, **kwargs: Any) -> SheetPredictionWrite
 @pytest.fixture(scope='module')
 def fused(scene: Scene, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp('fused')
-    predict(datamodule(scene, predict_years=2021), out, probabilities=True)
-    return out
+    writer = predict(datamodule(scene, years=2021), out, probabilities=True)
+    assert writer.folder == out / '2021'
+    return out / '2021'
 
 
 def scene_window(path: Path) -> tuple[slice, slice]:
@@ -244,13 +261,17 @@ def test_every_output_is_a_cog_on_its_sheet_grid(fused: Path) -> None:
     assert np.array_equal(mosaic[100:, 160:], read(fused / '22_7-8.tif'))
     assert np.array_equal(mosaic[:100, :160], read(fused / '22_1-2.tif'))
     manifest = json.loads((fused / MANIFEST).read_text())
-    assert manifest['period'] == '2021'
+    assert manifest['format'] == 'torchgeo-bvm prediction'
+    assert (manifest['period'], manifest['name']) == ('2021', '2021')
+    assert manifest['complete'] is True
     assert manifest['sheets'] == list(SHEETS)
     assert 'mosaic.png' in manifest['files']
     assert sorted(p.name for p in fused.iterdir()) == sorted(
         [*manifest['files'], MANIFEST]
         + [f'{Sheet.parse(c).file_safe}.tif.aux.xml' for c in SHEETS]
     )
+    # Nothing of the run is left beside the folder.
+    assert sorted(p.name for p in fused.parent.iterdir()) == ['2021']
 
 
 def read(path: Path) -> np.ndarray:
@@ -277,23 +298,18 @@ def test_compare_reads_the_fused_maps(
     assert int(table['pixels'].sum()) == expected
 
 
-def test_chosen_sheets_and_a_rerun_leave_no_stale_file(
+def test_a_rerun_replaces_its_period_and_keeps_the_users_files(
     scene: Scene, tmp_path: Path
 ) -> None:
     out = tmp_path / 'maps'
-    predict(datamodule(scene, predict_months=[5, 6]), out, preview=False)
-    assert (out / '22_1-2.tif').exists()
-    assert (
-        json.loads((out / MANIFEST).read_text())['period'] == 'every year, months 5, 6'
-    )
-    (out / 'notes.txt').write_text('mine')
-    writer = predict(
-        datamodule(scene, predict_sheets='test', predict_years=[2021]),
-        out,
-        preview=False,
-        mosaic=False,
-    )
-    assert sorted(p.name for p in out.iterdir()) == sorted(
+    first = predict(datamodule(scene, months=[5, 6]), out, preview=False)
+    assert first.folder == out / 'all-years_m05-06'
+    manifest = json.loads((first.folder / MANIFEST).read_text())
+    assert manifest['period'] == 'every year, months 5, 6'
+    (first.folder / 'notes.txt').write_text('mine')
+    rerun = datamodule(scene, months=[5, 6], sheets='test')
+    writer = predict(rerun, out, preview=False, mosaic=False)
+    assert sorted(p.name for p in first.folder.iterdir()) == sorted(
         [
             '22_7-8.tif',
             '22_7-8.tif.aux.xml',
@@ -303,76 +319,167 @@ def test_chosen_sheets_and_a_rerun_leave_no_stale_file(
             'notes.txt',
         ]
     )
-    assert [p.name for p in writer.written] == [
-        '22_7-8_count.tif',
-        '22_7-8_confidence.tif',
-        '22_7-8.tif',
+    assert (first.folder / 'notes.txt').read_text() == 'mine'
+    assert writer.written == [
+        first.folder / '22_7-8_count.tif',
+        first.folder / '22_7-8_confidence.tif',
+        first.folder / '22_7-8.tif',
     ]
+    assert sorted(p.name for p in out.iterdir()) == ['all-years_m05-06']
+
+
+def test_another_period_is_kept_beside_or_refused(scene: Scene, tmp_path: Path) -> None:
+    out = tmp_path / 'maps'
+    predict(datamodule(scene, years=2021, months=[5], sheets='test'), out)
+    predict(datamodule(scene, years=2021, months=[6], sheets='test'), out)
+    assert sorted(p.name for p in out.iterdir()) == ['2021_m05', '2021_m06']
+    for name, month in (('2021_m05', 5), ('2021_m06', 6)):
+        manifest = json.loads((out / name / MANIFEST).read_text())
+        assert manifest['period'] == f'2021, months {month}'
+    # Into one folder, without the period subfolder: the first period's maps
+    # are kept and the second run refused before it predicts.
+    one = tmp_path / 'one'
+    may = datamodule(scene, years=2021, months=[5], sheets='test', period_folder=False)
+    predict(may, one)
+    before = {p.name: p.read_bytes() for p in one.iterdir()}
+    june = datamodule(scene, years=2021, months=[6], sheets='test', period_folder=False)
+    with pytest.raises(
+        BVMExistsError,
+        match=rf'^{one} holds the maps of 2021, months 5 \(prediction.json\), this '
+        r'run maps 2021, months 6: they are kept; predict into another folder',
+    ):
+        predict(june, one)
+    assert {p.name: p.read_bytes() for p in one.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['maps', 'one']
+
+
+def test_tiles_in_any_order_make_the_same_maps(
+    scene: Scene, fused: Path, tmp_path: Path
+) -> None:
+    class Shuffled:
+        """The plan's queries in a random order (a sampler Lightning iterates)."""
+
+        def __init__(self, sampler: Any) -> None:
+            self.plan = sampler.plan
+            self.queries = list(sampler)
+            self.order = np.random.default_rng(0).permutation(len(self.queries))
+
+        def __iter__(self) -> Any:
+            return (self.queries[i] for i in self.order)
+
+        def __len__(self) -> int:
+            return len(self.queries)
+
+    class ShuffledModule(BVMDataModule):
+        def setup(self, stage: str) -> None:
+            super().setup(stage)
+            self.predict_sampler = Shuffled(self.predict_sampler)  # type: ignore[assignment]
+
+    base = datamodule(scene, years=2021)
+    dm = ShuffledModule(
+        sentinel2_paths=base.options['sentinel2_paths'],
+        bvm_paths=base.options['bvm_paths'],
+        sheets=[22],
+        patch_size=64,
+        batch_size=8,
+        imagery=base.imagery,
+        labels=base.labels,
+        prediction=base.prediction,
+    )
+    writer = predict(dm, tmp_path, probabilities=True)
+    expected = expected_maps()
+    for code in SHEETS:
+        name = Sheet.parse(code).file_safe
+        window = scene_window(fused / f'{name}.tif')
+        for suffix in ('_count', '_confidence'):
+            shuffled = read(writer.folder / f'{name}{suffix}.tif')
+            in_order = read(fused / f'{name}{suffix}.tif')
+            assert np.abs(shuffled.astype(int) - in_order).max() <= 1, suffix
+        assert np.array_equal(
+            read(writer.folder / f'{name}_count.tif'), expected['count'][window]
+        )
+        classes = read(writer.folder / f'{name}.tif')
+        # Sums in another order differ in the last bits: ties may swap.
+        assert (classes == read(fused / f'{name}.tif')).mean() > 0.999
 
 
 @pytest.mark.parametrize(
-    ('kwargs', 'message'),
+    ('prediction', 'message'),
     [
         (
-            {'predict_years': [2019]},
+            {'years': [2019]},
             r'^no imagery in the period \(2019\): the imagery has dates in '
             r'2021-05, 2021-06, 2021-07$',
         ),
         (
-            {'predict_years': [2021], 'predict_months': [8]},
+            {'years': [2021], 'months': [8]},
             r'^no imagery in the period \(2021, months 8\)',
         ),
         (
-            {'sheets': [22, 23], 'predict_sheets': ['22/7-8', '23/1-2']},
-            r'^sheet 23/1-2 outside the data: no pixel where imagery, labels and '
-            r'Flanders meet; the data cover 22/7-8$',
-        ),
-        (
-            {'predict_sheets': '22/7'},
+            {'sheets': '22/7'},
             r'^sheet 22/7 is part of sheet 22/7-8: maps are made per sheet',
         ),
     ],
 )
 def test_bad_periods_and_sheets_are_one_line_errors(
-    scene: Scene, kwargs: dict[str, Any], message: str
+    scene: Scene, prediction: dict[str, Any], message: str
 ) -> None:
-    dm = datamodule(scene, **kwargs)
+    dm = datamodule(scene, **prediction)
     with pytest.raises(BVMValueError, match=message):
         dm.setup('predict')
 
 
+def test_a_named_sheet_outside_the_data_is_an_error(scene: Scene) -> None:
+    dm = datamodule(scene, sheets=['22/7-8', '23/1-2'])
+    dm.options['sheets'] = [22, 23]
+    with pytest.raises(
+        BVMValueError,
+        match=r'^sheet 23/1-2 outside the data: no pixel where imagery, labels and '
+        r'Flanders meet; the data cover 22/7-8$',
+    ):
+        dm.setup('predict')
+
+
 @pytest.mark.parametrize(
-    ('kwargs', 'message'),
+    ('prediction', 'message'),
     [
-        ({'predict_stride': 0}, 'predict_stride must be between 1 and 64, got 0'),
-        ({'predict_stride': 65}, 'predict_stride must be between 1 and 64, got 65'),
-        ({'predict_years': [1990]}, 'predict_years must be between 2015 and 2100'),
+        ({'stride': 0}, 'prediction.stride must be between 1 and 64, got 0'),
+        ({'stride': 65}, 'prediction.stride must be between 1 and 64, got 65'),
+        ({'years': [1990]}, 'prediction.years must be between 2015 and 2100'),
         (
-            {'predict_batch_size': 0},
-            'predict_batch_size must be between 1 and 4096, got 0',
+            {'batch_size': 0},
+            'prediction.batch_size must be between 1 and 4096, got 0',
         ),
-        ({'predict_months': 'May'}, 'predict_months must be a list of whole numbers'),
+        ({'months': 'May'}, 'prediction.months must be a list of whole numbers'),
         (
-            {'predict_sheets': '15'},
-            r'^predict_sheets: sheet 15 is not among the sheets \[22\]; add 15',
+            {'sheets': '15'},
+            r'^prediction.sheets: sheet 15 is not among the sheets \[22\]; add 15',
         ),
         (
-            {'predict_sheets': 'test,22/9'},
-            "^predict_sheets: invalid map sheet code '22/9': expected 'X' \\(kbl\\)",
+            {'sheets': 'test,22/9'},
+            "^prediction.sheets: invalid map sheet code '22/9': expected 'X' \\(kbl\\)",
         ),
+        ({'sheets': ','}, '^prediction.sheets: no sheet named'),
     ],
 )
 def test_bad_predict_options_stop_the_data_module(
-    scene: Scene, kwargs: dict[str, Any], message: str
+    scene: Scene, prediction: dict[str, Any], message: str
 ) -> None:
+    dm = datamodule(scene, **prediction)
     with pytest.raises(BVMValueError, match=message):
-        datamodule(scene, **kwargs)
+        dm.setup('predict')
+    assert dm.joint is None  # refused before anything was read
 
 
-def test_outputs_inside_the_imagery_are_refused(scene: Scene) -> None:
-    with pytest.raises(BVMValueError, match='lies inside the imagery folder'):
-        predict(datamodule(scene, predict_sheets='22/7-8'), scene.imagery / 'maps')
-    assert not (scene.imagery / 'maps').exists()
+def test_outputs_where_the_datasets_read_are_refused(scene: Scene) -> None:
+    inside = scene.imagery / 'maps'
+    with pytest.raises(
+        BVMExistsError,
+        match=rf'^prediction.output_dir {inside} lies inside the folder '
+        rf'{scene.imagery} that sentinel2_paths reads',
+    ):
+        predict(datamodule(scene, sheets='22/7-8'), inside)
+    assert not inside.exists()
 
 
 def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
@@ -383,10 +490,7 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
         'enable_progress_bar': False,
         'default_root_dir': str(folder / f'run{devices}'),
         'callbacks': [
-            {
-                'class_path': 'torchgeo_bvm.training.prediction.SheetPredictionWriter',
-                'init_args': {'output_dir': str(folder / f'maps{devices}')},
-            }
+            {'class_path': 'torchgeo_bvm.training.prediction.SheetPredictionWriter'}
         ],
     }
     if devices > 1:
@@ -404,13 +508,42 @@ def predict_config(scene: Scene, folder: Path, devices: int) -> Path:
         },
         'data': {
             'class_path': 'torchgeo_bvm.training.datamodule.BVMDataModule',
-            'init_args': data_arguments(scene, predict_years=[2021]),
+            'init_args': data_arguments(
+                scene, years=[2021], output_dir=str(folder / f'maps{devices}')
+            ),
         },
         'trainer': trainer,
     }
     path = folder / f'predict{devices}.yaml'
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def test_torchgeo_predict_of_a_second_period_keeps_the_first(
+    scene: Scene, tmp_path: Path
+) -> None:
+    """Two periods into one ``prediction.output_dir``: each its own folder."""
+    config = yaml.safe_load(predict_config(scene, tmp_path, 1).read_text())
+    config['data']['init_args']['prediction'] = {
+        'sheets': 'test',
+        'output_dir': str(tmp_path / 'maps'),
+    }
+    path = tmp_path / 'periods.yaml'
+    path.write_text(yaml.safe_dump(config))
+    first = ['predict', '--config', str(path), '--data.init_args.prediction.months=[5]']
+    torchgeo_main(first)
+    may = tmp_path / 'maps' / 'all-years_m05'
+    before = {p.name: p.read_bytes() for p in may.iterdir()}
+    torchgeo_main(
+        ['predict', '--config', str(path), '--data.init_args.prediction.months=[6]']
+    )
+    assert sorted(p.name for p in (tmp_path / 'maps').iterdir()) == [
+        'all-years_m05',
+        'all-years_m06',
+    ]
+    assert {p.name: p.read_bytes() for p in may.iterdir()} == before
+    june = json.loads((tmp_path / 'maps' / 'all-years_m06' / MANIFEST).read_text())
+    assert june['period'] == 'every year, months 6'
 
 
 @pytest.mark.slow
@@ -427,7 +560,7 @@ def test_two_processes_write_what_one_writes(scene: Scene, tmp_path: Path) -> No
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'MEMBER: 2/2' in done.stdout + done.stderr
-    one, two = tmp_path / 'maps1', tmp_path / 'maps2'
+    one, two = tmp_path / 'maps1' / '2021', tmp_path / 'maps2' / '2021'
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in two.iterdir())
     assert len([n for n in names if n.endswith('.tif')]) == 12
@@ -445,11 +578,13 @@ def test_a_cut_short_run_maps_what_it_predicted(scene: Scene, tmp_path: Path) ->
         callbacks=[writer],
         limit_predict_batches=2,
     )
-    trainer.predict(PixelModel(), datamodule=datamodule(scene, predict_years=2021))
-    manifest = json.loads((tmp_path / 'maps' / MANIFEST).read_text())
+    trainer.predict(PixelModel(), datamodule=datamodule(scene, years=2021))
+    maps = tmp_path / 'maps' / '2021'
+    manifest = json.loads((maps / MANIFEST).read_text())
     assert manifest['sheets'] == ['22/1-2']
-    assert (tmp_path / 'maps' / 'mosaic.vrt').is_file()
-    assert not (tmp_path / 'maps' / '22_7-8.tif').exists()
+    assert manifest['complete'] is True
+    assert (maps / 'mosaic.vrt').is_file()
+    assert not (maps / '22_7-8.tif').exists()
 
 
 def test_the_writer_needs_the_observation_sampler(tmp_path: Path) -> None:
@@ -462,6 +597,65 @@ def test_the_writer_needs_the_observation_sampler(tmp_path: Path) -> None:
     data = torch.utils.data.DataLoader([{'image': torch.zeros(11, 32, 32)}])
     with pytest.raises(
         BVMValueError,
-        match='needs a data module whose predict_sampler is a SheetObservationSampler',
+        match='needs a data module whose predict_sampler holds a PredictionPlan',
     ):
         trainer.predict(PixelModel(), data)
+
+
+# -- time series: one observation a year, its clear months counted ---------------
+
+
+@pytest.mark.parametrize('stack', ['time', 'channels'])
+def test_a_series_model_counts_the_clear_months_of_every_pixel(
+    mini_flanders, mini_labels, tmp_path: Path, stack: str
+) -> None:
+    from torchgeo.tasks import SemanticSegmentation, SpatioTemporalSegmentation
+
+    from torchgeo_bvm.training.options import TimeSeriesOptions
+
+    folder, manifest = mini_flanders
+    dm = BVMDataModule(
+        sentinel2_paths=str(folder / 'season/openeo'),
+        bvm_paths=str(mini_labels),
+        sheets=[22],
+        bands='rgb',
+        patch_size=32,
+        batch_size=8,
+        time_series=True,
+        imagery=ImageryOptions(crs='EPSG:32631', res=10.0),
+        labels=LabelOptions(boundary=str(folder / manifest['boundary'])),
+        series=TimeSeriesOptions(stack=stack),
+        prediction=PredictionOptions(sheets='test', output_dir=str(tmp_path)),
+    )
+    torch.manual_seed(0)
+    model = (
+        SpatioTemporalSegmentation(
+            in_channels=3, num_classes=NUM_CLASSES, hidden_dim=4, num_layers=1
+        )
+        if stack == 'time'
+        else SemanticSegmentation(
+            model='fcn', in_channels=36, num_classes=NUM_CLASSES, num_filters=4
+        )
+    )
+    writer = SheetPredictionWriter(preview=False, mosaic=False)
+    trainer = Trainer(
+        accelerator='cpu', logger=False, enable_progress_bar=False, callbacks=[writer]
+    )
+    trainer.predict(model, datamodule=dm)
+    # The evaluation year, the latest of the imagery, and its folder.
+    assert writer.folder == tmp_path / '2022'
+    assert json.loads((writer.folder / MANIFEST).read_text())['period'] == '2022'
+    (sheet,) = dm.predict_sampler.plan.sheets
+    counted = read(writer.folder / f'{sheet.sheet.file_safe}_count.tif')
+    # The imagery's own valid masks of the whole sheet, month by month.
+    xmin, ymin, xmax, ymax = sheet.grid.bounds
+    imagery = dm.predict_dataset.datasets[0]
+    year = imagery[slice(xmin, xmax), slice(ymin, ymax), calendar_year(2022)]
+    assert year['valid'].shape == (12, *sheet.grid.shape)
+    months = year['valid'].sum(dim=0).numpy()
+    mask = sheet.mask()
+    assert np.array_equal(counted[mask], months[mask])
+    assert (counted[~mask] == IGNORE_INDEX).all()
+    # The tiny mini-Flanders' months: clear 4 to 12 times at a pixel.
+    assert counted[mask].min() >= 4
+    assert counted[mask].max() == 12

@@ -12,6 +12,7 @@ from torchgeo.tasks import SemanticSegmentation
 
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.training.datamodule import BVMDataModule
+from torchgeo_bvm.training.options import ImageryOptions, LabelOptions
 
 CONFIGS = Path(__file__).parents[2] / 'examples' / 'configs'
 UTM = 'EPSG:32631'
@@ -24,10 +25,9 @@ def datamodule(
     options = {
         'sentinel2_paths': str(folder / 'TOC_V2'),
         'bvm_paths': str(mini_labels),
-        'boundary': str(folder / manifest['boundary']),
+        'labels': LabelOptions(boundary=str(folder / manifest['boundary'])),
         'sheets': [22],
-        'crs': UTM,
-        'res': 10.0,
+        'imagery': ImageryOptions(crs=UTM, res=10.0),
         'bands': bands,
         'patch_size': 32,
         'batch_size': 4,
@@ -42,11 +42,11 @@ def cli_overrides(mini_flanders, mini_labels, tmp_path) -> list[str]:
     return [
         f'--data.init_args.sentinel2_paths={folder / "TOC_V2"}',
         f'--data.init_args.bvm_paths={mini_labels}',
-        f'--data.init_args.boundary={folder / manifest["boundary"]}',
+        f'--data.init_args.labels.boundary={folder / manifest["boundary"]}',
         '--data.init_args.stats=null',
         '--data.init_args.sheets=[22]',
-        f'--data.init_args.crs={UTM}',
-        '--data.init_args.res=10',
+        f'--data.init_args.imagery.crs={UTM}',
+        '--data.init_args.imagery.res=10',
         '--data.init_args.patch_size=32',
         '--data.init_args.batch_size=2',
         '--data.init_args.length=4',
@@ -79,19 +79,19 @@ def test_paper_configs_run_with_the_torchgeo_cli(
         for command in ('validate', 'test'):
             torchgeo_main([command, '--config', str(path), *overrides])
         predict = ['--config', str(path), *overrides]
-        torchgeo_main(['predict', *predict, '--data.init_args.predict_sheets=test'])
+        torchgeo_main(['predict', *predict, '--data.init_args.prediction.sheets=test'])
     confusion = tmp_path / 'evaluation' / config / 'confusion_matrix.csv'
     assert confusion.exists()
-    maps = sorted((tmp_path / 'predictions' / config).glob('*.tif'))
+    # Every date of the imagery: the period's folder is all-dates.
+    folder = tmp_path / 'predictions' / config / 'all-dates'
+    maps = sorted(folder.glob('*.tif'))
     assert [m.name for m in maps] == [
         '22_7-8.tif',
         '22_7-8_confidence.tif',
         '22_7-8_count.tif',
         '22_7-8_probabilities.tif',
     ]
-    with rasterio.open(
-        tmp_path / 'predictions' / config / '22_7-8_probabilities.tif'
-    ) as source:
+    with rasterio.open(folder / '22_7-8_probabilities.tif') as source:
         assert source.count == NUM_CLASSES
         assert list(source.descriptions) == list(CLASS_NAMES)
     assert f'in_channels: {channels}' in path.read_text()
@@ -151,9 +151,9 @@ def test_every_config_is_complete_and_writes_its_own_folders() -> None:
             for c in config['trainer']['callbacks']
         }
         assert 'MetricTable' in callbacks
-        assert callbacks['SheetPredictionWriter']['output_dir'] == (
-            f'predictions/{path.stem}'
-        )
+        assert 'output_dir' not in callbacks['SheetPredictionWriter']
+        data = config['data']['init_args']
+        assert data['prediction']['output_dir'] == f'predictions/{path.stem}'
         assert callbacks['ConfusionMatrixWriter']['dirpath'] == (
             f'evaluation/{path.stem}'
         )
@@ -289,7 +289,9 @@ def test_temporal_configs_run_with_the_torchgeo_cli(
     path = CONFIGS / f'{config}.yaml'
     settings = yaml.safe_load(path.read_text())
     assert settings['model']['class_path'] == task
-    assert settings['data']['init_args']['time_series'] == 'monthly'
+    data = settings['data']['init_args']
+    assert data['time_series'] is True
+    assert data['series']['temporal'] == 'monthly'
     overrides = cli_overrides(mini_flanders, mini_labels, tmp_path)
     folder, _ = mini_flanders
     overrides.append(f'--data.init_args.sentinel2_paths={folder / source}')
@@ -303,9 +305,10 @@ def test_temporal_configs_run_with_the_torchgeo_cli(
         for command in ('validate', 'test'):
             torchgeo_main([command, '--config', str(path), *overrides])
         predict = ['--config', str(path), *overrides]
-        torchgeo_main(['predict', *predict, '--data.init_args.predict_sheets=test'])
+        torchgeo_main(['predict', *predict, '--data.init_args.prediction.sheets=test'])
     assert (tmp_path / 'evaluation' / config / 'confusion_matrix.csv').exists()
-    predicted = tmp_path / 'predictions' / config / '22_7-8.tif'
+    # The evaluation year, the latest of the imagery: its own folder.
+    predicted = tmp_path / 'predictions' / config / '2022' / '22_7-8.tif'
     with rasterio.open(predicted) as source_map:
         classes = source_map.read(1)
         assert source_map.crs.to_epsg() == 32631

@@ -38,6 +38,7 @@ from ..errors import BVMValueError
 from ..fileio import check_output
 from ..sheets.codes import Sheet
 from ..spatial.classraster import write_class_raster
+from ..spatial.cog import COG_SUFFIXES
 from ..spatial.crs import DEFAULT_CRS, resolution_for
 from ..spatial.pixelgrid import Grid
 from ..spatial.scanline import polygon_coverage
@@ -93,14 +94,19 @@ def rasterize_bvm(
         The written path.
 
     Raises:
-        BVMValueError: if ``like`` is combined with ``crs`` or ``res``, the
-            resolution is not positive, the grid would be too large, misses the
-            map, or holds no labelled pixel.
+        BVMValueError: if ``out`` is not named ``.tif``, ``like`` is combined
+            with ``crs`` or ``res``, the resolution is not positive, the grid
+            would be too large, misses the map, or holds no labelled pixel.
         BVMExistsError: if ``out`` is an input, or exists and ``overwrite`` is
             False.
     """
     if like is not None and (crs is not None or res is not None):
         raise BVMValueError('give either like= or crs=/res=, not both')
+    if Path(out).suffix.lower() not in COG_SUFFIXES:
+        raise BVMValueError(
+            f'{out}: the label raster is a GeoTIFF; name it .tif (suffix '
+            f'{Path(out).suffix or "none"})'
+        )
     resolution = None if res is None else check_resolution(res)
     chosen = [Sheet.parse(s) for s in sheets] if sheets is not None else None
     target = CRS.from_user_input(crs) if crs is not None else DEFAULT_CRS

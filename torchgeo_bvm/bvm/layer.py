@@ -54,7 +54,13 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from ..errors import BVMFileError, BVMNotFoundError, BVMValueError
-from ..fileio import VECTOR_SUFFIXES, atomic_path, find_files, fingerprint
+from ..fileio import (
+    VECTOR_SUFFIXES,
+    atomic_path,
+    find_files,
+    fingerprint,
+    read_cache_entry,
+)
 from ..spatial.crs import LAMBERT72, is_lambert72
 from ..spatial.geometry import reproject_bounds
 from .units import MappingResult, UnitMapping, map_integer_labels
@@ -202,6 +208,27 @@ class BVMLayer:
         folder = Path(cache_dir) if cache_dir is not None else None
         return cls(source, name, is_parquet, info, files, folder)
 
+    @staticmethod
+    def locate(paths: str | os.PathLike[str], layer: str | None = None) -> list[Path]:
+        """The files of the layer :meth:`open` would find, without reading it.
+
+        A command checks its outputs against these, whatever spelling named the
+        layer (a folder, a ``.zip``, a link).
+
+        Args:
+            paths: as for :meth:`open`.
+            layer: as for :meth:`open`.
+
+        Returns:
+            The files (see :meth:`source_files`).
+
+        Raises:
+            BVMNotFoundError: if ``paths`` does not exist or holds no vector file.
+            BVMFileError: if the file is empty or truncated.
+            BVMValueError: if it is not a vector file or the layer is missing.
+        """
+        return _source_files(_find_source(Path(paths), layer)[0])
+
     def source_files(self) -> list[Path]:
         """The files the layer is read from.
 
@@ -215,7 +242,7 @@ class BVMLayer:
         """Whether the layer's files differ from when it was opened.
 
         Returns:
-            True if a file's size, modification time or first bytes changed.
+            True if a file's content changed (its size or its SHA-256).
 
         Raises:
             FileNotFoundError: if a file no longer exists.
@@ -532,13 +559,16 @@ def _ogr_info(source: str, layer: str | None) -> LayerInfo:
     if features == 0:
         raise BVMValueError(f'{source}: the layer holds no features')
     if info['total_bounds'] is None:
-        raise BVMValueError(
-            f'{source}: none of its {features} geometries has an extent (all '
-            'empty or missing): nothing to label'
-        )
+        raise _no_extent(source, features)
     bounds = cast(
         tuple[float, float, float, float], tuple(map(float, info['total_bounds']))
     )
+    # A shapefile of null shapes declares the extent (0, 0, 0, 0): look before
+    # blaming the CRS.
+    if bounds == (0.0, 0.0, 0.0, 0.0):
+        _, extents = pyogrio.read_bounds(source, layer=layer)
+        if not np.isfinite(extents).any():
+            raise _no_extent(source, features)
     return LayerInfo(
         fields=tuple(str(f) for f in info['fields']),
         dtypes=tuple(str(d) for d in info['dtypes']),
@@ -546,6 +576,13 @@ def _ogr_info(source: str, layer: str | None) -> LayerInfo:
         bounds=bounds,
         features=features,
         geometry_type=_geometry_type(info.get('geometry_type')),
+    )
+
+
+def _no_extent(source: str, features: int) -> BVMValueError:
+    return BVMValueError(
+        f'{source}: none of its {features} geometries has an extent (all '
+        'empty or missing): nothing to label'
     )
 
 
@@ -689,6 +726,8 @@ def _parquet_info(path: str) -> LayerInfo:
     fields = tuple(name for name in schema.names if name != column)
     types = geo.get('geometry_types') or []
     bounds = cast(tuple[float, float, float, float], tuple(float(v) for v in bbox))
+    if np.isnan(bounds).all():
+        raise _no_extent(path, features)
     return LayerInfo(
         fields=fields,
         dtypes=tuple(_arrow_dtype(str(schema.field(name).type)) for name in fields),
@@ -710,20 +749,24 @@ def _load_columns(
     path: Path, columns: Sequence[str], source: list[list[object]]
 ) -> pd.DataFrame | None:
     """Columns saved by :func:`_save_columns` from these source files, or None."""
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            if json.loads(str(saved['source'])) != source:
-                return None
-            table = {}
-            for i, name in enumerate(columns):
-                if f'values{i}' in saved:
-                    table[name] = saved[f'values{i}']
-                else:
-                    values = saved[f'distinct{i}'].astype(object)
-                    codes = saved[f'codes{i}']
-                    table[name] = np.where(codes < 0, None, values[codes])
-    except (OSError, ValueError, KeyError, IndexError):
-        return None
+    return read_cache_entry(path, lambda p: _read_columns_entry(p, columns, source))
+
+
+def _read_columns_entry(
+    path: Path, columns: Sequence[str], source: list[list[object]]
+) -> pd.DataFrame | None:
+    # Opened here: numpy leaves a file it opened itself open when it is damaged.
+    with path.open('rb') as file, np.load(file, allow_pickle=False) as saved:
+        if json.loads(str(saved['source'])) != source:
+            return None
+        table = {}
+        for i, name in enumerate(columns):
+            if f'values{i}' in saved:
+                table[name] = saved[f'values{i}']
+            else:
+                values = saved[f'distinct{i}'].astype(object)
+                codes = saved[f'codes{i}']
+                table[name] = np.where(codes < 0, None, values[codes])
     return pd.DataFrame(table)
 
 

@@ -21,8 +21,10 @@ the real map) instead of each holding its own copy as shapely objects (over a
 gigabyte), and a later run finds it prepared and only opens it. Shapely
 objects cannot be shared this way: a forked worker writes to every object it
 touches (reference counts), making the pages its own; flat arrays in a mapped
-file are never written. The cache entry records the source files' sizes,
-times and first bytes and is prepared again when they change; it is written
+file are never written. The cache entry records the hash of the source
+files' content (:func:`~torchgeo_bvm.fileio.fingerprint`) and is prepared
+again when it changes, or when the entry is damaged (with one warning naming
+it); it is written
 under a temporary name and renamed, under a lock, so concurrent processes
 prepare it once and never see it half-written. A window rasterises only the
 polygons whose bounding box meets it, exactly as from the shapely polygons.
@@ -46,7 +48,7 @@ from rasterio.transform import Affine
 
 from ..classes import IGNORE_INDEX
 from ..errors import BVMError, BVMFileError, BVMValueError
-from ..fileio import default_cache_dir, file_lock
+from ..fileio import default_cache_dir, file_lock, read_cache_entry
 from ..spatial.crs import DEFAULT_CRS
 from ..spatial.geometry import repair_polygons, reproject_bounds, reproject_geometry
 from ..spatial.scanline import burn_polygons
@@ -287,17 +289,18 @@ class BVMPolygons:
         if self.file.changed():
             raise BVMFileError(
                 f'{self.source}: the file changed since the dataset was created '
-                '(its size, time or first bytes differ); create the dataset again'
+                '(its content differs); create the dataset again'
             )
         wkt = crs.to_wkt()
         path = self._store_path(crs)
-        store = self._matching(PolygonStore.open(path), wkt)
+        # A damaged store is reported here, once, and prepared again below.
+        store = self._matching(read_cache_entry(path, PolygonStore.open), wkt)
         cached = store is not None
         if store is None:
             try:
                 with file_lock(path.with_suffix('.lock')):
                     # Another process may have prepared it while this one waited.
-                    store = self._matching(PolygonStore.open(path), wkt)
+                    store = self._matching(_open_if_whole(path), wkt)
                     cached = store is not None
                     if store is None:
                         store = self._prepare_and_save(crs, wkt, path)
@@ -386,6 +389,14 @@ class BVMPolygons:
         if self._burn_labels is None:
             self._burn_labels = self.mapping_result.ids[store.source_index]
         return self._burn_labels
+
+
+def _open_if_whole(path: Path) -> PolygonStore | None:
+    """The store in ``path``, or None if it is missing or damaged (reported)."""
+    try:
+        return PolygonStore.open(path)
+    except ValueError:
+        return None
 
 
 def _cannot_cache(path: Path, error: OSError) -> None:

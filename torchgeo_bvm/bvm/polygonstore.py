@@ -271,27 +271,40 @@ class PolygonStore:
             path: the file.
 
         Returns:
-            The store, or None if the file is missing or not a store of this
-            version (then it is built again).
+            The store, or None if the file is missing or a store of another
+            format version (then it is built again).
+
+        Raises:
+            ValueError: if the file is damaged: not a store, cut short, or its
+                header unreadable (the caller builds it again).
+            OSError: if it cannot be read.
         """
         path = Path(path)
         try:
-            with path.open('rb') as file:
-                if file.read(len(MAGIC)) != MAGIC:
-                    return None
-                length = int.from_bytes(file.read(8), 'little')
-                header = json.loads(file.read(length))
-                mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
+            file = path.open('rb')
+        except FileNotFoundError:
             return None
+        with file:
+            magic = file.read(len(MAGIC))
+            if magic != MAGIC:
+                if len(magic) == len(MAGIC) and magic[:-1] == MAGIC[:-1]:
+                    return None  # another format version
+                raise ValueError('not a polygon store of this package')
+            length = int.from_bytes(file.read(8), 'little')
+            size = os.fstat(file.fileno()).st_size
+            if length > size:
+                raise ValueError(f'a header of {length} bytes in {size}')
+            header = json.loads(file.read(length))
+            mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         start = _aligned(len(MAGIC) + 8 + length)
         arrays = {}
         for name, spec in header['arrays'].items():
             dtype = np.dtype(spec['dtype'])
             shape = tuple(spec['shape'])
             count = math.prod(shape)
-            if start + spec['offset'] + count * dtype.itemsize > len(mapping):
-                return None  # truncated
+            end = start + spec['offset'] + count * dtype.itemsize
+            if end > len(mapping):
+                raise ValueError(f'cut short: {len(mapping)} of {end} bytes')
             arrays[name] = np.frombuffer(
                 mapping, dtype=dtype, count=count, offset=start + spec['offset']
             ).reshape(shape)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import BVMValueError
 from . import Command
 from ._options import add_bvm_options
 
@@ -52,7 +51,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         '--top',
         type=int,
         default=12,
-        help='candidates to print and to draw in candidates.png (default 12)',
+        help='candidates to print and to draw in candidates.png, 0..100 (default 12)',
     )
     parser.add_argument(
         '--overwrite', action='store_true', help='replace existing output files'
@@ -62,13 +61,23 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Compare."""
-    from ..fileio import check_output
+    from ..bvm.layer import BVMLayer
+    from ..checks import MAX_CANDIDATES, check_count
+    from ..fileio import check_output, check_outside_scans
     from ..maps.compare import compare_with_bvm, output_paths
 
-    if args.top < 0:
-        raise BVMValueError(f'--top must be 0 or more, got {args.top}')
+    check_count(
+        args.top,
+        '--top',
+        minimum=0,
+        maximum=MAX_CANDIDATES,
+        hint='one panel of candidates.png per candidate',
+    )
+    # The layer's own files, whatever named them (a folder resolves to one).
+    inputs = [*BVMLayer.locate(args.bvm, args.layer), args.mapping, *args.maps]
     for path in output_paths(args.out).values():
-        check_output(path, [args.bvm, *args.maps], args.overwrite)
+        check_output(path, inputs, args.overwrite)
+    check_outside_scans([args.out], {'--bvm': [args.bvm], '--maps': args.maps})
     result = compare_with_bvm(
         args.bvm,
         args.maps,

@@ -32,7 +32,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the demo and print its report."""
-    from ..checks import check_count, check_seed
+    from ..checks import MAX_LENGTH, MAX_STEPS, check_count, check_seed
     from ..demo import run_demo
     from ..errors import BVMValueError
     from ..fileio import check_writable_folder
@@ -41,9 +41,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.size not in SIZES:
         raise BVMValueError(f'--size {args.size!r}: expected one of {", ".join(SIZES)}')
     check_seed(args.seed, '--seed')
-    for option, value in (('--max-steps', args.max_steps), ('--length', args.length)):
+    for option, value, most in (
+        ('--max-steps', args.max_steps, MAX_STEPS),
+        ('--length', args.length, MAX_LENGTH),
+    ):
         if value is not None:
-            check_count(value, option)
+            check_count(value, option, maximum=most)
     check_writable_folder(args.out)
 
     result = run_demo(

@@ -50,8 +50,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Rasterise."""
     from ..bvm.labels import rasterize_bvm
+    from ..bvm.layer import BVMLayer
     from ..errors import BVMNotFoundError, BVMValueError
-    from ..fileio import check_output, check_writable_folder
+    from ..fileio import check_output, check_outside_scans, check_writable_folder
 
     if args.like is not None and (args.crs is not None or args.res is not None):
         raise BVMValueError(
@@ -66,7 +67,9 @@ def _run(args: argparse.Namespace) -> int:
             raise BVMNotFoundError(f'{option}: {path} not found')
     # Refused before the layer is read: an input would be lost, or the old
     # output replaced without --overwrite.
-    check_output(args.out, [args.bvm, args.like, args.mapping], args.overwrite)
+    layer = BVMLayer.locate(args.bvm, args.layer)
+    check_output(args.out, [*layer, args.like, args.mapping], args.overwrite)
+    check_outside_scans([args.out], {'--bvm': [args.bvm]})
     check_writable_folder(args.out.parent)
     out = rasterize_bvm(
         args.bvm,

@@ -134,32 +134,33 @@ def _band_statistics(
     from ..datasets.bands import resolve_bands
     from ..datasets.sentinel2 import Sentinel2TOC
     from ..errors import BVMNotFoundError, BVMValueError
-    from ..fileio import check_output, check_writable_folder
+    from ..fileio import check_output, check_outside_scans, check_writable_folder
     from ..sheets.boundary import read_boundary
     from ..spatial.crs import resolution_for
-    from ..training.datamodule import cloud_rule_from
     from ..training.normalization import compute_band_stats
+    from ..training.options import cloud_rule_from
 
     if not args.sentinel2:
         raise BVMValueError(
             '--bands needs --sentinel2 with the imagery folders or files'
         )
-    check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
-    check_writable_folder(args.out)
     crs = parse_crs(args.crs)
     res = parse_res(args.res) or resolution_for(crs)
     years = None if args.years is None else parse_integers(args.years, '--years')
     months = None if args.months is None else parse_integers(args.months, '--months')
+    bands, cloud_rule = resolve_bands(args.bands), cloud_rule_from(args.cloud_rule)
     for path in args.sentinel2:
         if not path.exists():
             raise BVMNotFoundError(f'--sentinel2: {path} not found')
+    check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
+    check_writable_folder(args.out)
     try:
         image = Sentinel2TOC(
             [str(p) for p in args.sentinel2],
             crs=crs,
             res=res,
-            bands=resolve_bands(args.bands),
-            cloud_rule=cloud_rule_from(args.cloud_rule),
+            bands=bands,
+            cloud_rule=cloud_rule,
             years=years,
             months=months,
         )
@@ -169,6 +170,9 @@ def _band_statistics(
             f'{", ".join(map(str, args.sentinel2))} (expected Terrascope products '
             'or openEO downloads)'
         ) from None
+    # After the values (the dataset checks years and months): a bad value is
+    # named first, whatever the output folder.
+    check_outside_scans([args.out], {'--sentinel2': args.sentinel2})
     flanders = read_boundary(args.boundary) if args.boundary else None
     statistics = compute_band_stats(image, scheme, 'train', numbers, flanders)
     path = statistics.write(args.out / 'band-stats.json')

@@ -31,6 +31,7 @@ __all__ = [
     'ALL_BANDS',
     'BAND_MODES',
     'FALSE_COLOUR_BANDS',
+    'MAX_DILATION_M',
     'NATIVE_RESOLUTION',
     'PAPER_CLOUD_RULE',
     'REFLECTANCE_SCALE',
@@ -46,6 +47,10 @@ __all__ = [
     'parse_openeo_name',
     'resolve_bands',
 ]
+
+#: The widest dilation of a cloud rule, in metres: every window is read with
+#: that margin around it (the paper's rule dilates by about 400 m).
+MAX_DILATION_M = 5_000.0
 
 ALL_BANDS: tuple[str, ...] = (
     'B01',
@@ -291,7 +296,8 @@ class CloudRule:
         dilation_m: radius of that surrounding in metres (0 = the pixels only).
 
     Raises:
-        ValueError: for a class outside 0..11 or a negative radius.
+        ValueError: for a class outside 0..11, or a radius that is negative or
+            over :data:`MAX_DILATION_M`.
     """
 
     valid: tuple[int, ...] = (4, 5, 6, 7)
@@ -311,6 +317,11 @@ class CloudRule:
         if not math.isfinite(self.dilation_m) or self.dilation_m < 0:
             raise BVMValueError(
                 f'CloudRule.dilation_m must be >= 0 metres, got {self.dilation_m}'
+            )
+        if self.dilation_m > MAX_DILATION_M:
+            raise BVMValueError(
+                f'CloudRule.dilation_m must be at most {MAX_DILATION_M:g} metres, got '
+                f'{self.dilation_m:g} (every window is read with that margin)'
             )
 
     def radius_pixels(self, pixel_size_m: tuple[float, float]) -> tuple[float, float]:

@@ -6,8 +6,9 @@ GeoTIFFs under the dataset's paths (skipping hidden staging files),
 :func:`open_file` opens one without listing its folder, :class:`Header` is
 what indexing needs of a file's header, :class:`FileInfo` what a read needs,
 and :class:`HeaderCache` keeps the headers between runs, keyed by each file's
-path, size and modification time, so indexing an archive already seen opens
-no file at all.
+path, size and the hash of its header bytes
+(:func:`~torchgeo_bvm.fileio.header_fingerprint`), so indexing an archive
+already seen reads a few kilobytes per file and opens nothing with GDAL.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from rasterio.io import DatasetReader
 from torchgeo.datasets.utils import find_files as torchgeo_find_files
 
 from ..errors import BVMNotFoundError, BVMValueError
-from ..fileio import atomic_path, default_cache_dir
+from ..fileio import (
+    atomic_path,
+    default_cache_dir,
+    header_fingerprint,
+    read_cache_entry,
+)
 from ..spatial.pixelgrid import Grid, nodata_is_the_only_mask
 
 __all__ = [
@@ -50,8 +56,9 @@ __all__ = [
 GDAL_OPEN_OPTIONS: dict[str, str] = {'GDAL_DISABLE_READDIR_ON_OPEN': 'EMPTY_DIR'}
 
 
-#: Bumped when what a :class:`Header` holds changes (older caches are ignored).
-_HEADER_CACHE_VERSION = 1
+#: Bumped when what a :class:`Header` holds, or the key of an entry, changes
+#: (older caches are ignored).
+_HEADER_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -164,15 +171,17 @@ class Header:
 
 
 class HeaderCache:
-    """Headers of files kept between runs, keyed by path, size and time.
+    """Headers of files kept between runs, keyed by path, size and header bytes.
 
     One JSON file per sensor and set of dataset paths in the cache folder
     (``<prefix>-index-<key>.json`` in :func:`~torchgeo_bvm.fileio.default_cache_dir`,
     ``sentinel2-index-<key>.json`` for Sentinel-2).
-    An entry is used only while its file has the size and modification time it
-    had when read; entries of files no longer found are dropped when the cache
-    is saved. The cache is a speed-up only: a missing, unreadable or read-only
-    cache just means headers are read from the files.
+    An entry is used only while its file has the size and the
+    :func:`~torchgeo_bvm.fileio.header_fingerprint` it had when read (an edit
+    that keeps size and time is noticed too); entries of files no longer found
+    are dropped when the cache is saved. The cache is a speed-up only: a
+    missing or read-only cache just means headers are read from the files, and
+    a damaged one is read again with one warning naming it.
 
     Args:
         roots: the dataset's paths (they name the cache file).
@@ -193,16 +202,11 @@ class HeaderCache:
         name = hashlib.sha256(key.encode()).hexdigest()[:16]
         base = Path(folder) if folder is not None else default_cache_dir()
         self.path = base / f'{prefix}-index-{name}.json'
-        self.entries: dict[str, list[Any]] = {}
         self.read = 0
         self.changed = False
         self._seen: dict[str, Header] = {}
-        try:
-            content = json.loads(self.path.read_text())
-            if content.get('version') == _HEADER_CACHE_VERSION:
-                self.entries = content['entries']
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
+        entries = read_cache_entry(self.path, _read_header_cache)
+        self.entries: dict[str, list[Any]] = entries or {}
 
     def header(self, path: str) -> Header:
         """The header of a file, from the cache while the file is unchanged.
@@ -218,10 +222,10 @@ class HeaderCache:
         """
         if path in self._seen:
             return self._seen[path]
-        stat = os.stat(path)
+        key = [os.stat(path).st_size, header_fingerprint(path)]
         entry = self.entries.get(path)
         header = None
-        if entry is not None and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+        if isinstance(entry, list) and entry[:2] == key:
             try:
                 header = _header_from_json(entry[2])
             except (TypeError, ValueError, IndexError):
@@ -229,11 +233,7 @@ class HeaderCache:
         if header is None:
             header = Header.read(path)
             self.read += 1
-            self.entries[path] = [
-                stat.st_size,
-                stat.st_mtime_ns,
-                _header_to_json(header),
-            ]
+            self.entries[path] = [*key, _header_to_json(header)]
             self.changed = True
         self._seen[path] = header
         return header
@@ -259,6 +259,14 @@ class HeaderCache:
                 )
         except OSError:
             pass  # a read-only cache folder: headers are read again next time
+
+
+def _read_header_cache(path: Path) -> dict[str, list[Any]] | None:
+    content = json.loads(path.read_text())
+    if content.get('version') != _HEADER_CACHE_VERSION:
+        return None  # another version's: rebuilt without a word
+    entries: dict[str, list[Any]] = dict(content['entries'])
+    return entries
 
 
 def _header_to_json(header: Header) -> list[Any]:

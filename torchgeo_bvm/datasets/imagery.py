@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import resource
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
@@ -39,7 +40,14 @@ from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset, RasterDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..checks import check_count, check_crs, check_numbers, check_resolution
+from ..checks import (
+    MAX_READ_BYTES,
+    check_bytes,
+    check_count,
+    check_crs,
+    check_numbers,
+    check_resolution,
+)
 from ..errors import BVMValueError
 from ..plot import plot_image_and_valid
 from ..spatial.crs import pixel_size_m
@@ -189,7 +197,12 @@ class ImageryDataset(CachedBounds, RasterDataset):
         if res is not None:
             res = check_resolution(res)
         if max_open_files is not None:
-            max_open_files = check_count(max_open_files, 'max_open_files')
+            max_open_files = check_count(
+                max_open_files,
+                'max_open_files',
+                maximum=_open_files_limit(),
+                hint='the files this process may open: ulimit -n',
+            )
         self.transforms = transforms
         self.cache = cache
         self.cache_dir = cache_dir
@@ -447,6 +460,12 @@ class ImageryDataset(CachedBounds, RasterDataset):
                 round((y.stop - y.start) / y.step),
                 round((x.stop - x.start) / x.step),
             )
+            check_bytes(
+                4.0 * len(self.bands) * shape[0] * shape[1],
+                MAX_READ_BYTES,
+                f'a sample of {len(self.bands)} bands x {shape[0]} x {shape[1]} pixels',
+                'read a smaller window',
+            )
             products = in_read_order(self._items[key] for key in paths)
             image, valid, _ = self._reader.read_date(products, x, y, shape, pixel_m)
         image = self.derive(image, valid)
@@ -692,3 +711,9 @@ def imagery_grid(image: GeoDataset) -> Grid:
             return _file_lattice(image, src.crs, src.res, origin)
     except (rasterio.errors.RasterioError, OSError):
         return _bounds_lattice(image)
+
+
+def _open_files_limit() -> int | None:
+    """How many files this process may open (``ulimit -n``), None if unlimited."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft

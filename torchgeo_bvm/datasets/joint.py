@@ -32,6 +32,7 @@ from ..errors import BVMValueError
 from ..plot import plot_labelled, sample_date
 from ..sheets.boundary import FlandersMask
 from ..sheets.layout import SheetLayout, mirror_sources_from_extent
+from ..sheets.plan import TileQuery
 from ..sheets.scheme import SplitScheme
 from ..spatial.pixelgrid import Grid
 from ..spatial.scanline import row_extent, runs_to_mask
@@ -303,10 +304,13 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
 
         Its samples are ``image``, ``valid`` (bool ``[H, W]``: the pixel has
         data and is clear by the imagery's cloud rule, the definition of a
-        *clear observation* that training uses to keep a label), ``bounds`` and
-        ``transform``; no labels are read and nothing is mirrored: without labels
-        a neighbouring sheet cannot leak into a split, and its real pixels give
-        the tiles at a sheet's edge their true context.
+        *clear observation* that training uses to keep a label; a time series
+        ``[T, H, W]``, its clear steps where the pixel is clear on at least
+        ``min_clear`` of them, else none), ``bounds`` and ``transform``, and for
+        a :class:`~torchgeo_bvm.sheets.plan.TileQuery` its ``sheet``,
+        ``observation`` and ``tile`` ids; no labels are read and nothing is
+        mirrored: without labels a neighbouring sheet cannot leak into a split,
+        and its real pixels give the tiles at a sheet's edge their true context.
 
         Returns:
             The copy.
@@ -336,7 +340,10 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
         column, row, width, height = self.grid.locate(x, y)
         time = slice(t.start, t.stop)
         if self.predicting:
-            return self._read_plain(column, row, width, height, time)
+            sample = self._read_plain(column, row, width, height, time)
+            if isinstance(query, TileQuery):
+                sample.update({k: torch.tensor(v) for k, v in query.ids.items()})
+            return sample
         sample = self._read_window(column, row, width, height, time)
         attempt = 0
         while self.max_redraws and not bool((sample['mask'] != IGNORE_INDEX).any()):
@@ -402,10 +409,12 @@ class BVMSentinel2(CachedBounds, IntersectionDataset):
     ) -> Sample:
         x, y = self.grid.window(column, row, width, height)
         image, valid, steps = self._read_image(x, y, time)
+        clear = torch.from_numpy(self._clear_enough(valid))
         sample: Sample = {
             'image': image.float(),
-            # A time series is one observation: clear where the labels would be.
-            'valid': torch.from_numpy(self._clear_enough(valid)),
+            # A series is one observation, clear where its labels would be; its
+            # steps stay, so that a map counts the clear dates it rests on.
+            'valid': clear if valid.ndim == 2 else valid & clear,
             **steps,
             'bounds': self._slice_to_tensor((x, y, self._full_time(time))),
             'transform': torch.tensor(tuple(self.grid.window_transform(column, row)))[

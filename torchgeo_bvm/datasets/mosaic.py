@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
+from ..checks import MAX_READ_BYTES, check_bytes
 from .products import Product
 from .reader import FileReader
 from .series import (
@@ -395,6 +396,13 @@ class ProductReader:
             by_step = [dated[step] for step in steps]
             length = len(steps)
             size = max_dates or length
+        check_bytes(
+            4.0 * size * len(self.bands) * shape[0] * shape[1],
+            MAX_READ_BYTES,
+            f'a sample of {size} steps x {len(self.bands)} bands x {shape[0]} x '
+            f'{shape[1]} pixels',
+            'use fewer max_dates or a smaller window',
+        )
         # Each step is read in place; only steps without data are filled.
         image = np.empty((size, len(self.bands), *shape), np.float32)
         valid = np.zeros((size, *shape), dtype=bool)

@@ -165,8 +165,8 @@ class Sentinel2TOC(ImageryDataset):
     must agree on CRS, tile and native resolution, and the first requested
     10 m band places the product) or of each openEO file, and keeps what they
     say in a cache file (``sentinel2-index-<key>.json`` in the cache folder)
-    keyed by each file's path, size and modification time, so indexing an
-    archive already seen opens no file; the cache is only a speed-up (a
+    keyed by each file's path, size and header bytes, so indexing an archive
+    already seen opens no file with GDAL; the cache is only a speed-up (a
     missing, stale or damaged entry is read again from the file). Each process
     notes what each file holds once, keeps its files
     open (see ``cache`` and ``max_open_files``), and opens them without GDAL's

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..checks import check_count
+from ..checks import MAX_DATES, check_count
 from ..errors import BVMValueError
 
 __all__ = [
@@ -92,7 +92,7 @@ def check_temporal(value: object) -> TemporalLayout:
 
 
 def check_max_dates(value: object) -> int | None:
-    """A ``max_dates``, checked: None or a whole number of at least 1.
+    """A ``max_dates``, checked: None or a whole number in ``1..MAX_DATES``.
 
     Args:
         value: the value.
@@ -101,11 +101,17 @@ def check_max_dates(value: object) -> int | None:
         The value.
 
     Raises:
-        BVMValueError: for zero, a negative number or anything not a whole number.
+        BVMValueError: for zero, a negative number, more than
+            :data:`~torchgeo_bvm.checks.MAX_DATES` or anything not a whole number.
     """
     if value is None:
         return None
-    return check_count(value, 'max_dates', hint='the most dates of a sample')
+    return check_count(
+        value,
+        'max_dates',
+        maximum=MAX_DATES,
+        hint='the most dates of a sample; every sample is padded to it',
+    )
 
 
 def check_min_clear(value: object) -> int:

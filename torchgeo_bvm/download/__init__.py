@@ -93,6 +93,8 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from .downloader import (
+        MAX_BACKOFF_SECONDS,
+        MAX_CONNECT_TIMEOUT,
         TRANSIENT_STATUS,
         Downloader,
         DownloadError,
@@ -123,6 +125,8 @@ DEFAULT_BACKEND = 'openeo.vito.be'
 
 #: The module each public name lives in.
 _HOMES = {
+    'MAX_BACKOFF_SECONDS': 'downloader',
+    'MAX_CONNECT_TIMEOUT': 'downloader',
     'TRANSIENT_STATUS': 'downloader',
     'Downloader': 'downloader',
     'DownloadError': 'downloader',
@@ -151,6 +155,8 @@ __all__ = [
     'COLLECTION',
     'DEFAULT_BACKEND',
     'MANIFEST_NAME',
+    'MAX_BACKOFF_SECONDS',
+    'MAX_CONNECT_TIMEOUT',
     'S1_COEFFICIENT',
     'S1_COLLECTION',
     'S1_MANIFEST_NAME',

@@ -24,7 +24,7 @@ from requests.structures import CaseInsensitiveDict
 from tqdm.auto import tqdm
 from urllib3.util import Retry
 
-from ..checks import check_count, check_positive
+from ..checks import MAX_WAIT_SECONDS, check_count, check_seconds
 from ..errors import BVMError, BVMValueError
 from ..fileio import atomic_path
 from ..sheets.codes import Sheet
@@ -36,6 +36,8 @@ from .tasks import DownloadTask, SensorDownload, plan_tasks
 __all__ = [
     'CONNECT_ATTEMPTS',
     'DEFAULT_BACKEND',
+    'MAX_BACKOFF_SECONDS',
+    'MAX_CONNECT_TIMEOUT',
     'TRANSIENT_STATUS',
     'DownloadError',
     'Downloader',
@@ -49,6 +51,12 @@ _log = logging.getLogger(__name__)
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 #: How often the backend is tried at start-up before the run gives up.
 CONNECT_ATTEMPTS = 3
+#: The longest ``connect_timeout``: an unreachable backend is given up on
+#: within about 15 minutes at most.
+MAX_CONNECT_TIMEOUT = 300.0
+#: The longest delay between two attempts of a request (the backoff doubles up
+#: to it), as urllib3's retries cap theirs.
+MAX_BACKOFF_SECONDS = 120.0
 
 _ASSET_DATE = re.compile(r'(\d{4}-\d{2}-\d{2})')
 _TIFF_SUFFIXES = ('.tif', '.tiff')
@@ -105,11 +113,15 @@ class Downloader:
             if the backend offers OpenID Connect (``GET /credentials/oidc``).
         retries: attempts after the first for transient HTTP errors and dropped
             connections.
-        backoff: the first backoff delay in seconds, doubled at every retry.
-        poll_interval: the first delay between job status polls in seconds.
-        max_poll_interval: the longest delay between polls.
-        connect_timeout: seconds to wait for the backend's first answer; it is
-            tried :data:`CONNECT_ATTEMPTS` times, 1 s and 2 s apart, so an
+        backoff: the first backoff delay in seconds, doubled at every retry up
+            to :data:`MAX_BACKOFF_SECONDS` (which it may not exceed).
+        poll_interval: the first delay between job status polls in seconds
+            (at most :data:`~torchgeo_bvm.checks.MAX_WAIT_SECONDS`).
+        max_poll_interval: the longest delay between polls (at most
+            :data:`~torchgeo_bvm.checks.MAX_WAIT_SECONDS`).
+        connect_timeout: seconds to wait for the backend's first answer (at
+            most :data:`MAX_CONNECT_TIMEOUT`); it is tried
+            :data:`CONNECT_ATTEMPTS` times, 1 s and 2 s apart, so an
             unreachable backend fails within about ``3 * connect_timeout + 3``
             seconds.
         progress: show tqdm progress bars.
@@ -117,8 +129,8 @@ class Downloader:
             recorded it); raising from it stops the run, as a kill would.
 
     Raises:
-        ValueError: for ``sync`` without a composite, or a negative or
-            non-finite retry count or delay.
+        ValueError: for ``sync`` without a composite, or a retry count or delay
+            that is negative, not finite or above its limit.
     """
 
     def __init__(
@@ -139,14 +151,14 @@ class Downloader:
     ) -> None:
         self.out = Path(out)
         check_count(retries, 'retries', minimum=0, maximum=100)
-        for name, value in (
-            ('poll_interval', poll_interval),
-            ('max_poll_interval', max_poll_interval),
-            ('connect_timeout', connect_timeout),
+        for name, value, longest in (
+            ('poll_interval', poll_interval, MAX_WAIT_SECONDS),
+            ('max_poll_interval', max_poll_interval, MAX_WAIT_SECONDS),
+            ('connect_timeout', connect_timeout, MAX_CONNECT_TIMEOUT),
         ):
-            check_positive(value, name)
+            check_seconds(value, name, longest)
         if backoff != 0:
-            check_positive(backoff, 'backoff')
+            check_seconds(backoff, 'backoff', MAX_BACKOFF_SECONDS)
         self.options: SensorDownload = options or DownloadOptions()
         if sync and self.options.composite is None:
             raise BVMValueError(
@@ -348,7 +360,7 @@ class Downloader:
                     raise DownloadError(
                         f'{what}: gave up after {attempt + 1} attempts: {error}'
                     ) from error
-                delay = self.backoff * 2**attempt
+                delay = min(self.backoff * 2**attempt, MAX_BACKOFF_SECONDS)
                 _log.warning('%s: %s; retrying in %.1f s', what, error, delay)
                 time.sleep(delay)
         raise AssertionError('unreachable')

@@ -2,7 +2,8 @@
 
 :mod:`~torchgeo_bvm.maps.files` is the file contract of a fused map (class raster,
 ``_confidence`` and ``_count`` siblings), :mod:`~torchgeo_bvm.maps.fusion` writes
-them, :mod:`~torchgeo_bvm.maps.seams` measures tile seams and
+them, :mod:`~torchgeo_bvm.maps.folder` keeps a folder of them one period of one
+run, :mod:`~torchgeo_bvm.maps.seams` measures tile seams and
 :mod:`~torchgeo_bvm.maps.compare` ranks BVM polygons where a map disagrees.
 Nothing here imports torch.
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         zonal_counts,
     )
     from .files import (
+        CLASS_MAP_SUFFIXES,
         CONFIDENCE_SCALE,
         SIBLING_SUFFIXES,
         ClassMap,
@@ -35,21 +37,44 @@ if TYPE_CHECKING:
         find_class_maps,
         sibling_path,
     )
+    from .folder import (
+        MANIFEST,
+        MANIFEST_FORMAT,
+        MapRun,
+        check_map_folder,
+        check_map_folders,
+        check_run_folder,
+        finish_map_run,
+        read_manifest,
+        start_map_run,
+        write_manifest,
+    )
     from .fusion import MAX_COUNT, SheetFusion, edge_taper, plot_fused_map, write_mosaic
     from .seams import SeamRates, seam_rates, tile_borders
 
 _HOMES: dict[str, str] = {
+    'CLASS_MAP_SUFFIXES': 'files',
     'CONFIDENCE_SCALE': 'files',
     'ClassMap': 'files',
     'Comparison': 'compare',
+    'MANIFEST': 'folder',
+    'MANIFEST_FORMAT': 'folder',
     'MAX_COUNT': 'fusion',
+    'MapRun': 'folder',
     'OUTPUT_NAMES': 'compare',
     'SIBLING_SUFFIXES': 'files',
     'SIZE_HALF_PIXELS': 'compare',
     'SeamRates': 'seams',
     'SheetFusion': 'fusion',
     'ZonalCounts': 'compare',
+    'check_map_folder': 'folder',
+    'check_map_folders': 'folder',
     'check_maps_disjoint': 'files',
+    'check_run_folder': 'folder',
+    'finish_map_run': 'folder',
+    'read_manifest': 'folder',
+    'start_map_run': 'folder',
+    'write_manifest': 'folder',
     'class_summary': 'compare',
     'compare_with_bvm': 'compare',
     'edge_taper': 'fusion',
@@ -67,29 +92,40 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    'CLASS_MAP_SUFFIXES',
     'CONFIDENCE_SCALE',
+    'MANIFEST',
+    'MANIFEST_FORMAT',
     'MAX_COUNT',
     'OUTPUT_NAMES',
     'SIBLING_SUFFIXES',
     'SIZE_HALF_PIXELS',
     'ClassMap',
     'Comparison',
+    'MapRun',
     'SeamRates',
     'SheetFusion',
     'ZonalCounts',
+    'check_map_folder',
+    'check_map_folders',
     'check_maps_disjoint',
+    'check_run_folder',
     'class_summary',
     'compare_with_bvm',
     'edge_taper',
     'find_class_maps',
+    'finish_map_run',
     'plot_candidates',
     'plot_fused_map',
     'polygon_table',
     'ranking_score',
+    'read_manifest',
     'seam_rates',
     'sibling_path',
+    'start_map_run',
     'summary_markdown',
     'tile_borders',
+    'write_manifest',
     'write_mosaic',
     'zonal_counts',
 ]

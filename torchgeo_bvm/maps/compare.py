@@ -53,7 +53,6 @@ then file order); ``rank`` 1 is the strongest.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -77,9 +76,10 @@ from tqdm import tqdm
 
 from ..bvm.layer import BVMLayer
 from ..bvm.units import UnitMapping
+from ..checks import MAX_CANDIDATES, check_count
 from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMValueError
-from ..fileio import atomic_path
+from ..fileio import atomic_paths
 from ..plot import class_legend, save_figure, show_classes
 from ..spatial.geometry import repair_polygons, reproject_geometry
 from ..spatial.pixelgrid import Grid
@@ -664,7 +664,8 @@ def compare_with_bvm(
             as ``Label``, as in :class:`~torchgeo_bvm.datasets.BVMDataset`.
         mapping: the unit -> class table (default the shipped one).
         confidence: read each map's ``_confidence`` raster (required then).
-        top: candidates shown in the picture.
+        top: candidates shown in the picture (at most
+            :data:`~torchgeo_bvm.checks.MAX_CANDIDATES`).
         block_size: pixels per block side when reading the maps.
         progress: show a progress bar.
 
@@ -676,6 +677,7 @@ def compare_with_bvm(
         BVMValueError: for a missing layer or field, a raster that is not a class
             map, overlapping maps, or maps that do not overlap the BVM.
     """
+    check_count(top, 'top', minimum=0, maximum=MAX_CANDIDATES)
     source = BVMLayer.open(bvm, layer)
     source.require_fields(ID_FIELDS, why='the comparison names polygons by them')
     labels = source.read_labels(label_field, mapping)
@@ -694,10 +696,10 @@ def compare_with_bvm(
     frame = _output_frame(attributes, table, originals, source.info.crs, counts.covered)
     summary = class_summary(table[counts.covered])
     paths = output_paths(out)
-    # All four appear together: each is written under a temporary name and
-    # renamed only once every one of them is complete.
-    with contextlib.ExitStack() as stack:
-        staged = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
+    # All four appear together: each is written under a temporary name, read
+    # back, and renamed only once every one of them is complete.
+    with atomic_paths(list(paths.values())) as temporaries:
+        staged = dict(zip(paths, temporaries, strict=True))
         _write_geopackage(frame, staged['geopackage'])
         summary.to_csv(staged['summary_csv'], float_format='%.6g')
         staged['summary_markdown'].write_text(summary_markdown(summary))

@@ -49,9 +49,12 @@ from shapely import STRtree
 
 from ..classes import IGNORE_INDEX
 from ..errors import BVMFileError, BVMValueError
+from ..fileio import find_files
 from ..spatial.pixelgrid import Grid
+from .folder import check_map_folders
 
 __all__ = [
+    'CLASS_MAP_SUFFIXES',
     'CONFIDENCE_SCALE',
     'SIBLING_SUFFIXES',
     'ClassMap',
@@ -62,6 +65,8 @@ __all__ = [
 
 #: Confidence rasters hold round(probability x CONFIDENCE_SCALE), 255 = nodata.
 CONFIDENCE_SCALE = 250
+#: Suffixes of the class maps a folder of maps contributes.
+CLASS_MAP_SUFFIXES = ('.tif', '.tiff')
 #: Name endings of the rasters that lie beside a class map and are not one.
 SIBLING_SUFFIXES = ('_confidence', '_count', '_probabilities')
 
@@ -157,9 +162,20 @@ def _open_raster(path: Path, what: str) -> DatasetReader:
     if not path.is_file():
         raise BVMFileError(f'{what} not found: {path}')
     try:
-        return rasterio.open(path)
+        source = rasterio.open(path)
     except RasterioIOError as error:
         raise BVMFileError(f'{path}: not a raster GDAL can read ({error})') from None
+    if source.driver == 'VRT':
+        # A mosaic opens whatever became of its sheets; reading a missing one
+        # fails later without naming it.
+        missing = [name for name in source.files[1:] if not Path(name).exists()]
+        if missing:
+            source.close()
+            raise BVMFileError(
+                f'{path}: the mosaic reads {missing[0]}, which is missing (a sheet '
+                'removed or moved?); write the mosaic again'
+            )
+    return source
 
 
 def _check_uint8_band(src: DatasetReader, path: Path, what: str, holds: str) -> None:
@@ -182,8 +198,9 @@ def find_class_maps(
 
     A folder contributes every ``.tif``/``.tiff`` under it (at any depth) except
     the siblings of a class map (names ending in ``_confidence``, ``_count`` or
-    ``_probabilities``); a file is taken as it is (a ``.vrt`` mosaic too). A file
-    named twice counts once.
+    ``_probabilities``) and hidden files and folders (among them the staging
+    files of a write in progress or killed); a file is taken as it is (a
+    ``.vrt`` mosaic too). A file named twice counts once.
 
     Args:
         paths: class rasters or folders of them.
@@ -195,19 +212,21 @@ def find_class_maps(
     Raises:
         BVMFileError: if a path does not exist, a folder holds no class map or a
             confidence raster is missing.
-        BVMValueError: if a raster is not a class map, or a sibling is given as
-            a class map.
+        BVMValueError: if a raster is not a class map, a sibling is given as
+            a class map, or a folder of ``torchgeo predict`` is incomplete,
+            mixes two runs or holds several periods
+            (:func:`~torchgeo_bvm.maps.folder.check_map_folders`).
     """
     given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not given:
         raise BVMValueError('no class map given')
+    check_map_folders(given)
     files: list[Path] = []
     for item in map(Path, given):
         if item.is_dir():
+            # Hidden names are skipped: a killed writer's staging files among them.
             found = [
-                p
-                for p in sorted(item.rglob('*'))
-                if p.suffix.lower() in ('.tif', '.tiff') and not _is_sibling(p)
+                p for p in find_files(item, CLASS_MAP_SUFFIXES) if not _is_sibling(p)
             ]
             if not found:
                 raise BVMFileError(f'{item}: no class map (.tif) in this folder')

@@ -25,9 +25,9 @@ pixel on every observation, weighted by
 Per pixel the fused probabilities are ``Σ w p / Σ w``; the **class** is their
 argmax, the **confidence** their maximum and the **count** the number of clear
 observations (each counted once, however many tiles cover the pixel; a time
-series counts its clear dates). A pixel clear on no observation, or outside
-the sheet, Flanders or the data, has class 255 and confidence 255; its count is
-0, or 255 outside.
+series counts its clear dates). Tiles may come in any order. A pixel clear on
+no observation, or outside the sheet, Flanders or the data, has class 255 and
+confidence 255; its count is 0, or 255 outside.
 
 :meth:`SheetFusion.write` writes the files of the fused-map contract
 (:mod:`torchgeo_bvm.maps.files`) on the sheet's exact grid, every one a Cloud
@@ -92,10 +92,16 @@ def edge_taper(size: int) -> NDArray[np.float32]:
 
 @dataclass
 class SheetFusion:
-    """The fused prediction of one map sheet, accumulated observation by observation.
+    """The fused prediction of one map sheet, accumulated tile by tile.
 
-    Memory: ``4 (classes + 2) + 2`` bytes per pixel, checked against
-    :data:`~torchgeo_bvm.checks.MAX_ACCUMULATOR_BYTES` before it is allocated.
+    Tiles may be added in any order. The count of a pixel is kept per
+    observation until :meth:`close` says that the observation's last tile is
+    in: a pixel covered by several tiles of one observation is counted once.
+
+    Memory: ``4 (classes + 1) + 2`` bytes per pixel, and 2 more per observation
+    still open (one at a time when the tiles come observation by observation),
+    checked against :data:`~torchgeo_bvm.checks.MAX_ACCUMULATOR_BYTES` before
+    anything is allocated.
 
     Args:
         grid: the sheet's grid (its pixel box on the imagery's grid).
@@ -113,17 +119,11 @@ class SheetFusion:
     _sums: NDArray[np.float32] = field(init=False, repr=False)
     _weights: NDArray[np.float32] = field(init=False, repr=False)
     _count: NDArray[np.uint16] = field(init=False, repr=False)
-    _last: NDArray[np.int32] = field(init=False, repr=False)
+    _open: dict[int, NDArray[np.uint16]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         height, width = self.grid.shape
-        check_bytes(
-            float(height) * width * (4 * (self.num_classes + 2) + 2),
-            MAX_ACCUMULATOR_BYTES,
-            f'fusing a sheet of {width} x {height} pixels and '
-            f'{self.num_classes} classes',
-            'use a coarser resolution or a split scheme with smaller sheets',
-        )
+        self._check_memory(open_observations=1)
         if self.inside is not None and self.inside.shape != (height, width):
             raise BVMValueError(
                 f'inside has the shape {self.inside.shape}, the sheet {(height, width)}'
@@ -131,7 +131,24 @@ class SheetFusion:
         self._sums = np.zeros((self.num_classes, height, width), dtype=np.float32)
         self._weights = np.zeros((height, width), dtype=np.float32)
         self._count = np.zeros((height, width), dtype=np.uint16)
-        self._last = np.full((height, width), -1, dtype=np.int32)
+        self._open = {}
+
+    def _check_memory(self, open_observations: int) -> None:
+        height, width = self.grid.shape
+        check_bytes(
+            float(height)
+            * width
+            * (4 * (self.num_classes + 1) + 2 + 2 * open_observations),
+            MAX_ACCUMULATOR_BYTES,
+            f'fusing a sheet of {width} x {height} pixels and '
+            f'{self.num_classes} classes'
+            + (
+                f' with {open_observations} observations open'
+                if open_observations > 1
+                else ''
+            ),
+            'use a coarser resolution or a split scheme with smaller sheets',
+        )
 
     def add(
         self,
@@ -151,15 +168,13 @@ class SheetFusion:
             column: the tile's left column relative to the sheet (negative or
                 past the sheet where the tile reaches beyond it).
             row: the tile's top row relative to the sheet.
-            observation: the observation's number, 0 or more; the tiles of one
-                observation must come one after the other for each pixel
-                (observation by observation, as
-                :class:`~torchgeo_bvm.samplers.SheetObservationSampler`
-                yields them), so each is counted once.
+            observation: the observation's number, 0 or more; tiles of any
+                observation may come in any order.
             taper: the tile's weights (default :func:`edge_taper` of its size).
 
         Raises:
-            BVMValueError: for the wrong number of classes or shapes that differ.
+            BVMValueError: for the wrong number of classes, shapes that differ,
+                or more observations open at once than memory allows.
         """
         classes, height, width = probabilities.shape
         if classes != self.num_classes or clear.shape != (height, width):
@@ -182,9 +197,28 @@ class SheetFusion:
             np.asarray(probabilities[:, tile[0], tile[1]], dtype=np.float32) * weight
         )
         self._weights[here] += weight
-        first = (steps > 0) & (self._last[here] != observation)
-        self._count[here] += np.where(first, steps, 0).astype(np.uint16)
-        self._last[here] = np.where(first, observation, self._last[here])
+        # Every tile of an observation sees the same clear steps at a pixel:
+        # the observation's count is theirs, whichever tiles cover it.
+        seen = self._steps_of(observation)
+        np.maximum(seen[here], steps, out=seen[here])
+
+    def _steps_of(self, observation: int) -> NDArray[np.uint16]:
+        if observation not in self._open:
+            self._check_memory(open_observations=len(self._open) + 1)
+            self._open[observation] = np.zeros(self.grid.shape, dtype=np.uint16)
+        return self._open[observation]
+
+    def close(self, observation: int) -> None:
+        """Count an observation whose every tile has been added, and free it.
+
+        Args:
+            observation: the observation's number (one never added is ignored).
+        """
+        seen = self._open.pop(observation, None)
+        if seen is not None:
+            # Both terms are at most MAX_COUNT, so the sum cannot overflow.
+            added = self._count + np.minimum(seen, MAX_COUNT)
+            self._count = np.minimum(added, MAX_COUNT).astype(np.uint16)
 
     @property
     def fused(self) -> NDArray[np.bool_]:
@@ -231,10 +265,15 @@ class SheetFusion:
     def counts(self) -> NDArray[np.uint8]:
         """Clear observations per pixel (at most :data:`MAX_COUNT`), 255 outside.
 
+        Observations not closed yet are counted too.
+
         Returns:
             ``[height, width]`` uint8.
         """
-        result = np.minimum(self._count, MAX_COUNT).astype(np.uint8)
+        count = self._count.astype(np.int64)
+        for seen in self._open.values():
+            count += seen
+        result = np.minimum(count, MAX_COUNT).astype(np.uint8)
         if self.inside is not None:
             result[~self.inside] = IGNORE_INDEX
         return result

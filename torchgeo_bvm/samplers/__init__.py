@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
-    from .prediction import SheetObservations, SheetObservationSampler
+    from .prediction import SheetObservationSampler
     from .sheet import SheetGridSampler, SheetSampler
     from .temporal import CalendarYearSampler, CentreTimestampSampler
 
@@ -22,7 +22,6 @@ _HOMES: dict[str, str] = {
     'CentreTimestampSampler': 'temporal',
     'SheetGridSampler': 'sheet',
     'SheetObservationSampler': 'prediction',
-    'SheetObservations': 'prediction',
     'SheetSampler': 'sheet',
 }
 
@@ -31,7 +30,6 @@ __all__ = [
     'CentreTimestampSampler',
     'SheetGridSampler',
     'SheetObservationSampler',
-    'SheetObservations',
     'SheetSampler',
 ]
 

@@ -56,16 +56,19 @@ sheets and Flanders region) is named by
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from shapely.geometry import Polygon, box
-from shapely.geometry.base import BaseGeometry
+from shapely.geometry import Polygon
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import SpatialSampler
 
-from ..checks import MAX_PATCH_PIXELS, MAX_TILES, check_count, check_seed
+from ..checks import (
+    MAX_LENGTH,
+    MAX_PATCH_PIXELS,
+    check_count,
+    check_seed,
+)
 from ..errors import BVMValueError
 from ..sheets.codes import Sheet
 from ..sheets.layout import (
@@ -132,7 +135,7 @@ class SheetSampler(SpatialSampler):
         size = check_count(size, 'size', maximum=MAX_PATCH_PIXELS)
         if length is not None:
             # 0 is no "default": None is.
-            length = check_count(length, 'length')
+            length = check_count(length, 'length', maximum=MAX_LENGTH)
         super().__init__(dataset, roi=roi)
         self.size = size
         self.grid, self.layout, flanders = sheet_context(dataset, scheme, numbers)
@@ -222,7 +225,8 @@ class SheetGridSampler(SpatialSampler):
     """A fixed tiling of every sheet of a split, for validation and testing.
 
     Per sheet, the bounding box of its pixels (pixel centres inside the sheet) is
-    cut into ``size`` x ``size`` tiles every ``stride`` pixels. The tiling is
+    cut into ``size`` x ``size`` tiles every ``stride`` pixels
+    (:meth:`~torchgeo_bvm.sheets.layout.SplitRegion.tiles`). The tiling is
     centred on the box, so the overhang at both ends is at most half a tile and
     the outermost tiles keep their centre pixel inside the sheet; what lies beyond
     the sheet is mirrored by the dataset and carries no label, so no tile shows a
@@ -293,69 +297,8 @@ class SheetGridSampler(SpatialSampler):
         self.region = SplitRegion(
             self.layout, split, self.grid, domain, indices, required
         )
-        boxes = [self.sheet_pixels(index) for index in self.region.indices]
-        candidates = sum(
-            len(self._starts(r0, r1)) * len(self._starts(c0, c1))
-            for c0, r0, c1, r1 in boxes
-        )
-        if candidates > MAX_TILES:
-            raise BVMValueError(
-                f'size={size}, stride={stride} cut the {split or "chosen"} sheets into '
-                f'{candidates:,} tiles, more than the limit of {MAX_TILES:,}; use a '
-                'larger size or stride'
-            )
-        self.tiles: list[tuple[int, int, int]] = []
-        for k, index in enumerate(self.region.indices):
-            self.tiles += self._tile_sheet(index, self.region.allowed[k], boxes[k])
+        self.tiles: list[tuple[int, int, int]] = self.region.tiles(size, stride)
         self._length = len(self.tiles)
-
-    def sheet_pixels(self, index: int) -> tuple[int, int, int, int]:
-        """The pixel box of a sheet: the pixels whose centre lies inside it.
-
-        Args:
-            index: the sheet's index into the layout's sheets.
-
-        Returns:
-            ``(first column, first row, stop column, stop row)`` on :attr:`grid`.
-        """
-        xmin, ymin, xmax, ymax = self.layout.polygons[index].bounds
-        c0, c1 = int(self.grid.column(xmin)), int(self.grid.column(xmax))
-        r0, r1 = int(self.grid.row(ymax)), int(self.grid.row(ymin))
-        inside = self.layout.inside(
-            index, self.grid.window_transform(c0, r0), (r1 - r0 + 1, c1 - c0 + 1)
-        )
-        rows, columns = np.nonzero(inside)
-        return (
-            c0 + int(columns.min()),
-            r0 + int(rows.min()),
-            c0 + int(columns.max()) + 1,
-            r0 + int(rows.max()) + 1,
-        )
-
-    def _starts(self, first: int, stop: int) -> list[int]:
-        extent = stop - first
-        count = max(1, math.ceil(max(extent - self.size, 0) / self.stride) + 1)
-        overhang = (count - 1) * self.stride + self.size - extent
-        # The larger half of the overhang goes before the box: with an even size
-        # the centre pixel sits at size // 2, so this keeps both end tiles' centres
-        # inside the box.
-        start = first - math.ceil(overhang / 2)
-        return [start + k * self.stride for k in range(count)]
-
-    def _tile_sheet(
-        self,
-        index: int,
-        allowed: BaseGeometry,
-        pixels: tuple[int, int, int, int],
-    ) -> list[tuple[int, int, int]]:
-        c0, r0, c1, r1 = pixels
-        tiles = []
-        for row in self._starts(r0, r1):
-            for column in self._starts(c0, c1):
-                x, y = self.grid.window(column, row, self.size, self.size)
-                if allowed.intersects(box(x.start, y.start, x.stop, y.stop)):
-                    tiles.append((index, column, row))
-        return tiles
 
     def __iter__(self) -> Iterator[tuple[slice, slice]]:
         """Yield the tiles.

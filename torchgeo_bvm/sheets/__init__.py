@@ -3,7 +3,8 @@
 :mod:`~torchgeo_bvm.sheets.codes` parses every spelling of a sheet code,
 :mod:`~torchgeo_bvm.sheets.scheme` assigns sub-sheets to splits,
 :mod:`~torchgeo_bvm.sheets.official` reads and checks the official sheet files,
-:mod:`~torchgeo_bvm.sheets.layout` lays the sheets on a dataset's pixel grid and
+:mod:`~torchgeo_bvm.sheets.layout` lays the sheets on a dataset's pixel grid,
+:mod:`~torchgeo_bvm.sheets.plan` plans the maps of a prediction run and
 :mod:`~torchgeo_bvm.sheets.boundary` knows where Flanders is. Nothing here
 imports torch.
 """
@@ -29,10 +30,12 @@ if TYPE_CHECKING:
     from .layout import (
         SheetDataset,
         SheetLayout,
+        SheetSelection,
         SplitRegion,
         crop_domain,
         mirror_sources_from_extent,
         reflect_index,
+        tile_starts,
     )
     from .official import (
         OFFICIAL_FIELDS,
@@ -40,6 +43,13 @@ if TYPE_CHECKING:
         compare_official,
         grid,
         read_official,
+    )
+    from .plan import (
+        PredictionPlan,
+        SheetPlan,
+        TileQuery,
+        period_name,
+        period_words,
     )
     from .scheme import PAPER_SPLIT, SplitScheme
 
@@ -54,7 +64,14 @@ _HOMES: dict[str, str] = {
     'Sheet': 'codes',
     'SheetDataset': 'layout',
     'SheetDifference': 'official',
+    'PredictionPlan': 'plan',
     'SheetLayout': 'layout',
+    'SheetPlan': 'plan',
+    'SheetSelection': 'layout',
+    'TileQuery': 'plan',
+    'period_name': 'plan',
+    'period_words': 'plan',
+    'tile_starts': 'layout',
     'SplitRegion': 'layout',
     'SplitScheme': 'scheme',
     'compare_official': 'official',
@@ -78,12 +95,16 @@ __all__ = [
     'PAPER_SPLIT',
     'FlandersMask',
     'Level',
+    'PredictionPlan',
     'Sheet',
     'SheetDataset',
     'SheetDifference',
     'SheetLayout',
+    'SheetPlan',
+    'SheetSelection',
     'SplitRegion',
     'SplitScheme',
+    'TileQuery',
     'compare_official',
     'crop_domain',
     'flanders_from_labels',
@@ -91,10 +112,13 @@ __all__ = [
     'iter_codes',
     'kbl_numbers',
     'mirror_sources_from_extent',
+    'period_name',
+    'period_words',
     'read_boundary',
     'read_official',
     'reflect_index',
     'sheets',
+    'tile_starts',
 ]
 
 __getattr__, __dir__ = exports(__name__, _HOMES, __all__)

@@ -14,8 +14,9 @@ labels are rasterised onto a coarse grid (50 m by default: cells whose centre
 lies in a polygon, plus cells holding a polygon vertex, so the coverage errs on
 the generous side) and the coverage is polygonised: about 1.5 s per 150,000
 polygons plus reading the file. The result is cached on disk (GeoPackage, written
-atomically) under a key made of the label files' paths, sizes, modification
-times and the coverage resolution, so a changed file invalidates the cache.
+atomically) under a key made of the label files' paths and content
+(:func:`~torchgeo_bvm.fileio.fingerprint`) and the coverage resolution, so a
+changed file invalidates the cache; a damaged entry is derived again.
 Being generous by up to one coverage pixel is harmless: pixels just outside
 Flanders have no label and are ignored by the loss anyway.
 """
@@ -46,6 +47,8 @@ from ..fileio import (
     atomic_path,
     default_cache_dir,
     find_files,
+    fingerprint,
+    read_cache_entry,
 )
 from ..spatial.crs import is_lambert72, resolution_for, to_lambert72
 from ..spatial.geometry import polygonal, reproject_geometry
@@ -105,12 +108,15 @@ def _label_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _cache_key(files: Sequence[Path], resolution: float) -> str:
-    entries = []
-    for file in files:
-        stat = file.stat()
-        entries.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns])
+    # The files' content, not their size and time (an edit may keep both).
+    entries = fingerprint(files)
     text = json.dumps({'v': _CACHE_VERSION, 'res': resolution, 'files': entries})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_region(path: Path) -> Polygon | MultiPolygon:
+    frame = gpd.read_file(path, engine='pyogrio')
+    return polygonal(shapely.union_all(frame.geometry.to_numpy()))
 
 
 def _polygonise(mask: NDArray[np.bool_], transform: Affine) -> list[BaseGeometry]:
@@ -210,9 +216,9 @@ def flanders_from_labels(
     files = _label_files(paths)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = cache / f'flanders-{_cache_key(files, resolution)}.gpkg'
-    if cached.exists():
-        frame = gpd.read_file(cached, engine='pyogrio')
-        return polygonal(shapely.union_all(frame.geometry.to_numpy()))
+    region: Polygon | MultiPolygon | None = read_cache_entry(cached, _read_region)
+    if region is not None:
+        return region
     parts: list[BaseGeometry] = []
     for file in files:
         if file.suffix.lower() in RASTER_SUFFIXES:

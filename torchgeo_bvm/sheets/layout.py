@@ -7,9 +7,13 @@ pixel for pixel, so both use it:
 
 * :class:`SheetLayout`: the sheets of a scheme as polygons in the dataset's CRS;
   the sheet of a window is the one containing its centre pixel, else the one
-  overlapping it most (:meth:`SheetLayout.find`);
+  overlapping it most (:meth:`SheetLayout.find`); a sheet's pixel box on a grid
+  (:meth:`SheetLayout.pixel_box`);
+* :class:`SheetSelection`: sheets named by codes, ``kbl`` numbers or split
+  names, the one parser of such names;
 * :class:`SplitRegion`: where crops of one split may be centred (sheet, Flanders
-  and the data footprint, :func:`crop_domain`);
+  and the data footprint, :func:`crop_domain`), and the tiling of its sheets
+  (:meth:`SplitRegion.tiles`);
 * :func:`mirror_sources_from_extent` and :func:`reflect_index`: where each pixel
   of a window past its sheet's edge takes its value from (``numpy.pad``
   'reflect' semantics);
@@ -21,7 +25,9 @@ A pixel lies in a sheet when its centre does (the scanline rule of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -32,6 +38,7 @@ from pyproj import CRS
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from ..checks import MAX_TILES
 from ..errors import BVMValueError
 from ..spatial.pixelgrid import Grid
 from ..spatial.scanline import pixel_runs, runs_to_mask
@@ -41,10 +48,12 @@ from .scheme import SplitScheme
 __all__ = [
     'SheetDataset',
     'SheetLayout',
+    'SheetSelection',
     'SplitRegion',
     'crop_domain',
     'mirror_sources_from_extent',
     'reflect_index',
+    'tile_starts',
 ]
 
 #: Densification (metres) of sheet edges before reprojection; the sampler and the
@@ -111,11 +120,7 @@ class SheetLayout:
     ) -> list[int]:
         """The layout's sheets named by sheet codes, sheet numbers or split names.
 
-        A split name (``'test'``) names every sheet of that split; a code names
-        the layout's sheets that lie inside it: a ``kbl`` number (``22``) every
-        part of that sheet, a code of the layout's own level (``'22/7-8'``) that
-        sheet. Nothing finer than the layout's sheets is accepted, since the
-        layout's sheets are the units of what is written.
+        See :class:`SheetSelection`, which parses the names.
 
         Args:
             names: a comma-separated string or a list of names.
@@ -126,42 +131,35 @@ class SheetLayout:
             Indices into :attr:`sheets`, in layout order, each once.
 
         Raises:
-            BVMValueError: for an invalid code, a sheet finer than the layout's
-                sheets, or a sheet the layout does not hold (outside its
-                ``numbers``).
+            BVMValueError: for an invalid code, no name at all, a sheet finer
+                than the layout's sheets, or a sheet the layout does not hold
+                (outside its ``numbers``).
         """
-        items = names.split(',') if isinstance(names, str) else list(names)
-        chosen: set[int] = set()
-        for item in items:
-            text = str(item).strip()
-            if isinstance(item, str) and not text:
-                continue
-            if text in self.scheme.splits:
-                if not exact:
-                    chosen.update(self.of_split(text))
-                continue
-            wanted = Sheet.parse(item)
-            inside = [i for i, s in enumerate(self.sheets) if wanted.contains(s)]
-            if inside:
-                chosen.update(
-                    i for i in inside if not exact or self.sheets[i] == wanted
-                )
-                continue
-            holder = next((s for s in self.sheets if s.contains(wanted)), None)
-            if holder is not None:
-                raise BVMValueError(
-                    f'sheet {wanted.code} is part of sheet {holder.code}: maps are '
-                    f'made per sheet of the split scheme; give {holder.code}'
-                )
-            held = sorted({s.number for s in self.sheets})
-            raise BVMValueError(
-                f'sheet {wanted.code} is not among the sheets in use '
-                f'({", ".join(map(str, held)) or "none"}); add its number to the '
-                'sheets of the data'
-            )
-        if not chosen and not exact:
-            raise BVMValueError('no sheet named: give sheet codes or split names')
-        return sorted(chosen)
+        return SheetSelection.parse(names, self.scheme.splits).indices(self, exact)
+
+    def pixel_box(self, index: int, grid: Grid) -> tuple[int, int, int, int]:
+        """The pixel box of a sheet: the pixels whose centre lies inside it.
+
+        Args:
+            index: the sheet's index into :attr:`sheets`.
+            grid: the pixel grid.
+
+        Returns:
+            ``(first column, first row, stop column, stop row)`` on ``grid``.
+        """
+        xmin, ymin, xmax, ymax = self.polygons[index].bounds
+        c0, c1 = int(grid.column(xmin)), int(grid.column(xmax))
+        r0, r1 = int(grid.row(ymax)), int(grid.row(ymin))
+        inside = self.inside(
+            index, grid.window_transform(c0, r0), (r1 - r0 + 1, c1 - c0 + 1)
+        )
+        rows, columns = np.nonzero(inside)
+        return (
+            c0 + int(columns.min()),
+            r0 + int(rows.min()),
+            c0 + int(columns.max()) + 1,
+            r0 + int(rows.max()) + 1,
+        )
 
     def find(
         self,
@@ -260,6 +258,118 @@ class SheetLayout:
             np.array([column, column + width - 1]), np.array([row, row + height - 1])
         )
         return bool(self.polygons[index].contains(box(x0, y1, x1, y0)))
+
+
+@dataclass(frozen=True)
+class SheetSelection:
+    """Sheets named by codes, ``kbl`` numbers or split names, parsed once.
+
+    A split name (``'test'``) names every sheet of that split; a code names the
+    sheets of a layout that lie inside it: a ``kbl`` number (``22``) every part
+    of that sheet, a code of the layout's own level (``'22/7-8'``) that sheet.
+    Nothing finer than the layout's sheets is accepted, since they are the
+    units of what is written. :meth:`parse` checks the names without a layout
+    (a configuration is checked before anything is read); :meth:`indices`
+    finds them in one.
+
+    Args:
+        names: the names as given.
+        splits: the split names among them.
+        sheets: the sheet codes among them, parsed.
+    """
+
+    names: str | tuple[int | str, ...]
+    splits: tuple[str, ...]
+    sheets: tuple[Sheet, ...]
+
+    @classmethod
+    def parse(
+        cls, names: str | Sequence[int | str], splits: Sequence[str]
+    ) -> SheetSelection:
+        """Parse sheet codes, ``kbl`` numbers and split names.
+
+        Args:
+            names: a comma-separated string or a list; empty items of a string
+                are skipped.
+            splits: the split names of the scheme in use.
+
+        Returns:
+            The selection.
+
+        Raises:
+            BVMValueError: for an invalid code, or no name at all.
+        """
+        items = names.split(',') if isinstance(names, str) else list(names)
+        named_splits: list[str] = []
+        sheets: list[Sheet] = []
+        for item in items:
+            text = str(item).strip()
+            if isinstance(item, str) and not text:
+                continue
+            if text in splits:
+                named_splits.append(text)
+            else:
+                sheets.append(Sheet.parse(item))
+        if not named_splits and not sheets:
+            raise BVMValueError('no sheet named: give sheet codes or split names')
+        given = names if isinstance(names, str) else tuple(names)
+        return cls(given, tuple(named_splits), tuple(sheets))
+
+    def check_numbers(self, numbers: Sequence[int] | None) -> None:
+        """Check that every sheet named lies in the ``kbl`` sheets in use.
+
+        Args:
+            numbers: the ``kbl`` numbers in use (None: all).
+
+        Raises:
+            BVMValueError: naming the first sheet outside them.
+        """
+        for sheet in self.sheets:
+            if numbers is not None and sheet.number not in numbers:
+                raise BVMValueError(
+                    f'sheet {sheet.code} is not among the sheets {list(numbers)}; '
+                    f'add {sheet.number} to sheets'
+                )
+
+    def indices(self, layout: SheetLayout, exact: bool = False) -> list[int]:
+        """The layout's sheets this selection names.
+
+        Args:
+            layout: the layout.
+            exact: only the sheets named by their own code (``'22/7-8'``), not
+                those named through a split or a larger sheet.
+
+        Returns:
+            Indices into the layout's sheets, in layout order, each once.
+
+        Raises:
+            BVMValueError: for a sheet finer than the layout's sheets, or one
+                the layout does not hold.
+        """
+        chosen: set[int] = set()
+        if not exact:
+            for split in self.splits:
+                chosen.update(layout.of_split(split))
+        for wanted in self.sheets:
+            inside = [i for i, s in enumerate(layout.sheets) if wanted.contains(s)]
+            if inside:
+                chosen.update(
+                    i for i in inside if not exact or layout.sheets[i] == wanted
+                )
+                continue
+            holder = next((s for s in layout.sheets if s.contains(wanted)), None)
+            if holder is not None:
+                raise BVMValueError(
+                    f'sheet {wanted.code} is part of sheet {holder.code}: maps are '
+                    f'made per sheet of the split scheme; give {holder.code}'
+                )
+            held = sorted({s.number for s in layout.sheets})
+            raise BVMValueError(
+                f'sheet {wanted.code} is not among the sheets in use '
+                f'({", ".join(map(str, held)) or "none"}); add its number to the '
+                'sheets of the data'
+            )
+        return sorted(chosen)
 
 
 def reflect_index(
@@ -420,6 +530,50 @@ class SplitRegion:
         self.weights = areas / areas.sum()
         self.area = float(areas.sum())
 
+    def tiles(self, size: int, stride: int) -> list[tuple[int, int, int]]:
+        """A fixed tiling of every sheet of the region.
+
+        Per sheet, the pixel box of the sheet (:meth:`SheetLayout.pixel_box`)
+        is cut into ``size`` x ``size`` tiles every ``stride`` pixels, centred
+        on the box, so the overhang at both ends is at most half a tile and the
+        outermost tiles keep their centre pixel inside the sheet; tiles holding
+        no pixel of the region are skipped. Order: sheets in order, then rows
+        north to south, then columns west to east.
+
+        Args:
+            size: tile size in pixels.
+            stride: step between tiles in pixels, at most ``size``.
+
+        Returns:
+            ``(sheet, column, row)`` of each tile's top-left pixel on the grid.
+
+        Raises:
+            BVMValueError: if the tiling would hold more than
+                :data:`~torchgeo_bvm.checks.MAX_TILES` tiles.
+        """
+        boxes = [self.layout.pixel_box(index, self.grid) for index in self.indices]
+        candidates = sum(
+            len(tile_starts(r0, r1, size, stride))
+            * len(tile_starts(c0, c1, size, stride))
+            for c0, r0, c1, r1 in boxes
+        )
+        if candidates > MAX_TILES:
+            raise BVMValueError(
+                f'size={size}, stride={stride} cut the {self.split or "chosen"} '
+                f'sheets into {candidates:,} tiles, more than the limit of '
+                f'{MAX_TILES:,}; use a larger size or stride'
+            )
+        tiles = []
+        for index, allowed, (c0, r0, c1, r1) in zip(
+            self.indices, self.allowed, boxes, strict=True
+        ):
+            for row in tile_starts(r0, r1, size, stride):
+                for column in tile_starts(c0, c1, size, stride):
+                    x, y = self.grid.window(column, row, size, size)
+                    if allowed.intersects(box(x.start, y.start, x.stop, y.stop)):
+                        tiles.append((index, column, row))
+        return tiles
+
     def draw(
         self, rng: np.random.Generator, count: int
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -472,6 +626,29 @@ class SplitRegion:
                 'the sheet, Flanders and the data; its overlap is smaller than a pixel'
             )
         return np.concatenate(found_c)[:count], np.concatenate(found_r)[:count]
+
+
+def tile_starts(first: int, stop: int, size: int, stride: int) -> list[int]:
+    """The starts of tiles every ``stride`` pixels covering ``[first, stop)``.
+
+    The tiling is centred on the range: the larger half of the overhang goes
+    before it, so with an even ``size`` (centre pixel at ``size // 2``) both end
+    tiles keep their centre inside the range.
+
+    Args:
+        first: the first pixel of the range.
+        stop: one past its last pixel.
+        size: tile size.
+        stride: step between tiles.
+
+    Returns:
+        The first pixel of each tile.
+    """
+    extent = stop - first
+    count = max(1, math.ceil(max(extent - size, 0) / stride) + 1)
+    overhang = (count - 1) * stride + size - extent
+    start = first - math.ceil(overhang / 2)
+    return [start + k * stride for k in range(count)]
 
 
 def crop_domain(footprint: BaseGeometry, flanders: BaseGeometry | None) -> BaseGeometry:

@@ -16,7 +16,7 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from .classraster import ClassSource, class_raster_aux_xml, write_class_raster
-    from .cog import COG_BLOCK_SIZE, BlockSource, write_cog
+    from .cog import COG_BLOCK_SIZE, COG_SUFFIXES, BlockSource, write_cog
     from .crs import (
         DEFAULT_CRS,
         FLANDERS_CENTRE,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 _HOMES: dict[str, str] = {
     'BlockSource': 'cog',
     'COG_BLOCK_SIZE': 'cog',
+    'COG_SUFFIXES': 'cog',
     'ClassSource': 'classraster',
     'DEFAULT_CRS': 'crs',
     'FLANDERS_CENTRE': 'crs',
@@ -80,6 +81,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     'COG_BLOCK_SIZE',
+    'COG_SUFFIXES',
     'DEFAULT_CRS',
     'FLANDERS_CENTRE',
     'LAMBERT72',

@@ -32,10 +32,12 @@ from ..fileio import atomic_path, staging_folder
 if TYPE_CHECKING:
     from .pixelgrid import Grid
 
-__all__ = ['COG_BLOCK_SIZE', 'BlockSource', 'write_cog']
+__all__ = ['COG_BLOCK_SIZE', 'COG_SUFFIXES', 'BlockSource', 'write_cog']
 
 #: Tile size of the written GeoTIFFs.
 COG_BLOCK_SIZE = 512
+#: The suffixes a written GeoTIFF may have.
+COG_SUFFIXES = ('.tif', '.tiff')
 
 #: The pixels to write: a ``[bands, height, width]`` array, or a function
 #: returning the ``[bands, rows, cols]`` block of a window (bounded memory).
@@ -86,10 +88,15 @@ def write_cog(
         The written path.
 
     Raises:
-        BVMValueError: if the grid has no CRS or is too large, or the data or a
-            block has the wrong shape.
+        BVMValueError: if ``path`` is not named ``.tif``/``.tiff``, the grid has
+            no CRS or is too large, or the data or a block has the wrong shape.
     """
     path = Path(path)
+    if path.suffix.lower() not in COG_SUFFIXES:
+        raise BVMValueError(
+            f'{path}: a GeoTIFF is written here; name it .tif (a raster named '
+            f'{path.suffix or "without a suffix"} is read as something else)'
+        )
     if grid.crs is None:
         raise BVMValueError(f'{path}: the grid has no CRS')
     height, width = grid.shape

@@ -1,7 +1,10 @@
 """Training, evaluation and prediction with TorchGeo's trainers and command line.
 
 :mod:`~torchgeo_bvm.training.datamodule` joins datasets and samplers for
-``torchgeo fit|validate|test|predict``, :mod:`~torchgeo_bvm.training.tasks` is the
+``torchgeo fit|validate|test|predict`` (its grouped options in
+:mod:`~torchgeo_bvm.training.options`, checked in
+:mod:`~torchgeo_bvm.training.settings`; the model/data agreement in
+:mod:`~torchgeo_bvm.training.agreement`), :mod:`~torchgeo_bvm.training.tasks` is the
 task, :mod:`~torchgeo_bvm.training.callbacks` what evaluation writes,
 :mod:`~torchgeo_bvm.training.prediction` the writer of fused maps and
 :mod:`~torchgeo_bvm.training.normalization` the band statistics.
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
+    from .agreement import InputLayout
     from .callbacks import (
         ConfusionMatrixWriter,
         MetricTable,
@@ -21,19 +25,24 @@ if TYPE_CHECKING:
         plot_confusion_matrix,
     )
     from .console import LIGHTNING_LOGGERS, exit_in_one_line, quiet_lightning
-    from .datamodule import (
-        MAX_BATCH_SIZE,
-        BVMDataModule,
-        TimeSeriesOptions,
-        cloud_rule_from,
-    )
+    from .datamodule import BVMDataModule
     from .normalization import (
         STATS_FORMAT,
         BandStats,
         compute_band_stats,
         load_band_stats,
     )
-    from .prediction import MANIFEST, MOSAIC, SheetPredictionWriter
+    from .options import (
+        MAX_BATCH_SIZE,
+        ImageryOptions,
+        LabelOptions,
+        PredictionOptions,
+        SamplingOptions,
+        TimeSeriesOptions,
+        cloud_rule_from,
+    )
+    from .prediction import MOSAIC, SheetPredictionWriter
+    from .settings import DataSettings
     from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
 
 _HOMES: dict[str, str] = {
@@ -42,15 +51,20 @@ _HOMES: dict[str, str] = {
     'BandStats': 'normalization',
     'ConfusionMatrixWriter': 'callbacks',
     'LIGHTNING_LOGGERS': 'console',
-    'MANIFEST': 'prediction',
-    'MAX_BATCH_SIZE': 'datamodule',
+    'DataSettings': 'settings',
+    'ImageryOptions': 'options',
+    'InputLayout': 'agreement',
+    'LabelOptions': 'options',
+    'MAX_BATCH_SIZE': 'options',
     'MOSAIC': 'prediction',
     'MetricTable': 'callbacks',
     'STATS_FORMAT': 'normalization',
     'SheetPredictionWriter': 'prediction',
-    'TimeSeriesOptions': 'datamodule',
+    'PredictionOptions': 'options',
+    'SamplingOptions': 'options',
+    'TimeSeriesOptions': 'options',
     'WEIGHTS_OVERRIDE': 'tasks',
-    'cloud_rule_from': 'datamodule',
+    'cloud_rule_from': 'options',
     'compute_band_stats': 'normalization',
     'exit_in_one_line': 'console',
     'format_metric_table': 'callbacks',
@@ -61,7 +75,6 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     'LIGHTNING_LOGGERS',
-    'MANIFEST',
     'MAX_BATCH_SIZE',
     'MOSAIC',
     'STATS_FORMAT',
@@ -70,7 +83,13 @@ __all__ = [
     'BVMSemanticSegmentation',
     'BandStats',
     'ConfusionMatrixWriter',
+    'DataSettings',
+    'ImageryOptions',
+    'InputLayout',
+    'LabelOptions',
     'MetricTable',
+    'PredictionOptions',
+    'SamplingOptions',
     'SheetPredictionWriter',
     'TimeSeriesOptions',
     'cloud_rule_from',

@@ -3,7 +3,8 @@
 :class:`BVMDataModule` builds the joint dataset
 (:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`) from paths, splits it by map
 sheet with the paper's scheme (or any :class:`~torchgeo_bvm.sheets.scheme.SplitScheme`)
-and feeds TorchGeo's trainers. Every argument is a plain YAML value, so it works as
+and feeds TorchGeo's trainers. Its arguments are plain YAML values and groups
+of them (:mod:`torchgeo_bvm.training.options`), so it works as
 ``data.class_path: torchgeo_bvm.training.datamodule.BVMDataModule`` in a
 ``torchgeo fit --config`` file::
 
@@ -18,133 +19,43 @@ and feeds TorchGeo's trainers. Every argument is a plain YAML value, so it works
         batch_size: 8
         length: 4000
         stats: data/band-stats.json
+        labels:
+          boundary: data/Refgew.shp
+        prediction:
+          sheets: test
+          years: 2020
+          output_dir: predictions/rgnir
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
-import kornia.augmentation as K  # noqa: N812
-import torch
-from kornia.constants import DataKey, Resample
 from lightning.pytorch.utilities import rank_zero_info
 from matplotlib.figure import Figure
-from pyproj import CRS
-from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
-from torchgeo.datasets import DatasetNotFoundError, GeoDataset
 from torchgeo.samplers import TemporalSampler
 
-from ..bvm.layer import FLANDERS_EXTENT
-from ..checks import (
-    MAX_PATCH_PIXELS,
-    check_count,
-    check_crs,
-    check_numbers,
-    check_pixels,
-    check_resolution,
-    check_seed,
-)
-from ..datasets.bands import (
-    PAPER_CLOUD_RULE,
-    REFLECTANCE_SCALE,
-    CloudRule,
-    resolve_bands,
-)
-from ..datasets.bvm import BVMDataset, BVMRaster
 from ..datasets.joint import BVMSentinel2
-from ..datasets.sentinel2 import Sentinel2TOC
-from ..datasets.series import (
-    TemporalLayout,
-    calendar_year,
-    check_max_dates,
-    check_min_clear,
-    check_temporal,
-)
-from ..errors import BVMNotFoundError, BVMValueError, one_line_errors_under_torchgeo
-from ..fileio import RASTER_SUFFIXES
+from ..datasets.series import calendar_year
+from ..errors import BVMValueError, one_line_errors_under_torchgeo
 from ..samplers.prediction import SheetObservationSampler
 from ..samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
 from ..samplers.temporal import CalendarYearSampler, CentreTimestampSampler
-from ..sheets.boundary import flanders_from_labels, read_boundary
-from ..sheets.codes import KBL_WIDTH, Sheet, kbl_numbers
-from ..sheets.scheme import SplitScheme
-from ..spatial.crs import FLANDERS_CENTRE, pixel_size_m, resolution_for
+from ..sheets.plan import period_name
+from .agreement import InputLayout
 from .console import exit_in_one_line, quiet_lightning
-from .normalization import load_band_stats
+from .options import (
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+    SamplingOptions,
+    TimeSeriesOptions,
+)
+from .settings import DataSettings
 
-__all__ = ['MAX_BATCH_SIZE', 'BVMDataModule', 'TimeSeriesOptions', 'cloud_rule_from']
-
-#: Samples per batch at most: more does not fit any accelerator at 256 pixels.
-MAX_BATCH_SIZE = 4096
-
-
-def cloud_rule_from(value: str | dict[str, Any] | None) -> CloudRule | None:
-    """A cloud rule from a YAML-friendly value.
-
-    Args:
-        value: ``'default'`` (SCL classes 4-7 usable, clouds not dilated),
-            ``'paper'`` (the paper's ~400 m dilation), ``'none'`` or None (SCL
-            ignored), or a mapping of :class:`CloudRule` arguments such as
-            ``{'valid': [4, 5, 6], 'dilation_m': 200}``.
-
-    Returns:
-        The rule, or None.
-
-    Raises:
-        ValueError: for an unknown name or bad arguments.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        named: dict[str, CloudRule | None] = {
-            'default': CloudRule(),
-            'paper': PAPER_CLOUD_RULE,
-            'none': None,
-        }
-        if value.lower() not in named:
-            raise BVMValueError(
-                f'unknown cloud_rule {value!r}: expected one of {sorted(named)} or a '
-                'mapping with the keys valid, dilate_classes, dilation_m'
-            )
-        return named[value.lower()]
-    unknown = set(value) - {'valid', 'dilate_classes', 'dilation_m'}
-    if unknown:
-        raise BVMValueError(
-            f'unknown cloud_rule keys {sorted(unknown)}: expected valid, '
-            'dilate_classes, dilation_m'
-        )
-    arguments: dict[str, Any] = dict(value)
-    for key in ('valid', 'dilate_classes'):
-        if key in arguments:
-            arguments[key] = tuple(arguments[key])
-    return CloudRule(**arguments)
-
-
-def _as_list(value: str | Sequence[str]) -> list[str]:
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _as_numbers(value: object) -> object:
-    """A single number as a list of one (``predict_years: 2020``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    return value
-
-
-def _is_raster(paths: Sequence[str]) -> bool:
-    for path in map(Path, paths):
-        if path.is_dir():
-            if any(p.suffix.lower() in RASTER_SUFFIXES for p in path.rglob('*')):
-                return True
-        elif path.suffix.lower() in RASTER_SUFFIXES:
-            return True
-    return False
+__all__ = ['BVMDataModule']
 
 
 class BVMDataModule(GeoDataModule):
@@ -152,45 +63,40 @@ class BVMDataModule(GeoDataModule):
 
     * ``fit``: training crops from :class:`~torchgeo_bvm.samplers.SheetSampler`
       (``length`` per epoch, one random acquisition date each, crops without any
-      labelled pixel redrawn up to ``max_redraws`` times), validation tiles from
-      :class:`~torchgeo_bvm.samplers.SheetGridSampler`;
+      labelled pixel redrawn up to ``sampling.max_redraws`` times), validation
+      tiles from :class:`~torchgeo_bvm.samplers.SheetGridSampler`;
     * ``validate``/``test``: the tiles of the ``val``/``test`` sheets. Every
       evaluation tile gets one date, chosen by a seeded hash of its location
       (:class:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler`), so the numbers
       are the same in every epoch and run;
-    * ``predict``: the tiles of any sheets (``predict_sheets``, default every
-      sheet that holds data, of any split), overlapping by half, each on every
-      acquisition date of the period (``predict_years``, ``predict_months``)
-      that covers it (:class:`~torchgeo_bvm.samplers.SheetObservationSampler`),
-      for :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` to fuse into
-      one map per sheet. Prediction samples are read without mirroring or
-      labels and carry ``valid``, where the pixel is *clear*: it has data and
-      passes ``cloud_rule``, the rule that decides which pixels keep their
-      label in training. Under ``--trainer.devices=N`` the ranks share out
-      whole sheets.
+    * ``predict``: the run's :class:`~torchgeo_bvm.sheets.plan.PredictionPlan`
+      (:class:`~torchgeo_bvm.samplers.SheetObservationSampler`): the tiles of
+      ``prediction.sheets``, overlapping by half, on every acquisition date of
+      the period that covers them, read without mirroring or labels, with
+      ``valid`` where the pixel is clear by ``imagery.cloud_rule``, for
+      :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` to fuse
+      into maps in ``prediction.output_dir``. Ranks share out whole sheets.
 
-    On the device, images are normalised with kornia ``Normalize`` using the band
-    statistics file (:mod:`torchgeo_bvm.training.normalization`):
-    ``(x - mean) / std``, or
-    the paper's ``(x - p1) / (p99 - p1)`` with ``normalization='percentile'``
-    (not clipped). Without a statistics file images are divided by 10000, giving
-    reflectance. Training batches are also flipped and rotated by multiples of 90
-    degrees, image and mask together (the mask with nearest resampling, so class
-    ids and the ignore value survive exactly).
+    Every option is checked, in one line naming it and its value, when a stage
+    starts (:meth:`check`, before anything is read). The model is checked
+    against the data when a stage starts, and a checkpoint against the data it
+    was trained on (:class:`~torchgeo_bvm.training.agreement.InputLayout`).
 
-    **Time series** (``time_series='monthly'`` or ``'dates'``): every sample is
-    the series of one period, a calendar year
-    (:class:`~torchgeo_bvm.samplers.temporal.CalendarYearSampler`): for training a year
-    drawn per crop among the years with imagery at its centre, for evaluation
-    one year for every tile, ``eval_year`` or else the latest year of the
-    imagery (printed at setup and kept in :attr:`eval_period`). ``image`` is
-    ``[T, C, H, W]`` (``T`` = the requested months, or ``max_dates``), ``dates``
-    ``[T]`` (days since 1970-01-01), ``length`` the real steps of a ``'dates'``
-    sample, and ``mask`` ``[H, W]``: labelled where the pixel is clear on at
-    least ``min_clear`` steps. Normalisation applies each band's statistics
-    at every step; flips and rotations are the same for every step and the
-    mask. Mirroring, Flanders masking and the evaluation tiles are those of
-    single dates.
+    On the device, images are normalised with kornia ``Normalize``: ``(x -
+    mean) / std`` of the band statistics, the paper's ``(x - p1) / (p99 - p1)``
+    with ``imagery.normalization: percentile``, or ``x / 10000`` without
+    ``stats``. Training batches are flipped and rotated by multiples of 90
+    degrees, image and mask together (the mask with nearest resampling).
+
+    **Time series** (``time_series: true``, with the ``series`` options):
+    every sample is the series of one calendar year
+    (:class:`~torchgeo_bvm.samplers.temporal.CalendarYearSampler`): for training
+    a year drawn per crop, for evaluation ``series.eval_year`` or else the
+    latest year of the imagery (kept in :attr:`eval_period`). ``image`` is
+    ``[T, C, H, W]``, ``dates`` ``[T]``, ``length`` the real steps of a
+    ``'dates'`` sample, and ``mask`` ``[H, W]``, labelled where the pixel is
+    clear on at least ``series.min_clear`` steps; each band is normalised alike
+    at every step, and every step is flipped and rotated as the mask.
 
     Args:
         sentinel2_paths: folder(s) or file(s) of Sentinel-2 imagery
@@ -198,70 +104,28 @@ class BVMDataModule(GeoDataModule):
         bvm_paths: BVM polygons (``BwkHab.shp``, GeoPackage, GeoParquet) or label
             GeoTIFFs (``torchgeo-bvm rasterize``), or folders of them.
         sheets: ``kbl`` sheet numbers (a list or ``'22,23'``; default all 43).
-        split_scheme: sheet part or code -> split name (default: the paper's,
-            ``{'1-2': 'train', '5-6': 'train', '3-4': 'val', '7-8': 'test'}``);
-            it must name the splits ``train``, ``val`` and ``test``.
-        years: only acquisition dates in these years.
-        months: only acquisition dates in these months (1-12).
         bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of band names.
+        stats: band statistics JSON (``torchgeo-bvm stats --bands``).
         patch_size: crop and tile size in pixels, a multiple of 32 (U-Net/VGG).
         batch_size: samples per batch.
         length: training crops per epoch (default: the train sheets' area in crops).
         num_workers: DataLoader workers.
-        crs: the CRS imagery and labels are joined in (default EPSG:4326, as the paper).
-        res: resolution in units of ``crs``, one number or ``[x, y]`` (default:
-            10 m expressed in ``crs``,
-            :func:`~torchgeo_bvm.spatial.crs.resolution_for`).
-        boundary: a Flanders boundary file (``Refgew.shp`` or any vector file);
-            default: the region covered by the BVM labels (cached).
-        stats: band statistics JSON (``torchgeo-bvm stats --bands``).
-        normalization: ``'meanstd'`` or ``'percentile'``.
-        cloud_rule: see :func:`cloud_rule_from`.
-        eval_stride: stride of evaluation tiles in pixels (default ``patch_size``:
-            non-overlapping tiles, every pixel counted once).
-        max_redraws: redraws of training crops without a labelled pixel.
-        seed: seed of crops, dates and redraws.
-        cache_dir: where what is derived from the inputs is cached: the Flanders
-            boundary, the prepared BVM polygons and the imagery index (default
-            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
-        bvm_options: extra keyword arguments for the BVM label dataset.
-        time_series: None (one date per sample), or every sample a time series
-            of its period: ``'monthly'`` (one step per requested month) or
-            ``'dates'`` (the acquisitions, at most ``max_dates``); see
-            :mod:`torchgeo_bvm.datasets.series`.
-        max_dates: with ``'dates'``: the steps of every sample (required).
-        min_clear: with a series: on how many steps a pixel must be clear (valid
-            by the cloud rule) to keep its label.
-        stack: with a series: ``'time'`` for ``(B, T, C, H, W)`` batches
-            (:class:`torchgeo.tasks.SpatioTemporalSegmentation`) or
-            ``'channels'`` for ``(B, T * C, H, W)`` (early fusion in
-            ``SemanticSegmentation``: ``in_channels = T * C``).
-        eval_year: with a series: the calendar year of every evaluation tile
-            (default: the latest year of the imagery).
-        predict_sheets: the sheets to predict: sheet codes (``'22/7-8'``),
-            ``kbl`` numbers (``22``: its every sheet) or split names
-            (``'test'``), a list or comma-separated, within ``sheets``; of
-            those, the sheets that hold data are predicted, and a sheet named by
-            its own code must hold some. Default: every sheet of every split
-            that holds data.
-        predict_years: the period to predict: a year or years (default: every
-            date of the imagery, within ``years``; with ``time_series``, the
-            evaluation year). A series model predicts each tile once per
-            calendar year of the period.
-        predict_months: only the dates of these months (1-12).
-        predict_stride: step between prediction tiles in pixels (default
-            ``patch_size // 2``, the overlap the writer's taper blends
-            seamlessly; ``patch_size`` predicts every pixel once per date).
-        predict_batch_size: tiles per prediction batch (default
-            ``batch_size``). Prediction keeps no gradients, so larger batches
-            fit, and on a CPU small tiles run several times faster per tile in
-            batches of 64 or more than of 16.
-
-    Raises:
-        ValueError: for a ``patch_size`` that is not a positive multiple of 32,
-            unknown sheets, bands or cloud rule, a scheme without the three splits,
-            or an unknown ``normalization``.
-        FileNotFoundError: if the statistics or boundary file does not exist.
+        time_series: every sample a time series of its period (``series``).
+        imagery: how the imagery is read and normalised
+            (:class:`~torchgeo_bvm.training.options.ImageryOptions`: ``crs``,
+            ``res``, ``years``, ``months``, ``cloud_rule``, ``normalization``,
+            ``cache_dir``).
+        labels: which labels count
+            (:class:`~torchgeo_bvm.training.options.LabelOptions`: the
+            Flanders ``boundary`` and the BVM layer's fields).
+        sampling: how sheets are split and samples drawn
+            (:class:`~torchgeo_bvm.training.options.SamplingOptions`:
+            ``split_scheme``, ``eval_stride``, ``max_redraws``, ``seed``).
+        series: the time-series options
+            (:class:`~torchgeo_bvm.training.options.TimeSeriesOptions`; default
+            a monthly series stacked in time), with ``time_series`` only.
+        prediction: what ``torchgeo predict`` maps and where
+            (:class:`~torchgeo_bvm.training.options.PredictionOptions`).
     """
 
     def __init__(
@@ -269,205 +133,114 @@ class BVMDataModule(GeoDataModule):
         sentinel2_paths: str | list[str],
         bvm_paths: str | list[str],
         sheets: list[int | str] | str | None = None,
-        split_scheme: dict[str, str] | None = None,
-        years: list[int] | None = None,
-        months: list[int] | None = None,
         bands: str | list[str] = 'all',
+        stats: str | None = None,
         patch_size: int = 256,
         batch_size: int = 8,
         length: int | None = None,
         num_workers: int = 0,
-        crs: str = 'EPSG:4326',
-        res: float | list[float] | None = None,
-        boundary: str | None = None,
-        stats: str | None = None,
-        normalization: str = 'meanstd',
-        cloud_rule: str | dict[str, Any] | None = 'default',
-        eval_stride: int | None = None,
-        max_redraws: int = 50,
-        seed: int = 0,
-        cache_dir: str | None = None,
-        bvm_options: dict[str, Any] | None = None,
-        time_series: str | None = None,
-        max_dates: int | None = None,
-        min_clear: int = 1,
-        stack: str = 'time',
-        eval_year: int | None = None,
-        predict_sheets: str | list[int | str] | None = None,
-        predict_years: int | list[int] | None = None,
-        predict_months: int | list[int] | None = None,
-        predict_stride: int | None = None,
-        predict_batch_size: int | None = None,
+        time_series: bool = False,
+        imagery: ImageryOptions = ImageryOptions(),  # noqa: B008
+        labels: LabelOptions = LabelOptions(),  # noqa: B008
+        sampling: SamplingOptions = SamplingOptions(),  # noqa: B008
+        series: TimeSeriesOptions | None = None,
+        prediction: PredictionOptions = PredictionOptions(),  # noqa: B008
     ) -> None:
-        # Under TorchGeo's command line jsonargparse wraps what __init__ raises;
-        # the hook (installed only under that command) shows our line instead.
+        # An error of ours while LightningCLI builds the data module stays one line.
         one_line_errors_under_torchgeo()
         quiet_lightning()
-        # Every argument is checked here, before anything is read, so that a bad
-        # configuration fails at once with one line (see _check_arguments).
-        crs_ = check_crs(crs, 'crs')
-        res_ = check_resolution(res) if res is not None else resolution_for(crs_)
-        patch_size = _check_patch_size(patch_size, crs_, res_)
-        _check_grid_size(crs_, res_)
-        batch_size = check_count(batch_size, 'batch_size', maximum=MAX_BATCH_SIZE)
-        if length is not None:
-            length = check_count(length, 'length')
-        num_workers = check_count(num_workers, 'num_workers', minimum=0)
-        if eval_stride is not None:
-            eval_stride = check_count(
-                eval_stride,
-                'eval_stride',
-                maximum=patch_size,
-                hint='tiles every eval_stride pixels, at most patch_size apart',
-            )
-        if predict_stride is not None:
-            predict_stride = check_count(
-                predict_stride,
-                'predict_stride',
-                maximum=patch_size,
-                hint='tiles every predict_stride pixels, at most patch_size apart',
-            )
-        if predict_batch_size is not None:
-            predict_batch_size = check_count(
-                predict_batch_size, 'predict_batch_size', maximum=MAX_BATCH_SIZE
-            )
-        period_years = check_numbers(
-            _as_numbers(predict_years), 'predict_years', 2015, 2100
-        )
-        period_months = check_numbers(
-            _as_numbers(predict_months), 'predict_months', 1, 12
-        )
-        max_redraws = check_count(max_redraws, 'max_redraws', minimum=0)
-        seed = check_seed(seed)
-        check_numbers(years, 'years', 2015, 2100)
-        check_numbers(months, 'months', 1, 12)
-        _check_paths(sentinel2_paths, 'sentinel2_paths')
-        _check_paths(bvm_paths, 'bvm_paths')
-        if boundary is not None:
-            _check_paths(boundary, 'boundary')
         super().__init__(BVMSentinel2, batch_size, patch_size, length, num_workers)
-        self.sentinel2_paths = _as_list(sentinel2_paths)
-        self.bvm_paths = _as_list(bvm_paths)
-        self.numbers = None if sheets is None else _sheet_numbers(sheets)
-        try:
-            self.scheme = SplitScheme(split_scheme)
-        except ValueError as error:
-            raise BVMValueError(f'split_scheme: {error}') from None
-        missing = [s for s in ('train', 'val', 'test') if s not in self.scheme.splits]
-        if missing:
-            raise BVMValueError(
-                f'split_scheme has no split {", ".join(map(repr, missing))}: it must '
-                f'assign sheets to train, val and test (it has {self.scheme.splits})'
-            )
-        self.years = years
-        self.months = months
-        self.bands = resolve_bands(bands)
-        self.crs = crs_
-        self.res = res_
-        self.boundary = boundary
-        self.cloud_rule = cloud_rule_from(cloud_rule)
-        self.eval_stride = eval_stride
-        self.max_redraws = max_redraws
-        self.seed = seed
-        self.cache_dir = cache_dir
-        self.bvm_options = dict(bvm_options or {})
-        self.stats_path = stats
-        self.series = TimeSeriesOptions.of(
-            time_series, max_dates, min_clear, stack, eval_year, months
-        )
-        self.eval_period: int | None = None
-        self.predict_sheets = _check_predict_sheets(
-            predict_sheets, self.scheme, self.numbers
-        )
-        self.predict_years = period_years
-        self.predict_months = period_months
-        self.predict_stride = predict_stride
-        # TorchGeo's data loaders take it for predict (else batch_size).
-        self.predict_batch_size = predict_batch_size
-        mean, std = self._normalisation(stats, normalization)
-        # A series is normalised as T x C channels: each band alike at every step.
-        steps = self.series.steps if self.series is not None else 1
-        mean, std = mean.repeat(steps), std.repeat(steps)
-        self.aug = K.AugmentationSequential(
-            K.Normalize(mean=mean, std=std), data_keys=None, keepdim=True
-        )
-        self.train_aug = K.AugmentationSequential(
-            K.Normalize(mean=mean, std=std),
-            K.RandomHorizontalFlip(p=0.5),
-            K.RandomVerticalFlip(p=0.5),
-            K.RandomRotation90(times=(0, 3), p=1.0),
-            data_keys=None,
-            keepdim=True,
-            extra_args={
-                DataKey.MASK: {'resample': Resample.NEAREST, 'align_corners': None}
-            },
-        )
+        self.options: dict[str, Any] = {
+            'sentinel2_paths': sentinel2_paths,
+            'bvm_paths': bvm_paths,
+            'sheets': sheets,
+            'bands': bands,
+            'stats': stats,
+            'patch_size': patch_size,
+            'batch_size': batch_size,
+            'length': length,
+            'num_workers': num_workers,
+            'time_series': time_series,
+        }
+        self.imagery = imagery
+        self.labels = labels
+        self.sampling = sampling
+        self.series = series
+        self.prediction = prediction
+        #: The options checked (:meth:`check`), None before.
+        self.settings: DataSettings | None = None
         self.joint: BVMSentinel2 | None = None
+        self.eval_period: int | None = None
 
-    def _normalisation(
-        self, stats: str | None, normalization: str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if normalization not in ('meanstd', 'percentile'):
-            raise BVMValueError(
-                f"unknown normalization {normalization!r}: expected 'meanstd' or "
-                "'percentile'"
+    # ----------------------------------------------------------------- checks
+
+    def check(self) -> DataSettings:
+        """Check every option, before anything is read (once; then a no-op).
+
+        Called when a stage starts (:meth:`prepare_data`, :meth:`setup`,
+        :meth:`build`); call it to check a configuration by hand.
+
+        Returns:
+            The settings (:class:`~torchgeo_bvm.training.settings.DataSettings`),
+            also :attr:`settings`; ``bands``, ``series`` and the normalisation
+            (``aug``, ``train_aug``) are set.
+
+        Raises:
+            BVMValueError: for a value out of range or of the wrong kind,
+                naming the option and the value.
+            BVMNotFoundError: if an input file does not exist.
+        """
+        if self.settings is None:
+            settings = DataSettings.check(
+                self.options,
+                self.imagery,
+                self.labels,
+                self.sampling,
+                self.series,
+                self.prediction,
             )
-        if stats is None:
-            channels = len(self.bands)
-            return torch.zeros(channels), torch.full(
-                (channels,), float(REFLECTANCE_SCALE)
-            )
-        band_stats = load_band_stats(stats, self.bands)
-        if normalization == 'percentile':
-            low = torch.tensor(band_stats.percentile(1.0))
-            high = torch.tensor(band_stats.percentile(99.0))
-            return low, torch.clamp(high - low, min=1e-6)
-        std = torch.tensor(band_stats.std)
-        return torch.tensor(band_stats.mean), torch.clamp(std, min=1e-6)
+            self.bands, self.series = settings.bands, settings.series
+            self.patch_size, self.batch_size = settings.patch_size, settings.batch_size
+            self.length, self.num_workers = settings.length, settings.num_workers
+            # TorchGeo's data loaders take it for predict (else batch_size).
+            self.predict_batch_size = settings.predict.batch_size
+            self.aug, self.train_aug = settings.augmentations()
+            self.settings = settings
+        return self.settings
+
+    @property
+    def input_layout(self) -> InputLayout:
+        """What a batch holds, as a model sees it."""
+        return self.check().input_layout
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the data: the layout of a batch.
+
+        Returns:
+            ``{'input_layout': ...}`` (plain values).
+        """
+        return {'input_layout': self.input_layout.state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Check that the data are those the checkpoint's model was trained on.
+
+        Lightning calls it when a checkpoint is restored (``--ckpt_path``).
+
+        Args:
+            state_dict: what :meth:`state_dict` gave when the checkpoint was saved.
+
+        Raises:
+            BVMValueError: naming what differs (bands, series, months, stack).
+        """
+        saved = state_dict.get('input_layout')
+        if saved is not None:
+            self.input_layout.check_saved(InputLayout.from_state(saved))
 
     # ------------------------------------------------------------------ datasets
 
-    def _flanders(self) -> BaseGeometry:
-        if self.boundary is not None:
-            return read_boundary(self.boundary)
-        return flanders_from_labels(self.bvm_paths, cache_dir=self.cache_dir)
-
-    def _imagery(self) -> Sentinel2TOC:
-        try:
-            return Sentinel2TOC(
-                self.sentinel2_paths,
-                crs=self.crs,
-                res=self.res,
-                bands=self.bands,
-                cloud_rule=self.cloud_rule,
-                years=self.years,
-                months=self.months,
-                cache_dir=self.cache_dir,
-                **(self.series.imagery() if self.series is not None else {}),
-            )
-        except DatasetNotFoundError:
-            raise BVMValueError(
-                f'no Sentinel-2 imagery found in {self.sentinel2_paths}: expected '
-                'Terrascope product folders or openEO downloads '
-                '(<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif)'
-            ) from None
-
-    def _labels(self) -> GeoDataset:
-        options = dict(self.bvm_options)
-        if _is_raster(self.bvm_paths):
-            return BVMRaster(self.bvm_paths, crs=self.crs, res=self.res, **options)
-        options.setdefault('cache_dir', self.cache_dir)
-        # One BwkHab layer is the norm; several (e.g. editions per region) are
-        # merged with BVMDataset's union, which keeps labels over IGNORE_INDEX.
-        layers = [
-            BVMDataset(path, crs=self.crs, res=self.res, **options)
-            for path in self.bvm_paths
-        ]
-        for layer in layers:
-            # Here, in the main process, before the DataLoader starts workers:
-            # they then all map the prepared polygons instead of preparing them.
-            layer.load()
-        return functools.reduce(operator.or_, layers[1:], cast(GeoDataset, layers[0]))
+    def prepare_data(self) -> None:
+        """Check the options before anything is read (see :meth:`check`)."""
+        self.check()
 
     def build(self) -> BVMSentinel2:
         """Build (once) the joint dataset of all splits.
@@ -480,14 +253,7 @@ class BVMDataModule(GeoDataModule):
                 and labels do not overlap.
         """
         if self.joint is None:
-            self.joint = BVMSentinel2(
-                self._imagery(),
-                self._labels(),
-                scheme=self.scheme,
-                numbers=self.numbers,
-                flanders=self._flanders(),
-                min_clear=self.series.min_clear if self.series is not None else 1,
-            )
+            self.joint = self.check().joint()
         return self.joint
 
     def setup(self, stage: str) -> None:
@@ -498,25 +264,29 @@ class BVMDataModule(GeoDataModule):
 
         Raises:
             ValueError: if a split has no data (no sheet where imagery, labels and
-                Flanders meet).
+                Flanders meet), or the model does not take the data's batches.
         """
+        settings = self.check()
+        model = getattr(getattr(self, 'trainer', None), 'lightning_module', None)
+        if model is not None:
+            settings.input_layout.check_model(model, classes=stage != 'fit')
         joint = self.build()
-        size = int(self.patch_size)  # type: ignore[arg-type]
+        size, seed = settings.patch_size, settings.seed
         if stage == 'fit':
-            self.train_dataset = joint.for_split('train', self.max_redraws)
+            self.train_dataset = joint.for_split('train', settings.max_redraws)
             dates: CentreTimestampSampler = (
-                CentreTimestampSampler(self.train_dataset, generator=self.seed + 1)
+                CentreTimestampSampler(self.train_dataset, generator=seed + 1)
                 if self.series is None
-                else CalendarYearSampler(self.train_dataset, generator=self.seed + 1)
+                else CalendarYearSampler(self.train_dataset, generator=seed + 1)
             )
             crops = SheetSampler(
                 self.train_dataset,
                 split='train',
                 size=size,
                 length=self.length,
-                generator=self.seed,
+                generator=seed,
             )
-            self.train_dataset.redraw = CropRedraw(crops, dates, seed=self.seed)
+            self.train_dataset.redraw = CropRedraw(crops, dates, seed=seed)
             self.train_sampler = crops @ dates
         if stage in ('fit', 'validate'):
             self.val_dataset, self.val_sampler = self._evaluation('val', size)
@@ -524,50 +294,48 @@ class BVMDataModule(GeoDataModule):
             self.test_dataset, self.test_sampler = self._evaluation('test', size)
         if stage == 'predict':
             self.predict_dataset = joint.for_prediction()
-            rank, ranks = self._rank()
-            self.predict_sampler = SheetObservationSampler(
-                self.predict_dataset,
-                size=size,
-                stride=self.predict_stride,
-                sheets=self.predict_sheets,
-                years=self.predict_years,
-                months=self.predict_months,
-                periods=self._predict_periods(self.predict_dataset),
-                rank=rank,
-                world_size=ranks,
-            )
+            self.predict_sampler = self._prediction_sampler(self.predict_dataset)
 
-    def _predict_periods(self, dataset: BVMSentinel2) -> list[slice] | None:
-        """A series model's observations: one calendar year each (else None).
+    def _prediction_sampler(self, dataset: BVMSentinel2) -> SheetObservationSampler:
+        """The plan of the run: every tile of the sheets on every observation.
 
-        ``predict_years``, else the evaluation year (``eval_year`` or the latest
-        year of the imagery), so a series model maps one year by default.
+        A series model maps calendar years: ``prediction.years``, else the
+        evaluation year.
         """
-        if self.series is None:
-            return None
-        years = self.predict_years or [self._evaluation_year(dataset)]
-        return [calendar_year(year) for year in sorted(years)]
-
-    def _rank(self) -> tuple[int, int]:
-        """This process's rank and the number of ranks (0 and 1 without a trainer)."""
+        predict = self.check().predict
+        years = predict.years
+        periods = None
+        if self.series is not None:
+            years = years or frozenset({self._evaluation_year(dataset)})
+            periods = [calendar_year(year) for year in sorted(years)]
         trainer = getattr(self, 'trainer', None)
-        if trainer is None:
-            return 0, 1
-        return int(trainer.global_rank), int(trainer.world_size)
+        return SheetObservationSampler(
+            dataset,
+            size=self.check().patch_size,
+            stride=predict.stride,
+            sheets=predict.sheets,
+            years=years,
+            months=predict.months,
+            periods=periods,
+            rank=0 if trainer is None else int(trainer.global_rank),
+            world_size=1 if trainer is None else int(trainer.world_size),
+        )
 
     def _evaluation(self, split: str, size: int) -> tuple[BVMSentinel2, Any]:
         assert self.joint is not None
+        settings = self.check()
         dataset = self.joint.for_split(split, max_redraws=0)
         dates: TemporalSampler
         if self.series is None:
-            dates = CentreTimestampSampler(dataset, per_location=True, seed=self.seed)
+            dates = CentreTimestampSampler(
+                dataset, per_location=True, seed=settings.seed
+            )
         else:
             dates = CalendarYearSampler(dataset, year=self._evaluation_year(dataset))
-        sampler = (
-            SheetGridSampler(dataset, split=split, size=size, stride=self.eval_stride)
-            @ dates
+        grid = SheetGridSampler(
+            dataset, split=split, size=size, stride=settings.eval_stride
         )
-        return dataset, sampler
+        return dataset, grid @ dates
 
     def _evaluation_year(self, dataset: BVMSentinel2) -> int:
         """The period of every evaluation tile: ``eval_year``, else the latest year."""
@@ -589,6 +357,30 @@ class BVMDataModule(GeoDataModule):
             self.eval_period = year
         return self.eval_period
 
+    # ---------------------------------------------------------------- outputs
+
+    def prediction_folder(self, default: str | Path | None = None) -> Path:
+        """The folder of this run's maps (:meth:`PredictionOptions.folder`).
+
+        Args:
+            default: the folder when ``prediction.output_dir`` is not set (the
+                prediction writer's).
+
+        Returns:
+            The folder: with the period's subfolder, the plan's period after
+            :meth:`setup` of ``predict``.
+
+        Raises:
+            BVMValueError: if neither names a folder, or both do and differ.
+        """
+        plan = getattr(self.predict_sampler, 'plan', None)
+        if plan is not None:
+            return self.prediction.folder(plan.name, default)
+        predict = self.check().predict
+        return self.prediction.folder(
+            period_name(predict.years, predict.months), default
+        )
+
     def on_exception(self, exception: BaseException) -> None:
         """Under ``torchgeo``, end a run stopped by our error in one line (status 2).
 
@@ -607,8 +399,8 @@ class BVMDataModule(GeoDataModule):
 
         A series ``(B, T, C, H, W)`` goes through the augmentations as ``T x C``
         channels, so every step gets the same flips and rotations as the mask;
-        ``stack='time'`` gives it back as ``(B, T, C, H, W)``, ``'channels'``
-        keeps ``(B, T * C, H, W)``.
+        ``series.stack: time`` gives it back as ``(B, T, C, H, W)``,
+        ``'channels'`` keeps ``(B, T * C, H, W)``.
 
         Args:
             batch: the batch.
@@ -618,12 +410,13 @@ class BVMDataModule(GeoDataModule):
             The batch.
         """
         image = batch['image']
-        if self.series is None or image.ndim != 5:
+        series = self.check().series
+        if series is None or image.ndim != 5:
             return super().on_after_batch_transfer(batch, dataloader_idx)
         size, steps, bands, height, width = image.shape
         batch['image'] = image.reshape(size, steps * bands, height, width)
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
-        if self.series.stack == 'time':
+        if series.stacking == 'time':
             batch['image'] = batch['image'].reshape(size, steps, bands, height, width)
         return batch
 
@@ -643,197 +436,3 @@ class BVMDataModule(GeoDataModule):
         if not isinstance(dataset, BVMSentinel2):
             return None
         return dataset.plot(*args, **kwargs)
-
-
-def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
-    try:
-        numbers = kbl_numbers(sheets)
-    except ValueError as error:
-        raise BVMValueError(f'sheets: {error}') from None
-    if not numbers:
-        raise BVMValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
-    return numbers
-
-
-def _check_predict_sheets(
-    sheets: str | list[int | str] | None,
-    scheme: SplitScheme,
-    numbers: list[int] | None,
-) -> str | list[int | str] | None:
-    """Sheet codes that parse and lie in the data's sheets, or split names."""
-    if sheets is None:
-        return None
-    items = sheets.split(',') if isinstance(sheets, str) else list(sheets)
-    for item in items:
-        if str(item).strip() in scheme.splits or not str(item).strip():
-            continue
-        try:
-            sheet = Sheet.parse(item)
-        except ValueError as error:
-            raise BVMValueError(f'predict_sheets: {error}') from None
-        if numbers is not None and sheet.number not in numbers:
-            raise BVMValueError(
-                f'predict_sheets: sheet {sheet.code} is not among the sheets '
-                f'{numbers}; add {sheet.number} to sheets'
-            )
-    return sheets
-
-
-def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) -> int:
-    """A patch size the model takes and the map sheets hold."""
-    size = check_count(patch_size, 'patch_size', minimum=-(2**63))
-    if size <= 0 or size % 32:
-        raise BVMValueError(
-            f'patch_size must be a positive multiple of 32 (the U-Net with a VGG '
-            f'encoder halves it 5 times), got {size}'
-        )
-    check_count(size, 'patch_size', maximum=MAX_PATCH_PIXELS)
-    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
-    sheet = int(KBL_WIDTH / metres[0])
-    if size > sheet:
-        raise BVMValueError(
-            f'patch_size {size} pixels of {metres[0]:.3g} m is '
-            f'{size * metres[0] / 1000:.3g} km, wider than a whole 1:50,000 map '
-            f'sheet ({sheet} pixels, {KBL_WIDTH / 1000:.0f} km); use at most '
-            f'{sheet // 32 * 32}'
-        )
-    return size
-
-
-def _check_grid_size(crs: CRS, res: tuple[float, float]) -> None:
-    """Refuse a resolution at which the sheets of Flanders would not fit in memory."""
-    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
-    xmin, ymin, xmax, ymax = FLANDERS_EXTENT
-    check_pixels(
-        (xmax - xmin) / metres[0],
-        (ymax - ymin) / metres[1],
-        f'at res {res} (pixels of {metres[0]:.3g} x {metres[1]:.3g} m) the grid '
-        'over Flanders',
-        'give a coarser res',
-    )
-
-
-def _check_paths(paths: str | Sequence[str], name: str) -> None:
-    for path in _as_list(paths):
-        if not Path(path).exists():
-            raise BVMNotFoundError(f'{name}: {path} not found')
-
-
-@dataclass(frozen=True)
-class TimeSeriesOptions:
-    """What :class:`BVMDataModule` does with imagery time series (checked).
-
-    Args:
-        temporal: ``'monthly'`` or ``'dates'``
-            (:mod:`torchgeo_bvm.datasets.series`).
-        steps: ``T``, the steps of every sample: the requested months, or
-            ``max_dates``.
-        max_dates: the most dates of a ``'dates'`` sample.
-        min_clear: on how many steps a pixel must be valid to keep its label.
-        stack: ``'time'`` (batches ``(B, T, C, H, W)``) or ``'channels'``
-            (``(B, T * C, H, W)``).
-        eval_year: the calendar year of every evaluation tile (None: the
-            latest year of the imagery).
-    """
-
-    temporal: TemporalLayout
-    steps: int
-    max_dates: int | None
-    min_clear: int
-    stack: Literal['time', 'channels']
-    eval_year: int | None
-
-    @classmethod
-    def of(
-        cls,
-        time_series: str | None,
-        max_dates: int | None,
-        min_clear: int,
-        stack: str,
-        eval_year: int | None,
-        months: Sequence[int] | None,
-    ) -> TimeSeriesOptions | None:
-        """Check the data module's time-series arguments.
-
-        Args:
-            time_series: None (one date per sample), ``'monthly'`` or ``'dates'``.
-            max_dates: see the class.
-            min_clear: see the class.
-            stack: see the class.
-            eval_year: see the class.
-            months: the data module's ``months`` (the requested months).
-
-        Returns:
-            The options, or None for single-date samples.
-
-        Raises:
-            BVMValueError: for an unknown layout or stack, ``max_dates`` missing
-                with ``'dates'`` or given with ``'monthly'``, ``max_dates`` or
-                ``min_clear`` not a positive whole number, ``min_clear`` above
-                the number of steps, or series options without ``time_series``.
-        """
-        if stack not in ('time', 'channels'):
-            raise BVMValueError(
-                f"unknown stack {stack!r}: expected 'time' (B, T, C, H, W) or "
-                "'channels' (B, T * C, H, W)"
-            )
-        if time_series is None:
-            given = [
-                name
-                for name, value, default in (
-                    ('max_dates', max_dates, None),
-                    ('min_clear', min_clear, 1),
-                    ('stack', stack, 'time'),
-                    ('eval_year', eval_year, None),
-                )
-                if value != default
-            ]
-            if given:
-                raise BVMValueError(
-                    f'{", ".join(given)} applies to time series: set time_series '
-                    "to 'monthly' or 'dates'"
-                )
-            return None
-        temporal = check_temporal(time_series)
-        most = check_max_dates(max_dates)
-        if temporal == 'dates' and most is None:
-            raise BVMValueError(
-                "time_series='dates' needs max_dates: every sample of a batch has "
-                'the same number of steps (shorter ones are padded)'
-            )
-        if temporal == 'monthly' and most is not None:
-            raise BVMValueError(
-                "max_dates applies to time_series='dates'; a monthly series has one "
-                'step per requested month'
-            )
-        steps = most if most is not None else len(set(months or range(1, 13)))
-        clear = check_min_clear(min_clear)
-        if clear > steps:
-            raise BVMValueError(
-                f'min_clear {clear} is more than the {steps} steps of a sample: no '
-                'pixel could keep its label'
-            )
-        if eval_year is not None and (
-            isinstance(eval_year, bool) or not isinstance(eval_year, int)
-        ):
-            raise BVMValueError(f'eval_year must be a year, got {eval_year!r}')
-        return cls(
-            temporal,
-            steps,
-            most,
-            clear,
-            'time' if stack == 'time' else 'channels',
-            eval_year,
-        )
-
-    def imagery(self) -> dict[str, Any]:
-        """The :class:`~torchgeo_bvm.datasets.Sentinel2TOC` arguments of a series.
-
-        Returns:
-            ``time_series``, ``temporal`` and ``max_dates``.
-        """
-        return {
-            'time_series': True,
-            'temporal': self.temporal,
-            'max_dates': self.max_dates,
-        }

@@ -37,6 +37,7 @@ from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from tqdm import tqdm
 
+from ..checks import MAX_READ_BYTES, check_bytes
 from ..datasets.imagery import imagery_grid
 from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import atomic_path
@@ -364,6 +365,14 @@ def compute_band_stats(
             f'no imagery overlaps the {split!r} sheets ({codes or "none"}): cannot '
             'compute band statistics'
         )
+    # Each sheet is read whole on each date: a fine res would not fit in memory.
+    widest = max(width * height for _, (_, _, width, height), _ in reads)
+    check_bytes(
+        4.0 * widest * (len(bands) + 2),
+        MAX_READ_BYTES,
+        f'reading a sheet of {widest:,} pixels at res {tuple(image.res)} at once',
+        'give a coarser res (the band statistics of 10 m imagery need no finer)',
+    )
     accumulator: _Accumulator | None = None
     rng = np.random.default_rng(seed)
     for sheet, window, interval in tqdm(

@@ -1,72 +1,75 @@
 """Fused prediction maps of ``torchgeo predict``, one set of files per map sheet.
 
 :class:`SheetPredictionWriter` is a Lightning ``BasePredictionWriter``. With
-:class:`~torchgeo_bvm.training.datamodule.BVMDataModule` it receives every tile of the
-chosen sheets on every observation of the period
-(:class:`~torchgeo_bvm.samplers.SheetObservationSampler`), sheet by sheet,
-and fuses them per pixel (:class:`~torchgeo_bvm.maps.fusion.SheetFusion`: class
-probabilities of every clear observation, weighted by a taper that hides tile
-borders). As soon as a sheet's last tile has come its files are written, so
+:class:`~torchgeo_bvm.training.datamodule.BVMDataModule` it reads the run's
+:class:`~torchgeo_bvm.sheets.plan.PredictionPlan` (the predict sampler's
+``plan``: the sheets, their grids and masks, their tiles and observations) and
+places every predicted tile by the ids its sample carries (``sheet``,
+``observation``, ``tile``), in whatever order they come, fusing them per pixel
+(:class:`~torchgeo_bvm.maps.fusion.SheetFusion`: class probabilities of every
+clear observation, weighted by a taper that hides tile borders). As soon as a
+sheet's last tile is in, its files are written, so with the plan's order
 memory holds one sheet's accumulators per process. At the end one process
-joins the sheets into a mosaic and draws a quick-look.
+joins the sheets into a mosaic, draws a quick-look and swaps the run's folder
+in (:mod:`torchgeo_bvm.maps.folder`): the output folder holds one period of
+one run, whole.
 
 Under ``--trainer.devices=N`` every rank predicts and writes whole sheets of
-its own (no raster is gathered across processes) into one folder, which must
-therefore be on a file system all ranks share; the result is the same as on
-one device.
+its own (no raster is gathered across processes) into one staging folder,
+which must therefore be on a file system all ranks share; the result is the
+same as on one device.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections import Counter
-from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import shapely
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
 from torch import Tensor
 
 from ..errors import BVMValueError
-from ..fileio import atomic_path, check_output
+from ..fileio import atomic_path, check_output_folder
 from ..maps.files import sibling_path
+from ..maps.folder import (
+    MANIFEST,
+    MapRun,
+    check_run_folder,
+    finish_map_run,
+    start_map_run,
+    write_manifest,
+)
 from ..maps.fusion import SheetFusion, edge_taper, plot_fused_map, write_mosaic
-from ..samplers.prediction import SheetObservations, SheetObservationSampler
-from ..spatial.pixelgrid import Grid
-from ..spatial.scanline import polygon_coverage
+from ..sheets.plan import TILE_IDS, PredictionPlan, SheetPlan
 
-__all__ = ['MANIFEST', 'MOSAIC', 'SheetPredictionWriter']
+__all__ = ['MOSAIC', 'SheetPredictionWriter']
 
 #: The mosaic's class raster in the output folder (see
 #: :func:`~torchgeo_bvm.maps.fusion.write_mosaic`).
 MOSAIC = 'mosaic.vrt'
-#: What a run wrote, so that the next run into the folder removes what it does
-#: not write again.
-MANIFEST = 'prediction.json'
 
 
 class SheetPredictionWriter(BasePredictionWriter):
     """Write fused maps, per sheet and as a mosaic, from ``torchgeo predict``.
 
     Use it as a trainer callback with
-    :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` (its ``predict_sampler`` is
-    a :class:`~torchgeo_bvm.samplers.SheetObservationSampler`). For each
-    sheet it writes into ``output_dir`` the files of the fused-map contract
-    (:mod:`torchgeo_bvm.maps.files`), on the sheet's exact pixel grid, every one a
-    Cloud Optimized GeoTIFF with overviews (file-safe sheet code, e.g.
-    ``22_7-8``):
+    :class:`~torchgeo_bvm.training.datamodule.BVMDataModule`, whose
+    ``predict_sampler`` holds the run's plan. For each sheet it writes the files
+    of the fused-map contract (:mod:`torchgeo_bvm.maps.files`), on the sheet's
+    exact pixel grid, every one a Cloud Optimized GeoTIFF with overviews
+    (file-safe sheet code, e.g. ``22_7-8``):
 
     * ``<sheet>.tif``: the fused class (uint8, 255 where no observation was
       clear, or outside the sheet, Flanders or the data), with the class colour
       table and names;
     * ``<sheet>_confidence.tif``: the fused maximum class probability x 250
       (GDAL scale 1/250, 255 = nodata);
-    * ``<sheet>_count.tif``: clear observations (255 outside the sheet);
+    * ``<sheet>_count.tif``: clear observations, or a series' clear dates (255
+      outside the sheet);
     * with ``probabilities``, ``<sheet>_probabilities.tif``: the fused
       probability of each class, the same scale;
     * with ``preview``, ``<sheet>.png``.
@@ -74,20 +77,26 @@ class SheetPredictionWriter(BasePredictionWriter):
     Then, unless ``mosaic`` is False, ``mosaic.vrt`` with ``mosaic_confidence.vrt``
     and ``mosaic_count.vrt`` (virtual rasters over the sheets, see
     :func:`~torchgeo_bvm.maps.fusion.write_mosaic`) and ``mosaic.png``, a quick-look
-    with a legend. It prints every file written, and lists them in
-    ``prediction.json`` with the period and sheets: the folder is the writer's,
-    and a later run into it removes the files of the earlier run that it does
-    not write again, so a folder never mixes two runs. No output may be one of
-    the data module's inputs, and the folder may not lie inside the imagery.
+    with a legend, and ``prediction.json`` listing the period, the sheets and the
+    files. It prints every file written.
+
+    **The folder**: the data module's ``prediction.output_dir`` (or this
+    writer's ``output_dir``), by default in a subfolder named after the period
+    (``prediction.period_folder``). The run is written beside it, hidden, and
+    swapped in when it is complete (:mod:`torchgeo_bvm.maps.folder`): an earlier
+    run of the same period is replaced, a folder holding another period's maps
+    or files that are no maps is refused, and the folder may not be, or lie in,
+    a folder the data module's datasets read.
 
     Predictions are ``SemanticSegmentation``'s dictionaries (``probabilities``)
     or bare probability tensors (``SpatioTemporalSegmentation``); the batch
-    holds each tile's ``transform`` and ``valid`` mask: ``[H, W]`` for one date,
-    ``[T, H, W]`` for a time series (one observation, clear where one of its
-    dates is, counting its clear dates).
+    holds each tile's ``sheet``, ``observation`` and ``tile`` ids and its
+    ``valid`` mask: ``[H, W]`` for one date, ``[T, H, W]`` for a time series
+    (one observation, clear where one of its dates is, counting its clear dates).
 
     Args:
-        output_dir: the folder of the maps.
+        output_dir: the folder of the maps, when the data module's
+            ``prediction.output_dir`` does not name one.
         probabilities: also write the fused per-class probabilities.
         preview: also write a PNG of each sheet.
         mosaic: also write the mosaic and its quick-look.
@@ -95,24 +104,27 @@ class SheetPredictionWriter(BasePredictionWriter):
 
     def __init__(
         self,
-        output_dir: str | Path,
+        output_dir: str | Path | None = None,
         probabilities: bool = False,
         preview: bool = True,
         mosaic: bool = True,
     ) -> None:
         super().__init__(write_interval='batch')
-        self.output_dir = Path(output_dir)
+        self.output_dir = None if output_dir is None else Path(output_dir)
         self.probabilities = probabilities
         self.preview = preview
         self.mosaic = mosaic
+        #: The files of the last run, in the output folder.
         self.written: list[Path] = []
-        self._sampler: SheetObservationSampler | None = None
-        self._cursor: Iterator[tuple[SheetObservations, int, int, int]] = iter(())
-        self._open: dict[int, tuple[SheetFusion, SheetObservations, int, int]] = {}
-        self._remaining: Counter[int] = Counter()
-        self._previous: list[str] = []
-        self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
+        #: The output folder of the last run.
+        self.folder: Path | None = None
+        self._plan: PredictionPlan | None = None
+        self._staging = Path()
+        self._stack = ExitStack()
+        self._open: dict[int, SheetFusion] = {}
+        self._remaining: dict[int, list[int]] = {}
         self._done: list[int] = []
+        self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
 
     # -- the run -------------------------------------------------------------------
 
@@ -128,34 +140,51 @@ class SheetPredictionWriter(BasePredictionWriter):
     def on_predict_epoch_start(
         self, trainer: Trainer, pl_module: LightningModule
     ) -> None:
-        """Check the sampler and every output before anything is predicted.
+        """Check the plan and the output folder before anything is predicted.
 
         Args:
             trainer: the trainer.
             pl_module: the task.
 
         Raises:
-            BVMValueError: if the data module's predict sampler is no
-                :class:`~torchgeo_bvm.samplers.SheetObservationSampler`.
-            BVMExistsError: if an output would be one of the data module's
-                inputs, or the folder lies inside the imagery.
+            BVMValueError: if the data module's predict sampler has no
+                :class:`~torchgeo_bvm.sheets.plan.PredictionPlan`, or no folder
+                is named.
+            BVMExistsError: if the folder is, or lies in, a folder the data
+                module's datasets read, or holds another period's maps or files
+                that are no maps.
         """
         datamodule = getattr(trainer, 'datamodule', None)
-        sampler = getattr(datamodule, 'predict_sampler', None)
-        if not isinstance(sampler, SheetObservationSampler):
+        plan = getattr(getattr(datamodule, 'predict_sampler', None), 'plan', None)
+        if not isinstance(plan, PredictionPlan) or datamodule is None:
             raise BVMValueError(
-                'SheetPredictionWriter needs a data module whose predict_sampler is '
-                'a SheetObservationSampler (BVMDataModule), got '
-                f'{type(sampler).__name__}'
+                'SheetPredictionWriter needs a data module whose predict_sampler '
+                'holds a PredictionPlan (BVMDataModule, SheetObservationSampler)'
             )
-        self._sampler = sampler
-        inputs = _inputs(datamodule)
-        self._check_folder(getattr(datamodule, 'sentinel2_paths', []))
-        for path in self._outputs(sampler.plans):
-            check_output(path, inputs, overwrite=True, option='output_dir')
-        self._previous = _listed(self.output_dir / MANIFEST)
-        self._cursor = self._samples(sampler.own)
-        self._remaining = Counter({p.sheet: p.samples for p in sampler.own})
+        self._plan = plan
+        folder = datamodule.prediction_folder(self.output_dir)
+        inputs = datamodule.check().input_paths()
+        scanned = {k: inputs.pop(k) for k in ('sentinel2_paths', 'bvm_paths')}
+        given = datamodule.prediction.output_dir or self.output_dir or folder
+        for checked in dict.fromkeys((Path(given), folder)):
+            check_output_folder(
+                checked, scanned, inputs, option='prediction.output_dir'
+            )
+        self.folder = folder
+        # Every rank checks, so that a refusal stops them all alike.
+        check_run_folder(folder, self._run(plan, []))
+        self._stack = ExitStack()
+        staging = None
+        if trainer.is_global_zero:
+            staging = start_map_run(folder, self._run(plan, []), self._stack)
+        # Every rank writes its sheets into the one folder rank 0 made.
+        self._staging = Path(trainer.strategy.broadcast(str(staging)))
+        ranks = plan.ranks(trainer.world_size)
+        self._remaining = {
+            i: [len(tiles) for tiles in sheet.tiles_of]
+            for i, sheet in enumerate(plan.sheets)
+            if ranks[i] == trainer.global_rank
+        }
         self._open = {}
         self._done = []
         self.written = []
@@ -179,34 +208,37 @@ class SheetPredictionWriter(BasePredictionWriter):
                 ``probabilities`` (``SemanticSegmentation``), or the
                 probabilities alone (``SpatioTemporalSegmentation``).
             batch_indices: unused.
-            batch: the batch, with ``transform`` and ``valid``.
+            batch: the batch, with ``valid`` and the tiles' ids.
             batch_idx: unused.
             dataloader_idx: unused.
 
         Raises:
-            BVMValueError: if the batch has no ``valid`` mask, or a tile is not
-                the one the sampler's order says comes next.
+            BVMValueError: if the batch has no ``valid`` mask or ids.
         """
         probabilities = (
             prediction
             if isinstance(prediction, Tensor)
             else prediction['probabilities']
         )
-        if 'valid' not in batch:
+        missing = [key for key in ('valid', *TILE_IDS) if key not in batch]
+        if missing:
             raise BVMValueError(
-                "the predicted batch has no 'valid' mask of clear pixels: predict "
-                'with BVMDataModule, whose prediction samples carry it'
+                f'the predicted batch has no {", ".join(map(repr, missing))}: '
+                'predict with BVMDataModule, whose prediction samples carry the '
+                'clear pixels and the ids of their tile'
             )
         tiles = probabilities.detach().float().cpu().numpy()
         valid = batch['valid'].detach().cpu().numpy()
-        transforms = batch['transform'].detach().cpu().double().numpy()
-        for tile, clear, transform in zip(tiles, valid, transforms, strict=True):
-            self._add(tile, clear, transform)
+        ids = zip(*(batch[key].cpu().tolist() for key in TILE_IDS), strict=True)
+        for tile, clear, (sheet, observation, position) in zip(
+            tiles, valid, ids, strict=True
+        ):
+            self._add(tile, clear, sheet, observation, position)
 
     def on_predict_epoch_end(
         self, trainer: Trainer, pl_module: LightningModule
     ) -> None:
-        """Write what is left; on rank 0, the mosaic, the quick-look and the list.
+        """Write what is left; on rank 0, the mosaic, the list, and swap the folder in.
 
         Sheets whose tiles did not all come (``limit_predict_batches``,
         ``fast_dev_run``) are written with what came.
@@ -217,32 +249,42 @@ class SheetPredictionWriter(BasePredictionWriter):
         """
         for sheet in list(self._open):
             self._finish(sheet)
-        assert self._sampler is not None
         done = self._gather_done(trainer)
         if not trainer.is_global_zero:
             return
-        plans = [p for p in self._sampler.plans if p.sheet in done]
-        every = self._outputs(plans, mosaic=self.mosaic and bool(plans))
-        if self.mosaic and plans:
-            mosaic = self.output_dir / MOSAIC
-            self._note(
-                *write_mosaic([self._sheet_path(p) for p in plans], mosaic).values()
-            )
-            self._note(
-                plot_fused_map(
-                    mosaic,
-                    mosaic.with_suffix('.png'),
-                    f'Fused map, {self._sampler.period}',
-                )
-            )
-        self._write_manifest(plans, every)
+        plan, folder = self._plan, self.folder
+        assert plan is not None
+        assert folder is not None
+        sheets = [plan.sheets[i] for i in sorted(done)]
+        every = self._outputs(sheets, mosaic=self.mosaic and bool(sheets))
+        if self.mosaic and sheets:
+            mosaic = self._staging / MOSAIC
+            write_mosaic([self._staging / self._name(s) for s in sheets], mosaic)
+            title = f'Fused map, {plan.period}'
+            plot_fused_map(mosaic, mosaic.with_suffix('.png'), title)
+        write_manifest(self._staging, self._run(plan, sheets, every))
+        finish_map_run(self._staging, folder)
+        self._stack.close()
+        self.written = [folder / name for name in every]
         print(
-            f'predictions: {len(every)} files of {len(plans)} sheets in '
-            f'{self.output_dir}',
+            f'predictions: {len(every)} files of {len(sheets)} sheets in {folder}',
             flush=True,
         )
-        for path in every:
+        for path in self.written:
             print(f'  {path}', flush=True)
+
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        """Leave the output folder as it was: remove the unfinished run.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+            exception: what stopped the run.
+        """
+        self._open = {}
+        self._stack.close()
 
     def _gather_done(self, trainer: Trainer) -> set[int]:
         """The sheets every rank wrote, known on rank 0 (through small files)."""
@@ -252,48 +294,36 @@ class SheetPredictionWriter(BasePredictionWriter):
             return done
         # Each rank lists its sheets in a hidden file of the folder: the ranks
         # share the folder, not memory.
-        listing = self.output_dir / f'.{MANIFEST}.rank{trainer.global_rank}'
+        listing = self._staging / f'.{MANIFEST}.rank{trainer.global_rank}'
         with atomic_path(listing) as temporary:
             temporary.write_text(json.dumps(sorted(done)))
         # Every rank's sheets exist before they are joined.
         trainer.strategy.barrier('fused sheets written')
         if trainer.is_global_zero:
             for rank in range(ranks):
-                other = self.output_dir / f'.{MANIFEST}.rank{rank}'
+                other = self._staging / f'.{MANIFEST}.rank{rank}'
                 done.update(int(i) for i in json.loads(other.read_text()))
                 other.unlink()
         return done
 
     # -- sheets ----------------------------------------------------------------------
 
-    def _samples(
-        self, plans: list[SheetObservations]
-    ) -> Iterator[tuple[SheetObservations, int, int, int]]:
-        """(plan, observation, column, row) of every sample, in the sampler's order."""
-        for plan in plans:
-            for observation, positions in enumerate(plan.tiles_of):
-                for column, row in plan.tiles[positions].tolist():
-                    yield plan, observation, column, row
-
     def _add(
         self,
         tile: NDArray[np.float32],
         clear: NDArray[np.bool_],
-        transform: NDArray[np.float64],
+        sheet: int,
+        observation: int,
+        position: int,
     ) -> None:
-        assert self._sampler is not None
-        grid = self._sampler.tiling.grid
-        column = round((transform[2] - grid.left) / grid.xres)
-        row = round((grid.top - transform[5]) / grid.yres)
-        expected = next(self._cursor, None)
-        if expected is None or expected[2:] != (column, row):
+        assert self._plan is not None
+        if sheet not in self._remaining:
             raise BVMValueError(
-                f'a predicted tile at column {column}, row {row} is not the one the '
-                "sampler yields next: predictions must come in the sampler's order "
-                '(one DataLoader, in order)'
+                f'a predicted tile names sheet {sheet} of the plan, which is not '
+                "this process's: predict with the data module's own sampler"
             )
-        plan, observation = expected[0], expected[1]
-        fusion, _, c0, r0 = self._fusion(plan, tile.shape[0])
+        plan = self._plan.sheets[sheet]
+        fusion = self._fusion(sheet, tile.shape[0])
         steps = clear.sum(axis=0) if clear.ndim == 3 else clear
         shape = (tile.shape[1], tile.shape[2])
         if shape not in self._taper:
@@ -302,120 +332,60 @@ class SheetPredictionWriter(BasePredictionWriter):
                 if shape[0] == shape[1]
                 else np.ones(shape, np.float32)
             )
-        fusion.add(tile, steps, column - c0, row - r0, observation, self._taper[shape])
-        self._remaining[plan.sheet] -= 1
-        if self._remaining[plan.sheet] == 0:
-            self._finish(plan.sheet)
+        column, row = plan.tile_position(position)
+        fusion.add(tile, steps, column, row, observation, self._taper[shape])
+        remaining = self._remaining[sheet]
+        remaining[observation] -= 1
+        if remaining[observation] == 0:
+            fusion.close(observation)
+        if not any(remaining):
+            self._finish(sheet)
 
-    def _fusion(
-        self, plan: SheetObservations, num_classes: int
-    ) -> tuple[SheetFusion, SheetObservations, int, int]:
-        """The sheet's fusion, its plan and the grid position of its first pixel."""
-        if plan.sheet not in self._open:
-            assert self._sampler is not None
-            tiling = self._sampler.tiling
-            c0, r0, c1, r1 = tiling.sheet_pixels(plan.sheet)
-            transform = tiling.grid.window_transform(c0, r0)
-            grid = Grid(tiling.layout.crs, transform, c1 - c0, r1 - r0)
-            region = tiling.region
-            allowed = region.allowed[region.indices.index(plan.sheet)]
-            # The pixel rule of the labels and the samplers' sheet masks.
-            inside = polygon_coverage(shapely.get_parts(allowed), transform, grid.shape)
-            fusion = SheetFusion(grid, num_classes, inside)
-            self._open[plan.sheet] = (fusion, plan, c0, r0)
-        return self._open[plan.sheet]
+    def _fusion(self, sheet: int, num_classes: int) -> SheetFusion:
+        """The sheet's fusion, made when its first tile comes."""
+        if sheet not in self._open:
+            assert self._plan is not None
+            plan = self._plan.sheets[sheet]
+            self._open[sheet] = SheetFusion(plan.grid, num_classes, plan.mask())
+        return self._open[sheet]
 
     def _finish(self, sheet: int) -> None:
-        fusion, plan, _, _ = self._open.pop(sheet)
+        assert self._plan is not None
+        fusion = self._open.pop(sheet)
         self._done.append(sheet)
-        path = self._sheet_path(plan)
-        self._note(*fusion.write(path, self.probabilities).values())
+        plan = self._plan.sheets[sheet]
+        path = self._staging / self._name(plan)
+        fusion.write(path, self.probabilities)
         if self.preview:
-            assert self._sampler is not None
-            code = self._sampler.tiling.layout.sheets[sheet].code
-            self._note(
-                plot_fused_map(
-                    path,
-                    path.with_suffix('.png'),
-                    f'Fused map {code}, {self._sampler.period}',
-                )
-            )
-
-    def _note(self, *paths: Path) -> None:
-        self.written += paths
+            title = f'Fused map {plan.sheet.code}, {self._plan.period}'
+            plot_fused_map(path, path.with_suffix('.png'), title)
 
     # -- files -----------------------------------------------------------------------
 
-    def _sheet_path(self, plan: SheetObservations) -> Path:
-        assert self._sampler is not None
-        sheet = self._sampler.tiling.layout.sheets[plan.sheet]
-        return self.output_dir / f'{sheet.file_safe}.tif'
+    @staticmethod
+    def _name(sheet: SheetPlan) -> str:
+        return f'{sheet.sheet.file_safe}.tif'
 
-    def _outputs(
-        self, plans: list[SheetObservations], mosaic: bool | None = None
-    ) -> list[Path]:
-        """Every file of these sheets, all ranks together, in order, and the mosaic."""
-        paths = []
+    @staticmethod
+    def _run(
+        plan: PredictionPlan, sheets: list[SheetPlan], files: list[str] | None = None
+    ) -> MapRun:
+        codes = tuple(s.sheet.code for s in sheets)
+        return MapRun(plan.period, plan.name, codes, tuple(files or ()))
+
+    def _outputs(self, sheets: list[SheetPlan], mosaic: bool) -> list[str]:
+        """The names of every file of these sheets, in order, and of the mosaic."""
+        names = []
         suffixes = ['_count', '_confidence']
         if self.probabilities:
             suffixes.append('_probabilities')
-        for plan in plans:
-            path = self._sheet_path(plan)
-            paths += [sibling_path(path, s) for s in suffixes] + [path]
+        for sheet in sheets:
+            path = Path(self._name(sheet))
+            names += [sibling_path(path, s).name for s in suffixes] + [path.name]
             if self.preview:
-                paths.append(path.with_suffix('.png'))
-        if self.mosaic if mosaic is None else mosaic:
-            joined = self.output_dir / MOSAIC
-            paths += [joined] + [sibling_path(joined, s) for s in suffixes]
-            paths.append(joined.with_suffix('.png'))
-        return paths
-
-    def _check_folder(self, imagery: list[str]) -> None:
-        folder = self.output_dir.resolve()
-        for root in map(Path, imagery):
-            root = root.resolve()
-            if root.is_dir() and (folder == root or root in folder.parents):
-                raise BVMValueError(
-                    f'output_dir {self.output_dir} lies inside the imagery folder '
-                    f'{root}: the maps would be read as imagery; choose another folder'
-                )
-
-    def _write_manifest(
-        self, plans: list[SheetObservations], paths: list[Path]
-    ) -> None:
-        assert self._sampler is not None
-        keep = {os.path.realpath(p) for p in paths}
-        for name in self._previous:
-            stale = self.output_dir / name
-            if os.path.realpath(stale) not in keep and stale.is_file():
-                stale.unlink()
-                Path(str(stale) + '.aux.xml').unlink(missing_ok=True)
-        layout = self._sampler.tiling.layout
-        manifest = {
-            'period': self._sampler.period,
-            'sheets': [layout.sheets[p.sheet].code for p in plans],
-            'files': [p.name for p in paths],
-        }
-        with atomic_path(self.output_dir / MANIFEST) as temporary:
-            temporary.write_text(json.dumps(manifest, indent=2) + '\n')
-
-
-def _inputs(datamodule: Any) -> list[str]:  # noqa: ANN401
-    """The files and folders the data module reads."""
-    paths: list[str] = []
-    for name in ('sentinel2_paths', 'bvm_paths'):
-        paths += [str(p) for p in getattr(datamodule, name, None) or []]
-    for name in ('boundary', 'stats_path'):
-        value = getattr(datamodule, name, None)
-        if value is not None:
-            paths.append(str(value))
-    return paths
-
-
-def _listed(manifest: Path) -> list[str]:
-    """The files an earlier run listed in its manifest (none if unreadable)."""
-    try:
-        files = json.loads(manifest.read_text())['files']
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    return [Path(str(name)).name for name in files if isinstance(name, str)]
+                names.append(path.with_suffix('.png').name)
+        if mosaic:
+            joined = Path(MOSAIC)
+            names += [joined.name] + [sibling_path(joined, s).name for s in suffixes]
+            names.append(joined.with_suffix('.png').name)
+        return names

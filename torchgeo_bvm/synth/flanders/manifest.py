@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BVMNotFoundError, BVMValueError
-from ...fileio import atomic_path
+from ...fileio import atomic_path, is_hidden
 
 __all__ = [
     'GENERATOR_VERSION',
@@ -167,7 +167,12 @@ def file_sizes(
         if shp.with_suffix(suffix).exists()
     ]
     for folder in folders:
-        files += [p.relative_to(out) for p in sorted(folder.rglob('*')) if p.is_file()]
+        # Hidden names are staging files of a write in progress or killed.
+        files += [
+            p.relative_to(out)
+            for p in sorted(folder.rglob('*'))
+            if p.is_file() and not is_hidden(p, folder)
+        ]
     files += [p.relative_to(out) for p in others]
     return {str(p): (out / p).stat().st_size for p in files}
 

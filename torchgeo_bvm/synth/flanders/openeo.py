@@ -32,6 +32,7 @@ from rasterio.warp import Resampling, reproject, transform_bounds
 
 from ...datasets.bands import ALL_BANDS, SCL_BAND
 from ...download.graph import VALID_SCL
+from ...fileio import is_hidden
 from ...sheets.codes import Sheet
 from ...spatial.crs import DEFAULT_CRS, resolution_for
 from ...spatial.pixelgrid import Grid
@@ -143,7 +144,7 @@ def _read_product(product: Path, grid: Grid) -> dict[str, NDArray[np.int16]]:
             if name == SCL_BAND
             else f'*_TOC-{name}_*.tif'
         )
-        (path,) = product.glob(pattern)
+        (path,) = [p for p in product.glob(pattern) if not is_hidden(p, product)]
         # SCL class 0 is "no data"; reflectance has its own nodata value.
         nodata = 0 if name == SCL_BAND else TERRASCOPE_NODATA
         target = np.full(grid.shape, nodata, dtype=np.int16)

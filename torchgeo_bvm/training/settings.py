@@ -1,0 +1,484 @@
+"""The data module's options checked, and the datasets they describe.
+
+:meth:`DataSettings.check` turns the arguments of
+:class:`~torchgeo_bvm.training.datamodule.BVMDataModule` (plain values and the
+groups of :mod:`torchgeo_bvm.training.options`) into resolved settings, with
+one line naming the option and the value for anything wrong, before any file
+is read. The settings then build the datasets: the imagery
+(:class:`~torchgeo_bvm.datasets.Sentinel2TOC`), the labels
+(:class:`~torchgeo_bvm.datasets.BVMDataset` or
+:class:`~torchgeo_bvm.datasets.BVMRaster`), the Flanders region and their join
+(:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`), and the normalisation of
+a batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import kornia.augmentation as K  # noqa: N812
+import torch
+from kornia.constants import DataKey, Resample
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+from torchgeo.datasets import DatasetNotFoundError, GeoDataset
+
+from ..bvm.layer import FLANDERS_EXTENT
+from ..checks import (
+    MAX_BATCH_BYTES,
+    MAX_LENGTH,
+    MAX_PATCH_PIXELS,
+    MAX_REDRAWS,
+    MAX_WORKERS,
+    check_bytes,
+    check_count,
+    check_crs,
+    check_numbers,
+    check_pixels,
+    check_resolution,
+    check_seed,
+)
+from ..datasets.bands import REFLECTANCE_SCALE, CloudRule, resolve_bands
+from ..datasets.bvm import BVMDataset, BVMRaster
+from ..datasets.joint import BVMSentinel2
+from ..datasets.sentinel2 import Sentinel2TOC
+from ..errors import BVMNotFoundError, BVMValueError
+from ..fileio import RASTER_SUFFIXES
+from ..sheets.boundary import flanders_from_labels, read_boundary
+from ..sheets.codes import KBL_WIDTH, kbl_numbers
+from ..sheets.scheme import SplitScheme
+from ..spatial.crs import FLANDERS_CENTRE, pixel_size_m, resolution_for
+from .agreement import InputLayout
+from .normalization import load_band_stats
+from .options import (
+    MAX_BATCH_SIZE,
+    CheckedPrediction,
+    ImageryOptions,
+    LabelOptions,
+    PredictionOptions,
+    SamplingOptions,
+    TimeSeriesOptions,
+    cloud_rule_from,
+    given_fields,
+)
+
+__all__ = ['DataSettings']
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What :class:`~torchgeo_bvm.training.datamodule.BVMDataModule` was given, checked.
+
+    Build it with :meth:`check`.
+
+    Args:
+        sentinel2_paths: the imagery files and folders.
+        bvm_paths: the label files and folders.
+        stats: the band statistics file, or None.
+        bands: the bands.
+        numbers: the ``kbl`` sheets in use (None: all).
+        crs: the CRS of the joint grid.
+        res: its resolution.
+        patch_size: crop and tile size.
+        batch_size: samples per batch.
+        length: training crops per epoch (None: the train sheets' area).
+        num_workers: DataLoader workers.
+        scheme: the split scheme.
+        cloud_rule: which pixels are clear (None: all with data).
+        eval_stride: evaluation tile step (None: ``patch_size``).
+        max_redraws: redraws of label-less training crops.
+        seed: seed of crops, dates and redraws.
+        series: the time-series options (None: single dates).
+        steps: ``T`` of a series (1 for single dates).
+        predict: the prediction options.
+        imagery: the imagery options as given.
+        labels: the label options as given.
+    """
+
+    sentinel2_paths: list[str]
+    bvm_paths: list[str]
+    stats: str | None
+    bands: tuple[str, ...]
+    numbers: list[int] | None
+    crs: CRS
+    res: tuple[float, float]
+    patch_size: int
+    batch_size: int
+    length: int | None
+    num_workers: int
+    scheme: SplitScheme
+    cloud_rule: CloudRule | None
+    eval_stride: int | None
+    max_redraws: int
+    seed: int
+    series: TimeSeriesOptions | None
+    steps: int
+    predict: CheckedPrediction
+    imagery: ImageryOptions
+    labels: LabelOptions
+
+    @classmethod
+    def check(
+        cls,
+        given: dict[str, Any],
+        imagery: ImageryOptions,
+        labels: LabelOptions,
+        sampling: SamplingOptions,
+        series: TimeSeriesOptions | None,
+        prediction: PredictionOptions,
+    ) -> DataSettings:
+        """Check every option of the data module; nothing is read but ``stats``.
+
+        Args:
+            given: the plain arguments (``sentinel2_paths``, ``bvm_paths``,
+                ``sheets``, ``bands``, ``stats``, ``patch_size``, ``batch_size``,
+                ``length``, ``num_workers``, ``time_series``).
+            imagery: the imagery options.
+            labels: the label options.
+            sampling: the sampling options.
+            series: the time-series options.
+            prediction: the prediction options.
+
+        Returns:
+            The settings.
+
+        Raises:
+            BVMValueError: for a value out of range or of the wrong kind,
+                naming the option and the value.
+            BVMNotFoundError: if an input file does not exist.
+        """
+        crs = check_crs(imagery.crs, 'imagery.crs')
+        res = (
+            check_resolution(imagery.res, 'imagery.res')
+            if imagery.res is not None
+            else resolution_for(crs)
+        )
+        patch_size = _check_patch_size(given['patch_size'], crs, res)
+        _check_grid_size(crs, res)
+        length = given['length']
+        eval_stride = sampling.eval_stride
+        if eval_stride is not None:
+            eval_stride = check_count(
+                eval_stride,
+                'sampling.eval_stride',
+                maximum=patch_size,
+                hint='tiles every eval_stride pixels, at most patch_size apart',
+            )
+        check_numbers(imagery.years, 'imagery.years', 2015, 2100)
+        check_numbers(imagery.months, 'imagery.months', 1, 12)
+        sentinel2_paths = _check_paths(given['sentinel2_paths'], 'sentinel2_paths')
+        bvm_paths = _check_paths(given['bvm_paths'], 'bvm_paths')
+        if labels.boundary is not None:
+            _check_paths(labels.boundary, 'labels.boundary')
+        sheets = given['sheets']
+        numbers = None if sheets is None else _sheet_numbers(sheets)
+        scheme = _check_scheme(sampling.split_scheme)
+        series, steps = _check_series(given['time_series'], series, imagery.months)
+        batch_size = check_count(
+            given['batch_size'], 'batch_size', maximum=MAX_BATCH_SIZE
+        )
+        bands = resolve_bands(given['bands'])
+        check_bytes(
+            4.0 * batch_size * steps * len(bands) * patch_size**2,
+            MAX_BATCH_BYTES,
+            f'a batch of {batch_size} x {steps} steps x {len(bands)} bands x '
+            f'{patch_size} x {patch_size} pixels',
+            'use fewer series.max_dates, a smaller batch_size or patch_size',
+        )
+        return cls(
+            sentinel2_paths,
+            bvm_paths,
+            given['stats'],
+            bands,
+            numbers,
+            crs,
+            res,
+            patch_size,
+            batch_size,
+            None
+            if length is None
+            else check_count(length, 'length', maximum=MAX_LENGTH),
+            check_count(
+                given['num_workers'], 'num_workers', minimum=0, maximum=MAX_WORKERS
+            ),
+            scheme,
+            cloud_rule_from(imagery.cloud_rule),
+            eval_stride,
+            check_count(
+                sampling.max_redraws,
+                'sampling.max_redraws',
+                minimum=0,
+                maximum=MAX_REDRAWS,
+            ),
+            check_seed(sampling.seed, 'sampling.seed'),
+            series,
+            steps,
+            prediction.check(scheme.splits, numbers, patch_size, series is not None),
+            imagery,
+            labels,
+        )
+
+    @property
+    def input_layout(self) -> InputLayout:
+        """What a batch holds, as a model sees it."""
+        if self.series is None:
+            return InputLayout(tuple(self.bands))
+        months = self.imagery.months
+        return InputLayout(
+            tuple(self.bands),
+            self.series.layout,
+            self.steps,
+            None if months is None else tuple(sorted(set(months))),
+            self.series.stacking,
+        )
+
+    def input_paths(self) -> dict[str, list[str]]:
+        """The files and folders the datasets read, by option.
+
+        Returns:
+            ``sentinel2_paths``, ``bvm_paths``, ``labels.boundary`` and
+            ``stats`` (those given).
+        """
+        paths = {'sentinel2_paths': self.sentinel2_paths, 'bvm_paths': self.bvm_paths}
+        if self.labels.boundary is not None:
+            paths['labels.boundary'] = [self.labels.boundary]
+        if self.stats is not None:
+            paths['stats'] = [self.stats]
+        return paths
+
+    def normalisation(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``mean`` and ``std`` of kornia's ``Normalize``, per channel.
+
+        ``(x - mean) / std`` of the statistics file, or ``(x - p1) / (p99 -
+        p1)`` with ``imagery.normalization: percentile``; without a file,
+        reflectance (``x / 10000``). A series repeats them at every step.
+
+        Returns:
+            ``mean`` and ``std``.
+
+        Raises:
+            BVMValueError: for an unknown normalisation, or statistics that do
+                not fit the bands.
+        """
+        method = self.imagery.normalization
+        if method not in ('meanstd', 'percentile'):
+            raise BVMValueError(
+                f"unknown normalization {method!r}: expected 'meanstd' or 'percentile'"
+            )
+        if self.stats is None:
+            channels = len(self.bands)
+            mean = torch.zeros(channels)
+            std = torch.full((channels,), float(REFLECTANCE_SCALE))
+        else:
+            band_stats = load_band_stats(self.stats, self.bands)
+            if method == 'percentile':
+                mean = torch.tensor(band_stats.percentile(1.0))
+                high = torch.tensor(band_stats.percentile(99.0))
+                std = torch.clamp(high - mean, min=1e-6)
+            else:
+                mean = torch.tensor(band_stats.mean)
+                std = torch.clamp(torch.tensor(band_stats.std), min=1e-6)
+        # A series is normalised as T x C channels: each band alike at every step.
+        return mean.repeat(self.steps), std.repeat(self.steps)
+
+    def augmentations(
+        self,
+    ) -> tuple[K.AugmentationSequential, K.AugmentationSequential]:
+        """The batch transforms on the device: evaluation and training.
+
+        Both normalise (:meth:`normalisation`); training batches are also
+        flipped and rotated by multiples of 90 degrees, image and mask together
+        (the mask with nearest resampling, so class ids survive exactly).
+
+        Returns:
+            ``aug`` and ``train_aug`` of the data module.
+        """
+        mean, std = self.normalisation()
+        evaluation = K.AugmentationSequential(
+            K.Normalize(mean=mean, std=std), data_keys=None, keepdim=True
+        )
+        training = K.AugmentationSequential(
+            K.Normalize(mean=mean, std=std),
+            K.RandomHorizontalFlip(p=0.5),
+            K.RandomVerticalFlip(p=0.5),
+            K.RandomRotation90(times=(0, 3), p=1.0),
+            data_keys=None,
+            keepdim=True,
+            extra_args={
+                DataKey.MASK: {'resample': Resample.NEAREST, 'align_corners': None}
+            },
+        )
+        return evaluation, training
+
+    # ------------------------------------------------------------------ datasets
+
+    def joint(self) -> BVMSentinel2:
+        """Build the joint dataset of all splits.
+
+        Returns:
+            The dataset.
+
+        Raises:
+            BVMValueError: if no imagery is found, none for the chosen dates,
+                imagery and labels do not overlap, or label options are given
+                for label rasters.
+        """
+        return BVMSentinel2(
+            self._imagery(),
+            self._labels(),
+            scheme=self.scheme,
+            numbers=self.numbers,
+            flanders=self._flanders(),
+            min_clear=self.series.min_clear if self.series is not None else 1,
+        )
+
+    def _flanders(self) -> BaseGeometry:
+        if self.labels.boundary is not None:
+            return read_boundary(self.labels.boundary)
+        return flanders_from_labels(self.bvm_paths, cache_dir=self.imagery.cache_dir)
+
+    def _imagery(self) -> Sentinel2TOC:
+        try:
+            return Sentinel2TOC(
+                self.sentinel2_paths,
+                crs=self.crs,
+                res=self.res,
+                bands=self.bands,
+                cloud_rule=self.cloud_rule,
+                years=self.imagery.years,
+                months=self.imagery.months,
+                cache_dir=self.imagery.cache_dir,
+                **(self.series.imagery() if self.series is not None else {}),
+            )
+        except DatasetNotFoundError:
+            raise BVMValueError(
+                f'no Sentinel-2 imagery found in {self.sentinel2_paths}: expected '
+                'Terrascope product folders or openEO downloads '
+                '(<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif)'
+            ) from None
+
+    def _labels(self) -> GeoDataset:
+        if _is_raster(self.bvm_paths):
+            given = [f for f in given_fields(self.labels) if f != 'boundary']
+            if given:
+                raise BVMValueError(
+                    f'labels.{given[0]} applies to BVM polygons, and bvm_paths are '
+                    'label rasters, whose classes are already mapped'
+                )
+            return BVMRaster(self.bvm_paths, crs=self.crs, res=self.res)
+        options = self.labels.polygon_options()
+        # One BwkHab layer is the norm; several (e.g. editions per region) are
+        # merged with BVMDataset's union, which keeps labels over IGNORE_INDEX.
+        layers = [
+            BVMDataset(
+                path,
+                crs=self.crs,
+                res=self.res,
+                cache_dir=self.imagery.cache_dir,
+                **options,
+            )
+            for path in self.bvm_paths
+        ]
+        for layer in layers:
+            # Here, in the main process, before the DataLoader starts workers:
+            # they then all map the prepared polygons instead of preparing them.
+            layer.load()
+        return functools.reduce(operator.or_, layers[1:], cast(GeoDataset, layers[0]))
+
+
+def _check_series(
+    time_series: object, series: TimeSeriesOptions | None, months: list[int] | None
+) -> tuple[TimeSeriesOptions | None, int]:
+    """The series options of a series (defaults if none given) and its steps."""
+    if not time_series:
+        if series is not None:
+            given = given_fields(series) or ['series']
+            raise BVMValueError(
+                f'series ({", ".join(given)}) applies to time series: set '
+                'time_series to true'
+            )
+        return None, 1
+    series = series or TimeSeriesOptions()
+    return series, series.check(months)
+
+
+def _is_raster(paths: Sequence[str]) -> bool:
+    for path in map(Path, paths):
+        if path.is_dir():
+            if any(p.suffix.lower() in RASTER_SUFFIXES for p in path.rglob('*')):
+                return True
+        elif path.suffix.lower() in RASTER_SUFFIXES:
+            return True
+    return False
+
+
+def _sheet_numbers(sheets: list[int | str] | str) -> list[int]:
+    try:
+        numbers = kbl_numbers(sheets)
+    except ValueError as error:
+        raise BVMValueError(f'sheets: {error}') from None
+    if not numbers:
+        raise BVMValueError('sheets is empty: give 1:50,000 sheet numbers (1..43)')
+    return numbers
+
+
+def _check_scheme(split_scheme: dict[str, str] | None) -> SplitScheme:
+    try:
+        scheme = SplitScheme(split_scheme)
+    except ValueError as error:
+        raise BVMValueError(f'sampling.split_scheme: {error}') from None
+    missing = [s for s in ('train', 'val', 'test') if s not in scheme.splits]
+    if missing:
+        raise BVMValueError(
+            f'sampling.split_scheme has no split {", ".join(map(repr, missing))}: it '
+            f'must assign sheets to train, val and test (it has {scheme.splits})'
+        )
+    return scheme
+
+
+def _check_patch_size(patch_size: object, crs: CRS, res: tuple[float, float]) -> int:
+    """A patch size the model takes and the map sheets hold."""
+    size = check_count(patch_size, 'patch_size', minimum=-(2**63))
+    if size <= 0 or size % 32:
+        raise BVMValueError(
+            f'patch_size must be a positive multiple of 32 (the U-Net with a VGG '
+            f'encoder halves it 5 times), got {size}'
+        )
+    check_count(size, 'patch_size', maximum=MAX_PATCH_PIXELS)
+    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
+    sheet = int(KBL_WIDTH / metres[0])
+    if size > sheet:
+        raise BVMValueError(
+            f'patch_size {size} pixels of {metres[0]:.3g} m is '
+            f'{size * metres[0] / 1000:.3g} km, wider than a whole 1:50,000 map '
+            f'sheet ({sheet} pixels, {KBL_WIDTH / 1000:.0f} km); use at most '
+            f'{sheet // 32 * 32}'
+        )
+    return size
+
+
+def _check_grid_size(crs: CRS, res: tuple[float, float]) -> None:
+    """Refuse a resolution at which the sheets of Flanders would not fit in memory."""
+    metres = pixel_size_m(crs, res, FLANDERS_CENTRE)
+    xmin, ymin, xmax, ymax = FLANDERS_EXTENT
+    check_pixels(
+        (xmax - xmin) / metres[0],
+        (ymax - ymin) / metres[1],
+        f'at res {res} (pixels of {metres[0]:.3g} x {metres[1]:.3g} m) the grid '
+        'over Flanders',
+        'give a coarser res',
+    )
+
+
+def _check_paths(paths: str | Sequence[str], name: str) -> list[str]:
+    """The paths as a list, each of which exists."""
+    listed = [paths] if isinstance(paths, str) else [str(p) for p in paths]
+    for path in listed:
+        if not Path(path).exists():
+            raise BVMNotFoundError(f'{name}: {path} not found')
+    return listed
