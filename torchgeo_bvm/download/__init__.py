@@ -57,7 +57,7 @@ Process graph:
   (``openEO_2022-04-05Z.tif``) or month, renamed here as above.
 
 Faults: the backend is first tried
-:data:`~torchgeo_bvm.download.downloader.CONNECT_ATTEMPTS` times
+:data:`~torchgeo_bvm.download.backend.CONNECT_ATTEMPTS` times
 (``connect_timeout`` seconds each, 1 s and 2 s apart) after the output folder
 was checked, so an unreachable backend fails within a stated time. A refused
 login (HTTP 401, a failed OpenID Connect flow), an asset that is gone (404) and
@@ -82,7 +82,10 @@ variables); this package never reads, writes or logs a token.
 
 The package holds the process graph (:mod:`~torchgeo_bvm.download.graph`), the
 tasks (:mod:`~torchgeo_bvm.download.tasks`), the folder's manifest
-(:mod:`~torchgeo_bvm.download.manifest`) and the downloader
+(:mod:`~torchgeo_bvm.download.manifest`), the backend's connection and retries
+(:mod:`~torchgeo_bvm.download.backend`), batch jobs
+(:mod:`~torchgeo_bvm.download.jobs`), the delivered files' checks
+(:mod:`~torchgeo_bvm.download.files`) and the downloader
 (:mod:`~torchgeo_bvm.download.downloader`); every public name is importable from
 here.
 """
@@ -92,15 +95,15 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
-    from .downloader import (
+    from .backend import (
+        CONNECT_ATTEMPTS,
         MAX_BACKOFF_SECONDS,
         MAX_CONNECT_TIMEOUT,
         TRANSIENT_STATUS,
-        Downloader,
+        Backend,
         DownloadError,
-        JobFailedError,
-        download,
     )
+    from .downloader import Downloader, download
     from .graph import (
         COLLECTION,
         VALID_SCL,
@@ -110,6 +113,7 @@ if TYPE_CHECKING:
         resample,
         sheet_extent,
     )
+    from .jobs import JobFailedError
     from .manifest import MANIFEST_NAME, Manifest
     from .sentinel1 import (
         S1_COEFFICIENT,
@@ -125,13 +129,15 @@ DEFAULT_BACKEND = 'openeo.vito.be'
 
 #: The module each public name lives in.
 _HOMES = {
-    'MAX_BACKOFF_SECONDS': 'downloader',
-    'MAX_CONNECT_TIMEOUT': 'downloader',
-    'TRANSIENT_STATUS': 'downloader',
+    'CONNECT_ATTEMPTS': 'backend',
+    'MAX_BACKOFF_SECONDS': 'backend',
+    'MAX_CONNECT_TIMEOUT': 'backend',
+    'TRANSIENT_STATUS': 'backend',
+    'Backend': 'backend',
+    'DownloadError': 'backend',
     'Downloader': 'downloader',
-    'DownloadError': 'downloader',
-    'JobFailedError': 'downloader',
     'download': 'downloader',
+    'JobFailedError': 'jobs',
     'COLLECTION': 'graph',
     'VALID_SCL': 'graph',
     'DownloadOptions': 'graph',
@@ -153,6 +159,7 @@ _HOMES = {
 }
 __all__ = [
     'COLLECTION',
+    'CONNECT_ATTEMPTS',
     'DEFAULT_BACKEND',
     'MANIFEST_NAME',
     'MAX_BACKOFF_SECONDS',
@@ -162,6 +169,7 @@ __all__ = [
     'S1_MANIFEST_NAME',
     'TRANSIENT_STATUS',
     'VALID_SCL',
+    'Backend',
     'DownloadError',
     'DownloadOptions',
     'DownloadTask',
