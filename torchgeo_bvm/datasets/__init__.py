@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .bands import CloudRule
     from .bvm import BVMDataset, BVMRaster
     from .imagery import ImageryDataset, imagery_grid
+    from .sensor import SensorDeclaration
     from .sentinel1 import Sentinel1Sigma0
     from .sentinel2 import Sentinel2TOC
 
@@ -35,6 +36,7 @@ _HOMES = {
     'CloudRule': 'sentinel2',
     'ImageryDataset': 'imagery',
     'IndexArrays': '_fastpath',
+    'SensorDeclaration': 'sensor',
     'Sentinel1Sigma0': 'sentinel1',
     'Sentinel2TOC': 'sentinel2',
     'imagery_grid': 'imagery',
@@ -47,6 +49,7 @@ __all__ = [
     'CloudRule',
     'ImageryDataset',
     'IndexArrays',
+    'SensorDeclaration',
     'Sentinel1Sigma0',
     'Sentinel2TOC',
     'imagery_grid',

@@ -23,7 +23,7 @@ import resource
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,6 @@ import shapely
 import torch
 from geopandas import GeoDataFrame
 from matplotlib.figure import Figure
-from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
@@ -54,21 +53,20 @@ from ..spatial.crs import pixel_size_m
 from ..spatial.pixelgrid import Grid
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
-from .mosaic import MaskRule, MonthReducer, ProductReader, in_read_order
+from .mosaic import MaskRule, ProductReader, in_read_order
 from .products import (
-    ArchiveNaming,
-    DownloadNaming,
     Product,
     default_res,
     find_products,
 )
 from .reader import FileReader, OpenFiles, open_files_capacity
+from .sensor import SensorDeclaration
 from .series import TemporalLayout, check_series
 
 __all__ = ['ImageryDataset', 'band_names', 'imagery_grid', 'index_products']
 
 
-class ImageryDataset(CachedBounds, RasterDataset):
+class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
     """Imagery of one sensor, from an archive or downloads (see the module).
 
     ``RasterDataset.__init__`` is not called: it opens every file, skips
@@ -96,12 +94,11 @@ class ImageryDataset(CachedBounds, RasterDataset):
     ``[T, C, H, W]``, ``valid`` ``[T, H, W]``, ``dates`` ``[T]`` and, with
     ``temporal='dates'``, ``length``.
 
-    A sensor's subclass sets the class attributes below, calls
+    A sensor's subclass declares what
+    :class:`~torchgeo_bvm.datasets.sensor.SensorDeclaration` lists, calls
     ``super().__init__`` with its validity rule, and may override
-    :meth:`resolve_bands` (band modes), :meth:`missing_mask`, and, for bands
-    computed from the files' bands or values converted after reading,
-    :meth:`source_bands` and :meth:`derive`; :meth:`select` keeps some of the
-    products found (an orbit direction, say).
+    :meth:`resolve_bands` (band modes) and :meth:`source_bands` (the files'
+    bands that ``derive`` computes its bands from).
 
     Args:
         paths: folders to search recursively, or files.
@@ -138,29 +135,6 @@ class ImageryDataset(CachedBounds, RasterDataset):
     filename_glob = '*.tif'
     #: Archive products hold one file per band (TorchGeo's meaning).
     separate_files = True
-    #: The sensor, as messages name it (``'Sentinel-2'``).
-    sensor: ClassVar[str] = 'imagery'
-    #: How the archive names a product's files (matched by ``filename_regex``;
-    #: None: the sensor has no archive layout).
-    archive: ClassVar[ArchiveNaming | None] = None
-    #: How the downloader names its files (None: the sensor has no downloads).
-    download: ClassVar[DownloadNaming | None] = None
-    #: Native resolution in metres of every band and of the validity layer.
-    native_resolution: ClassVar[Mapping[str, float]] = {}
-    #: The validity layer's band name (None: the sensor has none).
-    mask_band: ClassVar[str | None] = None
-    #: Bands shown by :meth:`plot` when ``rgb_bands`` are not all loaded.
-    false_colour_bands: ClassVar[tuple[str, ...]] = ()
-    #: Digital numbers are the physical value times this factor.
-    scale: ClassVar[float] = 1.0
-    #: The first year the sensor observed (``years`` are checked against it).
-    first_year: ClassVar[int] = 1970
-    #: The start of the header cache file's name.
-    index_prefix: ClassVar[str] = 'imagery'
-    #: How a month's observations become one step of a monthly series without
-    #: a composite: their per-pixel ``'median'`` (digital numbers, rounded as
-    #: the downloader's int16 composites) or ``'mean'`` (values as they are).
-    month_reducer: ClassVar[MonthReducer] = 'median'
 
     def __init__(
         self,
@@ -274,56 +248,10 @@ class ImageryDataset(CachedBounds, RasterDataset):
         """The bands read from the files for :attr:`bands` (override to derive some).
 
         Returns:
-            The files' bands, in the order :meth:`derive` receives them
+            The files' bands, in the order ``derive`` receives them
             (default: :attr:`bands`).
         """
         return tuple(self.bands)
-
-    def derive(
-        self, image: NDArray[np.float32], valid: NDArray[np.bool_]
-    ) -> NDArray[np.float32]:
-        """A sample's ``image`` from the values of :meth:`source_bands`.
-
-        Called on every sample after its dates are read and merged (and a
-        month's observations reduced), before ``transforms``; override to
-        convert values or compute bands (default: unchanged).
-
-        Args:
-            image: ``[..., C, H, W]``, one channel per source band, the
-                fill value where ``valid`` is False.
-            valid: ``[..., H, W]``.
-
-        Returns:
-            ``[..., len(bands), H, W]`` float32.
-        """
-        return image
-
-    def select(self, products: list[Product]) -> list[Product]:
-        """The products found that the dataset keeps (override to choose some).
-
-        Args:
-            products: every product found under the paths.
-
-        Returns:
-            Those kept (default: all).
-        """
-        return products
-
-    @classmethod
-    def missing_mask(cls, path: str, names: list[str]) -> Exception:
-        """The error of a downloaded file without the validity layer.
-
-        Args:
-            path: the file.
-            names: its band names.
-
-        Returns:
-            The error to raise.
-        """
-        return BVMValueError(
-            f'{path}: has no {cls.mask_band} band (bands: {", ".join(names)}); '
-            'pass mask_rule=None to read it without one'
-        )
 
     @property
     def resampling(self) -> Resampling:
