@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._fastpath import CachedBounds, IndexArrays
     from .bands import CloudRule
     from .bvm import BVMDataset, BVMRaster
+    from .fused import OpticalRadarSeries
     from .imagery import ImageryDataset, imagery_grid
     from .sensor import SensorDeclaration
     from .sentinel1 import Sentinel1Sigma0
@@ -36,6 +37,7 @@ _HOMES = {
     'CloudRule': 'sentinel2',
     'ImageryDataset': 'imagery',
     'IndexArrays': '_fastpath',
+    'OpticalRadarSeries': 'fused',
     'SensorDeclaration': 'sensor',
     'Sentinel1Sigma0': 'sentinel1',
     'Sentinel2TOC': 'sentinel2',
@@ -49,6 +51,7 @@ __all__ = [
     'CloudRule',
     'ImageryDataset',
     'IndexArrays',
+    'OpticalRadarSeries',
     'SensorDeclaration',
     'Sentinel1Sigma0',
     'Sentinel2TOC',

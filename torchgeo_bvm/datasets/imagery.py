@@ -621,8 +621,9 @@ def imagery_grid(image: GeoDataset) -> Grid:
     windows snap to that file's own grid, so reads from files sharing it are
     plain window reads; otherwise (imagery warped on the fly) the grid is
     anchored at the imagery's bounds, as TorchGeo's samplers do. An
-    :class:`ImageryDataset` says so itself (:attr:`ImageryDataset.native_grid`);
-    for any other ``GeoDataset`` the first ``filepath`` of its index is opened.
+    :class:`ImageryDataset` says so itself (:attr:`ImageryDataset.native_grid`),
+    as does any dataset with a ``native_grid``; for any other ``GeoDataset``
+    the first ``filepath`` of its index is opened.
 
     Args:
         image: the imagery dataset.
@@ -630,8 +631,9 @@ def imagery_grid(image: GeoDataset) -> Grid:
     Returns:
         The grid.
     """
-    if isinstance(image, ImageryDataset):
-        return image.native_grid
+    grid = getattr(image, 'native_grid', None)
+    if isinstance(grid, Grid):
+        return grid
     first = str(image.index['filepath'].iloc[0])
     try:
         with rasterio.open(first) as src:
