@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         ImageryOptions,
         LabelOptions,
         PredictionOptions,
+        RadarOptions,
         SamplingOptions,
         TimeSeriesOptions,
     )
@@ -93,6 +94,7 @@ _HOMES: dict[str, str] = {
     'ImageryOptions': 'training.options',
     'LabelOptions': 'training.options',
     'PredictionOptions': 'training.options',
+    'RadarOptions': 'training.options',
     'SamplingOptions': 'training.options',
     'TimeSeriesOptions': 'training.options',
     'PredictionPlan': 'sheets.plan',
@@ -170,6 +172,7 @@ __all__ = [
     'MetricTable',
     'PredictionOptions',
     'PredictionPlan',
+    'RadarOptions',
     'SamplingOptions',
     'SeamRates',
     'Sentinel1Sigma0',
