@@ -650,6 +650,7 @@ def test_plot_of_a_series(mini_flanders, mini_labels) -> None:
             {'sentinel1_paths': None, 'radar': RadarOptions(decibels=False)},
             '^radar.decibels applies to Sentinel-1: give sentinel1_paths$',
         ),
+        ({'bvm_paths': None}, '^bvm_paths is required'),
         (
             {'sentinel2_paths': None, 'sentinel1_paths': None},
             '^no imagery: give sentinel2_paths, sentinel1_paths or both$',

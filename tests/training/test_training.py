@@ -318,11 +318,21 @@ def test_temporal_configs_run_with_the_torchgeo_cli(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ('config', 'channels'),
-    [('bvm_monthly_s1s2_convlstm', 13), ('bvm_monthly_s1s2_unet', 12 * 13)],
+    ('config', 'channels', 'radar_alone'),
+    [
+        ('bvm_monthly_s1s2_convlstm', 13, False),
+        ('bvm_monthly_s1s2_unet', 12 * 13, False),
+        ('bvm_monthly_s1s2_unet', 12 * 13, True),
+    ],
 )
 def test_radar_configs_run_with_the_torchgeo_cli(
-    config: str, channels: int, mini_flanders, mini_labels, tmp_path, monkeypatch
+    config: str,
+    channels: int,
+    radar_alone: bool,
+    mini_flanders,
+    mini_labels,
+    tmp_path,
+    monkeypatch,
 ) -> None:
     import yaml
 
@@ -351,6 +361,12 @@ def test_radar_configs_run_with_the_torchgeo_cli(
     # has none to load.
     if 'weights' in settings['model']['init_args']:
         overrides.append('--model.init_args.weights=null')
+    if radar_alone:
+        # Sentinel-1 alone: VV and VH of 12 months.
+        overrides += [
+            '--data.init_args.sentinel2_paths=null',
+            '--model.init_args.in_channels=24',
+        ]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         torchgeo_main(['fit', '--config', str(path), *overrides])

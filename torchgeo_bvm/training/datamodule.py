@@ -111,9 +111,11 @@ class BVMDataModule(GeoDataModule):
     Args:
         sentinel2_paths: folder(s) or file(s) of Sentinel-2 imagery
             (:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` layouts);
-            null for Sentinel-1 only.
+            null (the default) for Sentinel-1 only.
         bvm_paths: BVM polygons (``BwkHab.shp``, GeoPackage, GeoParquet) or label
-            GeoTIFFs (``torchgeo-bvm rasterize``), or folders of them.
+            GeoTIFFs (``torchgeo-bvm rasterize``), or folders of them
+            (required; a default only so that ``sentinel2_paths`` may be left
+            out).
         sheets: ``kbl`` sheet numbers (a list or ``'22,23'``; default all 43).
         bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of Sentinel-2 band
             names.
@@ -147,8 +149,8 @@ class BVMDataModule(GeoDataModule):
 
     def __init__(
         self,
-        sentinel2_paths: str | list[str] | None,
-        bvm_paths: str | list[str],
+        sentinel2_paths: str | list[str] | None = None,
+        bvm_paths: str | list[str] | None = None,
         sheets: list[int | str] | str | None = None,
         bands: str | list[str] = 'all',
         stats: str | None = None,

@@ -190,6 +190,10 @@ class DataSettings:
             )
         check_numbers(imagery.years, 'imagery.years', 2015, 2100)
         check_numbers(imagery.months, 'imagery.months', 1, 12)
+        if given['bvm_paths'] is None:
+            raise BVMValueError(
+                'bvm_paths is required: the BVM polygons or label rasters'
+            )
         bvm_paths = _check_paths(given['bvm_paths'], 'bvm_paths')
         if labels.boundary is not None:
             _check_paths(labels.boundary, 'labels.boundary')
