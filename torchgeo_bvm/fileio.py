@@ -52,8 +52,7 @@ from .errors import BVMExistsError, BVMFileError, BVMValueError, underlying_mess
 from .readback import read_back
 
 if TYPE_CHECKING:
-    from affine import Affine
-    from rasterio.io import DatasetReader
+    pass
 
 __all__ = [
     'RASTER_SUFFIXES',
@@ -72,7 +71,6 @@ __all__ = [
     'fingerprint',
     'header_fingerprint',
     'is_hidden',
-    'open_label_raster',
     'read_cache_entry',
     'remove_stale_staging',
     'staging_folder',
@@ -583,48 +581,6 @@ def staging_folder(final: str | Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def open_label_raster(path: str | os.PathLike[str]) -> DatasetReader:
-    """Open a label raster, refusing what is not one (reflectance, no CRS, ...).
-
-    Args:
-        path: the file.
-
-    Returns:
-        The open file: one uint8 band with a CRS and a north-up grid.
-
-    Raises:
-        BVMFileError: if GDAL cannot read it.
-        BVMValueError: if it has no CRS, several bands or another data type
-            than uint8 (a Sentinel-2 band is uint16 or int16: not labels).
-    """
-    import rasterio
-
-    try:
-        source = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as error:
-        raise BVMFileError(f'{path}: cannot be read as a raster ({error})') from None
-    problem = None
-    if source.crs is None:
-        problem = 'the label raster has no CRS'
-    elif source.count != 1 or source.dtypes[0] != 'uint8':
-        problem = (
-            f'not a label raster: it has {source.count} band(s) of {source.dtypes[0]}, '
-            'a label raster one band of uint8 class ids (torchgeo-bvm rasterize)'
-        )
-    elif not _north_up(source.transform):
-        problem = 'the label raster is not north up'
-    if problem is not None:
-        source.close()
-        raise BVMValueError(f'{path}: {problem}')
-    return source
-
-
-def _north_up(transform: Affine) -> bool:
-    return bool(
-        transform.b == 0 and transform.d == 0 and transform.a > 0 and transform.e < 0
-    )
 
 
 def default_cache_dir() -> Path:

@@ -29,10 +29,11 @@ from tqdm import tqdm
 from ..checks import check_positive
 from ..classes import CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMFileError, BVMNotFoundError, BVMValueError
-from ..fileio import atomic_paths, open_label_raster
+from ..fileio import atomic_paths
 from ..plot import save_figure
 from ..sheets.codes import KBL_CRS
 from ..sheets.scheme import SplitScheme
+from ..spatial.classraster import open_label_raster
 from ..spatial.geometry import reproject_geometry
 from ..spatial.pixelgrid import Grid
 from ..spatial.scanline import burn_polygons

@@ -35,8 +35,8 @@ from ..bvm.units import UnitMapping
 from ..checks import check_crs, check_resolution
 from ..classes import IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMNotFoundError
-from ..fileio import open_label_raster
 from ..plot import class_legend, show_classes
+from ..spatial.classraster import open_label_raster
 from ..spatial.crs import DEFAULT_CRS, resolution_for
 from ..spatial.pixelgrid import Grid, merge_fill
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup

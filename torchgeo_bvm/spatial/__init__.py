@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
-    from .classraster import ClassSource, class_raster_aux_xml, write_class_raster
+    from .classraster import (
+        ClassSource,
+        class_raster_aux_xml,
+        open_label_raster,
+        write_class_raster,
+    )
     from .cog import COG_BLOCK_SIZE, COG_SUFFIXES, BlockSource, write_cog
     from .crs import (
         DEFAULT_CRS,
@@ -75,6 +80,7 @@ _HOMES: dict[str, str] = {
     'run_pixels': 'scanline',
     'runs_to_mask': 'scanline',
     'to_lambert72': 'crs',
+    'open_label_raster': 'classraster',
     'write_class_raster': 'classraster',
     'write_cog': 'cog',
 }
@@ -97,6 +103,7 @@ __all__ = [
     'location_seed',
     'merge_fill',
     'nodata_is_the_only_mask',
+    'open_label_raster',
     'pixel_runs',
     'pixel_size_m',
     'polygon_coverage',

@@ -8,11 +8,13 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
+from affine import Affine
 from numpy.typing import NDArray
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from ..classes import CLASSES, IGNORE_INDEX, BVMClass
-from ..errors import BVMValueError
+from ..errors import BVMFileError, BVMValueError
 from .cog import BlockSource, write_cog
 from .pixelgrid import Grid
 
@@ -20,7 +22,12 @@ from .pixelgrid import Grid
 #: block of a window.
 ClassSource = NDArray[np.uint8] | Callable[[Window], NDArray[np.uint8]]
 
-__all__ = ['ClassSource', 'class_raster_aux_xml', 'write_class_raster']
+__all__ = [
+    'ClassSource',
+    'class_raster_aux_xml',
+    'open_label_raster',
+    'write_class_raster',
+]
 
 
 def class_raster_aux_xml(
@@ -158,4 +165,46 @@ def write_class_raster(
         block_size=block_size,
         progress=progress,
         before_commit=before_commit,
+    )
+
+
+def open_label_raster(path: str | os.PathLike[str]) -> DatasetReader:
+    """Open a label raster, refusing what is not one (reflectance, no CRS, ...).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The open file: one uint8 band with a CRS and a north-up grid.
+
+    Raises:
+        BVMFileError: if GDAL cannot read it.
+        BVMValueError: if it has no CRS, several bands or another data type
+            than uint8 (a Sentinel-2 band is uint16 or int16: not labels).
+    """
+    import rasterio
+
+    try:
+        source = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as error:
+        raise BVMFileError(f'{path}: cannot be read as a raster ({error})') from None
+    problem = None
+    if source.crs is None:
+        problem = 'the label raster has no CRS'
+    elif source.count != 1 or source.dtypes[0] != 'uint8':
+        problem = (
+            f'not a label raster: it has {source.count} band(s) of {source.dtypes[0]}, '
+            'a label raster one band of uint8 class ids (torchgeo-bvm rasterize)'
+        )
+    elif not _north_up(source.transform):
+        problem = 'the label raster is not north up'
+    if problem is not None:
+        source.close()
+        raise BVMValueError(f'{path}: {problem}')
+    return source
+
+
+def _north_up(transform: Affine) -> bool:
+    return bool(
+        transform.b == 0 and transform.d == 0 and transform.a > 0 and transform.e < 0
     )
