@@ -99,14 +99,11 @@ class BVMDataModule(GeoDataModule):
     clear on at least ``series.min_clear`` steps; each band is normalised alike
     at every step, and every step is flipped and rotated as the mask.
 
-    **Radar** (``sentinel1_paths``, with the ``radar`` options): Sentinel-1
-    backscatter (:class:`~torchgeo_bvm.datasets.Sentinel1Sigma0`) beside
-    Sentinel-2 stacks the same months per step
-    (:class:`~torchgeo_bvm.datasets.fused.OpticalRadarSeries`): ``image``
-    ``[T, C_s2 + C_s1, H, W]``, a pixel valid on a step where either sensor
-    has data (a cloudy month keeps its radar), so a monthly series is needed;
-    with ``sentinel2_paths: null`` the radar is read alone, as single dates or
-    series.
+    **Radar** (``sentinel1_paths``, ``radar``): Sentinel-1 beside Sentinel-2
+    stacks the months of a monthly series
+    (:class:`~torchgeo_bvm.datasets.fused.OpticalRadarSeries`, ``[T, C_s2 +
+    C_s1, H, W]``, a cloudy month keeping its radar); with ``sentinel2_paths:
+    null`` the radar is read alone.
 
     Args:
         sentinel2_paths: folder(s) or file(s) of Sentinel-2 imagery
