@@ -244,7 +244,8 @@ def write_documented_inputs(folder: Path) -> Path:
 
     ``BwkHab.shp`` (and ``.gpkg``), ``BVM_labeled.zip`` (with ``Label``), the
     fused maps of sheets 22/1-2 and 22/3-4 in ``fused/2022/`` (one UTM lattice,
-    each map 255 outside its sheet) and ``mosaic.tif`` without confidence.
+    each map 255 outside its sheet), ``mosaic.tif`` without confidence, a truth
+    ``changes.csv`` and an image ``composite.tif``.
     """
     write_scene_bvm(folder / 'BwkHab.shp')
     write_scene_bvm(folder / 'BwkHab.gpkg')
@@ -254,4 +255,32 @@ def write_documented_inputs(folder: Path) -> Path:
         path = folder / 'fused' / '2022' / f'{sheet.replace("/", "_")}.tif'
         write_scene_map(path, grid, sheet_keep(grid, sheet))
     write_scene_map(folder / 'mosaic.tif', scene_grid(L72, 20.0), confidence=False)
+    write_scene_changes(folder / 'changes.csv')
+    write_scene_composite(folder / 'composite.tif')
     return folder
+
+
+def write_scene_changes(path: Path) -> Path:
+    """The "changed" polygons as a truth file (``changes.csv``), changed in 2016."""
+    classes = scene_classes()
+    rows = [
+        f'{index + 1}_v2014,{index + 1},{classes[index]},{changed},2016'
+        for index, changed in CHANGED.items()
+    ]
+    path.write_text(
+        'TAG,UIDN,bvm_class,true_class,change_year\n' + '\n'.join(rows) + '\n'
+    )
+    return path
+
+
+def write_scene_composite(path: Path) -> Path:
+    """An openEO monthly composite over the scene (UTM 10 m, 11 named bands)."""
+    from torchgeo_bvm.datasets.bands import ALL_BANDS
+    from torchgeo_bvm.synth.sentinel2 import write_openeo_file
+
+    grid = scene_grid('EPSG:32631', 10.0)
+    rng = np.random.default_rng(3)
+    bands = {
+        band: rng.integers(200, 3000, grid.shape).astype(np.int16) for band in ALL_BANDS
+    }
+    return write_openeo_file(path, bands, bounds=grid.bounds, crs=grid.crs)

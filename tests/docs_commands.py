@@ -24,6 +24,7 @@ DOCUMENTS = (
     'docs/guide.rst',
     'docs/sentinel1.rst',
     'docs/mapping.rst',
+    'docs/updates.rst',
     'docs/split.rst',
     'docs/classes.rst',
     'docs/architecture.rst',

@@ -130,6 +130,7 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     assert 'where the fused map disagrees with the BVM:' in printed
     assert re.search(r'polygons with pixels, .* candidates', printed)
     assert (out / 'comparison' / 'disagreement.gpkg').is_file()
+    check_what_the_demo_measures_against_the_truth(out, summary, printed)
     # The README's pictures come from the demo's outputs.
     spec = importlib.util.spec_from_file_location(
         'readme_images', Path(__file__).parents[1] / 'docs' / 'readme_images.py'
@@ -156,6 +157,51 @@ def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
     again = capsys.readouterr().out
     assert 'time: ' in again
     assert '== one date vs a year' in again
+
+
+def check_what_the_demo_measures_against_the_truth(
+    out: Path, summary: dict, printed: str
+) -> None:
+    """Calibration on the validation sheets, the truth's scores, the intervals."""
+    from torchgeo_bvm.evaluation.calibration import Reliability
+    from torchgeo_bvm.maps.reliability import map_outcomes
+    from torchgeo_bvm.training.tasks import BVMSemanticSegmentation
+
+    truth = summary['truth']
+    assert truth['year'] == 2020
+    # torchgeo test wrote the accuracy per 1 km block and its interval.
+    accuracy = pd.read_csv(out / 'evaluation' / 'accuracy.csv')
+    overall = accuracy[accuracy['metric'] == 'overall accuracy'].iloc[0]
+    assert overall['value'] == pytest.approx(summary['overall_accuracy'], rel=1e-5)
+    assert truth['overall_accuracy']['value'] == pytest.approx(overall['value'])
+    by_block = pd.read_csv(out / 'evaluation' / 'accuracy_by_sheet.csv')
+    assert by_block['unit'].str.startswith('22/7N r').all()
+    assert (out / 'evaluation' / 'reliability.png').is_file()
+    # The map was made with the copy of the checkpoint calibrated on the
+    # validation sheets' map: its confidence is the table's, class by class.
+    calibrated = out / 'training' / 'checkpoints' / 'best-calibrated.ckpt'
+    assert (out / 'predictions-val' / '22_3-4_probabilities.tif').is_file()
+    table = BVMSemanticSegmentation.load_from_checkpoint(calibrated).confidence_table
+    maps = out / 'predictions' / '2020'
+    raw, _, classes = map_outcomes(maps, out / 'labels.tif', raw=True)
+    codes, _, _ = map_outcomes(maps, out / 'labels.tif')
+    expected = np.rint(table.numpy()[classes, raw] * 250).astype(int)
+    assert np.abs(codes - expected).max() <= 1  # float32 table, rounded
+    # The ECE printed is the truth's, recomputed here from the map files.
+    landcover = out / 'data' / 'truth' / 'landcover_2020.tif'
+    for state, use_raw in (('before', True), ('after', False)):
+        found, right, _ = map_outcomes(maps, landcover, raw=use_raw)
+        bins = Reliability()
+        bins.add(found / 250, right)
+        assert truth[f'ece_{state}'] == pytest.approx(bins.ece())
+    assert (out / 'calibration' / 'reliability.png').is_file()
+    assert 'against the truth of the mini-Flanders:' in printed
+    assert f'error (15 bins) {truth["ece_before"]:.3f} before calibration' in printed
+    # The candidates against the truth.
+    scores = pd.read_csv(out / 'comparison' / 'truth_scores.csv').set_index('metric')
+    assert truth['ranking']['P@20'] == pytest.approx(scores.loc['P@20', 'value'])
+    assert f'at 20 {truth["ranking"]["P@20"]:.2f}' in printed
+    assert (out / 'comparison' / 'accuracy.md').is_file()
 
 
 def check_the_year_against_one_date(out, printed: str) -> None:

@@ -32,13 +32,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ('plot',),
     ('sheets',),
     ('bvm',),
+    ('evaluation',),
     ('datasets',),
     ('samplers',),
     ('maps',),
     ('download',),
     ('training',),
     ('synth',),
-    ('demo',),
+    ('demo', 'demo_truth'),
     ('commands',),
     ('cli',),
 )
@@ -170,11 +171,11 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], 'PACKAGE', tmp_path / 'torchgeo_bvm')
     found = [f.split(': ', 1)[1] for f in _findings(folder / 'bad.py')]
     assert found == [
-        'torchgeo_bvm.datasets.bad (layer 6) imports torchgeo_bvm.samplers '
-        '(layer 7, above it)',
+        'torchgeo_bvm.datasets.bad (layer 7) imports torchgeo_bvm.samplers '
+        '(layer 8, above it)',
         'imports the private name _ALIGNED from torchgeo_bvm.spatial.pixelgrid',
-        'torchgeo_bvm.datasets.bad (layer 6) imports torchgeo_bvm.commands._options '
-        '(layer 13, above it)',
+        'torchgeo_bvm.datasets.bad (layer 7) imports torchgeo_bvm.commands._options '
+        '(layer 14, above it)',
         'imports the private module torchgeo_bvm.commands._options',
         'imports the private module openeo.rest._datacube',
         'uses a private name of a module: sentinel2._ONE_DAY',

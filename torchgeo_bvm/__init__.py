@@ -42,10 +42,14 @@ if TYPE_CHECKING:
         BVMNotFoundError,
         BVMValueError,
     )
+    from .evaluation.accuracy import AccuracyReport
+    from .evaluation.calibration import Reliability
+    from .evaluation.units import EvaluationUnits
     from .fileio import default_cache_dir
     from .maps.compare import compare_with_bvm
     from .maps.files import ClassMap
     from .maps.fusion import SheetFusion, plot_fused_map, write_mosaic
+    from .maps.reliability import map_reliability
     from .maps.seams import SeamRates, seam_rates
     from .samplers.prediction import SheetObservationSampler
     from .samplers.sheet import SheetGridSampler, SheetSampler
@@ -113,6 +117,10 @@ _HOMES: dict[str, str] = {
     'BVMNotFoundError': 'errors',
     'BVMValueError': 'errors',
     'default_cache_dir': 'fileio',
+    'AccuracyReport': 'evaluation.accuracy',
+    'EvaluationUnits': 'evaluation.units',
+    'Reliability': 'evaluation.calibration',
+    'map_reliability': 'maps.reliability',
     'SheetFusion': 'maps.fusion',
     'plot_fused_map': 'maps.fusion',
     'write_mosaic': 'maps.fusion',
@@ -146,6 +154,7 @@ __all__ = [
     'MAPPING_VERSION',
     'NUM_CLASSES',
     'PAPER_SPLIT',
+    'AccuracyReport',
     'BVMClass',
     'BVMDataModule',
     'BVMDataset',
@@ -165,6 +174,7 @@ __all__ = [
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
+    'EvaluationUnits',
     'Grid',
     'ImageryDataset',
     'ImageryOptions',
@@ -173,6 +183,7 @@ __all__ = [
     'PredictionOptions',
     'PredictionPlan',
     'RadarOptions',
+    'Reliability',
     'SamplingOptions',
     'SeamRates',
     'Sentinel1Sigma0',
@@ -195,6 +206,7 @@ __all__ = [
     'download',
     'grid',
     'map_integer_labels',
+    'map_reliability',
     'plot_fused_map',
     'rasterize_bvm',
     'resolution_for',

@@ -10,14 +10,20 @@ region that :mod:`torchgeo_bvm.synth.flanders` writes:
 4. figures: the split map, the class distribution chart, a training sample;
 5. train with TorchGeo's own CLI (``torchgeo fit``) on the CPU, with the demo
    configuration shipped in the package (``torchgeo_bvm/data/demo.yaml``);
-6. evaluate on the test sheets (``torchgeo test``);
-7. write the fused map of the test sheets for one year (``torchgeo predict``,
+6. evaluate on the test sheets (``torchgeo test``: accuracy per sheet with
+   its interval, and the reliability of the confidence);
+7. calibrate the map confidence on the fused map of the validation sheets
+   (:mod:`torchgeo_bvm.demo_truth`, as ``torchgeo-bvm calibrate``);
+8. write the fused map of the test sheets for one year (``torchgeo predict``,
    every clear date fused per pixel) and compare it with the BVM
-   (``torchgeo-bvm compare``: the polygons where the map disagrees);
-8. train and test the same U-Net on a year of monthly composites, map the
+   (``torchgeo-bvm compare``: the polygons most probably out of date, scored
+   against the mini-Flanders' truth);
+9. train and test the same U-Net on a year of monthly composites, map the
    test sheets for that year with it and compare that map with the BVM too;
-9. report overall accuracy, per-class IoU, the majority-class baseline, the
-   strongest candidates for a BVM update and one date against a year.
+10. report overall accuracy with its interval, per-class IoU, the
+    majority-class baseline, the strongest candidates for a BVM update, how
+    well they find the real changes, how calibrated the map's confidence is
+    against the truth, and one date against a year.
 
 Every step reuses its output when it is already there, so a re-run after an
 interruption continues where it stopped, and a second run only reports.
@@ -33,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +47,11 @@ import yaml
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from . import demo_truth
 from .fileio import atomic_path, is_hidden
+
+if TYPE_CHECKING:
+    from .maps.compare import Comparison
 
 __all__ = [
     'DemoComparison',
@@ -89,6 +99,8 @@ class DemoResult:
         candidates: the lines of ``compare`` describing where the fused map
             disagrees with the BVM, strongest candidates first.
         year_candidates: the same for the year model's fused map.
+        trust: accuracy with its interval, the candidates and the map's
+            confidence against the mini-Flanders' truth, when measured.
     """
 
     overall_accuracy: float
@@ -104,6 +116,7 @@ class DemoResult:
     comparison: DemoComparison | None = None
     candidates: list[str] = field(default_factory=list)
     year_candidates: list[str] = field(default_factory=list)
+    trust: demo_truth.DemoTrust | None = None
 
     def summary(self) -> str:
         """A printable report.
@@ -136,6 +149,9 @@ class DemoResult:
         if self.candidates:
             lines += ['', 'where the fused map disagrees with the BVM:']
             lines += [f'  {line}' for line in self.candidates]
+        if self.trust is not None:
+            lines += ['', 'against the truth of the mini-Flanders:']
+            lines += [f'  {line}' for line in self.trust.lines()]
         if self.year_candidates:
             lines += ['', "where the year model's fused map disagrees with the BVM:"]
             lines += [f'  {line}' for line in self.year_candidates]
@@ -333,8 +349,23 @@ def run_demo(
     paths['checkpoint'] = checkpoint
     paths['confusion matrix'] = confusion.with_suffix('.png')
 
+    calibrated = _timed(
+        seconds,
+        'calibrate',
+        lambda: demo_truth.calibrate_for_maps(
+            out, config, checkpoint, labels, _torchgeo
+        ),
+    )
+    paths['calibrated checkpoint'] = calibrated
     bvm = data / manifest['bvm']
-    candidates = _fused_map_and_candidates(out, config, checkpoint, bvm, seconds, paths)
+    truth = data / manifest['truth']['changes']
+    year = demo_truth.map_year(config)
+    images = [sentinel2 / str(year)] if year is not None else []
+    comparison = _fused_map_and_candidates(
+        out, config, calibrated, bvm, seconds, paths, truth, images
+    )
+    candidates = comparison.describe(10)
+    trust = demo_truth.measure_trust(out, config, comparison, data, manifest, paths)
 
     matrix = pd.read_csv(confusion, index_col=0)
     overall, class_iou = evaluation_from_confusion(matrix)
@@ -356,6 +387,7 @@ def run_demo(
         paths=paths,
         seconds=seconds,
         candidates=candidates,
+        trust=trust,
     )
     season = manifest['season']
     composites = data / season['composites_root']
@@ -364,9 +396,10 @@ def run_demo(
     )
     year_checkpoint, _ = evaluated_checkpoint(out / 'training-year' / 'checkpoints')
     year_config = out / 'demo_year.yaml'
-    result.year_candidates = _fused_map_and_candidates(
-        out, year_config, year_checkpoint, bvm, seconds, paths, ' (year)'
+    year_comparison = _fused_map_and_candidates(
+        out, year_config, year_checkpoint, bvm, seconds, paths, truth, label=' (year)'
     )
+    result.year_candidates = year_comparison.describe(10)
     summary = out / 'summary.json'
     with atomic_path(summary) as temporary:
         temporary.write_text(
@@ -382,6 +415,7 @@ def run_demo(
                     'class_iou': {
                         k: (None if np.isnan(v) else v) for k, v in class_iou.items()
                     },
+                    'truth': None if trust is None else trust.record(),
                     'paths': {k: str(v) for k, v in paths.items()},
                 },
                 indent=2,
@@ -424,25 +458,26 @@ def _fused_map_and_candidates(
     bvm: Path,
     seconds: dict[str, float],
     paths: dict[str, Path],
+    truth: Path | None = None,
+    images: list[Path] | None = None,
     label: str = '',
-) -> list[str]:
+) -> Comparison:
     """The fused map of a configuration's test sheets and period, and its candidates.
 
     ``torchgeo predict`` fuses every clear observation of the configuration's
     period (``prediction.sheets``, ``prediction.years``) into the period's
     folder of ``prediction.output_dir``; ``compare`` ranks the BVM polygons
-    where the map disagrees into ``comparison/`` (``comparison-year/`` for the
-    year model, ``label`` ``' (year)'``). Returns the lines describing the
-    strongest candidates.
+    most probably out of date into ``comparison/`` (``comparison-year/`` for
+    the year model, ``label`` ``' (year)'``), scored against ``truth``, the
+    candidates shown on ``images``, the accuracy over 1 km blocks. Returns the
+    comparison.
     """
+    from .evaluation.units import EvaluationUnits
     from .maps.compare import compare_with_bvm
     from .maps.files import SIBLING_SUFFIXES
-    from .sheets.plan import period_name
     from .training.prediction import MOSAIC
 
-    prediction = yaml.safe_load(config.read_text())['data']['init_args']['prediction']
-    years = prediction.get('years')
-    predictions = Path(prediction['output_dir']) / period_name(years, None)
+    predictions = demo_truth.map_folder(config)
     if not (predictions / MOSAIC).exists():
         _timed(
             seconds,
@@ -461,15 +496,22 @@ def _fused_map_and_candidates(
     paths[f'fused map{label} quick-look'] = (predictions / MOSAIC).with_suffix('.png')
     # The demo's folder is its own: the comparison is made afresh each run.
     folder = out / ('comparison-year' if label else 'comparison')
-    comparison = _timed(
+    comparison: Comparison = _timed(
         seconds,
         f'compare{label}',
-        lambda: compare_with_bvm(bvm, predictions, folder, progress=False),
+        lambda: compare_with_bvm(
+            bvm,
+            predictions,
+            folder,
+            progress=False,
+            truth=truth,
+            images=images or [],
+            units=EvaluationUnits(block=1000.0),
+        ),
     )
     paths[f'disagreement with the BVM{label}'] = comparison.paths['geopackage']
     paths[f'strongest candidates{label}'] = comparison.paths['candidates']
-    lines: list[str] = comparison.describe(10)
-    return lines
+    return comparison
 
 
 def labelled_area(labels: Path, crs: CRS | str | int, step: int = 10) -> BaseGeometry:

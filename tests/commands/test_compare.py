@@ -62,7 +62,7 @@ def test_the_documented_commands_run_as_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     commands = _commands(DOCS.read_text()) + _commands(command.__doc__ or '')
-    assert len(commands) == 6
+    assert len(commands) == 8
     for number, line in enumerate(commands):
         folder = _workspace(inputs, tmp_path / str(number))
         monkeypatch.chdir(folder)
@@ -74,6 +74,9 @@ def test_the_documented_commands_run_as_written(
         printed = capsys.readouterr().out
         assert 'polygons with pixels' in printed
         assert f'wrote {given / OUTPUT_NAMES["geopackage"]}' in printed
+        if '--truth' in argv:
+            assert (folder / given / 'truth_scores.csv').is_file()
+            assert 'against the truth (changes.csv, changes up to 2022): ' in printed
 
 
 def test_the_command_writes_and_prints(
@@ -85,12 +88,14 @@ def test_the_command_writes_and_prints(
     assert main([*argv, '--top', '3', '--quiet']) == 0
     printed = capsys.readouterr().out.splitlines()
     frame = pyogrio.read_dataframe(out / OUTPUT_NAMES['geopackage'])
-    candidates = int(frame['rank'].notna().sum())
+    candidates = int(frame['candidate'].sum())
     assert printed[0].endswith(f', {candidates} candidates')
-    assert printed[1] == 'strongest 3 candidates:'
+    assert printed[1].startswith('pixel agreement with the BVM ')
+    assert printed[2] == '3 polygons most probably out of date:'
     first = frame.iloc[0]
-    assert printed[2].startswith(f'    1 {first["TAG"]} (UIDN {first["UIDN"]}): BVM ')
-    assert printed[-4:] == [f'wrote {out / name}' for name in OUTPUT_NAMES.values()]
+    assert printed[3].startswith(f'    1 {first["TAG"]} (UIDN {first["UIDN"]}): BVM ')
+    written = [f'wrote {out / name}' for name in OUTPUT_NAMES.values()]
+    assert printed[-len(OUTPUT_NAMES) :] == written
     # The maps of the two sheets were both read: polygons on each side count.
     assert (frame['pixels'] > 0).sum() >= 25
 

@@ -25,18 +25,17 @@ from tests.compare_scene import (
     scene_polygons,
     sheet_keep,
     write_scene_bvm,
+    write_scene_changes,
     write_scene_map,
 )
 from torchgeo_bvm.classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.maps.compare import (
     OUTPUT_NAMES,
-    SIZE_HALF_PIXELS,
     ZonalCounts,
     class_summary,
     compare_with_bvm,
     polygon_table,
-    ranking_score,
     summary_markdown,
     zonal_counts,
 )
@@ -206,35 +205,54 @@ def test_polygon_table_by_hand() -> None:
     np.testing.assert_allclose(table['pred_share'][:4], [0.6, 0.4, 1.0, 1.0])
     np.testing.assert_allclose(table['confidence'][:4], [0.5, 0.2, 0.9, 0.5])
     assert np.isnan(table['confidence'][4])
-    size = 10 / (10 + SIZE_HALF_PIXELS)
-    np.testing.assert_allclose(
-        table['score'][:3], [0.7 * 0.5 * size, 0.6 * 0.2 * size, 0]
-    )
+    # Without probabilities the share of pixels in the BVM class stands in;
+    # class 1's typical polygon has the median of 0.3 and 0.4.
+    np.testing.assert_allclose(table['bvm_probability'][:3], [0.3, 0.4, 1.0])
+    np.testing.assert_allclose(table['class_typical'][:3], [0.35, 0.35, 1.0])
+    assert table['bvm_probability'][3:].isna().all()
+    # Shrunk by 10 pixels against the 10 of the prior: 0.325 and 0.375.
+    expected = [0.025, -0.025, 0.0]
+    np.testing.assert_allclose(table['excess_disagreement'][:3], expected, atol=1e-12)
+    # The agreement is the probability here: the extent is 1 minus the same.
+    np.testing.assert_allclose(table['disagreement_extent'][:3], [0.675, 0.625, 0.0])
+    # No map year: the score is the excess (where there is one) x its extent.
+    assert table['years_since_mapping'].isna().all()
+    np.testing.assert_allclose(table['score'][:3], [0.025 * 0.675, 0, 0], atol=1e-12)
+    assert table['score'][3:].isna().all()
     assert table['candidate'].tolist() == [True, False, False, False, False]
-    assert table['rank'].tolist()[0] == 1
-    assert table['rank'][1:].isna().all()
+    # Ties at 0: more pixels first.
+    assert table['rank'].tolist()[:3] == [1, 3, 2]
+    assert table['rank'][3:].isna().all()
 
 
-def test_ranking_order_and_formula() -> None:
+def test_the_score_weighs_probabilities_observations_and_age() -> None:
     counts = ZonalCounts.zeros(4)
-    counts.counts[:, 1] = [100, 5, 100, 100]  # all predicted class 1
-    counts.counts[3, 0] = 1
-    counts.confidence_sum[:] = [90.0, 4.5, 50.0, 50.5]
-    counts.confidence_pixels[:] = [100, 5, 100, 101]
-    table = polygon_table(counts, np.zeros(4, dtype=np.uint8))
-    # Scores: 0.9 * 100/110, 0.9 * 5/15, 0.5 * 100/110, (100/101) * 0.5 * 101/111.
-    expected = [
-        0.9 * 100 / 110,
-        0.9 * 5 / 15,
-        0.5 * 100 / 110,
-        100 / 101 * 0.5 * 101 / 111,
-    ]
+    counts.counts[:, 2] = [4, 4, 16, 16]  # every polygon: BVM class 2
+    counts.counts[:, 1] = [16, 16, 4, 4]
+    counts.probability_sum[:] = [2.0, 2.0, 16.0, 16.0]  # p 0.1, 0.1, 0.8, 0.8
+    counts.probability_pixels[:] = 20
+    counts.observation_sum[:] = [60.0, 20.0, 60.0, 60.0]  # 3, 1, 3, 3 clear
+    counts.observation_pixels[:] = 20
+    mapped = np.array([2000, 2000, 2019, 2021], dtype=np.float64)
+    table = polygon_table(counts, np.full(4, 2, dtype=np.uint8), mapped, 2020)
+    np.testing.assert_allclose(table['bvm_probability'], [0.1, 0.1, 0.8, 0.8])
+    np.testing.assert_allclose(table['class_typical'], [0.45] * 4)
+    np.testing.assert_allclose(table['observations'], [3, 1, 3, 3])
+    np.testing.assert_allclose(table['years_since_mapping'], [20, 20, 1, 0])
+    # Three clear dates where the usual polygon has three count in full; one
+    # counts a third.
+    weight = np.array([20, 20 / 3, 20, 20])
+    p = np.array([0.1, 0.1, 0.8, 0.8])
+    excess = 0.45 - (weight * p + 10 * 0.45) / (weight + 10)
+    np.testing.assert_allclose(table['excess_disagreement'], excess)
+    # The share in the BVM class (0.2, 0.2, 0.8, 0.8) against its median 0.5.
+    share = np.array([0.2, 0.2, 0.8, 0.8])
+    extent = 1 - (weight * share + 10 * 0.5) / (weight + 10)
+    np.testing.assert_allclose(table['disagreement_extent'], extent)
+    expected = np.maximum(excess, 0) * extent * [20, 20, 1, 0]
     np.testing.assert_allclose(table['score'], expected)
-    assert table['rank'].tolist() == [1, 4, 2, 3]
-    np.testing.assert_allclose(
-        ranking_score(np.array([0.25]), np.array([np.nan]), np.array([30])),
-        [0.75 * 30 / 40],
-    )
+    assert expected[0] > expected[1] > 0  # three clear dates count more than one
+    assert table['rank'].tolist() == [1, 2, 3, 4]
 
 
 def test_class_summary_by_hand() -> None:
@@ -292,7 +310,14 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
         'pred_name': 'OFTString',
         'pred_share': 'OFTReal',
         'confidence': 'OFTReal',
+        'bvm_probability': 'OFTReal',
+        'class_typical': 'OFTReal',
+        'observations': 'OFTReal',
+        'years_since_mapping': 'OFTReal',
+        'excess_disagreement': 'OFTReal',
+        'disagreement_extent': 'OFTReal',
         'score': 'OFTReal',
+        'candidate': 'OFTInteger',
         'rank': 'OFTInteger',
     }
     assert CRS.from_user_input(info['crs']) == L72
@@ -301,20 +326,29 @@ def test_geopackage_schema_and_order(compared: tuple[Path, Path, object]) -> Non
     assert info['features'] == len(geometries) - 1  # not the one outside
     frame = pyogrio.read_dataframe(gpkg)
     ranked = frame['rank'].notna().to_numpy()
-    # Candidates first, by rank 1..k, their scores not increasing; then the rest.
+    # Ranked polygons first, by rank 1..k, their scores not increasing; then
+    # those without a class or a pixel.
     k = int(ranked.sum())
     assert ranked[:k].all()
     assert not ranked[k:].any()
     assert frame['rank'][:k].tolist() == list(range(1, k + 1))
     assert (np.diff(frame['score'][:k]) <= 0).all()
-    # Every "changed" polygon is a candidate, predicted as its new class.
+    # Every "changed" polygon is a candidate, predicted as its new class, and
+    # ranked among the first.
     expected_classes = scene_classes()
     for index, changed in CHANGED.items():
         row = frame[frame['UIDN'] == index + 1].iloc[0]
         assert row['bvm_class'] == expected_classes[index]
         assert row['pred_class'] == changed
         assert row['pred_name'] == CLASS_NAMES[changed]
-        assert row['rank'] <= len(CHANGED) + 3
+        assert row['candidate'] == 1
+        assert row['excess_disagreement'] > 0
+        # The map's evidence on 2 pixels is weak; on many it leads the ranking.
+        assert row['rank'] <= (5 if row['pixels'] >= 50 else 15)
+    assert frame['candidate'].sum() >= len(CHANGED)
+    # The counts are 7 everywhere; no prediction.json: no year.
+    assert (frame['observations'][ranked] == 7).all()
+    assert frame['years_since_mapping'].isna().all()
     # The geometry is the layer's own, in EPSG:31370.
     first = frame.iloc[0]
     original = geometries[int(first['UIDN']) - 1]
@@ -360,7 +394,7 @@ def test_summary_files(compared: tuple[Path, Path, object]) -> None:
     frame = pyogrio.read_dataframe(folder / 'out' / OUTPUT_NAMES['geopackage'])
     counted = frame[frame['pixels'] > 0]
     assert summary.loc['All', 'polygons'] == len(counted)
-    assert summary.loc['All', 'candidates'] == counted['rank'].notna().sum()
+    assert summary.loc['All', 'candidates'] == counted['candidate'].sum()
     grass = counted[counted['bvm_class'] == 2]
     assert summary.loc['Grasslands', 'pixels'] == grass['pixels'].sum()
     assert summary.loc['Grasslands', 'pixel_agreement'] == pytest.approx(
@@ -393,8 +427,12 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     assert list(frame.columns[:3]) == ['TAG', 'UIDN', 'Label']
     assert frame['confidence'].isna().all()
     counted = frame[frame['agreement'].notna()]
-    size = counted['pixels'] / (counted['pixels'] + SIZE_HALF_PIXELS)
-    np.testing.assert_allclose(counted['score'], (1 - counted['agreement']) * size)
+    # Without probabilities, the share of pixels in the BVM class stands in.
+    np.testing.assert_allclose(counted['bvm_probability'], counted['agreement'])
+    np.testing.assert_allclose(
+        counted['score'],
+        np.maximum(counted['excess_disagreement'], 0) * counted['disagreement_extent'],
+    )
     unlabelled = frame[frame['UIDN'] == 2].iloc[0]
     assert pd.isna(unlabelled['bvm_class'])
     assert unlabelled['bvm_name'] is None
@@ -402,9 +440,11 @@ def test_without_confidence_and_with_integer_labels(tmp_path: Path) -> None:
     assert pd.isna(unlabelled['rank'])
     assert result.summary.loc['All', 'polygons'] == len(counted)
     lines = result.describe(3)
-    assert lines[0].endswith(f'{int(frame["rank"].notna().sum())} candidates')
-    assert lines[2].startswith('    1 ')
-    assert 'confidence' not in lines[2]
+    assert lines[0].endswith(f'{int(frame["candidate"].sum())} candidates')
+    assert lines[1].startswith('pixel agreement with the BVM ')
+    assert lines[2] == '3 polygons most probably out of date:'
+    assert lines[3].startswith('    1 ')
+    assert 'confidence' not in lines[3]
 
 
 def test_maps_that_miss_the_bvm(tmp_path: Path) -> None:
@@ -515,3 +555,20 @@ def test_outputs_appear_together_or_not_at_all(
         compare_with_bvm(bvm, tmp_path / 'maps', out, progress=False)
     assert [p.name for p in out.iterdir()] == ['class_agreement.csv']
     assert (out / 'class_agreement.csv').read_text() == 'an earlier result\n'
+
+
+def test_a_run_without_truth_leaves_no_earlier_truth_scores(tmp_path: Path) -> None:
+    bvm = write_scene_bvm(tmp_path / 'BwkHab.gpkg')
+    write_scene_map(tmp_path / 'maps' / 'map.tif', scene_grid(*GRIDS['lambert72']))
+    changes = write_scene_changes(tmp_path / 'changes.csv')
+    out = tmp_path / 'out'
+    scored = compare_with_bvm(
+        bvm, tmp_path / 'maps', out, year=2022, truth=changes, progress=False
+    )
+    assert scored.paths['truth'].is_file()
+    again = compare_with_bvm(bvm, tmp_path / 'maps', out, year=2022, progress=False)
+    assert 'truth' not in again.paths
+    assert again.truth is None
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in again.paths.values()
+    )

@@ -83,6 +83,28 @@ def test_fusion_averages_the_clear_observations_only() -> None:
     )
 
 
+def test_a_confidence_table_turns_each_class_and_code_into_a_probability() -> None:
+    grid = sheet_grid(4, 4)
+    table = np.tile(np.arange(251) / 250, (4, 1))
+    table[1] = 0.5  # class 1: always one chance in two
+    table[2] = np.sqrt(np.arange(251) / 250)
+    plain, calibrated = SheetFusion(grid, 4), SheetFusion(grid, 4, None, table)
+    tile = random_tile(7)
+    for fusion in (plain, calibrated):
+        fusion.add(
+            tile, np.ones((4, 4), bool), 0, 0, 0, taper=np.ones((4, 4), np.float32)
+        )
+    codes = plain.confidence()
+    classes = plain.classes()
+    expected = np.rint(table[classes, codes] * CONFIDENCE_SCALE).astype(np.uint8)
+    assert np.array_equal(calibrated.confidence(), expected)
+    assert set(np.unique(classes)) >= {1, 2}
+    assert (calibrated.confidence()[classes == 1] == 125).all()
+    # The classes and probabilities themselves do not change.
+    assert np.array_equal(calibrated.classes(), classes)
+    assert np.array_equal(calibrated.probabilities(), plain.probabilities())
+
+
 def test_overlapping_tiles_of_one_observation_count_once_and_blend() -> None:
     fusion = SheetFusion(sheet_grid(6, 4), 4)
     a, b = random_tile(4), random_tile(5)

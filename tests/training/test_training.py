@@ -4,6 +4,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from lightning.pytorch import Trainer
@@ -82,6 +83,11 @@ def test_paper_configs_run_with_the_torchgeo_cli(
         torchgeo_main(['predict', *predict, '--data.init_args.prediction.sheets=test'])
     confusion = tmp_path / 'evaluation' / config / 'confusion_matrix.csv'
     assert confusion.exists()
+    # Beside it, the accuracy of each test sheet (the tiles' CRS places them).
+    by_sheet = pd.read_csv(confusion.with_name('accuracy_by_sheet.csv'))
+    assert len(by_sheet) > 0
+    assert by_sheet['unit'].str.startswith('22/').all()
+    assert confusion.with_name('accuracy.md').is_file()
     # Every date of the imagery: the period's folder is all-dates.
     folder = tmp_path / 'predictions' / config / 'all-dates'
     maps = sorted(folder.glob('*.tif'))

@@ -4,7 +4,8 @@
 :mod:`~torchgeo_bvm.bvm.units` maps its mapping units to the 14 classes,
 :mod:`~torchgeo_bvm.bvm.polygons` prepares its polygons once (kept by
 :mod:`~torchgeo_bvm.bvm.polygonstore`), :mod:`~torchgeo_bvm.bvm.labels` writes
-label rasters and :mod:`~torchgeo_bvm.bvm.statistics` the split statistics.
+label rasters, :mod:`~torchgeo_bvm.bvm.statistics` the split statistics and
+:mod:`~torchgeo_bvm.bvm.tags` reads the mapping year in a polygon's ``TAG``.
 Nothing here imports torch.
 """
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         median_frequency_weights,
         split_class_counts,
     )
+    from .tags import mapping_year, mapping_years
     from .units import (
         MAPPING_FILE,
         MAPPING_VERSION,
@@ -60,6 +62,8 @@ _HOMES: dict[str, str] = {
     'classify_habitat': 'units',
     'load_mapping_table': 'units',
     'map_integer_labels': 'units',
+    'mapping_year': 'tags',
+    'mapping_years': 'tags',
     'median_frequency_weights': 'statistics',
     'normalise_code': 'units',
     'rasterize_bvm': 'labels',
@@ -88,6 +92,8 @@ __all__ = [
     'classify_habitat',
     'load_mapping_table',
     'map_integer_labels',
+    'mapping_year',
+    'mapping_years',
     'median_frequency_weights',
     'normalise_code',
     'rasterize_bvm',

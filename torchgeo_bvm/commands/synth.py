@@ -7,7 +7,14 @@ of products, three a month with Flanders-like cloudiness (--sunshine scales
 it; 0.56 is a very cloudy year), and the monthly median composites of the
 openEO downloader, under season/; with --radar a year of Sentinel-1 sigma0
 products (every pass of two orbits) and their monthly means, under radar/.
-Same seed and size, same bytes; an up-to-date folder is reused.
+About 3 % of the BVM's polygons (--change-share) changed after their mapping
+(grassland ploughed and sown, land built on, scrub encroachment, woodland
+cleared; older records more often): the imagery shows the new cover from the
+change year on, the BVM the old record, and truth/ holds the truth
+(changes.csv: TAG, UIDN, bvm_class, true_class, change_year;
+landcover_YYYY.tif: the true class of every pixel in each year of imagery, on
+the label grid of `torchgeo-bvm rasterize --crs EPSG:32631 --res 10`). Same
+seed and size, same bytes; an up-to-date folder is reused.
 
 Examples:
   torchgeo-bvm synth --out data/mini-flanders
@@ -36,6 +43,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f'region size (default {DEFAULT_SIZE}; {sizes})',
     )
     parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
+    parser.add_argument(
+        '--change-share',
+        type=float,
+        default=None,
+        help='share of the BVM polygons whose land cover changed after their '
+        'mapping, 0 to 0.5 (default 0.03)',
+    )
     parser.add_argument(
         '--force', action='store_true', help='regenerate even if up to date'
     )
@@ -67,10 +81,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Write mini-Flanders and print what was written."""
     from ..checks import check_seed
+    from ..errors import BVMValueError
     from ..fileio import check_writable_folder
-    from ..synth.flanders import write_mini_flanders
+    from ..synth.flanders import CHANGE_SHARE, write_mini_flanders
 
     check_seed(args.seed, '--seed')
+    share = CHANGE_SHARE if args.change_share is None else args.change_share
+    if not 0.0 <= share <= 0.5:
+        raise BVMValueError(f'--change-share {share}: expected 0 to 0.5')
     check_writable_folder(args.out)
     manifest = write_mini_flanders(
         args.out,
@@ -82,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         season=args.season,
         radar=args.radar,
         sunshine=args.sunshine,
+        change_share=share,
     )
     state = (
         'up to date, reused'
@@ -109,6 +128,12 @@ def _run(args: argparse.Namespace) -> int:
             f'passes of {radar["year"]}), {radar["composites_root"]} '
             f'({len(radar["composites"])} monthly means)'
         )
+    truth = manifest['truth']
+    print(
+        f'  truth:     {truth["changes"]} ({truth["changed_polygons"]} polygons '
+        f'changed after their mapping), '
+        f'{", ".join(truth["landcover"].values())}'
+    )
     if manifest['overview']:
         print(f'  overview:  {manifest["overview"]}')
     total = manifest['labelled_pixels']

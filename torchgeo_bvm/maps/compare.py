@@ -1,4 +1,4 @@
-r"""Where a class map disagrees with the BVM: exact zonal statistics per polygon.
+r"""Where a class map disagrees with the BVM: the records most probably out of date.
 
 A land-cover map predicted by a model (the fused map of a year) is compared with
 the Biological Valuation Map polygon by polygon: for every BVM polygon the map
@@ -8,332 +8,136 @@ date. :func:`compare_with_bvm` writes the result as a GeoPackage, a per-class
 summary (CSV and Markdown) and a picture of the strongest candidates;
 ``torchgeo-bvm compare`` is its command line. The maps follow the contract of
 :mod:`torchgeo_bvm.maps.files` (class raster, ``_confidence`` sibling, 255 where
-there is no class), one per sheet or one mosaic, in any CRS.
+there is no class), one per sheet or one mosaic, in any CRS; every polygon's
+pixels are counted by :mod:`~torchgeo_bvm.maps.zonal` (the labels' pixel rule,
+overlapping polygons each with all of theirs, several maps each once).
 
-**Pixels.** A polygon holds the pixels whose centre lies inside it (holes
-excluded), by the package's scanline rule (:mod:`torchgeo_bvm.spatial.scanline`), the
-same rule as the labels, with the polygons repaired and reprojected into the
-map's CRS as :class:`~torchgeo_bvm.datasets.BVMDataset` does (vertices only).
-Pixels of 255 are left out; a polygon with no other pixel has a pixel count of
-0 and is not a candidate.
+**Score.** Every polygon with a BVM class and a counted pixel is ranked by
+how strongly the evidence says its record no longer holds
+(:mod:`~torchgeo_bvm.maps.ranking`): the map's probability of the polygon's
+BVM class against how the map usually sees that class, shrunk by the
+polygon's pixels and clear observations, times the years since the polygon
+was mapped (its ``TAG``'s version year, against the map's ``year``); ``rank``
+1 is the strongest (ties: more pixels first, then file order). The map's
+probabilities come from the maps' ``_probabilities`` rasters where they lie
+beside them, its clear observations from ``_count``; without them the share
+of pixels the map puts in the BVM class stands in.
 
-**Overlapping polygons.** Every polygon gets every pixel whose centre lies in
-it: these are zonal statistics, not a burn. A pixel under two overlapping
-polygons counts for both, because each polygon's own claim about its area is
-what is tested; burning them first (the labels give an overlap to the smaller
-polygon) would leave the larger polygon's statistics without part of its area.
-
-**Several maps.** Statistics add up over the maps: a polygon straddling two
-sheets gets the pixels of both, each once, because maps must not overlap
-(:func:`~torchgeo_bvm.maps.files.check_maps_disjoint` runs before anything is
-counted, and overlapping maps are an error).
-
-**Score.** For a polygon with ``n`` counted pixels, of which the share ``a``
-(``agreement``) is predicted as its BVM class, and mean confidence ``c``:
-
-.. math::
-
-   \text{score} = (1 - a) \cdot c \cdot \frac{n}{n + n_{1/2}}
-
-with :math:`n_{1/2}` = :data:`SIZE_HALF_PIXELS` (10 pixels, 0.1 ha at 10 m).
-``1 - a`` is how much of the polygon the map puts in another class; ``c`` how
-sure the model was there, so confident disagreement outranks a hesitant one;
-the size factor damps small polygons, whose shares rest on a few pixels that are
-mostly mixed edge pixels at 10 m (a 3-pixel hedge disagrees for reasons other
-than change), and saturates, so that a large polygon does not outrank a smaller
-one by area alone (with the raw area as a factor, every large field would come
-before any disagreeing heath). Without confidence rasters ``c`` is taken as 1
-and the score ranks by disagreement and size only. The score lies in [0, 1).
-
-A **candidate** is a polygon with a BVM class, at least one counted pixel and a
-predicted majority class other than its BVM class (a tie with the BVM class is
-not a disagreement). Candidates are ranked by score (ties: more pixels first,
-then file order); ``rank`` 1 is the strongest.
+A **candidate** is a polygon whose predicted majority class is not its BVM
+class (a tie with the BVM class is not a disagreement); the per-class summary
+counts them. :mod:`~torchgeo_bvm.maps.candidates` draws the strongest, and
+with a truth (``changes.csv`` of the mini-Flanders,
+:mod:`~torchgeo_bvm.maps.truth`) the ranking is scored: precision at 10, 20
+and 50, average precision and the share of the changes found in the top 5 %.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Never
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
-import rasterio.warp
-import rasterio.windows
-import shapely
-from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from pyproj import CRS
-from rasterio.windows import Window
-from shapely import STRtree
-from tqdm import tqdm
 
 from ..bvm.layer import BVMLayer
+from ..bvm.tags import mapping_years
 from ..bvm.units import UnitMapping
 from ..checks import MAX_CANDIDATES, check_count
 from ..classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from ..errors import BVMValueError
+from ..evaluation.accuracy import AccuracyReport
+from ..evaluation.units import EvaluationUnits
 from ..fileio import atomic_paths
-from ..plot import class_legend, save_figure, show_classes
-from ..spatial.geometry import repair_polygons, reproject_geometry
-from ..spatial.pixelgrid import Grid
-from ..spatial.scanline import pixel_runs, run_pixels
-from .files import CONFIDENCE_SCALE, ClassMap, check_maps_disjoint, find_class_maps
+from ..plot import save_figure
+from ..spatial.geometry import repair_polygons
+from .candidates import find_images, plot_candidates
+from .files import ClassMap, check_maps_disjoint, find_class_maps
+from .polygonaccuracy import polygon_accuracy
+from .ranking import (
+    class_typical,
+    disagreement_extent,
+    evidence_weight,
+    excess_disagreement,
+    ranking_score,
+    years_since_mapping,
+)
+from .truth import TRUTH_NAME, describe_scores, read_changes, score_ranking
+from .zonal import ZonalCounts, zonal_counts
 
 __all__ = [
     'OUTPUT_NAMES',
-    'SIZE_HALF_PIXELS',
     'Comparison',
-    'ZonalCounts',
     'class_summary',
     'compare_with_bvm',
-    'plot_candidates',
+    'map_year',
+    'output_paths',
     'polygon_table',
-    'ranking_score',
     'summary_markdown',
-    'zonal_counts',
 ]
 
-#: Pixel count at which the score's size factor is one half.
-SIZE_HALF_PIXELS = 10
 #: The files :func:`compare_with_bvm` writes into its output folder, by kind.
 OUTPUT_NAMES = {
     'geopackage': 'disagreement.gpkg',
     'summary_csv': 'class_agreement.csv',
     'summary_markdown': 'class_agreement.md',
+    'accuracy_csv': 'accuracy.csv',
+    'accuracy_by_sheet': 'accuracy_by_sheet.csv',
+    'accuracy_markdown': 'accuracy.md',
     'candidates': 'candidates.png',
 }
 #: Layer name inside the GeoPackage.
 LAYER_NAME = 'disagreement'
 #: Fields the output takes from the BVM layer to identify polygons.
 ID_FIELDS = ('TAG', 'UIDN')
-
-
-# -- zonal statistics ---------------------------------------------------------------
-
-
-@dataclass
-class ZonalCounts:
-    """Pixel counts per polygon and predicted class, and confidence sums.
-
-    Args:
-        counts: ``[polygons, NUM_CLASSES]`` int64, pixels per predicted class.
-        confidence_sum: per polygon, the sum of the confidences (0..1) of its
-            counted pixels that have one.
-        confidence_pixels: per polygon, how many counted pixels have one.
-        covered: per polygon, whether it meets the extent of some map.
-        main_map: per polygon, the index of the map giving it most pixels
-            (-1 for none).
-    """
-
-    counts: NDArray[np.int64]
-    confidence_sum: NDArray[np.float64]
-    confidence_pixels: NDArray[np.int64]
-    covered: NDArray[np.bool_]
-    main_map: NDArray[np.int64]
-
-    @classmethod
-    def zeros(cls, polygons: int) -> ZonalCounts:
-        """Counts of nothing yet.
-
-        Args:
-            polygons: the number of polygons.
-
-        Returns:
-            All-zero counts.
-        """
-        return cls(
-            np.zeros((polygons, NUM_CLASSES), dtype=np.int64),
-            np.zeros(polygons, dtype=np.float64),
-            np.zeros(polygons, dtype=np.int64),
-            np.zeros(polygons, dtype=bool),
-            np.full(polygons, -1, dtype=np.int64),
-        )
-
-    @property
-    def pixels(self) -> NDArray[np.int64]:
-        """Counted pixels per polygon."""
-        total: NDArray[np.int64] = self.counts.sum(axis=1)
-        return total
-
-
-def zonal_counts(
-    geometries: NDArray[np.object_],
-    crs: CRS,
-    maps: Sequence[ClassMap],
-    block_size: int = 2048,
-    progress: bool = True,
-) -> ZonalCounts:
-    """Count, per polygon, the map's pixels of each class inside it.
-
-    Each map is read block by block; a block's pixels are given to every polygon
-    holding their centre (:func:`~torchgeo_bvm.spatial.scanline.pixel_runs` on the
-    block's grid), so memory is bounded by the block and the per-polygon counts.
-
-    Args:
-        geometries: valid shapely polygons (None or empty ones get nothing).
-        crs: their CRS.
-        maps: the maps (see :func:`check_maps_disjoint`).
-        block_size: pixels per block side.
-        progress: show a progress bar.
-
-    Returns:
-        The counts, one row per geometry.
-
-    Raises:
-        BVMValueError: if a class map holds a value other than 0..13 and 255, or
-            a confidence raster one in 251..254.
-    """
-    result = ZonalCounts.zeros(len(geometries))
-    present = np.flatnonzero(
-        ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-    )
-    best = np.zeros(len(geometries), dtype=np.int64)
-    blocks = sum(_block_count(m.grid, block_size) for m in maps)
-    by_crs: dict[CRS, list[int]] = {}
-    for index, item in enumerate(maps):
-        by_crs.setdefault(item.grid.crs or crs, []).append(index)
-    with tqdm(
-        total=blocks, desc='zonal statistics', unit='block', disable=not progress
-    ) as bar:
-        for map_crs, indices in by_crs.items():
-            projected = reproject_geometry(geometries[present], crs, map_crs, 0.0)
-            tree = STRtree(projected)
-            for index in indices:
-                item = maps[index]
-                rows = present[tree.query(shapely.box(*item.grid.bounds))]
-                result.covered[rows] = True
-                before = result.counts[rows].sum(axis=1)
-                _count_map(item, projected, present, tree, result, block_size, bar)
-                gained = result.counts[rows].sum(axis=1) - before
-                better = gained > best[rows]
-                best[rows[better]] = gained[better]
-                result.main_map[rows[better]] = index
-    return result
-
-
-def _block_count(grid: Grid, block_size: int) -> int:
-    height, width = grid.shape
-    return math.ceil(height / block_size) * math.ceil(width / block_size)
-
-
-def _count_map(
-    item: ClassMap,
-    projected: NDArray[np.object_],
-    present: NDArray[np.int64],
-    tree: STRtree,
-    result: ZonalCounts,
-    block_size: int,
-    bar: tqdm[Never],
-) -> None:
-    with rasterio.open(item.path) as src:
-        confidence = rasterio.open(item.confidence) if item.confidence else None
-        try:
-            for window in item.grid.windows(block_size):
-                bar.update()
-                transform = rasterio.windows.transform(window, item.grid.transform)
-                shape = (int(window.height), int(window.width))
-                box = shapely.box(*rasterio.windows.bounds(window, item.grid.transform))
-                hits = np.sort(tree.query(box))
-                if not hits.size:
-                    continue
-                owner, row, start, stop = pixel_runs(projected[hits], transform, shape)
-                if not owner.size:
-                    continue
-                pixel = run_pixels(row, start, stop, shape[1])
-                owner = np.repeat(owner, stop - start)
-                classes = src.read(1, window=window).ravel()
-                _check_values(classes, NUM_CLASSES - 1, item.path, window)
-                value = classes[pixel]
-                valid = value != IGNORE_INDEX
-                owner, pixel, value = owner[valid], pixel[valid], value[valid]
-                local = np.bincount(
-                    owner * NUM_CLASSES + value, minlength=len(hits) * NUM_CLASSES
-                )
-                rows = present[hits]
-                result.counts[rows] += local.reshape(len(hits), NUM_CLASSES)
-                if confidence is not None:
-                    scores = confidence.read(1, window=window).ravel()[pixel]
-                    _check_values(scores, CONFIDENCE_SCALE, item.confidence, window)
-                    known = scores != IGNORE_INDEX
-                    result.confidence_sum[rows] += np.bincount(
-                        owner[known],
-                        weights=scores[known] / CONFIDENCE_SCALE,
-                        minlength=len(hits),
-                    )
-                    result.confidence_pixels[rows] += np.bincount(
-                        owner[known], minlength=len(hits)
-                    )
-        finally:
-            if confidence is not None:
-                confidence.close()
-
-
-def _check_values(
-    values: NDArray[np.uint8], largest: int, path: Path | None, window: Window
-) -> None:
-    """Refuse values above ``largest`` other than 255 (no class, no data)."""
-    bad = values[(values > largest) & (values != IGNORE_INDEX)]
-    if bad.size:
-        found = ', '.join(str(v) for v in np.unique(bad)[:10])
-        what = 'not a class map: values' if largest < NUM_CLASSES else 'values'
-        raise BVMValueError(
-            f'{path}: {what} {found} in the block at row {int(window.row_off)}, '
-            f'column {int(window.col_off)}; expected 0..{largest} and {IGNORE_INDEX}'
-        )
+#: The columns of the polygon table written after the predicted class's name.
+_EVIDENCE_COLUMNS = (
+    'pred_share',
+    'confidence',
+    'bvm_probability',
+    'class_typical',
+    'observations',
+    'years_since_mapping',
+    'excess_disagreement',
+    'disagreement_extent',
+    'score',
+)
 
 
 # -- per polygon and per class ------------------------------------------------------
 
 
-def ranking_score(
-    agreement: NDArray[np.float64],
-    confidence: NDArray[np.float64],
-    pixels: NDArray[np.int64],
-    half_pixels: float = SIZE_HALF_PIXELS,
-) -> NDArray[np.float64]:
-    """The ranking score ``(1 - agreement) x confidence x n / (n + half_pixels)``.
-
-    See the module's description for why each factor is there.
-
-    Args:
-        agreement: share of each polygon's pixels predicted as its BVM class.
-        confidence: mean confidence, 0..1 (NaN: taken as 1).
-        pixels: counted pixels ``n``.
-        half_pixels: pixel count at which the size factor is one half.
-
-    Returns:
-        The scores, NaN where the agreement is NaN (no pixel, no BVM class).
-    """
-    sure = np.where(np.isnan(confidence), 1.0, confidence)
-    size = pixels / (pixels + half_pixels)
-    score: NDArray[np.float64] = (1.0 - agreement) * sure * size
-    return score
-
-
 def polygon_table(
     counts: ZonalCounts,
     bvm_class: NDArray[np.uint8],
-    half_pixels: float = SIZE_HALF_PIXELS,
+    mapped: NDArray[np.float64] | None = None,
+    year: int | None = None,
 ) -> pd.DataFrame:
-    """Per polygon: pixels, agreement, predicted majority, confidence, score, rank.
+    """Per polygon: pixels, agreement, predicted majority, the evidence, score, rank.
 
     Args:
         counts: the zonal counts.
         bvm_class: the BVM class of each polygon (IGNORE_INDEX: none).
-        half_pixels: see :func:`ranking_score`.
+        mapped: the year each polygon was mapped (its ``TAG``'s version; NaN:
+            unknown; None: all unknown).
+        year: the year the maps show (None: unknown; the score then leaves the
+            years since mapping out).
 
     Returns:
         One row per polygon, in input order, with columns ``bvm_class``,
         ``pixels``, ``agreement``, ``pred_class``, ``pred_share``,
-        ``confidence``, ``score``, ``candidate`` and ``rank`` (1 = strongest,
-        <NA> for polygons that are no candidate).
+        ``confidence``, ``bvm_probability``, ``class_typical``,
+        ``observations``, ``years_since_mapping``, ``excess_disagreement``,
+        ``disagreement_extent``,
+        ``score`` (see :mod:`~torchgeo_bvm.maps.ranking`), ``candidate`` (the
+        map's majority is another class) and ``rank`` (1 = strongest, <NA>
+        for polygons without a BVM class or a counted pixel).
     """
     pixels = counts.pixels
     n = len(pixels)
@@ -344,19 +148,27 @@ def polygon_table(
     top = counts.counts[np.arange(n), majority]
     # A tie with the BVM class is agreement, not a disagreement.
     majority = np.where(labelled & (agreeing == top), safe_class, majority)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        counted = pixels > 0
-        agreement = np.where(counted & labelled, agreeing / pixels, np.nan)
-        share = np.where(counted, top / pixels, np.nan)
-        confidence = np.where(
-            counts.confidence_pixels > 0,
-            counts.confidence_sum / counts.confidence_pixels,
-            np.nan,
-        )
-    score = ranking_score(agreement, confidence, pixels, half_pixels)
+    counted = pixels > 0
+    agreement = _mean(agreeing, np.where(labelled, pixels, 0))
+    share = _mean(top, pixels)
+    confidence = _mean(counts.confidence_sum, counts.confidence_pixels)
+    probability = np.where(
+        counts.probability_pixels > 0,
+        _mean(counts.probability_sum, counts.probability_pixels),
+        agreement,
+    )
+    observations = _mean(counts.observation_sum, counts.observation_pixels)
+    typical = class_typical(probability, np.where(labelled, bvm_class, IGNORE_INDEX))
+    weight = evidence_weight(pixels.astype(np.float64), observations)
+    excess = excess_disagreement(probability, typical, weight)
+    classes = np.where(labelled, bvm_class, IGNORE_INDEX)
+    extent = disagreement_extent(agreement, class_typical(agreement, classes), weight)
+    years = years_since_mapping(np.full(n, np.nan) if mapped is None else mapped, year)
+    score = np.where(counted & labelled, ranking_score(excess, extent, years), np.nan)
     candidate = counted & labelled & (majority != safe_class)
+    ranked = counted & labelled & ~np.isnan(score)
     order = np.lexsort((np.arange(n), -pixels, -np.nan_to_num(score, nan=-1.0)))
-    order = order[candidate[order]]
+    order = order[ranked[order]]
     rank = np.zeros(n, dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
     return pd.DataFrame(
@@ -367,11 +179,26 @@ def polygon_table(
             'pred_class': _nullable(majority, counted),
             'pred_share': share,
             'confidence': confidence,
+            'bvm_probability': np.where(counted & labelled, probability, np.nan),
+            'class_typical': np.where(counted & labelled, typical, np.nan),
+            'observations': observations,
+            'years_since_mapping': years,
+            'excess_disagreement': np.where(counted & labelled, excess, np.nan),
+            'disagreement_extent': np.where(counted & labelled, extent, np.nan),
             'score': score,
             'candidate': candidate,
-            'rank': _nullable(rank, candidate, wide=True),
+            'rank': _nullable(rank, ranked, wide=True),
         }
     )
+
+
+def _mean(
+    sums: NDArray[np.floating | np.integer], counts: NDArray[np.integer]
+) -> NDArray[np.float64]:
+    """``sums / counts``, NaN where nothing was counted."""
+    with np.errstate(invalid='ignore', divide='ignore'):
+        result: NDArray[np.float64] = np.where(counts > 0, sums / counts, np.nan)
+    return result
 
 
 def _nullable(
@@ -470,93 +297,6 @@ def summary_markdown(summary: pd.DataFrame) -> str:
     return '\n'.join(lines) + '\n'
 
 
-# -- the picture of the strongest candidates ---------------------------------------
-
-
-def plot_candidates(
-    frame: gpd.GeoDataFrame, maps: Sequence[ClassMap], top: int = 12
-) -> Figure:
-    """The strongest candidates, each over the class map around it.
-
-    Args:
-        frame: the comparison (see :func:`compare_with_bvm`), with ``rank``,
-            ``main_map`` and the names of the classes.
-        maps: the maps ``main_map`` indexes.
-        top: how many candidates to show.
-
-    Returns:
-        The figure (one panel per candidate, a legend of the classes shown).
-    """
-    import matplotlib.pyplot as plt
-
-    chosen = frame[frame['rank'].notna()].sort_values('rank').head(top)
-    columns = min(4, max(1, len(chosen)))
-    rows = max(1, math.ceil(len(chosen) / columns))
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(3.8 * columns, 4.0 * rows + 1.2), squeeze=False
-    )
-    present: set[int] = set()
-    for ax in axes.ravel():
-        ax.axis('off')
-    for ax, (_, polygon) in zip(axes.ravel(), chosen.iterrows(), strict=False):
-        item = maps[int(polygon['main_map'])]
-        present |= _draw_candidate(ax, polygon, frame.crs, item)
-    if chosen.empty:
-        axes[0, 0].text(0.5, 0.5, 'no candidates', ha='center', va='center')
-    handles = class_legend(present)
-    if handles:
-        fig.legend(
-            handles=handles,
-            loc='lower center',
-            ncol=min(4, len(handles)),
-            fontsize='small',
-            frameon=False,
-        )
-    fig.suptitle('Strongest candidates: where the map disagrees with the BVM')
-    fig.tight_layout(rect=(0, 1.2 / (4.0 * rows + 1.2), 1, 0.97))
-    return fig
-
-
-def _draw_candidate(
-    ax: object, polygon: pd.Series, crs: CRS, item: ClassMap
-) -> set[int]:
-    from matplotlib.axes import Axes
-
-    assert isinstance(ax, Axes)
-    grid = item.grid
-    outline = reproject_geometry(polygon.geometry, crs, grid.crs or crs, 0.0)
-    xmin, ymin, xmax, ymax = outline.bounds
-    margin = max(xmax - xmin, ymax - ymin) * 0.3 + 8 * max(grid.res)
-    window = grid.covering((xmin - margin, ymin - margin, xmax + margin, ymax + margin))
-    with rasterio.open(item.path) as src:
-        classes = src.read(1, window=window, boundless=True, fill_value=IGNORE_INDEX)
-    left, bottom, right, top = rasterio.windows.bounds(window, grid.transform)
-    show_classes(ax, classes, (left, right, bottom, top), interpolation='none')
-    for part in shapely.get_parts(outline):
-        for ring in [part.exterior, *part.interiors]:
-            x, y = ring.xy
-            ax.plot(x, y, color='white', linewidth=2.2)
-            ax.plot(x, y, color='black', linewidth=1.0)
-    if grid.crs is not None and grid.crs.is_geographic:
-        ax.set_aspect(1 / math.cos(math.radians((bottom + top) / 2)))
-    ax.set_xlim(left, right)
-    ax.set_ylim(bottom, top)
-    confidence = polygon['confidence']
-    sure = '' if pd.isna(confidence) else f', confidence {confidence:.2f}'
-    ax.set_title(
-        f'#{int(polygon["rank"])} {polygon["TAG"]}, score {polygon["score"]:.2f}\n'
-        f'BVM: {_short(polygon["bvm_name"])}\n'
-        f'map: {_short(polygon["pred_name"])} ({polygon["pred_share"]:.0%})\n'
-        f'{int(polygon["pixels"])} px{sure}',
-        fontsize='small',
-    )
-    return {int(v) for v in np.unique(classes) if v < NUM_CLASSES}
-
-
-def _short(name: str, length: int = 28) -> str:
-    return name if len(name) <= length else name[: length - 1] + '…'
-
-
 # -- the whole comparison ---------------------------------------------------------
 
 
@@ -565,15 +305,26 @@ class Comparison:
     """What :func:`compare_with_bvm` wrote and found.
 
     Args:
-        paths: the written files by kind (the keys of :data:`OUTPUT_NAMES`).
+        paths: the written files by kind (the keys of :data:`OUTPUT_NAMES`, and
+            ``truth`` when scored against a truth).
         polygons: the compared polygons (those meeting a map's extent), in the
-            order written: candidates by rank, then the others by score.
+            order written: by rank, then the polygons not ranked.
         summary: the per-class summary (:func:`class_summary`).
+        accuracy: the map against the BVM per sheet, with intervals
+            (:func:`~torchgeo_bvm.maps.polygonaccuracy.polygon_accuracy`).
+        year: the year the maps show (None: unknown).
+        truth: the ranking's scores against the truth
+            (:func:`~torchgeo_bvm.maps.truth.score_ranking`), when one was given.
+        truth_name: the truth file's name.
     """
 
     paths: dict[str, Path]
     polygons: gpd.GeoDataFrame
     summary: pd.DataFrame
+    accuracy: AccuracyReport
+    year: int | None = None
+    truth: dict[str, float] | None = None
+    truth_name: str = ''
 
     def top(self, count: int = 10) -> pd.DataFrame:
         """The strongest candidates, without geometry.
@@ -588,7 +339,7 @@ class Comparison:
         return pd.DataFrame(ranked.drop(columns='geometry'))
 
     def describe(self, count: int = 10) -> list[str]:
-        """Lines for a terminal: overall agreement, then the strongest candidates.
+        """Lines for a terminal: agreement, the strongest candidates, the truth.
 
         Args:
             count: how many candidates to list.
@@ -603,31 +354,45 @@ class Comparison:
             + ('' if math.isnan(agree) else f'{agree:.1%} agree by majority, ')
             + f'{int(overall["candidates"]):,} candidates'
         ]
+        if len(self.accuracy.units):
+            lines.append(
+                'pixel agreement with the BVM ' + self.accuracy.describe_overall()
+            )
         top = self.top(count)
         if len(top):
-            lines.append(f'strongest {len(top)} candidates:')
+            when = '' if self.year is None else f' (map of {self.year})'
+            lines.append(f'{len(top)} polygons most probably out of date{when}:')
         for row in top.to_dict('records'):
-            sure = float(row['confidence'])
-            confidence = '' if math.isnan(sure) else f' confidence {sure:.2f},'
+            years = float(row['years_since_mapping'])
+            aged = '' if math.isnan(years) else f'{years:g} years x '
             lines.append(
                 f'  {int(row["rank"]):>3} {row["TAG"]} (UIDN {row["UIDN"]}): '
                 f'BVM {row["bvm_name"]} -> map {row["pred_name"]} '
-                f'{float(row["pred_share"]):.0%} of {int(row["pixels"])} px,'
-                f'{confidence} score {float(row["score"]):.3f}'
+                f'{float(row["pred_share"]):.0%} of {int(row["pixels"])} px, '
+                f'p(BVM) {float(row["bvm_probability"]):.2f} (typical '
+                f'{float(row["class_typical"]):.2f}), score {aged}excess '
+                f'{float(row["excess_disagreement"]):.2f} x extent '
+                f'{float(row["disagreement_extent"]):.2f} = {float(row["score"]):.3g}'
             )
+        if self.truth is not None:
+            lines += describe_scores(self.truth, self.truth_name)
         return lines
 
 
-def output_paths(out: str | os.PathLike[str]) -> dict[str, Path]:
+def output_paths(out: str | os.PathLike[str], truth: bool = False) -> dict[str, Path]:
     """The files :func:`compare_with_bvm` writes into a folder.
 
     Args:
         out: the output folder.
+        truth: whether a truth is scored (``truth_scores.csv``).
 
     Returns:
-        Paths by kind (see :data:`OUTPUT_NAMES`).
+        Paths by kind (see :data:`OUTPUT_NAMES`; ``truth`` too).
     """
-    return {kind: Path(out) / name for kind, name in OUTPUT_NAMES.items()}
+    paths = {kind: Path(out) / name for kind, name in OUTPUT_NAMES.items()}
+    if truth:
+        paths['truth'] = Path(out) / TRUTH_NAME
+    return paths
 
 
 def compare_with_bvm(
@@ -641,6 +406,10 @@ def compare_with_bvm(
     top: int = 12,
     block_size: int = 2048,
     progress: bool = True,
+    year: int | None = None,
+    truth: str | os.PathLike[str] | None = None,
+    images: Sequence[str | os.PathLike[str]] = (),
+    units: EvaluationUnits | None = None,
 ) -> Comparison:
     """Compare class maps with the BVM and write the candidates for an update.
 
@@ -650,10 +419,22 @@ def compare_with_bvm(
       a map's extent, with their geometry in the layer's CRS and the fields
       ``TAG``, ``UIDN``, the label field (e.g. ``EENH1``), ``bvm_class`` and
       ``bvm_name``, ``pixels``, ``agreement``, ``pred_class``, ``pred_name``,
-      ``pred_share``, ``confidence``, ``score`` and ``rank`` (see
-      :func:`polygon_table`; empty where undefined), candidates first, by rank;
+      ``pred_share``, ``confidence``, the evidence (``bvm_probability``,
+      ``class_typical``, ``observations``, ``years_since_mapping``,
+      ``excess_disagreement``, ``disagreement_extent``), ``score``,
+      ``candidate`` and ``rank`` (see
+      :func:`polygon_table`; empty where undefined), by rank;
     * ``class_agreement.csv`` and ``class_agreement.md``: :func:`class_summary`;
-    * ``candidates.png``: :func:`plot_candidates`.
+    * ``accuracy.csv``, ``accuracy_by_sheet.csv`` and ``accuracy.md``: the
+      map against the BVM as accuracies per sheet with 95 % intervals from a
+      bootstrap over whole sheets
+      (:func:`~torchgeo_bvm.maps.polygonaccuracy.polygon_accuracy`,
+      :class:`~torchgeo_bvm.evaluation.accuracy.AccuracyReport`);
+    * ``candidates.png``:
+      :func:`~torchgeo_bvm.maps.candidates.plot_candidates`;
+    * with ``truth``, ``truth_scores.csv``: the ranking scored against it
+      (:func:`~torchgeo_bvm.maps.truth.score_ranking`; columns ``metric`` and
+      ``value``).
 
     Args:
         bvm: the BVM layer (any input of :class:`~torchgeo_bvm.bvm.layer.BVMLayer`).
@@ -668,14 +449,26 @@ def compare_with_bvm(
             :data:`~torchgeo_bvm.checks.MAX_CANDIDATES`).
         block_size: pixels per block side when reading the maps.
         progress: show a progress bar.
+        year: the year the maps show, for the years since each polygon's
+            mapping and for the truth (default: the period in the
+            ``prediction.json`` beside the maps, when it is one year).
+        truth: a list of changed polygons (``changes.csv``) to score the
+            ranking against.
+        images: true-colour images for the picture (Terrascope product folders
+            or GeoTIFFs with bands B02, B03, B04;
+            :func:`~torchgeo_bvm.maps.candidates.find_images`).
+        units: the sheets (or blocks) the accuracy is bootstrapped over
+            (default: ``kbl16`` sheets).
 
     Returns:
-        The written files, the compared polygons and the summary.
+        The written files, the compared polygons, the summary and the scores.
 
     Raises:
-        BVMFileError: for a missing BVM layer, map or confidence raster.
+        BVMFileError: for a missing BVM layer, map, confidence raster, image or
+            truth file.
         BVMValueError: for a missing layer or field, a raster that is not a class
-            map, overlapping maps, or maps that do not overlap the BVM.
+            map, overlapping maps, maps that do not overlap the BVM, or a truth
+            file without its columns.
     """
     check_count(top, 'top', minimum=0, maximum=MAX_CANDIDATES)
     source = BVMLayer.open(bvm, layer)
@@ -684,28 +477,78 @@ def compare_with_bvm(
     labels.result.warn(source.source, label_field)
     found = find_class_maps(maps, confidence)
     check_maps_disjoint(found, block_size)
+    changes = None if truth is None else read_changes(truth)
+    pictures = find_images(images)
+    if year is None:
+        year = map_year(found)
     originals = source.read_geometries()
     repaired, _ = repair_polygons(originals)
-    counts = zonal_counts(repaired, source.info.crs, found, block_size, progress)
+    ids = labels.result.ids
+    counts = zonal_counts(
+        repaired, source.info.crs, found, block_size, progress, bvm_class=ids
+    )
     if not counts.covered.any():
         raise BVMValueError(_no_overlap_message(found, source))
-    table = polygon_table(counts, labels.result.ids)
-    table['main_map'] = counts.main_map
     fields = list(dict.fromkeys([*ID_FIELDS, label_field]))
     attributes = source.read_columns(fields)[fields]
+    table = polygon_table(counts, ids, mapping_years(attributes['TAG']), year)
+    table['main_map'] = counts.main_map
     frame = _output_frame(attributes, table, originals, source.info.crs, counts.covered)
     summary = class_summary(table[counts.covered])
-    paths = output_paths(out)
-    # All four appear together: each is written under a temporary name, read
-    # back, and renamed only once every one of them is complete.
-    with atomic_paths(list(paths.values())) as temporaries:
+    accuracy = polygon_accuracy(
+        counts.counts, ids, repaired, source.info.crs, units or EvaluationUnits()
+    )
+    scores = None if changes is None else score_ranking(frame, changes, year)
+    paths = output_paths(out, truth=scores is not None)
+    # All appear together: each is written under a temporary name, read back,
+    # and renamed only once every one of them is complete; a score of an
+    # earlier run against a truth does not stay beside this run's outputs.
+    owned = output_paths(out, truth=True).values()
+    with atomic_paths(list(paths.values()), owned) as temporaries:
         staged = dict(zip(paths, temporaries, strict=True))
         _write_geopackage(frame, staged['geopackage'])
         summary.to_csv(staged['summary_csv'], float_format='%.6g')
         staged['summary_markdown'].write_text(summary_markdown(summary))
-        figure = plot_candidates(frame, found, top)
-        save_figure(figure, staged['candidates'], dpi=110)
-    return Comparison(paths, frame, summary)
+        accuracy.summary().to_csv(
+            staged['accuracy_csv'], index=False, float_format='%.6g'
+        )
+        accuracy.by_unit().to_csv(
+            staged['accuracy_by_sheet'], index=False, float_format='%.6g'
+        )
+        staged['accuracy_markdown'].write_text(
+            accuracy.markdown('Agreement of the map with the BVM')
+        )
+        figure = plot_candidates(frame, found, top, pictures)
+        save_figure(figure, staged['candidates'], dpi=100)
+        if scores is not None:
+            pd.DataFrame(
+                {'metric': list(scores), 'value': list(scores.values())}
+            ).to_csv(staged['truth'], index=False, float_format='%.6g')
+    name = '' if truth is None else Path(truth).name
+    return Comparison(paths, frame, summary, accuracy, year, scores, name)
+
+
+def map_year(maps: Sequence[ClassMap]) -> int | None:
+    """The year the maps show, from the ``prediction.json`` beside them.
+
+    Args:
+        maps: the maps.
+
+    Returns:
+        The year, when every map's folder names the same single year as its
+        period; None otherwise.
+    """
+    years = set()
+    for item in maps:
+        manifest = item.path.parent / 'prediction.json'
+        try:
+            period = str(json.loads(manifest.read_text())['period'])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not period.isdigit() or len(period) != 4:
+            return None
+        years.add(int(period))
+    return years.pop() if len(years) == 1 else None
 
 
 def _no_overlap_message(maps: Sequence[ClassMap], source: BVMLayer) -> str:
@@ -739,7 +582,7 @@ def _output_frame(
     columns['agreement'] = table['agreement']
     columns['pred_class'] = predicted
     columns['pred_name'] = names[predicted.fillna(NUM_CLASSES).to_numpy(dtype=int)]
-    for name in ('pred_share', 'confidence', 'score', 'rank', 'main_map'):
+    for name in (*_EVIDENCE_COLUMNS, 'candidate', 'rank', 'main_map'):
         columns[name] = table[name]
     frame = gpd.GeoDataFrame(columns, geometry=list(geometries), crs=crs)[covered]
     order = np.lexsort(

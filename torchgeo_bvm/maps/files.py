@@ -60,6 +60,7 @@ __all__ = [
     'ClassMap',
     'check_maps_disjoint',
     'find_class_maps',
+    'optional_sibling',
     'sibling_path',
 ]
 
@@ -156,6 +157,47 @@ def sibling_path(path: str | os.PathLike[str], suffix: str) -> Path:
     """
     path = Path(path)
     return path.with_name(path.stem + suffix + path.suffix)
+
+
+def optional_sibling(item: ClassMap, suffix: str, bands: int) -> Path | None:
+    """A sibling of a class map that may be there (``_count``, ``_probabilities``).
+
+    Args:
+        item: the class map.
+        suffix: the sibling's suffix.
+        bands: the bands it must have.
+
+    Returns:
+        Its path when it exists, None when it does not.
+
+    Raises:
+        BVMValueError: if it exists but is not a uint8 raster of ``bands``
+            bands with nodata 255 on the class map's grid.
+    """
+    sibling = sibling_path(item.path, suffix)
+    if not sibling.exists():
+        return None
+    with _open_raster(sibling, f'{suffix[1:]} raster') as src:
+        if src.count != bands or set(src.dtypes) != {'uint8'}:
+            raise BVMValueError(
+                f'{sibling}: {src.count} band(s) of {src.dtypes[0]}, expected '
+                f'{bands} uint8 band(s) beside the class map {item.path.name}'
+            )
+        if src.nodata is not None and src.nodata != IGNORE_INDEX:
+            raise BVMValueError(
+                f'{sibling}: nodata is {src.nodata:g}, expected {IGNORE_INDEX}'
+            )
+        theirs = Grid.of_file(src)
+    if (theirs.crs, theirs.transform, theirs.shape) != (
+        item.grid.crs,
+        item.grid.transform,
+        item.grid.shape,
+    ):
+        raise BVMValueError(
+            f'{sibling}: not on the grid of {item.path.name} (CRS, transform and '
+            'size must be equal)'
+        )
+    return sibling
 
 
 def _open_raster(path: Path, what: str) -> DatasetReader:

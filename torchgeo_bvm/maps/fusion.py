@@ -23,11 +23,14 @@ pixel on every observation, weighted by
   no tile border shows.
 
 Per pixel the fused probabilities are ``Σ w p / Σ w``; the **class** is their
-argmax, the **confidence** their maximum and the **count** the number of clear
-observations (each counted once, however many tiles cover the pixel; a time
-series counts its clear dates). Tiles may come in any order. A pixel clear on
-no observation, or outside the sheet, Flanders or the data, has class 255 and
-confidence 255; its count is 0, or 255 outside.
+argmax, the **confidence** their maximum (through the model's confidence
+table when it has one: the calibrated probability that the class is right,
+:func:`~torchgeo_bvm.evaluation.calibration.confidence_table`) and the
+**count** the number of clear observations (each counted once, however many
+tiles cover the pixel; a time series counts its clear dates). Tiles may come
+in any order. A pixel clear on no observation, or outside the sheet, Flanders
+or the data, has class 255 and confidence 255; its count is 0, or 255
+outside.
 
 :meth:`SheetFusion.write` writes the files of the fused-map contract
 (:mod:`torchgeo_bvm.maps.files`) on the sheet's exact grid, every one a Cloud
@@ -108,6 +111,8 @@ class SheetFusion:
         num_classes: the number of classes.
         inside: pixels that may carry a class (inside the sheet, Flanders and
             the data); all when None.
+        confidence_table: ``[classes, 251]`` the calibrated probability of
+            each confidence code per class (None: the fused maximum as it is).
 
     Raises:
         BVMValueError: if the accumulators would take too much memory.
@@ -116,6 +121,7 @@ class SheetFusion:
     grid: Grid
     num_classes: int
     inside: NDArray[np.bool_] | None = None
+    confidence_table: NDArray[np.floating] | None = None
     _sums: NDArray[np.float32] = field(init=False, repr=False)
     _weights: NDArray[np.float32] = field(init=False, repr=False)
     _count: NDArray[np.uint16] = field(init=False, repr=False)
@@ -252,6 +258,9 @@ class SheetFusion:
     def confidence(self) -> NDArray[np.uint8]:
         """The fused maximum class probability x 250, 255 where there is no class.
 
+        With a ``confidence_table``, each code is replaced by the calibrated
+        probability x 250 of its class and code.
+
         Returns:
             ``[height, width]`` uint8 (divide by
             :data:`~torchgeo_bvm.maps.files.CONFIDENCE_SCALE` for the probability).
@@ -259,7 +268,12 @@ class SheetFusion:
         fused = self.fused
         result = np.full(self._weights.shape, IGNORE_INDEX, dtype=np.uint8)
         top = self._sums[:, fused].max(axis=0) / self._weights[fused]
-        result[fused] = np.rint(top * CONFIDENCE_SCALE).astype(np.uint8)
+        codes = np.rint(top * CONFIDENCE_SCALE).astype(np.uint8)
+        if self.confidence_table is not None:
+            table = np.asarray(self.confidence_table, dtype=np.float64)
+            classes = self._sums[:, fused].argmax(axis=0)
+            codes = np.rint(table[classes, codes] * CONFIDENCE_SCALE).astype(np.uint8)
+        result[fused] = codes
         return result
 
     def counts(self) -> NDArray[np.uint8]:

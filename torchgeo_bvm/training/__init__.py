@@ -5,7 +5,9 @@
 :mod:`~torchgeo_bvm.training.options`, checked in
 :mod:`~torchgeo_bvm.training.settings`; the model/data agreement in
 :mod:`~torchgeo_bvm.training.agreement`), :mod:`~torchgeo_bvm.training.tasks` is the
-task, :mod:`~torchgeo_bvm.training.callbacks` what evaluation writes,
+task (its temperature: :mod:`~torchgeo_bvm.training.calibration`),
+:mod:`~torchgeo_bvm.training.callbacks` what evaluation writes (per sheet and
+calibration: :mod:`~torchgeo_bvm.training.testing`),
 :mod:`~torchgeo_bvm.training.prediction` the writer of fused maps and
 :mod:`~torchgeo_bvm.training.normalization` the band statistics.
 """
@@ -18,6 +20,7 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from .agreement import InputLayout
+    from .calibration import CALIBRATION_PIXELS, ValidationLogits
     from .callbacks import (
         ConfusionMatrixWriter,
         MetricTable,
@@ -45,10 +48,15 @@ if TYPE_CHECKING:
     from .prediction import MOSAIC, SheetPredictionWriter
     from .settings import DataSettings
     from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation
+    from .testing import CALIBRATION_NAMES, SheetEvaluation
 
 _HOMES: dict[str, str] = {
     'BVMDataModule': 'datamodule',
     'BVMSemanticSegmentation': 'tasks',
+    'CALIBRATION_NAMES': 'testing',
+    'CALIBRATION_PIXELS': 'calibration',
+    'SheetEvaluation': 'testing',
+    'ValidationLogits': 'calibration',
     'BandStats': 'normalization',
     'ConfusionMatrixWriter': 'callbacks',
     'LIGHTNING_LOGGERS': 'console',
@@ -76,6 +84,8 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    'CALIBRATION_NAMES',
+    'CALIBRATION_PIXELS',
     'LIGHTNING_LOGGERS',
     'MAX_BATCH_SIZE',
     'MOSAIC',
@@ -93,8 +103,10 @@ __all__ = [
     'PredictionOptions',
     'RadarOptions',
     'SamplingOptions',
+    'SheetEvaluation',
     'SheetPredictionWriter',
     'TimeSeriesOptions',
+    'ValidationLogits',
     'cloud_rule_from',
     'compute_band_stats',
     'exit_in_one_line',

@@ -4,7 +4,10 @@
 :class:`~torchgeo.tasks.SemanticSegmentation` task as CSV and PNG. The task itself
 logs overall accuracy and per-class IoU, precision, recall and F1; the matrix shows
 which classes are confused with which, the first thing to look at with classes as
-imbalanced as the BVM's.
+imbalanced as the BVM's. Beside it go every accuracy per test sheet with its
+95 % interval from a bootstrap over whole sheets, and the reliability of the
+model's confidence before and after its temperature
+(:mod:`~torchgeo_bvm.training.testing`).
 
 :class:`MetricTable` prints those metrics of ``torchgeo test`` and ``torchgeo
 validate`` as one table with a row per class, instead of Lightning's table of
@@ -23,12 +26,15 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from numpy.typing import NDArray
+from pyproj import CRS
 from torch import Tensor
 from torch.utils.hooks import RemovableHandle
 
 from ..classes import CLASS_NAMES, IGNORE_INDEX
+from ..evaluation.units import EvaluationUnits
 from ..fileio import atomic_path
 from ..plot import save_figure
+from .testing import SheetEvaluation
 
 __all__ = [
     'ConfusionMatrixWriter',
@@ -45,11 +51,25 @@ class ConfusionMatrixWriter(Callback):
     nothing is computed twice. Pixels labelled ``ignore_index`` are not counted.
     Rows are true classes, columns predicted classes, values pixel counts.
 
+    Into the same folder go, from the same pixels
+    (:class:`~torchgeo_bvm.training.testing.SheetEvaluation`):
+    ``accuracy.csv`` (overall accuracy and per-class IoU, F1, user's and
+    producer's accuracy, each with a 95 % interval from a bootstrap over whole
+    test sheets), ``accuracy_by_sheet.csv`` (every metric of every sheet),
+    ``accuracy.md`` (both as tables), ``calibration.csv`` (the reliability
+    bins and expected calibration error of the confidence before and after the
+    task's temperature) and ``reliability.png`` (its diagram).
+
     Args:
         dirpath: output folder (default: the trainer's log folder, else its
             ``default_root_dir``).
         labels: class names (default: the 14 BVM classes).
         ignore_index: label value that is not counted.
+        units: the sheet level whose sheets the accuracy is resampled over
+            (``'kbl16'``, the finest official sheets, by default).
+        block: cut those sheets into square blocks of this side in metres
+            (for a region of one or two test sheets; blocks are closer than
+            sheets, so their interval is narrower).
     """
 
     def __init__(
@@ -57,6 +77,8 @@ class ConfusionMatrixWriter(Callback):
         dirpath: str | Path | None = None,
         labels: Sequence[str] = CLASS_NAMES,
         ignore_index: int = IGNORE_INDEX,
+        units: str = 'kbl16',
+        block: float | None = None,
     ) -> None:
         self.dirpath = None if dirpath is None else Path(dirpath)
         self.labels = list(labels)
@@ -64,6 +86,9 @@ class ConfusionMatrixWriter(Callback):
         self.matrix = torch.zeros(len(self.labels), len(self.labels), dtype=torch.int64)
         self._outputs: Tensor | None = None
         self._hook: RemovableHandle | None = None
+        self.sheets = SheetEvaluation(
+            self.labels, EvaluationUnits(units, block), ignore_index
+        )
 
     def _capture(
         self, module: torch.nn.Module, args: tuple[object, ...], output: Tensor
@@ -78,6 +103,7 @@ class ConfusionMatrixWriter(Callback):
             pl_module: the task.
         """
         self.matrix.zero_()
+        self.sheets.reset()
         self._hook = pl_module.register_forward_hook(self._capture)
 
     def on_test_batch_end(
@@ -103,6 +129,14 @@ class ConfusionMatrixWriter(Callback):
             return
         predicted = self._outputs.argmax(dim=1).flatten().cpu()
         target = batch['mask'].flatten().cpu()
+        temperature = getattr(pl_module, 'temperature', None)
+        self.sheets.add(
+            self._outputs,
+            batch['mask'],
+            batch.get('transform'),
+            _test_crs(trainer),
+            1.0 if temperature is None else float(temperature),
+        )
         self._outputs = None
         self.matrix += confusion_counts(
             predicted, target, len(self.labels), self.ignore_index
@@ -121,11 +155,14 @@ class ConfusionMatrixWriter(Callback):
         matrix = cast(Tensor, pl_module.all_gather(self.matrix.to(pl_module.device)))
         if matrix.dim() == 3:
             matrix = matrix.sum(dim=0)
+        others = _other_ranks(trainer, self.sheets)
         if not trainer.is_global_zero:
             return
         self.matrix = matrix.cpu()
+        self.sheets.merge(others)
         directory = self.dirpath or Path(trainer.log_dir or trainer.default_root_dir)
         self.write(directory)
+        self.sheets.write(directory)
 
     def frame(self) -> pd.DataFrame:
         """The matrix as a frame with class names.
@@ -157,6 +194,26 @@ class ConfusionMatrixWriter(Callback):
             self.frame().to_csv(temporary)
         plot_confusion_matrix(self.matrix.numpy(), self.labels, png)
         return csv, png
+
+
+def _test_crs(trainer: Trainer) -> CRS | None:
+    """The CRS of the test tiles: the data module's test dataset's, if any."""
+    dataset = getattr(getattr(trainer, 'datamodule', None), 'test_dataset', None)
+    crs = getattr(dataset, 'crs', None)
+    return None if crs is None else CRS.from_user_input(crs)
+
+
+def _other_ranks(trainer: Trainer, sheets: SheetEvaluation) -> list[SheetEvaluation]:
+    """The other processes' evaluations, on rank 0 (none on one process)."""
+    if trainer.world_size == 1 or not torch.distributed.is_initialized():
+        return []
+    gathered: list[SheetEvaluation | None] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(gathered, sheets)
+    return [
+        g
+        for rank, g in enumerate(gathered)
+        if g is not None and rank != trainer.global_rank
+    ]
 
 
 def confusion_counts(

@@ -67,7 +67,8 @@ class SheetPredictionWriter(BasePredictionWriter):
       clear, or outside the sheet, Flanders or the data), with the class colour
       table and names;
     * ``<sheet>_confidence.tif``: the fused maximum class probability x 250
-      (GDAL scale 1/250, 255 = nodata);
+      (GDAL scale 1/250, 255 = nodata), through the task's confidence table
+      when it has one (``map_confidence_table``: a calibrated probability);
     * ``<sheet>_count.tif``: clear observations, or a series' clear dates (255
       outside the sheet);
     * with ``probabilities``, ``<sheet>_probabilities.tif``: the fused
@@ -124,6 +125,7 @@ class SheetPredictionWriter(BasePredictionWriter):
         self._open: dict[int, SheetFusion] = {}
         self._remaining: dict[int, list[int]] = {}
         self._done: list[int] = []
+        self._table: NDArray[np.float64] | None = None
         self._taper: dict[tuple[int, int], NDArray[np.float32]] = {}
 
     # -- the run -------------------------------------------------------------------
@@ -231,6 +233,8 @@ class SheetPredictionWriter(BasePredictionWriter):
                 'predict with BVMDataModule, whose prediction samples carry the '
                 'clear pixels and the ids of their tile'
             )
+        table = getattr(pl_module, 'map_confidence_table', None)
+        self._table = table() if callable(table) else None
         tiles = probabilities.detach().float().cpu().numpy()
         valid = batch['valid'].detach().cpu().numpy()
         ids = zip(*(batch[key].cpu().tolist() for key in TILE_IDS), strict=True)
@@ -350,7 +354,9 @@ class SheetPredictionWriter(BasePredictionWriter):
         if sheet not in self._open:
             assert self._plan is not None
             plan = self._plan.sheets[sheet]
-            self._open[sheet] = SheetFusion(plan.grid, num_classes, plan.mask())
+            self._open[sheet] = SheetFusion(
+                plan.grid, num_classes, plan.mask(), self._table
+            )
         return self._open[sheet]
 
     def _finish(self, sheet: int) -> None:

@@ -13,13 +13,30 @@ instead: ``torchgeo fit`` loads them, ``torchgeo fit --ckpt_path`` (resuming),
 ``validate``, ``test`` and ``predict`` never need them. When they cannot be
 loaded, training stops with one line that names the weights and the override
 that trains without them.
+
+Its probabilities are calibrated: every validation fits a temperature on the
+validation sheets (:mod:`~torchgeo_bvm.training.calibration`), kept in the
+task's ``temperature`` buffer and so in every checkpoint, and ``predict``
+divides the logits by it before the softmax; the classes stay the same. A
+fused map's confidence is calibrated by the ``confidence_table`` buffer,
+which ``torchgeo-bvm calibrate`` fits on the fused map of the validation
+sheets and stores in a copy of the checkpoint; the prediction writer applies
+it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+from torch.nn import Module
+from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import SemanticSegmentation
+
+from .calibration import ValidationLogits, identity_table
 
 __all__ = ['WEIGHTS_OVERRIDE', 'BVMSemanticSegmentation']
 
@@ -40,14 +57,41 @@ class BVMSemanticSegmentation(SemanticSegmentation):
     stops with :class:`SystemExit` and a one-line message naming the weights,
     the reason and the override :data:`WEIGHTS_OVERRIDE`.
 
+    The softmax's temperature (the ``temperature`` buffer, 1 until fitted) is
+    fitted at the end of every validation on a sample of the validation
+    pixels (:class:`~torchgeo_bvm.training.calibration.ValidationLogits`) and
+    saved with the weights; a checkpoint without one (written before) loads
+    with 1. ``predict_step`` divides the logits by it unless ``calibrated``
+    is False. The ``confidence_table`` buffer (``[classes, 251]``: the
+    calibrated probability of each confidence code of a fused map per
+    predicted class, the identity until ``torchgeo-bvm calibrate`` fits it) is
+    what
+    :class:`~torchgeo_bvm.training.prediction.SheetPredictionWriter` writes
+    the fused confidence through, unless ``calibrated`` is False.
+
     Args:
         *args: TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation` arguments.
+        calibrated: predict calibrated probabilities (``softmax(logits / T)``);
+            False predicts the network's own softmax.
         **kwargs: TorchGeo's :class:`~torchgeo.tasks.SemanticSegmentation` arguments.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+    temperature: Tensor
+    confidence_table: Tensor
+
+    def __init__(
+        self,
+        *args: Any,  # noqa: ANN401
+        calibrated: bool = True,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.initial_weights_loaded = False
+        self.calibrated = calibrated
+        self.register_buffer('temperature', torch.ones(()))
+        self.register_buffer('confidence_table', identity_table(self._classes()))
+        self.validation_logits = ValidationLogits(self.hparams['ignore_index'] or -1)
+        self._outputs: Tensor | None = None
 
     def configure_models(self) -> None:
         """Build the network with random weights; remember the initial ones."""
@@ -67,6 +111,112 @@ class BVMSemanticSegmentation(SemanticSegmentation):
         super().on_fit_start()
         if self.trainer.ckpt_path is None:
             self.load_initial_weights()
+
+    # -- calibration ---------------------------------------------------------------
+
+    def _capture(
+        self, module: Module, args: tuple[object, ...], output: Tensor
+    ) -> None:
+        self._outputs = output.detach()
+
+    def on_validation_epoch_start(self) -> None:
+        """Start a new sample of validation pixels."""
+        super().on_validation_epoch_start()
+        self.validation_logits.reset()
+
+    def validation_step(
+        self,
+        batch: Sample,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """TorchGeo's validation step; its logits join the calibration sample.
+
+        Args:
+            batch: the batch.
+            batch_idx: its index.
+            dataloader_idx: the dataloader's index.
+        """
+        handle = self.register_forward_hook(self._capture)
+        try:
+            super().validation_step(batch, batch_idx, dataloader_idx)
+        finally:
+            handle.remove()
+        outputs, self._outputs = self._outputs, None
+        if outputs is None or self.trainer.sanity_checking:
+            return
+        if self.hparams['task'] == 'multiclass':
+            batches = sum(self.trainer.num_val_batches)
+            self.validation_logits.add(outputs, batch['mask'], batch_idx, int(batches))
+
+    def on_validation_epoch_end(self) -> None:
+        """Fit the temperature on the sample (before the checkpoint is saved)."""
+        super().on_validation_epoch_end()
+        fitted = self.validation_logits.fit(self)
+        self.validation_logits.reset()
+        if fitted is not None:
+            self.temperature.fill_(fitted)
+            self.log('val_temperature', fitted, sync_dist=False)
+
+    def _classes(self) -> int:
+        return int(self.hparams['num_classes'] or self.hparams['num_labels'] or 1)
+
+    def map_confidence_table(self) -> NDArray[np.float64] | None:
+        """The table the prediction writer applies to the fused confidence.
+
+        Returns:
+            ``confidence_table`` as numpy, None when ``calibrated`` is False.
+        """
+        if not self.calibrated:
+            return None
+        table: NDArray[np.float64] = (
+            self.confidence_table.detach().cpu().double().numpy()
+        )
+        return table
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Give a checkpoint written without a calibration the neutral one.
+
+        Args:
+            checkpoint: the checkpoint being loaded.
+        """
+        super().on_load_checkpoint(checkpoint)
+        state = checkpoint.get('state_dict')
+        if isinstance(state, dict):
+            state.setdefault('temperature', torch.ones(()))
+            state.setdefault('confidence_table', identity_table(self._classes()))
+
+    def predict_step(
+        self,
+        batch: Sample,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> dict[str, Tensor | None]:
+        """Class probabilities, calibrated by the temperature.
+
+        Args:
+            batch: the batch.
+            batch_idx: its index.
+            dataloader_idx: the dataloader's index.
+
+        Returns:
+            TorchGeo's dictionary: ``probabilities``, ``bounds``, ``transform``.
+        """
+        if self.hparams['task'] != 'multiclass':
+            result: dict[str, Tensor | None] = super().predict_step(
+                batch, batch_idx, dataloader_idx
+            )
+            return result
+        logits: Tensor = self(batch['image'])
+        if self.calibrated:
+            logits = logits / self.temperature
+        return {
+            'probabilities': logits.softmax(dim=1),
+            'bounds': batch.get('bounds'),
+            'transform': batch.get('transform'),
+        }
+
+    # -- initial weights -------------------------------------------------------------
 
     def load_initial_weights(self) -> None:
         """Load the initial ``weights`` into the encoder (nothing if there are none).

@@ -79,7 +79,11 @@ def test_a_season_is_reused_only_where_it_was_written(tmp_path: Path) -> None:
     # A folder of another generator version is never reused.
     older = {**with_season, 'version': GENERATOR_VERSION - 1}
     assert not is_reusable(tmp_path, older, 'tiny', 0, plot=False)
-    assert GENERATOR_VERSION == 2
+    assert GENERATOR_VERSION == 3
+    # Nor one of another share of changed polygons.
+    shared = {**with_season, 'change_share': 0.03}
+    assert is_reusable(tmp_path, shared, 'tiny', 0, plot=False, change_share=0.03)
+    assert not is_reusable(tmp_path, shared, 'tiny', 0, plot=False, change_share=0.0)
 
 
 def test_a_rerun_without_the_season_reuses_a_folder_with_it(

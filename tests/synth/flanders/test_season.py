@@ -279,5 +279,7 @@ def test_the_same_seed_gives_the_same_season_and_radar(
         out, tmp_path / 'again', names, shallow=False
     )
     assert (mismatch, errors) == ([], [])
-    # The radar's 61 products of four files and 48 monthly means too.
-    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 61 * 4 + 48 + 1
+    # The single dates, the season's products and composites, the radar's 61
+    # products of four files and 48 monthly means, the truth (changes.csv and
+    # a raster with its .aux.xml for each of three years).
+    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 61 * 4 + 48 + 7 + 1

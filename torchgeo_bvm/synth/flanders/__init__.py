@@ -35,6 +35,14 @@ of sheet 22 (Gent), so that the whole pipeline can run on a fresh machine:
   meadows each with their phenology, and the monthly median composites of each
   ``kbl4`` sheet as the openEO downloader writes them
   (:mod:`~torchgeo_bvm.synth.flanders.season`);
+* ``truth/``: what changed after the BVM was mapped. A share of the BVM's
+  polygons (:data:`CHANGE_SHARE`, about 3 %, by the transitions that really
+  happen in Flanders and more often the older their record:
+  :mod:`.changes`) have a land cover that the imagery shows from their change
+  year on while the BVM keeps the old record; ``truth/changes.csv`` lists
+  them and ``truth/landcover_YYYY.tif`` holds the true class of every pixel
+  in each year of imagery, on the label grid (:mod:`.truth`). The BVM,
+  sheets and boundary are the same with or without changes.
 * ``manifest.json``: what was written (paths relative to the folder), the
   region, sheets, dates, seed, size and the class pixel counts of the BVM at
   10 m; written last, so its ``complete`` flag says the folder is whole.
@@ -55,13 +63,16 @@ Same seed and size give byte-identical files: the dBASE headers carry a fixed
 date (:data:`DBF_DATE`) instead of today's, and no GeoTIFF carries a time tag.
 
 The modules, in the order a run uses them: :mod:`.region` (sizes, dates and
-class shares), :mod:`.landscape` (the land cover, drawn with the shapes of
-:mod:`.geometry`), :mod:`.kinds` (what each polygon is and its BVM
-attributes), :mod:`.spectra` (reflectance per polygon and date),
+class shares), :mod:`.landscape` (the land cover, drawn in the
+:mod:`.frame` with the shapes of :mod:`.geometry`: :mod:`.corridors`, then
+fields, then :mod:`.features`), :mod:`.kinds` (what each polygon is and its
+BVM attributes), :mod:`.changes` (what changed after the mapping),
+:mod:`.spectra` (reflectance per polygon and date),
 :mod:`.imagery` (rasterising), :mod:`.weather` (clouds and the scene
 classification, from :mod:`torchgeo_bvm.synth.noise`), :mod:`.season` (the
 year of dates) with :mod:`.composites` (its monthly medians),
-:mod:`.overview` (the plot), :mod:`.manifest` and :mod:`.write` (the files).
+:mod:`.overview` (the plot), :mod:`.truth`, :mod:`.manifest` and
+:mod:`.write` (the files).
 """
 
 from typing import TYPE_CHECKING
@@ -69,6 +80,7 @@ from typing import TYPE_CHECKING
 from ...lazy import exports
 
 if TYPE_CHECKING:
+    from .changes import CHANGE_SHARE, TRANSITIONS
     from .manifest import MANIFEST_NAME, load_manifest
     from .openeo import write_openeo_downloads
     from .region import (
@@ -81,11 +93,17 @@ if TYPE_CHECKING:
         TARGET_SHARES,
         MiniFlandersSize,
     )
+    from .truth import CHANGE_COLUMNS, CHANGES_CSV, landcover_name
     from .write import DBF_DATE, write_mini_flanders, write_refgew
 
 #: The module each public name lives in (imported on first use, so that the
 #: command line reads the sizes without loading the generators).
 _HOMES = {
+    'CHANGE_SHARE': 'changes',
+    'TRANSITIONS': 'changes',
+    'CHANGE_COLUMNS': 'truth',
+    'CHANGES_CSV': 'truth',
+    'landcover_name': 'truth',
     'MANIFEST_NAME': 'manifest',
     'load_manifest': 'manifest',
     'write_openeo_downloads': 'openeo',
@@ -103,6 +121,9 @@ _HOMES = {
 }
 
 __all__ = [
+    'CHANGES_CSV',
+    'CHANGE_COLUMNS',
+    'CHANGE_SHARE',
     'DATES',
     'DBF_DATE',
     'DEFAULT_SIZE',
@@ -112,7 +133,9 @@ __all__ = [
     'SEASON_YEAR',
     'SIZES',
     'TARGET_SHARES',
+    'TRANSITIONS',
     'MiniFlandersSize',
+    'landcover_name',
     'load_manifest',
     'write_mini_flanders',
     'write_openeo_downloads',

@@ -31,6 +31,7 @@ from ...spatial.scanline import burn_polygons, pixel_runs
 from ..noise import gaussian_field, seeded_rng
 from .kinds import KIND, KIND_NAMES
 from .landscape import World
+from .region import DATES
 from .spectra import BACKGROUND_SPECTRUM, Traits, polygon_spectra
 
 __all__ = [
@@ -58,6 +59,7 @@ _TEXTURE = {
     'wood': 0.09,
     'poplar': 0.08,
     'conifer': 0.07,
+    'scrub': 0.09,
     'heath': 0.08,
     'marsh': 0.07,
     'pioneer': 0.12,
@@ -228,6 +230,9 @@ def surface(
 ) -> NDArray[np.float32]:
     """Surface reflectance at 10 m on one of the single dates, before the weather.
 
+    Each polygon shows what lies on the ground in the date's year
+    (:meth:`~torchgeo_bvm.synth.flanders.landscape.World.kinds_in`).
+
     Args:
         world: the land cover.
         mixes: the polygons of each pixel (:class:`PixelMixes`).
@@ -242,10 +247,11 @@ def surface(
         :data:`~torchgeo_bvm.datasets.bands.ALL_BANDS`.
     """
     rng = seeded_rng(seed, 20 + date_index)
-    spectra = polygon_spectra(world.kinds, traits, date_index, rng)
+    kinds = world.kinds_in(int(DATES[date_index][0][:4]))
+    spectra = polygon_spectra(kinds, traits, date_index, rng)
     rows, cols = mixes.mixture.shape
     noise = rng.normal(0.0, 25.0, (len(ALL_BANDS), rows, cols))
-    return render(world.kinds, mixes, spectra, grain, noise)
+    return render(kinds, mixes, spectra, grain, noise)
 
 
 def render(

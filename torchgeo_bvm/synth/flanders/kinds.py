@@ -47,6 +47,8 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     'pond': ('Small Non-woody Landscape Features', ('kn',)),
     'dyke': ('Small Landscape Features - not Specified', ('kd', 'kt', 'kw', 'ks')),
     'unmapped': ('Unknown', ('ng',)),
+    # Only ever a new land cover (heath or grassland overgrown), never mapped.
+    'scrub': ('Woodland and shrub', ('sp', 'sg', 'so')),
 }
 #: The kinds' names, in the order of their indices.
 KIND_NAMES = tuple(KINDS)

@@ -1,41 +1,38 @@
 """The mini-Flanders land cover: polygons of every kind, drawn step by step.
 
 Corridors first (the river with its banks, a canal, roads, a railway and
-streams), then fields (a patchwork of landscape blocks, the city a block of
-small urban blocks), their whole-cell cover (urban, woods, grassland, arable),
-rare classes as patches in holes of their host fields, and narrow strips
-(hedges, verges, dykes) along field edges; Flanders' border cuts the
-north-eastern corner off.
+streams: :mod:`.corridors`), then fields (a patchwork of landscape blocks, the
+city a block of small urban blocks), their whole-cell cover (urban, woods,
+grassland, arable), rare classes as patches in holes of their host fields, and
+narrow strips (hedges, verges, dykes) along field edges (:mod:`.features`);
+Flanders' border cuts the north-eastern corner off (:class:`.frame.Frame`).
+What changed on the ground after the BVM mapped it is added later
+(:mod:`.changes`, :meth:`World.changed`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry import LineString, Polygon, box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import substring
 
 from ..bvm import tessellation
-from ..noise import MapField, seeded_rng
-from .geometry import (
-    blob,
-    clean,
-    curve,
-    polygonal_parts,
-    subtract,
-    subtract_earlier,
-)
+from .corridors import Corridors, build_corridors
+from .features import edge_strips, place_patches
+from .frame import CellFacts, Frame
+from .geometry import blob, clean, polygonal_parts, subtract
 from .kinds import KIND
-from .region import TARGET_SHARES, MiniFlandersSize
+from .region import MiniFlandersSize
 
 __all__ = ['World', 'build_world']
+
+
+def _none() -> NDArray[np.int64]:
+    return np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -44,242 +41,78 @@ class World:
 
     Polygons cover the whole imaged extent (also outside the region and outside
     Flanders, where there is imagery but no BVM), in the order the BVM layer
-    writes them.
+    writes them. ``kinds`` is what the BVM mapped; a few polygons changed
+    later (``changed``, ``new_kinds``, ``change_years``), and
+    :meth:`kinds_in` gives what lies on the ground in a year.
 
     Args:
         geometries: the polygons.
-        kinds: the kind of each (an index into
+        kinds: the kind of each as mapped (an index into
             :data:`~torchgeo_bvm.synth.flanders.kinds.KIND_NAMES`).
         flanders: Flanders within the sheets the region touches.
+        changed: indices of the polygons whose land cover changed.
+        new_kinds: the kind each of them changed into.
+        change_years: the year each changed (the new cover is there all that
+            year and after).
     """
 
     geometries: NDArray[np.object_]
     kinds: NDArray[np.int64]
     flanders: BaseGeometry
+    changed: NDArray[np.int64] = field(default_factory=_none)
+    new_kinds: NDArray[np.int64] = field(default_factory=_none)
+    change_years: NDArray[np.int64] = field(default_factory=_none)
 
+    def kinds_in(self, year: int) -> NDArray[np.int64]:
+        """What lies on the ground in a year.
 
-@dataclass
-class _Corridors:
-    """Linear features that cut through the fields."""
+        Args:
+            year: the calendar year.
 
-    river: LineString
-    canal: LineString
-    roads: list[LineString]
-    features: list[tuple[BaseGeometry, str]]
-
-
-class _Landscape:
-    """Builds the mini-Flanders land cover step by step.
-
-    Positions are given in coordinates normalised to the region (0..1 across
-    and up), so every size has the same geography, while widths and polygon
-    sizes are in metres as in the real map.
-    """
-
-    def __init__(
-        self,
-        size: MiniFlandersSize,
-        seed: int,
-        extent: tuple[float, float, float, float],
-        sheet_area: BaseGeometry,
-    ) -> None:
-        self.seed = seed
-        self.region = size.bounds
-        self.region_box = box(*size.bounds)
-        x0, y0, x1, y1 = size.bounds
-        self.width, self.height = x1 - x0, y1 - y0
-        self.area = self.width * self.height
-        self.scale = min(self.width, self.height)
-        self.extent = extent
-        self.world_box = box(*extent)
-        self.rng = seeded_rng(seed, 1)
-        names = ('urban', 'wood', 'grass', 'sand', 'hedges')
-        spans = (0.08, 0.06, 0.1, 0.15, 0.12)
-        self.fields = {
-            name: MapField(extent, seeded_rng(seed, 10 + i), span * self.scale)
-            for i, (name, span) in enumerate(zip(names, spans, strict=True))
-        }
-        self.city = self.metres([(0.6, 0.56)])[0]
-        self.city_radius = 0.22 * self.height
-        self.river_width = float(np.clip(0.012 * self.height, 40.0, 150.0))
-        self.flanders = self._flanders(sheet_area)
-        # What the BVM maps: the region, inside Flanders.
-        self.mapped = self.region_box.intersection(self.flanders)
-        self.lake_target = 0.0  # set once the river's water area is known
-
-    def metres(
-        self, uv: Sequence[tuple[float, float]] | NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        uv = np.asarray(uv, dtype=np.float64)
-        x0, y0 = self.region[0], self.region[1]
-        return np.column_stack(
-            [x0 + uv[:, 0] * self.width, y0 + uv[:, 1] * self.height]
-        )
-
-    def target(self, name: str) -> float:
-        """Target area (m²) of a class in the region."""
-        return TARGET_SHARES[name] * self.area
-
-    def in_region(self, geometry: BaseGeometry) -> float:
-        """Area of ``geometry`` that the BVM maps (inside the region and Flanders)."""
-        return float(geometry.intersection(self.mapped).area)
-
-    # -- corridors --------------------------------------------------------------
-
-    def corridors(self) -> _Corridors:
-        rng, s = self.rng, self.scale
-        # The river crosses all four kbl4 quarters and leaves across the border.
-        river = curve(
-            self.metres(
-                [
-                    (-0.08, 0.72),
-                    (0.18, 0.52),
-                    (0.32, 0.2),
-                    (0.6, 0.16),
-                    (0.84, 0.38),
-                    (0.9, 0.74),
-                    (0.98, 1.12),
-                ]
-            ),
-            rng,
-            wiggle=0.03 * s,
-            spacing=0.004 * s,
-        )
-        canal = curve(self.metres([(0.6, 0.56), (0.55, 0.8), (0.5, 1.1)]), rng, 0, 50)
-        motorway = curve(
-            self.metres([(-0.1, 0.34), (0.3, 0.4), (0.7, 0.44), (1.1, 0.5)]),
-            rng,
-            wiggle=0.01 * s,
-            spacing=0.01 * s,
-        )
-        railway = curve(
-            self.metres(
-                [(-0.1, 0.66), (0.3, 0.62), (0.6, 0.56), (0.8, 0.3), (1.1, 0.26)]
-            ),
-            rng,
-            wiggle=0.0,
-            spacing=0.01 * s,
-        )
-        self.villages = self.metres(
-            rng.uniform(0.05, 0.95, (max(2, round(self.area / 12e6)), 2))
-        )
-        roads = [motorway]
-        for village in self.villages:
-            roads.append(self._road(self.city, village))
-        for village in self.villages[: max(1, len(self.villages) // 2)]:
-            side = rng.integers(3)
-            exit_uv = [
-                (-0.1, rng.uniform()),
-                (1.1, rng.uniform()),
-                (rng.uniform(), -0.1),
-            ][side]
-            roads.append(self._road(village, self.metres([exit_uv])[0]))
-        features: list[tuple[BaseGeometry, str]] = [
-            (canal.buffer(self.river_width / 4, cap_style='flat'), 'canal'),
-            (motorway.buffer(15.0, cap_style='flat'), 'road'),
-            (railway.buffer(9.0, cap_style='flat'), 'rail'),
-            *[(road.buffer(6.0, cap_style='flat'), 'road') for road in roads[1:]],
-        ]
-        water: BaseGeometry = river.buffer(self.river_width / 2, cap_style='flat')
-        banks, sandbanks = self._banks(river, water)
-        if sandbanks:
-            water = water.difference(shapely.union_all(sandbanks))  # holes
-        features = [(water, 'river'), *banks, *features, *self._streams(river)]
-        return _Corridors(river, canal, roads, features)
-
-    def _road(self, start: NDArray[np.float64], end: NDArray[np.float64]) -> LineString:
-        direction = end - start
-        length = float(np.hypot(*direction))
-        normal = np.array([-direction[1], direction[0]]) / (length + 1e-9)
-        bend = (start + end) / 2 + normal * self.rng.normal(0, 0.08) * length
-        return curve(
-            np.array([start, bend, end]),
-            self.rng,
-            0.004 * self.scale,
-            max(20.0, length / 100),
-        )
-
-    def _banks(
-        self, river: LineString, water: BaseGeometry
-    ) -> tuple[list[tuple[BaseGeometry, str]], list[BaseGeometry]]:
-        """Strips of mudflat, salt marsh, dyke and dune along the river banks.
-
-        The river is cut into pieces that take these kinds in turn, on
-        alternating banks; strip widths are chosen so each class reaches its
-        target area over the river's length inside the region.
+        Returns:
+            The kind of every polygon: the changed ones' new kind from their
+            change year on, the mapped kind otherwise.
         """
-        pattern: tuple[str | None, ...] = (
-            'mudflat',
-            'dune',
-            'saltmarsh',
-            'dyke',
-            'mudflat',
-            None,
-            'saltmarsh',
-            'dune',
+        kinds = self.kinds.copy()
+        done = self.change_years <= year
+        kinds[self.changed[done]] = self.new_kinds[done]
+        return kinds
+
+    def changed_into(
+        self,
+        changed: NDArray[np.int64],
+        new_kinds: NDArray[np.int64],
+        change_years: NDArray[np.int64],
+    ) -> World:
+        """The same world, some polygons changing after the mapping.
+
+        Args:
+            changed: indices of the polygons that change.
+            new_kinds: the kind each changes into.
+            change_years: the year each changes.
+
+        Returns:
+            A new world; this one is left as it is.
+        """
+        return replace(
+            self,
+            changed=np.asarray(changed, dtype=np.int64),
+            new_kinds=np.asarray(new_kinds, dtype=np.int64),
+            change_years=np.asarray(change_years, dtype=np.int64),
         )
-        classes = {
-            'mudflat': ('Marine habitats', 0.6),
-            'saltmarsh': ('Marine habitats', 0.4),
-            'dyke': ('Small Landscape Features - not Specified', 0.5),
-            'dune': ('Coastal dune habitats', 1.0),
-        }
-        inside = river.intersection(self.region_box).length
-        widths = {}
-        for kind, (name, part) in classes.items():
-            length = inside * pattern.count(kind) / len(pattern)
-            widths[kind] = float(
-                np.clip(self.target(name) * part / max(length, 1.0), 6, 150)
-            )
-        piece = max(50.0, 0.03 * self.height)
-        count = max(len(pattern), int(river.length // piece))
-        edges = np.linspace(0, river.length, count + 1)
-        banks: list[tuple[BaseGeometry, str]] = []
-        sandbanks: list[BaseGeometry] = []
-        for i, (start, stop) in enumerate(itertools.pairwise(edges)):
-            step = pattern[i % len(pattern)]
-            if step is None:
-                continue
-            kind = step
-            segment = substring(river, start, stop)
-            side = 1 if (i // len(pattern)) % 2 == 0 else -1
-            outer = segment.buffer(
-                side * (self.river_width / 2 + widths[kind]),
-                cap_style='flat',
-                single_sided=True,
-            )
-            strip = outer.difference(water)
-            if not strip.is_empty:
-                banks.append((strip, kind))
-            if kind == 'mudflat' and i % 3 == 0:
-                centre = segment.interpolate(0.5, normalized=True)
-                bank = blob((centre.x, centre.y), 0.25 * self.river_width, self.rng)
-                sandbanks.append(bank.intersection(water))
-        # A sand bank in the channel is a mudflat polygon in a hole of the river.
-        banks += [(s, 'mudflat') for s in sandbanks if not s.is_empty]
-        return banks, [s for s in sandbanks if not s.is_empty]
 
-    def _streams(self, river: LineString) -> list[tuple[BaseGeometry, str]]:
-        """Streams 6-8 m wide (one or two pixels) draining into the river."""
-        streams: list[tuple[BaseGeometry, str]] = []
-        for _ in range(max(2, round(self.area / 25e6))):
-            start = self.metres(self.rng.uniform(0.0, 1.0, (1, 2)))[0]
-            mouth = river.interpolate(self.rng.uniform(0.1, 0.9), normalized=True)
-            line = curve(
-                np.array([start, (mouth.x, mouth.y)]), self.rng, 0.01 * self.scale, 25.0
-            )
-            streams.append(
-                (line.buffer(self.rng.uniform(3.0, 4.0), cap_style='flat'), 'stream')
-            )
-        return streams
 
-    # -- fields -------------------------------------------------------------------
+class _Landscape(Frame):
+    """Builds the fields and their whole-cell cover (see the module)."""
 
     def cells(self) -> NDArray[np.object_]:
         """Fields: a patchwork of landscape blocks.
 
         The blocks are a Voronoi partition, each a tessellation at its own angle
         and field size; the city is a block of small urban blocks.
+
+        Returns:
+            The fields.
         """
         ex0, ey0, ex1, ey1 = self.extent
         self.city_blob = blob(tuple(self.city), self.city_radius, self.rng)
@@ -331,27 +164,32 @@ class _Landscape:
         return polygonal_parts(shapely.intersection(cells, block))
 
     def cover(
-        self, cells: NDArray[np.object_], corridors: _Corridors
-    ) -> NDArray[np.int64]:
+        self, cells: NDArray[np.object_], corridors: Corridors
+    ) -> tuple[NDArray[np.int64], CellFacts]:
         """Whole-cell land cover: urban, then woods, then grassland or arable.
 
         Each takes the cells of highest suitability until its target area in the
         region is reached (corridors already count towards theirs).
+
+        Args:
+            cells: the fields.
+            corridors: the corridors (already drawn).
+
+        Returns:
+            The kind of each cell, and what the cover learnt about the cells.
         """
         centre = shapely.centroid(cells)
         cx, cy = shapely.get_x(centre), shapely.get_y(centre)
         self.cell_area = shapely.area(cells)
         self.cell_in_region = shapely.intersects(cells, self.mapped)
         d_city = np.hypot(cx - self.city[0], cy - self.city[1])
+        villages = corridors.villages
         d_village = np.min(
-            np.hypot(
-                cx[:, None] - self.villages[:, 0], cy[:, None] - self.villages[:, 1]
-            ),
+            np.hypot(cx[:, None] - villages[:, 0], cy[:, None] - villages[:, 1]),
             axis=1,
         )
         d_road = shapely.distance(centre, shapely.union_all(corridors.roads))
         self.d_river = shapely.distance(centre, corridors.river)
-        self.d_village = d_village
         self.sand = self.fields['sand'](cx, cy)
         kinds = np.full(len(cells), KIND['arable'], dtype=np.int64)
         free = np.ones(len(cells), dtype=bool)
@@ -393,8 +231,15 @@ class _Landscape:
         grass_score = grass_score + 0.8 * self.rng.standard_normal(len(cells))
         grass = self._take(grass_score, free, 1.05 * self.target('Grasslands'))
         kinds[grass] = KIND['grass']
-        self.quadrants = self.quadrant(cells)
-        return kinds
+        facts = CellFacts(
+            self.cell_area,
+            self.cell_in_region,
+            self.quadrant(cells),
+            self.d_river,
+            d_village,
+            self.sand,
+        )
+        return kinds, facts
 
     def _take(
         self, score: NDArray[np.float64], free: NDArray[np.bool_], target: float
@@ -406,200 +251,6 @@ class _Landscape:
         chosen = np.zeros(len(score), dtype=bool)
         chosen[order[(np.cumsum(counted) <= target) & free[order]]] = True
         return chosen
-
-    def quadrant(self, geometries: NDArray[np.object_]) -> NDArray[np.int64]:
-        """0 NW, 1 NE, 2 SW, 3 SE: the kbl4 sheets around the region's centre."""
-        point = shapely.point_on_surface(geometries)
-        east = shapely.get_x(point) >= (self.region[0] + self.region[2]) / 2
-        south = shapely.get_y(point) < (self.region[1] + self.region[3]) / 2
-        return east.astype(np.int64) + 2 * south.astype(np.int64)
-
-    # -- patches and narrow features ----------------------------------------------
-
-    def patches(
-        self, cells: NDArray[np.object_], kinds: NDArray[np.int64]
-    ) -> tuple[list[BaseGeometry], list[int]]:
-        """Rare classes as patches inside host cells, which keep a hole.
-
-        Placed per kbl4 quarter, so every quarter (hence every split) holds
-        every rare class.
-        """
-        rng = seeded_rng(self.seed, 2)
-        cuts: dict[int, list[BaseGeometry]] = {}
-        geoms: list[BaseGeometry] = []
-        out_kinds: list[int] = []
-        rural = (kinds == KIND['arable']) | (kinds == KIND['grass'])
-        woody = (kinds == KIND['wood']) | (kinds == KIND['conifer'])
-        grass = kinds == KIND['grass']
-        near_river = self.d_river < 0.1 * self.scale
-        paved = np.isin(kinds, [KIND['urban'], KIND['urban_dense']])
-        plan = [
-            (
-                'heath',
-                self.target('Heathland'),
-                12_000.0,
-                woody | (grass & (self.sand > 0)),
-            ),
-            (
-                'marsh',
-                self.target('Inland marshes'),
-                8_000.0,
-                (grass & near_river) | (kinds == KIND['poplar']),
-            ),
-            (
-                'pioneer',
-                self.target('Pioneer vegetation'),
-                8_000.0,
-                (kinds == KIND['industry']) | (kinds == KIND['arable']),
-            ),
-            ('unmapped', self.target('Unknown'), 5_000.0, rural | woody),
-            ('lake', self.lake_target, 15_000.0, woody | grass),
-            (
-                'orchard',
-                0.2 * self.target('Small Woody Landscape Features'),
-                4_000.0,
-                grass & (self.d_village < 0.1 * self.scale),
-            ),
-            ('orchard_low', 0.01 * self.area, 10_000.0, kinds == KIND['arable']),
-            (
-                'pond',
-                0.3 * self.target('Small Non-woody Landscape Features'),
-                700.0,
-                rural,
-            ),
-            ('park', 0.004 * self.area, 8_000.0, paved),
-        ]
-        for kind, target, mean_area, host in plan:
-            for q in range(4):
-                here = self.cell_in_region & (self.quadrants == q)
-                here &= self.cell_area > 2_000.0
-                candidates = np.flatnonzero(here & host)
-                if not len(candidates):  # a small region: any field will do
-                    candidates = np.flatnonzero(here & (rural | woody))
-                rng.shuffle(candidates)
-                placed, wanted = 0.0, max(target / 4, 900.0)
-                for index in candidates:
-                    if placed >= wanted:
-                        break
-                    if len(cuts.get(int(index), [])) >= 2:
-                        continue
-                    area = float(rng.lognormal(np.log(mean_area), 0.4))
-                    area = max(
-                        400.0,
-                        min(
-                            area, 0.45 * self.cell_area[index], wanted - placed + 400.0
-                        ),
-                    )
-                    centre = shapely.point_on_surface(cells[index])
-                    disc = blob((centre.x, centre.y), math.sqrt(area / math.pi), rng)
-                    patch: BaseGeometry = disc.intersection(cells[index])
-                    for other in cuts.get(int(index), []):
-                        patch = patch.difference(other)
-                    pieces = polygonal_parts([patch])
-                    if not len(pieces) or self.in_region(patch) < 0.9 * patch.area:
-                        continue  # a host on the region's edge or the border
-                    patch = shapely.union_all(pieces)
-                    cuts.setdefault(int(index), []).append(patch)
-                    geoms.append(patch)
-                    out_kinds.append(KIND[kind])
-                    placed += patch.area
-        for host, holes in cuts.items():
-            cells[host] = cells[host].difference(shapely.union_all(holes))
-        return geoms, out_kinds
-
-    def edge_features(
-        self, cells: NDArray[np.object_], kinds: NDArray[np.int64]
-    ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.bool_]]:
-        """Hedges and tree rows, verges, embankments along field edges.
-
-        Returns the strips, their kinds and which ones stay drawn over the
-        fields (the others are cut out of the fields they straddle).
-        """
-        rng = seeded_rng(self.seed, 3)
-        rural = (kinds == KIND['arable']) | (kinds == KIND['grass'])
-        centre = shapely.centroid(cells)
-        bocage = self.fields['hedges'](shapely.get_x(centre), shapely.get_y(centre))
-        plan = [
-            ('hedge', 0.8 * self.target('Small Woody Landscape Features'), (6.0, 12.0)),
-            (
-                'verge',
-                0.7 * self.target('Small Non-woody Landscape Features'),
-                (5.0, 8.0),
-            ),
-            (
-                'dyke',
-                0.5 * self.target('Small Landscape Features - not Specified'),
-                (6.0, 10.0),
-            ),
-        ]
-        geoms: list[BaseGeometry] = []
-        out_kinds: list[int] = []
-        for kind, target, (w_min, w_max) in plan:
-            for q in range(4):
-                candidates = np.flatnonzero(
-                    rural & self.cell_in_region & (self.quadrants == q)
-                )
-                weight = np.exp(bocage[candidates]) if kind == 'hedge' else 1.0
-                candidates = candidates[
-                    np.argsort(-weight * rng.random(len(candidates)))
-                ]
-                placed, wanted = 0.0, max(target / 4, 300.0)
-                for index in candidates:
-                    if placed >= wanted:
-                        break
-                    ring = shapely.get_coordinates(
-                        shapely.get_exterior_ring(cells[index])
-                    )[:-1]
-                    if len(ring) < 4:
-                        continue
-                    start, take = int(rng.integers(len(ring))), int(rng.integers(3, 6))
-                    line = LineString(np.vstack([ring, ring])[start : start + take])
-                    width = float(rng.uniform(w_min, w_max))
-                    if not 25.0 <= line.length <= 500.0:
-                        continue
-                    strip = shapely.intersection(
-                        line.buffer(
-                            width / 2,
-                            cap_style='flat',
-                            join_style='mitre',
-                            mitre_limit=2.0,
-                        ),
-                        self.region_box,
-                    )
-                    if strip.area < 50.0:
-                        continue
-                    geoms.append(strip)
-                    out_kinds.append(KIND[kind])
-                    placed += strip.area
-        strips = np.asarray(geoms, dtype=object)
-        # A strip drawn later is cut where it crosses an earlier one.
-        strips = subtract_earlier(strips)
-        drawn_over = rng.random(len(strips)) < 0.05
-        return strips, np.asarray(out_kinds, dtype=np.int64), drawn_over
-
-    # -- the border ----------------------------------------------------------------
-
-    def _flanders(self, sheet_area: BaseGeometry) -> BaseGeometry:
-        """Flanders: the sheets minus a north-eastern corner beyond a wiggly border."""
-        points = self.metres(
-            [
-                (0.4, 3.0),
-                (0.48, 1.3),
-                (0.55, 1.0),
-                (0.68, 0.86),
-                (0.8, 0.78),
-                (1.0, 0.66),
-                (1.3, 0.5),
-                (3.0, -0.2),
-            ]
-        )
-        border = curve(
-            points, seeded_rng(self.seed, 4), 0.01 * self.scale, 0.005 * self.scale
-        )
-        coords = shapely.get_coordinates(border)
-        far = self.metres([(3.0, 3.0)])
-        outside = shapely.make_valid(Polygon(np.vstack([coords, far])))
-        return sheet_area.difference(outside)
 
 
 def build_world(
@@ -617,20 +268,20 @@ def build_world(
         sheet_area: the sheets the region touches; Flanders is cut from them.
 
     Returns:
-        The polygons, their kinds and Flanders.
+        The polygons, their kinds and Flanders (no change yet).
     """
     land = _Landscape(size, seed, extent, sheet_area)
-    corridors = land.corridors()
+    corridors = build_corridors(land)
     water_done = sum(
         land.in_region(g)
         for g, k in corridors.features
         if k in ('river', 'canal', 'stream')
     )
-    land.lake_target = max(land.target('Water bodies') - water_done, 0.002 * land.area)
+    lake_target = max(land.target('Water bodies') - water_done, 0.002 * land.area)
     cells = polygonal_parts(subtract(land.cells(), [g for g, _ in corridors.features]))
-    kinds = land.cover(cells, corridors)
-    patch_geoms, patch_kinds = land.patches(cells, kinds)
-    strips, strip_kinds, drawn_over = land.edge_features(cells, kinds)
+    kinds, facts = land.cover(cells, corridors)
+    patch_geoms, patch_kinds = place_patches(land, facts, lake_target, cells, kinds)
+    strips, strip_kinds, drawn_over = edge_strips(land, facts, cells, kinds)
     cells = subtract(cells, strips[~drawn_over])
     geometries = np.concatenate(
         [

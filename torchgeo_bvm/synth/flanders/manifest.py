@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generated content changes (a re-run then regenerates).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 #: Name of the manifest inside the output folder.
 MANIFEST_NAME = 'manifest.json'
 
@@ -103,6 +103,7 @@ def is_reusable(
     season: bool = False,
     radar: bool = False,
     sunshine: float = 1.0,
+    change_share: float | None = None,
 ) -> bool:
     """Whether a folder already holds what a run would write.
 
@@ -115,12 +116,14 @@ def is_reusable(
         season: whether the run writes the season.
         radar: whether the run writes the radar season.
         sunshine: the season's sunshine (checked when the season is wanted).
+        change_share: the share of changed polygons the run writes (None:
+            any).
 
     Returns:
-        True if the manifest is complete, of this generator version, size and
-        seed (with an overview, the season of this sunshine and the radar if
-        they are wanted), and every file it lists exists with its recorded
-        size.
+        True if the manifest is complete, of this generator version, size,
+        seed and change share (with an overview, the season of this sunshine
+        and the radar if they are wanted), and every file it lists exists with
+        its recorded size.
     """
     if manifest is None or not manifest.get('complete'):
         return False
@@ -135,6 +138,7 @@ def is_reusable(
             not season
             or (manifest.get('season') or {}).get('sunshine', 1.0) == sunshine
         )
+        and (change_share is None or manifest.get('change_share') == change_share)
     )
     if not same:
         return False

@@ -136,7 +136,7 @@ def _acquire(
     rng = seeded_rng(scene.seed, 100, index)
     doy = float(stamp.timetuple().tm_yday)
     tide = rng.uniform(0, _HIGHEST_TIDE)
-    kinds = scene.world.kinds
+    kinds = scene.world.kinds_in(stamp.year)
     spectra = season_spectra(kinds, scene.traits, scene.season, doy, tide, rng)
     rows, cols = scene.grid.shape
     shift = (int(rng.integers(rows)), int(rng.integers(cols)))
@@ -300,7 +300,8 @@ _PICTURE = 400
 def _farmed_pixels(world: World, mixes: PixelMixes) -> Farmed:
     polygons = len(world.kinds)
     whole = mixes.mixture < polygons
-    kind = np.where(whole, world.kinds[np.where(whole, mixes.first, 0)], -1)
+    kinds = world.kinds_in(SEASON_YEAR)
+    kind = np.where(whole, kinds[np.where(whole, mixes.first, 0)], -1)
     return {label: kind == KIND[name] for label, name in _FOLLOWED.items()}
 
 

@@ -300,6 +300,14 @@ def _fractions(
         dry=leaf * autumn,
         bare_trees=1 - leaf,
     )
+    # Young scrub: deciduous shrubs (birch, blackthorn) over the old grass.
+    put(
+        'scrub',
+        forest=0.6 * leaf * (1 - autumn),
+        dry=0.6 * leaf * autumn + 0.4 * (1 - spring),
+        bare_trees=0.6 * (1 - leaf),
+        grass=0.4 * spring,
+    )
     put('orchard', grass=0.55, forest=0.45 * leaf, bare_trees=0.45 * (1 - leaf))
     put('conifer', conifer=0.85, grass=0.15)
     put('heath', heath=0.8, dry=0.1, grass=0.1)

@@ -25,6 +25,7 @@ from ...spatial.crs import LAMBERT72, UTM31N
 from ..bvm import write_bwkhab
 from ..kbl import LAMBERT72_ESRI_WKT, write_official_sheets
 from ..sentinel2 import write_terrascope_product
+from .changes import CHANGE_SHARE, draw_changes, version_years
 from .geometry import clean
 from .imagery import (
     PixelMixes,
@@ -45,9 +46,16 @@ from .manifest import (
 )
 from .overview import plot_overview
 from .radar import RADAR_DATES, write_radar
-from .region import DATES, DEFAULT_SIZE, SEASON_DATES, SIZES, TILE, VERSION
+from .region import DATES, DEFAULT_SIZE, SEASON_DATES, SEASON_YEAR, SIZES, TILE, VERSION
 from .season import write_season
 from .spectra import draw_traits
+from .truth import (
+    CHANGES_CSV,
+    TRUTH_FOLDER,
+    landcover_name,
+    write_changes,
+    write_landcover,
+)
 from .weather import check_sunshine, weather
 
 __all__ = ['DBF_DATE', 'TILE', 'VERSION', 'write_mini_flanders', 'write_refgew']
@@ -120,6 +128,7 @@ def write_mini_flanders(
     season: bool = False,
     radar: bool = False,
     sunshine: float = 1.0,
+    change_share: float = CHANGE_SHARE,
 ) -> dict[str, Any]:
     """Write a mini-Flanders region in the real formats (see the package).
 
@@ -141,6 +150,10 @@ def write_mini_flanders(
         sunshine: the season's sunshine as a share of the normal year
             (:data:`~torchgeo_bvm.synth.flanders.weather.DULL_YEAR_SUNSHINE`
             for a very cloudy year); only with ``season``.
+        change_share: the share of the BVM's polygons whose land cover
+            changed after their mapping
+            (:mod:`~torchgeo_bvm.synth.flanders.changes`); the truth is
+            written under ``truth/`` (:mod:`~torchgeo_bvm.synth.flanders.truth`).
 
     Returns:
         The manifest (also written to ``out/manifest.json``); its paths are
@@ -150,9 +163,11 @@ def write_mini_flanders(
 
     Raises:
         ValueError: for an unknown size, a sunshine out of range or without
-            the season, or a non-empty ``out`` without a mini-Flanders
-            manifest (nothing is written then).
+            the season, a change share outside 0 to 0.5, or a non-empty
+            ``out`` without a mini-Flanders manifest (nothing is written then).
     """
+    if not 0.0 <= change_share <= 0.5:
+        raise BVMValueError(f'change share {change_share}: expected 0 to 0.5')
     if size not in SIZES:
         raise BVMValueError(
             f'unknown mini-Flanders size {size!r}: expected one of {", ".join(SIZES)}'
@@ -167,7 +182,7 @@ def write_mini_flanders(
     out = Path(out)
     previous = existing_manifest(out)
     if not force and is_reusable(
-        out, previous, size, seed, plot, season, radar, sunshine
+        out, previous, size, seed, plot, season, radar, sunshine, change_share
     ):
         assert previous is not None
         return {**previous, 'reused': True}
@@ -177,10 +192,11 @@ def write_mini_flanders(
         'version': GENERATOR_VERSION,
         'size': size,
         'seed': seed,
+        'change_share': change_share,
     }
     write_manifest(out, {**params, 'complete': False})
     steps = tqdm(
-        total=5
+        total=6
         + len(DATES)
         + (len(SEASON_DATES) if season else 0)
         + (len(RADAR_DATES) if radar else 0),
@@ -209,6 +225,13 @@ def write_mini_flanders(
     bvm = write_bwkhab(frame, out / 'bvm' / 'BwkHab.shp')
     class_ids = UnitMapping().map_codes(frame['EENH1'], frame['HAB1']).ids
     classes = class_pixels(frame, class_ids, spec.bounds)
+    changes = draw_changes(
+        world.kinds[keep], version_years(frame['TAG']), seed, change_share
+    )
+    # The BVM's rows are the world's polygons that lie in the region.
+    world = world.changed_into(
+        np.flatnonzero(keep)[changes.rows], changes.new_kinds, changes.years
+    )
     steps.update()
 
     kbl = {
@@ -282,6 +305,15 @@ def write_mini_flanders(
             on_date=steps.update,
         )
 
+    changes_csv = write_changes(
+        out / CHANGES_CSV, frame['TAG'], frame['UIDN'], class_ids, changes
+    )
+    years = sorted(
+        {int(s[:4]) for s, _ in DATES} | ({SEASON_YEAR} if season else set())
+    )
+    landcover = write_landcover(out, bvm, changes, years)
+    steps.update()
+
     overview = None
     if plot and summer is not None:
         overview = out / 'overview.png'
@@ -302,7 +334,12 @@ def write_mini_flanders(
     sizes = file_sizes(
         out,
         [bvm, *kbl.values(), boundary],
-        [*(folder for *_, folder in products), *season_folders, *radar_folders],
+        [
+            *(folder for *_, folder in products),
+            *season_folders,
+            *radar_folders,
+            out / TRUTH_FOLDER,
+        ],
         *season_files,
         *radar_files,
         *([overview] if overview else []),
@@ -343,6 +380,12 @@ def write_mini_flanders(
         'season': season_entry,
         'radar': radar_entry,
         'polygons': len(frame),
+        'truth': {
+            'changes': str(changes_csv.relative_to(out)),
+            'landcover': {str(year): landcover_name(year) for year in landcover},
+            'changed_polygons': len(changes),
+            'transitions': changes.counts(),
+        },
         'pixels': {c.name: int(counts[c.id]) for c in CLASSES},
         'labelled_pixels': int(counts[:NUM_CLASSES].sum()),
         'unlabelled_pixels': int(counts[IGNORE_INDEX]),
