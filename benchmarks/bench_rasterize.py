@@ -21,12 +21,13 @@ import time
 import warnings
 from pathlib import Path
 
+import geopandas
 import numpy as np
 import rasterio.features
 import shapely
 from rasterio.transform import from_origin
 
-from torchgeo_bvm.datasets.bvm import BVMDataset
+from torchgeo_bvm.bvm.polygons import BVMPolygons
 from torchgeo_bvm.spatial.crs import resolution_for
 from torchgeo_bvm.spatial.scanline import burn_polygons
 from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
@@ -49,6 +50,19 @@ def geojson_rings(geometries: np.ndarray) -> list[dict[str, object]]:
     return shapes
 
 
+def _polygons_in_burn_order(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's polygons in EPSG:4326 with their class ids, largest first.
+
+    The order :class:`~torchgeo_bvm.bvm.polygons.BVMPolygons` burns them in (small
+    polygons over the large ones that contain them); read with geopandas so
+    that the three rasterisers get the same shapely geometries.
+    """
+    layer = geopandas.read_file(path).to_crs('EPSG:4326')
+    classes = BVMPolygons(path).mapping_result.ids
+    order = np.argsort(-layer.geometry.area.to_numpy(), kind='stable')
+    return layer.geometry.to_numpy()[order], classes[order]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--polygons', type=int, default=20_000)
@@ -60,8 +74,9 @@ def main() -> None:
         path = write_bwkhab(
             synthetic_bwkhab(args.polygons, seed=0), Path(folder) / 'BwkHab.shp'
         )
-        polygons = BVMDataset(path, crs='EPSG:4326', res=res)._polygons()
-    xmin, ymin, xmax, ymax = shapely.total_bounds(polygons.geometries)
+        geometries_all, labels_all = _polygons_in_burn_order(path)
+    tree = shapely.STRtree(geometries_all)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geometries_all)
     rng = np.random.default_rng(0)
     times: dict[str, list[float]] = {'shapely': [], 'geojson': [], 'ours': []}
     differing, counts = 0, []
@@ -69,10 +84,10 @@ def main() -> None:
         left = rng.uniform(xmin, xmax - SIZE * res[0])
         top = rng.uniform(ymin + SIZE * res[1], ymax)
         window = shapely.box(left, top - SIZE * res[1], left + SIZE * res[0], top)
-        hits = np.sort(polygons.tree.query(window))
+        hits = np.sort(tree.query(window))
         if not len(hits):
             continue
-        geometries, labels = polygons.geometries[hits], polygons.labels[hits]
+        geometries, labels = geometries_all[hits], labels_all[hits]
         transform = from_origin(left, top, *res)
         results = {}
         for name in times:

@@ -103,8 +103,9 @@ def sheet22_labels(tmp_path):
 def mini_flanders(tmp_path_factory):
     """The embedded mini-Flanders at its tiny size, generated once per session.
 
-    With its season (``season/``: a year of products and monthly composites),
-    which leaves every other file as it is without it.
+    With its season (``season/``: a year of products and monthly composites)
+    and its radar (``radar/``: a year of Sentinel-1 products and monthly
+    means), which leave every other file as it is without them.
 
     Returns (folder, manifest); the manifest's paths are relative to the folder.
     """
@@ -113,7 +114,9 @@ def mini_flanders(tmp_path_factory):
     return built_once(
         tmp_path_factory,
         'mini-flanders',
-        lambda folder: write_mini_flanders(folder, 'tiny', 0, plot=False, season=True),
+        lambda folder: write_mini_flanders(
+            folder, 'tiny', 0, plot=False, season=True, radar=True
+        ),
     )
 
 

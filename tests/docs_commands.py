@@ -41,6 +41,7 @@ DOCUMENTS = (
     'docs/quickstart.rst',
     'docs/examples.rst',
     'docs/guide.rst',
+    'docs/sentinel1.rst',
     'docs/mapping.rst',
     'docs/compare.rst',
     'docs/updates.rst',

@@ -9,7 +9,10 @@ OpenID Connect client-credentials authentication with a local token endpoint.
 It reads every received process graph (collection, bands, spatial and temporal
 extent, cloud-cover filter, monthly composite or not, target projection) and
 answers with GeoTIFFs written by rasterio for exactly that request, named as
-the VITO backend names them (``openEO_2022-04-05Z.tif`` per date). The files
+the VITO backend names them (``openEO_2022-04-05Z.tif`` per date). Two
+collections: Terrascope's Sentinel-2 TOC (int16 reflectance and SCL) and
+``SENTINEL1_GRD`` through ``sar_backscatter`` (float32 linear backscatter,
+an orbit direction's passes every 6 days, monthly means). The files
 are kept tiny (a fixed ``width`` x ``height`` grid over the requested extent):
 the tests check names, bands, dtype and georeferencing, not resolution.
 
@@ -19,8 +22,11 @@ announcing their full ``Content-Length``, and assets that answer 404. With
 ``require_auth`` every processing route answers 401 without the token, and the
 token endpoint refuses wrong client credentials, as a real provider does. The
 process graphs are checked against the official schema where the downloader
-could go wrong: ``spatial_extent.crs`` an EPSG integer or WKT2, and
-``resample_spatial`` one resolution for square pixels. The server runs in a daemon thread on
+could go wrong: ``spatial_extent.crs`` an EPSG integer or WKT2,
+``resample_spatial`` one resolution for square pixels, ``sar_backscatter``'s
+arguments (names, the ``coefficient`` enum and the boolean flags of the
+official process, Open-EO/openeo-processes ``proposals/sar_backscatter.json``)
+and collection properties given as ``eq`` child processes. The server runs in a daemon thread on
 a free port and stops by itself after ``lifetime`` seconds.
 """
 
@@ -42,6 +48,21 @@ from rasterio.transform import from_bounds
 from rasterio.warp import transform_bounds
 
 COLLECTION = 'TERRASCOPE_S2_TOC_V2'
+S1_COLLECTION = 'SENTINEL1_GRD'
+S1_BANDS = ('VV', 'VH', 'HH', 'HV')
+#: ``sar_backscatter``'s parameters and coefficients in the official process.
+SAR_BACKSCATTER_PARAMETERS = {
+    'data', 'coefficient', 'elevation_model', 'mask', 'contributing_area',
+    'local_incidence_angle', 'ellipsoid_incidence_angle', 'noise_removal', 'options',
+}  # fmt: skip
+SAR_COEFFICIENTS = (
+    'beta0', 'sigma0-ellipsoid', 'sigma0-terrain', 'gamma0-ellipsoid', 'gamma0-terrain',
+    None,
+)  # fmt: skip
+SAR_FLAGS = (
+    'mask', 'contributing_area', 'local_incidence_angle', 'ellipsoid_incidence_angle',
+    'noise_removal',
+)  # fmt: skip
 BANDS = (
     'B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B11', 'B12', 'SCL',
     'relativeAzimuthAngles', 'sunZenithAngles', 'viewZenithAngles',
@@ -58,6 +79,13 @@ def acquisition_dates(start: date, end: date) -> list[date]:
     """The days the fake satellite images: every fifth day (end exclusive)."""
     first = start + timedelta(days=(-start.toordinal()) % 5)
     return [first + timedelta(days=k) for k in range(0, (end - first).days, 5)]
+
+
+def radar_dates(start: date, end: date, orbit: str) -> list[date]:
+    """The days the fake radar passes in one direction: every 6th day (end exclusive)."""
+    shift = 0 if orbit == 'ASCENDING' else 3
+    first = start + timedelta(days=(shift - start.toordinal()) % 6)
+    return [first + timedelta(days=k) for k in range(0, (end - first).days, 6)]
 
 
 def cloud_cover(day: date) -> int:
@@ -90,10 +118,13 @@ class Request:
     epsg: int | None
     max_cloud_cover: float | None
     output_bands: list[str]
+    orbit: str | None = None
 
     def dates(self) -> list[date]:
         if self.composite:
             return month_starts(self.start, self.end)
+        if self.orbit is not None:
+            return radar_dates(self.start, self.end, self.orbit)
         days = acquisition_dates(self.start, self.end)
         if self.max_cloud_cover is not None:
             days = [d for d in days if cloud_cover(d) <= self.max_cloud_cover]
@@ -113,10 +144,12 @@ def parse_graph(process: dict[str, Any]) -> Request:
     if len(by_id.get('load_collection', [])) != 1:
         raise GraphError('expected exactly one load_collection')
     load = by_id['load_collection'][0]['arguments']
-    if load['id'] != COLLECTION:
+    if load['id'] not in (COLLECTION, S1_COLLECTION):
         raise GraphError(f"Collection '{load['id']}' does not exist.")
-    bands = list(load.get('bands') or BANDS)
-    if unknown := [b for b in bands if b not in BANDS]:
+    radar = load['id'] == S1_COLLECTION
+    offered = S1_BANDS if radar else BANDS
+    bands = list(load.get('bands') or offered)
+    if unknown := [b for b in bands if b not in offered]:
         raise GraphError(f'unknown bands {unknown}')
     extent = load['spatial_extent']
     crs = extent.get('crs', 4326)
@@ -128,6 +161,8 @@ def parse_graph(process: dict[str, Any]) -> Request:
     if crs != 4326:
         raise GraphError('this backend takes EPSG:4326 extents only')
     start, end = (date.fromisoformat(t) for t in load['temporal_extent'])
+    if radar:
+        return _radar_request(nodes, by_id, load, bands, start, end)
     max_cloud_cover = None
     if properties := load.get('properties'):
         (node,) = properties['eo:cloud_cover']['process_graph'].values()
@@ -147,6 +182,16 @@ def parse_graph(process: dict[str, Any]) -> Request:
     else:
         output_bands = bands
     epsg = None
+    epsg = _output_epsg(by_id)
+    return Request(
+        COLLECTION, bands, extent['west'], extent['south'], extent['east'],
+        extent['north'], start, end, composite, epsg, max_cloud_cover, output_bands,
+    )  # fmt: skip
+
+
+def _output_epsg(by_id: dict[str, list[dict[str, Any]]]) -> int | None:
+    """The target projection of ``resample_spatial`` (checked), and ``save_result``."""
+    epsg = None
     if resample := by_id.get('resample_spatial'):
         arguments = resample[0]['arguments']
         epsg = int(arguments['projection'])
@@ -164,16 +209,101 @@ def parse_graph(process: dict[str, Any]) -> Request:
         or by_id['save_result'][0]['arguments']['format'] != 'GTiff'
     ):
         raise GraphError('expected save_result with format GTiff')
+    return epsg
+
+
+def _equals(properties: dict[str, Any], name: str) -> str:
+    """The value a collection property must equal (an ``eq`` child process)."""
+    if name not in properties:
+        raise GraphError(f'expected a {name} property filter')
+    (node,) = properties[name]['process_graph'].values()
+    arguments = node['arguments']
+    if node['process_id'] != 'eq' or arguments['x'] != {'from_parameter': 'value'}:
+        raise GraphError(f'{name} filter must be eq on the parameter value')
+    return str(arguments['y'])
+
+
+def _radar_request(
+    nodes: dict[str, dict[str, Any]],
+    by_id: dict[str, list[dict[str, Any]]],
+    load: dict[str, Any],
+    bands: list[str],
+    start: date,
+    end: date,
+) -> Request:
+    """A ``SENTINEL1_GRD`` graph, checked against the official ``sar_backscatter``."""
+    properties = load.get('properties') or {}
+    orbit = _equals(properties, 'sat:orbit_state')
+    if orbit not in ('ASCENDING', 'DESCENDING'):
+        raise GraphError(f'unknown sat:orbit_state {orbit!r}')
+    if _equals(properties, 'polarisation') != 'VV&VH':
+        raise GraphError('this backend serves dual-polarisation VV&VH products only')
+    if len(by_id.get('sar_backscatter', [])) != 1:
+        raise GraphError('SENTINEL1_GRD needs exactly one sar_backscatter')
+    arguments = by_id['sar_backscatter'][0]['arguments']
+    if unknown := sorted(set(arguments) - SAR_BACKSCATTER_PARAMETERS):
+        raise GraphError(f'sar_backscatter has no parameter {unknown}')
+    if arguments.get('coefficient', 'gamma0-terrain') not in SAR_COEFFICIENTS:
+        raise GraphError(
+            f'sar_backscatter: unknown coefficient {arguments["coefficient"]!r}'
+        )
+    if flags := [f for f in SAR_FLAGS if not isinstance(arguments.get(f, False), bool)]:
+        raise GraphError(f'sar_backscatter: {flags} must be booleans')
+    if arguments.get('coefficient') != 'sigma0-ellipsoid':
+        raise GraphError('this backend computes sigma0-ellipsoid only')
+    load_id = next(k for k, n in nodes.items() if n['process_id'] == 'load_collection')
+    if arguments['data'] != {'from_node': load_id}:
+        raise GraphError('sar_backscatter must take the loaded collection')
+    aggregates = by_id.get('aggregate_temporal_period', [])
+    if aggregates:
+        period = aggregates[0]['arguments']
+        (reducer,) = period['reducer']['process_graph'].values()
+        if period['period'] != 'month' or reducer['process_id'] != 'mean':
+            raise GraphError('radar composites are monthly means')
+    extent = load['spatial_extent']
     return Request(
-        COLLECTION, bands, extent['west'], extent['south'], extent['east'],
-        extent['north'], start, end, composite, epsg, max_cloud_cover, output_bands,
+        S1_COLLECTION, bands, extent['west'], extent['south'], extent['east'],
+        extent['north'], start, end, bool(aggregates), _output_epsg(by_id), None,
+        bands, orbit,
     )  # fmt: skip
+
+
+def radar_value(band: str, day: date, rows: Any, cols: Any) -> Any:
+    """The fake backscatter (linear power) of a band on a day at some pixels."""
+    decibels = -10.0 - 6.0 * S1_BANDS.index(band) + 0.01 * day.timetuple().tm_yday
+    return np.power(10.0, (decibels + 0.1 * (rows + cols)) / 10).astype(np.float32)
+
+
+def _render_radar(
+    request: Request, day: date, width: int, height: int, describe: bool
+) -> bytes:
+    """One float32 GeoTIFF of backscatter, NaN (nodata) at the first pixel."""
+    crs = f'EPSG:{request.epsg or 32631}'
+    bounds = transform_bounds(
+        'EPSG:4326', crs, request.west, request.south, request.east, request.north
+    )
+    rows, cols = np.mgrid[0:height, 0:width]
+    data = np.stack([radar_value(b, day, rows, cols) for b in request.output_bands])
+    data[:, 0, 0] = np.nan
+    profile = {
+        'driver': 'GTiff', 'width': width, 'height': height,
+        'count': len(request.output_bands), 'dtype': 'float32', 'crs': crs,
+        'transform': from_bounds(*bounds, width, height), 'nodata': np.nan,
+    }  # fmt: skip
+    with rasterio.MemoryFile() as memory:
+        with memory.open(**profile) as dst:
+            dst.write(data)
+            if describe:
+                dst.descriptions = tuple(request.output_bands)
+        return bytes(memory.read())
 
 
 def render_tiff(
     request: Request, day: date, width: int, height: int, describe: bool
 ) -> bytes:
-    """One int16 GeoTIFF of a request's extent and bands for one date."""
+    """One GeoTIFF of a request's extent and bands for one date (int16 optical)."""
+    if request.collection == S1_COLLECTION:
+        return _render_radar(request, day, width, height, describe)
     crs = f'EPSG:{request.epsg or 32631}'
     bounds = transform_bounds(
         'EPSG:4326', crs, request.west, request.south, request.east, request.north
@@ -488,15 +618,21 @@ class _Handler(BaseHTTPRequestHandler):
         })  # fmt: skip
 
     def on_get_collections(self) -> None:
-        self.send_json(200, {'collections': [self._collection()], 'links': []})
+        collections = [self._collection(), self._collection(radar=True)]
+        self.send_json(200, {'collections': collections, 'links': []})
 
     def on_get_collections_terrascope_s2_toc_v2(self) -> None:
         self.send_json(200, self._collection())
 
-    def _collection(self) -> dict[str, Any]:
+    def on_get_collections_sentinel1_grd(self) -> None:
+        self.send_json(200, self._collection(radar=True))
+
+    def _collection(self, radar: bool = False) -> dict[str, Any]:
         return {
-            'stac_version': '1.0.0', 'type': 'Collection', 'id': COLLECTION,
-            'title': 'Sentinel-2 TOC (Terrascope)', 'description': 'Sentinel-2 L2A',
+            'stac_version': '1.0.0', 'type': 'Collection',
+            'id': S1_COLLECTION if radar else COLLECTION,
+            'title': 'Sentinel-1 GRD' if radar else 'Sentinel-2 TOC (Terrascope)',
+            'description': 'Sentinel-1 GRD' if radar else 'Sentinel-2 L2A',
             'license': 'proprietary', 'links': [],
             'extent': {'spatial': {'bbox': [[-180, -90, 180, 90]]},
                        'temporal': {'interval': [['2015-07-06T00:00:00Z', None]]}},
@@ -504,7 +640,7 @@ class _Handler(BaseHTTPRequestHandler):
                 'x': {'type': 'spatial', 'axis': 'x', 'reference_system': 32631},
                 'y': {'type': 'spatial', 'axis': 'y', 'reference_system': 32631},
                 't': {'type': 'temporal'},
-                'bands': {'type': 'bands', 'values': list(BANDS)},
+                'bands': {'type': 'bands', 'values': list(S1_BANDS if radar else BANDS)},
             },
         }  # fmt: skip
 
@@ -514,7 +650,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def on_get_processes(self) -> None:
         ids = ['load_collection', 'resample_spatial', 'mask', 'filter_bands',
-               'reduce_dimension', 'aggregate_temporal_period', 'save_result']  # fmt: skip
+               'reduce_dimension', 'aggregate_temporal_period', 'save_result',
+               'sar_backscatter']  # fmt: skip
         processes = [{'id': i, 'description': i, 'parameters': [], 'returns': {}}
                      for i in ids]  # fmt: skip
         self.send_json(200, {'processes': processes, 'links': []})

@@ -9,7 +9,7 @@ trains the paper's configuration at laptop scale, from random weights).
 
 A page starts where the reader of the page stands:
 
-* the README's tour and the split page: an empty folder;
+* the README's tour, the split page and the Sentinel-1 page: an empty folder;
 * the quick start and the updates page: a folder after the demo (the quick start's own quicker run,
   which the suite runs as written once per run: the ``quick_demo`` fixture);
   its steps by hand and TorchGeo's commands after them are two tests, since
@@ -176,6 +176,7 @@ def test_every_block_is_known_code() -> None:
     assert [b.document for b in python] == [
         'README.md',
         'docs/guide.rst',
+        'docs/sentinel1.rst',
         'docs/split.rst',
     ]
     assert 'dataset[next(iter(sampler))]' in python[0].text
@@ -211,7 +212,7 @@ def test_what_is_not_run_is_listed_with_its_reason() -> None:
     # The pages the tests below run, with the documents not run by them.
     ran = {'README.md', 'docs/installation.rst', 'docs/quickstart.rst'}
     ran |= {'docs/guide.rst', 'docs/mapping.rst', 'docs/split.rst'}
-    ran |= {'docs/updates.rst'}
+    ran |= {'docs/updates.rst', 'docs/sentinel1.rst'}
     with_code = {b.document for b in documented_blocks() if b.language != 'text'}
     assert with_code == ran | set(NOT_RUN_DOCUMENTS)
 
@@ -450,6 +451,21 @@ def test_guide_and_mapping_run_as_written(
         assert labels.crs == imagery.crs
     skipped = [r.command for r in runs if r.note and 'replaced' not in r.note]
     assert len(skipped) == 6
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sentinel1_page_runs_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # From an empty folder: the page generates its own mini-Flanders with radar.
+    reader = Reader(tmp_path, not_run)
+    runs = reader.read(blocks_of('docs/sentinel1.rst'))
+    show(reader, capsys)
+    assert not reader.noise()
+    assert [r.status for r in runs] == [0] * len(runs)
+    assert not (tmp_path / 'data' / 'sentinel1').exists()  # the dry run
+    assert (tmp_path / 'data' / 'mini-radar').is_dir()
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         BVMRaster,
         CloudRule,
         ImageryDataset,
+        Sentinel1Sigma0,
         Sentinel2TOC,
     )
     from .datasets.joint import BVMSentinel2
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         ImageryOptions,
         LabelOptions,
         PredictionOptions,
+        RadarOptions,
         SamplingOptions,
         TimeSeriesOptions,
     )
@@ -96,6 +98,7 @@ _HOMES: dict[str, str] = {
     'ImageryOptions': 'training.options',
     'LabelOptions': 'training.options',
     'PredictionOptions': 'training.options',
+    'RadarOptions': 'training.options',
     'SamplingOptions': 'training.options',
     'TimeSeriesOptions': 'training.options',
     'PredictionPlan': 'sheets.plan',
@@ -103,6 +106,7 @@ _HOMES: dict[str, str] = {
     'BVMRaster': 'datasets',
     'CloudRule': 'datasets',
     'ImageryDataset': 'datasets',
+    'Sentinel1Sigma0': 'datasets',
     'Sentinel2TOC': 'datasets',
     'BVMSentinel2': 'datasets.joint',
     'DownloadOptions': 'download',
@@ -178,9 +182,11 @@ __all__ = [
     'MetricTable',
     'PredictionOptions',
     'PredictionPlan',
+    'RadarOptions',
     'Reliability',
     'SamplingOptions',
     'SeamRates',
+    'Sentinel1Sigma0',
     'Sentinel2TOC',
     'Sheet',
     'SheetFusion',

@@ -28,10 +28,12 @@ def test_lists_the_configurations_and_where_they_are(capsys) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f'training configurations (in {SHIPPED}):'
     assert [line.split()[0] for line in lines[1:-1]] == config_names()
-    assert (
-        lines[1]
-        == "  bvm_all               The paper's 11-band experiment (B01 ... B12)"
+    # The descriptions start in one column, after the longest name.
+    width = max(map(len, config_names())) + 2
+    assert lines[1] == (
+        f"  {'bvm_all':<{width}}The paper's 11-band experiment (B01 ... B12)"
     )
+    assert len({line.index(line.split()[1]) for line in lines[1:-1]}) == 1
     assert lines[-1] == 'write one: torchgeo-bvm config NAME --out NAME.yaml [--laptop]'
 
 

@@ -1,10 +1,11 @@
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 import rasterio
 
-from tests.openeo_backend import Faults, LocalOpenEO
+from tests.openeo_backend import Faults, LocalOpenEO, radar_dates
 from torchgeo_bvm.cli import main
 from torchgeo_bvm.download import MANIFEST_NAME
 from torchgeo_bvm.sheets.scheme import SplitScheme
@@ -130,3 +131,82 @@ def test_failed_job_exits_with_2_in_one_line(tmp_path, capsys) -> None:
     assert err.count('\n') == 1
     assert "torchgeo-bvm download: error: openEO batch job 'j-0001' ended" in err
     assert '[error] OpenEOApiException: no data in extent' in err
+
+
+# -- Sentinel-1 -----------------------------------------------------------------
+
+
+def test_dry_run_of_radar_for_both_orbits(tmp_path, capsys) -> None:
+    graphs = dry_run(
+        capsys, '--sensor', 's1', '--out', str(tmp_path), '--sheets', '22/1-2',
+        '--years', '2022', '--months', '4,5', '--composite', 'monthly',
+        '--orbit', 'both', '--crs', 'native',
+    )  # fmt: skip
+    assert [(g['sheet'], g['orbit']) for g in graphs] == [
+        ('22/1-2', 'ascending'),
+        ('22/1-2', 'descending'),
+    ]
+    nodes = {
+        n['process_id']: n['arguments']
+        for n in graphs[1]['process']['process_graph'].values()
+    }
+    assert nodes['load_collection']['id'] == 'SENTINEL1_GRD'
+    assert nodes['sar_backscatter']['coefficient'] == 'sigma0-ellipsoid'
+    assert 'resample_spatial' not in nodes
+    assert not tmp_path.joinpath('openeo-manifest-sentinel1.json').exists()
+
+
+@pytest.mark.parametrize(
+    ('args', 'message'),
+    [
+        (
+            ['--sensor', 's1', '--cloud-mask', 'scl'],
+            '--cloud-mask: options of --sensor s2',
+        ),
+        (
+            ['--sensor', 's1', '--max-cloud-cover', '20'],
+            '--max-cloud-cover: options of --sensor s2; radar sees through clouds',
+        ),
+        (['--sensor', 's1', '--bands', 'VV,B02'], "download bands ['VV', 'B02']"),
+        (['--orbit', 'both'], '--orbit is an option of --sensor s1'),
+        (['--sensor', 's1', '--years', '2013'], '2014..2100 (Sentinel-1 era)'),
+    ],
+)
+def test_bad_radar_input(tmp_path, capsys, args, message) -> None:
+    argv = ['download', '--out', str(tmp_path), '--sheets', '22/1-2', '--dry-run']
+    if '--years' not in args:
+        argv += ['--years', '2022']
+    assert main([*argv, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count('\n') == 1
+
+
+def test_radar_download_end_to_end(tmp_path, capsys) -> None:
+    out = tmp_path / 'imagery'
+    with LocalOpenEO() as server:
+        argv = [
+            'download', '--sensor', 's1', '--out', str(out), '--sheets', '22/1-2',
+            '--years', '2022', '--months', '4', '--orbit', 'both', '--bands', 'vh',
+            '--crs', 'native', '--backend', server.url, '--no-auth',
+            '--poll-interval', '0.001', '--quiet',
+        ]  # fmt: skip
+        assert main(argv) == 0
+        assert server.count('POST /jobs') == 2
+    april = (date(2022, 4, 1), date(2022, 5, 1))
+    days = {o: radar_dates(*april, o) for o in ('ASCENDING', 'DESCENDING')}
+    count = sum(len(d) for d in days.values())
+    assert f'{count} files for 1 sheet periods x 2 orbit directions' in (
+        capsys.readouterr().out
+    )
+    names = sorted(p.name for p in (out / '22_1-2').glob('*.tif'))
+    assert names == sorted(
+        f'22_1-2_openEO_S1-{orbit}_{day.isoformat()}Z.tif'
+        for orbit, dates in days.items()
+        for day in dates
+    )
+    with rasterio.open(out / '22_1-2' / names[0]) as src:
+        assert src.descriptions == ('VH',)
+        assert src.dtypes == ('float32',)
+    assert (out / 'openeo-manifest-sentinel1.json').is_file()
+    assert not (out / MANIFEST_NAME).exists()

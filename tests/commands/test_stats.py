@@ -117,3 +117,29 @@ def test_stats_bands_cli(mini_flanders, tmp_path, capsys) -> None:
     assert 'usable pixels of the train split' in printed
     assert main(['stats', '--bands', 'rgb', '--out', str(out)]) == 2
     assert '--bands needs --sentinel2' in capsys.readouterr().err
+
+
+def test_stats_bands_sentinel1_refusals(mini_flanders, tmp_path, capsys) -> None:
+    folder, manifest = mini_flanders
+    radar = str(folder / manifest['radar']['composites_root'])
+    optical = str(folder / 'TOC_V2')
+    out = ['--out', str(tmp_path / 'stats')]
+    for arguments, message in [
+        (
+            ['--bands', 'dual', '--sentinel1', radar, '--cloud-rule', 'paper'],
+            '--cloud-rule applies to --sentinel2 (its SCL layer): radar sees '
+            'through clouds',
+        ),
+        (
+            ['--bands', 'rgb', '--sentinel2', optical, '--linear'],
+            '--orbit and --linear apply to --sentinel1',
+        ),
+        (['--bands', 'VV,HH', '--sentinel1', radar], "unknown Sentinel-1 band 'HH'"),
+        (
+            ['--bands', 'dual', '--sentinel1', str(tmp_path / 'none')],
+            f'--sentinel1: {tmp_path / "none"} not found',
+        ),
+    ]:
+        assert main(['stats', *arguments, *out]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / 'stats').exists()

@@ -64,3 +64,36 @@ def test_synth_writes_the_season(
     season = load_manifest(out)['season']
     assert len(list((out / season['products_root']).glob('2022/*/*/*_TOC_V210'))) == 36
     assert len(list((out / season['composites_root']).glob('*/*_median.tif'))) == 48
+
+
+def test_synth_writes_the_radar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / 'mini'
+    arguments = ['synth', '--out', str(out), '--size', 'tiny', '--no-plot', '--radar']
+    assert main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert (
+        '  radar:     radar/CGS_S1_GRD_SIGMA0_L1 (61 passes of 2022), radar/openeo '
+        '(48 monthly means)\n'
+    ) in printed
+    radar = load_manifest(out)['radar']
+    products = list((out / radar['products_root']).glob('2022/*/*/S1A_*_V110'))
+    assert len(products) == 61
+    assert len(list((out / radar['composites_root']).glob('*/*_mean.tif'))) == 48
+    assert load_manifest(out)['season'] is None
+    # The same command again reuses the folder.
+    assert main(arguments) == 0
+    assert 'up to date, reused' in capsys.readouterr().out
+
+
+def test_synth_sunshine_is_for_the_season(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / 'mini'
+    arguments = ['synth', '--out', str(out), '--size', 'tiny', '--sunshine', '0.56']
+    assert main(arguments) == 2
+    assert 'pass season=True (--season) too' in capsys.readouterr().err
+    assert main([*arguments, '--season', '--sunshine', '2']) == 2
+    assert 'sunshine must lie in (0, 1.13]' in capsys.readouterr().err
+    assert not out.exists()

@@ -293,3 +293,49 @@ def test_a_sensor_without_an_archive_reads_only_its_downloads(tmp_path: Path) ->
     # The core is no sensor.
     with pytest.raises(TypeError, match=r'^ImageryDataset declares no bands: '):
         ImageryDataset(tmp_path, cache_dir=tmp_path / 'cache')
+
+
+class QuartetMeans(Quartet):
+    """The same sensor with a month reduced by its mean and a band's floor."""
+
+    month_reducer = 'mean'
+
+    def __init__(self, paths: Path, **kwargs: object) -> None:
+        kwargs.setdefault('floors', {'B08': 4050.0})
+        kwargs.setdefault('mask_rule', None)
+        super().__init__(paths, **kwargs)
+
+    def source_bands(self) -> tuple[str, ...]:
+        return ('B02', 'B08')
+
+    def derive(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        # One band: their difference, 0 where invalid.
+        difference = image[..., 1, :, :] - image[..., 0, :, :]
+        return np.where(valid, difference, 0.0)[..., None, :, :].astype(np.float32)
+
+
+def test_a_sensor_derives_bands_floors_values_and_takes_monthly_means(
+    tmp_path: Path,
+) -> None:
+    for day, offset in {'2021-04-02': 0, '2021-04-20': 100}.items():
+        archive_product(tmp_path, day, offset)
+    ds = QuartetMeans(tmp_path, cache_dir=tmp_path / 'cache', time_series=True)
+    sample = ds[*window(), calendar_year(2021)]
+    assert sample['image'].shape == (12, 1, 24, 24)
+    b02 = [arrays(o)['B02'].astype(np.float64) for o in (0, 100)]
+    b08 = [arrays(o)['B08'].astype(np.float64) for o in (0, 100)]
+    # B08 at or below 4050 is no data: pixel numbers up to 50 on the first
+    # date; a month is the mean of what is left (the second date there).
+    kept = [b > 4050 for b in b08]
+    assert not kept[0][0, :51].any()
+    assert kept[1].all()
+    count = kept[0].astype(int) + kept[1]
+    total = sum(np.where(k, b, 0) for k, b in zip(kept, b08, strict=True))
+    # B02 has data on both dates (no floor): its mean is over both.
+    mean_b02 = (b02[0] + b02[1]) / 2
+    april = sample['image'][3, 0].numpy()
+    np.testing.assert_allclose(april, total / count - mean_b02, rtol=1e-6)
+    assert sample['valid'][3].all()
+    # Months without a date: invalid, and 0 in the derived band.
+    assert not sample['valid'][0].any()
+    assert (sample['image'][0] == 0).all()

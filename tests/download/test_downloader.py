@@ -36,7 +36,7 @@ from torchgeo_bvm.download import (
     output_path,
     sheet_extent,
 )
-from torchgeo_bvm.download.downloader import _check_length, _label_bands
+from torchgeo_bvm.download.files import check_length, label_bands
 from torchgeo_bvm.sheets.codes import Sheet
 
 SHEET = Sheet.parse('22/1-2')
@@ -190,7 +190,7 @@ def test_float_results_become_int16(tmp_path: Path) -> None:
     }  # fmt: skip
     with rasterio.open(path, 'w', **profile) as dst:
         dst.write(data)
-    _label_bands(path, ['B04'], path.name)
+    label_bands(path, ['B04'], path.name)
     with rasterio.open(path) as src:
         assert src.dtypes == ('int16',)
         assert src.nodata == -32768
@@ -390,9 +390,9 @@ def test_no_auth_is_refused_by_a_protected_backend(
 def test_short_body_is_detected(tmp_path: Path) -> None:
     path = tmp_path / 'part.tif'
     path.write_bytes(b'abc')
-    _check_length(path, {'Content-Length': '3'})
+    check_length(path, {'Content-Length': '3'})
     with pytest.raises(requests.exceptions.ChunkedEncodingError, match='got 3 of 5'):
-        _check_length(path, {'Content-Length': '5'})
+        check_length(path, {'Content-Length': '5'})
 
 
 def test_downloads_are_read_by_sentinel2toc(tmp_path: Path) -> None:

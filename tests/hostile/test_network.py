@@ -17,7 +17,7 @@ import pytest
 
 from tests.hostile.hostile import assert_refused, run_cli, staging_left
 from tests.openeo_backend import CLIENT_ID, Faults, LocalOpenEO
-from torchgeo_bvm.download.downloader import CONNECT_ATTEMPTS
+from torchgeo_bvm.download.backend import CONNECT_ATTEMPTS
 
 TIMEOUT = 0.5
 #: What the command states: attempts x timeout, and 1 s + 2 s between them.

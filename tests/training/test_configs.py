@@ -27,6 +27,8 @@ NAMES = [
     'bvm_all_focal',
     'bvm_all_weighted',
     'bvm_monthly_convlstm',
+    'bvm_monthly_s1s2_convlstm',
+    'bvm_monthly_s1s2_unet',
     'bvm_monthly_unet',
     'bvm_rgb',
     'bvm_rgnir',

@@ -1,4 +1,5 @@
 import gc
+import json
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +33,7 @@ from torchgeo_bvm.training.options import (
     ImageryOptions,
     LabelOptions,
     PredictionOptions,
+    RadarOptions,
     SamplingOptions,
     TimeSeriesOptions,
     cloud_rule_from,
@@ -69,7 +71,9 @@ def test_arguments_are_few_and_grouped() -> None:
     import inspect
 
     parameters = inspect.signature(BVMDataModule.__init__).parameters
-    assert len(parameters) - 1 <= 15
+    # 15, and Sentinel-1's paths and options group.
+    assert len(parameters) - 1 <= 17
+    assert parameters['radar'].annotation == 'RadarOptions'
     assert parameters['time_series'].annotation == 'bool'
 
 
@@ -603,3 +607,128 @@ def test_plot_of_a_series(mini_flanders, mini_labels) -> None:
         entries = [text.get_text() for text in legend.get_texts()]
         assert entries[: len(expected)] == expected
         assert len(entries) == len(expected) + (IGNORE_INDEX in present)
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        (
+            {},
+            '^sentinel1_paths beside sentinel2_paths stacks the two sensors month '
+            'by month: set time_series: true with series.temporal: monthly$',
+        ),
+        (
+            {
+                'time_series': True,
+                'series': TimeSeriesOptions(temporal='dates', max_dates=4),
+            },
+            'sentinel1_paths beside sentinel2_paths stacks',
+        ),
+        (
+            {'sentinel2_paths': None, 'bands': 'rgb'},
+            '^bands applies to Sentinel-2, and sentinel2_paths is null: set '
+            'radar.bands for the Sentinel-1 bands$',
+        ),
+        ({'sentinel2_paths': None, 'stats': 'x.json'}, '^stats applies to Sentinel-2'),
+        (
+            {'sentinel2_paths': None, 'imagery': imagery(cloud_rule='paper')},
+            '^imagery.cloud_rule applies to Sentinel-2',
+        ),
+        (
+            {'sentinel2_paths': None, 'radar': RadarOptions(bands='VV,HH')},
+            "^radar: unknown Sentinel-1 band 'HH'",
+        ),
+        (
+            {'sentinel2_paths': None, 'radar': RadarOptions(orbit='west')},
+            "^radar: unknown orbit 'west'",
+        ),
+        (
+            {'sentinel2_paths': None, 'radar': RadarOptions(stats='nowhere.json')},
+            '^radar.stats: nowhere.json not found$',
+        ),
+        (
+            {'sentinel1_paths': None, 'radar': RadarOptions(decibels=False)},
+            '^radar.decibels applies to Sentinel-1: give sentinel1_paths$',
+        ),
+        ({'bvm_paths': None}, '^bvm_paths is required'),
+        (
+            {'sentinel2_paths': None, 'sentinel1_paths': None},
+            '^no imagery: give sentinel2_paths, sentinel1_paths or both$',
+        ),
+        (
+            {'sentinel1_paths': 'nowhere', 'sentinel2_paths': None},
+            '^sentinel1_paths: nowhere not found$',
+        ),
+    ],
+)
+def test_bad_radar_arguments(
+    scene: Scene, kwargs: dict[str, Any], message: str
+) -> None:
+    # Checked before anything is read: the scene's folder stands for the radar.
+    dm = module(scene, **{'sentinel1_paths': str(scene.imagery), **kwargs})
+    with pytest.raises(BVMError, match=message) as error:
+        dm.check()
+    assert '\n' not in str(error.value)
+
+
+def radar_module(mini_flanders, mini_labels, **kwargs: Any) -> BVMDataModule:
+    folder, manifest = mini_flanders
+    arguments: dict[str, Any] = {
+        'sentinel2_paths': str(folder / manifest['season']['composites_root']),
+        'sentinel1_paths': str(folder / manifest['radar']['composites_root']),
+        'bvm_paths': str(mini_labels),
+        'labels': LabelOptions(boundary=str(folder / manifest['boundary'])),
+        'sheets': [22],
+        'imagery': ImageryOptions(crs='EPSG:32631', res=10.0),
+        'time_series': True,
+        'patch_size': 32,
+        'batch_size': 2,
+        'length': 2,
+    }
+    arguments.update(kwargs)
+    return BVMDataModule(**arguments)
+
+
+def test_radar_beside_optical_batches(mini_flanders, mini_labels) -> None:
+    dm = radar_module(mini_flanders, mini_labels, bands='rgb')
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    assert batch['image'].shape == (2, 12, 5, 32, 32)
+    assert dm.input_layout.bands == ('B02', 'B03', 'B04', 'VV', 'VH')
+    # Without statistics: reflectance / 10000, the radar's dB as they are.
+    mean, std = dm.check().normalisation()
+    assert torch.equal(mean, torch.zeros(60))
+    assert torch.equal(std, torch.tensor([1e4, 1e4, 1e4, 1.0, 1.0] * 12))
+
+
+def test_radar_alone(mini_flanders, mini_labels, tmp_path) -> None:
+    from torchgeo_bvm.cli import main as bvm_main
+
+    folder, manifest = mini_flanders
+    radar = folder / manifest['radar']['composites_root']
+    arguments = ['stats', '--bands', 'dual', '--sentinel1', str(radar)]
+    arguments += ['--crs', 'EPSG:32631', '--res', '10', '--sheets', '22']
+    assert bvm_main([*arguments, '--out', str(tmp_path)]) == 0
+    stats = tmp_path / 'band-stats.json'
+    dm = radar_module(
+        mini_flanders,
+        mini_labels,
+        sentinel2_paths=None,
+        radar=RadarOptions(stats=str(stats)),
+    )
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    assert batch['image'].shape == (2, 12, 2, 32, 32)
+    assert dm.input_layout.bands == ('VV', 'VH')
+    written = json.loads(stats.read_text())
+    assert written['bands'] == ['VV', 'VH']
+    mean, std = dm.check().normalisation()
+    assert mean.tolist() == pytest.approx(written['mean'] * 12)
+    assert std.tolist() == pytest.approx(written['std'] * 12)
+    # The backscatter of land in dB, VV above VH.
+    assert -20 < written['mean'][1] < written['mean'][0] < 0
+    single = radar_module(
+        mini_flanders, mini_labels, sentinel2_paths=None, time_series=False
+    )
+    single.setup('fit')
+    assert next(iter(single.train_dataloader()))['image'].shape == (2, 2, 32, 32)

@@ -320,3 +320,74 @@ def test_temporal_configs_run_with_the_torchgeo_cli(
         assert source_map.crs.to_epsg() == 32631
     assert set(np.unique(classes).tolist()) <= set(range(NUM_CLASSES)) | {IGNORE_INDEX}
     assert (classes != IGNORE_INDEX).any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ('config', 'channels', 'radar_alone'),
+    [
+        ('bvm_monthly_s1s2_convlstm', 13, False),
+        ('bvm_monthly_s1s2_unet', 12 * 13, False),
+        ('bvm_monthly_s1s2_unet', 12 * 13, True),
+    ],
+)
+def test_radar_configs_run_with_the_torchgeo_cli(
+    config: str,
+    channels: int,
+    radar_alone: bool,
+    mini_flanders,
+    mini_labels,
+    tmp_path,
+    monkeypatch,
+) -> None:
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    path = CONFIGS / f'{config}.yaml'
+    settings = yaml.safe_load(path.read_text())
+    assert settings['model']['init_args']['in_channels'] == channels
+    data = settings['data']['init_args']
+    assert data['sentinel1_paths'] == 'data/sentinel1-monthly'
+    assert data['radar'] == {
+        'bands': 'dual',
+        'orbit': 'ascending',
+        'decibels': True,
+        'stats': 'data/radar-stats/band-stats.json',
+    }
+    folder, manifest = mini_flanders
+    overrides = [
+        *cli_overrides(mini_flanders, mini_labels, tmp_path),
+        f'--data.init_args.sentinel2_paths={folder / manifest["season"]["composites_root"]}',
+        f'--data.init_args.sentinel1_paths={folder / manifest["radar"]["composites_root"]}',
+        # A group's field set to null in one piece: jsonargparse reads
+        # `--data.init_args.radar.stats=null` as the string 'None'.
+        '--data.init_args.radar={"stats": null}',
+    ]
+    # The hub is offline: the U-Net trains from random weights; the ConvLSTM
+    # has none to load.
+    if 'weights' in settings['model']['init_args']:
+        overrides.append('--model.init_args.weights=null')
+    if radar_alone:
+        # Sentinel-1 alone: VV and VH of 12 months.
+        overrides += [
+            '--data.init_args.sentinel2_paths=null',
+            '--model.init_args.in_channels=24',
+        ]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torchgeo_main(['fit', '--config', str(path), *overrides])
+        torchgeo_main(
+            [
+                'predict',
+                '--config',
+                str(path),
+                *overrides,
+                '--data.init_args.prediction.sheets=test',
+            ]
+        )
+    predicted = tmp_path / 'predictions' / config / '2022' / '22_7-8.tif'
+    with rasterio.open(predicted) as source_map:
+        classes = source_map.read(1)
+        assert source_map.crs.to_epsg() == 32631
+    assert set(np.unique(classes).tolist()) <= set(range(NUM_CLASSES)) | {IGNORE_INDEX}
+    assert (classes != IGNORE_INDEX).any()

@@ -1,9 +1,14 @@
-"""Download Sentinel-2 TOC imagery per map sheet from an openEO backend.
+"""Download Sentinel-2 TOC imagery or Sentinel-1 backscatter per map sheet (openEO).
 
-Files land in OUT/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif (one per acquisition
-date, bands then SCL) or OUT/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif (monthly
-cloud-free composites), band names stored in the files. A manifest in OUT
-records what is finished: run the same command again to resume.
+Sentinel-2 (--sensor s2, the default) lands in
+OUT/<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif (one per acquisition date, bands
+then SCL) or OUT/<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif (monthly
+cloud-free composites). Sentinel-1 (--sensor s1: SENTINEL1_GRD through
+sar_backscatter, sigma0 on the ellipsoid, linear float32) lands in
+OUT/<sheet>/<sheet>_openEO_S1-<ORBIT>_<YYYY-MM-DD>Z.tif or
+..._<YYYY-MM>_mean.tif (monthly means), one job per orbit direction. Band names
+are stored in the files. A manifest per sensor in OUT records what is
+finished: run the same command again to resume.
 
 Authentication uses the openeo client's own mechanisms (refresh tokens it keeps,
 the device flow, or OPENEO_AUTH_METHOD=client_credentials with
@@ -20,6 +25,8 @@ Examples:
   torchgeo-bvm download --out s2 --sheets 22/1-2 --years 2022 --months 4,5 --bands rgb
   torchgeo-bvm download --out s2 --split train --years 2022 --composite monthly
   torchgeo-bvm download --out s2 --sheets 22/1N --years 2022 --composite monthly --sync
+  torchgeo-bvm download --sensor s1 --out s1 --sheets 22/1-2 --years 2022 \
+      --composite monthly --orbit both --dry-run
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from . import Command
 from ._options import parse_crs, parse_integers, parse_sheets
 
 if TYPE_CHECKING:
+    from ..download import SensorDownload
     from ..sheets.codes import Sheet
 
 
@@ -41,6 +49,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..download import DEFAULT_BACKEND
     from ..sheets.scheme import SplitScheme
 
+    parser.add_argument(
+        '--sensor',
+        choices=['s2', 's1'],
+        default='s2',
+        help="'s2': Sentinel-2 TOC reflectance (default); 's1': Sentinel-1 "
+        'backscatter (sigma0, VV and VH)',
+    )
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
@@ -58,23 +73,28 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--months', help='comma-separated months 1..12 (default all)')
     parser.add_argument(
         '--bands',
-        default='all',
-        help=f'a mode ({", ".join(BAND_MODES)}) or comma-separated names (default all)',
+        help=f's2: a mode ({", ".join(BAND_MODES)}) or comma-separated names '
+        '(default all); s1: VV, VH or both (default VV,VH)',
     )
     parser.add_argument(
         '--composite',
         choices=['monthly'],
-        help='server-side cloud-masked monthly median instead of every date',
+        help='server-side monthly composites instead of every date: the '
+        'cloud-masked median (s2), the mean (s1)',
+    )
+    parser.add_argument(
+        '--orbit',
+        choices=['ascending', 'descending', 'both'],
+        help='s1: the orbit direction(s), one job each (default ascending)',
     )
     parser.add_argument(
         '--cloud-mask',
         choices=['scl', 'dilation'],
-        default='scl',
-        help="composites: 'scl' masks SCL not in 4..7, 'dilation' uses VITO's "
+        help="s2 composites: 'scl' masks SCL not in 4..7, 'dilation' uses VITO's "
         'to_scl_dilation_mask (default scl)',
     )
     parser.add_argument(
-        '--max-cloud-cover', type=float, help='skip scenes cloudier than this (%%)'
+        '--max-cloud-cover', type=float, help='s2: skip scenes cloudier than this (%%)'
     )
     parser.add_argument(
         '--crs',
@@ -139,20 +159,51 @@ def _sheets(args: argparse.Namespace) -> list[Sheet]:
     return parse_sheets(args.sheets)
 
 
+def _options(args: argparse.Namespace) -> SensorDownload:
+    """The sensor's download options; an option of the other sensor is refused."""
+    from ..datasets.bands import resolve_bands
+    from ..download import DownloadOptions, Sentinel1Options
+    from ..errors import BVMValueError
+
+    crs = None if args.crs.lower() == 'native' else parse_crs(args.crs).to_string()
+    if args.sensor == 's2':
+        if args.orbit is not None:
+            raise BVMValueError('--orbit is an option of --sensor s1 (radar)')
+        return DownloadOptions(
+            bands=resolve_bands(args.bands or 'all'),
+            composite=args.composite,
+            max_cloud_cover=args.max_cloud_cover,
+            crs=crs,
+            cloud_mask=args.cloud_mask or 'scl',
+        )
+    optical = [
+        option
+        for option, value in (
+            ('--cloud-mask', args.cloud_mask),
+            ('--max-cloud-cover', args.max_cloud_cover),
+        )
+        if value is not None
+    ]
+    if optical:
+        raise BVMValueError(
+            f'{" and ".join(optical)}: options of --sensor s2; radar sees through '
+            'clouds, --sensor s1 downloads every acquisition'
+        )
+    bands = [b for b in (args.bands or 'VV,VH').split(',') if b.strip()]
+    return Sentinel1Options(
+        bands=tuple(bands),
+        orbits=(args.orbit or 'ascending',),
+        composite=args.composite,
+        crs=crs,
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     """Download, or print the process graphs with ``--dry-run``."""
-    from ..datasets.bands import resolve_bands
-    from ..download import Downloader, DownloadOptions
+    from ..download import Downloader
     from ..fileio import check_writable_folder
 
-    native = args.crs.lower() == 'native'
-    options = DownloadOptions(
-        bands=resolve_bands(args.bands),
-        composite=args.composite,
-        max_cloud_cover=args.max_cloud_cover,
-        crs=None if native else parse_crs(args.crs).to_string(),
-        cloud_mask=args.cloud_mask,
-    )
+    options = _options(args)
     downloader = Downloader(
         args.out,
         options,
@@ -171,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         graphs = [
             {
                 'sheet': task.sheet.code,
+                **({} if task.orbit is None else {'orbit': task.orbit}),
                 'temporal_extent': task.temporal_extent,
                 'process': downloader.graph(task),
             }
@@ -184,12 +236,16 @@ def _run(args: argparse.Namespace) -> int:
     # command line prints it in one line (status 2); the manifest keeps what
     # finished for a re-run.
     files = downloader.run(tasks)
-    print(f'{len(files)} files for {len(tasks)} sheet periods in {args.out}')
+    periods = len({(task.sheet, task.start) for task in tasks})
+    orbits = {task.orbit for task in tasks} - {None}
+    per_orbit = f' x {len(orbits)} orbit directions' if orbits else ''
+    print(f'{len(files)} files for {periods} sheet periods{per_orbit} in {args.out}')
     return 0
 
 
 COMMAND = Command(
-    help='download Sentinel-2 TOC imagery per map sheet with openEO (resumable)',
+    help='download Sentinel-2 TOC imagery or Sentinel-1 backscatter per map sheet '
+    'with openEO (resumable)',
     add_arguments=_add_arguments,
     run=_run,
 )

@@ -6,11 +6,14 @@ a Markdown table and a bar chart, and loss weights (class_weights.json).
 
 With --bands: per-band mean, standard deviation and percentiles over the train
 split's valid, cloud-free pixels, written to OUT/band-stats.json for the data
-module's `stats` argument. Use the CRS and resolution of the training run.
+module's `stats` argument (with --sentinel1: the radar's, in dB unless
+--linear, for its `radar.stats`). Use the CRS and resolution of the training
+run.
 
 Examples:
   torchgeo-bvm stats --labels labels.tif --out stats/
   torchgeo-bvm stats --bands all --sentinel2 s2/ --boundary Refgew.shp --out stats/
+  torchgeo-bvm stats --bands dual --sentinel1 s1/ --out radar-stats/
   torchgeo-bvm stats --labels labels.tif --split my.json --sheets 15,22 --out s/ --log
 """
 
@@ -19,12 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import Command
 from ._options import parse_crs, parse_integers, parse_kbl_numbers, parse_res
 
 if TYPE_CHECKING:
+    from torchgeo.datasets import GeoDataset
+
     from ..sheets.scheme import SplitScheme
 
 
@@ -35,7 +40,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     source.add_argument(
         '--bands',
-        help='band statistics: a mode (rgb, rgnir, all) or comma-separated names',
+        help='band statistics: a mode (rgb, rgnir, all; Sentinel-1: dual, ratio) '
+        'or comma-separated names',
     )
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     parser.add_argument(
@@ -48,8 +54,23 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         '--log', action='store_true', help='log scale in the bar chart (rare classes)'
     )
     imagery = parser.add_argument_group('band statistics (--bands)')
-    imagery.add_argument(
+    sensors = imagery.add_mutually_exclusive_group()
+    sensors.add_argument(
         '--sentinel2', nargs='+', type=Path, help='Sentinel-2 folders or files'
+    )
+    sensors.add_argument(
+        '--sentinel1', nargs='+', type=Path, help='Sentinel-1 folders or files'
+    )
+    imagery.add_argument(
+        '--orbit',
+        default='ascending',
+        choices=['ascending', 'descending', 'both'],
+        help='Sentinel-1 orbit direction (default ascending)',
+    )
+    imagery.add_argument(
+        '--linear',
+        action='store_true',
+        help='Sentinel-1 backscatter in linear power instead of dB',
     )
     imagery.add_argument('--crs', default='EPSG:4326', help='CRS (default EPSG:4326)')
     imagery.add_argument(
@@ -132,51 +153,45 @@ def _band_statistics(
 
     # Checked before torch and torchgeo are imported (half a minute on a slow
     # machine), so that a mistyped path fails at once.
-    if not args.sentinel2:
+    option = '--sentinel1' if args.sentinel1 else '--sentinel2'
+    paths: list[Path] | None = args.sentinel1 or args.sentinel2
+    if not paths:
         raise BVMValueError(
-            '--bands needs --sentinel2 with the imagery folders or files'
+            '--bands needs --sentinel2 or --sentinel1 with the imagery folders or files'
         )
-    for path in args.sentinel2:
+    for path in paths:
         if not path.exists():
-            raise BVMNotFoundError(f'--sentinel2: {path} not found')
+            raise BVMNotFoundError(f'{option}: {path} not found')
 
     # Imported here: they pull in torch and torchgeo, which --labels never needs.
-    from torchgeo.datasets import DatasetNotFoundError
-
-    from ..datasets.bands import resolve_bands
-    from ..datasets.sentinel2 import Sentinel2TOC
     from ..fileio import check_output, check_outside_scans, check_writable_folder
     from ..sheets.boundary import read_boundary
     from ..spatial.crs import resolution_for
     from ..training.normalization import compute_band_stats
-    from ..training.options import cloud_rule_from
 
+    if args.sentinel2 and (args.orbit != 'ascending' or args.linear):
+        raise BVMValueError('--orbit and --linear apply to --sentinel1')
+    if args.sentinel1 and args.cloud_rule != 'default':
+        raise BVMValueError(
+            '--cloud-rule applies to --sentinel2 (its SCL layer): radar sees '
+            'through clouds'
+        )
     crs = parse_crs(args.crs)
-    res = parse_res(args.res) or resolution_for(crs)
-    years = None if args.years is None else parse_integers(args.years, '--years')
-    months = None if args.months is None else parse_integers(args.months, '--months')
-    bands, cloud_rule = resolve_bands(args.bands), cloud_rule_from(args.cloud_rule)
+    common: dict[str, Any] = {
+        'crs': crs,
+        'res': parse_res(args.res) or resolution_for(crs),
+        'years': None if args.years is None else parse_integers(args.years, '--years'),
+        'months': None
+        if args.months is None
+        else parse_integers(args.months, '--months'),
+        **_sensor_arguments(args),
+    }
     check_output(args.out / 'band-stats.json', [args.split], overwrite=True)
     check_writable_folder(args.out)
-    try:
-        image = Sentinel2TOC(
-            [str(p) for p in args.sentinel2],
-            crs=crs,
-            res=res,
-            bands=bands,
-            cloud_rule=cloud_rule,
-            years=years,
-            months=months,
-        )
-    except DatasetNotFoundError:
-        raise BVMNotFoundError(
-            '--sentinel2: no Sentinel-2 imagery in '
-            f'{", ".join(map(str, args.sentinel2))} (expected Terrascope products '
-            'or openEO downloads)'
-        ) from None
+    image = _imagery(option, paths, common)
     # After the values (the dataset checks years and months): a bad value is
     # named first, whatever the output folder.
-    check_outside_scans([args.out], {'--sentinel2': args.sentinel2})
+    check_outside_scans([args.out], {option: paths})
     flanders = read_boundary(args.boundary) if args.boundary else None
     statistics = compute_band_stats(image, scheme, 'train', numbers, flanders)
     path = statistics.write(args.out / 'band-stats.json')
@@ -185,6 +200,44 @@ def _band_statistics(
         print(f'{band}: mean {statistics.mean[i]:.1f}, std {statistics.std[i]:.1f}')
     print(f'band statistics: {path}')
     return 0
+
+
+def _sensor_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The bands and the sensor's own arguments, checked."""
+    from ..datasets.bands import resolve_bands
+    from ..datasets.radar import check_orbit
+    from ..datasets.radar import resolve_bands as resolve_radar_bands
+    from ..training.options import cloud_rule_from
+
+    if args.sentinel1:
+        check_orbit(args.orbit)
+        return {
+            'bands': resolve_radar_bands(args.bands),
+            'orbit': args.orbit,
+            'decibels': not args.linear,
+        }
+    return {
+        'bands': resolve_bands(args.bands),
+        'cloud_rule': cloud_rule_from(args.cloud_rule),
+    }
+
+
+def _imagery(option: str, paths: list[Path], arguments: dict[str, Any]) -> GeoDataset:
+    """The imagery whose bands are described, as the data module reads it."""
+    from torchgeo.datasets import DatasetNotFoundError
+
+    from ..datasets.sentinel1 import Sentinel1Sigma0
+    from ..datasets.sentinel2 import Sentinel2TOC
+    from ..errors import BVMNotFoundError
+
+    sensor = Sentinel1Sigma0 if option == '--sentinel1' else Sentinel2TOC
+    try:
+        return sensor([str(p) for p in paths], **arguments)
+    except DatasetNotFoundError:
+        raise BVMNotFoundError(
+            f'{option}: no {sensor.sensor} imagery in {", ".join(map(str, paths))} '
+            '(expected Terrascope products or openEO downloads)'
+        ) from None
 
 
 COMMAND = Command(

@@ -3,21 +3,24 @@
 Writes a BVM layer (BwkHab.shp), the official map-sheet files (Kbl*.shp), a
 Flanders boundary (Refgew.shp), Terrascope Sentinel-2 TOC products for four
 dates, an overview plot and manifest.json; with --season also a year (2022)
-of products, three a month with Flanders-like cloudiness, and the monthly
-median composites of the openEO downloader, under season/. About 3 % of the
-BVM's polygons (--change-share) changed after their mapping (grassland
-ploughed and sown, land built on, scrub encroachment, woodland cleared; older
-records more often): the imagery shows the new cover from the change year on,
-the BVM the old record, and truth/ holds the truth (changes.csv: TAG, UIDN,
-bvm_class, true_class, change_year; landcover_YYYY.tif: the true class of
-every pixel in each year of imagery, on the label grid of `torchgeo-bvm
-rasterize --crs EPSG:32631 --res 10`). Same seed and size, same bytes; an
-up-to-date folder is reused.
+of products, three a month with Flanders-like cloudiness (--sunshine scales
+it; 0.56 is a very cloudy year), and the monthly median composites of the
+openEO downloader, under season/; with --radar a year of Sentinel-1 sigma0
+products (every pass of two orbits) and their monthly means, under radar/.
+About 3 % of the BVM's polygons (--change-share) changed after their mapping
+(grassland ploughed and sown, land built on, scrub encroachment, woodland
+cleared; older records more often): the imagery shows the new cover from the
+change year on, the BVM the old record, and truth/ holds the truth
+(changes.csv: TAG, UIDN, bvm_class, true_class, change_year;
+landcover_YYYY.tif: the true class of every pixel in each year of imagery, on
+the label grid of `torchgeo-bvm rasterize --crs EPSG:32631 --res 10`). Same
+seed and size, same bytes; an up-to-date folder is reused.
 
 Examples:
   torchgeo-bvm synth --out data/mini-flanders
   torchgeo-bvm synth --out /tmp/tiny --size tiny --seed 3 --no-plot
   torchgeo-bvm synth --out data/mini-flanders --season
+  torchgeo-bvm synth --out data/mini-flanders --season --radar --sunshine 0.56
 """
 
 from __future__ import annotations
@@ -59,6 +62,20 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help='also write the season: 36 products of 2022 under season/TOC_V2 and '
         'the monthly median composites of each kbl4 sheet under season/openeo',
     )
+    parser.add_argument(
+        '--radar',
+        action='store_true',
+        help='also write the radar season: the 61 Sentinel-1 sigma0 products of '
+        '2022 under radar/CGS_S1_GRD_SIGMA0_L1 and the monthly means of each '
+        'kbl4 sheet under radar/openeo',
+    )
+    parser.add_argument(
+        '--sunshine',
+        type=float,
+        default=1.0,
+        help="the season's sunshine as a share of the normal year (default 1; "
+        "0.56: a very cloudy year, Uccle's dullest spring on record all year)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -81,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         force=args.force,
         progress=True,
         season=args.season,
+        radar=args.radar,
+        sunshine=args.sunshine,
         change_share=share,
     )
     state = (
@@ -102,6 +121,13 @@ def _run(args: argparse.Namespace) -> int:
             f'dates of {season["year"]}), {season["composites_root"]} '
             f'({len(season["composites"])} monthly composites)'
         )
+    radar = manifest.get('radar')
+    if radar:
+        print(
+            f'  radar:     {radar["products_root"]} ({len(radar["products"])} '
+            f'passes of {radar["year"]}), {radar["composites_root"]} '
+            f'({len(radar["composites"])} monthly means)'
+        )
     truth = manifest['truth']
     print(
         f'  truth:     {truth["changes"]} ({truth["changed_polygons"]} polygons '
@@ -118,7 +144,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 COMMAND = Command(
-    help='write the embedded mini-Flanders (BVM, sheets, boundary, Sentinel-2)',
+    help='write the embedded mini-Flanders (BVM, sheets, boundary, Sentinel-2, '
+    'Sentinel-1)',
     add_arguments=_add_arguments,
     run=_run,
 )

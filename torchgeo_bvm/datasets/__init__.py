@@ -1,8 +1,8 @@
-"""TorchGeo datasets for the Biological Valuation Map and Sentinel-2 TOC imagery.
+"""TorchGeo datasets for the Biological Valuation Map and Sentinel-1/-2 imagery.
 
 :class:`ImageryDataset` is the imagery core that knows no sensor (products,
 headers, the read engine, time series); :class:`Sentinel2TOC` is its
-Sentinel-2 sensor.
+Sentinel-2 sensor and :class:`Sentinel1Sigma0` its Sentinel-1 sensor.
 
 :class:`IndexArrays` and :class:`CachedBounds` are the faster equivalents of
 TorchGeo's per-query bookkeeping that these datasets (and the samplers of
@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from ._fastpath import CachedBounds, IndexArrays
     from .bands import CloudRule
     from .bvm import BVMDataset, BVMRaster
+    from .fused import OpticalRadarSeries
     from .imagery import ImageryDataset, imagery_grid
+    from .sensor import SensorDeclaration
+    from .sentinel1 import Sentinel1Sigma0
     from .sentinel2 import Sentinel2TOC
 
 #: The module each public name lives in.
@@ -34,6 +37,9 @@ _HOMES = {
     'CloudRule': 'sentinel2',
     'ImageryDataset': 'imagery',
     'IndexArrays': '_fastpath',
+    'OpticalRadarSeries': 'fused',
+    'SensorDeclaration': 'sensor',
+    'Sentinel1Sigma0': 'sentinel1',
     'Sentinel2TOC': 'sentinel2',
     'imagery_grid': 'imagery',
 }
@@ -45,6 +51,9 @@ __all__ = [
     'CloudRule',
     'ImageryDataset',
     'IndexArrays',
+    'OpticalRadarSeries',
+    'SensorDeclaration',
+    'Sentinel1Sigma0',
     'Sentinel2TOC',
     'imagery_grid',
 ]

@@ -23,7 +23,7 @@ import resource
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,19 +55,18 @@ from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
 from .mosaic import MaskRule, ProductReader, in_read_order
 from .products import (
-    ArchiveNaming,
-    DownloadNaming,
     Product,
     default_res,
     find_products,
 )
 from .reader import FileReader, OpenFiles, open_files_capacity
+from .sensor import SensorDeclaration
 from .series import TemporalLayout, check_series
 
 __all__ = ['ImageryDataset', 'band_names', 'imagery_grid', 'index_products']
 
 
-class ImageryDataset(CachedBounds, RasterDataset):
+class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
     """Imagery of one sensor, from an archive or downloads (see the module).
 
     ``RasterDataset.__init__`` is not called: it opens every file, skips
@@ -95,9 +94,11 @@ class ImageryDataset(CachedBounds, RasterDataset):
     ``[T, C, H, W]``, ``valid`` ``[T, H, W]``, ``dates`` ``[T]`` and, with
     ``temporal='dates'``, ``length``.
 
-    A sensor's subclass sets the class attributes below, calls
+    A sensor's subclass declares what
+    :class:`~torchgeo_bvm.datasets.sensor.SensorDeclaration` lists, calls
     ``super().__init__`` with its validity rule, and may override
-    :meth:`resolve_bands` (band modes) and :meth:`missing_mask`.
+    :meth:`resolve_bands` (band modes) and :meth:`source_bands` (the files'
+    bands that ``derive`` computes its bands from).
 
     Args:
         paths: folders to search recursively, or files.
@@ -119,6 +120,10 @@ class ImageryDataset(CachedBounds, RasterDataset):
         time_series: return every step of a query's period.
         temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
         max_dates: with ``temporal='dates'``: the steps of every sample.
+        floors: band name -> the value at or below which the band holds no
+            data, beyond the files' nodata (radar border noise, say): such
+            pixels, and the band's infinite values, are treated as nodata
+            pixels are.
 
     Raises:
         DatasetNotFoundError: if no product is found under ``paths``.
@@ -130,25 +135,6 @@ class ImageryDataset(CachedBounds, RasterDataset):
     filename_glob = '*.tif'
     #: Archive products hold one file per band (TorchGeo's meaning).
     separate_files = True
-    #: The sensor, as messages name it (``'Sentinel-2'``).
-    sensor: ClassVar[str] = 'imagery'
-    #: How the archive names a product's files (matched by ``filename_regex``;
-    #: None: the sensor has no archive layout).
-    archive: ClassVar[ArchiveNaming | None] = None
-    #: How the downloader names its files (None: the sensor has no downloads).
-    download: ClassVar[DownloadNaming | None] = None
-    #: Native resolution in metres of every band and of the validity layer.
-    native_resolution: ClassVar[Mapping[str, float]] = {}
-    #: The validity layer's band name (None: the sensor has none).
-    mask_band: ClassVar[str | None] = None
-    #: Bands shown by :meth:`plot` when ``rgb_bands`` are not all loaded.
-    false_colour_bands: ClassVar[tuple[str, ...]] = ()
-    #: Digital numbers are the physical value times this factor.
-    scale: ClassVar[float] = 1.0
-    #: The first year the sensor observed (``years`` are checked against it).
-    first_year: ClassVar[int] = 1970
-    #: The start of the header cache file's name.
-    index_prefix: ClassVar[str] = 'imagery'
 
     def __init__(
         self,
@@ -168,6 +154,7 @@ class ImageryDataset(CachedBounds, RasterDataset):
         time_series: bool = False,
         temporal: TemporalLayout = 'monthly',
         max_dates: int | None = None,
+        floors: Mapping[str, float] | None = None,
     ) -> None:
         if not self.all_bands:
             raise TypeError(
@@ -200,12 +187,14 @@ class ImageryDataset(CachedBounds, RasterDataset):
         # Metres per pixel by resolution, for the dataset's CRS (see _follow_crs).
         self._grids_crs: CRS | None = None
         self._pixel_m: dict[tuple[float, float], tuple[float, float]] = {}
+        sources = self.source_bands()
         roots = [paths] if isinstance(paths, str | Path) else list(paths)
         files = sorted(set(list_files(roots)))
         headers = HeaderCache(roots, cache_dir, prefix=self.index_prefix)
-        found = find_products(files, self, self.bands, mask_rule is not None, headers)
+        found = find_products(files, self, sources, mask_rule is not None, headers)
         if not found:
             raise DatasetNotFoundError(self)
+        found = self.select(found)
         products = [p for p in found if _wanted(p, self.years, self.months)]
         if not products:
             raise BVMValueError(
@@ -219,7 +208,16 @@ class ImageryDataset(CachedBounds, RasterDataset):
         self._open = OpenFiles(capacity, keep_open=self.cache)
         self._files = FileReader(self._open)
         self._reader = ProductReader(
-            self._files, self.bands, mask_rule, self._resampling
+            self._files,
+            sources,
+            mask_rule,
+            self._resampling,
+            floors={
+                channel: float(floors[band])
+                for channel, band in enumerate(sources)
+                if floors and band in floors
+            },
+            reducer=self.month_reducer,
         )
         dst_crs = check_crs(crs) if crs is not None else None
         self.index, self._res = index_products(
@@ -246,21 +244,14 @@ class ImageryDataset(CachedBounds, RasterDataset):
         """
         return band_names(bands, cls.all_bands)
 
-    @classmethod
-    def missing_mask(cls, path: str, names: list[str]) -> Exception:
-        """The error of a downloaded file without the validity layer.
-
-        Args:
-            path: the file.
-            names: its band names.
+    def source_bands(self) -> tuple[str, ...]:
+        """The bands read from the files for :attr:`bands` (override to derive some).
 
         Returns:
-            The error to raise.
+            The files' bands, in the order ``derive`` receives them
+            (default: :attr:`bands`).
         """
-        return BVMValueError(
-            f'{path}: has no {cls.mask_band} band (bands: {", ".join(names)}); '
-            'pass mask_rule=None to read it without one'
-        )
+        return tuple(self.bands)
 
     @property
     def resampling(self) -> Resampling:
@@ -405,6 +396,7 @@ class ImageryDataset(CachedBounds, RasterDataset):
             )
             products = in_read_order(self._items[key] for key in paths)
             image, valid, _ = self._reader.read_date(products, x, y, shape, pixel_m)
+        image = self.derive(image, valid)
         transform = rasterio.transform.from_origin(x.start, y.stop, x.step, y.step)
         sample: Sample = {
             'image': torch.from_numpy(image),
@@ -629,8 +621,9 @@ def imagery_grid(image: GeoDataset) -> Grid:
     windows snap to that file's own grid, so reads from files sharing it are
     plain window reads; otherwise (imagery warped on the fly) the grid is
     anchored at the imagery's bounds, as TorchGeo's samplers do. An
-    :class:`ImageryDataset` says so itself (:attr:`ImageryDataset.native_grid`);
-    for any other ``GeoDataset`` the first ``filepath`` of its index is opened.
+    :class:`ImageryDataset` says so itself (:attr:`ImageryDataset.native_grid`),
+    as does any dataset with a ``native_grid``; for any other ``GeoDataset``
+    the first ``filepath`` of its index is opened.
 
     Args:
         image: the imagery dataset.
@@ -638,8 +631,9 @@ def imagery_grid(image: GeoDataset) -> Grid:
     Returns:
         The grid.
     """
-    if isinstance(image, ImageryDataset):
-        return image.native_grid
+    grid = getattr(image, 'native_grid', None)
+    if isinstance(grid, Grid):
+        return grid
     first = str(image.index['filepath'].iloc[0])
     try:
         with rasterio.open(first) as src:

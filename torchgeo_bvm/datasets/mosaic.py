@@ -9,13 +9,13 @@ the sensor's :class:`MaskRule`, read with the rule's margin so that, say,
 clouds just outside the window count); the merge of the products of one date
 (adjacent tiles or sheets, reprocessed versions); and the steps of a time
 series (:mod:`~torchgeo_bvm.datasets.series`: a date, a month's composite or
-the clear median of the month's dates).
+the clear median or mean of the month's dates).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from .series import (
     DATE_PAD,
     FILL_VALUE,
     TemporalLayout,
+    clear_mean,
     clear_median,
     day_number,
     month_steps,
@@ -36,10 +37,12 @@ from .series import (
 )
 from .windows import read_bands_and_mask, read_window_into
 
-__all__ = ['MaskRule', 'ProductReader', 'by_date', 'in_read_order']
+__all__ = ['MaskRule', 'MonthReducer', 'ProductReader', 'by_date', 'in_read_order']
 
 # A query's bounds: (xmin, ymin, xmax, ymax).
 _Bounds = tuple[float, float, float, float]
+#: How a month's observations become one step (see ``ImageryDataset``).
+MonthReducer = Literal['median', 'mean']
 
 
 class MaskRule(Protocol):
@@ -126,6 +129,11 @@ class ProductReader:
         rule: the validity layer's rule (None: the layer is not read).
         resampling: resampling of the bands off a file's grid (the validity
             layer is always read with nearest).
+        floors: channel -> the value at or below which that band holds no
+            data (read as nodata is: NaN, then 0 and invalid); infinite values
+            of such a band are no data too.
+        reducer: a month's observations to one step without a composite: their
+            clear ``'median'`` or ``'mean'``.
     """
 
     def __init__(
@@ -134,11 +142,15 @@ class ProductReader:
         bands: tuple[str, ...],
         rule: MaskRule | None,
         resampling: Resampling,
+        floors: dict[int, float] | None = None,
+        reducer: MonthReducer = 'median',
     ) -> None:
         self.reader = reader
         self.bands = bands
         self.rule = rule
         self.resampling = resampling
+        self.floors = dict(floors or {})
+        self.reducer = reducer
 
     def read_date(
         self,
@@ -276,6 +288,12 @@ class ProductReader:
                     clean_channels.update(channels)
             elif self._read_bands(path, indexes, bounds, res, image, channels):
                 clean_channels.update(channels)
+        for channel, floor in self.floors.items():
+            # Values at or below the floor (or infinite) are no data, as nodata
+            # values are.
+            band = image[channel]
+            np.copyto(band, np.float32(np.nan), where=(band <= floor) | np.isinf(band))
+            clean_channels.discard(channel)
         if len(clean_channels) == len(image):
             covered = np.ones(shape, dtype=bool)
             complete = np.ones(shape, dtype=bool)
@@ -409,7 +427,7 @@ class ProductReader:
         temporal: TemporalLayout,
         pixel_m: tuple[float, float],
     ) -> NDArray[np.bool_]:
-        """One step into ``out``: a date, a month's composites or clear median.
+        """One step into ``out``: a date, a month's composites, or its reduced dates.
 
         Returns the step's ``valid``.
         """
@@ -429,9 +447,13 @@ class ProductReader:
             )
             if usable is not None:
                 np.copyto(values, np.nan, where=~usable[None])
-        median = clear_median(observations)
-        missing = np.isnan(median)
-        np.copyto(median, FILL_VALUE, where=missing)
-        out[...] = median
+        reduced = (
+            clear_median(observations)
+            if self.reducer == 'median'
+            else clear_mean(observations)
+        )
+        missing = np.isnan(reduced)
+        np.copyto(reduced, FILL_VALUE, where=missing)
+        out[...] = reduced
         clear: NDArray[np.bool_] = ~missing.any(axis=0)
         return clear

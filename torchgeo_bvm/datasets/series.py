@@ -1,6 +1,7 @@
-"""The time steps of a multi-temporal Sentinel-2 sample.
+"""The time steps of a multi-temporal imagery sample.
 
-:class:`~torchgeo_bvm.datasets.Sentinel2TOC` with ``time_series=True`` returns,
+An imagery dataset (:class:`~torchgeo_bvm.datasets.Sentinel2TOC`,
+:class:`~torchgeo_bvm.datasets.Sentinel1Sigma0`) with ``time_series=True`` returns,
 for a window and a period, one image per time step: ``image`` ``[T, C, H, W]``,
 ``valid`` ``[T, H, W]`` and ``dates`` ``[T]``. What the steps are is decided
 here, without reading a file; the reader fills them.
@@ -12,7 +13,9 @@ Two temporal layouts (:data:`TEMPORAL_LAYOUTS`):
   give ``T = 12``). A month is the openEO downloader's monthly composite where
   the data hold one, else the per-pixel median of the month's clear
   observations (:func:`clear_median`), the rule the downloader's composites
-  follow. A month without any clear observation at a pixel leaves the pixel
+  follow (Sentinel-2), or their mean (:func:`clear_mean`, Sentinel-1's
+  backscatter, whose downloaded composites are monthly means). A month
+  without any clear observation at a pixel leaves the pixel
   :data:`FILL_VALUE` in every band and invalid.
 * ``'dates'``: one step per acquisition date of the period, in date order, or
   ``max_dates`` of them spread evenly over the acquisitions
@@ -48,6 +51,7 @@ __all__ = [
     'check_min_clear',
     'check_series',
     'check_temporal',
+    'clear_mean',
     'clear_median',
     'day_number',
     'month_steps',
@@ -296,6 +300,27 @@ def clear_median(values: NDArray[np.float32]) -> NDArray[np.float32]:
         np.rint((low + high) / np.float32(2), out=part)
         part[counted == 0] = np.nan
     return median.reshape(values.shape[1:])
+
+
+def clear_mean(values: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The per-pixel mean of the clear observations, as values (not rounded).
+
+    The rule of a radar downloader's monthly composites (openEO's ``mean``
+    over the month of linear backscatter, stored as float32): the mean of
+    power, not of decibels.
+
+    Args:
+        values: ``(observations, ...)``, NaN where an observation does not
+            count (no data, or below a sensor's floor).
+
+    Returns:
+        The mean, float32, NaN where no observation counts.
+    """
+    counted = (~np.isnan(values)).sum(axis=0)
+    total = np.nansum(values, axis=0, dtype=np.float64)
+    mean: NDArray[np.float32] = np.full(values.shape[1:], np.nan, dtype=np.float32)
+    np.divide(total, counted, out=mean, where=counted > 0, casting='unsafe')
+    return mean
 
 
 #: Up to this many observations a pixel's are sorted by a sorting network of

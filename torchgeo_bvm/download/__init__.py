@@ -1,4 +1,14 @@
-"""Download Sentinel-2 TOC imagery per map sheet with openEO, resumably.
+"""Download Sentinel-2 TOC imagery and Sentinel-1 backscatter with openEO.
+
+Sentinel-1 (``Sentinel1Options``, ``torchgeo-bvm download --sensor s1``):
+``SENTINEL1_GRD`` through ``sar_backscatter`` (sigma0 on the ellipsoid), per
+acquisition or as monthly means, one job per sheet, period and orbit
+direction, float32 files named apart from Sentinel-2's
+(``<sheet>_openEO_S1-ASCENDING_<YYYY-MM-DD>Z.tif``,
+``..._<YYYY-MM>_mean.tif``) and a manifest of their own, so one folder holds
+both sensors; see :mod:`torchgeo_bvm.download.sentinel1`. The rest of this
+page is about Sentinel-2; the faults, the resumption and the authentication
+are the same for both.
 
 For each map sheet (``kbl4`` by default, any level accepted) and each period of
 whole months, one openEO process graph is built on Terrascope's
@@ -47,7 +57,7 @@ Process graph:
   (``openEO_2022-04-05Z.tif``) or month, renamed here as above.
 
 Faults: the backend is first tried
-:data:`~torchgeo_bvm.download.downloader.CONNECT_ATTEMPTS` times
+:data:`~torchgeo_bvm.download.backend.CONNECT_ATTEMPTS` times
 (``connect_timeout`` seconds each, 1 s and 2 s apart) after the output folder
 was checked, so an unreachable backend fails within a stated time. A refused
 login (HTTP 401, a failed OpenID Connect flow), an asset that is gone (404) and
@@ -72,7 +82,10 @@ variables); this package never reads, writes or logs a token.
 
 The package holds the process graph (:mod:`~torchgeo_bvm.download.graph`), the
 tasks (:mod:`~torchgeo_bvm.download.tasks`), the folder's manifest
-(:mod:`~torchgeo_bvm.download.manifest`) and the downloader
+(:mod:`~torchgeo_bvm.download.manifest`), the backend's connection and retries
+(:mod:`~torchgeo_bvm.download.backend`), batch jobs
+(:mod:`~torchgeo_bvm.download.jobs`), the delivered files' checks
+(:mod:`~torchgeo_bvm.download.files`) and the downloader
 (:mod:`~torchgeo_bvm.download.downloader`); every public name is importable from
 here.
 """
@@ -82,66 +95,96 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
-    from .downloader import (
+    from .backend import (
+        CONNECT_ATTEMPTS,
         MAX_BACKOFF_SECONDS,
         MAX_CONNECT_TIMEOUT,
         TRANSIENT_STATUS,
-        Downloader,
+        Backend,
         DownloadError,
-        JobFailedError,
-        download,
     )
+    from .downloader import Downloader, download
     from .graph import (
         COLLECTION,
         VALID_SCL,
         DownloadOptions,
         build_process_graph,
+        check_download_crs,
+        resample,
         sheet_extent,
     )
+    from .jobs import JobFailedError
     from .manifest import MANIFEST_NAME, Manifest
-    from .tasks import DownloadTask, output_path, plan_tasks
+    from .sentinel1 import (
+        S1_COEFFICIENT,
+        S1_COLLECTION,
+        S1_MANIFEST_NAME,
+        Sentinel1Options,
+        build_s1_process_graph,
+    )
+    from .tasks import DownloadTask, SensorDownload, output_path, plan_tasks
 
 #: The backend used by the paper (Terrascope).
 DEFAULT_BACKEND = 'openeo.vito.be'
 
 #: The module each public name lives in.
 _HOMES = {
-    'MAX_BACKOFF_SECONDS': 'downloader',
-    'MAX_CONNECT_TIMEOUT': 'downloader',
-    'TRANSIENT_STATUS': 'downloader',
+    'CONNECT_ATTEMPTS': 'backend',
+    'MAX_BACKOFF_SECONDS': 'backend',
+    'MAX_CONNECT_TIMEOUT': 'backend',
+    'TRANSIENT_STATUS': 'backend',
+    'Backend': 'backend',
+    'DownloadError': 'backend',
     'Downloader': 'downloader',
-    'DownloadError': 'downloader',
-    'JobFailedError': 'downloader',
     'download': 'downloader',
+    'JobFailedError': 'jobs',
     'COLLECTION': 'graph',
     'VALID_SCL': 'graph',
     'DownloadOptions': 'graph',
     'build_process_graph': 'graph',
+    'check_download_crs': 'graph',
+    'resample': 'graph',
     'sheet_extent': 'graph',
     'MANIFEST_NAME': 'manifest',
     'Manifest': 'manifest',
+    'S1_COEFFICIENT': 'sentinel1',
+    'S1_COLLECTION': 'sentinel1',
+    'S1_MANIFEST_NAME': 'sentinel1',
+    'Sentinel1Options': 'sentinel1',
+    'build_s1_process_graph': 'sentinel1',
     'DownloadTask': 'tasks',
+    'SensorDownload': 'tasks',
     'output_path': 'tasks',
     'plan_tasks': 'tasks',
 }
 __all__ = [
     'COLLECTION',
+    'CONNECT_ATTEMPTS',
     'DEFAULT_BACKEND',
     'MANIFEST_NAME',
     'MAX_BACKOFF_SECONDS',
     'MAX_CONNECT_TIMEOUT',
+    'S1_COEFFICIENT',
+    'S1_COLLECTION',
+    'S1_MANIFEST_NAME',
     'TRANSIENT_STATUS',
     'VALID_SCL',
+    'Backend',
     'DownloadError',
     'DownloadOptions',
     'DownloadTask',
     'Downloader',
     'JobFailedError',
     'Manifest',
+    'SensorDownload',
+    'Sentinel1Options',
     'build_process_graph',
+    'build_s1_process_graph',
+    'check_download_crs',
     'download',
     'output_path',
     'plan_tasks',
+    'resample',
     'sheet_extent',
 ]
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from openeo.rest.datacube import DataCube
@@ -18,12 +20,16 @@ from ..datasets.bands import ALL_BANDS, SCL_BAND, resolve_bands
 from ..errors import BVMValueError
 from ..sheets.codes import Sheet
 from ..spatial.crs import DEFAULT_CRS, resolution_for
+from .manifest import MANIFEST_NAME
+from .tasks import DownloadTask, output_path
 
 __all__ = [
     'COLLECTION',
     'VALID_SCL',
     'DownloadOptions',
     'build_process_graph',
+    'check_download_crs',
+    'resample',
     'sheet_extent',
 ]
 
@@ -58,6 +64,15 @@ class DownloadOptions:
     crs: str | None = 'EPSG:4326'
     cloud_mask: Literal['scl', 'dilation'] = 'scl'
 
+    #: The sensor, as messages name it.
+    sensor: ClassVar[str] = 'Sentinel-2'
+    #: The first year with data (Sentinel-2 L2A).
+    first_year: ClassVar[int] = 2015
+    #: The data type of the downloaded files (reflectance x 10000).
+    file_dtype: ClassVar[str] = 'int16'
+    #: The output folder's manifest.
+    manifest_name: ClassVar[str] = MANIFEST_NAME
+
     def __post_init__(self) -> None:
         object.__setattr__(self, 'bands', resolve_bands(self.bands))
         if self.composite not in (None, 'monthly'):
@@ -72,13 +87,7 @@ class DownloadOptions:
             raise BVMValueError(
                 f'max_cloud_cover must lie in 0..100 %, got {self.max_cloud_cover}'
             )
-        if self.crs is not None:
-            epsg = CRS.from_user_input(self.crs).to_epsg()
-            if epsg is None:
-                raise BVMValueError(
-                    f'crs {self.crs!r} has no EPSG code, which openEO needs'
-                )
-            object.__setattr__(self, 'crs', f'EPSG:{epsg}')
+        object.__setattr__(self, 'crs', check_download_crs(self.crs))
 
     @property
     def file_bands(self) -> tuple[str, ...]:
@@ -98,6 +107,61 @@ class DownloadOptions:
             'crs': self.crs,
             'cloud_mask': self.cloud_mask if self.composite else None,
         }
+
+    def expand(self, tasks: list[DownloadTask]) -> list[DownloadTask]:
+        """The tasks to run for planned sheet periods (one each).
+
+        Args:
+            tasks: the sheet periods.
+
+        Returns:
+            ``tasks``.
+        """
+        return tasks
+
+    def graph(self, task: DownloadTask) -> dict[str, Any]:
+        """The process graph of a task (:func:`build_process_graph`).
+
+        Args:
+            task: the task.
+
+        Returns:
+            The openEO process object.
+        """
+        return build_process_graph(task.sheet, task.temporal_extent, self)
+
+    def output_path(self, out: str | Path, task: DownloadTask, day: date) -> Path:
+        """Where a file of a task goes (:func:`~.tasks.output_path`).
+
+        Args:
+            out: the output folder.
+            task: the task.
+            day: the acquisition date, or any day of a composite's month.
+
+        Returns:
+            The path.
+        """
+        return output_path(out, task.sheet, day, bool(self.composite))
+
+
+def check_download_crs(crs: str | None) -> str | None:
+    """The CRS of downloaded files as openEO takes it: ``EPSG:<code>``.
+
+    Args:
+        crs: any spelling pyproj reads, or None (the backend's native grid).
+
+    Returns:
+        ``'EPSG:<code>'``, or None.
+
+    Raises:
+        BVMValueError: for a CRS without an EPSG code.
+    """
+    if crs is None:
+        return None
+    epsg = CRS.from_user_input(crs).to_epsg()
+    if epsg is None:
+        raise BVMValueError(f'crs {crs!r} has no EPSG code, which openEO needs')
+    return f'EPSG:{epsg}'
 
 
 def sheet_extent(sheet: Sheet | str, densify: float = 100.0) -> dict[str, Any]:
@@ -162,16 +226,32 @@ def build_process_graph(
             'month', reducer='median'
         )
     if options.crs is not None:
-        projection = CRS.from_user_input(options.crs).to_epsg()
-        xres, yres = resolution_for(options.crs)
-        # One value for square pixels: dask-based backends refuse a pair.
-        cube = cube.resample_spatial(
-            resolution=xres if xres == yres else [xres, yres],
-            projection=projection,
-            method='near',
-        )
+        cube = resample(cube, options.crs, 'near')
     graph: dict[str, Any] = cube.save_result(format='GTiff').flat_graph()
     return {'process_graph': graph}
+
+
+def resample(cube: DataCube, crs: str, method: str) -> DataCube:
+    """A cube resampled onto ``crs`` at the resolution of 10 m there.
+
+    Args:
+        cube: the cube.
+        crs: ``'EPSG:<code>'``.
+        method: ``resample_spatial``'s method (``'near'`` for categorical
+            bands).
+
+    Returns:
+        The resampled cube.
+    """
+    projection = CRS.from_user_input(crs).to_epsg()
+    xres, yres = resolution_for(crs)
+    # One value for square pixels: dask-based backends refuse a pair.
+    resampled: DataCube = cube.resample_spatial(
+        resolution=xres if xres == yres else [xres, yres],
+        projection=projection,
+        method=method,
+    )
+    return resampled
 
 
 def _mask_clouds(cube: DataCube, options: DownloadOptions) -> DataCube:

@@ -14,7 +14,8 @@ from .tasks import DownloadTask
 
 __all__ = ['MANIFEST_NAME', 'Manifest', 'graph_digest']
 
-#: File name of the manifest in the output folder.
+#: File name of the manifest in the output folder (Sentinel-2's; each sensor
+#: keeps its own, so that one folder holds the downloads of both).
 MANIFEST_NAME = 'openeo-manifest.json'
 
 
@@ -50,12 +51,15 @@ class Manifest:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, out: str | Path, settings: dict[str, Any]) -> Manifest:
+    def open(
+        cls, out: str | Path, settings: dict[str, Any], name: str = MANIFEST_NAME
+    ) -> Manifest:
         """Read the manifest of a folder, or start one.
 
         Args:
             out: the output folder.
             settings: the settings of this run.
+            name: the manifest's file name (the sensor's).
 
         Returns:
             The manifest.
@@ -64,7 +68,7 @@ class Manifest:
             ValueError: if the manifest is unreadable, or records other settings
                 (mixing bands or grids in one folder would mislabel files).
         """
-        path = Path(out) / MANIFEST_NAME
+        path = Path(out) / name
         if not path.exists():
             return cls(path, settings)
         try:
@@ -106,6 +110,7 @@ class Manifest:
         if record is None or record.get('graph') != graph:
             record = {
                 'sheet': task.sheet.code,
+                **({} if task.orbit is None else {'orbit': task.orbit}),
                 'temporal_extent': task.temporal_extent,
                 'graph': graph,
                 'job_id': None,

@@ -1,4 +1,4 @@
-"""The Lightning data module for Sentinel-2 x BVM training runs.
+"""The Lightning data module for Sentinel-2 (and Sentinel-1) x BVM training runs.
 
 :class:`BVMDataModule` builds the joint dataset
 (:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`) from paths, splits it by map
@@ -50,6 +50,7 @@ from .options import (
     ImageryOptions,
     LabelOptions,
     PredictionOptions,
+    RadarOptions,
     SamplingOptions,
     TimeSeriesOptions,
 )
@@ -98,23 +99,38 @@ class BVMDataModule(GeoDataModule):
     clear on at least ``series.min_clear`` steps; each band is normalised alike
     at every step, and every step is flipped and rotated as the mask.
 
+    **Radar** (``sentinel1_paths``, ``radar``): Sentinel-1 beside Sentinel-2
+    stacks the months of a monthly series
+    (:class:`~torchgeo_bvm.datasets.fused.OpticalRadarSeries`, ``[T, C_s2 +
+    C_s1, H, W]``, a cloudy month keeping its radar); with ``sentinel2_paths:
+    null`` the radar is read alone.
+
     Args:
         sentinel2_paths: folder(s) or file(s) of Sentinel-2 imagery
-            (:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` layouts).
+            (:class:`~torchgeo_bvm.datasets.sentinel2.Sentinel2TOC` layouts);
+            null (the default) for Sentinel-1 only.
         bvm_paths: BVM polygons (``BwkHab.shp``, GeoPackage, GeoParquet) or label
-            GeoTIFFs (``torchgeo-bvm rasterize``), or folders of them.
+            GeoTIFFs (``torchgeo-bvm rasterize``), or folders of them
+            (required; a default only so that ``sentinel2_paths`` may be left
+            out).
         sheets: ``kbl`` sheet numbers (a list or ``'22,23'``; default all 43).
-        bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of band names.
-        stats: band statistics JSON (``torchgeo-bvm stats --bands``).
+        bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of Sentinel-2 band
+            names.
+        stats: Sentinel-2 band statistics JSON (``torchgeo-bvm stats --bands``).
         patch_size: crop and tile size in pixels, a multiple of 32 (U-Net/VGG).
         batch_size: samples per batch.
         length: training crops per epoch (default: the train sheets' area in crops).
         num_workers: DataLoader workers.
         time_series: every sample a time series of its period (``series``).
+        sentinel1_paths: folder(s) or file(s) of Sentinel-1 imagery
+            (:class:`~torchgeo_bvm.datasets.Sentinel1Sigma0` layouts).
         imagery: how the imagery is read and normalised
             (:class:`~torchgeo_bvm.training.options.ImageryOptions`: ``crs``,
             ``res``, ``years``, ``months``, ``cloud_rule``, ``normalization``,
             ``cache_dir``).
+        radar: how the Sentinel-1 imagery is read and normalised
+            (:class:`~torchgeo_bvm.training.options.RadarOptions`: ``bands``,
+            ``orbit``, ``decibels``, ``stats``), with ``sentinel1_paths`` only.
         labels: which labels count
             (:class:`~torchgeo_bvm.training.options.LabelOptions`: the
             Flanders ``boundary`` and the BVM layer's fields).
@@ -130,8 +146,8 @@ class BVMDataModule(GeoDataModule):
 
     def __init__(
         self,
-        sentinel2_paths: str | list[str],
-        bvm_paths: str | list[str],
+        sentinel2_paths: str | list[str] | None = None,
+        bvm_paths: str | list[str] | None = None,
         sheets: list[int | str] | str | None = None,
         bands: str | list[str] = 'all',
         stats: str | None = None,
@@ -140,7 +156,9 @@ class BVMDataModule(GeoDataModule):
         length: int | None = None,
         num_workers: int = 0,
         time_series: bool = False,
+        sentinel1_paths: str | list[str] | None = None,
         imagery: ImageryOptions = ImageryOptions(),  # noqa: B008
+        radar: RadarOptions = RadarOptions(),  # noqa: B008
         labels: LabelOptions = LabelOptions(),  # noqa: B008
         sampling: SamplingOptions = SamplingOptions(),  # noqa: B008
         series: TimeSeriesOptions | None = None,
@@ -161,8 +179,10 @@ class BVMDataModule(GeoDataModule):
             'length': length,
             'num_workers': num_workers,
             'time_series': time_series,
+            'sentinel1_paths': sentinel1_paths,
         }
         self.imagery = imagery
+        self.radar = radar
         self.labels = labels
         self.sampling = sampling
         self.series = series
@@ -198,6 +218,7 @@ class BVMDataModule(GeoDataModule):
                 self.sampling,
                 self.series,
                 self.prediction,
+                self.radar,
             )
             self.bands, self.series = settings.bands, settings.series
             self.patch_size, self.batch_size = settings.patch_size, settings.batch_size

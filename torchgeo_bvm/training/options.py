@@ -46,6 +46,7 @@ __all__ = [
     'ImageryOptions',
     'LabelOptions',
     'PredictionOptions',
+    'RadarOptions',
     'SamplingOptions',
     'TimeSeriesOptions',
     'cloud_rule_from',
@@ -85,6 +86,34 @@ class ImageryOptions:
     cloud_rule: str | dict[str, Any] | None = 'default'
     normalization: str = 'meanstd'
     cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class RadarOptions:
+    """How the Sentinel-1 imagery (``sentinel1_paths``) is read and normalised.
+
+    Args:
+        bands: ``'dual'`` (VV, VH), ``'ratio'`` (VV, VH, VH/VV) or a list of
+            :class:`~torchgeo_bvm.datasets.Sentinel1Sigma0` band names.
+        orbit: ``'ascending'``, ``'descending'`` or ``'both'``.
+        decibels: backscatter in dB (``10 * log10``) rather than linear power.
+        stats: the radar's band statistics file (``torchgeo-bvm stats --bands
+            --sentinel1 ...``), read with the imagery's ``normalization``;
+            without it the radar bands are taken as they are (mean 0, std 1).
+    """
+
+    bands: str | list[str] = 'dual'
+    orbit: str = 'ascending'
+    decibels: bool = True
+    stats: str | None = None
+
+    def dataset(self) -> dict[str, Any]:
+        """The :class:`~torchgeo_bvm.datasets.Sentinel1Sigma0` arguments given here.
+
+        Returns:
+            ``bands``, ``orbit`` and ``decibels``.
+        """
+        return {'bands': self.bands, 'orbit': self.orbit, 'decibels': self.decibels}
 
 
 @dataclass(frozen=True)

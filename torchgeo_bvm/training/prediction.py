@@ -166,7 +166,11 @@ class SheetPredictionWriter(BasePredictionWriter):
         self._plan = plan
         folder = datamodule.prediction_folder(self.output_dir)
         inputs = datamodule.check().input_paths()
-        scanned = {k: inputs.pop(k) for k in ('sentinel2_paths', 'bvm_paths')}
+        scanned = {
+            name: inputs.pop(name)
+            for name in ('sentinel2_paths', 'sentinel1_paths', 'bvm_paths')
+            if name in inputs
+        }
         given = datamodule.prediction.output_dir or self.output_dir or folder
         for checked in dict.fromkeys((Path(given), folder)):
             check_output_folder(

@@ -5,7 +5,9 @@
 groups of :mod:`torchgeo_bvm.training.options`) into resolved settings, with
 one line naming the option and the value for anything wrong, before any file
 is read. The settings then build the datasets: the imagery
-(:class:`~torchgeo_bvm.datasets.Sentinel2TOC`), the labels
+(:class:`~torchgeo_bvm.datasets.Sentinel2TOC`,
+:class:`~torchgeo_bvm.datasets.Sentinel1Sigma0`, or both stacked per month by
+:class:`~torchgeo_bvm.datasets.fused.OpticalRadarSeries`), the labels
 (:class:`~torchgeo_bvm.datasets.BVMDataset` or
 :class:`~torchgeo_bvm.datasets.BVMRaster`), the Flanders region and their join
 (:class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`), and the normalisation of
@@ -45,7 +47,12 @@ from ..checks import (
 )
 from ..datasets.bands import REFLECTANCE_SCALE, CloudRule, resolve_bands
 from ..datasets.bvm import BVMDataset, BVMRaster
+from ..datasets.fused import OpticalRadarSeries
+from ..datasets.imagery import ImageryDataset
 from ..datasets.joint import BVMSentinel2
+from ..datasets.radar import check_orbit
+from ..datasets.radar import resolve_bands as resolve_radar_bands
+from ..datasets.sentinel1 import Sentinel1Sigma0
 from ..datasets.sentinel2 import Sentinel2TOC
 from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import RASTER_SUFFIXES
@@ -61,6 +68,7 @@ from .options import (
     ImageryOptions,
     LabelOptions,
     PredictionOptions,
+    RadarOptions,
     SamplingOptions,
     TimeSeriesOptions,
     cloud_rule_from,
@@ -77,10 +85,10 @@ class DataSettings:
     Build it with :meth:`check`.
 
     Args:
-        sentinel2_paths: the imagery files and folders.
+        sentinel2_paths: the Sentinel-2 files and folders (None: radar only).
         bvm_paths: the label files and folders.
-        stats: the band statistics file, or None.
-        bands: the bands.
+        stats: the Sentinel-2 band statistics file, or None.
+        bands: every channel of a step: the optical bands, then the radar's.
         numbers: the ``kbl`` sheets in use (None: all).
         crs: the CRS of the joint grid.
         res: its resolution.
@@ -98,9 +106,13 @@ class DataSettings:
         predict: the prediction options.
         imagery: the imagery options as given.
         labels: the label options as given.
+        sentinel1_paths: the Sentinel-1 files and folders (None: no radar).
+        optical_bands: the Sentinel-2 bands (none without Sentinel-2).
+        radar_bands: the Sentinel-1 bands (none without Sentinel-1).
+        radar: the radar options as given.
     """
 
-    sentinel2_paths: list[str]
+    sentinel2_paths: list[str] | None
     bvm_paths: list[str]
     stats: str | None
     bands: tuple[str, ...]
@@ -121,6 +133,10 @@ class DataSettings:
     predict: CheckedPrediction
     imagery: ImageryOptions
     labels: LabelOptions
+    sentinel1_paths: list[str] | None = None
+    optical_bands: tuple[str, ...] = ()
+    radar_bands: tuple[str, ...] = ()
+    radar: RadarOptions = RadarOptions()  # noqa: RUF009
 
     @classmethod
     def check(
@@ -131,18 +147,21 @@ class DataSettings:
         sampling: SamplingOptions,
         series: TimeSeriesOptions | None,
         prediction: PredictionOptions,
+        radar: RadarOptions = RadarOptions(),  # noqa: B008
     ) -> DataSettings:
         """Check every option of the data module; nothing is read but ``stats``.
 
         Args:
             given: the plain arguments (``sentinel2_paths``, ``bvm_paths``,
                 ``sheets``, ``bands``, ``stats``, ``patch_size``, ``batch_size``,
-                ``length``, ``num_workers``, ``time_series``).
+                ``length``, ``num_workers``, ``time_series`` and, optionally,
+                ``sentinel1_paths``).
             imagery: the imagery options.
             labels: the label options.
             sampling: the sampling options.
             series: the time-series options.
             prediction: the prediction options.
+            radar: the radar options (with ``sentinel1_paths``).
 
         Returns:
             The settings.
@@ -171,7 +190,10 @@ class DataSettings:
             )
         check_numbers(imagery.years, 'imagery.years', 2015, 2100)
         check_numbers(imagery.months, 'imagery.months', 1, 12)
-        sentinel2_paths = _check_paths(given['sentinel2_paths'], 'sentinel2_paths')
+        if given['bvm_paths'] is None:
+            raise BVMValueError(
+                'bvm_paths is required: the BVM polygons or label rasters'
+            )
         bvm_paths = _check_paths(given['bvm_paths'], 'bvm_paths')
         if labels.boundary is not None:
             _check_paths(labels.boundary, 'labels.boundary')
@@ -182,7 +204,8 @@ class DataSettings:
         batch_size = check_count(
             given['batch_size'], 'batch_size', maximum=MAX_BATCH_SIZE
         )
-        bands = resolve_bands(given['bands'])
+        sensors = _check_sensors(given, imagery, radar, series)
+        bands = sensors.optical_bands + sensors.radar_bands
         check_bytes(
             4.0 * batch_size * steps * len(bands) * patch_size**2,
             MAX_BATCH_BYTES,
@@ -191,7 +214,7 @@ class DataSettings:
             'use fewer series.max_dates, a smaller batch_size or patch_size',
         )
         return cls(
-            sentinel2_paths,
+            sensors.sentinel2_paths,
             bvm_paths,
             given['stats'],
             bands,
@@ -221,6 +244,10 @@ class DataSettings:
             prediction.check(scheme.splits, numbers, patch_size, series is not None),
             imagery,
             labels,
+            sensors.sentinel1_paths,
+            sensors.optical_bands,
+            sensors.radar_bands,
+            radar,
         )
 
     @property
@@ -241,22 +268,30 @@ class DataSettings:
         """The files and folders the datasets read, by option.
 
         Returns:
-            ``sentinel2_paths``, ``bvm_paths``, ``labels.boundary`` and
-            ``stats`` (those given).
+            ``sentinel2_paths``, ``sentinel1_paths``, ``bvm_paths``,
+            ``labels.boundary``, ``stats`` and ``radar.stats`` (those given).
         """
-        paths = {'sentinel2_paths': self.sentinel2_paths, 'bvm_paths': self.bvm_paths}
+        paths = {'bvm_paths': self.bvm_paths}
+        if self.sentinel2_paths is not None:
+            paths['sentinel2_paths'] = self.sentinel2_paths
+        if self.sentinel1_paths is not None:
+            paths['sentinel1_paths'] = self.sentinel1_paths
         if self.labels.boundary is not None:
             paths['labels.boundary'] = [self.labels.boundary]
         if self.stats is not None:
             paths['stats'] = [self.stats]
+        if self.radar.stats is not None:
+            paths['radar.stats'] = [self.radar.stats]
         return paths
 
     def normalisation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``mean`` and ``std`` of kornia's ``Normalize``, per channel.
 
-        ``(x - mean) / std`` of the statistics file, or ``(x - p1) / (p99 -
+        ``(x - mean) / std`` of the statistics files (``stats`` for the
+        optical bands, ``radar.stats`` for the radar's), or ``(x - p1) / (p99 -
         p1)`` with ``imagery.normalization: percentile``; without a file,
-        reflectance (``x / 10000``). A series repeats them at every step.
+        reflectance (``x / 10000``) and radar values as they are. A series
+        repeats them at every step.
 
         Returns:
             ``mean`` and ``std``.
@@ -270,19 +305,12 @@ class DataSettings:
             raise BVMValueError(
                 f"unknown normalization {method!r}: expected 'meanstd' or 'percentile'"
             )
-        if self.stats is None:
-            channels = len(self.bands)
-            mean = torch.zeros(channels)
-            std = torch.full((channels,), float(REFLECTANCE_SCALE))
-        else:
-            band_stats = load_band_stats(self.stats, self.bands)
-            if method == 'percentile':
-                mean = torch.tensor(band_stats.percentile(1.0))
-                high = torch.tensor(band_stats.percentile(99.0))
-                std = torch.clamp(high - mean, min=1e-6)
-            else:
-                mean = torch.tensor(band_stats.mean)
-                std = torch.clamp(torch.tensor(band_stats.std), min=1e-6)
+        optical = _band_normalisation(
+            self.stats, self.optical_bands, method, float(REFLECTANCE_SCALE)
+        )
+        radar = _band_normalisation(self.radar.stats, self.radar_bands, method, 1.0)
+        mean = torch.cat([optical[0], radar[0]])
+        std = torch.cat([optical[1], radar[1]])
         # A series is normalised as T x C channels: each band alike at every step.
         return mean.repeat(self.steps), std.repeat(self.steps)
 
@@ -342,18 +370,53 @@ class DataSettings:
             return read_boundary(self.labels.boundary)
         return flanders_from_labels(self.bvm_paths, cache_dir=self.imagery.cache_dir)
 
-    def _imagery(self) -> Sentinel2TOC:
+    def _imagery(self) -> GeoDataset:
+        optical = None if self.sentinel2_paths is None else self._optical()
+        radar = None if self.sentinel1_paths is None else self._radar()
+        if optical is not None and radar is not None:
+            return OpticalRadarSeries(optical, radar)
+        imagery = optical or radar
+        assert imagery is not None
+        return imagery
+
+    def _series_arguments(self) -> dict[str, Any]:
+        return self.series.imagery() if self.series is not None else {}
+
+    def _radar(self) -> ImageryDataset:
+        assert self.sentinel1_paths is not None
+        try:
+            return Sentinel1Sigma0(
+                self.sentinel1_paths,
+                crs=self.crs,
+                res=self.res,
+                bands=self.radar_bands,
+                orbit=self.radar.orbit,
+                decibels=self.radar.decibels,
+                years=self.imagery.years,
+                months=self.imagery.months,
+                cache_dir=self.imagery.cache_dir,
+                **self._series_arguments(),
+            )
+        except DatasetNotFoundError:
+            raise BVMValueError(
+                f'no Sentinel-1 imagery found in {self.sentinel1_paths}: expected '
+                'Terrascope sigma0 product folders or openEO downloads '
+                '(torchgeo-bvm download --sensor s1)'
+            ) from None
+
+    def _optical(self) -> ImageryDataset:
+        assert self.sentinel2_paths is not None
         try:
             return Sentinel2TOC(
                 self.sentinel2_paths,
                 crs=self.crs,
                 res=self.res,
-                bands=self.bands,
+                bands=self.optical_bands,
                 cloud_rule=self.cloud_rule,
                 years=self.imagery.years,
                 months=self.imagery.months,
                 cache_dir=self.imagery.cache_dir,
-                **(self.series.imagery() if self.series is not None else {}),
+                **self._series_arguments(),
             )
         except DatasetNotFoundError:
             raise BVMValueError(
@@ -389,6 +452,85 @@ class DataSettings:
             # they then all map the prepared polygons instead of preparing them.
             layer.load()
         return functools.reduce(operator.or_, layers[1:], cast(GeoDataset, layers[0]))
+
+
+@dataclass(frozen=True)
+class _Sensors:
+    """The imagery's paths and bands, checked."""
+
+    sentinel2_paths: list[str] | None
+    sentinel1_paths: list[str] | None
+    optical_bands: tuple[str, ...]
+    radar_bands: tuple[str, ...]
+
+
+def _check_sensors(
+    given: dict[str, Any],
+    imagery: ImageryOptions,
+    radar: RadarOptions,
+    series: TimeSeriesOptions | None,
+) -> _Sensors:
+    """Sentinel-2, Sentinel-1 or both, and the options that apply to each."""
+    optical_given = given['sentinel2_paths'] is not None
+    radar_given = given.get('sentinel1_paths') is not None
+    if not optical_given and not radar_given:
+        raise BVMValueError('no imagery: give sentinel2_paths, sentinel1_paths or both')
+    if not radar_given and given_fields(radar):
+        raise BVMValueError(
+            f'radar.{given_fields(radar)[0]} applies to Sentinel-1: give '
+            'sentinel1_paths'
+        )
+    if not optical_given:
+        for name, default in (('bands', 'all'), ('stats', None)):
+            if given[name] != default:
+                raise BVMValueError(
+                    f'{name} applies to Sentinel-2, and sentinel2_paths is null: '
+                    f'set radar.{name} for the Sentinel-1 bands'
+                )
+        if imagery.cloud_rule != 'default':
+            raise BVMValueError(
+                'imagery.cloud_rule applies to Sentinel-2 (its SCL layer), and '
+                'sentinel2_paths is null: radar sees through clouds'
+            )
+    if optical_given and radar_given and (series is None or series.layout != 'monthly'):
+        raise BVMValueError(
+            'sentinel1_paths beside sentinel2_paths stacks the two sensors month '
+            'by month: set time_series: true with series.temporal: monthly'
+        )
+    radar_bands: tuple[str, ...] = ()
+    if radar_given:
+        try:
+            radar_bands = resolve_radar_bands(radar.bands)
+            check_orbit(radar.orbit)
+        except BVMValueError as error:
+            raise BVMValueError(f'radar: {error}') from None
+        if radar.stats is not None:
+            _check_paths(radar.stats, 'radar.stats')
+    return _Sensors(
+        _check_paths(given['sentinel2_paths'], 'sentinel2_paths')
+        if optical_given
+        else None,
+        _check_paths(given['sentinel1_paths'], 'sentinel1_paths')
+        if radar_given
+        else None,
+        resolve_bands(given['bands']) if optical_given else (),
+        radar_bands,
+    )
+
+
+def _band_normalisation(
+    stats: str | None, bands: tuple[str, ...], method: str, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mean`` and ``std`` of some bands: from their statistics, else ``scale``."""
+    if stats is None:
+        return torch.zeros(len(bands)), torch.full((len(bands),), scale)
+    band_stats = load_band_stats(stats, bands)
+    if method == 'percentile':
+        low = torch.tensor(band_stats.percentile(1.0))
+        high = torch.tensor(band_stats.percentile(99.0))
+        return low, torch.clamp(high - low, min=1e-6)
+    mean = torch.tensor(band_stats.mean)
+    return mean, torch.clamp(torch.tensor(band_stats.std), min=1e-6)
 
 
 def _check_series(

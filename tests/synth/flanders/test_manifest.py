@@ -93,3 +93,26 @@ def test_a_rerun_without_the_season_reuses_a_folder_with_it(
     again = write_mini_flanders(out, 'tiny', seed=0, plot=False)
     assert again['reused'] is True
     assert again['season'] == first['season']
+
+
+def test_a_run_with_the_radar_or_another_sunshine_is_no_reuse(tmp_path: Path) -> None:
+    manifest = {
+        'complete': True,
+        'version': GENERATOR_VERSION,
+        'size': 'tiny',
+        'seed': 0,
+        'overview': None,
+        'season': {'sunshine': 1.0},
+        'radar': None,
+        'sizes': {},
+    }
+    assert is_reusable(tmp_path, manifest, 'tiny', 0, plot=False, season=True)
+    assert not is_reusable(tmp_path, manifest, 'tiny', 0, plot=False, radar=True)
+    assert not is_reusable(
+        tmp_path, manifest, 'tiny', 0, plot=False, season=True, sunshine=0.56
+    )
+    radar = {**manifest, 'radar': {}, 'season': {'sunshine': 0.56}}
+    assert is_reusable(tmp_path, radar, 'tiny', 0, plot=False, radar=True)
+    assert is_reusable(
+        tmp_path, radar, 'tiny', 0, plot=False, season=True, sunshine=0.56
+    )

@@ -266,12 +266,12 @@ def test_a_summer_date_confuses_crops_and_meadows_the_year_does_not(
 
 
 @pytest.mark.slow
-def test_the_same_seed_gives_the_same_season(
+def test_the_same_seed_gives_the_same_season_and_radar(
     tiny_season: Season, tmp_path: Path
 ) -> None:
     out, manifest = tiny_season
     again = write_mini_flanders(
-        tmp_path / 'again', 'tiny', seed=0, plot=False, season=True
+        tmp_path / 'again', 'tiny', seed=0, plot=False, season=True, radar=True
     )
     assert again['sizes'] == manifest['sizes']
     names = [*manifest['sizes'], MANIFEST_NAME]
@@ -279,6 +279,7 @@ def test_the_same_seed_gives_the_same_season(
         out, tmp_path / 'again', names, shallow=False
     )
     assert (mismatch, errors) == ([], [])
-    # The single dates, the season's products and composites, the truth
-    # (changes.csv and a raster with its .aux.xml for each of three years).
-    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 7 + 1
+    # The single dates, the season's products and composites, the radar's 61
+    # products of four files and 48 monthly means, the truth (changes.csv and
+    # a raster with its .aux.xml for each of three years).
+    assert len(match) == len(names) == 102 + 36 * 19 + 48 + 61 * 4 + 48 + 7 + 1

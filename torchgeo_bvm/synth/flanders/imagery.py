@@ -11,6 +11,7 @@ edges mix, then blurred for the sensor's point spread, textured and noised.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,8 +260,12 @@ def render(
     spectra: NDArray[np.float64],
     grain: NDArray[np.float64],
     noise: NDArray[np.floating[Any]],
+    background: Sequence[float] = BACKGROUND_SPECTRUM,
 ) -> NDArray[np.float32]:
     """Surface reflectance at 10 m from the spectra of the polygons.
+
+    Any per-polygon quantity that mixes linearly renders the same way (radar
+    backscatter in linear power, say).
 
     Args:
         kinds: the kind of each polygon.
@@ -268,12 +273,13 @@ def render(
         spectra: reflectance x 10000 ``(polygons, bands)`` on the day.
         grain: the texture (:func:`texture`).
         noise: the pixel noise of the date ``(bands, rows, cols)``, added last.
+        background: the values of pixels no polygon covers, one per band.
 
     Returns:
         Reflectance x 10000 ``(bands, rows, cols)`` in the order of
         :data:`~torchgeo_bvm.datasets.bands.ALL_BANDS`.
     """
-    table = np.vstack([spectra, BACKGROUND_SPECTRUM]).astype(np.float32)  # id -1
+    table = np.vstack([spectra, background]).astype(np.float32)  # id -1
     values = table[mixes.parts]
     total = np.zeros((len(values), table.shape[1]), dtype=np.float32)
     for part in range(FINE * FINE):

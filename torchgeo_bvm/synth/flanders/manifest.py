@@ -101,6 +101,8 @@ def is_reusable(
     seed: int,
     plot: bool,
     season: bool = False,
+    radar: bool = False,
+    sunshine: float = 1.0,
     change_share: float | None = None,
 ) -> bool:
     """Whether a folder already holds what a run would write.
@@ -112,14 +114,16 @@ def is_reusable(
         seed: the seed to write with.
         plot: whether the run writes the overview.
         season: whether the run writes the season.
+        radar: whether the run writes the radar season.
+        sunshine: the season's sunshine (checked when the season is wanted).
         change_share: the share of changed polygons the run writes (None:
             any).
 
     Returns:
         True if the manifest is complete, of this generator version, size,
-        seed and change share (with an overview and the season if they are
-        wanted), and every
-        file it lists exists with its recorded size.
+        seed and change share (with an overview, the season of this sunshine
+        and the radar if they are wanted), and every file it lists exists with
+        its recorded size.
     """
     if manifest is None or not manifest.get('complete'):
         return False
@@ -129,6 +133,11 @@ def is_reusable(
         and manifest.get('seed') == seed
         and (manifest.get('overview') is not None or not plot)
         and (manifest.get('season') is not None or not season)
+        and (manifest.get('radar') is not None or not radar)
+        and (
+            not season
+            or (manifest.get('season') or {}).get('sunshine', 1.0) == sunshine
+        )
         and (change_share is None or manifest.get('change_share') == change_share)
     )
     if not same:

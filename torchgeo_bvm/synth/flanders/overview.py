@@ -1,7 +1,8 @@
 """The overview plots of a mini-Flanders folder.
 
 :func:`plot_overview` draws the class map beside one date in true colour,
-:func:`plot_season` the season's monthly composites and NDVI profiles. Each is
+:func:`plot_season` the season's monthly composites and NDVI profiles,
+:func:`plot_radar` the radar's monthly means and VH courses. Each is
 drawn on its own :class:`~matplotlib.figure.Figure` with the Agg canvas, so
 it neither needs nor changes pyplot's backend.
 """
@@ -9,6 +10,7 @@ it neither needs nor changes pyplot's backend.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from ...spatial.crs import LAMBERT72, UTM31N
 from ..sentinel2 import TERRASCOPE_NODATA
 from .region import MiniFlandersSize
 
-__all__ = ['plot_overview', 'plot_season']
+__all__ = ['plot_overview', 'plot_radar', 'plot_season']
 
 #: Flanders' border: black dashes, unlike any class colour (Urban areas is red).
 BORDER_COLOUR = 'black'
@@ -204,6 +206,67 @@ def plot_season(
     figure.suptitle(
         'Monthly median composites (false colour: B08, B04, B03; white: no clear '
         'observation) and NDVI, median and 10-90 % of the pixels'
+    )
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=80, format='png', metadata={'Software': None})
+
+
+def _radar_colours(mean: NDArray[np.float32], step: int) -> NDArray[np.float64]:
+    """Monthly mean sigma0 ``(2, rows, cols)`` as RGB: VV, VH, VV/VH in dB."""
+    vv, vh = (np.log10(np.maximum(band[::step, ::step], 1e-6)) * 10 for band in mean)
+    layers = ((vv, -20.0, 0.0), (vh, -27.0, -7.0), (vv - vh, 3.0, 12.0))
+    return np.stack(
+        [np.clip((v - low) / (high - low), 0, 1) for v, low, high in layers], axis=-1
+    )
+
+
+def plot_radar(
+    path: Path,
+    means: Sequence[NDArray[np.float32]],
+    days: Sequence[datetime],
+    courses: Mapping[str, Sequence[float]],
+) -> None:
+    """Write a PNG of the radar season: monthly means and VH courses.
+
+    Args:
+        path: the PNG to write.
+        means: each month's mean of the ascending passes ``(2, rows, cols)``
+            (VV, VH in linear power).
+        days: the ascending passes.
+        courses: a label -> the median VH (dB) of that land cover's pixels on
+            each pass.
+    """
+    columns = (len(means) + 1) // 2
+    rows, cols = means[0].shape[1:]
+    step = max(1, -(-max(rows, cols) // 400))
+    height = 2 * 2.6 * rows / cols + 2.8
+    figure = Figure(figsize=(2.6 * columns, height + 0.6), layout='constrained')
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(
+        3, columns, height_ratios=(rows / cols, rows / cols, 1.0)
+    )
+    for index, mean in enumerate(means):
+        axes = figure.add_subplot(grid[index // columns, index % columns])
+        axes.imshow(_radar_colours(mean, step), interpolation='nearest')
+        axes.set_title(f'{days[0].year}-{index + 1:02d}', fontsize=9)
+        axes.set_axis_off()
+    axes = figure.add_subplot(grid[2, :])
+    for (label, values), colour in zip(
+        courses.items(), ('tab:orange', 'tab:green', 'tab:purple'), strict=False
+    ):
+        axes.plot(
+            np.array(days, dtype='datetime64[s]'),
+            np.asarray(values, dtype=float),
+            color=colour,
+            marker='o',
+            label=label,
+        )
+    axes.set_ylabel('VH, median of the pixels (dB)')
+    axes.grid(alpha=0.3)
+    axes.legend(loc='upper left', fontsize=8)
+    figure.suptitle(
+        'Sentinel-1 monthly means of the ascending passes (red VV -20..0 dB, '
+        'green VH -27..-7 dB, blue VV/VH 3..12 dB) and VH on every pass'
     )
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=80, format='png', metadata={'Software': None})

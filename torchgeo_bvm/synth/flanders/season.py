@@ -36,15 +36,19 @@ while every month still has a median of up to three observations.
 **Cloudiness** (:mod:`~torchgeo_bvm.synth.flanders.weather`): each month's
 mean clear share is :data:`~torchgeo_bvm.synth.flanders.weather.MONTHLY_CLEAR`
 (0.20 in December to 0.44 in August, from Uccle's relative sunshine
-duration); October to March each have one overcast date (no clear pixel) and
-two dates clear over ``c`` and ``2c`` of the scene, April to September
-``0.2c``, ``0.8c`` and ``2c``. The clouds (fractal, of the single dates'
-sizes, with shadows to the north-west and, on about a quarter of the partly
-cloudy dates, cirrus) are drawn on the 20 m grid so the stored SCL marks them
-exactly (classes 3, 8, 9 and 10 over the ground's 2, 4, 5, 6 and 7), and the
-stored SCL of each date leaves clear (classes 4 to 7) the share its sky says,
-to 0.001; the swath covers the whole
-region (no SCL 0). A month's pixels that no date saw clear are nodata in its
+duration), times the year's ``sunshine`` (1, the normals, by default;
+:data:`~torchgeo_bvm.synth.flanders.weather.DULL_YEAR_SUNSHINE`, 0.56, for a
+very cloudy year: every month as dull as Uccle's dullest spring on record);
+months below 0.35 (October to March in a normal year, every month in a very
+cloudy one) each have one overcast date (no clear pixel) and two dates clear
+over ``c`` and ``2c`` of the scene, the others ``0.2c``, ``0.8c`` and ``2c``.
+The clouds (fractal, of the single dates' sizes, with shadows to the
+north-west and, on about a quarter of the partly cloudy dates, cirrus) are
+drawn on the 20 m grid so the stored SCL marks them exactly (classes 3, 8, 9
+and 10 over the ground's 2, 4, 5, 6 and 7), and the stored SCL of each date
+leaves clear (classes 4 to 7) the share its sky says, to 0.001; the swath
+covers the whole region (no SCL 0). A month's pixels that no date saw clear
+are nodata in its
 composite.
 
 **Phenology** (:mod:`~torchgeo_bvm.synth.flanders.spectra`): each arable field
@@ -197,6 +201,7 @@ def write_season(
     *,
     plot: bool = False,
     on_date: Callable[[], object] | None = None,
+    sunshine: float = 1.0,
 ) -> dict[str, Any]:
     """Write the season's products and monthly composites (see the module).
 
@@ -212,6 +217,9 @@ def write_season(
         plot: also write ``season/overview.png``
             (:func:`~torchgeo_bvm.synth.flanders.overview.plot_season`).
         on_date: called after each date is written.
+        sunshine: the year's sunshine as a share of the normal (every month's
+            mean clear share times it; see
+            :func:`~torchgeo_bvm.synth.flanders.weather.season_skies`).
 
     Returns:
         The manifest's ``season`` entry, paths relative to ``out``.
@@ -223,7 +231,7 @@ def write_season(
         world, mixes, traits, draw_season_traits(traits, seed), grain, grid, noise, seed
     )
     stamps = [datetime.fromisoformat(sensing) for sensing, _ in SEASON_DATES]
-    skies = season_skies([stamp.month for stamp in stamps], seed)
+    skies = season_skies([stamp.month for stamp in stamps], seed, sunshine)
     months = _Months(
         out, grid, sheet_windows(grid, sheets), _farmed_pixels(world, mixes)
     )
@@ -265,6 +273,7 @@ def write_season(
         'products_root': PRODUCTS_ROOT,
         'composites_root': COMPOSITES_ROOT,
         'monthly_clear': list(MONTHLY_CLEAR),
+        'sunshine': sunshine,
         'dates': [p['date'] for p in products],
         'products': products,
         'composite': {

@@ -44,6 +44,7 @@ __all__ = [
     'CROPS',
     'CROP_SHARES',
     'ENDMEMBERS',
+    'ENDMEMBER_NAMES',
     'MOWING',
     'PHENOLOGY',
     'REGROWTH_DAYS',
@@ -54,6 +55,7 @@ __all__ = [
     'draw_traits',
     'meadow_green',
     'polygon_spectra',
+    'season_fractions',
     'season_spectra',
 ]
 
@@ -77,7 +79,9 @@ ENDMEMBERS: dict[str, tuple[float, ...]] = {
     'heath': (280, 320, 480, 450, 780, 1450, 1750, 1950, 2050, 1950, 1250),
     'reed': (320, 380, 650, 500, 1000, 2200, 2650, 2850, 2950, 2150, 1200),
 }
-_ENDMEMBER_NAMES = tuple(ENDMEMBERS)
+#: The endmembers' names, in the columns of :func:`season_fractions`.
+ENDMEMBER_NAMES: tuple[str, ...] = tuple(ENDMEMBERS)
+_ENDMEMBER_NAMES = ENDMEMBER_NAMES
 _E = {name: i for i, name in enumerate(_ENDMEMBER_NAMES)}
 _EM = np.array([ENDMEMBERS[n] for n in _ENDMEMBER_NAMES], dtype=np.float64)
 
@@ -472,6 +476,34 @@ def season_spectra(
         Reflectance x 10000 ``(polygons, bands)`` in the band order of the
         endmembers.
     """
-    meadow = meadow_green(season.cuts, doy)
-    fractions = _fractions(kinds, traits, doy, season.crops, tide, rng, meadow)
+    fractions = season_fractions(kinds, traits, season, doy, tide, rng)
     return _mixed(fractions, traits, rng)
+
+
+def season_fractions(
+    kinds: NDArray[np.int64],
+    traits: Traits,
+    season: SeasonTraits,
+    doy: float,
+    tide: float,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """What covers every polygon on a day of the season: endmember fractions.
+
+    The cover behind :func:`season_spectra` (crops' phenology, mowing,
+    leaves, tide, weeds), for any sensor that renders it.
+
+    Args:
+        kinds: the kind of each polygon.
+        traits: their traits (:func:`draw_traits`).
+        season: their traits in the season's year (:func:`draw_season_traits`).
+        doy: the day of year.
+        tide: how far the tide covers the mudflats (0..1).
+        rng: the date's generator; draws the weeds' mixture.
+
+    Returns:
+        ``(polygons, endmembers)`` fractions summing to 1, columns in the
+        order of :data:`ENDMEMBER_NAMES`.
+    """
+    meadow = meadow_green(season.cuts, doy)
+    return _fractions(kinds, traits, doy, season.crops, tide, rng, meadow)

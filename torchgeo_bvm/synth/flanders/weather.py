@@ -25,16 +25,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...datasets.bands import ALL_BANDS
+from ...errors import BVMValueError
 from ..noise import Clouds, seeded_rng
 from ..sentinel2 import SCL_SPECTRA, TERRASCOPE_NODATA
 
 __all__ = [
     'CIRRUS_SHARE',
+    'DULL_YEAR_SUNSHINE',
+    'MAX_SUNSHINE',
     'MONTHLY_CLEAR',
     'OVERCAST_BELOW',
     'WEATHER',
     'Sky',
     'Weather',
+    'check_sunshine',
     'clouded',
     'season_skies',
     'season_weather',
@@ -86,6 +90,15 @@ MONTHLY_CLEAR: tuple[float, ...] = (
     0.25,
     0.20,
 )
+#: A very cloudy year's sunshine, as a share of the normal of every month:
+#: the dullest season on record at Uccle, spring 1983 (276 h 52 min of sun,
+#: IRM/KMI), against the 1991-2020 spring normal of 491 h (126 + 165 + 200 h,
+#: the normals behind :data:`MONTHLY_CLEAR`): 0.56. A whole year that dull is
+#: duller than any year measured there; it bounds what clouds can do.
+DULL_YEAR_SUNSHINE = 0.56
+#: The sunniest year the season can have: its clearest date (twice August's
+#: mean) must stay below a clear sky.
+MAX_SUNSHINE = 1.13
 #: Months clearer than this on average have no overcast date.
 OVERCAST_BELOW = 0.35
 #: The share of partly cloudy dates with cirrus as well.
@@ -112,11 +125,35 @@ class Sky:
     cirrus: bool
 
 
-def season_skies(months: Sequence[int], seed: int) -> tuple[Sky, ...]:
+def check_sunshine(sunshine: float) -> float:
+    """A year's sunshine (share of the normal), checked.
+
+    Args:
+        sunshine: the value.
+
+    Returns:
+        It, as a float.
+
+    Raises:
+        BVMValueError: unless it lies in (0, :data:`MAX_SUNSHINE`].
+    """
+    value = float(sunshine)
+    if not 0 < value <= MAX_SUNSHINE:
+        raise BVMValueError(
+            f'sunshine must lie in (0, {MAX_SUNSHINE}] (a share of the normal year; '
+            f'{DULL_YEAR_SUNSHINE} for a very cloudy one), got {sunshine}'
+        )
+    return value
+
+
+def season_skies(
+    months: Sequence[int], seed: int, sunshine: float = 1.0
+) -> tuple[Sky, ...]:
     """The sky of every date of the season, from the month of each date.
 
-    A month with mean clear share ``c`` (:data:`MONTHLY_CLEAR`) and three
-    dates gives them the clear shares ``(0, c, 2c)`` when ``c`` is below
+    A month with mean clear share ``c`` (:data:`MONTHLY_CLEAR` times
+    ``sunshine``) and three dates gives them the clear shares ``(0, c, 2c)``
+    when ``c`` is below
     :data:`OVERCAST_BELOW` (October to March: one overcast date a month) and
     ``(0.2c, 0.8c, 2c)`` otherwise, in an order drawn for each month; so
     every month's mean is exactly ``c``. A partly cloudy date not clearer than
@@ -125,20 +162,24 @@ def season_skies(months: Sequence[int], seed: int) -> tuple[Sky, ...]:
     Args:
         months: the month (1-12) of each date, in date order.
         seed: the scene's seed.
+        sunshine: the year's sunshine as a share of the normal (1: the
+            normals; :data:`DULL_YEAR_SUNSHINE`: a very cloudy year).
 
     Returns:
         The skies, in date order.
 
     Raises:
-        ValueError: if a month has not three dates.
+        ValueError: if a month has not three dates, or for a sunshine outside
+            :func:`check_sunshine`'s range.
     """
+    sunshine = check_sunshine(sunshine)
     rng = seeded_rng(seed, 103)
     skies: list[Sky | None] = [None] * len(months)
     for month in sorted(set(months)):
         dates = [i for i, m in enumerate(months) if m == month]
         if len(dates) != 3:
             raise ValueError(f'month {month} has {len(dates)} dates, expected 3')
-        mean = MONTHLY_CLEAR[month - 1]
+        mean = MONTHLY_CLEAR[month - 1] * sunshine
         pattern = _GREY_MONTH if mean < OVERCAST_BELOW else _BRIGHT_MONTH
         for index, factor in zip(dates, rng.permutation(pattern), strict=True):
             clear = round(float(factor) * mean, 4)

@@ -45,6 +45,7 @@ from .manifest import (
     write_manifest,
 )
 from .overview import plot_overview
+from .radar import RADAR_DATES, write_radar
 from .region import DATES, DEFAULT_SIZE, SEASON_DATES, SEASON_YEAR, SIZES, TILE, VERSION
 from .season import write_season
 from .spectra import draw_traits
@@ -55,7 +56,7 @@ from .truth import (
     write_changes,
     write_landcover,
 )
-from .weather import weather
+from .weather import check_sunshine, weather
 
 __all__ = ['DBF_DATE', 'TILE', 'VERSION', 'write_mini_flanders', 'write_refgew']
 
@@ -125,6 +126,8 @@ def write_mini_flanders(
     force: bool = False,
     progress: bool = False,
     season: bool = False,
+    radar: bool = False,
+    sunshine: float = 1.0,
     change_share: float = CHANGE_SHARE,
 ) -> dict[str, Any]:
     """Write a mini-Flanders region in the real formats (see the package).
@@ -140,6 +143,13 @@ def write_mini_flanders(
             composites under ``season/``
             (:mod:`~torchgeo_bvm.synth.flanders.season`); every other file is
             the same with or without it.
+        radar: also write the radar season, a year of Sentinel-1 products and
+            monthly means under ``radar/``
+            (:mod:`~torchgeo_bvm.synth.flanders.radar`); every other file is
+            the same with or without it.
+        sunshine: the season's sunshine as a share of the normal year
+            (:data:`~torchgeo_bvm.synth.flanders.weather.DULL_YEAR_SUNSHINE`
+            for a very cloudy year); only with ``season``.
         change_share: the share of the BVM's polygons whose land cover
             changed after their mapping
             (:mod:`~torchgeo_bvm.synth.flanders.changes`); the truth is
@@ -147,14 +157,14 @@ def write_mini_flanders(
 
     Returns:
         The manifest (also written to ``out/manifest.json``); its paths are
-        relative to ``out``, ``season`` is None without the season, and
-        ``reused`` says whether the folder was up to date and nothing was
+        relative to ``out``, ``season`` and ``radar`` are None without them,
+        and ``reused`` says whether the folder was up to date and nothing was
         written.
 
     Raises:
-        ValueError: for an unknown size, a change share outside 0 to 0.5, or
-            a non-empty ``out`` without a mini-Flanders manifest (nothing is
-            written then).
+        ValueError: for an unknown size, a sunshine out of range or without
+            the season, a change share outside 0 to 0.5, or a non-empty
+            ``out`` without a mini-Flanders manifest (nothing is written then).
     """
     if not 0.0 <= change_share <= 0.5:
         raise BVMValueError(f'change share {change_share}: expected 0 to 0.5')
@@ -162,10 +172,18 @@ def write_mini_flanders(
         raise BVMValueError(
             f'unknown mini-Flanders size {size!r}: expected one of {", ".join(SIZES)}'
         )
+    sunshine = check_sunshine(sunshine)
+    if sunshine != 1.0 and not season:
+        raise BVMValueError(
+            f'sunshine={sunshine} sets the clouds of the season: pass season=True '
+            '(--season) too'
+        )
     spec = SIZES[size]
     out = Path(out)
     previous = existing_manifest(out)
-    if not force and is_reusable(out, previous, size, seed, plot, season, change_share):
+    if not force and is_reusable(
+        out, previous, size, seed, plot, season, radar, sunshine, change_share
+    ):
         assert previous is not None
         return {**previous, 'reused': True}
     start = time.perf_counter()
@@ -178,7 +196,10 @@ def write_mini_flanders(
     }
     write_manifest(out, {**params, 'complete': False})
     steps = tqdm(
-        total=6 + len(DATES) + (len(SEASON_DATES) if season else 0),
+        total=6
+        + len(DATES)
+        + (len(SEASON_DATES) if season else 0)
+        + (len(RADAR_DATES) if radar else 0),
         desc='mini-Flanders',
         disable=not progress,
         unit='step',
@@ -267,6 +288,21 @@ def write_mini_flanders(
             seed,
             plot=plot,
             on_date=steps.update,
+            sunshine=sunshine,
+        )
+    radar_entry = None
+    if radar:
+        radar_entry = write_radar(
+            out,
+            world,
+            mixes,
+            traits,
+            grain,
+            grid,
+            kbl4,
+            seed,
+            plot=plot,
+            on_date=steps.update,
         )
 
     changes_csv = write_changes(
@@ -294,11 +330,18 @@ def write_mini_flanders(
     steps.close()
 
     season_folders, season_files = _season_paths(out, season_entry)
+    radar_folders, radar_files = _season_paths(out, radar_entry)
     sizes = file_sizes(
         out,
         [bvm, *kbl.values(), boundary],
-        [*(folder for *_, folder in products), *season_folders, out / TRUTH_FOLDER],
+        [
+            *(folder for *_, folder in products),
+            *season_folders,
+            *radar_folders,
+            out / TRUTH_FOLDER,
+        ],
         *season_files,
+        *radar_files,
         *([overview] if overview else []),
     )
     for stale in (previous or {}).get('sizes', {}):
@@ -335,6 +378,7 @@ def write_mini_flanders(
         },
         'dates': [sensing[:10] for sensing, *_ in products],
         'season': season_entry,
+        'radar': radar_entry,
         'polygons': len(frame),
         'truth': {
             'changes': str(changes_csv.relative_to(out)),
@@ -355,7 +399,7 @@ def write_mini_flanders(
 def _season_paths(
     out: Path, season: dict[str, Any] | None
 ) -> tuple[list[Path], list[Path]]:
-    """The season's product folders, and its other files (composites, overview)."""
+    """A season's (or the radar's) product folders, and its other files."""
     if season is None:
         return [], []
     files = [out / c['path'] for c in season['composites']]
