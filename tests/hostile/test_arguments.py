@@ -166,6 +166,7 @@ DOWNLOAD = [
     (['--years', '2022', '--bands', 'B10'], ["'B10'", 'B01, B02, B03']),
     (['--years', '2022', '--bands', 'B02,B02'], ['B02']),
     (['--years', '2022', '--bands', ''], ['band']),
+    (['--years', '2022', '--sensor', 's1', '--bands', ','], ["--bands: no band given (',')"]),
     (['--years', '2022', '--max-cloud-cover', '101'], ['max_cloud_cover must lie in 0..100', '101']),
     (['--years', '2022', '--max-cloud-cover', '-1'], ['max_cloud_cover must lie in 0..100']),
     (['--years', '2022', '--max-cloud-cover', 'nan'], ['max_cloud_cover', 'nan']),

@@ -170,7 +170,7 @@ def _options(args: argparse.Namespace) -> SensorDownload:
         if args.orbit is not None:
             raise BVMValueError('--orbit is an option of --sensor s1 (radar)')
         return DownloadOptions(
-            bands=resolve_bands(args.bands or 'all'),
+            bands=resolve_bands('all' if args.bands is None else args.bands),
             composite=args.composite,
             max_cloud_cover=args.max_cloud_cover,
             crs=crs,
@@ -189,7 +189,10 @@ def _options(args: argparse.Namespace) -> SensorDownload:
             f'{" and ".join(optical)}: options of --sensor s2; radar sees through '
             'clouds, --sensor s1 downloads every acquisition'
         )
-    bands = [b for b in (args.bands or 'VV,VH').split(',') if b.strip()]
+    given = 'VV,VH' if args.bands is None else args.bands
+    bands = [b.strip() for b in given.split(',') if b.strip()]
+    if not bands:
+        raise BVMValueError(f'--bands: no band given ({given!r}); name VV, VH or both')
     return Sentinel1Options(
         bands=tuple(bands),
         orbits=(args.orbit or 'ascending',),
