@@ -62,8 +62,14 @@ class Running:
         """Freeze the process once ``started()``, signal it, let it go."""
         deadline = time.monotonic() + 120
         while not started():
-            assert self.process.poll() is None, self.err.decode()
-            assert time.monotonic() < deadline, 'the work never started'
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                # Closed before failing, so that the failure is what pytest shows
+                # (not the unclosed pipes it would otherwise warn about).
+                self.process.kill()
+                code, output = self.finish()
+                raise AssertionError(
+                    f'the work never started (status {code}): {output[-3000:]}'
+                )
             time.sleep(0.002)
         self.process.send_signal(signal.SIGSTOP)
         self.process.send_signal(signum)
@@ -154,7 +160,7 @@ def test_synth(tmp_path: Path, name: str) -> None:
     out = tmp_path / 'mf'
     argv = ['synth', '--out', out, '--size', 'tiny', '--no-plot']
     running = Running(argv)
-    running.interrupt_when(lambda: b'| 1/9' in running.err, signum)
+    running.interrupt_when(lambda: b'| 1/10' in running.err, signum)
     _assert_interrupted(*running.finish(), expected, words)
     assert staging_left(out) == []
     code, err = run(argv)

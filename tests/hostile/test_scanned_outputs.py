@@ -187,7 +187,10 @@ def test_synth_counts_no_staging_file_among_its_files(tmp_path: Path, capsys) ->
     assert outcome.code == 0, outcome.err
     sizes = json.loads((out / 'manifest.json').read_text())['sizes']
     assert [name for name in sizes if '.tmp-' in name] == []
-    assert len(sizes) == 102
+    # The real-format files and the five of the truth (changes.csv, two
+    # land-cover rasters and their colour tables).
+    assert len(sizes) == 107
+    assert len([name for name in sizes if name.startswith('truth/')]) == 5
     # The folder is reused as it is, the staging file beside it.
     again = run_cli(capsys, *argv)
     assert 'up to date, reused' in again.out
