@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,44 @@ def mini_labels(mini_flanders, tmp_path_factory):
 #: What the suite's largest test (the documented commands, with their
 #: checkpoints) holds on disk at once; passed tests' folders are removed.
 DISK_NEEDED_GB = 5
+
+
+# The hostile-input tests' tally per family (tests/hostile/test_<family>.py):
+# cases tried and handled as the contract says (passed). It lives in the root
+# conftest because the xdist controller, which writes the summary, loads only
+# this one.
+_TRIED: Counter[str] = Counter()
+_HANDLED: Counter[str] = Counter()
+
+
+def _family(nodeid: str) -> str | None:
+    path = nodeid.split('::')[0]
+    if '/hostile/test_' not in '/' + path:
+        return None
+    return Path(path).stem.removeprefix('test_')
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    family = _family(report.nodeid)
+    if family is None:
+        return
+    if report.skipped:
+        return
+    if report.when == 'call' or (report.when == 'setup' and report.failed):
+        _TRIED[family] += 1
+        _HANDLED[family] += report.passed
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _TRIED:
+        return
+    write = terminalreporter.write_line
+    write('')
+    write('hostile inputs per family: tried / handled as the contract says')
+    for family in sorted(_TRIED):
+        write(f'  {family:<16} {_TRIED[family]:>4} / {_HANDLED[family]:<4}')
+    total, handled = sum(_TRIED.values()), sum(_HANDLED.values())
+    write(f'  {"total":<16} {total:>4} / {handled:<4}')
 
 
 def pytest_report_header(config):

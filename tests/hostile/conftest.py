@@ -1,8 +1,7 @@
-"""Fixtures of the hostile-input tests, and their tally per family.
+"""Fixtures of the hostile-input tests.
 
 Each ``test_<family>.py`` module is one family of the error contract
-(:mod:`torchgeo_bvm.errors`); the terminal summary lists, per family, how many
-cases were tried and how many were handled as the contract says (passed).
+(:mod:`torchgeo_bvm.errors`); ``tests/conftest.py`` tallies them per family.
 
 The hostile files are variants of the session's tiny mini-Flanders
 (``tests/conftest.py``), derived here once per session.
@@ -11,7 +10,6 @@ The hostile files are variants of the session's tiny mini-Flanders
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +20,6 @@ import rasterio
 import shapely
 
 from tests.hostile.hostile import copy_layer
-
-_TRIED: Counter[str] = Counter()
-_HANDLED: Counter[str] = Counter()
-
-
-def _family(nodeid: str) -> str | None:
-    path = nodeid.split('::')[0]
-    if '/hostile/test_' not in '/' + path:
-        return None
-    return Path(path).stem.removeprefix('test_')
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    family = _family(report.nodeid)
-    if family is None:
-        return
-    if report.skipped:
-        return
-    if report.when == 'call' or (report.when == 'setup' and report.failed):
-        _TRIED[family] += 1
-        _HANDLED[family] += report.passed
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _TRIED:
-        return
-    write = terminalreporter.write_line
-    write('')
-    write('hostile inputs per family: tried / handled as the contract says')
-    for family in sorted(_TRIED):
-        write(f'  {family:<16} {_TRIED[family]:>4} / {_HANDLED[family]:<4}')
-    total, handled = sum(_TRIED.values()), sum(_HANDLED.values())
-    write(f'  {"total":<16} {total:>4} / {handled:<4}')
 
 
 @pytest.fixture(scope='session')
