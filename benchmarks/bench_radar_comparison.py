@@ -123,13 +123,13 @@ def config(paths: dict[str, Path], inputs: str, max_steps: int) -> Path:
     data.update(
         {
             'sentinel2_paths': str(paths['optical']) if 'S2' in inputs else None,
-            'stats': str(paths['optical stats']) if 'S2' in inputs else None,
             'bvm_paths': str(paths['labels']),
             'time_series': True,
             'series': {'temporal': 'monthly', 'stack': 'channels'},
         }
     )
     data['labels']['boundary'] = str(paths['boundary'])
+    data['imagery']['stats'] = str(paths['optical stats']) if 'S2' in inputs else None
     data['prediction'] = {'output_dir': str(run / 'predictions')}
     channels = 0
     if 'S2' in inputs:

@@ -155,13 +155,11 @@ def make_datamodule(
     return BVMDataModule(
         sentinel2_paths=str(args.data / manifest['imagery']['root']),
         bvm_paths=str(args.data / manifest['bvm']),
-        stats=args.stats,
         sheets=[22],
-        bands=args.bands,
         patch_size=args.patch_size,
         batch_size=args.batch_size,
         length=args.steps * args.batch_size,
-        imagery=ImageryOptions(crs=CRS, res=10),
+        imagery=ImageryOptions(bands=args.bands, stats=args.stats, crs=CRS, res=10),
         labels=LabelOptions(boundary=str(args.data / manifest['boundary'])),
         prediction=PredictionOptions(
             sheets='test',

@@ -331,7 +331,7 @@ def run_demo(
         'sentinel2_paths': str(sentinel2),
         'bvm_paths': str(labels),
         'labels': {'boundary': str(boundary)},
-        'stats': str(band_stats),
+        'imagery': {'stats': str(band_stats)},
         'prediction': {'output_dir': str(out / 'predictions')},
     }
     if length is not None:

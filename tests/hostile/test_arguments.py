@@ -273,7 +273,17 @@ def _module_arguments(hostile_data: Path, mini_flanders) -> dict[str, Any]:
 #: The group of each option the cases below give by its own name.
 _GROUP_OF = {
     **dict.fromkeys(
-        ('crs', 'res', 'years', 'months', 'cloud_rule', 'normalization'), 'imagery'
+        (
+            'bands',
+            'stats',
+            'crs',
+            'res',
+            'years',
+            'months',
+            'cloud_rule',
+            'normalization',
+        ),
+        'imagery',
     ),
     'boundary': 'labels',
     **dict.fromkeys(('split_scheme', 'eval_stride', 'max_redraws', 'seed'), 'sampling'),

@@ -35,8 +35,7 @@ def _config(mini_flanders, hostile_data: Path, folder: Path, **data: Any) -> Pat
             'init_args': {
                 'sentinel2_paths': str(root / 'TOC_V2'),
                 'bvm_paths': str(hostile_data / 'labels.tif'),
-                'imagery': {'crs': 'EPSG:32631', 'res': 10},
-                'bands': 'rgb',
+                'imagery': {'bands': 'rgb', 'crs': 'EPSG:32631', 'res': 10},
                 'patch_size': 64,
                 **data,
             },
@@ -123,6 +122,22 @@ def test_wrong_values_are_the_data_modules_own_error(
     assert words in str(info.value)
     assert '\n' not in str(info.value)
     assert find_bvm_error(info.value) is info.value
+
+
+def test_a_null_field_of_a_group_on_the_command_line_is_refused(
+    mini_flanders, hostile_data: Path, tmp_path: Path
+) -> None:
+    imagery = {'bands': 'rgb', 'crs': 'EPSG:32631', 'res': 10, 'stats': 'x.json'}
+    config = _config(mini_flanders, hostile_data, tmp_path, imagery=imagery)
+    # jsonargparse turns this null into the text 'None'.
+    argv = ['fit', '--config', str(config), '--data.init_args.imagery.stats=null']
+    with pytest.raises(BVMError) as info:
+        torchgeo_main(argv)
+    assert str(info.value) == (
+        "imagery.stats is the text 'None' and no such file exists: to set it to "
+        'null on the command line, give the group in one piece, e.g. '
+        '--data.init_args.imagery=\'{"stats": null}\''
+    )
 
 
 @pytest.mark.slow

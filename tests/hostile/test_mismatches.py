@@ -40,20 +40,22 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
 def rgb_checkpoint(scene: Scene, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model trained one step on the bands B02, B03, B04."""
     folder = tmp_path_factory.mktemp('rgb')
-    dm = datamodule(scene, bands='rgb', length=16)
+    dm = datamodule(scene, imagery={'bands': 'rgb'}, length=16)
     return checkpoint(dm, tiny_model(3), folder / 'rgb.ckpt')
 
 
 def test_a_checkpoint_of_other_bands_of_the_same_count(
     scene: Scene, rgb_checkpoint: Path, tmp_path: Path
 ) -> None:
-    dm = datamodule(scene, bands='rgnir', prediction={'output_dir': str(tmp_path)})
+    dm = datamodule(
+        scene, imagery={'bands': 'rgnir'}, prediction={'output_dir': str(tmp_path)}
+    )
     trainer = Trainer(accelerator='cpu', logger=False, enable_progress_bar=False)
     with pytest.raises(
         BVMValueError,
         match=r'^the checkpoint was trained on single dates of the bands B02, B03, '
         r'B04, and the data module reads single dates of the bands B03, B04, B08: '
-        r'set bands as in training$',
+        r'set imagery.bands as in training$',
     ):
         trainer.predict(tiny_model(3), datamodule=dm, ckpt_path=rgb_checkpoint)
     assert not any(tmp_path.iterdir())
@@ -64,10 +66,10 @@ def test_a_checkpoint_of_other_bands_of_the_same_count(
     [
         (
             lambda: tiny_model(11),
-            {'bands': 'rgb'},
+            {'imagery': {'bands': 'rgb'}},
             r'^the model \(SemanticSegmentation\) takes 11 input channels '
             r'\(in_channels\), and the data module gives 3: single dates of the '
-            r'bands B02, B03, B04; set bands',
+            r'bands B02, B03, B04; set imagery.bands',
         ),
         (
             lambda: tiny_model(11, num_classes=20),
@@ -148,7 +150,9 @@ def test_torchgeo_predict_with_a_checkpoint_of_other_bands_is_one_line(
     scene: Scene, rgb_checkpoint: Path, tmp_path: Path
 ) -> None:
     options = data_options(
-        scene, bands='rgnir', prediction={'output_dir': str(tmp_path / 'maps')}
+        scene,
+        imagery={'bands': 'rgnir'},
+        prediction={'output_dir': str(tmp_path / 'maps')},
     )
     config = predict_config(tmp_path, options)
     outcome = run_torchgeo('predict', '--config', config, '--ckpt_path', rgb_checkpoint)

@@ -131,7 +131,7 @@ def test_offline_fit_under_torchgeo_is_one_line_with_status_2(
             f'--data.init_args.bvm_paths={mini_labels}',
             '--data.init_args.imagery.crs=EPSG:32631',
             '--data.init_args.imagery.res=10',
-            '--data.init_args.sheets=[22]', '--data.init_args.stats=null',
+            '--data.init_args.sheets=[22]', '--data.init_args.imagery={"stats": null}',
         ],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip

@@ -28,8 +28,7 @@ def datamodule(
         'bvm_paths': str(mini_labels),
         'labels': LabelOptions(boundary=str(folder / manifest['boundary'])),
         'sheets': [22],
-        'imagery': ImageryOptions(crs=UTM, res=10.0),
-        'bands': bands,
+        'imagery': ImageryOptions(bands=bands, crs=UTM, res=10.0),
         'patch_size': 32,
         'batch_size': 4,
         'length': 8,
@@ -44,7 +43,7 @@ def cli_overrides(mini_flanders, mini_labels, tmp_path) -> list[str]:
         f'--data.init_args.sentinel2_paths={folder / "TOC_V2"}',
         f'--data.init_args.bvm_paths={mini_labels}',
         f'--data.init_args.labels.boundary={folder / manifest["boundary"]}',
-        '--data.init_args.stats=null',
+        '--data.init_args.imagery={"stats": null}',
         '--data.init_args.sheets=[22]',
         f'--data.init_args.imagery.crs={UTM}',
         '--data.init_args.imagery.res=10',
@@ -131,7 +130,7 @@ def test_configs_are_the_paper_setting() -> None:
             config['data']['class_path']
             == 'torchgeo_bvm.training.datamodule.BVMDataModule'
         )
-        assert (data['bands'], data['batch_size'], data['patch_size']) == (
+        assert (data['imagery']['bands'], data['batch_size'], data['patch_size']) == (
             bands,
             8,
             256,

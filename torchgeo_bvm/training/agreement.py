@@ -22,6 +22,7 @@ from lightning.pytorch import LightningModule
 from torchgeo.tasks import SpatioTemporalSegmentation
 
 from ..classes import NUM_CLASSES
+from ..datasets.radar import ALL_BANDS as RADAR_BANDS
 from ..errors import BVMValueError
 
 __all__ = ['InputLayout']
@@ -119,7 +120,7 @@ class InputLayout:
         """
         options = []
         if saved.bands != self.bands:
-            options.append('bands')
+            options.append(_bands_option(saved.bands, self.bands))
         if saved.temporal != self.temporal:
             options.append('time_series and series.temporal')
         elif self.temporal is not None:
@@ -169,8 +170,8 @@ class InputLayout:
         if isinstance(wanted, int) and wanted != given:
             raise BVMValueError(
                 f'the model ({name}) takes {wanted} input channels (in_channels), '
-                f'and the data module gives {given}: {self.words()}; set bands, '
-                'time_series and series as in training'
+                f'and the data module gives {given}: {self.words()}; set '
+                f'{_bands_option(self.bands)}, time_series and series as in training'
             )
         count = hparams.get('num_classes')
         if classes and isinstance(count, int) and count > NUM_CLASSES:
@@ -188,3 +189,10 @@ def _span(months: tuple[int, ...]) -> str:
     if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
         return f'{ordered[0]}-{ordered[-1]}'
     return ', '.join(map(str, ordered))
+
+
+def _bands_option(*layouts: tuple[str, ...]) -> str:
+    """The option that sets these bands: the radar's too if any is a radar band."""
+    if any(band in RADAR_BANDS for bands in layouts for band in bands):
+        return 'imagery.bands and radar.bands'
+    return 'imagery.bands'

@@ -14,11 +14,12 @@ of them (:mod:`torchgeo_bvm.training.options`), so it works as
         sentinel2_paths: data/sentinel2
         bvm_paths: data/BwkHab.shp
         sheets: [22, 23]
-        bands: rgnir
         patch_size: 256
         batch_size: 8
         length: 4000
-        stats: data/band-stats.json
+        imagery:
+          bands: rgnir
+          stats: data/band-stats.json
         labels:
           boundary: data/Refgew.shp
         prediction:
@@ -86,7 +87,7 @@ class BVMDataModule(GeoDataModule):
     On the device, images are normalised with kornia ``Normalize``: ``(x -
     mean) / std`` of the band statistics, the paper's ``(x - p1) / (p99 - p1)``
     with ``imagery.normalization: percentile``, or ``x / 10000`` without
-    ``stats``. Training batches are flipped and rotated by multiples of 90
+    ``imagery.stats``. Training batches are flipped and rotated by multiples of 90
     degrees, image and mask together (the mask with nearest resampling).
 
     **Time series** (``time_series: true``, with the ``series`` options):
@@ -114,9 +115,6 @@ class BVMDataModule(GeoDataModule):
             (required; a default only so that ``sentinel2_paths`` may be left
             out).
         sheets: ``kbl`` sheet numbers (a list or ``'22,23'``; default all 43).
-        bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of Sentinel-2 band
-            names.
-        stats: Sentinel-2 band statistics JSON (``torchgeo-bvm stats --bands``).
         patch_size: crop and tile size in pixels, a multiple of 32 (U-Net/VGG).
         batch_size: samples per batch.
         length: training crops per epoch (default: the train sheets' area in crops).
@@ -125,8 +123,9 @@ class BVMDataModule(GeoDataModule):
         sentinel1_paths: folder(s) or file(s) of Sentinel-1 imagery
             (:class:`~torchgeo_bvm.datasets.Sentinel1Sigma0` layouts).
         imagery: how the imagery is read and normalised
-            (:class:`~torchgeo_bvm.training.options.ImageryOptions`: ``crs``,
-            ``res``, ``years``, ``months``, ``cloud_rule``, ``normalization``,
+            (:class:`~torchgeo_bvm.training.options.ImageryOptions`: the
+            Sentinel-2 ``bands`` and their ``stats``, ``crs``, ``res``,
+            ``years``, ``months``, ``cloud_rule``, ``normalization``,
             ``cache_dir``).
         radar: how the Sentinel-1 imagery is read and normalised
             (:class:`~torchgeo_bvm.training.options.RadarOptions`: ``bands``,
@@ -149,8 +148,6 @@ class BVMDataModule(GeoDataModule):
         sentinel2_paths: str | list[str] | None = None,
         bvm_paths: str | list[str] | None = None,
         sheets: list[int | str] | str | None = None,
-        bands: str | list[str] = 'all',
-        stats: str | None = None,
         patch_size: int = 256,
         batch_size: int = 8,
         length: int | None = None,
@@ -172,8 +169,6 @@ class BVMDataModule(GeoDataModule):
             'sentinel2_paths': sentinel2_paths,
             'bvm_paths': bvm_paths,
             'sheets': sheets,
-            'bands': bands,
-            'stats': stats,
             'patch_size': patch_size,
             'batch_size': batch_size,
             'length': length,

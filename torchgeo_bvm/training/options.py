@@ -61,7 +61,15 @@ MAX_BATCH_SIZE = 4096
 class ImageryOptions:
     """How the imagery is read and normalised.
 
+    ``bands``, ``stats`` and ``cloud_rule`` are Sentinel-2's (the radar's
+    are in :class:`RadarOptions`); the others apply to every sensor.
+
     Args:
+        bands: ``'rgb'``, ``'rgnir'``, ``'all'`` or a list of Sentinel-2 band
+            names.
+        stats: the Sentinel-2 band statistics file (``torchgeo-bvm stats
+            --bands``); without it, reflectance is scaled to 0-1
+            (``x / 10000``).
         crs: the CRS imagery and labels are joined in (default EPSG:4326, as
             the paper).
         res: resolution in units of ``crs``, one number or ``[x, y]`` (default:
@@ -73,12 +81,14 @@ class ImageryOptions:
         cloud_rule: which pixels are clear (:func:`cloud_rule_from`).
         normalization: ``'meanstd'`` (``(x - mean) / std``) or
             ``'percentile'`` (the paper's ``(x - p1) / (p99 - p1)``), with the
-            band statistics file ``stats``.
+            band statistics files ``stats`` and ``radar.stats``.
         cache_dir: where what is derived from the inputs is cached: the imagery
             index, the prepared BVM polygons and the Flanders region (default
             :func:`~torchgeo_bvm.fileio.default_cache_dir`).
     """
 
+    bands: str | list[str] = 'all'
+    stats: str | None = None
     crs: str = 'EPSG:4326'
     res: float | list[float] | None = None
     years: list[int] | None = None

@@ -149,11 +149,11 @@ class DataSettings:
         prediction: PredictionOptions,
         radar: RadarOptions = RadarOptions(),  # noqa: B008
     ) -> DataSettings:
-        """Check every option of the data module; nothing is read but ``stats``.
+        """Check every option of the data module; nothing is read but the statistics.
 
         Args:
             given: the plain arguments (``sentinel2_paths``, ``bvm_paths``,
-                ``sheets``, ``bands``, ``stats``, ``patch_size``, ``batch_size``,
+                ``sheets``, ``patch_size``, ``batch_size``,
                 ``length``, ``num_workers``, ``time_series`` and, optionally,
                 ``sentinel1_paths``).
             imagery: the imagery options.
@@ -216,7 +216,7 @@ class DataSettings:
         return cls(
             sensors.sentinel2_paths,
             bvm_paths,
-            given['stats'],
+            imagery.stats,
             bands,
             numbers,
             crs,
@@ -269,7 +269,8 @@ class DataSettings:
 
         Returns:
             ``sentinel2_paths``, ``sentinel1_paths``, ``bvm_paths``,
-            ``labels.boundary``, ``stats`` and ``radar.stats`` (those given).
+            ``labels.boundary``, ``imagery.stats`` and ``radar.stats`` (those
+            given).
         """
         paths = {'bvm_paths': self.bvm_paths}
         if self.sentinel2_paths is not None:
@@ -279,7 +280,7 @@ class DataSettings:
         if self.labels.boundary is not None:
             paths['labels.boundary'] = [self.labels.boundary]
         if self.stats is not None:
-            paths['stats'] = [self.stats]
+            paths['imagery.stats'] = [self.stats]
         if self.radar.stats is not None:
             paths['radar.stats'] = [self.radar.stats]
         return paths
@@ -287,7 +288,7 @@ class DataSettings:
     def normalisation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``mean`` and ``std`` of kornia's ``Normalize``, per channel.
 
-        ``(x - mean) / std`` of the statistics files (``stats`` for the
+        ``(x - mean) / std`` of the statistics files (``imagery.stats`` for the
         optical bands, ``radar.stats`` for the radar's), or ``(x - p1) / (p99 -
         p1)`` with ``imagery.normalization: percentile``; without a file,
         reflectance (``x / 10000``) and radar values as they are. A series
@@ -464,6 +465,14 @@ class _Sensors:
     radar_bands: tuple[str, ...]
 
 
+#: The imagery options that only Sentinel-2 has, and what to do instead.
+OPTICAL_ONLY = {
+    'bands': 'set radar.bands for the Sentinel-1 bands',
+    'cloud_rule': 'radar sees through clouds',
+    'stats': 'set radar.stats for the Sentinel-1 bands',
+}
+
+
 def _check_sensors(
     given: dict[str, Any],
     imagery: ImageryOptions,
@@ -473,6 +482,8 @@ def _check_sensors(
     """Sentinel-2, Sentinel-1 or both, and the options that apply to each."""
     optical_given = given['sentinel2_paths'] is not None
     radar_given = given.get('sentinel1_paths') is not None
+    for group, options in (('imagery', imagery), ('radar', radar)):
+        _refuse_null_read_as_text(options.stats, f'{group}.stats')
     if not optical_given and not radar_given:
         raise BVMValueError('no imagery: give sentinel2_paths, sentinel1_paths or both')
     if not radar_given and given_fields(radar):
@@ -481,16 +492,12 @@ def _check_sensors(
             'sentinel1_paths'
         )
     if not optical_given:
-        for name, default in (('bands', 'all'), ('stats', None)):
-            if given[name] != default:
-                raise BVMValueError(
-                    f'{name} applies to Sentinel-2, and sentinel2_paths is null: '
-                    f'set radar.{name} for the Sentinel-1 bands'
-                )
-        if imagery.cloud_rule != 'default':
+        optical_only = OPTICAL_ONLY.keys() & set(given_fields(imagery))
+        if optical_only:
+            name = min(optical_only)
             raise BVMValueError(
-                'imagery.cloud_rule applies to Sentinel-2 (its SCL layer), and '
-                'sentinel2_paths is null: radar sees through clouds'
+                f'imagery.{name} applies to Sentinel-2, and sentinel2_paths is '
+                f'null: {OPTICAL_ONLY[name]}'
             )
     if optical_given and radar_given and (series is None or series.layout != 'monthly'):
         raise BVMValueError(
@@ -513,7 +520,7 @@ def _check_sensors(
         _check_paths(given['sentinel1_paths'], 'sentinel1_paths')
         if radar_given
         else None,
-        resolve_bands(given['bands']) if optical_given else (),
+        resolve_bands(imagery.bands) if optical_given else (),
         radar_bands,
     )
 
@@ -615,6 +622,21 @@ def _check_grid_size(crs: CRS, res: tuple[float, float]) -> None:
         'over Flanders',
         'give a coarser res',
     )
+
+
+def _refuse_null_read_as_text(value: str | None, name: str) -> None:
+    """Refuse ``'None'`` where no such file exists: a null that became text.
+
+    jsonargparse reads ``--data.init_args.imagery.stats=null`` (a field of a
+    group, under ``class_path``) as the string ``'None'``.
+    """
+    if value == 'None' and not Path(value).exists():
+        group = name.split('.')[0]
+        raise BVMValueError(
+            f"{name} is the text 'None' and no such file exists: to set it to "
+            f'null on the command line, give the group in one piece, e.g. '
+            f'--data.init_args.{group}=\'{{"stats": null}}\''
+        )
 
 
 def _check_paths(paths: str | Sequence[str], name: str) -> list[str]:
