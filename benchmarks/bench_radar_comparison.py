@@ -1,7 +1,7 @@
 """Sentinel-2, Sentinel-1 and both, on a normal and a very cloudy year.
 
 The experiment of issue 27, with the demo's network, steps and tiles: the
-demo's U-Net (``torchgeo_bvm/data/demo.yaml``: ResNet-18 encoder, random
+demo's U-Net (``torchgeo_bvm/configs/demo.yaml``: ResNet-18 encoder, random
 weights, 64 x 64 crops, batch 16, ``--max-steps`` steps, the same train,
 validation and test sheets of ``kbl`` 22) trained on a year (2022) of monthly
 steps stacked as channels (early fusion), with three inputs:
@@ -116,7 +116,7 @@ def region(workdir: Path, weather: str, size: str, seed: int) -> dict[str, Path]
 
 def config(paths: dict[str, Path], inputs: str, max_steps: int) -> Path:
     """The demo's configuration on a year of ``inputs``."""
-    text = resources.files('torchgeo_bvm').joinpath('data', DEMO_CONFIG).read_text()
+    text = resources.files('torchgeo_bvm').joinpath('configs', DEMO_CONFIG).read_text()
     settings = yaml.safe_load(text)
     run = paths['folder'] / inputs.replace('+', '')
     data = settings['data']['init_args']
