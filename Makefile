@@ -30,10 +30,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict torchgeo_bvm
 
-# Tests spread over every core (pytest-xdist); `make test-fast` leaves out the
-# tests marked slow, for the edit loop. `make test` runs everything.
+# Tests spread over every core (pytest-xdist): the slow ones start first
+# (tests/conftest.py) and an idle worker takes the other's last tests
+# (work stealing). `make test-fast` leaves out the tests marked slow, for the
+# edit loop. `make test` runs everything.
 pytest: $(STAMP)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist worksteal
 
 test-fast: $(STAMP)
 	$(BIN)/ruff check .

@@ -188,6 +188,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write(f'  {"total":<16} {total:>4} / {handled:<4}')
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
+    """Run the tests marked slow first, in their order, then the others.
+
+    With ``--dist worksteal`` (``make test``) the first worker starts on the
+    long pipelines while the second runs the short tests, then takes the
+    first worker's last tests: the run ends with short tests on both workers
+    instead of one worker alone on a long one.
+    """
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
 def pytest_report_header(config):
     """Say how much room the temporary folder has, so a full disk reads as such."""
     folder = Path(config.option.basetemp or tempfile.gettempdir()).absolute()
@@ -257,14 +268,15 @@ def quick_demo(tmp_path_factory, shared_flanders):
     the shared tiny mini-Flanders (the demo finds it up to date). Returns the
     folder holding ``demo-output``; copy it before writing
     (:func:`tests.docs_commands.copy_folder`); the fixture's value is the
-    folder and the log of the run (what it cost, which tests print).
+    folder and a dict: ``log``, what the run cost (which tests print), and
+    ``output``, what the demo printed.
     """
     from tests.docs_commands import Reader, copy_folder, quick_demo_block
 
     def build(folder):
         copy_folder(shared_flanders, folder / 'demo-output' / 'data')
         reader = Reader(folder)
-        reader.read([quick_demo_block()])
-        return reader.log()
+        (run,) = reader.read([quick_demo_block()])
+        return {'log': reader.log(), 'output': run.output}
 
     return built_once(tmp_path_factory, 'quick-demo', build)

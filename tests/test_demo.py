@@ -1,4 +1,8 @@
-"""The demo's steps end to end at the tiny size (what `make demo` runs)."""
+"""The demo's steps end to end at the tiny size (what `make demo` runs).
+
+The run is the quick start's (``--size tiny --max-steps 5``), made once per
+test run and shared with the documented-commands tests.
+"""
 
 import importlib.util
 import json
@@ -12,6 +16,7 @@ import rasterio
 import torch
 import yaml
 
+from tests.docs_commands import copy_folder
 from tests.rasters import assert_class_palette, assert_valid_cog
 from torchgeo_bvm.cli import main
 from torchgeo_bvm.demo import (
@@ -54,22 +59,28 @@ def test_evaluated_checkpoint_prefers_best_and_says_which(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_end_to_end_and_rerun(tmp_path, capsys, recwarn) -> None:
-    out = tmp_path / 'demo'
-    # Two steps, far fewer than the configuration's 100 per epoch: validation
-    # still runs (at the end), so the best checkpoint exists and is evaluated.
-    arguments = ['demo', '--out', str(out), '--size', 'tiny', '--max-steps', '2']
-    assert main([*arguments, '--quiet']) == 0
-    printed = capsys.readouterr().out
+def test_demo_end_to_end_and_rerun(
+    tmp_path, monkeypatch, capsys, quick_demo: tuple[Path, dict[str, str]]
+) -> None:
+    # The quick start's quicker run (tests/conftest.py: quick_demo), five steps,
+    # far fewer than the configuration's 100 per epoch: validation still runs
+    # (at the end), so the best checkpoint exists and is evaluated.
+    folder, run = quick_demo
+    copy_folder(folder, tmp_path / 'reader')
+    monkeypatch.chdir(tmp_path / 'reader')
+    out = Path('demo-output')
+    arguments = ['demo', '--out', str(out), '--size', 'tiny', '--max-steps', '5']
+    printed = run['output']
     assert '| train - val |' in printed  # the split statistics with chi-squared
     # TorchGeo's command line runs in the demo's process, cleanly.
-    assert not [w for w in recwarn if 'args parameter' in str(w.message)]
+    assert 'args parameter' not in printed
+    assert 'Warning' not in printed
     assert '$ torchgeo fit --config ' in printed
     config = yaml.safe_load((out / 'demo.yaml').read_text())
-    assert config['trainer']['max_steps'] == 2
-    assert config['data']['init_args']['length'] == 2 * 16  # one epoch = 2 steps
+    assert config['trainer']['max_steps'] == 5
+    assert config['data']['init_args']['length'] == 5 * 16  # one epoch = 5 steps
     checkpoint = out / 'training' / 'checkpoints' / 'best.ckpt'
-    assert f'evaluating {checkpoint}: the best weights by validation (step 2, ' in (
+    assert f'evaluating {checkpoint}: the best weights by validation (step 5, ' in (
         printed
     )
     summary = json.loads((out / 'summary.json').read_text())
@@ -219,7 +230,7 @@ def check_the_year_against_one_date(out, printed: str) -> None:
     assert data['prediction']['output_dir'] == str(out / 'predictions-year')
     for key in ('sheets', 'patch_size', 'batch_size', 'length', 'bvm_paths'):
         assert data[key] == single['data']['init_args'][key]
-    assert year['trainer']['max_steps'] == single['trainer']['max_steps'] == 2
+    assert year['trainer']['max_steps'] == single['trainer']['max_steps'] == 5
     comparison = json.loads((out / 'comparison.json').read_text())
     assert list(comparison['metrics']) == ['one date', 'a year']
     single_matrix = pd.read_csv(

@@ -322,7 +322,9 @@ def quickstart_blocks() -> tuple[list[Block], list[Block]]:
     return blocks[:fit], blocks[fit:]
 
 
-def reader_after_the_demo(tmp_path: Path, quick_demo: tuple[Path, str]) -> Path:
+def reader_after_the_demo(
+    tmp_path: Path, quick_demo: tuple[Path, dict[str, str]]
+) -> Path:
     """A copy of the folder the quick start's quicker run made."""
     folder = tmp_path / 'reader'
     copy_folder(quick_demo[0], folder)
@@ -333,14 +335,14 @@ def reader_after_the_demo(tmp_path: Path, quick_demo: tuple[Path, str]) -> Path:
 @pytest.mark.timeout(900)
 def test_quickstart_demo_and_steps_run_as_written(
     tmp_path: Path,
-    quick_demo: tuple[Path, str],
+    quick_demo: tuple[Path, dict[str, str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     folder = reader_after_the_demo(tmp_path, quick_demo)
     reader = Reader(folder, not_run)
     runs = reader.read(quickstart_blocks()[0])
     with capsys.disabled():
-        print('\nthe quick_demo fixture:\n' + quick_demo[1])
+        print('\nthe quick_demo fixture:\n' + quick_demo[1]['log'])
     show(reader, capsys)
     assert not reader.noise()
 
@@ -359,7 +361,7 @@ def test_quickstart_demo_and_steps_run_as_written(
 @pytest.mark.timeout(900)
 def test_quickstart_torchgeo_runs_as_written(
     tmp_path: Path,
-    quick_demo: tuple[Path, str],
+    quick_demo: tuple[Path, dict[str, str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # TorchGeo's commands read what the demo made (the steps by hand before
@@ -393,7 +395,7 @@ def test_quickstart_torchgeo_runs_as_written(
 @pytest.mark.timeout(900)
 def test_updates_page_runs_as_written(
     tmp_path: Path,
-    quick_demo: tuple[Path, str],
+    quick_demo: tuple[Path, dict[str, str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The page reads the demo's folder: the quick start's quicker run made it.

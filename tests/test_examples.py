@@ -171,7 +171,7 @@ def test_custom_split(tmp_path: Path, shared_flanders: Path) -> None:
 @pytest.mark.timeout(900)
 def test_predict_map_with_the_demo_checkpoint(
     tmp_path: Path,
-    quick_demo: tuple[Path, str],
+    quick_demo: tuple[Path, dict[str, str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     folder = tmp_path / 'clone'
