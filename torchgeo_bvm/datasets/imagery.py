@@ -53,7 +53,7 @@ from ..spatial.crs import pixel_size_m
 from ..spatial.pixelgrid import Grid
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
-from .mosaic import MaskRule, ProductReader, in_read_order
+from .mosaic import MaskRule, ProductReader, in_read_order, query_shape
 from .products import (
     Product,
     default_res,
@@ -384,10 +384,7 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
             periods = sorted(set(found_periods))
             if len(periods) > 1 and not self.mosaic_dates:
                 raise BVMValueError(_several_dates(self, periods, x, y))
-            shape = (
-                round((y.stop - y.start) / y.step),
-                round((x.stop - x.start) / x.step),
-            )
+            shape = query_shape(x, y)
             check_bytes(
                 4.0 * len(self.bands) * shape[0] * shape[1],
                 MAX_READ_BYTES,

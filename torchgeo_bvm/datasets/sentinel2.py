@@ -32,7 +32,6 @@ from pyproj import CRS
 from rasterio.enums import Resampling
 from torchgeo.datasets.utils import Sample
 
-from ..errors import BVMValueError
 from .bands import (
     ALL_BANDS,
     FALSE_COLOUR_BANDS,
@@ -203,6 +202,10 @@ class Sentinel2TOC(ImageryDataset):
     scale: ClassVar[float] = REFLECTANCE_SCALE
     first_year: ClassVar[int] = 2015
     index_prefix: ClassVar[str] = 'sentinel2'
+    missing_mask_message: ClassVar[str] = (
+        '{path}: has no {band} band to mask clouds with (bands: {names}); pass '
+        'cloud_rule=None to read it without cloud masking'
+    )
 
     def __init__(
         self,
@@ -258,20 +261,3 @@ class Sentinel2TOC(ImageryDataset):
                 ``SCL`` or an empty list.
         """
         return resolve_bands(bands)
-
-    @classmethod
-    def missing_mask(cls, path: str, names: list[str]) -> Exception:
-        """The error of an openEO acquisition without its SCL band.
-
-        Args:
-            path: the file.
-            names: its band names.
-
-        Returns:
-            The error to raise.
-        """
-        return BVMValueError(
-            f'{path}: has no SCL band to mask clouds with (bands: '
-            f'{", ".join(names)}); pass cloud_rule=None to read it without cloud '
-            'masking'
-        )
