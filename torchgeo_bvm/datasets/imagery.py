@@ -23,7 +23,7 @@ import resource
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,34 @@ from .reader import FileReader, OpenFiles, open_files_capacity
 from .sensor import SensorDeclaration
 from .series import TemporalLayout, check_series
 
-__all__ = ['ImageryDataset', 'band_names', 'imagery_grid', 'index_products']
+__all__ = [
+    'ImageryDataset',
+    'ImageryOptions',
+    'band_names',
+    'imagery_grid',
+    'index_products',
+]
+
+
+class ImageryOptions(TypedDict, total=False):
+    """How any sensor's imagery is read: what a sensor's dataset passes on.
+
+    The keyword arguments of :class:`ImageryDataset` from ``years`` to
+    ``max_dates``, with its defaults and its meaning of each; a sensor's
+    dataset takes them as ``**options``.
+    """
+
+    years: Iterable[int] | None
+    months: Iterable[int] | None
+    mosaic_dates: bool
+    resampling: str | Resampling
+    transforms: Callable[[Sample], Sample] | None
+    cache: bool
+    cache_dir: str | Path | None
+    max_open_files: int | None
+    time_series: bool
+    temporal: TemporalLayout
+    max_dates: int | None
 
 
 class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
@@ -108,18 +135,27 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
         bands: band names, or what :meth:`resolve_bands` accepts.
         mask_rule: turns the validity layer into usable pixels; None does not
             read it.
-        years: only dates in these years.
+        years: only dates in these years (from the sensor's ``first_year``).
         months: only dates in these months (1-12).
-        mosaic_dates: allow a query to span several dates.
+        mosaic_dates: allow a query to span several dates; each pixel then comes
+            from the earliest date where it is valid.
         resampling: resampling of the bands onto the output grid (a
-            :class:`rasterio.enums.Resampling` name).
+            :class:`rasterio.enums.Resampling` name); the validity layer is
+            always read with nearest.
         transforms: a function applied to each sample.
         cache: keep files open between samples.
-        cache_dir: where the header cache lives.
-        max_open_files: how many files each process keeps open.
+        cache_dir: where the header cache lives
+            (``<index_prefix>-index-<key>.json``; default
+            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+        max_open_files: how many files each process keeps open (default: every
+            file the data set reads, within the file-descriptor limit less an
+            eighth, and 16,384, shared by every data set of the process); each
+            costs about 30 kB, and reopening one about as much as reading a
+            window from it.
         time_series: return every step of a query's period.
         temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
-        max_dates: with ``temporal='dates'``: the steps of every sample.
+        max_dates: with ``temporal='dates'``: the steps of every sample (None:
+            every acquisition of the period, unpadded).
         floors: band name -> the value at or below which the band holds no
             data, beyond the files' nodata (radar border noise, say): such
             pixels, and the band's infinite values, are treated as nodata
