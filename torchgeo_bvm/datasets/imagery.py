@@ -50,7 +50,7 @@ from ..checks import (
 from ..errors import BVMValueError
 from ..plot import plot_image_and_valid
 from ..spatial.crs import pixel_size_m
-from ..spatial.pixelgrid import Grid
+from ..spatial.pixelgrid import Grid, declared_grid
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
 from .mosaic import MaskRule, ProductReader, in_read_order, query_shape
@@ -325,7 +325,7 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
         try:
             grid = self._open.file_info(first).grid
         except (OSError, ValueError):
-            return _bounds_lattice(self)
+            return Grid.at_bounds(self)
         a, b, _, d, e, _ = tuple(grid.transform)[:6]
         # rasterio's DatasetReader.res of the file's transform.
         res = (a, -e) if b == d == 0 else (math.hypot(a, d), math.hypot(b, e))
@@ -637,14 +637,7 @@ def _file_lattice(
     same_crs = crs is not None and CRS.from_user_input(crs) == image.crs
     if same_crs and np.allclose(res, (xres, yres), rtol=1e-9, atol=0):
         return Grid.lattice(origin[0], origin[1], xres, yres, image.crs)
-    return _bounds_lattice(image)
-
-
-def _bounds_lattice(image: GeoDataset) -> Grid:
-    """The lattice anchored at a dataset's bounds, as TorchGeo's samplers anchor it."""
-    xres, yres = map(float, image.res)
-    xmin, _, _, ymax = map(float, image.index.total_bounds)
-    return Grid.lattice(xmin, ymax, xres, yres, image.crs)
+    return Grid.at_bounds(image)
 
 
 def imagery_grid(image: GeoDataset) -> Grid:
@@ -664,16 +657,16 @@ def imagery_grid(image: GeoDataset) -> Grid:
     Returns:
         The grid.
     """
-    grid = getattr(image, 'native_grid', None)
-    if isinstance(grid, Grid):
-        return grid
+    declared = declared_grid(image, 'native_grid')
+    if declared is not None:
+        return declared
     first = str(image.index['filepath'].iloc[0])
     try:
         with rasterio.open(first) as src:
             origin = (float(src.transform.c), float(src.transform.f))
             return _file_lattice(image, src.crs, src.res, origin)
     except (rasterio.errors.RasterioError, OSError):
-        return _bounds_lattice(image)
+        return Grid.at_bounds(image)
 
 
 def _open_files_limit() -> int | None:
