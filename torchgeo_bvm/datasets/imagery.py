@@ -65,14 +65,14 @@ from .series import TemporalLayout, check_series
 
 __all__ = [
     'ImageryDataset',
-    'ImageryOptions',
+    'ReadingOptions',
     'band_names',
     'imagery_grid',
     'index_products',
 ]
 
 
-class ImageryOptions(TypedDict, total=False):
+class ReadingOptions(TypedDict, total=False):
     """How any sensor's imagery is read: what a sensor's dataset passes on.
 
     The keyword arguments of :class:`ImageryDataset` from ``years`` to

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from pyproj import CRS
 
 from ..errors import BVMValueError
-from .imagery import ImageryDataset, ImageryOptions
+from .imagery import ImageryDataset, ReadingOptions
 from .mosaic import MonthReducer
 from .products import ArchiveNaming, DownloadNaming, Product
 from .radar import (
@@ -130,7 +130,7 @@ class Sentinel1Sigma0(ImageryDataset):
             linear power.
         noise_floor_db: VV or VH at or below this (dB) is no data.
         **options: how the imagery is read
-            (:class:`~torchgeo_bvm.datasets.imagery.ImageryOptions`: ``years``
+            (:class:`~torchgeo_bvm.datasets.imagery.ReadingOptions`: ``years``
             (2014 or later), ``months``, ``mosaic_dates``, ``resampling``,
             ``transforms``, ``cache``, ``cache_dir``, ``max_open_files``,
             ``time_series``, ``temporal``, ``max_dates``; see
@@ -186,7 +186,7 @@ class Sentinel1Sigma0(ImageryDataset):
         orbit: str = 'ascending',
         decibels: bool = False,
         noise_floor_db: float = NOISE_FLOOR_DB,
-        **options: Unpack[ImageryOptions],
+        **options: Unpack[ReadingOptions],
     ) -> None:
         self.orbits = check_orbit(orbit)
         self.decibels = bool(decibels)

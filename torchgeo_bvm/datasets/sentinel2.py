@@ -41,7 +41,7 @@ from .bands import (
     parse_openeo_name,
     resolve_bands,
 )
-from .imagery import ImageryDataset, ImageryOptions
+from .imagery import ImageryDataset, ReadingOptions
 from .products import ArchiveNaming, DownloadNaming
 
 __all__ = ['Sentinel2TOC']
@@ -123,7 +123,7 @@ class Sentinel2TOC(ImageryDataset):
         cloud_rule: turns SCL into ``valid``; ``None`` ignores SCL (then
             ``valid`` only marks pixels with data).
         **options: how the imagery is read
-            (:class:`~torchgeo_bvm.datasets.imagery.ImageryOptions`: ``years``,
+            (:class:`~torchgeo_bvm.datasets.imagery.ReadingOptions`: ``years``,
             ``months``, ``mosaic_dates``, ``resampling``, ``transforms``,
             ``cache``, ``cache_dir``, ``max_open_files``, ``time_series`` (see
             above), ``temporal``, ``max_dates``; see
@@ -198,7 +198,7 @@ class Sentinel2TOC(ImageryDataset):
         res: float | tuple[float, float] | None = None,
         bands: str | Sequence[str] = 'all',
         cloud_rule: CloudRule | None = CloudRule(),
-        **options: Unpack[ImageryOptions],
+        **options: Unpack[ReadingOptions],
     ) -> None:
         self.cloud_rule = cloud_rule
         super().__init__(paths, crs, res, bands, cloud_rule, **options)
