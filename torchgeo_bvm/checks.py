@@ -262,7 +262,7 @@ def check_seed(value: object, name: str = 'seed') -> int:
         name: the argument's name, for the message.
 
     Returns:
-        The seed.
+        The seed as an int.
 
     Raises:
         BVMValueError: for a negative, fractional or non-numeric seed.

@@ -34,6 +34,7 @@ import contextlib
 import errno
 import glob
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -41,7 +42,7 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 try:
     import fcntl
@@ -72,6 +73,7 @@ __all__ = [
     'header_fingerprint',
     'is_hidden',
     'read_cache_entry',
+    'read_json',
     'remove_stale_staging',
     'staging_folder',
 ]
@@ -597,6 +599,25 @@ def default_cache_dir() -> Path:
         return Path(os.environ['TORCHGEO_BVM_CACHE'])
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'torchgeo-bvm'
+
+
+def read_json(path: Path) -> Any:  # noqa: ANN401
+    """The value a JSON file holds.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The value, as :func:`json.loads` gives it.
+
+    Raises:
+        BVMValueError: if the file is not UTF-8 JSON (the message names the
+            file and where it fails).
+    """
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BVMValueError(f'{path}: not valid JSON: {error}') from None
 
 
 def read_cache_entry[T](path: str | Path, read: Callable[[Path], T]) -> T | None:

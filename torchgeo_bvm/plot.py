@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,15 +306,22 @@ def plot_labelled(
     Returns:
         The figure.
     """
+    figure = _LabelledFigure(panels, colour_bands, show_titles, suptitle)
     steps = _series_steps(image, len(bands))
     if steps is not None:
-        return _plot_labelled_series(
-            steps, bands, panels, colour_bands, dates, show_titles, suptitle
-        )
+        return _plot_labelled_series(steps, bands, dates, figure)
     named = list(bands) or [f'band {i + 1}' for i in range(image.shape[0])]
-    return _plot_labelled_image(
-        image, named, panels, colour_bands, date, show_titles, suptitle
-    )
+    return _plot_labelled_image(image, named, date, figure)
+
+
+@dataclass(frozen=True)
+class _LabelledFigure:
+    """What :func:`plot_labelled` draws beside the imagery, and its titles."""
+
+    panels: Sequence[tuple[str, NDArray[np.integer[Any]]]]
+    colour_bands: tuple[Sequence[str], Sequence[str]]
+    show_titles: bool
+    suptitle: str | None
 
 
 def _series_steps(
@@ -331,36 +339,14 @@ def _series_steps(
 def _plot_labelled_image(
     image: NDArray[np.floating[Any]],
     bands: Sequence[str],
-    panels: Sequence[tuple[str, NDArray[np.integer[Any]]]],
-    colour_bands: tuple[Sequence[str], Sequence[str]],
-    date: str | None = None,
-    show_titles: bool = True,
-    suptitle: str | None = None,
+    date: str | None,
+    labelled_figure: _LabelledFigure,
 ) -> Figure:
-    """An image beside its class maps (labels, prediction), with a class legend.
-
-    True colour when those bands are loaded, else false colour, else the first
-    three bands (:func:`display_bands`), stretched together between the 2nd
-    and 98th percentile of the pixels labelled in the first panel (clouds and
-    missing data do not set the scale). Class maps use the class colours, with
-    a legend of the classes shown; ignored pixels are white and the legend
-    says why.
-
-    Args:
-        image: ``[C, H, W]``.
-        bands: the names of its channels.
-        panels: ``(title, class ids [H, W])`` of each class map, the labels first.
-        colour_bands: the true-colour and false-colour bands of the imagery.
-        date: the acquisition date, added to the image's title.
-        show_titles: whether to title the panels.
-        suptitle: a title for the figure.
-
-    Returns:
-        The figure.
-    """
+    """One date ``[C, H, W]`` of :func:`plot_labelled`, beside its class maps."""
     import matplotlib.pyplot as plt
 
-    names, title = display_bands(bands, *colour_bands)
+    panels, show_titles = labelled_figure.panels, labelled_figure.show_titles
+    names, title = display_bands(bands, *labelled_figure.colour_bands)
     picture = np.moveaxis(image[[list(bands).index(n) for n in names]], 0, -1)
     labelled = panels[0][1] != IGNORE_INDEX
     shown = stretch(picture, picture[labelled] if labelled.any() else None)
@@ -384,41 +370,26 @@ def _plot_labelled_image(
         axis.set_yticks([])
     handles = class_legend(present, ignored=IGNORED_LABEL)
     figure.legend(handles=handles, loc='outside right upper', fontsize=7)
-    if suptitle is not None:
-        figure.suptitle(suptitle)
+    if labelled_figure.suptitle is not None:
+        figure.suptitle(labelled_figure.suptitle)
     return figure
 
 
 def _plot_labelled_series(
     steps: NDArray[np.floating[Any]],
     bands: Sequence[str],
-    panels: Sequence[tuple[str, NDArray[np.integer[Any]]]],
-    colour_bands: tuple[Sequence[str], Sequence[str]],
-    dates: Sequence[int] | None = None,
-    show_titles: bool = True,
-    suptitle: str | None = None,
+    dates: Sequence[int] | None,
+    labelled_figure: _LabelledFigure,
 ) -> Figure:
-    """The steps of a time series, then its class maps (labels, prediction).
+    """The steps ``[T, C, H, W]`` of :func:`plot_labelled`, then its class maps.
 
-    Each step titled with its date, all stretched alike (so that the months
-    compare), six to a row; the last row holds the class maps and the legend.
-
-    Args:
-        steps: ``[T, C, H, W]``.
-        bands: the names of the channels.
-        panels: ``(title, class ids [H, W])`` of each class map, the labels first.
-        colour_bands: the true-colour and false-colour bands of the imagery.
-        dates: each step's date as days since 1970-01-01 (negative: padding).
-        show_titles: whether to title the panels.
-        suptitle: a title for the figure (default: the steps and bands shown).
-
-    Returns:
-        The figure.
+    Six steps to a row; the last row holds the class maps and the legend.
     """
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    names, title = display_bands(bands, *colour_bands)
+    panels, show_titles = labelled_figure.panels, labelled_figure.show_titles
+    names, title = display_bands(bands, *labelled_figure.colour_bands)
     picked = np.moveaxis(steps[:, [list(bands).index(n) for n in names]], 1, -1)
     count, height = picked.shape[:2]
     # One stretch for every step, so that the months compare.
@@ -455,7 +426,9 @@ def _plot_labelled_series(
     axes[-1, len(panels)].legend(
         handles=handles, loc='upper left', fontsize=7, frameon=False
     )
-    figure.suptitle(suptitle or f'{len(steps)} steps, {title}', fontsize=10)
+    figure.suptitle(
+        labelled_figure.suptitle or f'{len(steps)} steps, {title}', fontsize=10
+    )
     return figure
 
 

@@ -37,7 +37,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ from .layer import BVMLayer
 from .polygonstore import MAGIC, PolygonStore, StoreInfo
 from .units import UnitMapping
 
-__all__ = ['BVMPolygons', 'HasBVMPolygons', 'LoadReport']
+__all__ = ['BVMPolygons', 'HasBVMPolygons', 'LayerOptions', 'LoadReport']
 
 #: Polygons reprojected at a time while preparing (bounds the memory it takes).
 _PREPARE_CHUNK = 100_000
@@ -83,6 +83,20 @@ class LoadReport:
     skipped: int
     seconds: float
     cached: bool = False
+
+
+class LayerOptions(TypedDict, total=False):
+    """How a BVM layer is read: the arguments of :class:`BVMPolygons` after ``paths``.
+
+    A dataset built on the polygons takes them as ``**options``; their defaults
+    and meaning are :class:`BVMPolygons`'.
+    """
+
+    layer: str | None
+    label_field: str
+    mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None
+    habitat_field: str | None
+    cache_dir: str | os.PathLike[str] | None
 
 
 class BVMPolygons:

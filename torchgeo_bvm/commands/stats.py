@@ -20,7 +20,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +100,7 @@ def load_scheme(value: str) -> SplitScheme:
         ValueError: if it is not a JSON object of strings or not a valid scheme.
     """
     from ..errors import BVMNotFoundError, BVMValueError
+    from ..fileio import read_json
     from ..sheets.scheme import SplitScheme
 
     if value == 'paper':
@@ -108,10 +108,7 @@ def load_scheme(value: str) -> SplitScheme:
     path = Path(value)
     if not path.is_file():
         raise BVMNotFoundError(f"split scheme file not found: {path} (or use 'paper')")
-    try:
-        assignment = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BVMValueError(f'{path}: not valid JSON: {error}') from None
+    assignment = read_json(path)
     if not isinstance(assignment, dict):
         raise BVMValueError(
             f'{path}: expected a JSON object mapping sheet parts to splits'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Unpack, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +29,7 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import GeoSlice, Sample
 
-from ..bvm.polygons import BVMPolygons, LoadReport
+from ..bvm.polygons import BVMPolygons, LayerOptions, LoadReport
 from ..bvm.polygonstore import PolygonStore
 from ..bvm.units import UnitMapping
 from ..checks import check_crs, check_resolution
@@ -128,18 +128,13 @@ class BVMDataset(CachedBounds, VectorDataset):
             :class:`~torchgeo_bvm.datasets.Sentinel2TOC` follows too).
         transforms: a function/transform that takes a sample and returns a
             transformed version.
-        layer: layer name in a GeoPackage, or shapefile name in a ``.zip``
-            (default ``BwkHab``, or the only layer there is).
-        label_field: the field to label with: a mapping-unit field (text, e.g.
-            ``EENH1``) classified by ``mapping``, or an integer field (e.g.
-            the paper's ``Label``, 1..14, 0 = no label).
-        mapping: the unit -> class table (CSV path, DataFrame or
-            :class:`~torchgeo_bvm.bvm.units.UnitMapping`; default the shipped one).
-        habitat_field: the tie-breaking habitat field (rule 9 of
-            :mod:`torchgeo_bvm.bvm.units`); ignored when the layer lacks it and it
-            is left at its default; ``None`` to disable.
-        cache_dir: where the prepared polygons and label columns are cached
-            (default :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+        **options: how the layer is read
+            (:class:`~torchgeo_bvm.bvm.polygons.LayerOptions`, see
+            :class:`~torchgeo_bvm.bvm.polygons.BVMPolygons`): ``layer`` (in a
+            GeoPackage or ``.zip``), ``label_field`` (the field to label with,
+            ``EENH1`` by default), ``mapping`` (the unit -> class table),
+            ``habitat_field`` (the tie-breaker, ``HAB1``) and ``cache_dir``
+            (where the prepared polygons and label columns are cached).
 
     Raises:
         DatasetNotFoundError: if ``paths`` holds no BVM layer.
@@ -158,26 +153,20 @@ class BVMDataset(CachedBounds, VectorDataset):
         crs: CRS | None = None,
         res: float | tuple[float, float] | None = None,
         transforms: Callable[[Sample], Sample] | None = None,
-        layer: str | None = None,
-        label_field: str = 'EENH1',
-        mapping: str | os.PathLike[str] | pd.DataFrame | UnitMapping | None = None,
-        habitat_field: str | None = 'HAB1',
-        cache_dir: str | os.PathLike[str] | None = None,
+        **options: Unpack[LayerOptions],
     ) -> None:
         self.paths = paths
         self.transforms = transforms
-        self.label_name = label_field
         self.task = 'semantic_segmentation'
-        self.cache_dir = cache_dir
+        self.cache_dir = options.get('cache_dir')
         try:
-            self.bvm = BVMPolygons(
-                paths, layer, label_field, mapping, habitat_field, cache_dir
-            )
+            self.bvm = BVMPolygons(paths, **options)
         except BVMNotFoundError:
             raise DatasetNotFoundError(self) from None
+        self.label_field = self.bvm.label_field
+        self.label_name = self.label_field
         self.file = self.bvm.file
         self.source, self.layer = self.bvm.source, self.bvm.layer
-        self.label_field = label_field
         self.habitat_field = self.bvm.habitat_field
         self.source_crs: CRS = self.bvm.source_crs
         self.source_bounds = self.bvm.source_bounds

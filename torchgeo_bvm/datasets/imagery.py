@@ -23,7 +23,7 @@ import resource
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -50,10 +50,10 @@ from ..checks import (
 from ..errors import BVMValueError
 from ..plot import plot_image_and_valid
 from ..spatial.crs import pixel_size_m
-from ..spatial.pixelgrid import Grid
+from ..spatial.pixelgrid import Grid, declared_grid
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
-from .mosaic import MaskRule, ProductReader, in_read_order
+from .mosaic import MaskRule, ProductReader, in_read_order, query_shape
 from .products import (
     Product,
     default_res,
@@ -63,7 +63,34 @@ from .reader import FileReader, OpenFiles, open_files_capacity
 from .sensor import SensorDeclaration
 from .series import TemporalLayout, check_series
 
-__all__ = ['ImageryDataset', 'band_names', 'imagery_grid', 'index_products']
+__all__ = [
+    'ImageryDataset',
+    'ReadingOptions',
+    'band_names',
+    'imagery_grid',
+    'index_products',
+]
+
+
+class ReadingOptions(TypedDict, total=False):
+    """How any sensor's imagery is read: what a sensor's dataset passes on.
+
+    The keyword arguments of :class:`ImageryDataset` from ``years`` to
+    ``max_dates``, with its defaults and its meaning of each; a sensor's
+    dataset takes them as ``**options``.
+    """
+
+    years: Iterable[int] | None
+    months: Iterable[int] | None
+    mosaic_dates: bool
+    resampling: str | Resampling
+    transforms: Callable[[Sample], Sample] | None
+    cache: bool
+    cache_dir: str | Path | None
+    max_open_files: int | None
+    time_series: bool
+    temporal: TemporalLayout
+    max_dates: int | None
 
 
 class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
@@ -108,18 +135,27 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
         bands: band names, or what :meth:`resolve_bands` accepts.
         mask_rule: turns the validity layer into usable pixels; None does not
             read it.
-        years: only dates in these years.
+        years: only dates in these years (from the sensor's ``first_year``).
         months: only dates in these months (1-12).
-        mosaic_dates: allow a query to span several dates.
+        mosaic_dates: allow a query to span several dates; each pixel then comes
+            from the earliest date where it is valid.
         resampling: resampling of the bands onto the output grid (a
-            :class:`rasterio.enums.Resampling` name).
+            :class:`rasterio.enums.Resampling` name); the validity layer is
+            always read with nearest.
         transforms: a function applied to each sample.
         cache: keep files open between samples.
-        cache_dir: where the header cache lives.
-        max_open_files: how many files each process keeps open.
+        cache_dir: where the header cache lives
+            (``<index_prefix>-index-<key>.json``; default
+            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
+        max_open_files: how many files each process keeps open (default: every
+            file the data set reads, within the file-descriptor limit less an
+            eighth, and 16,384, shared by every data set of the process); each
+            costs about 30 kB, and reopening one about as much as reading a
+            window from it.
         time_series: return every step of a query's period.
         temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
-        max_dates: with ``temporal='dates'``: the steps of every sample.
+        max_dates: with ``temporal='dates'``: the steps of every sample (None:
+            every acquisition of the period, unpadded).
         floors: band name -> the value at or below which the band holds no
             data, beyond the files' nodata (radar border noise, say): such
             pixels, and the band's infinite values, are treated as nodata
@@ -289,7 +325,7 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
         try:
             grid = self._open.file_info(first).grid
         except (OSError, ValueError):
-            return _bounds_lattice(self)
+            return Grid.at_bounds(self)
         a, b, _, d, e, _ = tuple(grid.transform)[:6]
         # rasterio's DatasetReader.res of the file's transform.
         res = (a, -e) if b == d == 0 else (math.hypot(a, d), math.hypot(b, e))
@@ -384,10 +420,7 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
             periods = sorted(set(found_periods))
             if len(periods) > 1 and not self.mosaic_dates:
                 raise BVMValueError(_several_dates(self, periods, x, y))
-            shape = (
-                round((y.stop - y.start) / y.step),
-                round((x.stop - x.start) / x.step),
-            )
+            shape = query_shape(x, y)
             check_bytes(
                 4.0 * len(self.bands) * shape[0] * shape[1],
                 MAX_READ_BYTES,
@@ -604,14 +637,7 @@ def _file_lattice(
     same_crs = crs is not None and CRS.from_user_input(crs) == image.crs
     if same_crs and np.allclose(res, (xres, yres), rtol=1e-9, atol=0):
         return Grid.lattice(origin[0], origin[1], xres, yres, image.crs)
-    return _bounds_lattice(image)
-
-
-def _bounds_lattice(image: GeoDataset) -> Grid:
-    """The lattice anchored at a dataset's bounds, as TorchGeo's samplers anchor it."""
-    xres, yres = map(float, image.res)
-    xmin, _, _, ymax = map(float, image.index.total_bounds)
-    return Grid.lattice(xmin, ymax, xres, yres, image.crs)
+    return Grid.at_bounds(image)
 
 
 def imagery_grid(image: GeoDataset) -> Grid:
@@ -631,16 +657,16 @@ def imagery_grid(image: GeoDataset) -> Grid:
     Returns:
         The grid.
     """
-    grid = getattr(image, 'native_grid', None)
-    if isinstance(grid, Grid):
-        return grid
+    declared = declared_grid(image, 'native_grid')
+    if declared is not None:
+        return declared
     first = str(image.index['filepath'].iloc[0])
     try:
         with rasterio.open(first) as src:
             origin = (float(src.transform.c), float(src.transform.f))
             return _file_lattice(image, src.crs, src.res, origin)
     except (rasterio.errors.RasterioError, OSError):
-        return _bounds_lattice(image)
+        return Grid.at_bounds(image)
 
 
 def _open_files_limit() -> int | None:

@@ -37,7 +37,14 @@ from .series import (
 )
 from .windows import read_bands_and_mask, read_window_into
 
-__all__ = ['MaskRule', 'MonthReducer', 'ProductReader', 'by_date', 'in_read_order']
+__all__ = [
+    'MaskRule',
+    'MonthReducer',
+    'ProductReader',
+    'by_date',
+    'in_read_order',
+    'query_shape',
+]
 
 # A query's bounds: (xmin, ymin, xmax, ymax).
 _Bounds = tuple[float, float, float, float]
@@ -105,6 +112,22 @@ def by_date(products: Iterable[Product]) -> dict[pd.Timestamp, list[Product]]:
     for product in in_read_order(products):
         groups.setdefault(product.start, []).append(product)
     return groups
+
+
+def query_shape(x: slice, y: slice) -> tuple[int, int]:
+    """The pixels ``(rows, cols)`` of a query's slices.
+
+    Args:
+        x: the query's x slice (with the resolution as step).
+        y: the query's y slice.
+
+    Returns:
+        Its shape.
+    """
+    return (
+        round((y.stop - y.start) / y.step),
+        round((x.stop - x.start) / x.step),
+    )
 
 
 def _by_month(
@@ -181,7 +204,7 @@ class ProductReader:
         # The first product is taken whole: it is 0 wherever it has no data, and
         # this saves a boolean-indexed copy (6 ms for 11 x 256 x 256).
         image, covered, valid, usable = self.read_product(
-            products[0], x, y, shape, pixel_m, keep_nan, out
+            products[0], x, y, pixel_m, keep_nan, out
         )
         if usable is not None:
             valid &= usable
@@ -191,7 +214,7 @@ class ProductReader:
                 # same date) would be read only to be discarded.
                 break
             item_image, item_covered, item_valid, item_usable = self.read_product(
-                product, x, y, shape, pixel_m, keep_nan
+                product, x, y, pixel_m, keep_nan
             )
             if item_usable is not None:
                 item_valid &= item_usable
@@ -209,7 +232,6 @@ class ProductReader:
         product: Product,
         x: slice,
         y: slice,
-        shape: tuple[int, int],
         pixel_m: tuple[float, float],
         keep_nan: bool = False,
         out: NDArray[np.float32] | None = None,
@@ -225,7 +247,6 @@ class ProductReader:
             product: the product.
             x: the query's x slice (with the resolution as step).
             y: the query's y slice.
-            shape: the query's shape.
             pixel_m: metres per pixel (for the rule's margin).
             keep_nan: leave NaN (not 0) where a band has no data.
             out: ``[C, height, width]`` to read into.
@@ -235,6 +256,7 @@ class ProductReader:
             every band has data, and the pixels usable by the rule (None
             without one).
         """
+        shape = query_shape(x, y)
         bounds = (x.start, y.start, x.stop, y.stop)
         res = (x.step, y.step)
         layer = product.mask if self.rule is not None else None
@@ -342,7 +364,7 @@ class ProductReader:
             )
             return False
         run = image[first : first + len(channels)]
-        return read_window_into(self.reader.files, path, indexes, *aligned, run)
+        return read_window_into(self.reader.files, path, indexes, aligned, run)
 
     # ------------------------------------------------------------- time series
 
@@ -377,10 +399,7 @@ class ProductReader:
             ``[T]`` and the real steps of a ``'dates'`` series (None for
             ``'monthly'``).
         """
-        shape = (
-            round((y.stop - y.start) / y.step),
-            round((x.stop - x.start) / x.step),
-        )
+        shape = query_shape(x, y)
         length: int | None
         if temporal == 'monthly':
             steps = month_steps(t.start, t.stop, months)

@@ -197,6 +197,8 @@ def openeo_s1_composite_path(
 ) -> Path:
     """Where the openEO downloader writes a sheet's monthly mean sigma0.
 
+    The file of a month, not of a date: its name holds the year and month only.
+
     Args:
         out: the download folder.
         sheet: the map sheet (any spelling :meth:`Sheet.parse` accepts).

@@ -337,20 +337,6 @@ class FileReader:
         offset = file.grid.aligned(bounds, res, shape)
         return None if offset is None else (file, *offset)
 
-    def _subdivided(
-        self,
-        path: str,
-        bounds: tuple[float, float, float, float],
-        res: tuple[float, float],
-        shape: tuple[int, int],
-    ) -> tuple[FileInfo, int, int, int, int] | None:
-        """The file and :meth:`Grid.subdivided` of a window that splits its pixels."""
-        file = self._direct_file(path)
-        if file is None:
-            return None
-        found = file.grid.subdivided(bounds, res, shape)
-        return None if found is None else (file, *found)
-
     def read(
         self,
         path: str,
@@ -379,11 +365,13 @@ class FileReader:
         """
         aligned = self.aligned(path, bounds, res, shape)
         if aligned is not None:
-            return read_window(self.files, path, indexes, *aligned, shape)
+            return read_window(self.files, path, indexes, aligned, shape)
         if resampling == Resampling.nearest:
-            subdivided = self._subdivided(path, bounds, res, shape)
-            if subdivided is not None:
-                return read_subdivided(self.files, path, indexes, *subdivided, shape)
+            # A window whose pixels split the file's (a 20 m band at 10 m).
+            file = self._direct_file(path)
+            split = None if file is None else file.grid.subdivided(bounds, res, shape)
+            if file is not None and split is not None:
+                return read_subdivided(self.files, path, indexes, file, *split, shape)
         src = self.files.open(path)
         try:
             if self.same_crs(path):

@@ -26,8 +26,9 @@ class SensorDeclaration:
     """The declarations of one sensor, and their defaults.
 
     A sensor's dataset sets the class attributes and overrides
-    :meth:`missing_mask` (its message), :meth:`derive` (bands computed after
-    reading, values converted) and :meth:`select` (the products it keeps).
+    :meth:`missing_mask` (its message, or just :attr:`missing_mask_message`),
+    :meth:`derive` (bands computed after reading, values converted) and
+    :meth:`select` (the products it keeps).
     """
 
     #: The sensor, as messages name it (``'Sentinel-2'``).
@@ -53,6 +54,12 @@ class SensorDeclaration:
     #: a composite: their per-pixel ``'median'`` (digital numbers, rounded as
     #: the downloader's int16 composites) or ``'mean'`` (values as they are).
     month_reducer: ClassVar[MonthReducer] = 'median'
+    #: The message of a downloaded file without the validity layer, with
+    #: ``{path}``, ``{band}`` (:attr:`mask_band`) and ``{names}`` (its bands).
+    missing_mask_message: ClassVar[str] = (
+        '{path}: has no {band} band (bands: {names}); pass mask_rule=None to read '
+        'it without one'
+    )
 
     @classmethod
     def missing_mask(cls, path: str, names: list[str]) -> Exception:
@@ -63,11 +70,12 @@ class SensorDeclaration:
             names: its band names.
 
         Returns:
-            The error to raise.
+            The error to raise (:attr:`missing_mask_message`).
         """
         return BVMValueError(
-            f'{path}: has no {cls.mask_band} band (bands: {", ".join(names)}); '
-            'pass mask_rule=None to read it without one'
+            cls.missing_mask_message.format(
+                path=path, band=cls.mask_band, names=', '.join(names)
+            )
         )
 
     def derive(

@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS
-from rasterio.enums import Resampling
-from torchgeo.datasets.utils import Sample
 
 from ..errors import BVMValueError
-from .imagery import ImageryDataset
+from .imagery import ImageryDataset, ReadingOptions
 from .mosaic import MonthReducer
 from .products import ArchiveNaming, DownloadNaming, Product
 from .radar import (
@@ -50,7 +48,7 @@ from .radar import (
     resolve_bands,
     to_db,
 )
-from .series import FILL_VALUE, TemporalLayout
+from .series import FILL_VALUE
 
 __all__ = ['Sentinel1Sigma0']
 
@@ -131,19 +129,12 @@ class Sentinel1Sigma0(ImageryDataset):
         decibels: return VV, VH and the ratio in dB (``10 * log10``) instead of
             linear power.
         noise_floor_db: VV or VH at or below this (dB) is no data.
-        years: only dates in these years (2014 or later).
-        months: only dates in these months (1-12).
-        mosaic_dates: allow a query to span several dates.
-        resampling: resampling of the bands onto the output grid (a
-            :class:`rasterio.enums.Resampling` name).
-        transforms: a function applied to each sample.
-        cache: keep files open between samples.
-        cache_dir: where the header cache lives
-            (``sentinel1-index-<key>.json``).
-        max_open_files: how many files each process keeps open.
-        time_series: return every step of a query's period.
-        temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
-        max_dates: with ``temporal='dates'``: the steps of every sample.
+        **options: how the imagery is read
+            (:class:`~torchgeo_bvm.datasets.imagery.ReadingOptions`: ``years``
+            (2014 or later), ``months``, ``mosaic_dates``, ``resampling``,
+            ``transforms``, ``cache``, ``cache_dir``, ``max_open_files``,
+            ``time_series``, ``temporal``, ``max_dates``; see
+            :class:`~torchgeo_bvm.datasets.imagery.ImageryDataset`).
 
     Raises:
         DatasetNotFoundError: if no Sentinel-1 file is found under ``paths``.
@@ -195,17 +186,7 @@ class Sentinel1Sigma0(ImageryDataset):
         orbit: str = 'ascending',
         decibels: bool = False,
         noise_floor_db: float = NOISE_FLOOR_DB,
-        years: Iterable[int] | None = None,
-        months: Iterable[int] | None = None,
-        mosaic_dates: bool = False,
-        resampling: str | Resampling = 'nearest',
-        transforms: Callable[[Sample], Sample] | None = None,
-        cache: bool = True,
-        cache_dir: str | Path | None = None,
-        max_open_files: int | None = None,
-        time_series: bool = False,
-        temporal: TemporalLayout = 'monthly',
-        max_dates: int | None = None,
+        **options: Unpack[ReadingOptions],
     ) -> None:
         self.orbits = check_orbit(orbit)
         self.decibels = bool(decibels)
@@ -223,18 +204,8 @@ class Sentinel1Sigma0(ImageryDataset):
             res,
             bands,
             None,
-            years,
-            months,
-            mosaic_dates,
-            resampling,
-            transforms,
-            cache,
-            cache_dir,
-            max_open_files,
-            time_series,
-            temporal,
-            max_dates,
             floors=dict.fromkeys(POLARISATIONS, floor),
+            **options,
         )
 
     @classmethod

@@ -24,15 +24,12 @@ The band catalogue, the file naming and the cloud rule live in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 from pyproj import CRS
-from rasterio.enums import Resampling
-from torchgeo.datasets.utils import Sample
 
-from ..errors import BVMValueError
 from .bands import (
     ALL_BANDS,
     FALSE_COLOUR_BANDS,
@@ -44,9 +41,8 @@ from .bands import (
     parse_openeo_name,
     resolve_bands,
 )
-from .imagery import ImageryDataset
+from .imagery import ImageryDataset, ReadingOptions
 from .products import ArchiveNaming, DownloadNaming
-from .series import TemporalLayout
 
 __all__ = ['Sentinel2TOC']
 
@@ -126,27 +122,14 @@ class Sentinel2TOC(ImageryDataset):
         bands: band names or a mode of :data:`BAND_MODES` (default all 11).
         cloud_rule: turns SCL into ``valid``; ``None`` ignores SCL (then
             ``valid`` only marks pixels with data).
-        years: only dates in these years.
-        months: only dates in these months (1-12).
-        mosaic_dates: allow a query to span several dates; each pixel then comes
-            from the earliest date where it is valid.
-        resampling: resampling of reflectance bands onto the output grid
-            (a :class:`rasterio.enums.Resampling` name); ``'nearest'`` by default
-            so that 20 m and 60 m pixels are replicated, as openEO does. SCL is
-            always read with nearest.
-        transforms: a function applied to each sample.
-        cache: keep files open between samples.
-        cache_dir: where the index cache lives (default
-            :func:`~torchgeo_bvm.fileio.default_cache_dir`).
-        max_open_files: how many files each process keeps open (default: every
-            file the data set reads, within the file-descriptor limit less an
-            eighth, and 16,384, shared by every data set of the process); each
-            costs about 30 kB, and reopening one about as much as reading a
-            window from it.
-        time_series: return every step of a query's period (see above).
-        temporal: with ``time_series``: ``'monthly'`` or ``'dates'``.
-        max_dates: with ``temporal='dates'``: the steps of every sample (None:
-            every acquisition of the period, unpadded).
+        **options: how the imagery is read
+            (:class:`~torchgeo_bvm.datasets.imagery.ReadingOptions`: ``years``,
+            ``months``, ``mosaic_dates``, ``resampling``, ``transforms``,
+            ``cache``, ``cache_dir``, ``max_open_files``, ``time_series`` (see
+            above), ``temporal``, ``max_dates``; see
+            :class:`~torchgeo_bvm.datasets.imagery.ImageryDataset`).
+            ``resampling`` is that of the reflectance bands, ``'nearest'`` by
+            default so that 20 m and 60 m pixels are replicated, as openEO does.
 
     Raises:
         DatasetNotFoundError: if no Sentinel-2 file is found under ``paths``.
@@ -203,6 +186,10 @@ class Sentinel2TOC(ImageryDataset):
     scale: ClassVar[float] = REFLECTANCE_SCALE
     first_year: ClassVar[int] = 2015
     index_prefix: ClassVar[str] = 'sentinel2'
+    missing_mask_message: ClassVar[str] = (
+        '{path}: has no {band} band to mask clouds with (bands: {names}); pass '
+        'cloud_rule=None to read it without cloud masking'
+    )
 
     def __init__(
         self,
@@ -211,37 +198,10 @@ class Sentinel2TOC(ImageryDataset):
         res: float | tuple[float, float] | None = None,
         bands: str | Sequence[str] = 'all',
         cloud_rule: CloudRule | None = CloudRule(),
-        years: Iterable[int] | None = None,
-        months: Iterable[int] | None = None,
-        mosaic_dates: bool = False,
-        resampling: str | Resampling = 'nearest',
-        transforms: Callable[[Sample], Sample] | None = None,
-        cache: bool = True,
-        cache_dir: str | Path | None = None,
-        max_open_files: int | None = None,
-        time_series: bool = False,
-        temporal: TemporalLayout = 'monthly',
-        max_dates: int | None = None,
+        **options: Unpack[ReadingOptions],
     ) -> None:
         self.cloud_rule = cloud_rule
-        super().__init__(
-            paths,
-            crs,
-            res,
-            bands,
-            cloud_rule,
-            years,
-            months,
-            mosaic_dates,
-            resampling,
-            transforms,
-            cache,
-            cache_dir,
-            max_open_files,
-            time_series,
-            temporal,
-            max_dates,
-        )
+        super().__init__(paths, crs, res, bands, cloud_rule, **options)
 
     @classmethod
     def resolve_bands(cls, bands: str | Sequence[str]) -> tuple[str, ...]:
@@ -258,20 +218,3 @@ class Sentinel2TOC(ImageryDataset):
                 ``SCL`` or an empty list.
         """
         return resolve_bands(bands)
-
-    @classmethod
-    def missing_mask(cls, path: str, names: list[str]) -> Exception:
-        """The error of an openEO acquisition without its SCL band.
-
-        Args:
-            path: the file.
-            names: its band names.
-
-        Returns:
-            The error to raise.
-        """
-        return BVMValueError(
-            f'{path}: has no SCL band to mask clouds with (bands: '
-            f'{", ".join(names)}); pass cloud_rule=None to read it without cloud '
-            'masking'
-        )

@@ -70,9 +70,7 @@ def read_window(
     files: OpenFiles,
     path: str,
     indexes: list[int],
-    file: FileInfo,
-    col: int,
-    row: int,
+    aligned: tuple[FileInfo, int, int],
     shape: tuple[int, int],
 ) -> NDArray[np.float32]:
     """Read a window that lies on the file's own pixel grid.
@@ -91,17 +89,15 @@ def read_window(
         files: the open files.
         path: the file.
         indexes: its 1-based bands to read.
-        file: its info.
-        col: the window's first column in the file (from
-            :meth:`~torchgeo_bvm.datasets.reader.FileReader.aligned`).
-        row: the window's first row in the file.
+        aligned: the file's info and the window's first column and row in the
+            file (:meth:`~torchgeo_bvm.datasets.reader.FileReader.aligned`).
         shape: the window's shape.
 
     Returns:
         ``[len(indexes), height, width]`` float32.
     """
     out = np.empty((len(indexes), *shape), dtype=np.float32)
-    read_window_into(files, path, indexes, file, col, row, out)
+    read_window_into(files, path, indexes, aligned, out)
     return out
 
 
@@ -109,9 +105,7 @@ def read_window_into(
     files: OpenFiles,
     path: str,
     indexes: list[int],
-    file: FileInfo,
-    col: int,
-    row: int,
+    aligned: tuple[FileInfo, int, int],
     out: NDArray[np.float32],
 ) -> bool:
     """:func:`read_window` into ``out``; whether it holds no NaN.
@@ -120,15 +114,13 @@ def read_window_into(
         files: the open files.
         path: the file.
         indexes: its 1-based bands to read.
-        file: its info.
-        col: the window's first column in the file (from
-            :meth:`~torchgeo_bvm.datasets.reader.FileReader.aligned`).
-        row: the window's first row in the file.
+        aligned: as for :func:`read_window`.
         out: ``[len(indexes), height, width]`` float32 to fill.
 
     Returns:
         True when ``out`` holds no NaN (NaN scans can then be skipped).
     """
+    file, col, row = aligned
     height, width = out.shape[1:]
     clipped = read_clipped(files, path, indexes, (col, row, width, height))
     if clipped is None:
@@ -146,14 +138,37 @@ def read_window_into(
         part = out[:, rows, columns]
         part[...] = data
         clean = False
+    if _nan_at_nodata(part, data, file, indexes):
+        clean = False
+    return clean
+
+
+def _nan_at_nodata(
+    values: NDArray[np.float32],
+    data: NDArray[Any],
+    file: FileInfo,
+    indexes: list[int],
+) -> bool:
+    """Put NaN in ``values`` where ``data`` holds its band's nodata value.
+
+    Args:
+        values: ``[len(indexes), height, width]``, written in place.
+        data: the file's values of those bands, the same shape.
+        file: the file's info (its nodata values).
+        indexes: the file's 1-based bands, one per channel.
+
+    Returns:
+        Whether some pixel held nodata.
+    """
+    found = False
     for channel, index in enumerate(indexes):
         nodata = file.nodata[index - 1]
         if nodata is not None and not math.isnan(nodata):
             hole = data[channel] == nodata
             if hole.any():
-                part[channel][hole] = np.nan
-                clean = False
-    return clean
+                values[channel][hole] = np.nan
+                found = True
+    return found
 
 
 def read_subdivided(
@@ -201,10 +216,7 @@ def read_subdivided(
         return out
     data, data_rows, data_columns = clipped
     values = data.astype(np.float32)
-    for channel, index in enumerate(indexes):
-        nodata = file.nodata[index - 1]
-        if nodata is not None and not math.isnan(nodata):
-            values[channel][data[channel] == nodata] = np.nan
+    _nan_at_nodata(values, data, file, indexes)
     # The window rows and columns whose file pixel was read (a run of each).
     inside_rows = np.flatnonzero(
         (rows - r0 >= data_rows.start) & (rows - r0 < data_rows.stop)
@@ -290,23 +302,14 @@ def read_bands_and_mask(
             bands[...] = np.nan
             part = bands[:, ir0 - my : ir1 - my, ic0 - mx : ic1 - mx]
         np.copyto(part, inner, casting='unsafe')
-        for channel, index in enumerate(indexes):
-            nodata = file.nodata[index - 1]
-            if nodata is not None and not math.isnan(nodata):
-                hole = inner[channel] == nodata
-                if hole.any():
-                    part[channel][hole] = np.nan
-                    bands_clean = False
+        if _nan_at_nodata(part, inner, file, indexes):
+            bands_clean = False
     if not whole:
         image[channels] = bands
     mask_clean = data.shape[1:] == wide_shape and data.dtype.kind in 'iu'
     if data.shape[1] and data.shape[2]:
         mask_part = layer[dr : dr + data.shape[1], dc : dc + data.shape[2]]
         np.copyto(mask_part, data[-1], casting='unsafe')
-        nodata = file.nodata[mask_index - 1]
-        if nodata is not None and not math.isnan(nodata):
-            hole = data[-1] == nodata
-            if hole.any():
-                mask_part[hole] = np.nan
-                mask_clean = False
+        if _nan_at_nodata(mask_part[np.newaxis], data[-1:], file, [mask_index]):
+            mask_clean = False
     return layer, bands_clean, mask_clean

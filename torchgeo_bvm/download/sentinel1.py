@@ -186,11 +186,11 @@ class Sentinel1Options:
         )
 
     def output_path(self, out: str | Path, task: DownloadTask, day: date) -> Path:
-        """Where a file of a task goes.
+        """Where a file of a task goes (the orbit direction is in its name).
 
         Args:
             out: the output folder.
-            task: the task.
+            task: the task (with its orbit direction).
             day: the acquisition date, or any day of a composite's month.
 
         Returns:

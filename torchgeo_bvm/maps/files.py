@@ -132,16 +132,7 @@ class ClassMap:
             )
         with _open_raster(sibling, 'confidence raster') as src:
             _check_uint8_band(src, sibling, 'confidence raster', 'values 0..250')
-            theirs = Grid.of_file(src)
-        if (theirs.crs, theirs.transform, theirs.shape) != (
-            grid.crs,
-            grid.transform,
-            grid.shape,
-        ):
-            raise BVMValueError(
-                f'{sibling}: not on the grid of {path.name} (CRS, transform and '
-                'size must be equal)'
-            )
+            _check_on_grid(sibling, Grid.of_file(src), grid, path.name)
         return cls(path, sibling, grid)
 
 
@@ -183,20 +174,8 @@ def optional_sibling(item: ClassMap, suffix: str, bands: int) -> Path | None:
                 f'{sibling}: {src.count} band(s) of {src.dtypes[0]}, expected '
                 f'{bands} uint8 band(s) beside the class map {item.path.name}'
             )
-        if src.nodata is not None and src.nodata != IGNORE_INDEX:
-            raise BVMValueError(
-                f'{sibling}: nodata is {src.nodata:g}, expected {IGNORE_INDEX}'
-            )
-        theirs = Grid.of_file(src)
-    if (theirs.crs, theirs.transform, theirs.shape) != (
-        item.grid.crs,
-        item.grid.transform,
-        item.grid.shape,
-    ):
-        raise BVMValueError(
-            f'{sibling}: not on the grid of {item.path.name} (CRS, transform and '
-            'size must be equal)'
-        )
+        _check_nodata(src, sibling)
+        _check_on_grid(sibling, Grid.of_file(src), item.grid, item.path.name)
     return sibling
 
 
@@ -226,9 +205,25 @@ def _check_uint8_band(src: DatasetReader, path: Path, what: str, holds: str) -> 
             f'{path}: not a {what}: {src.count} band(s) of {src.dtypes[0]}, expected '
             f'one uint8 band of {holds} with 255 as nodata'
         )
+    _check_nodata(src, path, f' for a {what}')
+
+
+def _check_nodata(src: DatasetReader, path: Path, context: str = '') -> None:
     if src.nodata is not None and src.nodata != IGNORE_INDEX:
         raise BVMValueError(
-            f'{path}: nodata is {src.nodata:g}, expected {IGNORE_INDEX} for a {what}'
+            f'{path}: nodata is {src.nodata:g}, expected {IGNORE_INDEX}{context}'
+        )
+
+
+def _check_on_grid(path: Path, theirs: Grid, grid: Grid, name: str) -> None:
+    """Refuse a sibling raster that is not on the grid of its class map ``name``."""
+    if (theirs.crs, theirs.transform, theirs.shape) != (
+        grid.crs,
+        grid.transform,
+        grid.shape,
+    ):
+        raise BVMValueError(
+            f'{path}: not on the grid of {name} (CRS, transform and size must be equal)'
         )
 
 

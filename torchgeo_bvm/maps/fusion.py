@@ -314,51 +314,59 @@ class SheetFusion:
         """
         path = Path(path)
         written: dict[str, Path] = {}
-        count = sibling_path(path, '_count')
-        written['count'] = write_cog(
-            count,
+        written['count'] = self._write_uint8(
+            sibling_path(path, '_count'),
             self.counts()[np.newaxis],
-            self.grid,
-            count=1,
-            dtype='uint8',
-            nodata=IGNORE_INDEX,
-            descriptions=['clear observations'],
-            progress=False,
+            ['clear observations'],
+            probability=False,
         )
-        written['confidence'] = write_cog(
+        written['confidence'] = self._write_uint8(
             sibling_path(path, '_confidence'),
             self.confidence()[np.newaxis],
-            self.grid,
-            count=1,
-            dtype='uint8',
-            nodata=IGNORE_INDEX,
-            descriptions=['confidence'],
-            scales=[1 / CONFIDENCE_SCALE],
-            offsets=[0.0],
-            overview_resampling='average',
-            progress=False,
+            ['confidence'],
+            probability=True,
         )
         if probabilities:
             fused = self.fused
             scaled = np.rint(self.probabilities() * CONFIDENCE_SCALE).astype(np.uint8)
             scaled[:, ~fused] = IGNORE_INDEX
-            written['probabilities'] = write_cog(
+            written['probabilities'] = self._write_uint8(
                 sibling_path(path, '_probabilities'),
                 scaled,
-                self.grid,
-                count=self.num_classes,
-                dtype='uint8',
-                nodata=IGNORE_INDEX,
-                descriptions=list(CLASS_NAMES[: self.num_classes]),
-                scales=[1 / CONFIDENCE_SCALE] * self.num_classes,
-                offsets=[0.0] * self.num_classes,
-                overview_resampling='average',
-                progress=False,
+                list(CLASS_NAMES[: self.num_classes]),
+                probability=True,
             )
         written['classes'] = write_class_raster(
             path, self.classes(), self.grid, description='fused class', progress=False
         )
         return written
+
+    def _write_uint8(
+        self,
+        path: Path,
+        bands: NDArray[np.uint8],
+        descriptions: list[str],
+        probability: bool,
+    ) -> Path:
+        """A uint8 COG on the sheet's grid, nodata 255.
+
+        A probability's bands hold it times :data:`CONFIDENCE_SCALE` (GDAL's
+        scale says so) and their overviews average it.
+        """
+        count = len(bands)
+        return write_cog(
+            path,
+            bands,
+            self.grid,
+            count=count,
+            dtype='uint8',
+            nodata=IGNORE_INDEX,
+            descriptions=descriptions,
+            scales=[1 / CONFIDENCE_SCALE] * count if probability else None,
+            offsets=[0.0] * count if probability else None,
+            overview_resampling='average' if probability else 'nearest',
+            progress=False,
+        )
 
 
 def _taper(height: int, width: int) -> NDArray[np.float32]:

@@ -350,7 +350,7 @@ def period_name(years: Iterable[int] | None, months: Iterable[int] | None) -> st
         months: the months (None: every month).
 
     Returns:
-        The name.
+        The name (letters, digits, ``_`` and ``-`` only).
     """
     year_text = '_'.join(map(str, sorted(years or [])))
     if not months:

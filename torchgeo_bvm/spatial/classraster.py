@@ -124,8 +124,8 @@ def write_class_raster(
         block_size: pixels per block side when producing ``data`` (a multiple of
             :data:`~torchgeo_bvm.spatial.cog.COG_BLOCK_SIZE`).
         progress: show a progress bar.
-        before_commit: called once every block is written, before the file
-            appears; raising from it leaves no file (and any old one as it was).
+        before_commit: as for :func:`~torchgeo_bvm.spatial.cog.write_cog`,
+            which writes the file.
 
     Returns:
         The written path.

@@ -51,7 +51,13 @@ from ..errors import BVMNotFoundError, BVMValueError
 if TYPE_CHECKING:  # only a type here: reading a grid needs no torch
     from torchgeo.datasets import GeoDataset
 
-__all__ = ['Grid', 'location_seed', 'merge_fill', 'nodata_is_the_only_mask']
+__all__ = [
+    'Grid',
+    'declared_grid',
+    'location_seed',
+    'merge_fill',
+    'nodata_is_the_only_mask',
+]
 
 #: How far (in pixels) a query may be off a file's pixels and still be on them.
 _ALIGNED = 1e-6
@@ -172,12 +178,22 @@ class Grid:
         Returns:
             The grid.
         """
-        grid = getattr(dataset, 'grid', None)
-        if isinstance(grid, Grid):
-            return grid
-        xmin, _, _, ymax = dataset.index.total_bounds
+        declared = declared_grid(dataset, 'grid')
+        return declared if declared is not None else cls.at_bounds(dataset)
+
+    @classmethod
+    def at_bounds(cls, dataset: GeoDataset) -> Grid:
+        """The lattice anchored at a dataset's bounds, as TorchGeo's samplers anchor it.
+
+        Args:
+            dataset: a TorchGeo dataset.
+
+        Returns:
+            The lattice at the dataset's resolution, in its CRS.
+        """
+        xmin, _, _, ymax = map(float, dataset.index.total_bounds)
         xres, yres = map(float, dataset.res)
-        return cls.lattice(float(xmin), float(ymax), xres, yres, dataset.crs)
+        return cls.lattice(xmin, ymax, xres, yres, dataset.crs)
 
     # -- description -------------------------------------------------------------
 
@@ -513,6 +529,20 @@ def merge_fill(src: DatasetReader) -> float | None:
         return None
     info = np.iinfo(dtype)
     return nodata if info.min <= nodata <= info.max else None
+
+
+def declared_grid(dataset: object, attribute: str) -> Grid | None:
+    """The grid a dataset declares as one of its attributes, if it does.
+
+    Args:
+        dataset: any dataset.
+        attribute: the attribute's name (``'grid'``, ``'native_grid'``).
+
+    Returns:
+        The grid, or None where the attribute is missing or no :class:`Grid`.
+    """
+    grid = getattr(dataset, attribute, None)
+    return grid if isinstance(grid, Grid) else None
 
 
 def location_seed(seed: int, x: slice, y: slice) -> list[int]:

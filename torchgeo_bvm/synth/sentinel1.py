@@ -53,6 +53,7 @@ from ..errors import BVMValueError
 from ..fileio import atomic_path
 from ..sheets.codes import Sheet
 from ..spatial.crs import UTM31N
+from .sentinel2 import band_shape, write_product_metadata
 
 __all__ = [
     'ARCHIVE_ROOT',
@@ -71,16 +72,6 @@ __all__ = [
 ARCHIVE_ROOT = 'CGS_S1_GRD_SIGMA0_L1'
 #: The nodata value written in the sigma0 files' tags by default.
 SIGMA0_NODATA = 0.0
-
-_METADATA_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd"
-    xmlns:gco="http://www.isotc211.org/2005/gco">
-  <gmd:fileIdentifier>
-    <gco:CharacterString>urn:eop:VITO:CGS_S1_GRD_SIGMA0_L1:{product}</gco:CharacterString>
-  </gmd:fileIdentifier>
-  <!-- synthetic placeholder written by torchgeo_bvm.synth.sentinel1 -->
-</gmd:MD_Metadata>
-"""
 
 
 def sigma0_product_id(
@@ -200,19 +191,6 @@ def _write(
     return path
 
 
-def _checked(
-    bands: Mapping[str, NDArray[Any]], names: tuple[str, ...]
-) -> tuple[int, int]:
-    missing = [name for name in names if name not in bands]
-    if missing:
-        raise BVMValueError(f'no array for band {", ".join(missing)}')
-    shapes = {np.asarray(bands[name]).shape for name in names}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise BVMValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
-    rows, cols = next(iter(shapes))
-    return rows, cols
-
-
 def write_sigma0_product(
     root: str | Path,
     *,
@@ -258,7 +236,7 @@ def write_sigma0_product(
     Raises:
         BVMValueError: for arrays of different shapes.
     """
-    rows, cols = _checked({'VV': vv, 'VH': vh}, POLARISATIONS)
+    rows, cols = band_shape({'VV': vv, 'VH': vh}, POLARISATIONS)
     crs = CRS.from_user_input(crs)
     product = sigma0_product_id(platform, sensing, orbit, relative_orbit, version)
     folder = Path(root)
@@ -281,8 +259,7 @@ def write_sigma0_product(
     for name, values in sigma0.items():
         _write(folder / f'{product}_{name}.tif', values[None], bounds, crs, nodata)
     _write(folder / f'{product}_{ANGLE_BAND}.tif', thousandths[None], bounds, crs, 0)
-    with atomic_path(folder / f'{product}.xml') as temporary:
-        temporary.write_text(_METADATA_XML.format(product=product), encoding='utf-8')
+    write_product_metadata(folder, product, ARCHIVE_ROOT, __name__)
     return folder
 
 
@@ -308,10 +285,8 @@ def write_openeo_sigma0(
     Raises:
         BVMValueError: if no band is given or the arrays differ in shape.
     """
-    if not bands:
-        raise BVMValueError('no bands to write')
     names = tuple(bands)
-    _checked(bands, names)
+    band_shape(bands, names)
     data = np.stack([np.asarray(bands[n], dtype=np.float32) for n in names])
     return _write(
         Path(path), data, bounds, CRS.from_user_input(crs), float('nan'), names

@@ -52,6 +52,7 @@ __all__ = [
     'SCL_SPECTRA',
     'TERRASCOPE_NODATA',
     'TILE_SIZE_M',
+    'band_shape',
     'native_layers',
     'reflectance_from_classes',
     'study_area',
@@ -61,6 +62,7 @@ __all__ = [
     'write_openeo_acquisition',
     'write_openeo_composite',
     'write_openeo_file',
+    'write_product_metadata',
     'write_terrascope_archive',
     'write_terrascope_product',
 ]
@@ -126,11 +128,60 @@ _METADATA_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd"
     xmlns:gco="http://www.isotc211.org/2005/gco">
   <gmd:fileIdentifier>
-    <gco:CharacterString>urn:eop:VITO:TERRASCOPE_S2_TOC_V2:{product}</gco:CharacterString>
+    <gco:CharacterString>urn:eop:VITO:{collection}:{product}</gco:CharacterString>
   </gmd:fileIdentifier>
-  <!-- synthetic placeholder written by torchgeo_bvm.synth.sentinel2 -->
+  <!-- synthetic placeholder written by {writer} -->
 </gmd:MD_Metadata>
 """
+
+
+def write_product_metadata(
+    folder: Path, product: str, collection: str, writer: str
+) -> Path:
+    """Write a Terrascope product's ``<product>.xml``: a placeholder naming it.
+
+    Args:
+        folder: the product's folder.
+        product: the product id.
+        collection: its Terrascope collection (``TERRASCOPE_S2_TOC_V2``).
+        writer: the module writing it, as the file's comment names it.
+
+    Returns:
+        The file written.
+    """
+    path = folder / f'{product}.xml'
+    text = _METADATA_XML.format(collection=collection, product=product, writer=writer)
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding='utf-8')
+    return path
+
+
+def band_shape(
+    bands: Mapping[str, NDArray[Any]], names: Sequence[str]
+) -> tuple[int, int]:
+    """The one 2-D shape of the named bands' arrays.
+
+    Args:
+        bands: band name -> array.
+        names: the bands that must be there.
+
+    Returns:
+        ``(rows, cols)``.
+
+    Raises:
+        BVMValueError: if there is no name, a name has no array, or the arrays
+            are not 2-D arrays of one shape.
+    """
+    if not names:
+        raise BVMValueError('no bands to write')
+    missing = [name for name in names if name not in bands]
+    if missing:
+        raise BVMValueError(f'no array for band {", ".join(missing)}')
+    shapes = {np.asarray(bands[name]).shape for name in names}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise BVMValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
+    rows, cols = next(iter(shapes))
+    return rows, cols
 
 
 def terrascope_product_id(
@@ -545,8 +596,7 @@ def write_terrascope_product(
         nodata=None,
         **placed(60),
     )
-    with atomic_path(folder / f'{product}.xml') as temporary:
-        temporary.write_text(_METADATA_XML.format(product=product), encoding='utf-8')
+    write_product_metadata(folder, product, 'TERRASCOPE_S2_TOC_V2', __name__)
     return folder
 
 
@@ -578,13 +628,8 @@ def write_openeo_file(
     Raises:
         ValueError: if no band is given or the arrays differ in shape.
     """
-    if not bands:
-        raise BVMValueError('no bands to write')
-    shapes = {np.asarray(a).shape for a in bands.values()}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise BVMValueError(f'bands must be 2-D arrays of one shape, got {shapes}')
+    rows, cols = band_shape(bands, list(bands))
     data = np.stack([np.asarray(a) for a in bands.values()]).astype(np.int16)
-    rows, cols = data.shape[1:]
     return _write_tif(
         Path(path),
         data,

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from ..checks import MAX_READ_BYTES, check_bytes
 from ..datasets.imagery import imagery_grid
 from ..errors import BVMNotFoundError, BVMValueError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, read_json
 from ..sheets.boundary import FlandersMask
 from ..sheets.layout import SheetLayout
 from ..sheets.scheme import SplitScheme
@@ -232,10 +232,7 @@ def load_band_stats(path: str | Path, bands: Sequence[str] | None = None) -> Ban
         )
     if not path.is_file():
         raise BVMValueError(f'{path}: is a folder, expected a band statistics file')
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BVMValueError(f'{path}: not valid JSON: {error}') from None
+    data = read_json(path)
     if not isinstance(data, dict) or data.get('format') != STATS_FORMAT:
         raise BVMValueError(
             f'{path}: not a band statistics file (no "format": "{STATS_FORMAT}")'

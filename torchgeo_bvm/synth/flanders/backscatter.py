@@ -27,7 +27,7 @@ sees and optical sensors do not:
 
 The incidence angle lowers backscatter by :data:`ANGLE_SLOPE_DB` per degree
 (water more steeply); speckle and the sensor's resolution are the writer's
-(:mod:`torchgeo_bvm.synth.flanders.radar`).
+(:mod:`~torchgeo_bvm.synth.flanders.radar`).
 """
 
 from __future__ import annotations
@@ -184,6 +184,10 @@ def polygon_backscatter(
     rng: np.random.Generator,
 ) -> NDArray[np.float64]:
     """VV and VH sigma0 of every polygon on a day, at :data:`REFERENCE_ANGLE`.
+
+    The cover of :func:`~torchgeo_bvm.synth.flanders.spectra.season_fractions`
+    weighs its covers' sigma0, moistened, tilled, stem-damped and flooded as
+    the module says, then each polygon's roughness and facing scale it.
 
     Args:
         kinds: the kind of each polygon.

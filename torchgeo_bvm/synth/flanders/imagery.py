@@ -11,8 +11,9 @@ edges mix, then blurred for the sensor's point spread, textured and noised.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -24,25 +25,29 @@ from rasterio.transform import from_origin
 
 from ...classes import IGNORE_INDEX
 from ...datasets.bands import ALL_BANDS
+from ...sheets.codes import Sheet
 from ...spatial.crs import LAMBERT72, UTM31N
 from ...spatial.geometry import reproject_geometry
 from ...spatial.pixelgrid import Grid
 from ...spatial.scanline import burn_polygons, pixel_runs
 from ..noise import gaussian_field, seeded_rng
+from ..sentinel2 import write_terrascope_product
 from .kinds import KIND, KIND_NAMES
 from .landscape import World
-from .region import DATES
+from .region import DATES, TILE, VERSION
 from .spectra import BACKGROUND_SPECTRUM, Traits, polygon_spectra
 
 __all__ = [
     'FINE',
     'PixelMixes',
+    'Scene',
     'class_pixels',
     'imagery_grid',
     'polygon_ids',
     'render',
     'surface',
     'texture',
+    'write_tile_product',
 ]
 
 #: The surface is rendered at 10 m / FINE, then averaged: mixed pixels at edges.
@@ -218,6 +223,68 @@ class PixelMixes:
         mixture = np.where(first >= 0, first, polygons).astype(np.int64)
         mixture[mixed] = polygons + 1 + np.arange(int(mixed.sum()))
         return cls(parts.astype(np.int32), mixture, first)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """The ground of mini-Flanders that a season's dates are rendered from.
+
+    Args:
+        world: the land cover.
+        mixes: the polygons of each pixel (:class:`PixelMixes`).
+        traits: the polygons' traits.
+        grain: the texture (:func:`texture`).
+        grid: the imagery grid (:func:`imagery_grid`).
+        sheets: the ``kbl4`` sheets the region touches (a season's composites
+            are written for them).
+        seed: the scene's seed.
+    """
+
+    world: World
+    mixes: PixelMixes
+    traits: Traits
+    grain: NDArray[np.float64]
+    grid: Grid
+    sheets: Sequence[Sheet]
+    seed: int
+
+
+def write_tile_product(
+    root: Path,
+    sensing: str,
+    platform: str,
+    grid: Grid,
+    reflectance: Mapping[str, NDArray[Any]],
+    scl: NDArray[Any],
+    seed: int,
+) -> Path:
+    """Write a Terrascope product of mini-Flanders' tile on the imagery grid.
+
+    Args:
+        root: the archive's folder (the product goes to its ``TOC_V2/``).
+        sensing: the sensing time (UTC).
+        platform: ``S2A`` or ``S2B``.
+        grid: the imagery grid (the product's bounds).
+        reflectance: band name -> int16 array (see
+            :func:`~torchgeo_bvm.synth.sentinel2.write_terrascope_product`).
+        scl: the SCL classes.
+        seed: the seed of what the product holds beyond its bands.
+
+    Returns:
+        The product's folder.
+    """
+    return write_terrascope_product(
+        root,
+        sensing=sensing,
+        tile=TILE,
+        platform=platform,
+        version=VERSION,
+        bounds=grid.bounds,
+        crs=UTM31N,
+        reflectance=reflectance,
+        scl=scl,
+        seed=seed,
+    )
 
 
 def surface(

@@ -21,6 +21,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.typing import LegendLocType
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
@@ -201,12 +202,23 @@ def plot_season(
     axes.set_xlabel(f'month of {months[0][:4]}')
     axes.set_ylabel('NDVI of the monthly composite')
     axes.set_ylim(-0.1, 1.0)
-    axes.grid(alpha=0.3)
-    axes.legend(loc='lower center', fontsize=8)
-    figure.suptitle(
+    _write_season_figure(
+        path,
+        figure,
+        axes,
+        'lower center',
         'Monthly median composites (false colour: B08, B04, B03; white: no clear '
-        'observation) and NDVI, median and 10-90 % of the pixels'
+        'observation) and NDVI, median and 10-90 % of the pixels',
     )
+
+
+def _write_season_figure(
+    path: Path, figure: Figure, courses: Axes, legend: LegendLocType, title: str
+) -> None:
+    """Finish a season's figure (its courses gridded, with a legend) and write it."""
+    courses.grid(alpha=0.3)
+    courses.legend(loc=legend, fontsize=8)
+    figure.suptitle(title)
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=80, format='png', metadata={'Software': None})
 
@@ -262,11 +274,11 @@ def plot_radar(
             label=label,
         )
     axes.set_ylabel('VH, median of the pixels (dB)')
-    axes.grid(alpha=0.3)
-    axes.legend(loc='upper left', fontsize=8)
-    figure.suptitle(
+    _write_season_figure(
+        path,
+        figure,
+        axes,
+        'upper left',
         'Sentinel-1 monthly means of the ascending passes (red VV -20..0 dB, '
-        'green VH -27..-7 dB, blue VV/VH 3..12 dB) and VH on every pass'
+        'green VH -27..-7 dB, blue VV/VH 3..12 dB) and VH on every pass',
     )
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=80, format='png', metadata={'Software': None})

@@ -61,7 +61,6 @@ from pyproj import CRS
 
 from ...datasets.radar import from_db
 from ...datasets.series import clear_mean
-from ...sheets.codes import Sheet
 from ...spatial.crs import UTM31N
 from ...spatial.pixelgrid import Grid
 from ..noise import seeded_rng
@@ -80,12 +79,12 @@ from .backscatter import (
     polygon_backscatter,
 )
 from .composites import SheetWindow, sheet_windows
-from .imagery import PixelMixes, render
+from .imagery import PixelMixes, Scene, render
 from .kinds import KIND
 from .landscape import World
 from .overview import plot_radar
-from .region import SEASON_YEAR
-from .spectra import Traits, draw_season_traits
+from .region import SEASON_YEAR, month_by_month
+from .spectra import draw_season_traits
 
 __all__ = [
     'COMPOSITES_ROOT',
@@ -233,13 +232,7 @@ class _Months:
 
 def write_radar(
     out: Path,
-    world: World,
-    mixes: PixelMixes,
-    traits: Traits,
-    grain: NDArray[np.float64],
-    grid: Grid,
-    sheets: Sequence[Sheet],
-    seed: int,
+    scene: Scene,
     *,
     plot: bool = False,
     on_date: Callable[[], object] | None = None,
@@ -248,20 +241,15 @@ def write_radar(
 
     Args:
         out: the mini-Flanders folder.
-        world: the land cover.
-        mixes: the polygons of each pixel.
-        traits: the polygons' traits.
-        grain: the texture.
-        grid: the imagery grid.
-        sheets: the ``kbl4`` sheets to write monthly means for.
-        seed: the scene's seed.
+        scene: the ground the passes are rendered from.
         plot: also write ``radar/overview.png``.
         on_date: called after each pass is written.
 
     Returns:
         The manifest's ``radar`` entry, paths relative to ``out``.
     """
-    season = draw_season_traits(traits, seed)
+    world, mixes, grid, seed = scene.world, scene.mixes, scene.grid, scene.seed
+    season = draw_season_traits(scene.traits, seed)
     radar = RadarTraits.draw(world.kinds, seed)
     rows, cols = grid.shape
     across = DEGREES_PER_KM * cols * grid.xres / 1000
@@ -271,16 +259,17 @@ def write_radar(
     }
     gains = {orbit: _angle_gain(world, mixes, a) for orbit, a in angles.items()}
     background = from_db(np.array(BACKSCATTER_DB['grass']))
-    months = _Months(out, grid, sheet_windows(grid, sheets))
+    months = _Months(out, grid, sheet_windows(grid, scene.sheets))
     courses = _Courses(world, mixes)
     products = []
     stamps = [datetime.fromisoformat(sensing) for sensing, _ in RADAR_DATES]
-    for index, (sensing, orbit) in enumerate(RADAR_DATES):
+    for index in month_by_month(stamps, months.close, on_date):
+        sensing, orbit = RADAR_DATES[index]
         rng = seeded_rng(seed, 120, index)
         doy = float(stamps[index].timetuple().tm_yday)
         values = polygon_backscatter(
             world.kinds,
-            traits,
+            scene.traits,
             season,
             radar,
             doy,
@@ -289,7 +278,12 @@ def write_radar(
             rng,
         )
         image = render(
-            world.kinds, mixes, values, grain, np.zeros((1, 1, 1)), tuple(background)
+            world.kinds,
+            mixes,
+            values,
+            scene.grain,
+            np.zeros((1, 1, 1)),
+            tuple(background),
         )
         image *= gains[orbit]
         image *= _speckle((rows, cols), rng)
@@ -319,10 +313,6 @@ def write_radar(
         if orbit == COMPOSITE_ORBIT:
             months.add(image)
             courses.add(stamps[index], image)
-        if index + 1 == len(stamps) or stamps[index + 1].month != stamps[index].month:
-            months.close(f'{stamps[index]:%Y-%m}')
-        if on_date is not None:
-            on_date()
     overview = out / RADAR_FOLDER / 'overview.png'
     if plot:
         plot_radar(overview, months.pictures, *courses.result())

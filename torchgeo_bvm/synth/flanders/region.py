@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ __all__ = [
     'TILE',
     'VERSION',
     'MiniFlandersSize',
+    'month_by_month',
 ]
 
 
@@ -147,3 +149,29 @@ TARGET_SHARES: dict[str, float] = {
     name: max(RARE_FLOOR, percent / sum(PAPER_PERCENT.values()))
     for name, percent in PAPER_PERCENT.items()
 }
+
+
+def month_by_month(
+    stamps: Sequence[datetime],
+    close_month: Callable[[str], object],
+    on_date: Callable[[], object] | None = None,
+) -> Iterator[int]:
+    """The index of every date of a season, in order, month by month.
+
+    Once the caller is done with a date, ``close_month`` gets its month
+    (``'YYYY-MM'``) if it is the month's last date, then ``on_date`` is called.
+
+    Args:
+        stamps: the dates, in time order.
+        close_month: writes what a month gathered.
+        on_date: called after each date.
+
+    Yields:
+        Each date's index in ``stamps``.
+    """
+    for index, stamp in enumerate(stamps):
+        yield index
+        if index + 1 == len(stamps) or stamps[index + 1].month != stamp.month:
+            close_month(f'{stamp:%Y-%m}')
+        if on_date is not None:
+            on_date()

@@ -79,11 +79,9 @@ from numpy.typing import NDArray
 
 from ...datasets.bands import ALL_BANDS
 from ...download.graph import VALID_SCL
-from ...sheets.codes import Sheet
-from ...spatial.crs import UTM31N
 from ...spatial.pixelgrid import Grid
 from ..noise import seeded_rng
-from ..sentinel2 import native_layers, write_terrascope_product
+from ..sentinel2 import native_layers
 from .composites import (
     COMPOSITE_NODATA,
     MonthStack,
@@ -91,12 +89,12 @@ from .composites import (
     sheet_windows,
     write_sheet_composites,
 )
-from .imagery import PixelMixes, render
+from .imagery import PixelMixes, Scene, render, write_tile_product
 from .kinds import KIND
 from .landscape import World
 from .overview import plot_season
-from .region import SEASON_DATES, SEASON_YEAR, TILE, VERSION
-from .spectra import SeasonTraits, Traits, draw_season_traits, season_spectra
+from .region import SEASON_DATES, SEASON_YEAR, month_by_month
+from .spectra import SeasonTraits, draw_season_traits, season_spectra
 from .weather import MONTHLY_CLEAR, Sky, season_skies, season_weather
 
 __all__ = ['COMPOSITES_ROOT', 'PRODUCTS_ROOT', 'SEASON_FOLDER', 'write_season']
@@ -116,31 +114,27 @@ _NOISE = 25.0
 
 
 @dataclass(frozen=True)
-class _Scene:
+class _Season:
     """What every date of the season is rendered from."""
 
-    world: World
-    mixes: PixelMixes
-    traits: Traits
-    season: SeasonTraits
-    grain: NDArray[np.float64]
-    grid: Grid
+    scene: Scene
+    traits: SeasonTraits
     noise: NDArray[np.float32]
-    seed: int
 
 
 def _acquire(
-    scene: _Scene, index: int, stamp: datetime, sky: Sky
+    season: _Season, index: int, stamp: datetime, sky: Sky
 ) -> tuple[dict[str, NDArray[np.int16]], NDArray[np.uint8]]:
     """One date's bands and SCL, each on its native grid as the product holds it."""
+    scene = season.scene
     rng = seeded_rng(scene.seed, 100, index)
     doy = float(stamp.timetuple().tm_yday)
     tide = rng.uniform(0, _HIGHEST_TIDE)
     kinds = scene.world.kinds_in(stamp.year)
-    spectra = season_spectra(kinds, scene.traits, scene.season, doy, tide, rng)
+    spectra = season_spectra(kinds, scene.traits, season.traits, doy, tide, rng)
     rows, cols = scene.grid.shape
     shift = (int(rng.integers(rows)), int(rng.integers(cols)))
-    noise = np.roll(scene.noise, shift, axis=(1, 2))
+    noise = np.roll(season.noise, shift, axis=(1, 2))
     image = render(kinds, scene.mixes, spectra, scene.grain, noise)
     reflectance, scl = season_weather(image, sky, seeded_rng(scene.seed, 101, index))
     return native_layers(
@@ -191,13 +185,7 @@ class _Months:
 
 def write_season(
     out: Path,
-    world: World,
-    mixes: PixelMixes,
-    traits: Traits,
-    grain: NDArray[np.float64],
-    grid: Grid,
-    sheets: Sequence[Sheet],
-    seed: int,
+    scene: Scene,
     *,
     plot: bool = False,
     on_date: Callable[[], object] | None = None,
@@ -207,13 +195,7 @@ def write_season(
 
     Args:
         out: the mini-Flanders folder.
-        world: the land cover.
-        mixes: the polygons of each pixel.
-        traits: the polygons' traits.
-        grain: the texture.
-        grid: the imagery grid.
-        sheets: the ``kbl4`` sheets to write composites for.
-        seed: the scene's seed.
+        scene: the ground the dates are rendered from.
         plot: also write ``season/overview.png``
             (:func:`~torchgeo_bvm.synth.flanders.overview.plot_season`).
         on_date: called after each date is written.
@@ -224,31 +206,31 @@ def write_season(
     Returns:
         The manifest's ``season`` entry, paths relative to ``out``.
     """
+    seed, grid = scene.seed, scene.grid
     noise = _NOISE * seeded_rng(seed, 104).standard_normal(
         (len(ALL_BANDS), *grid.shape), dtype=np.float32
     )
-    scene = _Scene(
-        world, mixes, traits, draw_season_traits(traits, seed), grain, grid, noise, seed
-    )
+    season = _Season(scene, draw_season_traits(scene.traits, seed), noise)
     stamps = [datetime.fromisoformat(sensing) for sensing, _ in SEASON_DATES]
     skies = season_skies([stamp.month for stamp in stamps], seed, sunshine)
     months = _Months(
-        out, grid, sheet_windows(grid, sheets), _farmed_pixels(world, mixes)
+        out,
+        grid,
+        sheet_windows(grid, scene.sheets),
+        _farmed_pixels(scene.world, scene.mixes),
     )
     products = []
-    for index, (sensing, platform) in enumerate(SEASON_DATES):
-        bands, scl = _acquire(scene, index, stamps[index], skies[index])
-        folder = write_terrascope_product(
+    for index in month_by_month(stamps, months.close, on_date):
+        sensing, platform = SEASON_DATES[index]
+        bands, scl = _acquire(season, index, stamps[index], skies[index])
+        folder = write_tile_product(
             out / SEASON_FOLDER,
-            sensing=sensing,
-            tile=TILE,
-            platform=platform,
-            version=VERSION,
-            bounds=grid.bounds,
-            crs=UTM31N,
-            reflectance=bands,
-            scl=scl,
-            seed=seed * 100 + 10 + index,
+            sensing,
+            platform,
+            grid,
+            bands,
+            scl,
+            seed * 100 + 10 + index,
         )
         products.append(
             {
@@ -260,10 +242,6 @@ def write_season(
             }
         )
         months.add(bands, scl)
-        if index + 1 == len(stamps) or stamps[index + 1].month != stamps[index].month:
-            months.close(f'{stamps[index]:%Y-%m}')
-        if on_date is not None:
-            on_date()
     overview = out / SEASON_FOLDER / 'overview.png'
     if plot:
         months.plot(overview)

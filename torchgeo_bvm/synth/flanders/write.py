@@ -24,16 +24,17 @@ from ...sheets.codes import LEVELS, sheets
 from ...spatial.crs import LAMBERT72, UTM31N
 from ..bvm import write_bwkhab
 from ..kbl import LAMBERT72_ESRI_WKT, write_official_sheets
-from ..sentinel2 import write_terrascope_product
 from .changes import CHANGE_SHARE, draw_changes, version_years
 from .geometry import clean
 from .imagery import (
     PixelMixes,
+    Scene,
     class_pixels,
     imagery_grid,
     polygon_ids,
     surface,
     texture,
+    write_tile_product,
 )
 from .kinds import bvm_frame
 from .landscape import build_world
@@ -253,17 +254,14 @@ def write_mini_flanders(
         reflectance, scl = weather(
             surface(world, mixes, traits, grain, index, seed), index, seed
         )
-        folder = write_terrascope_product(
+        folder = write_tile_product(
             out,
-            sensing=sensing,
-            tile=TILE,
-            platform=platform,
-            version=VERSION,
-            bounds=grid.bounds,
-            crs=UTM31N,
-            reflectance={band: reflectance[i] for i, band in enumerate(ALL_BANDS)},
-            scl=scl,
-            seed=seed * 100 + index,
+            sensing,
+            platform,
+            grid,
+            {band: reflectance[i] for i, band in enumerate(ALL_BANDS)},
+            scl,
+            seed * 100 + index,
         )
         if index == 1:
             summer = reflectance
@@ -275,35 +273,15 @@ def write_mini_flanders(
         for s in sheets('kbl4', numbers)
         if box(*s.bounds).intersection(box(*spec.bounds)).area > 0
     ]
+    scene = Scene(world, mixes, traits, grain, grid, kbl4, seed)
     season_entry = None
     if season:
         season_entry = write_season(
-            out,
-            world,
-            mixes,
-            traits,
-            grain,
-            grid,
-            kbl4,
-            seed,
-            plot=plot,
-            on_date=steps.update,
-            sunshine=sunshine,
+            out, scene, plot=plot, on_date=steps.update, sunshine=sunshine
         )
     radar_entry = None
     if radar:
-        radar_entry = write_radar(
-            out,
-            world,
-            mixes,
-            traits,
-            grain,
-            grid,
-            kbl4,
-            seed,
-            plot=plot,
-            on_date=steps.update,
-        )
+        radar_entry = write_radar(out, scene, plot=plot, on_date=steps.update)
 
     changes_csv = write_changes(
         out / CHANGES_CSV, frame['TAG'], frame['UIDN'], class_ids, changes
