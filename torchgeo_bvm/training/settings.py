@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -380,51 +380,55 @@ class DataSettings:
         assert imagery is not None
         return imagery
 
-    def _series_arguments(self) -> dict[str, Any]:
-        return self.series.imagery() if self.series is not None else {}
+    def _reading_arguments(self) -> dict[str, Any]:
+        """What every sensor is read with: grid, period, cache and series."""
+        return {
+            'crs': self.crs,
+            'res': self.res,
+            'years': self.imagery.years,
+            'months': self.imagery.months,
+            'cache_dir': self.imagery.cache_dir,
+            **(self.series.imagery() if self.series is not None else {}),
+        }
 
     def _radar(self) -> ImageryDataset:
-        assert self.sentinel1_paths is not None
-        try:
-            return Sentinel1Sigma0(
-                self.sentinel1_paths,
-                crs=self.crs,
-                res=self.res,
-                bands=self.radar_bands,
-                orbit=self.radar.orbit,
-                decibels=self.radar.decibels,
-                years=self.imagery.years,
-                months=self.imagery.months,
-                cache_dir=self.imagery.cache_dir,
-                **self._series_arguments(),
-            )
-        except DatasetNotFoundError:
-            raise BVMValueError(
-                f'no Sentinel-1 imagery found in {self.sentinel1_paths}: expected '
-                'Terrascope sigma0 product folders or openEO downloads '
-                '(torchgeo-bvm download --sensor s1)'
-            ) from None
+        return self._sensor(
+            Sentinel1Sigma0,
+            self.sentinel1_paths,
+            'no Sentinel-1 imagery found in {paths}: expected Terrascope sigma0 '
+            'product folders or openEO downloads (torchgeo-bvm download --sensor s1)',
+            {
+                'bands': self.radar_bands,
+                'orbit': self.radar.orbit,
+                'decibels': self.radar.decibels,
+            },
+        )
 
     def _optical(self) -> ImageryDataset:
-        assert self.sentinel2_paths is not None
+        return self._sensor(
+            Sentinel2TOC,
+            self.sentinel2_paths,
+            'no Sentinel-2 imagery found in {paths}: expected Terrascope product '
+            'folders or openEO downloads (<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif)',
+            {'bands': self.optical_bands, 'cloud_rule': self.cloud_rule},
+        )
+
+    def _sensor(
+        self,
+        sensor: type[ImageryDataset],
+        paths: list[str] | None,
+        not_found: str,
+        arguments: Mapping[str, Any],
+    ) -> ImageryDataset:
+        """A sensor's imagery read with its ``arguments`` and the shared ones.
+
+        ``not_found`` (with its ``{paths}``) is the error if none is found.
+        """
+        assert paths is not None
         try:
-            return Sentinel2TOC(
-                self.sentinel2_paths,
-                crs=self.crs,
-                res=self.res,
-                bands=self.optical_bands,
-                cloud_rule=self.cloud_rule,
-                years=self.imagery.years,
-                months=self.imagery.months,
-                cache_dir=self.imagery.cache_dir,
-                **self._series_arguments(),
-            )
+            return sensor(paths, **arguments, **self._reading_arguments())
         except DatasetNotFoundError:
-            raise BVMValueError(
-                f'no Sentinel-2 imagery found in {self.sentinel2_paths}: expected '
-                'Terrascope product folders or openEO downloads '
-                '(<sheet>/<sheet>_openEO_<YYYY-MM-DD>Z.tif)'
-            ) from None
+            raise BVMValueError(not_found.format(paths=paths)) from None
 
     def _labels(self) -> GeoDataset:
         if _is_raster(self.bvm_paths):
