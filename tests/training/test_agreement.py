@@ -32,7 +32,12 @@ def test_layouts_in_words_channels_and_state() -> None:
 @pytest.mark.parametrize(
     ('saved', 'current', 'options'),
     [
-        (SINGLE, InputLayout(('B03', 'B04', 'B08')), 'bands'),
+        (SINGLE, InputLayout(('B03', 'B04', 'B08')), 'imagery.bands'),
+        (
+            InputLayout(('B04', 'VV', 'VH')),
+            InputLayout(('B04', 'VV')),
+            'imagery.bands and radar.bands',
+        ),
         (SINGLE, YEAR, 'time_series and series.temporal'),
         (YEAR, SPRING, 'imagery.months and series.stack'),
         (DATES, InputLayout(RGB, 'dates', 16, None, 'time'), 'series.max_dates'),

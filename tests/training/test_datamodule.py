@@ -351,11 +351,11 @@ data:
     sentinel2_paths: {scene.imagery}
     bvm_paths: {scene.bvm}
     sheets: [22]
-    bands: rgb
     patch_size: 32
     batch_size: 2
     length: 4
     imagery:
+      bands: rgb
       crs: EPSG:31370
       res: {RES}
       cloud_rule: {{valid: [4, 5, 6, 7], dilation_m: 0}}
