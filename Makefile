@@ -44,7 +44,10 @@ test-fast: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-test: lint typecheck pytest docs
+# Lint, the type check and the docs each use one core: they run beside the
+# tests so that no core waits; the output comes line by line.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j4 -Oline lint typecheck pytest docs
 
 demo: $(STAMP)
 	$(BIN)/torchgeo-bvm demo --out $(DEMO_DIR)
