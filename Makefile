@@ -42,12 +42,12 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -n auto -m "not slow"
 
 docs: $(STAMP)
-	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 # Lint, the type check and the docs each use one core: they run beside the
-# tests so that no core waits; the output comes line by line.
+# tests so that no core waits (the docs build says only its warnings).
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j4 -Oline lint typecheck pytest docs
+	$(MAKE) --no-print-directory -j4 lint typecheck pytest docs
 
 demo: $(STAMP)
 	$(BIN)/torchgeo-bvm demo --out $(DEMO_DIR)
