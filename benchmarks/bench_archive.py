@@ -5,7 +5,7 @@ products in the real layout (``TOC_V2/YYYY/MM/DD/<product>/``, 19 files per
 product, 12 of them read: 11 bands and SCL) over the seven Sentinel-2 tiles that
 cover the 43 map sheets, every file at its real size (10,980 x 10,980 pixels at
 10 m, tiled 512 x 512, deflate) with data in a 5 km study area at each tile's
-centre and sparse elsewhere (:func:`torchgeo_bvm.synth.sentinel2.write_terrascope_archive`),
+centre and sparse elsewhere (:func:`torchgeo_bvm.synth.archive.write_terrascope_archive`),
 and a ``BwkHab`` shapefile of 650,000 polygons. Every measurement runs in a
 fresh process (imports done, nothing else), on the files in the OS page cache:
 
@@ -68,7 +68,8 @@ import json, sys, time, warnings
 warnings.simplefilter('ignore')
 import numpy as np, pandas as pd
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
-from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES, study_area
+from torchgeo_bvm.synth.archive import study_area
+from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES
 ds = Sentinel2TOC(sys.argv[1])
 queries, seed = int(sys.argv[2]), int(sys.argv[3])
 rng = np.random.default_rng(seed)
@@ -102,7 +103,8 @@ warnings.simplefilter('ignore')
 import numpy as np, pandas as pd
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.datasets.series import calendar_year, spread
-from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES, study_area
+from torchgeo_bvm.synth.archive import study_area
+from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES
 root, queries, seed, layout, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 single = Sentinel2TOC(root)
 keys = single.index['filepath'].to_numpy()
@@ -174,7 +176,7 @@ def archive(data: Path, products: int) -> Path:
     root = data / f'archive-{products}'
     done = root / '.complete'
     if not done.exists():
-        from torchgeo_bvm.synth.sentinel2 import write_terrascope_archive
+        from torchgeo_bvm.synth.archive import write_terrascope_archive
 
         shutil.rmtree(root, ignore_errors=True)
         start = time.perf_counter()

@@ -872,11 +872,8 @@ def test_data_sets_of_a_process_share_its_file_descriptor_budget(
 ) -> None:
     import resource
 
-    from torchgeo_bvm.synth.sentinel2 import (
-        FLANDERS_TILES,
-        study_area,
-        write_terrascope_archive,
-    )
+    from torchgeo_bvm.synth.archive import study_area, write_terrascope_archive
+    from torchgeo_bvm.synth.sentinel2 import FLANDERS_TILES
 
     # 25 products: 300 files read, more than a process keeps open at a limit
     # of 1,100 descriptors (256: the limit less 1,024 for everything else).

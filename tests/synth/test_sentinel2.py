@@ -9,20 +9,17 @@ from rasterio.warp import transform_bounds
 from torchgeo_bvm.datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
 from torchgeo_bvm.sheets.codes import KBL_CRS, Sheet
 from torchgeo_bvm.synth.sentinel2 import (
-    FLANDERS_TILES,
     QUALITY_LAYERS,
     SCL_SPECTRA,
     TERRASCOPE_NODATA,
     native_layers,
     reflectance_from_classes,
-    study_area,
     synthetic_scene,
     synthetic_scl,
     terrascope_product_id,
     write_openeo_acquisition,
     write_openeo_composite,
     write_openeo_file,
-    write_terrascope_archive,
     write_terrascope_product,
 )
 
@@ -206,27 +203,6 @@ def test_full_size_tile_with_data_in_a_study_area(tmp_path: Path) -> None:
         write_terrascope_product(
             tmp_path, bounds=BOUNDS, data_bounds=(BOUNDS[0] + 30, *BOUNDS[1:])
         )
-
-
-def test_archive_of_a_year_over_flanders(tmp_path: Path) -> None:
-    tiles = {name: FLANDERS_TILES[name] for name in ('31UDS', '31UES')}
-    folders = write_terrascope_archive(tmp_path, 5, tiles=tiles, data_size=12)
-    assert [f.name for f in folders] == [
-        'S2A_20210101T104619_31UDS_TOC_V210',
-        'S2A_20210101T104619_31UES_TOC_V210',
-        'S2B_20210502T104619_31UDS_TOC_V210',
-        'S2B_20210502T104619_31UES_TOC_V210',
-        'S2A_20210831T104619_31UDS_TOC_V210',
-    ]
-    assert folders[2].parent == tmp_path / 'TOC_V2' / '2021' / '05' / '02'
-    assert all(len(list(f.iterdir())) == 19 for f in folders)
-    study = study_area(FLANDERS_TILES['31UES'], 12)
-    assert study == (554820.0, 5645040.0, 554940.0, 5645160.0)
-    with rasterio.open(next(folders[1].glob('*_TOC-B04_10M_*.tif'))) as src:
-        assert tuple(src.bounds) == (499980.0, 5590200.0, 609780.0, 5700000.0)
-        inside = src.read(1, window=src.window(*study))
-        assert inside.shape == (12, 12)
-        assert (inside != TERRASCOPE_NODATA).all()
 
 
 def test_writers_are_deterministic(tmp_path: Path) -> None:
