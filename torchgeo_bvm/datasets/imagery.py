@@ -50,7 +50,7 @@ from ..checks import (
 from ..errors import BVMValueError
 from ..plot import plot_image_and_valid
 from ..spatial.crs import pixel_size_m
-from ..spatial.pixelgrid import Grid, declared_grid
+from ..spatial.pixelgrid import Grid, declared_grid, lattice_at_bounds
 from ._fastpath import CachedBounds, IndexArrays, torchgeo_lookup
 from .headers import HeaderCache, list_files
 from .mosaic import MaskRule, ProductReader, in_read_order, query_shape
@@ -325,7 +325,7 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
         try:
             grid = self._open.file_info(first).grid
         except (OSError, ValueError):
-            return Grid.at_bounds(self)
+            return lattice_at_bounds(self)
         a, b, _, d, e, _ = tuple(grid.transform)[:6]
         # rasterio's DatasetReader.res of the file's transform.
         res = (a, -e) if b == d == 0 else (math.hypot(a, d), math.hypot(b, e))
@@ -452,13 +452,7 @@ class ImageryDataset(SensorDeclaration, CachedBounds, RasterDataset):
             raise IndexError(
                 f'index: {index} not found in dataset with bounds: {self.bounds}'
             )
-        held = sorted(set(periods))
-        raise BVMValueError(
-            f'no {self.sensor} acquisition in the period '
-            f'{pd.Timestamp(t.start):%Y-%m-%d}..{pd.Timestamp(t.stop):%Y-%m-%d} at '
-            f'x={x.start}:{x.stop}, y={y.start}:{y.stop}: the data there hold '
-            f'{len(held)} dates from {held[0]} to {held[-1]}'
-        )
+        raise BVMValueError(_no_acquisition_message(self.sensor, x, y, t, periods))
 
     def _lookup(self, x: slice, y: slice, t: slice) -> tuple[list[str], list[str]]:
         """Keys and periods of the indexed products a query touches."""
@@ -531,6 +525,19 @@ def _resampling(value: str | Resampling) -> Resampling:
         raise BVMValueError(
             f'unknown resampling {value!r}: expected one of {names}'
         ) from None
+
+
+def _no_acquisition_message(
+    sensor: str, x: slice, y: slice, t: slice, periods: list[str]
+) -> str:
+    """Why a time-series query found no date, and which dates the place holds."""
+    held = sorted(set(periods))
+    return (
+        f'no {sensor} acquisition in the period '
+        f'{pd.Timestamp(t.start):%Y-%m-%d}..{pd.Timestamp(t.stop):%Y-%m-%d} at '
+        f'x={x.start}:{x.stop}, y={y.start}:{y.stop}: the data there hold '
+        f'{len(held)} dates from {held[0]} to {held[-1]}'
+    )
 
 
 def index_products(
@@ -637,7 +644,7 @@ def _file_lattice(
     same_crs = crs is not None and CRS.from_user_input(crs) == image.crs
     if same_crs and np.allclose(res, (xres, yres), rtol=1e-9, atol=0):
         return Grid.lattice(origin[0], origin[1], xres, yres, image.crs)
-    return Grid.at_bounds(image)
+    return lattice_at_bounds(image)
 
 
 def imagery_grid(image: GeoDataset) -> Grid:
@@ -666,7 +673,7 @@ def imagery_grid(image: GeoDataset) -> Grid:
             origin = (float(src.transform.c), float(src.transform.f))
             return _file_lattice(image, src.crs, src.res, origin)
     except (rasterio.errors.RasterioError, OSError):
-        return Grid.at_bounds(image)
+        return lattice_at_bounds(image)
 
 
 def _open_files_limit() -> int | None:

@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # only a type here: reading a grid needs no torch
 __all__ = [
     'Grid',
     'declared_grid',
+    'lattice_at_bounds',
     'location_seed',
     'merge_fill',
     'nodata_is_the_only_mask',
@@ -179,21 +180,7 @@ class Grid:
             The grid.
         """
         declared = declared_grid(dataset, 'grid')
-        return declared if declared is not None else cls.at_bounds(dataset)
-
-    @classmethod
-    def at_bounds(cls, dataset: GeoDataset) -> Grid:
-        """The lattice anchored at a dataset's bounds, as TorchGeo's samplers anchor it.
-
-        Args:
-            dataset: a TorchGeo dataset.
-
-        Returns:
-            The lattice at the dataset's resolution, in its CRS.
-        """
-        xmin, _, _, ymax = map(float, dataset.index.total_bounds)
-        xres, yres = map(float, dataset.res)
-        return cls.lattice(xmin, ymax, xres, yres, dataset.crs)
+        return declared if declared is not None else lattice_at_bounds(dataset)
 
     # -- description -------------------------------------------------------------
 
@@ -466,12 +453,8 @@ class Grid:
         width, height = self._size()
         for row in range(0, height, block_size):
             for col in range(0, width, block_size):
-                yield Window(
-                    col,
-                    row,
-                    min(block_size, width - col),
-                    min(block_size, height - row),
-                )
+                size = min(block_size, width - col), min(block_size, height - row)
+                yield Window(col, row, *size)
 
 
 def _whole_pixels_from_origin(
@@ -529,6 +512,20 @@ def merge_fill(src: DatasetReader) -> float | None:
         return None
     info = np.iinfo(dtype)
     return nodata if info.min <= nodata <= info.max else None
+
+
+def lattice_at_bounds(dataset: GeoDataset) -> Grid:
+    """The lattice anchored at a dataset's bounds, as TorchGeo's samplers anchor it.
+
+    Args:
+        dataset: a TorchGeo dataset.
+
+    Returns:
+        The lattice at the dataset's resolution, in its CRS.
+    """
+    xmin, _, _, ymax = map(float, dataset.index.total_bounds)
+    xres, yres = map(float, dataset.res)
+    return Grid.lattice(xmin, ymax, xres, yres, dataset.crs)
 
 
 def declared_grid(dataset: object, attribute: str) -> Grid | None:
