@@ -211,10 +211,12 @@ def pytest_report_header(config):
     return line + ')'
 
 
-@pytest.fixture(scope='session', autouse=True)
-def _cache_folders_of_the_run():
-    """Remove the run's cache folders (set above) when the run ends."""
-    yield
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the process's cache folders (set above) when it ends.
+
+    Every process that loads this file makes its own: each xdist worker, and
+    the controller, which runs no test and no fixture.
+    """
     for key in ('TORCHGEO_BVM_CACHE', 'HF_HOME'):
         shutil.rmtree(os.environ[key], ignore_errors=True)
 
