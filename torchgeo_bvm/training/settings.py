@@ -87,7 +87,6 @@ class DataSettings:
     Args:
         sentinel2_paths: the Sentinel-2 files and folders (None: radar only).
         bvm_paths: the label files and folders.
-        stats: the Sentinel-2 band statistics file, or None.
         bands: every channel of a step: the optical bands, then the radar's.
         numbers: the ``kbl`` sheets in use (None: all).
         crs: the CRS of the joint grid.
@@ -114,7 +113,6 @@ class DataSettings:
 
     sentinel2_paths: list[str] | None
     bvm_paths: list[str]
-    stats: str | None
     bands: tuple[str, ...]
     numbers: list[int] | None
     crs: CRS
@@ -216,7 +214,6 @@ class DataSettings:
         return cls(
             sensors.sentinel2_paths,
             bvm_paths,
-            imagery.stats,
             bands,
             numbers,
             crs,
@@ -279,8 +276,8 @@ class DataSettings:
             paths['sentinel1_paths'] = self.sentinel1_paths
         if self.labels.boundary is not None:
             paths['labels.boundary'] = [self.labels.boundary]
-        if self.stats is not None:
-            paths['imagery.stats'] = [self.stats]
+        if self.imagery.stats is not None:
+            paths['imagery.stats'] = [self.imagery.stats]
         if self.radar.stats is not None:
             paths['radar.stats'] = [self.radar.stats]
         return paths
@@ -307,7 +304,7 @@ class DataSettings:
                 f"unknown normalization {method!r}: expected 'meanstd' or 'percentile'"
             )
         optical = _band_normalisation(
-            self.stats, self.optical_bands, method, float(REFLECTANCE_SCALE)
+            self.imagery.stats, self.optical_bands, method, float(REFLECTANCE_SCALE)
         )
         radar = _band_normalisation(self.radar.stats, self.radar_bands, method, 1.0)
         mean = torch.cat([optical[0], radar[0]])
