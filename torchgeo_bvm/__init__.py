@@ -51,6 +51,14 @@ if TYPE_CHECKING:
     from .maps.fusion import SheetFusion, plot_fused_map, write_mosaic
     from .maps.reliability import map_reliability
     from .maps.seams import SeamRates, seam_rates
+    from .models import (
+        UTAE,
+        EarlyFusionUNet,
+        LateFusionUNet,
+        PixelTemporalEncoder,
+        TemporalAttention,
+        load_encoder_weights,
+    )
     from .samplers.prediction import SheetObservationSampler
     from .samplers.sheet import SheetGridSampler, SheetSampler
     from .samplers.temporal import CalendarYearSampler, CentreTimestampSampler
@@ -73,6 +81,7 @@ if TYPE_CHECKING:
     )
     from .training.prediction import SheetPredictionWriter
     from .training.tasks import BVMSemanticSegmentation
+    from .training.temporal import BVMTemporalSegmentation
 
 __version__ = '0.1.0'
 
@@ -144,6 +153,13 @@ _HOMES: dict[str, str] = {
     'chi_squared_distance': 'bvm.statistics',
     'split_class_counts': 'bvm.statistics',
     'BVMSemanticSegmentation': 'training.tasks',
+    'BVMTemporalSegmentation': 'training.temporal',
+    'UTAE': 'models',
+    'EarlyFusionUNet': 'models',
+    'LateFusionUNet': 'models',
+    'PixelTemporalEncoder': 'models',
+    'TemporalAttention': 'models',
+    'load_encoder_weights': 'models',
 }
 
 __all__ = [
@@ -154,6 +170,7 @@ __all__ = [
     'MAPPING_VERSION',
     'NUM_CLASSES',
     'PAPER_SPLIT',
+    'UTAE',
     'AccuracyReport',
     'BVMClass',
     'BVMDataModule',
@@ -167,6 +184,7 @@ __all__ = [
     'BVMRaster',
     'BVMSemanticSegmentation',
     'BVMSentinel2',
+    'BVMTemporalSegmentation',
     'BVMValueError',
     'CalendarYearSampler',
     'CentreTimestampSampler',
@@ -174,12 +192,15 @@ __all__ = [
     'CloudRule',
     'ConfusionMatrixWriter',
     'DownloadOptions',
+    'EarlyFusionUNet',
     'EvaluationUnits',
     'Grid',
     'ImageryDataset',
     'ImageryOptions',
     'LabelOptions',
+    'LateFusionUNet',
     'MetricTable',
+    'PixelTemporalEncoder',
     'PredictionOptions',
     'PredictionPlan',
     'RadarOptions',
@@ -196,6 +217,7 @@ __all__ = [
     'SheetSampler',
     'SplitScheme',
     'SplitStatistics',
+    'TemporalAttention',
     'TimeSeriesOptions',
     'UnitMapping',
     '__version__',
@@ -205,6 +227,7 @@ __all__ = [
     'default_cache_dir',
     'download',
     'grid',
+    'load_encoder_weights',
     'map_integer_labels',
     'map_reliability',
     'plot_fused_map',

@@ -281,6 +281,14 @@ def test_fit_runs_unchanged_under_ddp(mini_flanders, mini_labels, tmp_path) -> N
             'torchgeo_bvm.training.tasks.BVMSemanticSegmentation',
             'season/TOC_V2',
         ),
+        *(
+            (
+                f'bvm_monthly_{model}',
+                'torchgeo_bvm.training.temporal.BVMTemporalSegmentation',
+                'season/openeo',
+            )
+            for model in ('utae', 'late', 'pixel')
+        ),
     ],
 )
 def test_temporal_configs_run_with_the_torchgeo_cli(
@@ -304,8 +312,8 @@ def test_temporal_configs_run_with_the_torchgeo_cli(
     overrides = cli_overrides(mini_flanders, mini_labels, tmp_path)
     folder, _ = mini_flanders
     overrides.append(f'--data.init_args.sentinel2_paths={folder / source}')
-    # The hub is offline: the U-Net trains from random weights; the ConvLSTM
-    # has none to load.
+    # The hub is offline: the U-Nets train from random weights; the ConvLSTM
+    # and the pixel encoder have none to load.
     model = settings['model']['init_args']
     weights = ['--model.init_args.weights=null'] if 'weights' in model else []
     with warnings.catch_warnings():

@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from torch import Tensor
 
 from ..checks import MAX_DATES, check_count
 from ..errors import BVMValueError
@@ -55,6 +56,7 @@ __all__ = [
     'clear_median',
     'day_number',
     'month_steps',
+    'observed_steps',
     'spread',
 ]
 
@@ -210,6 +212,22 @@ def month_steps(
             'year for all twelve) or request fewer months'
         )
     return steps
+
+
+def observed_steps(images: Tensor) -> Tensor:
+    """Which steps of a batch of series hold at least one observation.
+
+    A step is empty when every band of every pixel is :data:`FILL_VALUE`: a
+    padded step, or a month without a clear observation anywhere in the
+    sample. Read before normalisation, which turns the fill into band means.
+
+    Args:
+        images: ``[B, T, C, H, W]`` series as read.
+
+    Returns:
+        ``[B, T]`` bool, True where a step holds data.
+    """
+    return (images != FILL_VALUE).flatten(2).any(dim=-1)
 
 
 def calendar_year(year: int) -> slice:

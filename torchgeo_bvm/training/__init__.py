@@ -63,11 +63,14 @@ if TYPE_CHECKING:
     from .prediction import MOSAIC, SheetPredictionWriter
     from .settings import DataSettings
     from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation, imagenet_unreachable
+    from .temporal import TEMPORAL_MODELS, BVMTemporalSegmentation
     from .testing import CALIBRATION_NAMES, SheetEvaluation
 
 _HOMES: dict[str, str] = {
     'BVMDataModule': 'datamodule',
     'BVMSemanticSegmentation': 'tasks',
+    'BVMTemporalSegmentation': 'temporal',
+    'TEMPORAL_MODELS': 'temporal',
     'CALIBRATION_NAMES': 'testing',
     'CALIBRATION_PIXELS': 'calibration',
     'SheetEvaluation': 'testing',
@@ -119,9 +122,11 @@ __all__ = [
     'MAX_BATCH_SIZE',
     'MOSAIC',
     'STATS_FORMAT',
+    'TEMPORAL_MODELS',
     'WEIGHTS_OVERRIDE',
     'BVMDataModule',
     'BVMSemanticSegmentation',
+    'BVMTemporalSegmentation',
     'BandStats',
     'ConfusionMatrixWriter',
     'DataSettings',

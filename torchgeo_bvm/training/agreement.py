@@ -24,6 +24,7 @@ from torchgeo.tasks import SpatioTemporalSegmentation
 from ..classes import NUM_CLASSES
 from ..datasets.radar import ALL_BANDS as RADAR_BANDS
 from ..errors import BVMValueError
+from .temporal import BVMTemporalSegmentation
 
 __all__ = ['InputLayout']
 
@@ -142,8 +143,10 @@ class InputLayout:
 
         Args:
             model: the task (its ``hparams``: ``in_channels``, ``num_classes``;
-                a :class:`~torchgeo.tasks.SpatioTemporalSegmentation` takes
-                ``(B, T, C, H, W)``).
+                a :class:`~torchgeo.tasks.SpatioTemporalSegmentation` or
+                :class:`~torchgeo_bvm.training.temporal.BVMTemporalSegmentation`
+                takes ``(B, T, C, H, W)``; the latter's ``bands`` and, for early
+                fusion, ``steps`` must be the data module's).
             classes: also check that the model predicts no class the package
                 does not know (a map or an evaluation of its classes follows).
 
@@ -151,7 +154,9 @@ class InputLayout:
             BVMValueError: naming the model's and the data module's side.
         """
         name = type(model).__name__
-        temporal_model = isinstance(model, SpatioTemporalSegmentation)
+        temporal_model = isinstance(
+            model, SpatioTemporalSegmentation | BVMTemporalSegmentation
+        )
         if temporal_model and not self.time_dimension:
             raise BVMValueError(
                 f'the model ({name}) reads series (B, T, C, H, W), and the data '
@@ -162,9 +167,11 @@ class InputLayout:
             raise BVMValueError(
                 f'the model ({name}) reads (B, C, H, W), and the data module gives '
                 f'{self.words()}: set series.stack: channels (in_channels = T x C) '
-                'or use SpatioTemporalSegmentation'
+                'or use a temporal model'
             )
         hparams = getattr(model, 'hparams', {})
+        if isinstance(model, BVMTemporalSegmentation):
+            self._check_temporal_model(model)
         wanted = hparams.get('in_channels')
         given = len(self.bands) if temporal_model else self.channels
         if isinstance(wanted, int) and wanted != given:
@@ -180,6 +187,23 @@ class InputLayout:
                 f'the BVM has {NUM_CLASSES}: class ids {NUM_CLASSES}..{count - 1} '
                 'have no name or colour in maps and tables; train with '
                 f'num_classes: {NUM_CLASSES}'
+            )
+
+    def _check_temporal_model(self, model: BVMTemporalSegmentation) -> None:
+        steps = model.hparams['steps']
+        if model.hparams['model'] == 'early' and steps != self.steps:
+            raise BVMValueError(
+                f'the early-fusion model takes {steps} steps (steps), and the data '
+                f'module gives {self.words()}: set steps: {self.steps} or the '
+                'series as in training'
+            )
+        named = model.hparams['bands']
+        if named is not None and tuple(named) != self.bands:
+            raise BVMValueError(
+                f'the model ({type(model).__name__}) names the bands '
+                f'{", ".join(named)} (bands), and the data module gives '
+                f"{', '.join(self.bands)}: set the model's bands to "
+                f'{_bands_option(self.bands)} in channel order'
             )
 
 

@@ -39,7 +39,7 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.samplers import TemporalSampler
 
 from ..datasets.joint import BVMSentinel2
-from ..datasets.series import calendar_year
+from ..datasets.series import calendar_year, observed_steps
 from ..errors import BVMValueError, one_line_errors_under_torchgeo
 from ..samplers.prediction import SheetObservationSampler
 from ..samplers.sheet import CropRedraw, SheetGridSampler, SheetSampler
@@ -416,7 +416,9 @@ class BVMDataModule(GeoDataModule):
         A series ``(B, T, C, H, W)`` goes through the augmentations as ``T x C``
         channels, so every step gets the same flips and rotations as the mask;
         ``series.stack: time`` gives it back as ``(B, T, C, H, W)``,
-        ``'channels'`` keeps ``(B, T * C, H, W)``.
+        ``'channels'`` keeps ``(B, T * C, H, W)``. ``valid_steps`` (``(B, T)``
+        bool, :func:`~torchgeo_bvm.datasets.series.observed_steps`) says which
+        steps hold data, read before normalisation.
 
         Args:
             batch: the batch.
@@ -430,6 +432,7 @@ class BVMDataModule(GeoDataModule):
         if series is None or image.ndim != 5:
             return super().on_after_batch_transfer(batch, dataloader_idx)
         size, steps, bands, height, width = image.shape
+        batch['valid_steps'] = observed_steps(image)
         batch['image'] = image.reshape(size, steps * bands, height, width)
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
         if series.stacking == 'time':

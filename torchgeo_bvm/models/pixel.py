@@ -1,0 +1,81 @@
+"""A pixel time-series encoder: every pixel's dates through temporal attention.
+
+The per-pixel reference among the temporal models: no convolution sees a
+neighbour, so what it learns is the pixel's seasonal course alone (the
+approach of the pixel-set and pixel-sequence classifiers of crop mapping). A
+linear layer embeds each date's bands,
+:class:`~torchgeo_bvm.models.attention.TemporalAttention` (L-TAE) attends over
+the pixel's valid dates and a linear head gives the class logits.
+TorchGeo's ``Presto`` is the pretrained alternative; its inputs are
+Sentinel-1, Sentinel-2, ERA5, SRTM and a Dynamic World class per date, most of
+which the package does not read, while this encoder learns from
+exactly the bands the data module gives and shares its attention block with
+:class:`~torchgeo_bvm.models.utae.UTAE`.
+
+No pretrained weights exist for it; it trains from scratch.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .attention import TemporalAttention
+from .steps import SeriesSteps
+
+__all__ = ['PixelTemporalEncoder']
+
+
+class PixelTemporalEncoder(nn.Module):
+    """L-TAE over the dates of every pixel, then a linear head.
+
+    Args:
+        in_channels: channels (bands) of one date.
+        num_classes: output classes.
+        hidden_dim: channels of the date embedding and the attention.
+        n_head: attention heads.
+        d_k: channels of the attention's queries and keys.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_dim: int = 64,
+        n_head: int = 8,
+        d_k: int = 4,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Sequential(nn.Linear(in_channels, hidden_dim), nn.ReLU())
+        self.attention = TemporalAttention(
+            hidden_dim,
+            d_model=hidden_dim,
+            n_head=n_head,
+            d_k=d_k,
+            out_channels=hidden_dim,
+        )
+        self.head = nn.Linear(hidden_dim, num_classes)
+
+    def forward(
+        self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
+    ) -> Tensor:
+        """Classify every pixel from its series.
+
+        Args:
+            x: ``[B, T, C, H, W]`` images.
+            dates: ``[B, T]`` days since 1970-01-01, or None.
+            valid: ``[B, T]`` bool, or None (all valid).
+
+        Returns:
+            ``[B, num_classes, H, W]`` logits.
+        """
+        steps = SeriesSteps(x, dates, valid)
+        batch, count, channels, height, width = x.shape
+        pixels = x.permute(0, 3, 4, 1, 2).reshape(-1, count, channels)
+        per_pixel = height * width
+        encoded, _ = self.attention(
+            self.embedding(pixels),
+            steps.days.repeat_interleave(per_pixel, dim=0),
+            steps.valid.repeat_interleave(per_pixel, dim=0),
+        )
+        logits: Tensor = self.head(encoded)
+        return logits.view(batch, height, width, -1).permute(0, 3, 1, 2)
