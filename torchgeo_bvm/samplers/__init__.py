@@ -1,7 +1,8 @@
 """TorchGeo samplers that draw per map sheet.
 
 :mod:`~torchgeo_bvm.samplers.sheet` holds the training and evaluation samplers
-(crops and tiles inside the sheets of a split),
+(crops and tiles inside the sheets of a split), :mod:`~torchgeo_bvm.samplers.rare`
+the training crops' preference for rare classes,
 :mod:`~torchgeo_bvm.samplers.temporal` the date or year of each window and
 :mod:`~torchgeo_bvm.samplers.prediction` the tiles and observations of a map.
 """
@@ -14,12 +15,14 @@ from ..lazy import exports
 
 if TYPE_CHECKING:
     from .prediction import SheetObservationSampler
+    from .rare import RareClassCentres
     from .sheet import SheetGridSampler, SheetSampler
     from .temporal import CalendarYearSampler, CentreTimestampSampler
 
 _HOMES: dict[str, str] = {
     'CalendarYearSampler': 'temporal',
     'CentreTimestampSampler': 'temporal',
+    'RareClassCentres': 'rare',
     'SheetGridSampler': 'sheet',
     'SheetObservationSampler': 'prediction',
     'SheetSampler': 'sheet',
@@ -28,6 +31,7 @@ _HOMES: dict[str, str] = {
 __all__ = [
     'CalendarYearSampler',
     'CentreTimestampSampler',
+    'RareClassCentres',
     'SheetGridSampler',
     'SheetObservationSampler',
     'SheetSampler',

@@ -78,6 +78,7 @@ from ..sheets.layout import (
 from ..sheets.scheme import SplitScheme
 from ..spatial.pixelgrid import location_seed
 from ._common import Seed, seed_or_generator, sheet_context
+from .rare import RareClassCentres, check_rare_classes, label_dataset
 from .temporal import CentreTimestampSampler
 
 __all__ = [
@@ -103,6 +104,13 @@ class SheetSampler(SpatialSampler):
     Re-iterating draws new crops; two samplers built with the same seed yield the
     same crops.
 
+    With ``rare_classes`` above 0, that share of the centres is drawn where rare
+    classes are instead (:class:`~torchgeo_bvm.samplers.rare.RareClassCentres`:
+    coarse cells weighted by their labelled pixels' class weights, median
+    frequency balancing of the split's counts); the split's labels are counted
+    once, here. At 0 (the default) nothing is counted and the crops are the
+    uniform ones, draw for draw.
+
     Args:
         dataset: the dataset (usually a
             :class:`~torchgeo_bvm.datasets.joint.BVMSentinel2`).
@@ -113,9 +121,14 @@ class SheetSampler(SpatialSampler):
         numbers: ``kbl`` sheet numbers (default: the dataset's, else all 43).
         roi: an extra region of interest in the dataset's CRS.
         generator: seed or random generator.
+        rare_classes: the share of crop centres drawn by class weight, from 0
+            (uniform) to 1 (every centre); the labels are those of the dataset
+            (:func:`~torchgeo_bvm.samplers.rare.label_dataset`).
 
     Raises:
-        ValueError: if ``size`` < 1 or the split has no data.
+        ValueError: if ``size`` < 1, the split has no data, ``rare_classes``
+            is not a number from 0 to 1, or is above 0 and the split holds no
+            labelled pixel.
     """
 
     strategy = 'random'
@@ -131,8 +144,10 @@ class SheetSampler(SpatialSampler):
         numbers: Sequence[int | str] | None = None,
         roi: Polygon | None = None,
         generator: Seed = None,
+        rare_classes: float = 0.0,
     ) -> None:
         size = check_count(size, 'size', maximum=MAX_PATCH_PIXELS)
+        strength = check_rare_classes(rare_classes)
         if length is not None:
             # 0 is no "default": None is.
             length = check_count(length, 'length', maximum=MAX_LENGTH)
@@ -141,6 +156,13 @@ class SheetSampler(SpatialSampler):
         self.grid, self.layout, flanders = sheet_context(dataset, scheme, numbers)
         domain = crop_domain(self.geometry, flanders)
         self.region = SplitRegion(self.layout, split, self.grid, domain)
+        #: Where the crop centres are drawn from: the region itself (uniform)
+        #: or, with ``rare_classes``, by class weight too.
+        self.centres: SplitRegion | RareClassCentres = self.region
+        if strength > 0:
+            self.centres = RareClassCentres.of(
+                self.region, label_dataset(dataset), size, strength
+            )
         self.generator = np.random.default_rng(seed_or_generator(generator))
         pixels = self.region.area / (self.grid.xres * self.grid.yres)
         self._length = (
@@ -153,7 +175,7 @@ class SheetSampler(SpatialSampler):
         Yields:
             ``(x, y)`` slices of each crop.
         """
-        columns, rows = self.region.draw(self.generator, len(self))
+        columns, rows = self.centres.draw(self.generator, len(self))
         half = self.size // 2
         for column, row in zip(columns.tolist(), rows.tolist(), strict=True):
             yield self.grid.window(column - half, row - half, self.size, self.size)
@@ -169,9 +191,10 @@ class CropRedraw:
     seeded by ``seed + k`` and the query's coordinates
     (:func:`~torchgeo_bvm.spatial.pixelgrid.location_seed`), a centre pixel as
     ``crops`` draws its crops (in a sheet of its split, inside Flanders and the
-    data), the window of the query's size around it, and the window's time from
-    ``times`` (:meth:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler.draw_at`:
-    a date, or a calendar year, covering the centre). The replacement depends
+    data, with its preference for rare classes), the window of the query's size
+    around it, and the window's time from ``times``
+    (:meth:`~torchgeo_bvm.samplers.temporal.CentreTimestampSampler.draw_at`: a
+    date, or a calendar year, covering the centre). The replacement depends
     only on the seed, the query and the attempt: not on the order of queries,
     nor on the DataLoader worker that reads them::
 
@@ -190,7 +213,7 @@ class CropRedraw:
     def __init__(
         self, crops: SheetSampler, times: CentreTimestampSampler, seed: int = 0
     ) -> None:
-        self.region = crops.region
+        self.centres = crops.centres
         self.grid = crops.grid
         self.times = times
         self.seed = check_seed(seed)
@@ -211,7 +234,7 @@ class CropRedraw:
         x, y, _ = query
         _, _, width, height = self.grid.locate(x, y)
         rng = np.random.default_rng(location_seed(self.seed + attempt, x, y))
-        columns, rows = self.region.draw(rng, 1)
+        columns, rows = self.centres.draw(rng, 1)
         column, row = int(columns[0]), int(rows[0])
         cx, cy = self.grid.centre(column, row)
         time = self.times.draw_at(float(cx), float(cy), rng)

@@ -65,7 +65,8 @@ class BVMDataModule(GeoDataModule):
 
     * ``fit``: training crops from :class:`~torchgeo_bvm.samplers.SheetSampler`
       (``length`` per epoch, one random acquisition date each, crops without any
-      labelled pixel redrawn up to ``sampling.max_redraws`` times), validation
+      labelled pixel redrawn up to ``sampling.max_redraws`` times, a share
+      ``sampling.rare_classes`` of them drawn where rare classes are), validation
       tiles from :class:`~torchgeo_bvm.samplers.SheetGridSampler`;
     * ``validate``/``test``: the tiles of the ``val``/``test`` sheets. Every
       evaluation tile gets one date, chosen by a seeded hash of its location
@@ -135,7 +136,8 @@ class BVMDataModule(GeoDataModule):
             Flanders ``boundary`` and the BVM layer's fields).
         sampling: how sheets are split and samples drawn
             (:class:`~torchgeo_bvm.training.options.SamplingOptions`:
-            ``split_scheme``, ``eval_stride``, ``max_redraws``, ``seed``).
+            ``split_scheme``, ``eval_stride``, ``max_redraws``, ``seed``,
+            ``rare_classes``).
         series: the time-series options
             (:class:`~torchgeo_bvm.training.options.TimeSeriesOptions`; default
             a monthly series stacked in time), with ``time_series`` only.
@@ -301,6 +303,7 @@ class BVMDataModule(GeoDataModule):
                 size=size,
                 length=self.length,
                 generator=seed,
+                rare_classes=settings.rare_classes,
             )
             self.train_dataset.redraw = CropRedraw(crops, dates, seed=seed)
             self.train_sampler = crops @ dates

@@ -175,12 +175,20 @@ class SamplingOptions:
             ``patch_size``: non-overlapping tiles, every pixel counted once).
         max_redraws: redraws of training crops without a labelled pixel.
         seed: seed of crops, dates and redraws.
+        rare_classes: the share of training crops drawn where rare classes
+            are, from 0 (every crop centred uniformly in the train sheets) to
+            1: each crop is then centred in a cell of half a patch chosen by
+            its labelled pixels' class weights (median frequency balancing of
+            the train split, as the loss's ``class_weights``), and its redraws
+            too (:mod:`torchgeo_bvm.samplers.rare`). Above 0 the train split's
+            labels are counted once when training starts.
     """
 
     split_scheme: dict[str, str] | None = None
     eval_stride: int | None = None
     max_redraws: int = 50
     seed: int = 0
+    rare_classes: float = 0.0
 
 
 @dataclass(frozen=True)

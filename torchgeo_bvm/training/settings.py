@@ -56,6 +56,7 @@ from ..datasets.sentinel1 import Sentinel1Sigma0
 from ..datasets.sentinel2 import Sentinel2TOC
 from ..errors import BVMNotFoundError, BVMValueError
 from ..fileio import RASTER_SUFFIXES
+from ..samplers.rare import check_rare_classes
 from ..sheets.boundary import flanders_from_labels, read_boundary
 from ..sheets.codes import KBL_WIDTH, kbl_numbers
 from ..sheets.scheme import SplitScheme
@@ -109,6 +110,7 @@ class DataSettings:
         optical_bands: the Sentinel-2 bands (none without Sentinel-2).
         radar_bands: the Sentinel-1 bands (none without Sentinel-1).
         radar: the radar options as given.
+        rare_classes: the share of training crops drawn where rare classes are.
     """
 
     sentinel2_paths: list[str] | None
@@ -135,6 +137,7 @@ class DataSettings:
     optical_bands: tuple[str, ...] = ()
     radar_bands: tuple[str, ...] = ()
     radar: RadarOptions = RadarOptions()  # noqa: RUF009
+    rare_classes: float = 0.0
 
     @classmethod
     def check(
@@ -245,6 +248,7 @@ class DataSettings:
             sensors.optical_bands,
             sensors.radar_bands,
             radar,
+            check_rare_classes(sampling.rare_classes, 'sampling.rare_classes'),
         )
 
     @property
