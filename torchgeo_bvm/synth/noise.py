@@ -166,25 +166,24 @@ class MapField:
         return result
 
 
-def _optical_depth(
-    shape: tuple[int, int], rng: np.random.Generator, scale: float = 1.0
-) -> NDArray[np.float64]:
-    """Cloud optical depth: Gaussian fields of 30, 10 and 3 pixels (x scale), summed."""
+def _fractal_fields(
+    shape: tuple[int, int], rng: np.random.Generator, cirrus: bool, scale: float = 1.0
+) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+    """Optical depth and cirrus thickness of fractal clouds (feature sizes x scale).
+
+    The depth sums Gaussian fields of 30, 10 and 3 pixels; the cirrus, drawn
+    after them, is the top of a field of 50 pixels (zero without cirrus).
+    """
     depth: NDArray[np.float64] = (
         gaussian_field(shape, rng, 30 * scale)
         + 0.5 * gaussian_field(shape, rng, 10 * scale)
         + 0.25 * gaussian_field(shape, rng, 3 * scale)
     )
-    return depth
-
-
-def _cirrus(
-    shape: tuple[int, int], rng: np.random.Generator, scale: float = 1.0
-) -> NDArray[np.float32]:
-    """Cirrus thickness: the top of a field of 50 pixels (x scale)."""
+    if not cirrus:
+        return depth, np.zeros(shape, dtype=np.float32)
     field = gaussian_field(shape, rng, 50 * scale)
     haze: NDArray[np.float32] = np.clip((field - 0.8) / 1.5, 0, 0.6).astype(np.float32)
-    return haze
+    return depth, haze
 
 
 def _shadow_offset(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -234,8 +233,7 @@ class Clouds:
         Returns:
             The clouds.
         """
-        depth = _optical_depth(shape, rng)
-        haze = _cirrus(shape, rng) if cirrus else np.zeros(shape, dtype=np.float32)
+        depth, haze = _fractal_fields(shape, rng, cirrus)
         return cls._cut(depth, float(np.quantile(depth, 1 - cover)), haze)
 
     @classmethod
@@ -277,10 +275,7 @@ class Clouds:
         """
         if not 0 <= clear <= 1:
             raise ValueError(f'the clear share must lie in 0..1, got {clear}')
-        depth = _optical_depth(shape, rng, scale)
-        haze = (
-            _cirrus(shape, rng, scale) if cirrus else np.zeros(shape, dtype=np.float32)
-        )
+        depth, haze = _fractal_fields(shape, rng, cirrus, scale)
         # Opacity is (depth - threshold) / 0.5, so a pixel is free of cloud and
         # of the shadow cast on it exactly when `level` <= threshold.
         rows, cols = shape

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import rasterio
 from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.transform import from_bounds
@@ -50,10 +49,14 @@ from ..datasets.radar import (
     openeo_s1_composite_path,
 )
 from ..errors import BVMValueError
-from ..fileio import atomic_path
 from ..sheets.codes import Sheet
 from ..spatial.crs import UTM31N
-from .sentinel2 import band_shape, write_product_metadata
+from .sentinel2 import (
+    band_shape,
+    product_folder,
+    write_geotiff,
+    write_product_metadata,
+)
 
 __all__ = [
     'ARCHIVE_ROOT',
@@ -164,31 +167,18 @@ def _write(
     nodata: float | None,
     descriptions: tuple[str, ...] | None = None,
 ) -> Path:
-    bands, rows, cols = data.shape
-    profile: dict[str, Any] = {
-        'driver': 'GTiff',
-        'width': cols,
-        'height': rows,
-        'count': bands,
-        'dtype': data.dtype.name,
-        'crs': crs.to_wkt(),
-        'transform': from_bounds(*bounds, cols, rows),
-        'compress': 'deflate',
-        'predictor': 3 if data.dtype.kind == 'f' else 2,
-        'tiled': True,
-        'blockxsize': 256,
-        'blockysize': 256,
-    }
-    if nodata is not None:
-        profile['nodata'] = nodata
-    with (
-        atomic_path(path) as temporary,
-        rasterio.open(temporary, 'w', **profile) as dst,
-    ):
-        dst.write(data)
-        for index, description in enumerate(descriptions or (), start=1):
-            dst.set_band_description(index, description)
-    return path
+    """Write a sigma0 file: tiled in 256-pixel blocks, with its dtype's predictor."""
+    rows, cols = data.shape[1:]
+    return write_geotiff(
+        path,
+        data,
+        from_bounds(*bounds, cols, rows),
+        crs,
+        nodata,
+        descriptions=descriptions,
+        blocksize=256,
+        predictor=3 if data.dtype.kind == 'f' else 2,
+    )
 
 
 def write_sigma0_product(
@@ -239,11 +229,7 @@ def write_sigma0_product(
     rows, cols = band_shape({'VV': vv, 'VH': vh}, POLARISATIONS)
     crs = CRS.from_user_input(crs)
     product = sigma0_product_id(platform, sensing, orbit, relative_orbit, version)
-    folder = Path(root)
-    if archive:
-        stamp = pd.Timestamp(sensing)
-        folder = folder / ARCHIVE_ROOT / f'{stamp:%Y}' / f'{stamp:%m}' / f'{stamp:%d}'
-    folder = folder / product
+    folder = product_folder(root, ARCHIVE_ROOT if archive else None, sensing, product)
     fill = 0.0 if nodata is None else nodata
     sigma0 = {}
     for name, values in (('VV', vv), ('VH', vh)):

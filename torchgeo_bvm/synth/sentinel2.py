@@ -53,10 +53,12 @@ __all__ = [
     'TILE_SIZE_M',
     'band_shape',
     'native_layers',
+    'product_folder',
     'reflectance_from_classes',
     'synthetic_scene',
     'synthetic_scl',
     'terrascope_product_id',
+    'write_geotiff',
     'write_openeo_acquisition',
     'write_openeo_composite',
     'write_openeo_file',
@@ -151,6 +153,29 @@ def write_product_metadata(
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding='utf-8')
     return path
+
+
+def product_folder(
+    root: str | Path, archive_root: str | None, sensing: datetime | str, product: str
+) -> Path:
+    """The folder of a Terrascope product, in the archive's date folders or not.
+
+    Args:
+        root: where the products are written.
+        archive_root: the collection's root folder in the archive (``TOC_V2``,
+            ``CGS_S1_GRD_SIGMA0_L1``); None: no archive folders.
+        sensing: the sensing start (UTC).
+        product: the product id.
+
+    Returns:
+        ``root/<archive_root>/YYYY/MM/DD/<product>``, or ``root/<product>``
+        without an ``archive_root``.
+    """
+    folder = Path(root)
+    if archive_root is not None:
+        stamp = pd.Timestamp(sensing)
+        folder = folder / archive_root / f'{stamp:%Y}' / f'{stamp:%m}' / f'{stamp:%d}'
+    return folder / product
 
 
 def band_shape(
@@ -391,21 +416,41 @@ def native_layers(
     return bands, scl20
 
 
-def _write_tif(
+def write_geotiff(
     path: Path,
     data: NDArray[Any],
     transform: Affine,
     crs: CRS,
     nodata: float | None,
+    *,
     descriptions: Sequence[str] | None = None,
     colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     size: tuple[int, int] | None = None,
     offset: tuple[int, int] = (0, 0),
     blocksize: int | None = None,
+    predictor: int | None = None,
 ) -> Path:
-    """Write ``data`` at ``offset`` (row, col) of a file of ``size`` (rows, cols).
+    """Write a deflate-compressed GeoTIFF, whole or in part, atomically.
 
     With a ``size``, blocks the data do not fill are not written (``SPARSE_OK``).
+
+    Args:
+        path: the file to write.
+        data: ``(bands, rows, cols)``, in the file's data type.
+        transform: the file's geotransform.
+        crs: the file's CRS.
+        nodata: the nodata value in the file's tags (None: no tag).
+        descriptions: each band's description, in band order.
+        colormap: a colour table for the first band.
+        size: ``(rows, cols)`` of the file (default: the data's).
+        offset: ``(row, col)`` in the file where the data go.
+        blocksize: tile the file in square blocks of this many pixels (default:
+            strips).
+        predictor: the deflate predictor (2: horizontal differencing, 3:
+            floating point; default: none).
+
+    Returns:
+        ``path``.
     """
     bands, rows, cols = data.shape
     height, width = size or (rows, cols)
@@ -419,6 +464,8 @@ def _write_tif(
         'transform': transform,
         'compress': 'deflate',
     }
+    if predictor is not None:
+        profile['predictor'] = predictor
     if size is not None:
         profile['sparse_ok'] = True
     if blocksize is not None:
@@ -533,11 +580,7 @@ def write_terrascope_product(
 
     product = terrascope_product_id(platform, sensing, tile, version)
     stem = product.removesuffix(f'_TOC_{version}')
-    folder = Path(root)
-    if archive:
-        stamp = pd.Timestamp(sensing)
-        folder = folder / 'TOC_V2' / f'{stamp:%Y}' / f'{stamp:%m}' / f'{stamp:%d}'
-    folder = folder / product
+    folder = product_folder(root, 'TOC_V2' if archive else None, sensing, product)
 
     def placed(metres: int) -> dict[str, Any]:
         """Where a file at ``metres`` lies and where its data go in it."""
@@ -556,14 +599,14 @@ def write_terrascope_product(
     native, _ = native_layers(given, scl20, grid, nodata)
     for band, data in native.items():
         metres = NATIVE_RESOLUTION[band]
-        _write_tif(
+        write_geotiff(
             folder / f'{stem}_TOC-{band}_{metres}M_{version}.tif',
             data[None],
             crs=crs,
             nodata=nodata,
             **placed(metres),
         )
-    _write_tif(
+    write_geotiff(
         folder / f'{stem}_SCENECLASSIFICATION_20M_{version}.tif',
         scl20[None],
         crs=crs,
@@ -575,7 +618,7 @@ def write_terrascope_product(
     shape60 = (grid[0] // 6, grid[1] // 6)
     for layer in QUALITY_LAYERS:
         values = rng.integers(0, 1000, size=shape60, dtype=np.int16)
-        _write_tif(
+        write_geotiff(
             folder / f'{stem}_{layer}_60M_{version}.tif',
             values[None],
             crs=crs,
@@ -586,7 +629,7 @@ def write_terrascope_product(
         [np.asarray(given[b], dtype=np.float64) for b in ('B04', 'B03', 'B02')]
     )
     quicklook = np.clip(quicklook / 3000 * 255, 0, 255)
-    _write_tif(
+    write_geotiff(
         folder / f'{stem}_TOC_QUICKLOOK_{version}.tif',
         _block_mean_stack(quicklook, 6).astype(np.uint8),
         crs=crs,
@@ -627,7 +670,7 @@ def write_openeo_file(
     """
     rows, cols = band_shape(bands, list(bands))
     data = np.stack([np.asarray(a) for a in bands.values()]).astype(np.int16)
-    return _write_tif(
+    return write_geotiff(
         Path(path),
         data,
         from_bounds(*bounds, cols, rows),
