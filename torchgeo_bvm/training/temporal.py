@@ -59,13 +59,6 @@ __all__ = ['TEMPORAL_MODELS', 'BVMTemporalSegmentation', 'TemporalModel']
 TemporalModel = Literal['early', 'convlstm', 'utae', 'late', 'pixel']
 #: The models of :class:`BVMTemporalSegmentation`, by name.
 TEMPORAL_MODELS: tuple[TemporalModel, ...] = get_args(TemporalModel)
-#: TorchGeo's hyperparameters that this task fixes: one class per pixel.
-FIXED_HPARAMS: dict[str, object] = {
-    'task': 'multiclass',
-    'num_labels': None,
-    'pos_weight': None,
-    'freeze_decoder': False,
-}
 #: The models whose encoder takes pretrained weights.
 PRETRAINED_MODELS = ('early', 'utae', 'late')
 
@@ -81,7 +74,11 @@ class BVMTemporalSegmentation(BVMSemanticSegmentation):
             member or its name, or a state-dict file (``early``, ``utae``,
             ``late`` only); loaded when ``fit`` starts.
         in_channels: bands of one date.
+        task: TorchGeo's kind of task; a map holds one class per pixel, so
+            ``'multiclass'`` only (an argument because TorchGeo's metrics read
+            it from the hyperparameters).
         num_classes: classes.
+        num_labels: TorchGeo's label count of a multilabel task; unused.
         steps: the steps of every series (``early`` only: its first
             convolution takes ``steps x in_channels`` channels).
         bands: the names of the bands, in channel order, that pretrained
@@ -113,7 +110,9 @@ class BVMTemporalSegmentation(BVMSemanticSegmentation):
         backbone: str = 'resnet18',
         weights: str | bool | None = None,
         in_channels: int = 11,
+        task: Literal['multiclass'] = 'multiclass',
         num_classes: int = 14,
+        num_labels: int | None = None,
         steps: int = 12,
         bands: Sequence[str] | None = None,
         hidden_dim: int = 64,
@@ -143,7 +142,9 @@ class BVMTemporalSegmentation(BVMSemanticSegmentation):
             backbone=backbone,
             weights=weights,
             in_channels=in_channels,
+            task=task,
             num_classes=num_classes,
+            num_labels=num_labels,
             labels=labels,
             loss=loss,
             class_weights=class_weights,
@@ -158,11 +159,6 @@ class BVMTemporalSegmentation(BVMSemanticSegmentation):
 
     def configure_models(self) -> None:
         """Build the network with random weights; remember the initial ones."""
-        # Under LightningCLI the hyperparameters are the configuration's
-        # arguments only, and TorchGeo's metrics and losses also read these,
-        # which this multiclass task does not take as arguments.
-        for name, value in FIXED_HPARAMS.items():
-            self.hparams.setdefault(name, value)
         self.initial_weights = self.weights
         self.model = self._network()
         if self.hparams['freeze_backbone'] and hasattr(self.model, 'encoder'):
