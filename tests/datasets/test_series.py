@@ -26,6 +26,7 @@ from torchgeo_bvm.datasets.series import (
     clear_median,
     day_number,
     month_steps,
+    observed_steps,
     spread,
 )
 from torchgeo_bvm.errors import BVMValueError
@@ -462,3 +463,14 @@ def test_single_dates_are_unchanged_by_the_series_options(
     assert single['image'].shape == (11, 32, 32)
     with pytest.raises(ValueError, match='36 dates'):
         Sentinel2TOC(root)[x, y, YEAR]
+
+
+def test_observed_steps_are_those_with_any_value_but_the_fill() -> None:
+    images = torch.zeros(2, 3, 2, 4, 4)
+    images[0, 0, 1, 3, 3] = 0.5
+    images[1, 2] = 7.0
+    images[1, 1, 0, 0, 0] = -1.0
+    assert observed_steps(images).tolist() == [
+        [True, False, False],
+        [False, True, True],
+    ]

@@ -286,7 +286,10 @@ _GROUP_OF = {
         'imagery',
     ),
     'boundary': 'labels',
-    **dict.fromkeys(('split_scheme', 'eval_stride', 'max_redraws', 'seed'), 'sampling'),
+    **dict.fromkeys(
+        ('split_scheme', 'eval_stride', 'max_redraws', 'seed', 'rare_classes'),
+        'sampling',
+    ),
 }
 _GROUPS = {
     'imagery': ImageryOptions,
@@ -350,6 +353,10 @@ DATAMODULE = [
     ({'eval_stride': 65}, ['eval_stride must be between 1 and 64, got 65']),
     ({'max_redraws': -1}, ['max_redraws must be between 0 and 10,000, got -1']),
     ({'seed': -1}, ['seed must be between 0 and']),
+    ({'rare_classes': 1.5}, ['sampling.rare_classes must be a number from 0', 'got 1.5']),
+    ({'rare_classes': -0.1}, ['sampling.rare_classes must be a number from 0', 'got -0.1']),
+    ({'rare_classes': math.nan}, ['sampling.rare_classes must be a number from 0', 'got nan']),
+    ({'rare_classes': 'many'}, ['sampling.rare_classes', "got 'many' (text)"]),
     ({'seed': 'x'}, ["seed must be a whole number, got 'x' (text)"]),
     ({'sheets': '22/1-2'}, ['sheets: expected 1:50,000 sheet numbers', '22/1-2']),
     ({'sheets': [99]}, ['sheets', '99']),

@@ -451,11 +451,14 @@ def test_time_series_batches(
         assert batch[key].shape == shape
     if 'length' in extra:
         assert (batch['length'] == 16).all()  # 36 dates a year, at most 16 kept
+    observed = (batch['image'] != 0).flatten(2).any(dim=-1)
     for stage in ('training', 'validating'):
         out = on_device(dm, batch, stage)
         assert out['image'].shape == image
         for key in extra:
             assert torch.equal(out[key], batch[key])
+        # Which steps hold data, read before normalisation moved the fill value.
+        assert torch.equal(out['valid_steps'], observed)
     val = next(iter(dm.val_dataloader()))
     assert val['image'].shape == (4, steps, bands, 32, 32)
     assert set(val) == set(batch)

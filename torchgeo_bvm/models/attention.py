@@ -152,3 +152,29 @@ class TemporalAttention(nn.Module):
         heads = torch.einsum('hnt,nthc->nhc', attention, grouped)
         output: Tensor = self.dropout(self.mlp(heads.reshape(count, self.d_model)))
         return output, attention
+
+    def over_pixels(
+        self, features: Tensor, days: Tensor, valid: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Attend over the dates at every pixel of a series of feature maps.
+
+        Args:
+            features: ``[B, T, in_channels, H, W]``.
+            days: ``[B, T]`` day of the year of every date.
+            valid: ``[B, T]`` bool, True where a date holds an observation.
+
+        Returns:
+            ``[B, out_channels, H, W]`` features and the attention
+            ``[n_head, B, T, H, W]``.
+        """
+        batch, steps, channels, height, width = features.shape
+        pixels = features.permute(0, 3, 4, 1, 2).reshape(-1, steps, channels)
+        per_pixel = height * width
+        output, attention = self(
+            pixels,
+            days.repeat_interleave(per_pixel, dim=0),
+            valid.repeat_interleave(per_pixel, dim=0),
+        )
+        fused = output.view(batch, height, width, -1).permute(0, 3, 1, 2)
+        attention = attention.view(self.n_head, batch, height, width, steps)
+        return fused.contiguous(), attention.permute(0, 1, 4, 2, 3)

@@ -69,13 +69,7 @@ class PixelTemporalEncoder(nn.Module):
             ``[B, num_classes, H, W]`` logits.
         """
         steps = SeriesSteps(x, dates, valid)
-        batch, count, channels, height, width = x.shape
-        pixels = x.permute(0, 3, 4, 1, 2).reshape(-1, count, channels)
-        per_pixel = height * width
-        encoded, _ = self.attention(
-            self.embedding(pixels),
-            steps.days.repeat_interleave(per_pixel, dim=0),
-            steps.valid.repeat_interleave(per_pixel, dim=0),
-        )
-        logits: Tensor = self.head(encoded)
-        return logits.view(batch, height, width, -1).permute(0, 3, 1, 2)
+        embedded = self.embedding(x.movedim(2, -1)).movedim(-1, 2)
+        encoded, _ = self.attention.over_pixels(embedded, steps.days, steps.valid)
+        logits: Tensor = self.head(encoded.movedim(1, -1))
+        return logits.movedim(-1, 1)

@@ -102,28 +102,14 @@ class UTAE(nn.Module):
         features = on_valid_steps(
             lambda images: list(self.encoder(images))[1:], x, steps.valid
         )
-        lowest, attention = self._attend(features[-1], steps)
+        lowest, attention = self.attention.over_pixels(
+            features[-1], steps.days, steps.valid
+        )
         fused = [self._fuse(level, attention) for level in features[:-1]]
         height, width = x.shape[-2:]
         first = x.new_empty(x.shape[0], 0, height, width)
         logits: Tensor = self.segmentation_head(self.decoder([first, *fused, lowest]))
         return logits
-
-    def _attend(self, lowest: Tensor, steps: SeriesSteps) -> tuple[Tensor, Tensor]:
-        """L-TAE at every position of the lowest level.
-
-        Returns:
-            ``[B, C, h, w]`` fused features and attention ``[n_head, B, T, h, w]``.
-        """
-        batch, count, channels, height, width = lowest.shape
-        pixels = lowest.permute(0, 3, 4, 1, 2).reshape(-1, count, channels)
-        per_pixel = height * width
-        days = steps.days.repeat_interleave(per_pixel, dim=0)
-        valid = steps.valid.repeat_interleave(per_pixel, dim=0)
-        output, attention = self.attention(pixels, days, valid)
-        fused = output.view(batch, height, width, -1).permute(0, 3, 1, 2)
-        attention = attention.view(self.n_head, batch, height, width, count)
-        return fused.contiguous(), attention.permute(0, 1, 4, 2, 3)
 
     def _fuse(self, level: Tensor, attention: Tensor) -> Tensor:
         """Fuse one level's dates with the attention upsampled to its resolution."""
