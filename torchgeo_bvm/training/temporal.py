@@ -11,7 +11,8 @@ metrics, temperature, confidence table and prediction writer):
 ===========  ==============================================================
 ``early``    before the first convolution: the dates stacked as channels
              (:class:`~torchgeo_bvm.models.fusion.EarlyFusionUNet`)
-``convlstm`` through the network: TorchGeo's ConvLSTM
+``convlstm`` through the network: TorchGeo's ConvLSTM, two layers of
+             ``hidden_dim`` channels and 3 x 3 kernels
              (:class:`torchgeo.models.ConvLSTM`)
 ``utae``     at every level of the encoder, by temporal attention
              (:class:`~torchgeo_bvm.models.utae.UTAE`)
