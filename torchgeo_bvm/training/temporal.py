@@ -6,9 +6,9 @@ answers side by side, so they train, calibrate, evaluate and map alike (it is
 :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`, with its
 metrics, temperature, confidence table and prediction writer):
 
-===========  ==============================================================
+============ ==============================================================
 ``model``    how the dates are fused
-===========  ==============================================================
+============ ==============================================================
 ``early``    before the first convolution: the dates stacked as channels
              (:class:`~torchgeo_bvm.models.fusion.EarlyFusionUNet`)
 ``convlstm`` through the network: TorchGeo's ConvLSTM, two layers of
@@ -20,7 +20,7 @@ metrics, temperature, confidence table and prediction writer):
              (:class:`~torchgeo_bvm.models.fusion.LateFusionUNet`)
 ``pixel``    per pixel, without neighbours, by temporal attention
              (:class:`~torchgeo_bvm.models.pixel.PixelTemporalEncoder`)
-===========  ==============================================================
+============ ==============================================================
 
 Batches are series ``(B, T, C, H, W)`` (``time_series: true``, ``series.stack:
 time``) with their ``dates`` and ``valid_steps``; every model but the ConvLSTM
