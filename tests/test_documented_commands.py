@@ -87,6 +87,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ('docs/guide.rst', 'torchgeo test --config bvm_monthly_unet.yaml'): (
         'needs checkpoints/bvm_monthly_unet/best.ckpt of that fit'
     ),
+    ('docs/guide.rst', 'torchgeo-bvm export --ckpt'): (
+        "needs checkpoints/bvm_all/best.ckpt of the guide's fit; "
+        'tests/export/test_export.py exports each kind of model'
+    ),
     ('docs/mapping.rst', 'torchgeo predict --config bvm_all.yaml'): (
         "needs checkpoints/bvm_all/best.ckpt of the guide's fit (the README's "
         'tour predicts and compares with its own checkpoint)'

@@ -477,7 +477,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         elif temporary.exists():
             os.replace(temporary, final)
     finally:
-        for leftover in final.parent.glob(glob.escape(stem) + '.*'):
+        # A folder without a suffix is staged under the bare stem.
+        staged = [temporary] if temporary.exists() else []
+        for leftover in [*staged, *final.parent.glob(glob.escape(stem) + '.*')]:
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

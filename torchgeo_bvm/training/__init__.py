@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         cloud_rule_from,
     )
     from .prediction import MOSAIC, SheetPredictionWriter
-    from .settings import DataSettings
+    from .settings import DataSettings, band_normalisation
     from .tasks import WEIGHTS_OVERRIDE, BVMSemanticSegmentation, imagenet_unreachable
     from .temporal import TEMPORAL_MODELS, BVMTemporalSegmentation
     from .testing import CALIBRATION_NAMES, SheetEvaluation
@@ -82,6 +82,7 @@ _HOMES: dict[str, str] = {
     'LAPTOP_STEPS': 'configs',
     'LIGHTNING_LOGGERS': 'console',
     'DataSettings': 'settings',
+    'band_normalisation': 'settings',
     'ImageryOptions': 'options',
     'InputLayout': 'agreement',
     'LabelOptions': 'options',
@@ -142,6 +143,7 @@ __all__ = [
     'SheetPredictionWriter',
     'TimeSeriesOptions',
     'ValidationLogits',
+    'band_normalisation',
     'cloud_rule_from',
     'compute_band_stats',
     'config_file',

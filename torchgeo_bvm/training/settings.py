@@ -76,7 +76,7 @@ from .options import (
     given_fields,
 )
 
-__all__ = ['DataSettings']
+__all__ = ['DataSettings', 'band_normalisation']
 
 
 @dataclass(frozen=True)
@@ -302,17 +302,9 @@ class DataSettings:
             BVMValueError: for an unknown normalisation, or statistics that do
                 not fit the bands.
         """
-        method = self.imagery.normalization
-        if method not in ('meanstd', 'percentile'):
-            raise BVMValueError(
-                f"unknown normalization {method!r}: expected 'meanstd' or 'percentile'"
-            )
-        optical = _band_normalisation(
-            self.imagery.stats, self.optical_bands, method, float(REFLECTANCE_SCALE)
+        mean, std = band_normalisation(
+            self.imagery, self.radar, self.optical_bands, self.radar_bands
         )
-        radar = _band_normalisation(self.radar.stats, self.radar_bands, method, 1.0)
-        mean = torch.cat([optical[0], radar[0]])
-        std = torch.cat([optical[1], radar[1]])
         # A series is normalised as T x C channels: each band alike at every step.
         return mean.repeat(self.steps), std.repeat(self.steps)
 
@@ -528,6 +520,44 @@ def _check_sensors(
         resolve_bands(imagery.bands) if optical_given else (),
         radar_bands,
     )
+
+
+def band_normalisation(
+    imagery: ImageryOptions,
+    radar: RadarOptions,
+    optical_bands: Sequence[str],
+    radar_bands: Sequence[str],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``mean`` and ``std`` of one step's bands: the optical, then the radar's.
+
+    ``(x - mean) / std`` of the statistics files (``imagery.stats`` for the
+    optical bands, ``radar.stats`` for the radar's), or ``(x - p1) / (p99 -
+    p1)`` with ``imagery.normalization: percentile``; without a file,
+    reflectance (``x / 10000``) and radar values as they are.
+
+    Args:
+        imagery: the imagery options (``stats``, ``normalization``).
+        radar: the radar options (``stats``).
+        optical_bands: the Sentinel-2 bands, in channel order.
+        radar_bands: the Sentinel-1 bands, in channel order.
+
+    Returns:
+        ``mean`` and ``std``, one value per band.
+
+    Raises:
+        BVMValueError: for an unknown normalisation, or statistics that do not
+            fit the bands.
+    """
+    method = imagery.normalization
+    if method not in ('meanstd', 'percentile'):
+        raise BVMValueError(
+            f"unknown normalization {method!r}: expected 'meanstd' or 'percentile'"
+        )
+    optical = _band_normalisation(
+        imagery.stats, tuple(optical_bands), method, float(REFLECTANCE_SCALE)
+    )
+    sar = _band_normalisation(radar.stats, tuple(radar_bands), method, 1.0)
+    return torch.cat([optical[0], sar[0]]), torch.cat([optical[1], sar[1]])
 
 
 def _band_normalisation(
