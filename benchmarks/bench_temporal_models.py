@@ -6,7 +6,8 @@ trained with each of its five models on the same data, steps, crops and tiles:
 
 * ``early``: U-Net (ResNet-18) over the 12 months stacked as 132 channels;
 * ``convlstm``: TorchGeo's ConvLSTM (two layers of ``--convlstm-hidden``
-  channels; the config's 64 make a step about 18 times slower on this CPU);
+  channels; with the config's 64 a step of batch 16 took 16.8 s on a 2-core
+  CPU);
 * ``utae``: U-TAE, the ResNet-18 encoder shared by the months, L-TAE attention;
 * ``late``: the ResNet-18 U-Net on every month, the months' logits averaged;
 * ``pixel``: L-TAE over every pixel's months, no convolution.
