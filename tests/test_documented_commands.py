@@ -445,6 +445,7 @@ def test_guide_and_mapping_run_as_written(
         'data/monthly/band-stats.json',
         'data/mini-monthly/band-stats.json',
         'bvm_monthly_convlstm.yaml',
+        'bvm_monthly_utae.yaml',
     ):
         assert (folder / path).is_file(), path
     with (
@@ -456,7 +457,7 @@ def test_guide_and_mapping_run_as_written(
         assert labels.transform == imagery.transform
         assert labels.crs == imagery.crs
     skipped = [r.command for r in runs if r.note and 'replaced' not in r.note]
-    assert len(skipped) == 6
+    assert len(skipped) == 7
 
 
 @pytest.mark.slow
