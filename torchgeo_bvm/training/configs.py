@@ -3,9 +3,11 @@
 The YAML files in ``torchgeo_bvm/configs/`` are TorchGeo command-line
 configurations (``torchgeo fit --config FILE``): the paper's three experiments
 (``bvm_rgb``, ``bvm_rgnir``, ``bvm_all``), two ways to handle the class
-imbalance (``bvm_all_weighted``, ``bvm_all_focal``), two time-series models
-(``bvm_monthly_unet``, ``bvm_monthly_convlstm``) and the demo's CPU run
-(``demo``). They are installed with the package, so
+imbalance (``bvm_all_weighted``, ``bvm_all_focal``), five models of a year of
+months (``bvm_monthly_unet``, ``bvm_monthly_convlstm``, ``bvm_monthly_utae``,
+``bvm_monthly_late``, ``bvm_monthly_pixel``), two with Sentinel-1 beside
+Sentinel-2 (``bvm_monthly_s1s2_unet``, ``bvm_monthly_s1s2_convlstm``) and the
+demo's CPU run (``demo``). They are installed with the package, so
 ``torchgeo-bvm config NAME`` (:mod:`torchgeo_bvm.commands.config`) writes them
 wherever a user works.
 
