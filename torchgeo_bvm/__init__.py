@@ -69,19 +69,20 @@ if TYPE_CHECKING:
     from .spatial.classraster import write_class_raster
     from .spatial.crs import DEFAULT_CRS, resolution_for
     from .spatial.pixelgrid import Grid
-    from .training.callbacks import ConfusionMatrixWriter, MetricTable
-    from .training.datamodule import BVMDataModule
-    from .training.options import (
+    from .training import (
+        BVMDataModule,
+        BVMSemanticSegmentation,
+        BVMTemporalSegmentation,
+        ConfusionMatrixWriter,
         ImageryOptions,
         LabelOptions,
+        MetricTable,
         PredictionOptions,
         RadarOptions,
         SamplingOptions,
+        SheetPredictionWriter,
         TimeSeriesOptions,
     )
-    from .training.prediction import SheetPredictionWriter
-    from .training.tasks import BVMSemanticSegmentation
-    from .training.temporal import BVMTemporalSegmentation
 
 __version__ = '0.1.0'
 
