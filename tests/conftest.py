@@ -282,3 +282,37 @@ def quick_demo(tmp_path_factory, shared_flanders):
         return {'log': reader.log(), 'output': run.output}
 
     return built_once(tmp_path_factory, 'quick-demo', build)
+
+
+@pytest.fixture(scope='session')
+def exported_demo_models(tmp_path_factory, quick_demo):
+    """The quick demo's two models, exported once per run, with zips of them.
+
+    ``torchgeo-bvm export`` of the checkpoints the demo mapped with and their
+    configurations, run in the demo's folder as the configurations' relative
+    paths want: ``year/`` (the U-Net on a year of monthly composites, which
+    mapped ``predictions-year``) and ``single/`` (the single-date U-Net with
+    its calibration, which mapped ``predictions``), each ``model.json`` and
+    ``model.onnx``, and ``year.zip`` (the year model's files, as a backend
+    fetches them). The value is their folder; read-only.
+    """
+    import contextlib
+    import zipfile
+
+    from torchgeo_bvm.demo import evaluated_checkpoint
+    from torchgeo_bvm.export.exporter import export_model
+
+    demo, _ = quick_demo
+    output = demo / 'demo-output'
+
+    def build(folder):
+        year, _ = evaluated_checkpoint(output / 'training-year' / 'checkpoints')
+        single = output / 'training' / 'checkpoints' / 'best-calibrated.ckpt'
+        with contextlib.chdir(demo):
+            export_model(year, 'demo-output/demo_year.yaml', folder / 'year')
+            export_model(single, 'demo-output/demo.yaml', folder / 'single')
+        with zipfile.ZipFile(folder / 'year.zip', 'w') as archive:
+            for path in sorted((folder / 'year').iterdir()):
+                archive.write(path, path.name)
+
+    return built_once(tmp_path_factory, 'demo-models', build)[0]

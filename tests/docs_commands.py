@@ -43,6 +43,7 @@ DOCUMENTS = (
     'docs/guide.rst',
     'docs/sentinel1.rst',
     'docs/mapping.rst',
+    'docs/openeo.rst',
     'docs/compare.rst',
     'docs/updates.rst',
     'docs/troubleshooting.rst',

@@ -91,6 +91,11 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "needs checkpoints/bvm_all/best.ckpt of the guide's fit; "
         'tests/export/test_export.py exports each kind of model'
     ),
+    ('docs/openeo.rst', 'torchgeo-bvm openeo-map --model models/year --sheets 22 '): (
+        'an openEO account, the network and a URL the backend can fetch the '
+        'model from; tests/openeo_map/test_jobs.py runs it against the local '
+        'openEO backend'
+    ),
     ('docs/mapping.rst', 'torchgeo predict --config bvm_all.yaml'): (
         "needs checkpoints/bvm_all/best.ckpt of the guide's fit (the README's "
         'tour predicts and compares with its own checkpoint)'
@@ -181,6 +186,7 @@ def test_every_block_is_known_code() -> None:
         'README.md',
         'docs/guide.rst',
         'docs/sentinel1.rst',
+        'docs/openeo.rst',
         'docs/split.rst',
     ]
     assert 'dataset[next(iter(sampler))]' in python[0].text
@@ -216,7 +222,7 @@ def test_what_is_not_run_is_listed_with_its_reason() -> None:
     # The pages the tests below run, with the documents not run by them.
     ran = {'README.md', 'docs/installation.rst', 'docs/quickstart.rst'}
     ran |= {'docs/guide.rst', 'docs/mapping.rst', 'docs/split.rst'}
-    ran |= {'docs/updates.rst', 'docs/sentinel1.rst'}
+    ran |= {'docs/updates.rst', 'docs/sentinel1.rst', 'docs/openeo.rst'}
     with_code = {b.document for b in documented_blocks() if b.language != 'text'}
     assert with_code == ran | set(NOT_RUN_DOCUMENTS)
 
@@ -414,6 +420,34 @@ def test_updates_page_runs_as_written(
     assert (check / 'truth_scores.csv').is_file()
     recalibrated = 'demo-output/training/checkpoints/best-recalibrated.ckpt'
     assert (folder / recalibrated).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_openeo_page_runs_as_written(
+    tmp_path: Path,
+    quick_demo: tuple[Path, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The page reads the demo's folder: the quick start's quicker run made it.
+    folder = reader_after_the_demo(tmp_path, quick_demo)
+    reader = Reader(folder, not_run)
+    runs = reader.read(blocks_of('docs/openeo.rst'))
+    show(reader, capsys)
+    assert not reader.noise()
+
+    assert [r.status for r in runs] == [0] * len(runs)
+    assert [r.command.split()[:2] for r in runs if not r.note] == [
+        ['torchgeo-bvm', 'export'],
+        ['torchgeo-bvm', 'openeo-map'],
+        ['torchgeo-bvm', 'openeo-map'],
+        ['python', '-'],
+    ]
+    assert (folder / 'openeo-maps' / 'graphs' / '22_7-8_2022.json').is_file()
+    assert (folder / 'local-maps' / '2022' / 'prediction.json').is_file()
+    agreement = runs[3].output.strip()
+    assert agreement.startswith(('100.00% of ', '99.9')), agreement
+    assert agreement.endswith(' pixels agree')
 
 
 @pytest.mark.slow

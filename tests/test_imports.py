@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ('models',),
     ('training',),
     ('export',),
+    ('openeo_map',),
     ('synth',),
     ('demo', 'demo_truth'),
     ('commands',),
@@ -177,7 +178,7 @@ def test_the_rules_catch_what_they_name(tmp_path: Path, monkeypatch) -> None:
         '(layer 8, above it)',
         'imports the private name _ALIGNED from torchgeo_bvm.spatial.pixelgrid',
         'torchgeo_bvm.datasets.bad (layer 7) imports torchgeo_bvm.commands._options '
-        '(layer 16, above it)',
+        '(layer 17, above it)',
         'imports the private module torchgeo_bvm.commands._options',
         'imports the private module openeo.rest._datacube',
         'uses a private name of a module: sentinel2._ONE_DAY',

@@ -195,6 +195,41 @@ def test_download_arguments(
     assert not (tmp_path / 's2').exists()
 
 
+OPENEO_MAP = [
+    (['--retries', '-1'], ['--retries: expected 0..10, got -1']),
+    (['--retries', '11'], ['--retries: expected 0..10, got 11']),
+    (['--poll', '0'], ['--poll: expected 1..3600 seconds, got 0']),
+    (['--years', 'twenty'], ["--years: expected comma-separated whole numbers, got 'twenty'"]),
+    (['--years', '2014'], ['years', '2014']),
+    (['--model', 'missing'], ['--model: missing is not a folder of torchgeo-bvm export']),
+    (['--model', 'damaged'], ['model.json']),
+    (['--model', 'empty'], ['--model: empty has no model.json']),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(('argv', 'words'), OPENEO_MAP)
+def test_openeo_map_arguments(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    words: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'damaged').mkdir()
+    (tmp_path / 'damaged' / 'model.json').write_text('{"format": "torchgeo-bvm')
+    (tmp_path / 'damaged' / 'model.onnx').write_bytes(b'\x00')
+    model = [] if '--model' in argv else ['--model', 'damaged']
+    outcome = run_cli(
+        capsys, 'openeo-map', '--out', 'maps', '--sheets', '22/7-8',
+        '--backend', 'http://127.0.0.1:9', *model,
+        *(argv if '--years' in argv else ['--years', '2022', *argv]),
+    )  # fmt: skip
+    assert_refused(outcome, *words)
+    assert not (tmp_path / 'maps').exists()
+
+
 @pytest.mark.parametrize(
     ('command', 'argv', 'words'),
     [

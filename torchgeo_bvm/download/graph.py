@@ -29,6 +29,7 @@ __all__ = [
     'DownloadOptions',
     'build_process_graph',
     'check_download_crs',
+    'mask_clouds',
     'resample',
     'sheet_extent',
 ]
@@ -222,7 +223,7 @@ def build_process_graph(
         max_cloud_cover=options.max_cloud_cover,
     )
     if options.composite == 'monthly':
-        cube = _mask_clouds(cube, options).aggregate_temporal_period(
+        cube = mask_clouds(cube, options).aggregate_temporal_period(
             'month', reducer='median'
         )
     if options.crs is not None:
@@ -254,7 +255,17 @@ def resample(cube: DataCube, crs: str, method: str) -> DataCube:
     return resampled
 
 
-def _mask_clouds(cube: DataCube, options: DownloadOptions) -> DataCube:
+def mask_clouds(cube: DataCube, options: DownloadOptions) -> DataCube:
+    """The reflectance bands of a cube, masked where the SCL rule rejects a pixel.
+
+    Args:
+        cube: a cube of ``options.bands`` and ``SCL``.
+        options: the bands and the rule (``'scl'``: SCL not in
+            :data:`VALID_SCL`; ``'dilation'``: VITO's ``to_scl_dilation_mask``).
+
+    Returns:
+        The cube of ``options.bands``, masked.
+    """
     if options.cloud_mask == 'dilation':
         # The cube itself as ``data``: what openEO's ``THIS`` placeholder stands
         # for, without importing it from the client's private module.

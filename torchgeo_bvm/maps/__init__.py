@@ -48,7 +48,15 @@ if TYPE_CHECKING:
         start_map_run,
         write_manifest,
     )
-    from .fusion import MAX_COUNT, SheetFusion, edge_taper, plot_fused_map, write_mosaic
+    from .fusion import (
+        MAX_COUNT,
+        MOSAIC,
+        SheetFusion,
+        edge_taper,
+        plot_fused_map,
+        write_fused_sheet,
+        write_mosaic,
+    )
     from .polygonaccuracy import polygon_accuracy
     from .ranking import (
         EVIDENCE_STEPS,
@@ -81,6 +89,7 @@ _HOMES: dict[str, str] = {
     'MANIFEST': 'folder',
     'MANIFEST_FORMAT': 'folder',
     'MAX_COUNT': 'fusion',
+    'MOSAIC': 'fusion',
     'MapRun': 'folder',
     'OUTPUT_NAMES': 'compare',
     'PRIOR_PIXELS': 'ranking',
@@ -127,6 +136,7 @@ _HOMES: dict[str, str] = {
     'step_scores': 'ranking',
     'summary_markdown': 'compare',
     'tile_borders': 'seams',
+    'write_fused_sheet': 'fusion',
     'write_mosaic': 'fusion',
     'years_since_mapping': 'ranking',
     'zonal_counts': 'zonal',
@@ -139,6 +149,7 @@ __all__ = [
     'MANIFEST',
     'MANIFEST_FORMAT',
     'MAX_COUNT',
+    'MOSAIC',
     'OUTPUT_NAMES',
     'PRIOR_PIXELS',
     'REQUIRED_COLUMNS',
@@ -186,6 +197,7 @@ __all__ = [
     'step_scores',
     'summary_markdown',
     'tile_borders',
+    'write_fused_sheet',
     'write_manifest',
     'write_mosaic',
     'years_since_mapping',

@@ -66,14 +66,18 @@ from .files import CONFIDENCE_SCALE, SIBLING_SUFFIXES, sibling_path
 
 __all__ = [
     'MAX_COUNT',
+    'MOSAIC',
     'SheetFusion',
     'edge_taper',
     'plot_fused_map',
+    'write_fused_sheet',
     'write_mosaic',
 ]
 
 #: The largest count written; 255 is nodata.
 MAX_COUNT = 254
+#: The mosaic's class raster in a folder of maps (:func:`write_mosaic`).
+MOSAIC = 'mosaic.vrt'
 
 
 def edge_taper(size: int) -> NDArray[np.float32]:
@@ -295,14 +299,9 @@ class SheetFusion:
     def write(
         self, path: str | os.PathLike[str], probabilities: bool = False
     ) -> dict[str, Path]:
-        """Write the sheet's files of the fused-map contract, the class raster last.
+        """Write the sheet's files of the fused-map contract.
 
-        ``<name>_count.tif``, ``<name>_confidence.tif`` (GDAL scale 1/250, so
-        QGIS shows 0..1), optionally ``<name>_probabilities.tif`` (one band per
-        class, the same scale) and then ``<name>.tif`` with the class colour
-        table and names: a sheet whose class raster exists is complete. Every
-        file is a COG with overviews (nearest for classes and counts, average
-        for probabilities), on the sheet's grid.
+        See :func:`write_fused_sheet`.
 
         Args:
             path: the class raster, ``<name>.tif``.
@@ -312,61 +311,101 @@ class SheetFusion:
             The files written by kind: ``count``, ``confidence``,
             ``probabilities`` (if asked for) and ``classes``.
         """
-        path = Path(path)
-        written: dict[str, Path] = {}
-        written['count'] = self._write_uint8(
-            sibling_path(path, '_count'),
-            self.counts()[np.newaxis],
-            ['clear observations'],
-            probability=False,
+        scaled = None
+        if probabilities:
+            scaled = np.rint(self.probabilities() * CONFIDENCE_SCALE).astype(np.uint8)
+            scaled[:, ~self.fused] = IGNORE_INDEX
+        return write_fused_sheet(
+            path, self.grid, self.classes(), self.confidence(), self.counts(), scaled
         )
-        written['confidence'] = self._write_uint8(
-            sibling_path(path, '_confidence'),
-            self.confidence()[np.newaxis],
-            ['confidence'],
+
+
+def write_fused_sheet(
+    path: str | os.PathLike[str],
+    grid: Grid,
+    classes: NDArray[np.uint8],
+    confidence: NDArray[np.uint8],
+    counts: NDArray[np.uint8],
+    probabilities: NDArray[np.uint8] | None = None,
+) -> dict[str, Path]:
+    """Write a sheet's files of the fused-map contract, the class raster last.
+
+    ``<name>_count.tif``, ``<name>_confidence.tif`` (GDAL scale 1/250, so
+    QGIS shows 0..1), optionally ``<name>_probabilities.tif`` (one band per
+    class, the same scale) and then ``<name>.tif`` with the class colour
+    table and names: a sheet whose class raster exists is complete. Every
+    file is a COG with overviews (nearest for classes and counts, average
+    for probabilities), on the sheet's grid.
+
+    Args:
+        path: the class raster, ``<name>.tif``.
+        grid: the sheet's grid.
+        classes: ``[H, W]`` class ids, 255 where there is no class.
+        confidence: ``[H, W]`` confidence codes (probability x 250), 255 where
+            there is no class.
+        counts: ``[H, W]`` clear observations, 255 outside the sheet.
+        probabilities: ``[classes, H, W]`` probability codes, or None.
+
+    Returns:
+        The files written by kind: ``count``, ``confidence``,
+        ``probabilities`` (if given) and ``classes``.
+    """
+    path = Path(path)
+    written: dict[str, Path] = {}
+    written['count'] = _write_uint8(
+        sibling_path(path, '_count'),
+        counts[np.newaxis],
+        grid,
+        ['clear observations'],
+        probability=False,
+    )
+    written['confidence'] = _write_uint8(
+        sibling_path(path, '_confidence'),
+        confidence[np.newaxis],
+        grid,
+        ['confidence'],
+        probability=True,
+    )
+    if probabilities is not None:
+        written['probabilities'] = _write_uint8(
+            sibling_path(path, '_probabilities'),
+            probabilities,
+            grid,
+            list(CLASS_NAMES[: len(probabilities)]),
             probability=True,
         )
-        if probabilities:
-            fused = self.fused
-            scaled = np.rint(self.probabilities() * CONFIDENCE_SCALE).astype(np.uint8)
-            scaled[:, ~fused] = IGNORE_INDEX
-            written['probabilities'] = self._write_uint8(
-                sibling_path(path, '_probabilities'),
-                scaled,
-                list(CLASS_NAMES[: self.num_classes]),
-                probability=True,
-            )
-        written['classes'] = write_class_raster(
-            path, self.classes(), self.grid, description='fused class', progress=False
-        )
-        return written
+    written['classes'] = write_class_raster(
+        path, classes, grid, description='fused class', progress=False
+    )
+    return written
 
-    def _write_uint8(
-        self,
-        path: Path,
-        bands: NDArray[np.uint8],
-        descriptions: list[str],
-        probability: bool,
-    ) -> Path:
-        """A uint8 COG on the sheet's grid, nodata 255.
 
-        A probability's bands hold it times :data:`CONFIDENCE_SCALE` (GDAL's
-        scale says so) and their overviews average it.
-        """
-        count = len(bands)
-        return write_cog(
-            path,
-            bands,
-            self.grid,
-            count=count,
-            dtype='uint8',
-            nodata=IGNORE_INDEX,
-            descriptions=descriptions,
-            scales=[1 / CONFIDENCE_SCALE] * count if probability else None,
-            offsets=[0.0] * count if probability else None,
-            overview_resampling='average' if probability else 'nearest',
-            progress=False,
-        )
+def _write_uint8(
+    path: Path,
+    bands: NDArray[np.uint8],
+    grid: Grid,
+    descriptions: list[str],
+    probability: bool,
+) -> Path:
+    """A uint8 COG on the sheet's grid, nodata 255.
+
+    A probability's bands hold it times :data:`CONFIDENCE_SCALE` (GDAL's
+    scale says so) and their overviews average it.
+    """
+    count = len(bands)
+    return write_cog(
+        path,
+        bands,
+        grid,
+        count=count,
+        dtype='uint8',
+        nodata=IGNORE_INDEX,
+        descriptions=descriptions,
+        scales=[1 / CONFIDENCE_SCALE] * count if probability else None,
+        offsets=[0.0] * count if probability else None,
+        overview_resampling='average' if probability else 'nearest',
+        progress=False,
+    )
 
 
 def _taper(height: int, width: int) -> NDArray[np.float32]:

@@ -43,14 +43,16 @@ from ..maps.folder import (
     start_map_run,
     write_manifest,
 )
-from ..maps.fusion import SheetFusion, edge_taper, plot_fused_map, write_mosaic
+from ..maps.fusion import (
+    MOSAIC,
+    SheetFusion,
+    edge_taper,
+    plot_fused_map,
+    write_mosaic,
+)
 from ..sheets.plan import TILE_IDS, PredictionPlan, SheetPlan
 
 __all__ = ['MOSAIC', 'SheetPredictionWriter']
-
-#: The mosaic's class raster in the output folder (see
-#: :func:`~torchgeo_bvm.maps.fusion.write_mosaic`).
-MOSAIC = 'mosaic.vrt'
 
 
 class SheetPredictionWriter(BasePredictionWriter):
