@@ -45,6 +45,7 @@ from tests.docs_commands import (
     ROOT,
     Block,
     Reader,
+    Run,
     copy_folder,
     documented_blocks,
 )
@@ -341,6 +342,21 @@ def reader_after_the_demo(
     return folder
 
 
+def page_after_the_demo(
+    page: str,
+    tmp_path: Path,
+    quick_demo: tuple[Path, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[Path, list[Run]]:
+    """Run a page that reads the demo's folder, in a copy of it, as written."""
+    folder = reader_after_the_demo(tmp_path, quick_demo)
+    reader = Reader(folder, not_run)
+    runs = reader.read(blocks_of(page))
+    show(reader, capsys)
+    assert not reader.noise()
+    return folder, runs
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_quickstart_demo_and_steps_run_as_written(
@@ -409,12 +425,7 @@ def test_updates_page_runs_as_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The page reads the demo's folder: the quick start's quicker run made it.
-    folder = reader_after_the_demo(tmp_path, quick_demo)
-    reader = Reader(folder, not_run)
-    runs = reader.read(blocks_of('docs/updates.rst'))
-    show(reader, capsys)
-    assert not reader.noise()
-
+    folder, runs = page_after_the_demo('docs/updates.rst', tmp_path, quick_demo, capsys)
     assert [r.command.split()[1] for r in runs] == ['compare', 'calibrate']
     check = folder / 'demo-output' / 'comparison-check'
     assert (check / 'truth_scores.csv').is_file()
@@ -430,12 +441,7 @@ def test_openeo_page_runs_as_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The page reads the demo's folder: the quick start's quicker run made it.
-    folder = reader_after_the_demo(tmp_path, quick_demo)
-    reader = Reader(folder, not_run)
-    runs = reader.read(blocks_of('docs/openeo.rst'))
-    show(reader, capsys)
-    assert not reader.noise()
-
+    folder, runs = page_after_the_demo('docs/openeo.rst', tmp_path, quick_demo, capsys)
     assert [r.status for r in runs] == [0] * len(runs)
     assert [r.command.split()[:2] for r in runs if not r.note] == [
         ['torchgeo-bvm', 'export'],

@@ -34,16 +34,22 @@ def _demo(quick_demo: tuple[Path, dict[str, str]]) -> Path:
 
 
 def _local_map(
-    demo: Path, model: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str
+    demo: Path,
+    model: Path,
+    out: Path,
+    capsys: pytest.CaptureFixture[str],
+    *extra: str,
+    year: str = YEAR,
+    imagery: str = 'season/openeo',
 ) -> Path:
-    argv = ['openeo-map', '--model', str(model), '--sheets', SHEET, '--years', YEAR]
+    argv = ['openeo-map', '--model', str(model), '--sheets', SHEET, '--years', year]
     argv += ['--out', str(out), '--backend', 'local']
-    argv += ['--sentinel2', str(demo / 'data' / 'season' / 'openeo')]
+    argv += ['--sentinel2', str(demo / 'data' / imagery)]
     argv += ['--boundary', str(demo / 'data' / 'boundary' / 'Refgew.shp'), *extra]
     assert main(argv) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == f'{YEAR}: 8 files in {out / YEAR}'
-    return out / YEAR
+    assert printed[0] == f'{year}: 8 files in {out / year}'
+    return out / year
 
 
 @pytest.mark.slow
@@ -114,18 +120,15 @@ def test_a_single_date_model_fuses_every_clear_date_as_predict_does(
     # The demo's calibrated single-date U-Net mapped 2020 from the Terrascope
     # products: each clear date is an observation, the confidence calibrated.
     demo = _demo(quick_demo)
-    out = tmp_path / 'maps'
-    argv = ['openeo-map', '--model', str(exported_demo_models / 'single')]
-    argv += ['--sheets', SHEET, '--years', '2020', '--out', str(out)]
-    argv += ['--backend', 'local', '--sentinel2', str(demo / 'data' / 'TOC_V2')]
-    argv += ['--boundary', str(demo / 'data' / 'boundary' / 'Refgew.shp')]
-    assert main(argv) == 0
-    capsys.readouterr()
+    model = exported_demo_models / 'single'
+    mapped = _local_map(
+        demo, model, tmp_path / 'maps', capsys, year='2020', imagery='TOC_V2'
+    )
     name = SHEET.replace('/', '_')
     rasters = {}
     for kind, folder in (
         ('predict', demo / 'predictions' / '2020'),
-        ('openeo', out / '2020'),
+        ('openeo', mapped),
     ):
         for suffix in ('', '_count', '_confidence'):
             with rasterio.open(folder / f'{name}{suffix}.tif') as src:

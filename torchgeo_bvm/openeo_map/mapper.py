@@ -446,7 +446,7 @@ def _run_jobs(
         return connection.create_job(
             graph,
             title=f'torchgeo-bvm map {row["sheet"]} {int(row["year"])}',
-            additional=None if not job_options else {'job_options': job_options},
+            job_options=job_options or None,
         )
 
     database = out / JOB_DATABASE
