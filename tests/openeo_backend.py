@@ -898,11 +898,12 @@ def map_files(
     """
     from openeo.rest.datacube import UDF
 
+    from torchgeo_bvm.openeo_map.graph import neighbourhood_udf
+
     nodes = process['process_graph']
     by_id = {node['process_id']: node['arguments'] for node in nodes.values()}
-    load, neighbourhood = by_id['load_collection'], by_id['apply_neighborhood']
-    (udf_node,) = neighbourhood['process']['process_graph'].values()
-    context = dict(udf_node['arguments']['context'])
+    udf, chunk, overlap = neighbourhood_udf(process)
+    context = dict(udf.context or {})
     work = Path(tempfile.mkdtemp(prefix='openeo-job-'))
     try:
         for archive in options.get('udf-dependency-archives', []):
@@ -910,22 +911,14 @@ def map_files(
             with zipfile.ZipFile(urllib.parse.urlparse(url).path) as unpacked:
                 unpacked.extractall(work / target)
         context['model'] = str(work / context['model'])
-        udf = UDF(
-            udf_node['arguments']['udf'],
-            runtime=udf_node['arguments']['runtime'],
-            context=context,
-        )
-        return _map_result(load, neighbourhood, by_id, udf, imagery)
+        here = UDF(udf.code, runtime=udf.get_runtime(None), context=context)
+        return _map_result(by_id, here, chunk, overlap, imagery)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _map_result(
-    load: dict[str, Any],
-    neighbourhood: dict[str, Any],
-    by_id: dict[str, Any],
-    udf: Any,
-    imagery: Path,
+    by_id: dict[str, Any], udf: Any, chunk: int, overlap: int, imagery: Path
 ) -> dict[str, bytes]:
     from affine import Affine
 
@@ -933,8 +926,7 @@ def _map_result(
     from torchgeo_bvm.openeo_map.local import map_lattice
     from torchgeo_bvm.spatial.pixelgrid import Grid
 
-    size = {item['dimension']: item['value'] for item in neighbourhood['size']}
-    overlap = {item['dimension']: item['value'] for item in neighbourhood['overlap']}
+    load = by_id['load_collection']
     extent = load['spatial_extent']
     crs = f'EPSG:{extent["crs"]}'
     year = int(load['temporal_extent'][0][:4])
@@ -948,7 +940,7 @@ def _map_result(
     height = round((extent['north'] - extent['south']) / 10)
     transform = Affine(10, 0, extent['west'], 0, -10, extent['north'])
     grid = Grid(dataset.crs, transform, width, height)
-    mapped = map_lattice(udf, dataset, grid, year, size['x'], overlap['x'])
+    mapped = map_lattice(udf, dataset, grid, year, chunk, overlap)
     bands_out = np.stack([mapped.classes, mapped.confidence, mapped.clear])
     profile = {
         'driver': 'GTiff', 'width': width, 'height': height, 'count': 3,

@@ -352,20 +352,17 @@ def write_fused_sheet(
     """
     path = Path(path)
     written: dict[str, Path] = {}
-    written['count'] = _write_uint8(
-        sibling_path(path, '_count'),
-        counts[np.newaxis],
-        grid,
-        ['clear observations'],
-        probability=False,
-    )
-    written['confidence'] = _write_uint8(
-        sibling_path(path, '_confidence'),
-        confidence[np.newaxis],
-        grid,
-        ['confidence'],
-        probability=True,
-    )
+    for kind, suffix, band, description, probability in (
+        ('count', '_count', counts, 'clear observations', False),
+        ('confidence', '_confidence', confidence, 'confidence', True),
+    ):
+        written[kind] = _write_uint8(
+            sibling_path(path, suffix),
+            band[np.newaxis],
+            grid,
+            [description],
+            probability=probability,
+        )
     if probabilities is not None:
         written['probabilities'] = _write_uint8(
             sibling_path(path, '_probabilities'),

@@ -58,6 +58,7 @@ __all__ = [
     'check_mappable',
     'dumps',
     'graph_processes',
+    'neighbourhood_udf',
     'spatial_extent',
     'udf_code',
 ]
@@ -305,6 +306,42 @@ def _classify(data: ProcessBuilder, classes: int) -> ProcessBuilder:
         [label, top, array_element(data, index=classes)]
     )
     return result
+
+
+def neighbourhood_udf(graph: dict[str, Any]) -> tuple[UDF, int, int]:
+    """The UDF of a map graph's ``apply_neighborhood``, as a backend runs it.
+
+    Args:
+        graph: ``{'process_graph': {...}}`` (:func:`build_map_graph`).
+
+    Returns:
+        The ``run_udf``'s code, runtime and context as an ``openeo.UDF``, and
+        the chunk and overlap along ``x`` in pixels.
+
+    Raises:
+        BVMValueError: if the graph has no single ``apply_neighborhood`` over
+            one ``run_udf``.
+    """
+    nodes = [
+        node['arguments']
+        for node in graph['process_graph'].values()
+        if node['process_id'] == 'apply_neighborhood'
+    ]
+    inner = [n['process']['process_graph'] for n in nodes]
+    if len(nodes) != 1 or len(inner[0]) != 1:
+        raise BVMValueError('a map graph holds one apply_neighborhood of one run_udf')
+    (udf,) = inner[0].values()
+    if udf['process_id'] != 'run_udf':
+        raise BVMValueError(
+            f'apply_neighborhood runs {udf["process_id"]!r}, not run_udf'
+        )
+    arguments = udf['arguments']
+    size = {item['dimension']: item['value'] for item in nodes[0]['size']}
+    overlap = {item['dimension']: item['value'] for item in nodes[0]['overlap']}
+    code = UDF(
+        arguments['udf'], runtime=arguments['runtime'], context=arguments['context']
+    )
+    return code, int(size['x']), int(overlap['x'])
 
 
 def graph_processes(graph: dict[str, Any]) -> list[str]:

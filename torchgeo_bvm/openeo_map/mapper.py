@@ -43,7 +43,6 @@ import shapely
 from numpy.typing import NDArray
 from openeo.extra.job_management import create_job_db
 from openeo.rest.connection import Connection
-from openeo.rest.datacube import UDF  # type: ignore[attr-defined]  # unmarked re-export
 from openeo.rest.job import BatchJob
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -81,7 +80,7 @@ from .graph import (
     build_map_graph,
     check_mappable,
     dumps,
-    udf_code,
+    neighbourhood_udf,
 )
 from .jobs import JOB_DATABASE, JOBS_FOLDER, SheetJobManager, job_rows
 from .local import LocalMap, map_lattice
@@ -217,11 +216,11 @@ def openeo_map(
         plans = dict.fromkeys(wanted, remote)
     jobs = [(sheet, year) for year in wanted for sheet in plans[year]]
     settings_ = _located(settings, folder, local)
-    _write_graphs(out, card, jobs, settings_, overwrite)
+    graphs = _write_graphs(out, card, jobs, settings_, overwrite)
     if dry_run:
         return []
     if imagery is not None:
-        maps = _run_locally(card, imagery, jobs, settings_)
+        maps = _run_locally(out, imagery, jobs, graphs)
     else:
         maps = _run_jobs(out, backend, jobs, retries, poll_seconds, job_options)
     return [
@@ -397,30 +396,25 @@ def _write_graphs(
 
 
 def _run_locally(
-    card: ModelCard,
+    out: Path,
     imagery: Sentinel2TOC,
     jobs: Sequence[tuple[MapSheet, int]],
-    settings: MapSettings,
+    graphs: Sequence[str],
 ) -> dict[tuple[str, int], LocalMap]:
-    """Each sheet's graph run here (:func:`~.local.map_lattice`)."""
+    """Each sheet's graph, as written, run here (:func:`~.local.map_lattice`)."""
     maps: dict[tuple[str, int], LocalMap] = {}
-    overlap = settings.overlap(card)
-    for sheet, year in jobs:
-        context = {
-            'model': settings.model_location,
-            'lattice': sheet.lattice.context(),
-            'sheet': sheet.sheet.code,
-        }
-        udf = UDF(udf_code(), runtime='Python', context=context)
-        width, height = sheet.lattice.grid.shape[1], sheet.lattice.grid.shape[0]
-        chunks = -(-width // settings.chunk) * -(-height // settings.chunk)
+    for (sheet, year), name in zip(jobs, graphs, strict=True):
+        graph = json.loads((out / name).read_text())
+        udf, chunk, overlap = neighbourhood_udf(graph)
+        height, width = sheet.lattice.grid.shape
+        chunks = -(-width // chunk) * -(-height // chunk)
         with tqdm(total=chunks, desc=f'{sheet.sheet.code} {year}', unit='chunk') as bar:
             maps[sheet.sheet.code, year] = map_lattice(
                 udf,
                 imagery,
                 sheet.lattice.grid,
                 year,
-                settings.chunk,
+                chunk,
                 overlap,
                 progress=lambda: _advance(bar),
             )
