@@ -22,8 +22,8 @@ without connecting. Authentication is the openeo client's.
 Examples:
   torchgeo-bvm openeo-map --model models/year --sheets 22/7-8 --years 2022 \
       --out maps --dry-run
-  torchgeo-bvm openeo-map --model models/year --sheets test --years 2020 \
-      --out maps --backend local --sentinel2 demo-output/data/composites
+  torchgeo-bvm openeo-map --model models/year --sheets test --years 2022 \
+      --out local-maps --backend local --sentinel2 demo-output/data/season/openeo
   torchgeo-bvm openeo-map --model models/year --sheets 22 --years 2022 \
       --out maps --model-url https://example.org/year-model.zip
 """
