@@ -221,3 +221,13 @@ def test_the_udf_names_a_missing_band(exported_demo_models: Path) -> None:
     cube = _chunk(bands, [1, 2], 64).drop_sel(bands=['B05'])
     with pytest.raises(ValueError, match=r'^the cube has no band B05 of the model'):
         execute_local_udf(udf, cube)
+
+
+def test_the_udf_weighs_tiles_as_the_fusion_does() -> None:
+    # The UDF travels without the package, so it keeps its own copy of the
+    # taper: the two must stay the same.
+    from torchgeo_bvm.maps.fusion import edge_taper
+    from torchgeo_bvm.openeo_map import udf
+
+    for size in (64, 96, 256):
+        np.testing.assert_array_equal(udf.edge_taper(size), edge_taper(size))

@@ -69,6 +69,7 @@ __all__ = [
     'MOSAIC',
     'SheetFusion',
     'edge_taper',
+    'fused_map_files',
     'plot_fused_map',
     'write_fused_sheet',
     'write_mosaic',
@@ -375,6 +376,44 @@ def write_fused_sheet(
         path, classes, grid, description='fused class', progress=False
     )
     return written
+
+
+def fused_map_files(
+    sheets: Sequence[str],
+    probabilities: bool = False,
+    preview: bool = True,
+    mosaic: bool = True,
+) -> list[str]:
+    """The names of a folder of fused maps' files, in the order they are written.
+
+    Per sheet its siblings (``_count``, ``_confidence`` and, with
+    ``probabilities``, ``_probabilities``), its class raster and, with
+    ``preview``, its PNG; then, with ``mosaic``, :data:`MOSAIC`, its siblings
+    and its quick-look.
+
+    Args:
+        sheets: the sheets' class rasters (``22_7-8.tif``).
+        probabilities: whether the probabilities are written.
+        preview: whether each sheet has a PNG.
+        mosaic: whether the mosaic is written.
+
+    Returns:
+        The file names.
+    """
+    suffixes = ['_count', '_confidence']
+    if probabilities:
+        suffixes.append('_probabilities')
+    names = []
+    for name in sheets:
+        path = Path(name)
+        names += [sibling_path(path, s).name for s in suffixes] + [path.name]
+        if preview:
+            names.append(path.with_suffix('.png').name)
+    if mosaic:
+        joined = Path(MOSAIC)
+        names += [joined.name] + [sibling_path(joined, s).name for s in suffixes]
+        names.append(joined.with_suffix('.png').name)
+    return names
 
 
 def _write_uint8(

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from openeo.processes import ProcessBuilder, array_create, array_element, array_find
 from openeo.rest.datacube import (  # type: ignore[attr-defined]  # UDF: unmarked re-export
@@ -42,7 +42,7 @@ from openeo.rest.datacube import (  # type: ignore[attr-defined]  # UDF: unmarke
 )
 from pyproj import CRS
 
-from ..datasets.bands import SCL_BAND
+from ..datasets.bands import ALL_BANDS, SCL_BAND
 from ..download.graph import COLLECTION, DownloadOptions, mask_clouds, resample
 from ..errors import BVMValueError
 from ..export.card import ModelCard
@@ -153,7 +153,7 @@ class MapSettings:
     chunk: int = 256
     model_location: str = 'model'
     max_cloud_cover: float | None = None
-    cloud_mask: str = 'scl'
+    cloud_mask: Literal['scl', 'dilation'] = 'scl'
 
     def overlap(self, card: ModelCard) -> int:
         """The overlap of the chunks: the patch size.
@@ -178,8 +178,7 @@ def check_mappable(card: ModelCard, settings: MapSettings) -> None:
         BVMValueError: for radar bands, a per-date series, or an overlap
             (the patch size) not smaller than the chunk.
     """
-    optical = DownloadOptions().bands
-    radar = [band for band in card.bands if band not in optical]
+    radar = [band for band in card.bands if band not in ALL_BANDS]
     if radar:
         raise BVMValueError(
             f'model.json: bands {", ".join(radar)} are not Sentinel-2 bands; '
@@ -253,7 +252,7 @@ def build_map_graph(
         composite='monthly' if monthly else None,
         max_cloud_cover=settings.max_cloud_cover,
         crs=str(lattice.grid.crs),
-        cloud_mask='dilation' if settings.cloud_mask == 'dilation' else 'scl',
+        cloud_mask=settings.cloud_mask,
     )
     cube = DataCube.load_collection(
         COLLECTION,

@@ -143,7 +143,6 @@ class SheetJobManager(MultiBackendJobManager):
                 attempts,
             )
             update.loc[row.name, 'status'] = 'not_started'
-            update.loc[row.name, 'id'] = None
         database.persist(update)
 
     def download(self, connection: Connection, job_id: str) -> Path:

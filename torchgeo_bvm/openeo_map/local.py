@@ -116,38 +116,52 @@ def map_lattice(
         BVMValueError: if the accumulators would not fit in memory, or the UDF
             gives no ``clear`` band.
     """
-    width, height = grid.shape[1], grid.shape[0]
-    parts: dict[tuple[int, int], xarray.DataArray] = {}
+    height, width = grid.shape
+    probabilities = clear = None
     for row in range(0, height, chunk):
         for column in range(0, width, chunk):
             cube = read_chunk(imagery, grid, column, row, chunk, overlap, year)
             result = execute_local_udf(udf, cube).get_datacube_list()[0].get_array()
-            parts[row, column] = result.isel(
+            core = result.isel(
                 y=slice(overlap, overlap + min(chunk, height - row)),
                 x=slice(overlap, overlap + min(chunk, width - column)),
             )
+            bands = [str(b) for b in core['bands'].values]
+            if probabilities is None or clear is None:
+                # The classes are known once the UDF has answered.
+                probabilities, clear = _accumulators(bands, height, width)
+            values = np.asarray(core.values[0], np.float32)
+            down = slice(row, row + values.shape[-2])
+            across = slice(column, column + values.shape[-1])
+            probabilities[:, down, across] = values[_probability_bands(bands)]
+            clear[down, across] = values[bands.index(CLEAR_BAND)]
             if progress is not None:
                 progress()
-    bands = [str(b) for b in next(iter(parts.values()))['bands'].values]
-    if CLEAR_BAND not in bands:
-        raise BVMValueError(f'the UDF gave the bands {bands}, no {CLEAR_BAND!r}')
-    probability = [i for i, b in enumerate(bands) if b.startswith(PROBABILITY_PREFIX)]
-    check_bytes(
-        4.0 * (len(probability) + 1) * width * height,
-        MAX_ACCUMULATOR_BYTES,
-        f'mapping a sheet of {width} x {height} pixels and {len(probability)} classes',
-        'map smaller sheets',
-    )
-    probabilities = np.full((len(probability), height, width), np.nan, np.float32)
-    clear = np.zeros((height, width), np.float32)
-    for (row, column), core in parts.items():
-        values = np.asarray(core.values[0], np.float32)
-        down = slice(row, row + values.shape[-2])
-        across = slice(column, column + values.shape[-1])
-        probabilities[:, down, across] = values[probability]
-        clear[down, across] = values[bands.index(CLEAR_BAND)]
+    assert probabilities is not None
+    assert clear is not None
     labels, confidence, counts = classify(probabilities, clear)
     return LocalMap(grid, labels, confidence, counts)
+
+
+def _probability_bands(bands: list[str]) -> list[int]:
+    return [i for i, b in enumerate(bands) if b.startswith(PROBABILITY_PREFIX)]
+
+
+def _accumulators(
+    bands: list[str], height: int, width: int
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The sheet's probabilities (NaN) and clear steps (0), sized before allocated."""
+    if CLEAR_BAND not in bands:
+        raise BVMValueError(f'the UDF gave the bands {bands}, no {CLEAR_BAND!r}')
+    classes = len(_probability_bands(bands))
+    check_bytes(
+        4.0 * (classes + 1) * width * height,
+        MAX_ACCUMULATOR_BYTES,
+        f'mapping a sheet of {width} x {height} pixels and {classes} classes',
+        'map smaller sheets',
+    )
+    probabilities = np.full((classes, height, width), np.nan, np.float32)
+    return probabilities, np.zeros((height, width), np.float32)
 
 
 def read_chunk(

@@ -32,7 +32,7 @@ import logging
 import os
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from ..maps.folder import MapRun, finish_map_run, start_map_run, write_manifest
 from ..maps.fusion import (
     MAX_COUNT,
     MOSAIC,
+    fused_map_files,
     plot_fused_map,
     write_fused_sheet,
     write_mosaic,
@@ -273,11 +274,7 @@ def _local_sheets(
     """The sheets of ``torchgeo predict`` on the same imagery."""
     grid = Grid.of(imagery)
     layout = SheetLayout(SplitScheme(), imagery.crs)
-    region = (
-        None
-        if flanders is None
-        else FlandersMask.from_lambert72(flanders, imagery.crs).region
-    )
+    region = _flanders_in(flanders, imagery.crs)
     plan = PredictionPlan.build(
         layout,
         grid,
@@ -310,6 +307,14 @@ def _local_sheets(
     ]
 
 
+def _flanders_in(flanders: BaseGeometry | None, crs: CRS) -> BaseGeometry | None:
+    """The Flanders boundary (Lambert 72) in a sheet layout's CRS, or None."""
+    if flanders is None:
+        return None
+    region: BaseGeometry = FlandersMask.from_lambert72(flanders, crs).region
+    return region
+
+
 def _remote_sheets(
     card: ModelCard,
     names: str | Sequence[int | str],
@@ -326,11 +331,7 @@ def _remote_sheets(
     grid = Grid.lattice(0.0, 0.0, 10.0, 10.0, target)
     layout = SheetLayout(SplitScheme(), target)
     selection = SheetSelection.parse(names, layout.scheme.splits)
-    region = (
-        None
-        if flanders is None
-        else FlandersMask.from_lambert72(flanders, target).region
-    )
+    region = _flanders_in(flanders, target)
     planned = []
     for index in selection.indices(layout):
         c0, r0, c1, r1 = box = layout.pixel_box(index, grid)
@@ -350,14 +351,7 @@ def _remote_sheets(
 
 def _located(settings: MapSettings, folder: Path, here: bool) -> MapSettings:
     """Settings whose UDF finds the model: the folder itself where it runs here."""
-    if not here:
-        return settings
-    return MapSettings(
-        settings.chunk,
-        str(folder.resolve()),
-        settings.max_cloud_cover,
-        settings.cloud_mask,
-    )
+    return replace(settings, model_location=str(folder.resolve())) if here else settings
 
 
 def _write_graphs(
@@ -524,25 +518,15 @@ def _write_year(
     codes = tuple(s.sheet.code for s in sheets)
     with ExitStack() as stack:
         staging = start_map_run(folder, MapRun(period, name, codes, ()), stack)
-        files: list[str] = []
         for sheet in sheets:
             path = staging / f'{sheet.name}.tif'
             _write_sheet(path, sheet, maps[sheet.sheet.code, year], card)
-            files += [
-                f'{sheet.name}_count.tif',
-                f'{sheet.name}_confidence.tif',
-                path.name,
-            ]
-            plot_fused_map(
-                path,
-                path.with_suffix('.png'),
-                f'Fused map {sheet.sheet.code}, {period}',
-            )
-            files.append(path.with_suffix('.png').name)
+            title = f'Fused map {sheet.sheet.code}, {period}'
+            plot_fused_map(path, path.with_suffix('.png'), title)
         mosaic = staging / MOSAIC
         write_mosaic([staging / f'{s.name}.tif' for s in sheets], mosaic)
         plot_fused_map(mosaic, mosaic.with_suffix('.png'), f'Fused map, {period}')
-        files += [MOSAIC, 'mosaic_count.vrt', 'mosaic_confidence.vrt', 'mosaic.png']
+        files = fused_map_files([f'{s.name}.tif' for s in sheets])
         write_manifest(staging, MapRun(period, name, codes, tuple(files)))
         finish_map_run(staging, folder)
     return MappedYear(year, folder, tuple(folder / f for f in files))

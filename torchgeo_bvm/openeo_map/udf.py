@@ -207,27 +207,20 @@ def _fuse(
     size, stride = model.size, model.stride
     rows, columns = pixels
     sums, weights = into
-    taper = _taper(size)
+    taper = edge_taper(size)
     top, left = int(rows[0]), int(columns[0])
-    # A tile without a clear step anywhere has no weight: it is not run.
-    tiles = [
-        (r, c)
+    every = [
+        (
+            slice(r * stride - top, r * stride - top + size),
+            slice(c * stride - left, c * stride - left + size),
+        )
         for r in _tiles_within(rows, size, stride, int(lattice['rows']))
         for c in _tiles_within(columns, size, stride, int(lattice['columns']))
-        if valid[
-            :,
-            r * stride - top : r * stride - top + size,
-            c * stride - left : c * stride - left + size,
-        ].any()
     ]
+    # A tile without a clear step anywhere has no weight: it is not run.
+    tiles = [(down, across) for down, across in every if valid[:, down, across].any()]
     for first in range(0, len(tiles), model.batch):
-        windows = [
-            (
-                slice(r * stride - top, r * stride - top + size),
-                slice(c * stride - left, c * stride - left + size),
-            )
-            for r, c in tiles[first : first + model.batch]
-        ]
+        windows = tiles[first : first + model.batch]
         probabilities = _predict(model, values, windows)
         for (down, across), tile in zip(windows, probabilities, strict=True):
             weight = taper * valid[:, down, across].any(axis=0)
@@ -274,7 +267,17 @@ def _predict(
     return np.concatenate(outputs)[:count].astype(np.float32)
 
 
-def _taper(size: int) -> NDArray[np.float32]:
-    """``sin²(π (i + ½) / size)`` down times across: the fusion's tile weights."""
+def edge_taper(size: int) -> NDArray[np.float32]:
+    """``sin²(π (i + ½) / size)`` down times across: the fusion's tile weights.
+
+    :func:`torchgeo_bvm.maps.fusion.edge_taper`, which this file cannot import
+    (it travels without the package; a test keeps the two equal).
+
+    Args:
+        size: the tile's side in pixels.
+
+    Returns:
+        ``[size, size]`` float32 weights.
+    """
     ramp = np.sin(np.pi * (np.arange(size) + 0.5) / size) ** 2
     return np.outer(ramp, ramp).astype(np.float32)

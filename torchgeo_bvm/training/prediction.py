@@ -34,7 +34,6 @@ from torch import Tensor
 
 from ..errors import BVMValueError
 from ..fileio import atomic_path, check_output_folder
-from ..maps.files import sibling_path
 from ..maps.folder import (
     MANIFEST,
     MapRun,
@@ -47,6 +46,7 @@ from ..maps.fusion import (
     MOSAIC,
     SheetFusion,
     edge_taper,
+    fused_map_files,
     plot_fused_map,
     write_mosaic,
 )
@@ -387,17 +387,9 @@ class SheetPredictionWriter(BasePredictionWriter):
 
     def _outputs(self, sheets: list[SheetPlan], mosaic: bool) -> list[str]:
         """The names of every file of these sheets, in order, and of the mosaic."""
-        names = []
-        suffixes = ['_count', '_confidence']
-        if self.probabilities:
-            suffixes.append('_probabilities')
-        for sheet in sheets:
-            path = Path(self._name(sheet))
-            names += [sibling_path(path, s).name for s in suffixes] + [path.name]
-            if self.preview:
-                names.append(path.with_suffix('.png').name)
-        if mosaic:
-            joined = Path(MOSAIC)
-            names += [joined.name] + [sibling_path(joined, s).name for s in suffixes]
-            names.append(joined.with_suffix('.png').name)
-        return names
+        return fused_map_files(
+            [self._name(sheet) for sheet in sheets],
+            self.probabilities,
+            self.preview,
+            mosaic,
+        )
