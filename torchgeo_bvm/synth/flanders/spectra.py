@@ -27,8 +27,10 @@ year bare spring soil and summer harvests set them apart.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,7 @@ __all__ = [
     'ENDMEMBER_NAMES',
     'MOWING',
     'PHENOLOGY',
+    'PHENOLOGY_FILE',
     'REGROWTH_DAYS',
     'Mowing',
     'SeasonTraits',
@@ -90,60 +93,24 @@ _EM = np.array([ENDMEMBERS[n] for n in _ENDMEMBER_NAMES], dtype=np.float64)
 CROPS = ('winter_cereal', 'maize', 'potato', 'beet', 'vegetable', 'ley')
 #: The share of fields that grow each crop.
 CROP_SHARES = (0.27, 0.27, 0.12, 0.08, 0.12, 0.14)
+#: The file under ``torchgeo_bvm/data`` that holds :data:`PHENOLOGY`: one row a
+#: node, columns ``crop``, ``day`` (day of year), ``green`` (green cover, 0..1)
+#: and ``residue`` (harvest residue, 0..1), each crop's nodes by day.
+PHENOLOGY_FILE = 'mini_flanders_phenology.csv'
+
+
+def _read_phenology() -> dict[str, tuple[tuple[float, float, float], ...]]:
+    nodes: dict[str, list[tuple[float, float, float]]] = {}
+    with (resources.files('torchgeo_bvm') / 'data' / PHENOLOGY_FILE).open() as f:
+        for row in csv.DictReader(f):
+            node = (float(row['day']), float(row['green']), float(row['residue']))
+            nodes.setdefault(row['crop'], []).append(node)
+    return {crop: tuple(crop_nodes) for crop, crop_nodes in nodes.items()}
+
+
 #: Green cover and residue of each crop by day of year: (day, green, residue)
-#: nodes, linearly interpolated.
-PHENOLOGY: dict[str, tuple[tuple[float, float, float], ...]] = {
-    'winter_cereal': (
-        (60, 0.35, 0.0),
-        (110, 0.6, 0.0),
-        (160, 0.95, 0.0),
-        (195, 0.3, 0.6),
-        (215, 0.05, 0.85),
-        (260, 0.05, 0.4),
-        (300, 0.15, 0.1),
-    ),
-    'maize': (
-        (60, 0, 0),
-        (135, 0, 0),
-        (170, 0.25, 0),
-        (205, 0.9, 0),
-        (265, 0.85, 0),
-        (285, 0.05, 0.6),
-        (320, 0.05, 0.3),
-    ),
-    'potato': (
-        (60, 0, 0),
-        (130, 0, 0),
-        (165, 0.6, 0),
-        (205, 0.85, 0),
-        (230, 0.3, 0.5),
-        (250, 0, 0.1),
-        (320, 0, 0),
-    ),
-    'beet': (
-        (60, 0, 0),
-        (120, 0, 0),
-        (165, 0.5, 0),
-        (200, 0.9, 0),
-        (290, 0.85, 0),
-        (310, 0.05, 0.3),
-    ),
-    'ley': (
-        (60, 0.7, 0),
-        (130, 0.9, 0),
-        (170, 0.55, 0.3),
-        (220, 0.85, 0),
-        (300, 0.8, 0),
-    ),
-    'vegetable': (
-        (60, 0.1, 0),
-        (110, 0.2, 0),
-        (160, 0.6, 0),
-        (210, 0.7, 0.1),
-        (280, 0.5, 0.1),
-        (320, 0.3, 0),
-    ),
-}
+#: nodes, linearly interpolated; read from :data:`PHENOLOGY_FILE`.
+PHENOLOGY = _read_phenology()
 
 
 def _interp_phenology(crop: str, doy: NDArray[np.float64]) -> tuple[Any, Any]:
