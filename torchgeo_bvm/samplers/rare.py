@@ -289,23 +289,15 @@ class RareClassCentres:
         if uniform.any():
             columns[uniform], rows[uniform] = self.region.draw(rng, int(uniform.sum()))
         if weighted.any():
-            columns[weighted], rows[weighted] = self.draw_weighted(
+            columns[weighted], rows[weighted] = self._draw_weighted(
                 rng, int(weighted.sum())
             )
         return columns, rows
 
-    def draw_weighted(
+    def _draw_weighted(
         self, rng: np.random.Generator, count: int
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Draw crop centres by class weight alone (strength 1).
-
-        Args:
-            rng: the random generator.
-            count: how many centres.
-
-        Returns:
-            ``(columns, rows)`` of the centre pixels.
-        """
+        """``count`` centres drawn by class weight alone (strength 1)."""
         size = self.cells.size
         chosen = rng.choice(len(self.probabilities), size=count, p=self.probabilities)
         # Most cells lie wholly in the region: any of their pixels will do.
