@@ -88,6 +88,8 @@ class EarlyFusionUNet(SeriesModel):
 class LateFusionUNet(SeriesModel):
     """One U-Net per date (shared weights), the dates' logits pooled.
 
+    Every date is segmented alike: ``dates`` are not used.
+
     Args:
         in_channels: channels (bands) of one date.
         num_classes: output classes.
@@ -114,16 +116,6 @@ class LateFusionUNet(SeriesModel):
     def forward(
         self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
     ) -> Tensor:
-        """Segment a series.
-
-        Args:
-            x: ``[B, T, C, H, W]`` images.
-            dates: unused (every date is segmented alike).
-            valid: ``[B, T]`` bool, or None (all valid).
-
-        Returns:
-            ``[B, num_classes, H, W]`` logits.
-        """
         series = SeriesSteps(x, dates, valid)
         (logits,) = on_valid_steps(lambda images: [self.unet(images)], x, series.valid)
         weights = self._date_weights(logits, series.valid)
