@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     'DemoComparison',
     'DemoResult',
+    'DemoRun',
     'compare_with_a_year',
     'evaluated_checkpoint',
     'evaluation_from_confusion',
@@ -69,6 +70,23 @@ DEMO_CONFIG = 'demo.yaml'
 #: (10 m), so no pixel is ever resampled and CPU training stays fast; the paper's
 #: EPSG:4326 is the data module's default for the real data.
 DEMO_CRS = 'EPSG:32631'
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A demo run's folder, and what its steps made and how long they took.
+
+    Every step adds its files to :attr:`paths` and its time to :attr:`seconds`.
+
+    Args:
+        out: the demo's folder.
+        paths: the files made, by kind.
+        seconds: wall-clock time per step.
+    """
+
+    out: Path
+    paths: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -264,8 +282,8 @@ def run_demo(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seconds: dict[str, float] = {}
-    paths: dict[str, Path] = {}
+    run = DemoRun(out)
+    seconds, paths = run.seconds, run.paths
 
     data = out / 'data'
     manifest = _timed(
@@ -363,11 +381,9 @@ def run_demo(
     truth = data / manifest['truth']['changes']
     year = demo_truth.map_year(config)
     images = [sentinel2 / str(year)] if year is not None else []
-    comparison = _fused_map_and_candidates(
-        out, config, calibrated, bvm, seconds, paths, truth, images
-    )
+    comparison = _fused_map_and_candidates(run, config, calibrated, bvm, truth, images)
     candidates = comparison.describe(10)
-    trust = demo_truth.measure_trust(out, config, comparison, data, manifest, paths)
+    trust = demo_truth.measure_trust(run, config, comparison, data, manifest)
 
     matrix = pd.read_csv(confusion, index_col=0)
     overall, class_iou = evaluation_from_confusion(matrix)
@@ -394,12 +410,12 @@ def run_demo(
     season = manifest['season']
     composites = data / season['composites_root']
     result.comparison = compare_with_a_year(
-        out, config, composites, int(season['year']), seconds, paths
+        run, config, composites, int(season['year'])
     )
     year_checkpoint, _ = evaluated_checkpoint(out / 'training-year' / 'checkpoints')
     year_config = out / 'demo_year.yaml'
     year_comparison = _fused_map_and_candidates(
-        out, year_config, year_checkpoint, bvm, seconds, paths, truth, label=' (year)'
+        run, year_config, year_checkpoint, bvm, truth, label=' (year)'
     )
     result.year_candidates = year_comparison.describe(10)
     summary = out / 'summary.json'
@@ -454,12 +470,10 @@ def _fit_and_test(
 
 
 def _fused_map_and_candidates(
-    out: Path,
+    run: DemoRun,
     config: Path,
     checkpoint: Path,
     bvm: Path,
-    seconds: dict[str, float],
-    paths: dict[str, Path],
     truth: Path | None = None,
     images: list[Path] | None = None,
     label: str = '',
@@ -471,8 +485,8 @@ def _fused_map_and_candidates(
     folder of ``prediction.output_dir``; ``compare`` ranks the BVM polygons
     most probably out of date into ``comparison/`` (``comparison-year/`` for
     the year model, ``label`` ``' (year)'``), scored against ``truth``, the
-    candidates shown on ``images``, the accuracy over 1 km blocks. Returns the
-    comparison.
+    candidates shown on ``images``, the accuracy over 1 km blocks. The steps'
+    times and files go into ``run``. Returns the comparison.
     """
     from .evaluation.units import EvaluationUnits
     from .maps.compare import compare_with_bvm
@@ -482,7 +496,7 @@ def _fused_map_and_candidates(
     predictions = demo_truth.map_folder(config)
     if not (predictions / MOSAIC).exists():
         _timed(
-            seconds,
+            run.seconds,
             f'predict{label}',
             lambda: _torchgeo(
                 ['predict', '--config', str(config), '--ckpt_path', str(checkpoint)]
@@ -492,14 +506,16 @@ def _fused_map_and_candidates(
         # Hidden names are staging files of a write in progress or killed.
         if is_hidden(tif, predictions) or tif.stem.endswith(SIBLING_SUFFIXES):
             continue
-        paths[f'fused map{label} {tif.stem}'] = tif
-        paths[f'fused map{label} {tif.stem} (PNG)'] = tif.with_suffix('.png')
-    paths[f'fused map{label} mosaic'] = predictions / MOSAIC
-    paths[f'fused map{label} quick-look'] = (predictions / MOSAIC).with_suffix('.png')
+        run.paths[f'fused map{label} {tif.stem}'] = tif
+        run.paths[f'fused map{label} {tif.stem} (PNG)'] = tif.with_suffix('.png')
+    run.paths[f'fused map{label} mosaic'] = predictions / MOSAIC
+    run.paths[f'fused map{label} quick-look'] = (predictions / MOSAIC).with_suffix(
+        '.png'
+    )
     # The demo's folder is its own: the comparison is made afresh each run.
-    folder = out / ('comparison-year' if label else 'comparison')
+    folder = run.out / ('comparison-year' if label else 'comparison')
     comparison: Comparison = _timed(
-        seconds,
+        run.seconds,
         f'compare{label}',
         lambda: compare_with_bvm(
             bvm,
@@ -511,8 +527,8 @@ def _fused_map_and_candidates(
             units=EvaluationUnits(block=1000.0),
         ),
     )
-    paths[f'disagreement with the BVM{label}'] = comparison.paths['geopackage']
-    paths[f'strongest candidates{label}'] = comparison.paths['candidates']
+    run.paths[f'disagreement with the BVM{label}'] = comparison.paths['geopackage']
+    run.paths[f'strongest candidates{label}'] = comparison.paths['candidates']
     return comparison
 
 
@@ -662,12 +678,10 @@ class DemoComparison:
 
 
 def compare_with_a_year(
-    out: Path,
+    run: DemoRun,
     config: Path,
     composites: Path,
     year: int,
-    seconds: dict[str, float],
-    paths: dict[str, Path],
 ) -> DemoComparison:
     """Train the demo's U-Net on a year of monthly composites and compare.
 
@@ -678,15 +692,14 @@ def compare_with_a_year(
     input channels, and ``torchgeo predict`` maps ``year`` into
     ``predictions-year/``. Same sheets, crops, batch, training steps,
     checkpoint rule and test tiles; ``torchgeo fit`` and ``torchgeo test`` as
-    for the single date. What is already in ``out`` is reused.
+    for the single date. What is already in the demo's folder is reused.
 
     Args:
-        out: the demo's folder (the single-date run's test is done).
+        run: the demo's run (its single-date test is done); the year's steps
+            and files are added.
         config: the single-date run's configuration.
         composites: the season's composites folder.
         year: the season's year.
-        seconds: wall-clock time per step (the year's steps are added).
-        paths: the files made (the year's are added).
 
     Returns:
         The comparison.
@@ -700,42 +713,42 @@ def compare_with_a_year(
             'series': {'temporal': 'monthly', 'stack': 'channels'},
             'prediction': {
                 'years': [year],
-                'output_dir': str(out / 'predictions-year'),
+                'output_dir': str(run.out / 'predictions-year'),
             },
         },
     )
     model = settings['model']['init_args']
     model['in_channels'] = 12 * model['in_channels']
     trainer = settings['trainer']
-    trainer['default_root_dir'] = str(out / 'training-year')
+    trainer['default_root_dir'] = str(run.out / 'training-year')
     if isinstance(trainer.get('logger'), dict):
-        trainer['logger']['init_args']['save_dir'] = str(out / 'training-year')
+        trainer['logger']['init_args']['save_dir'] = str(run.out / 'training-year')
     folders = {
-        'ModelCheckpoint': ('dirpath', out / 'training-year' / 'checkpoints'),
-        'ConfusionMatrixWriter': ('dirpath', out / 'evaluation-year'),
+        'ModelCheckpoint': ('dirpath', run.out / 'training-year' / 'checkpoints'),
+        'ConfusionMatrixWriter': ('dirpath', run.out / 'evaluation-year'),
     }
     for callback in trainer['callbacks']:
         for name, (key, folder) in folders.items():
             if callback['class_path'].endswith(name):
                 callback.setdefault('init_args', {})[key] = str(folder)
-    year_config = out / 'demo_year.yaml'
+    year_config = run.out / 'demo_year.yaml'
     with atomic_path(year_config) as temporary:
         temporary.write_text(yaml.safe_dump(settings, sort_keys=False))
-    paths['training config (year)'] = year_config
+    run.paths['training config (year)'] = year_config
 
-    confusion = out / 'evaluation-year' / 'confusion_matrix.csv'
-    checkpoints = out / 'training-year' / 'checkpoints'
-    _fit_and_test(year_config, checkpoints, confusion, seconds, ' (year)')
-    paths['confusion matrix (year)'] = confusion.with_suffix('.png')
+    confusion = run.out / 'evaluation-year' / 'confusion_matrix.csv'
+    checkpoints = run.out / 'training-year' / 'checkpoints'
+    _fit_and_test(year_config, checkpoints, confusion, run.seconds, ' (year)')
+    run.paths['confusion matrix (year)'] = confusion.with_suffix('.png')
     comparison = DemoComparison.from_confusions(
         {
             'one date': pd.read_csv(
-                out / 'evaluation' / 'confusion_matrix.csv', index_col=0
+                run.out / 'evaluation' / 'confusion_matrix.csv', index_col=0
             ),
             'a year': pd.read_csv(confusion, index_col=0),
         }
     )
-    written = out / 'comparison.json'
+    written = run.out / 'comparison.json'
     with atomic_path(written) as temporary:
         temporary.write_text(
             json.dumps(
@@ -747,7 +760,7 @@ def compare_with_a_year(
                 indent=2,
             )
         )
-    paths['comparison'] = written
+    run.paths['comparison'] = written
     return comparison
 
 

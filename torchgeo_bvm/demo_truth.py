@@ -38,6 +38,7 @@ from .evaluation.calibration import Reliability, confidence_table, plot_reliabil
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
+    from .demo import DemoRun
     from .maps.compare import Comparison
 
 __all__ = [
@@ -267,24 +268,22 @@ def map_calibration(
 
 
 def measure_trust(
-    out: Path,
+    run: DemoRun,
     config: Path,
     comparison: Comparison,
     data: Path,
     manifest: dict[str, Any],
-    paths: dict[str, Path],
 ) -> DemoTrust | None:
     """Accuracy, candidates and map confidence of the demo against the truth.
 
     Args:
-        out: the demo's folder (``evaluation/`` from ``torchgeo test``;
-            ``calibration/`` is written).
+        run: the demo's run (``evaluation/`` from ``torchgeo test`` in its
+            folder; ``calibration/`` is written there and its files added).
         config: the demo's configuration (its map's folder and year).
         comparison: ``compare``'s result for the test map, scored against
             ``truth/changes.csv``.
         data: the mini-Flanders' folder.
         manifest: its manifest.
-        paths: the files made (the calibration's are added).
 
     Returns:
         What was measured; None when the truth holds no land cover of the
@@ -295,10 +294,10 @@ def measure_trust(
     if year is None or str(year) not in landcover:
         return None
     before, after, written = map_calibration(
-        map_folder(config), data / landcover[str(year)], out / 'calibration'
+        map_folder(config), data / landcover[str(year)], run.out / 'calibration'
     )
-    paths.update(written)
-    accuracy = accuracy_interval(out / 'evaluation', config)
+    run.paths.update(written)
+    accuracy = accuracy_interval(run.out / 'evaluation', config)
     return DemoTrust(accuracy, before, after, comparison.truth, year)
 
 

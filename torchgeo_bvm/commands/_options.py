@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     'add_bvm_options',
+    'add_output_options',
     'parse_crs',
     'parse_integers',
     'parse_kbl_numbers',
@@ -57,6 +58,24 @@ def add_bvm_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         '--mapping', type=Path, help='your own unit -> class table (CSV: code,class)'
+    )
+
+
+def add_output_options(
+    parser: argparse.ArgumentParser, what: str, *, required: bool = True
+) -> None:
+    """Add ``--out``, what the subcommand writes, and ``--overwrite``.
+
+    Without ``--overwrite`` an existing ``--out`` is an error, never replaced.
+
+    Args:
+        parser: the subcommand's parser.
+        what: ``--out``'s help: what is written there.
+        required: whether ``--out`` must be given.
+    """
+    parser.add_argument('--out', type=Path, required=required, help=what)
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing --out'
     )
 
 

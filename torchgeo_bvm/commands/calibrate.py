@@ -25,6 +25,7 @@ import argparse
 from pathlib import Path
 
 from . import Command
+from ._options import add_output_options
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,12 +45,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--checkpoint', type=Path, required=True, help='the checkpoint to calibrate'
     )
-    parser.add_argument(
-        '--out', type=Path, required=True, help='the calibrated copy to write'
-    )
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace an existing --out'
-    )
+    add_output_options(parser, 'the calibrated copy to write')
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from . import Command
+from ._options import add_output_options
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +37,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action='store_true',
         help='laptop scale: few steps, small crops, workers for this machine',
     )
-    parser.add_argument(
-        '--out', type=Path, help='write it to this file (default: print it)'
-    )
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace --out if it exists'
+    add_output_options(
+        parser, 'write it to this file (default: print it)', required=False
     )
 
 

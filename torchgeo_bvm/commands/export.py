@@ -21,6 +21,7 @@ import argparse
 from pathlib import Path
 
 from . import Command
+from ._options import add_output_options
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,12 +31,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--config', type=Path, required=True, help='its YAML configuration'
     )
-    parser.add_argument(
-        '--out', type=Path, required=True, help='the model folder to write'
-    )
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace an --out that holds files'
-    )
+    add_output_options(parser, 'the model folder to write')
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -19,12 +19,18 @@ import argparse
 from pathlib import Path
 
 from . import Command
-from ._options import add_bvm_options, parse_crs, parse_res, parse_sheets
+from ._options import (
+    add_bvm_options,
+    add_output_options,
+    parse_crs,
+    parse_res,
+    parse_sheets,
+)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_bvm_options(parser)
-    parser.add_argument('--out', type=Path, required=True, help='the GeoTIFF to write')
+    add_output_options(parser, 'the GeoTIFF to write')
     parser.add_argument('--crs', help='CRS of the grid (default EPSG:4326)')
     parser.add_argument(
         '--res',
@@ -40,9 +46,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         '--sheets', help='map sheets to restrict to, e.g. 22 or 22/1-2,22/3-4'
-    )
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace --out if it exists'
     )
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 

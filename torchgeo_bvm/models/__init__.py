@@ -2,8 +2,8 @@
 
 * :mod:`~torchgeo_bvm.models.attention`: L-TAE temporal attention with masked
   dates;
-* :mod:`~torchgeo_bvm.models.steps`: which steps of a batch hold data, and
-  their days of the year;
+* :mod:`~torchgeo_bvm.models.steps`: the call every temporal model takes,
+  which steps of a batch hold data, and their days of the year;
 * :mod:`~torchgeo_bvm.models.utae`: U-TAE;
 * :mod:`~torchgeo_bvm.models.fusion`: early and late fusion U-Nets;
 * :mod:`~torchgeo_bvm.models.pixel`: the pixel time-series encoder;
@@ -17,7 +17,7 @@ by name.
 from .attention import TemporalAttention, day_of_year
 from .fusion import EarlyFusionUNet, LateFusionUNet
 from .pixel import PixelTemporalEncoder
-from .steps import SeriesSteps, on_valid_steps
+from .steps import SeriesModel, SeriesSteps, on_valid_steps
 from .utae import UTAE
 from .weights import band_key, load_encoder_weights, resolve_weights
 
@@ -26,6 +26,7 @@ __all__ = [
     'EarlyFusionUNet',
     'LateFusionUNet',
     'PixelTemporalEncoder',
+    'SeriesModel',
     'SeriesSteps',
     'TemporalAttention',
     'band_key',

@@ -16,13 +16,13 @@ pretrained weights of TorchGeo's weights API
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, override
 
 import segmentation_models_pytorch as smp
 import torch
 from torch import Tensor, nn
 
-from .steps import SeriesSteps, on_valid_steps
+from .steps import SeriesModel, SeriesSteps, on_valid_steps
 
 __all__ = ['EarlyFusionUNet', 'LateFusionUNet', 'LatePooling']
 
@@ -39,7 +39,7 @@ def _unet(in_channels: int, num_classes: int, backbone: str) -> smp.Unet:
     )
 
 
-class EarlyFusionUNet(nn.Module):
+class EarlyFusionUNet(SeriesModel):
     """A U-Net over the series stacked as channels (date by date, band by band).
 
     Args:
@@ -58,6 +58,7 @@ class EarlyFusionUNet(nn.Module):
         self.unet = _unet(steps * in_channels, num_classes, backbone)
         self.encoder = self.unet.encoder
 
+    @override
     def forward(
         self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
     ) -> Tensor:
@@ -84,8 +85,10 @@ class EarlyFusionUNet(nn.Module):
         return logits
 
 
-class LateFusionUNet(nn.Module):
+class LateFusionUNet(SeriesModel):
     """One U-Net per date (shared weights), the dates' logits pooled.
+
+    Every date is segmented alike: ``dates`` are not used.
 
     Args:
         in_channels: channels (bands) of one date.
@@ -109,19 +112,10 @@ class LateFusionUNet(nn.Module):
         self.pooling = pooling
         self.score = nn.Conv2d(num_classes, 1, 1) if pooling == 'attention' else None
 
+    @override
     def forward(
         self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
     ) -> Tensor:
-        """Segment a series.
-
-        Args:
-            x: ``[B, T, C, H, W]`` images.
-            dates: unused (every date is segmented alike).
-            valid: ``[B, T]`` bool, or None (all valid).
-
-        Returns:
-            ``[B, num_classes, H, W]`` logits.
-        """
         series = SeriesSteps(x, dates, valid)
         (logits,) = on_valid_steps(lambda images: [self.unet(images)], x, series.valid)
         weights = self._date_weights(logits, series.valid)

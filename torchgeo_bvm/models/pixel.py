@@ -17,15 +17,17 @@ No pretrained weights exist for it; it trains from scratch.
 
 from __future__ import annotations
 
+from typing import override
+
 from torch import Tensor, nn
 
 from .attention import TemporalAttention
-from .steps import SeriesSteps
+from .steps import SeriesModel, SeriesSteps
 
 __all__ = ['PixelTemporalEncoder']
 
 
-class PixelTemporalEncoder(nn.Module):
+class PixelTemporalEncoder(SeriesModel):
     """L-TAE over the dates of every pixel, then a linear head.
 
     Args:
@@ -55,19 +57,10 @@ class PixelTemporalEncoder(nn.Module):
         )
         self.head = nn.Linear(hidden_dim, num_classes)
 
+    @override
     def forward(
         self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
     ) -> Tensor:
-        """Classify every pixel from its series.
-
-        Args:
-            x: ``[B, T, C, H, W]`` images.
-            dates: ``[B, T]`` days since 1970-01-01, or None.
-            valid: ``[B, T]`` bool, or None (all valid).
-
-        Returns:
-            ``[B, num_classes, H, W]`` logits.
-        """
         steps = SeriesSteps(x, dates, valid)
         embedded = self.embedding(x.movedim(2, -1)).movedim(-1, 2)
         encoded, _ = self.attention.over_pixels(embedded, steps.days, steps.valid)

@@ -6,19 +6,43 @@ series sample) and which steps are ``valid`` (``[B, T]`` bool: the step holds
 at least one observation; the data module's ``valid_steps``). A step that is
 not valid never reaches a network: the models run their per-date layers on
 the valid steps only, so a padded or empty step's values, and where it sits
-in the series, cannot change the output.
+in the series, cannot change the output. :class:`SeriesModel` is that call.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .attention import day_of_year, spread_over_year
 
-__all__ = ['SeriesSteps', 'on_valid_steps']
+__all__ = ['SeriesModel', 'SeriesSteps', 'on_valid_steps']
+
+
+class SeriesModel(nn.Module, ABC):
+    """A network that segments a series: what every temporal model is called with.
+
+    :class:`~torchgeo_bvm.training.temporal.BVMTemporalSegmentation` calls every
+    model but TorchGeo's ConvLSTM this way.
+    """
+
+    @abstractmethod
+    def forward(
+        self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
+    ) -> Tensor:
+        """Segment a series.
+
+        Args:
+            x: ``[B, T, C, H, W]`` images.
+            dates: ``[B, T]`` days since 1970-01-01, or None.
+            valid: ``[B, T]`` bool, True where a step holds data, or None (all).
+
+        Returns:
+            ``[B, num_classes, H, W]`` logits.
+        """
 
 
 class SeriesSteps:

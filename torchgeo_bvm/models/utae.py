@@ -19,18 +19,20 @@ the order of the dates that are not valid.
 
 from __future__ import annotations
 
+from typing import override
+
 import segmentation_models_pytorch as smp
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.functional import interpolate
 
 from .attention import TemporalAttention
-from .steps import SeriesSteps, on_valid_steps
+from .steps import SeriesModel, SeriesSteps, on_valid_steps
 
 __all__ = ['UTAE']
 
 
-class UTAE(nn.Module):
+class UTAE(SeriesModel):
     """U-TAE with a segmentation_models_pytorch encoder and U-Net decoder.
 
     Args:
@@ -85,19 +87,10 @@ class UTAE(nn.Module):
             out_channels=channels[-1],
         )
 
+    @override
     def forward(
         self, x: Tensor, dates: Tensor | None = None, valid: Tensor | None = None
     ) -> Tensor:
-        """Segment a series.
-
-        Args:
-            x: ``[B, T, C, H, W]`` images.
-            dates: ``[B, T]`` days since 1970-01-01, or None.
-            valid: ``[B, T]`` bool, True where a step holds data, or None (all).
-
-        Returns:
-            ``[B, num_classes, H, W]`` logits.
-        """
         steps = SeriesSteps(x, dates, valid)
         features = on_valid_steps(
             lambda images: list(self.encoder(images))[1:], x, steps.valid

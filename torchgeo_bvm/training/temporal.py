@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal, get_args
+from typing import Literal, get_args, override
 
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
@@ -66,6 +66,10 @@ PRETRAINED_MODELS = ('early', 'utae', 'late')
 
 class BVMTemporalSegmentation(BVMSemanticSegmentation):
     """Segmentation of series ``(B, T, C, H, W)``, the dates fused as ``model`` says.
+
+    Its training, validation, test and predict steps are those of
+    :class:`~torchgeo_bvm.training.tasks.BVMSemanticSegmentation`, with the
+    batch's ``dates``, ``valid_steps`` and ``length`` given to :meth:`forward`.
 
     Args:
         model: ``'early'``, ``'convlstm'``, ``'utae'``, ``'late'`` or
@@ -268,60 +272,30 @@ class BVMTemporalSegmentation(BVMSemanticSegmentation):
         finally:
             self._series = None
 
+    @override
     def training_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> Tensor:
-        """TorchGeo's training step, with the batch's steps.
-
-        Args:
-            batch: the batch.
-            batch_idx: its index.
-            dataloader_idx: the data loader's index.
-
-        Returns:
-            The loss.
-        """
         with self._steps_of(batch):
             loss: Tensor = super().training_step(batch, batch_idx, dataloader_idx)
         return loss
 
+    @override
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        """The validation step (metrics and calibration sample), with the steps.
-
-        Args:
-            batch: the batch.
-            batch_idx: its index.
-            dataloader_idx: the data loader's index.
-        """
         with self._steps_of(batch):
             super().validation_step(batch, batch_idx, dataloader_idx)
 
+    @override
     def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """TorchGeo's test step, with the batch's steps.
-
-        Args:
-            batch: the batch.
-            batch_idx: its index.
-            dataloader_idx: the data loader's index.
-        """
         with self._steps_of(batch):
             super().test_step(batch, batch_idx, dataloader_idx)
 
+    @override
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, Tensor | None]:
-        """Calibrated class probabilities, with the batch's steps.
-
-        Args:
-            batch: the batch.
-            batch_idx: its index.
-            dataloader_idx: the data loader's index.
-
-        Returns:
-            ``probabilities``, ``bounds``, ``transform``.
-        """
         with self._steps_of(batch):
             return super().predict_step(batch, batch_idx, dataloader_idx)
 
