@@ -39,7 +39,7 @@ def _modules_after(*argv: str) -> tuple[str, str]:
     'argv',
     [
         ['--help'],
-        *([command, '--help'] for command in ('compare', 'config', 'demo', 'download', 'grid', 'rasterize', 'stats', 'synth')),
+        *([command, '--help'] for command in ('compare', 'config', 'demo', 'download', 'grid', 'openeo-map', 'rasterize', 'stats', 'synth')),
     ],
 )  # fmt: skip
 def test_help_imports_no_torch(argv: list[str]) -> None:
@@ -68,6 +68,17 @@ def test_commands_without_deep_learning_import_no_torch(
     ]  # fmt: skip
     codes = [_modules_after(*argv) for argv in runs]
     assert codes == [('', '0')] * 6 + [('', '2')] * 2
+
+
+def test_openeo_map_on_a_backend_imports_no_torch(
+    exported_demo_models: Path, tmp_path: Path
+) -> None:
+    # The maps are made by the backend: only --backend local reads imagery here.
+    argv = ['openeo-map', '--model', str(exported_demo_models / 'year')]
+    argv += ['--sheets', '22/7-8', '--years', '2022', '--out', str(tmp_path / 'maps')]
+    argv += ['--backend', 'http://127.0.0.1:9', '--dry-run']
+    assert _modules_after(*argv) == ('', '0')
+    assert (tmp_path / 'maps' / 'graphs' / '22_7-8_2022.json').is_file()
 
 
 def test_debug_shows_the_traceback(tmp_path: Path, capsys, monkeypatch) -> None:

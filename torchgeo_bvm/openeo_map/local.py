@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,13 +38,14 @@ import xarray
 from numpy.typing import NDArray
 from openeo.rest.datacube import UDF  # type: ignore[attr-defined]  # unmarked re-export
 from openeo.udf.run_code import execute_local_udf
-from torchgeo.datasets import GeoDataset
 
 from ..checks import MAX_ACCUMULATOR_BYTES, check_bytes
-from ..datasets.series import DATE_PAD, calendar_year
 from ..errors import BVMValueError
 from ..spatial.pixelgrid import Grid
 from .udf import CLEAR_BAND, PROBABILITY_PREFIX
+
+if TYPE_CHECKING:
+    from torchgeo.datasets import GeoDataset
 
 __all__ = ['LocalMap', 'classify', 'map_lattice']
 
@@ -189,6 +191,10 @@ def read_chunk(
         beyond the imagery; ``t`` the steps' first days (one NaN step when the
         chunk holds no imagery of the year).
     """
+    # Imported here: the series module imports torch, which a map made by a
+    # remote backend never needs (openeo-map starts without it).
+    from ..datasets.series import DATE_PAD, calendar_year
+
     side = chunk + 2 * overlap
     x, y = grid.window(column - overlap, row - overlap, side, side)
     time = calendar_year(year)

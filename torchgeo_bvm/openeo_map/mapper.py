@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -50,8 +50,6 @@ from tqdm.auto import tqdm
 
 from ..checks import check_numbers
 from ..classes import IGNORE_INDEX
-from ..datasets.sentinel2 import Sentinel2TOC
-from ..datasets.series import calendar_year
 from ..download import DEFAULT_BACKEND
 from ..download.backend import Backend, DownloadError
 from ..errors import BVMExistsError, BVMNotFoundError, BVMValueError
@@ -85,6 +83,9 @@ from .graph import (
 )
 from .jobs import JOB_DATABASE, JOBS_FOLDER, SheetJobManager, job_rows
 from .local import LocalMap, map_lattice
+
+if TYPE_CHECKING:
+    from ..datasets.sentinel2 import Sentinel2TOC
 
 __all__ = ['DEFAULT_MAP_CRS', 'MapSheet', 'MappedYear', 'openeo_map']
 
@@ -250,6 +251,10 @@ def _read_card(folder: Path) -> ModelCard:
 def _imagery(
     folder: Path, card: ModelCard, crs: str | None, years: Sequence[int]
 ) -> Sentinel2TOC:
+    # Imported here: the imagery core imports torch and TorchGeo, which a map
+    # made by a remote backend never needs (openeo-map starts without them).
+    from ..datasets.sentinel2 import Sentinel2TOC
+
     if not folder.exists():
         raise BVMNotFoundError(f'--sentinel2: {folder} does not exist')
     monthly = card.temporal == 'monthly'
@@ -272,6 +277,8 @@ def _local_sheets(
     flanders: BaseGeometry | None,
 ) -> list[MapSheet]:
     """The sheets of ``torchgeo predict`` on the same imagery."""
+    from ..datasets.series import calendar_year
+
     grid = Grid.of(imagery)
     layout = SheetLayout(SplitScheme(), imagery.crs)
     region = _flanders_in(flanders, imagery.crs)
