@@ -48,6 +48,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from . import demo_truth
+from .demo_truth import DemoRun
 from .fileio import atomic_path, is_hidden
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 __all__ = [
     'DemoComparison',
     'DemoResult',
-    'DemoRun',
     'compare_with_a_year',
     'evaluated_checkpoint',
     'evaluation_from_confusion',
@@ -70,23 +70,6 @@ DEMO_CONFIG = 'demo.yaml'
 #: (10 m), so no pixel is ever resampled and CPU training stays fast; the paper's
 #: EPSG:4326 is the data module's default for the real data.
 DEMO_CRS = 'EPSG:32631'
-
-
-@dataclass(frozen=True)
-class DemoRun:
-    """A demo run's folder, and what its steps made and how long they took.
-
-    Every step adds its files to :attr:`paths` and its time to :attr:`seconds`.
-
-    Args:
-        out: the demo's folder.
-        paths: the files made, by kind.
-        seconds: wall-clock time per step.
-    """
-
-    out: Path
-    paths: dict[str, Path] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -27,7 +27,7 @@ The candidates' ranking against the truth comes from ``compare --truth``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +38,11 @@ from .evaluation.calibration import Reliability, confidence_table, plot_reliabil
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
-    from .demo import DemoRun
     from .maps.compare import Comparison
 
 __all__ = [
     'CALIBRATED_CHECKPOINT',
+    'DemoRun',
     'DemoTrust',
     'accuracy_interval',
     'calibrate_for_maps',
@@ -54,6 +54,24 @@ __all__ = [
 
 #: The calibrated copy of the evaluated checkpoint, beside it.
 CALIBRATED_CHECKPOINT = 'best-calibrated.ckpt'
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A demo run's folder, and what its steps made and how long they took.
+
+    :func:`~torchgeo_bvm.demo.run_demo` makes it; every step, this module's
+    included, adds its files to :attr:`paths` and its time to :attr:`seconds`.
+
+    Args:
+        out: the demo's folder.
+        paths: the files made, by kind.
+        seconds: wall-clock time per step.
+    """
+
+    out: Path
+    paths: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
