@@ -32,15 +32,17 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from torch import Tensor
 
 from ..checks import MAX_DATES, check_count
 from ..errors import BVMValueError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = [
     'DATE_PAD',

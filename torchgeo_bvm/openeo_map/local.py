@@ -40,6 +40,7 @@ from openeo.rest.datacube import UDF  # type: ignore[attr-defined]  # unmarked r
 from openeo.udf.run_code import execute_local_udf
 
 from ..checks import MAX_ACCUMULATOR_BYTES, check_bytes
+from ..datasets.series import DATE_PAD, calendar_year
 from ..errors import BVMValueError
 from ..spatial.pixelgrid import Grid
 from .udf import CLEAR_BAND, PROBABILITY_PREFIX
@@ -191,10 +192,6 @@ def read_chunk(
         beyond the imagery; ``t`` the steps' first days (one NaN step when the
         chunk holds no imagery of the year).
     """
-    # Imported here: the series module imports torch, which a map made by a
-    # remote backend never needs (openeo-map starts without it).
-    from ..datasets.series import DATE_PAD, calendar_year
-
     side = chunk + 2 * overlap
     x, y = grid.window(column - overlap, row - overlap, side, side)
     time = calendar_year(year)

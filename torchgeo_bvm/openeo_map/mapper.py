@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from ..checks import check_numbers
 from ..classes import IGNORE_INDEX
+from ..datasets.series import calendar_year
 from ..download import DEFAULT_BACKEND
 from ..download.backend import Backend, DownloadError
 from ..errors import BVMExistsError, BVMNotFoundError, BVMValueError
@@ -277,8 +278,6 @@ def _local_sheets(
     flanders: BaseGeometry | None,
 ) -> list[MapSheet]:
     """The sheets of ``torchgeo predict`` on the same imagery."""
-    from ..datasets.series import calendar_year
-
     grid = Grid.of(imagery)
     layout = SheetLayout(SplitScheme(), imagery.crs)
     region = _flanders_in(flanders, imagery.crs)
