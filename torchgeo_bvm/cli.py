@@ -23,7 +23,6 @@ import torch.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import pkgutil
@@ -229,9 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f'torchgeo-bvm {args.command}'
     with _tracked_stderr() as stderr:
         status, line = _run(args, prefix, debug, stderr)
-        # The failed step's frames are gone now: progress bars they held have
-        # closed (and drawn their last state) before the line is printed.
-        gc.collect()
         if line:
             _report(stderr, line)
     return status
@@ -243,7 +239,11 @@ def _run(
     """Run the command: (exit status, the line to print last, or '')."""
     try:
         with _sigterm_raises():
-            status = args.handler(args)
+            try:
+                status = args.handler(args)
+            except BaseException as error:
+                _release_frames(error)
+                raise
             # A reader that left (``| head``) shows here, not at exit.
             sys.stdout.flush()
             return status, ''
@@ -268,6 +268,25 @@ def _run(
             _report(stderr, '')
             traceback.print_exc()
         return EXIT_BAD_INPUT, f'{prefix}: error: {describe(error)}'
+
+
+def _release_frames(error: BaseException) -> None:
+    """Let the failed step's frames drop their locals now.
+
+    Progress bars held there close (and draw their last state) before the
+    error line is printed. The frames keep what a traceback shows. A full
+    garbage collection would do the same at a cost that grows with
+    everything the process holds.
+
+    Args:
+        error: the exception; those it chains to are released as well.
+    """
+    seen: set[int] = set()
+    chained: BaseException | None = error
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        traceback.clear_frames(chained.__traceback__)
+        chained = chained.__cause__ or chained.__context__
 
 
 def _stdout_closed() -> bool:
