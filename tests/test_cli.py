@@ -46,6 +46,7 @@ def test_help_imports_no_torch(argv: list[str]) -> None:
     assert _modules_after(*argv) == ('', '0')
 
 
+@pytest.mark.slow
 def test_commands_without_deep_learning_import_no_torch(
     mini_labels: Path, mini_flanders, tmp_path: Path
 ) -> None:

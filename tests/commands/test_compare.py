@@ -55,6 +55,7 @@ def _commands(text: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_the_documented_commands_run_as_written(
     inputs: Path,
     tmp_path: Path,

@@ -50,6 +50,7 @@ def test_synth_rejects_an_unknown_size(tmp_path: Path) -> None:
     assert raised.value.code == 2
 
 
+@pytest.mark.slow
 def test_synth_writes_the_season(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -867,6 +867,7 @@ def test_one_default_grid_rule_with_the_labels(mini_flanders, tmp_path: Path) ->
     assert Sentinel2TOC(out, crs='EPSG:32631').res == (10.0, 10.0)
 
 
+@pytest.mark.slow
 def test_data_sets_of_a_process_share_its_file_descriptor_budget(
     tmp_path: Path,
 ) -> None:

@@ -163,6 +163,7 @@ def test_synth(tmp_path: Path) -> None:
         assert manifest['complete'] is (run.outcome.code == 0)
 
 
+@pytest.mark.slow
 def test_compare_over_its_earlier_outputs(
     hostile_data: Path, tmp_path: Path, capsys
 ) -> None:
@@ -200,6 +201,7 @@ def test_grid(tmp_path: Path) -> None:
     assert assert_never_broken(runs, disk) >= 3
 
 
+@pytest.mark.slow
 def test_stats(hostile_data: Path, tmp_path: Path) -> None:
     disk = tmp_path / 'disk'
     disk.mkdir()

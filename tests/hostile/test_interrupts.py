@@ -122,6 +122,7 @@ def big_labels(hostile_data: Path, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', SIGNALS)
 def test_rasterize(hostile_data: Path, tmp_path: Path, name: str) -> None:
     signum, expected, words = SIGNALS[name]
@@ -140,6 +141,7 @@ def test_rasterize(hostile_data: Path, tmp_path: Path, name: str) -> None:
         assert src.res == (0.25, 0.25)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', SIGNALS)
 def test_stats(big_labels: Path, tmp_path: Path, name: str) -> None:
     signum, expected, words = SIGNALS[name]
@@ -153,6 +155,7 @@ def test_stats(big_labels: Path, tmp_path: Path, name: str) -> None:
     assert len(list(out.iterdir())) == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', SIGNALS)
 def test_synth(tmp_path: Path, name: str) -> None:
     signum, expected, words = SIGNALS[name]

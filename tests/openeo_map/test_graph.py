@@ -41,6 +41,7 @@ def _nodes(graph: dict, process_id: str) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_dry_run_writes_graphs_that_pass_the_specs(
     exported_demo_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

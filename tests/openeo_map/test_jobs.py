@@ -92,6 +92,7 @@ def test_a_failed_job_is_retried_and_its_results_downloaded(
     assert (mapped[classed] == expected[classed]).mean() >= 0.999
 
 
+@pytest.mark.slow
 def test_jobs_that_keep_failing_stop_in_one_line(
     quick_demo: tuple[Path, dict[str, str]],
     exported_demo_models: Path,

@@ -13,6 +13,7 @@ from torchgeo_bvm.errors import BVMValueError
 from torchgeo_bvm.training.console import exit_in_one_line, quiet_lightning
 
 
+@pytest.mark.slow
 def test_importing_the_package_changes_no_global_state() -> None:
     code = (
         'import logging, sys, warnings\n'

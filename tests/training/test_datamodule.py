@@ -507,6 +507,7 @@ def test_each_band_is_normalised_alike_at_every_step(
     assert torch.equal(out['mask'], batch['mask'])
 
 
+@pytest.mark.slow
 def test_min_clear_masks_pixels_seldom_clear(mini_flanders, mini_labels) -> None:
     products = str(mini_flanders[0] / 'season/TOC_V2')
     options = {'sentinel2_paths': products, 'temporal': 'dates', 'max_dates': 36}

@@ -48,6 +48,7 @@ def test_built_without_the_weights(hub_cache: Path) -> None:
     assert not list(hub_cache.rglob('*.safetensors'))
 
 
+@pytest.mark.slow
 def test_loads_the_weights_torchgeo_would(hub_cache: Path) -> None:
     imagenet = seed_imagenet_cache(hub_cache)
     task = BVMSemanticSegmentation(weights=True, **ARGS)
