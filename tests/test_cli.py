@@ -126,3 +126,35 @@ def test_our_errors_are_the_builtin_kinds_callers_catch() -> None:
 
     assert issubclass(BVMNotFoundError, FileNotFoundError)
     assert issubclass(BVMExistsError, FileExistsError)
+
+
+def test_a_failed_steps_progress_bar_closes_before_the_error_line(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import dataclasses
+    import gc
+
+    from tqdm import tqdm
+
+    from torchgeo_bvm.commands import grid
+
+    def failing(args) -> int:
+        bar = tqdm(total=3, desc='working', file=sys.stderr, mininterval=3600)
+        bar.update(2)
+        try:
+            raise BVMValueError('bad value')
+        except BVMValueError as error:
+            held = error  # the frame holds its own exception: a reference cycle
+            raise held from None
+
+    monkeypatch.setattr(grid, 'COMMAND', dataclasses.replace(grid.COMMAND, run=failing))
+    # No garbage collection may close the bar: only the release of the frames.
+    gc.disable()
+    try:
+        code = main(['grid', '--sheets', '22', '--out', str(tmp_path / 'g.gpkg')])
+    finally:
+        gc.enable()
+    err = capsys.readouterr().err.replace('\r', '\n').splitlines()
+    assert code == 2
+    assert err[-1] == 'torchgeo-bvm grid: error: bad value'
+    assert 'working:  67%' in err[-2]
