@@ -3,10 +3,15 @@
 Every file GDAL writes is read back whole before it takes its name
 (:mod:`torchgeo_bvm.readback`). This times
 :func:`~torchgeo_bvm.spatial.classraster.write_class_raster` (a class raster as
-a COG with overviews: the labels, a fused map) and
-:func:`~torchgeo_bvm.spatial.cog.write_cog` of 14 uint8 probability bands,
-with the read-back and, in the same run, without it (``read_back`` replaced by
-a no-op), and the read-back alone.
+a COG with overviews: the labels, a fused map),
+:func:`~torchgeo_bvm.spatial.cog.write_cog` of 14 uint8 probability bands and
+:func:`~torchgeo_bvm.synth.sentinel2.write_geotiff` of one 10 m band of a
+Terrascope product as the synthetic archive writes it (10,980 pixels square,
+blocks of 512, data in a 5 km study area, the other blocks not stored), with
+the read-back and, in the same run, without it (``read_back`` replaced by a
+no-op), and the read-back alone; for the sparse band also the read of every
+pixel, which the read-back did before it skipped the blocks a file does not
+store.
 
 Usage::
 
@@ -32,6 +37,23 @@ from torchgeo_bvm.readback import read_back
 from torchgeo_bvm.spatial.classraster import write_class_raster
 from torchgeo_bvm.spatial.cog import write_cog
 from torchgeo_bvm.spatial.pixelgrid import Grid
+from torchgeo_bvm.synth.sentinel2 import write_geotiff
+
+#: A Sentinel-2 tile at 10 m and its 5 km study area.
+TILE, STUDY_AREA = 10_980, 500
+
+
+def read_every_pixel(path: Path) -> None:
+    """Every window of 64 MiB of a raster, the blocks it does not store too."""
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(path) as source:
+        rows = max(1, 2**25 // source.width)
+        for top in range(0, source.height, rows):
+            source.read(
+                window=Window(0, top, source.width, min(rows, source.height - top))
+            )
 
 
 def median_seconds(call: Callable[[], object], repeat: int) -> float:
@@ -59,6 +81,7 @@ def main() -> None:
     classes = np.repeat(np.repeat(coarse, 16, 0), 16, 1)[:height, :width]
     bands = min(14, max(1, int(2e9 // (width * height))))
     probabilities = rng.integers(0, 250, (bands, 512, 512), dtype=np.uint8)
+    reflectance = rng.integers(0, 10_000, (1, STUDY_AREA, STUDY_AREA), dtype=np.int16)
 
     def block(window):  # type: ignore[no-untyped-def]
         rows = np.arange(window.row_off, window.row_off + window.height) % 512
@@ -75,13 +98,21 @@ def main() -> None:
                 out / 'probabilities.tif', block, grid, count=bands, dtype='uint8',
                 nodata=255, overview_resampling='average', progress=False,
             ),
+            'sparse Terrascope band': lambda: write_geotiff(
+                out / 'sparse.tif', reflectance, grid.transform, grid.crs, 32767,
+                size=(TILE, TILE), offset=((TILE - STUDY_AREA) // 2,) * 2,
+                blocksize=512,
+            ),
         }  # fmt: skip
+        paths = {
+            'class raster': out / 'classes.tif',
+            f'{bands} probability bands': out / 'probabilities.tif',
+            'sparse Terrascope band': out / 'sparse.tif',
+        }
         print(f'{width} x {height} px ({width * height / 1e6:.0f} MPx)')
         original = fileio.read_back
         for name, job in jobs.items():
-            path = out / (
-                'classes.tif' if name == 'class raster' else 'probabilities.tif'
-            )
+            path = paths[name]
             job()  # warm: imports, GDAL's drivers, the page cache
             checked, unchecked = [], []
             for _ in range(args.repeat):  # interleaved: the load varies
@@ -96,10 +127,16 @@ def main() -> None:
             without = statistics.median(unchecked)
             size = path.stat().st_size / 1e6
             print(
-                f'{name} ({size:.0f} MB): with read-back {with_check:.2f} s, without '
-                f'{without:.2f} s ({with_check / without - 1:+.1%}); read-back alone '
-                f'{alone:.2f} s ({alone / without:.1%} of the write)'
+                f'{name} ({size:.0f} MB): with read-back {with_check:.3f} s, without '
+                f'{without:.3f} s ({with_check / without - 1:+.1%}); read-back alone '
+                f'{alone:.3f} s ({alone / without:.1%} of the write)'
             )
+            if name == 'sparse Terrascope band':
+                every = median_seconds(partial(read_every_pixel, path), args.repeat)
+                print(
+                    f'  every pixel read {every:.3f} s: {every / alone:.0f} x the '
+                    f'read-back of the blocks stored ({alone:.3f} s)'
+                )
 
 
 if __name__ == '__main__':

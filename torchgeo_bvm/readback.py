@@ -8,10 +8,13 @@ need reading back. :func:`~torchgeo_bvm.fileio.atomic_path` calls
 :func:`read_back` on every file of a write before renaming it, so a damaged file
 never replaces a good one and the command stops with one line naming the file.
 
-What is read: every pixel of every band of a raster (``.tif``, ``.tiff``) and
-of each of its overviews, in windows of bounded size; every feature of every
-layer of a vector file GDAL wrote (``.shp``, ``.gpkg``, ``.fgb``), geometry and
-fields, and the count GDAL reports for the layer must match the features read.
+What is read: every block a raster (``.tif``, ``.tiff``) stores, of every
+band and of each of its overviews, in windows of bounded size, and its last
+pixel (a block a GeoTIFF does not store, written with ``SPARSE_OK``, is nodata
+without being in the file: reading it would check nothing); every feature of
+every layer of a vector file GDAL wrote (``.shp``, ``.gpkg``, ``.fgb``),
+geometry and fields, and the count GDAL reports for the layer must match the
+features read.
 """
 
 from __future__ import annotations
@@ -45,8 +48,80 @@ def _read_raster(path: Path) -> None:
 
 
 def _read_every_window(source: DatasetReader) -> None:
+    stored = _stored_blocks(source)
+    rows, cols = source.block_shapes[0] if source.count else (1, 1)
+    if stored is not None:
+        # The last block's entry ends the file's tables of block offsets and
+        # sizes: cut short, GDAL knows no block, and this read fails.
+        source.read(window=_last_pixel(source))
     for window in _windows(source):
-        source.read(window=window)
+        part = window if stored is None else _stored_part(window, stored, rows, cols)
+        if part is not None:
+            source.read(window=part)
+
+
+def _stored_blocks(source: DatasetReader) -> set[tuple[int, int]] | None:
+    """The ``(row, column)`` of each block the GeoTIFF stores, None if unknown.
+
+    A GeoTIFF written with ``SPARSE_OK`` (a Terrascope product of the
+    synthetic archive, 10,980 pixels square with data in a corner) stores no
+    block where the data left nodata, and GDAL reads such a block as nodata
+    without touching the file: reading it checks nothing. GDAL tells a stored
+    block's size (``BLOCK_SIZE_<column>_<row>`` of the ``TIFF`` domain) and
+    nothing for one it does not store. Other formats say nothing of their
+    blocks, and every window is read.
+    """
+    from rasterio.errors import RasterBlockError
+
+    if source.driver != 'GTiff' or not source.count:
+        return None
+    rows, cols = source.block_shapes[0]
+    stored = set()
+    for row in range(math.ceil(source.height / rows)):
+        for column in range(math.ceil(source.width / cols)):
+            for band in source.indexes:
+                try:
+                    source.block_size(band, row, column)
+                except RasterBlockError:
+                    continue
+                stored.add((row, column))
+                break
+    return stored
+
+
+def _last_pixel(source: DatasetReader) -> Window:
+    from rasterio.windows import Window
+
+    return Window(source.width - 1, source.height - 1, 1, 1)
+
+
+def _stored_part(
+    window: Window, stored: set[tuple[int, int]], rows: int, cols: int
+) -> Window | None:
+    """The part of a block-aligned window that covers its stored blocks."""
+    from rasterio.windows import Window
+
+    top, left = int(window.row_off) // rows, int(window.col_off) // cols
+    bottom = math.ceil((window.row_off + window.height) / rows)
+    right = math.ceil((window.col_off + window.width) / cols)
+    inside = [
+        (row, column)
+        for row, column in stored
+        if top <= row < bottom and left <= column < right
+    ]
+    if not inside:
+        return None
+    first_row = min(row for row, _ in inside)
+    first_column = min(column for _, column in inside)
+    row_off, col_off = first_row * rows, first_column * cols
+    last_row = (max(row for row, _ in inside) + 1) * rows
+    last_column = (max(column for _, column in inside) + 1) * cols
+    return Window(
+        col_off,
+        row_off,
+        min(last_column, window.col_off + window.width) - col_off,
+        min(last_row, window.row_off + window.height) - row_off,
+    )
 
 
 def _windows(source: DatasetReader) -> Iterator[Window]:

@@ -4,7 +4,7 @@ Each ``test_<family>.py`` module is one family of the error contract
 (:mod:`torchgeo_bvm.errors`); ``tests/conftest.py`` tallies them per family.
 
 The hostile files are variants of the session's tiny mini-Flanders
-(``tests/conftest.py``), derived here once per session.
+(``tests/conftest.py``), derived here once per run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 import rasterio
 import shapely
 
+from tests.conftest import built_once
 from tests.hostile.hostile import copy_layer
 
 
@@ -32,16 +33,20 @@ def hostile_data(
 
     ``layers/<variant>/BwkHab.shp`` (and ``.gpkg``, ``.parquet``, ``.zip``),
     ``files/`` (empty, truncated, misnamed files), ``labels.tif`` and
-    ``rasters/`` (rasters that are not label rasters).
+    ``rasters/`` (rasters that are not label rasters). Built once per run and
+    shared by every pytest-xdist worker (``built_once``): tests copy what they
+    change, and those that run a command on it check that it stays untouched.
     """
     folder, manifest = mini_flanders
-    root = tmp_path_factory.mktemp('hostile')
     bvm = folder / manifest['bvm']
-    shutil.copy(mini_labels, root / 'labels.tif')
-    _layers(bvm, root / 'layers')
-    _files(bvm, mini_labels, root / 'files')
-    _rasters(mini_labels, folder, root / 'rasters')
-    return root
+
+    def build(root: Path) -> None:
+        shutil.copy(mini_labels, root / 'labels.tif')
+        _layers(bvm, root / 'layers')
+        _files(bvm, mini_labels, root / 'files')
+        _rasters(mini_labels, folder, root / 'rasters')
+
+    return built_once(tmp_path_factory, 'hostile', build)[0]
 
 
 def _write(frame: gpd.GeoDataFrame, path: Path, **kwargs: Any) -> None:
