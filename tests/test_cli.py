@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,37 +14,45 @@ from torchgeo_bvm.errors import BVMValueError
 
 ROOT = Path(__file__).parents[1]
 
+#: Runs commands one after the other in one interpreter and says, after each,
+#: which heavy modules are imported: they stay imported, so the first command
+#: that imports one shows it, and those before it did not.
 PROBE = """
-import sys
+import json, sys
 from torchgeo_bvm.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as exit:
-    code = exit.code
-heavy = sorted(m for m in ('torch', 'torchgeo.datasets', 'lightning') if m in sys.modules)
-print('HEAVY=' + ','.join(heavy), 'CODE=' + str(code))
+for argv in json.loads(sys.argv[1]):
+    try:
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    heavy = sorted(m for m in ('torch', 'torchgeo.datasets', 'lightning') if m in sys.modules)
+    print('HEAVY=' + ','.join(heavy), 'CODE=' + str(code), flush=True)
 """
 
 
-def _modules_after(*argv: str) -> tuple[str, str]:
+def _modules_after(*runs: list[str]) -> list[tuple[str, str]]:
+    """``(heavy modules, exit status)`` after each command, run in order."""
     done = subprocess.run(
-        [sys.executable, '-c', PROBE, *argv],
+        [sys.executable, '-c', PROBE, json.dumps(runs)],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
-    last = done.stdout.strip().splitlines()[-1]
-    heavy, code = (part.split('=', 1)[1] for part in last.split())
-    return heavy, code
+    lines = [line for line in done.stdout.splitlines() if line.startswith('HEAVY=')]
+    assert len(lines) == len(runs), done.stdout + done.stderr
+    found = []
+    for line in lines:
+        heavy, code = (part.split('=', 1)[1] for part in line.split())
+        found.append((heavy, code))
+    return found
 
 
-@pytest.mark.parametrize(
-    'argv',
-    [
-        ['--help'],
-        *([command, '--help'] for command in ('compare', 'config', 'demo', 'download', 'grid', 'openeo-map', 'rasterize', 'stats', 'synth')),
-    ],
-)  # fmt: skip
-def test_help_imports_no_torch(argv: list[str]) -> None:
-    assert _modules_after(*argv) == ('', '0')
+def test_help_imports_no_torch() -> None:
+    helps = [['--help']]
+    helps += [
+        [command, '--help']
+        for command in ('compare', 'config', 'demo', 'download', 'grid',
+                        'openeo-map', 'rasterize', 'stats', 'synth')
+    ]  # fmt: skip
+    assert _modules_after(*helps) == [('', '0')] * len(helps)
 
 
 @pytest.mark.slow
@@ -67,8 +76,7 @@ def test_commands_without_deep_learning_import_no_torch(
         ['stats', '--bands', 'all', '--sentinel2', str(tmp_path / 'nowhere'),
          '--out', str(tmp_path / 'stats')],
     ]  # fmt: skip
-    codes = [_modules_after(*argv) for argv in runs]
-    assert codes == [('', '0')] * 6 + [('', '2')] * 2
+    assert _modules_after(*runs) == [('', '0')] * 6 + [('', '2')] * 2
 
 
 def test_openeo_map_on_a_backend_imports_no_torch(
@@ -78,7 +86,7 @@ def test_openeo_map_on_a_backend_imports_no_torch(
     argv = ['openeo-map', '--model', str(exported_demo_models / 'year')]
     argv += ['--sheets', '22/7-8', '--years', '2022', '--out', str(tmp_path / 'maps')]
     argv += ['--backend', 'http://127.0.0.1:9', '--dry-run']
-    assert _modules_after(*argv) == ('', '0')
+    assert _modules_after(argv) == [('', '0')]
     assert (tmp_path / 'maps' / 'graphs' / '22_7-8_2022.json').is_file()
 
 
