@@ -66,7 +66,7 @@ from torchgeo_bvm.sheets.boundary import flanders_from_labels
 from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.spatial.crs import resolution_for
 from torchgeo_bvm.synth.bvm import synthetic_bwkhab, write_bwkhab
-from torchgeo_bvm.synth.sentinel2 import write_openeo_acquisition
+from torchgeo_bvm.synth.sentinel2 import write_openeo_sheet
 
 SHEETS = ('22/1-2', '22/5-6')
 DATES = ('2021-05-01', '2021-06-10')
@@ -95,9 +95,7 @@ def write_data(root: Path, polygons: int) -> tuple[Path, Path, Path]:
             scl = np.full((height, width), 4, np.int16)
             scl[: height // 8] = 9
             bands['SCL'] = scl
-            write_openeo_acquisition(
-                root / 's2', sheet, day, bands, bounds=bounds, crs=CRS
-            )
+            write_openeo_sheet(root / 's2', sheet, day, bands, bounds=bounds, crs=CRS)
     frame = synthetic_bwkhab(polygons, seed=0)
     x0, y0 = frame.total_bounds[:2]
     target = Sheet.parse('22/5-6').bounds

@@ -22,7 +22,7 @@ from torchgeo_bvm.datasets.bands import ALL_BANDS, PAPER_CLOUD_RULE, CloudRule
 from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.synth.sentinel2 import (
     synthetic_scene,
-    write_openeo_acquisition,
+    write_openeo_sheet,
     write_terrascope_product,
 )
 
@@ -37,7 +37,7 @@ def write_fixtures(root: Path) -> None:
         root / 'a', bounds=BOUNDS, reflectance=reflectance, scl=scl, seed=0
     )
     bands = {**reflectance, 'SCL': scl}
-    write_openeo_acquisition(
+    write_openeo_sheet(
         root / 'b', '22/1-2', '2020-04-05', bands, bounds=BOUNDS, crs=32631
     )
 

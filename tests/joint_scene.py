@@ -35,7 +35,7 @@ from torchgeo_bvm.datasets.bands import ALL_BANDS
 from torchgeo_bvm.sheets.codes import Sheet
 from torchgeo_bvm.synth.bvm import bwkhab_frame, write_bwkhab
 from torchgeo_bvm.synth.flanders import write_refgew
-from torchgeo_bvm.synth.sentinel2 import write_openeo_acquisition
+from torchgeo_bvm.synth.sentinel2 import write_openeo_sheet
 
 RES = 100.0
 SHEET = Sheet.parse(22)
@@ -112,7 +112,7 @@ def write_scene(
             scl[cloudy] = 9
         bands['SCL'] = scl
         cloud_masks[day] = cloudy
-        write_openeo_acquisition(
+        write_openeo_sheet(
             root / 'sentinel2', SHEET, day, bands, crs='EPSG:31370', bounds=SHEET.bounds
         )
     squares, labels = [], []

@@ -67,6 +67,7 @@ def test_synth_writes_the_season(
     assert len(list((out / season['composites_root']).glob('*/*_median.tif'))) == 48
 
 
+@pytest.mark.slow
 def test_synth_writes_the_radar(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

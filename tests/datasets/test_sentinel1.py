@@ -30,11 +30,10 @@ from torchgeo_bvm.synth.sentinel1 import (
     border_noise,
     incidence_angle,
     sigma0_product_id,
-    write_openeo_s1_acquisition,
-    write_openeo_s1_composite,
+    write_openeo_s1_sheet,
     write_sigma0_product,
 )
-from torchgeo_bvm.synth.sentinel2 import write_openeo_composite
+from torchgeo_bvm.synth.sentinel2 import write_openeo_sheet
 
 X0, Y0 = 500000.0, 5650020.0
 SIZE = 240.0  # 24 x 24 pixels at 10 m
@@ -203,17 +202,25 @@ def test_openeo_names() -> None:
 
 def test_openeo_downloads_beside_sentinel2(tmp_path: Path) -> None:
     values = sigma0(0)
-    write_openeo_s1_acquisition(
+    write_openeo_s1_sheet(
         tmp_path, '22/1-2', 'ascending', '2022-04-05', values, bounds=BOUNDS
     )
-    write_openeo_s1_composite(
-        tmp_path, '22/1-2', 'ascending', '2022-05', sigma0(1), bounds=BOUNDS
+    write_openeo_s1_sheet(
+        tmp_path,
+        '22/1-2',
+        'ascending',
+        '2022-05',
+        sigma0(1),
+        bounds=BOUNDS,
+        composite=True,
     )
     s2 = {
         'B02': np.full((24, 24), 500, np.int16),
         'B03': np.full((24, 24), 600, np.int16),
     }
-    write_openeo_composite(tmp_path, '22/1-2', '2022-04', s2, bounds=BOUNDS, crs=32631)
+    write_openeo_sheet(
+        tmp_path, '22/1-2', '2022-04', s2, bounds=BOUNDS, crs=32631, composite=True
+    )
     ds = Sentinel1Sigma0(tmp_path, cache_dir=tmp_path / 'cache')
     assert sorted(ds.index['layout']) == ['composite', 'openeo-s1']
     assert sorted(ds.index['period']) == ['2022-04-05', '2022-05 (monthly median)']
@@ -232,7 +239,7 @@ def test_openeo_downloads_beside_sentinel2(tmp_path: Path) -> None:
 def test_nan_in_a_download_is_no_data(tmp_path: Path) -> None:
     values = sigma0(0)
     values['VH'][3:6, 3:6] = np.nan
-    write_openeo_s1_acquisition(
+    write_openeo_s1_sheet(
         tmp_path, '22/1-2', 'ascending', '2022-04-05', values, bounds=BOUNDS
     )
     sample = Sentinel1Sigma0(tmp_path, cache_dir=tmp_path / 'cache')[
@@ -295,13 +302,14 @@ def test_monthly_series_is_the_mean_in_linear_power(tmp_path: Path) -> None:
     days = {'2021-04-02': 0.0, '2021-04-14': 3.0, '2021-06-11': -1.0}
     for day, offset in days.items():
         product(tmp_path / 'archive', day, offset)
-    write_openeo_s1_composite(
+    write_openeo_s1_sheet(
         tmp_path / 'downloads',
         '22/1-2',
         'ascending',
         '2021-05',
         sigma0(5),
         bounds=BOUNDS,
+        composite=True,
     )
     roots = [tmp_path / 'archive', tmp_path / 'downloads']
     monthly = Sentinel1Sigma0(

@@ -30,9 +30,8 @@ from torchgeo_bvm.datasets.sentinel2 import Sentinel2TOC
 from torchgeo_bvm.errors import BVMFileError
 from torchgeo_bvm.synth.sentinel2 import (
     TERRASCOPE_NODATA,
-    write_openeo_acquisition,
-    write_openeo_composite,
     write_openeo_file,
+    write_openeo_sheet,
     write_terrascope_product,
 )
 
@@ -283,7 +282,7 @@ def openeo_bands(names: list[str], shape=(20, 30)) -> dict[str, np.ndarray]:
 def test_openeo_file_bands_by_name_in_any_order(tmp_path: Path) -> None:
     names = ['B08', 'SCL', 'B04', 'B02', 'B03']
     bands = openeo_bands(names)
-    path = write_openeo_acquisition(tmp_path, '22/1-2', '2022-04-05', bands)
+    path = write_openeo_sheet(tmp_path, '22/1-2', '2022-04-05', bands)
     assert path == tmp_path / '22_1-2' / '22_1-2_openEO_2022-04-05Z.tif'
     ds = Sentinel2TOC(tmp_path, bands='rgb')
     assert ds.crs == CRS.from_epsg(4326)
@@ -304,7 +303,7 @@ def test_openeo_file_bands_by_name_in_any_order(tmp_path: Path) -> None:
 
 def test_openeo_file_in_utm(tmp_path: Path) -> None:
     bands = openeo_bands(['B02', 'SCL'], shape=(24, 24))
-    write_openeo_acquisition(
+    write_openeo_sheet(
         tmp_path, '22/1-2', '2022-04-05', bands, bounds=BOUNDS, crs=32631
     )
     ds = Sentinel2TOC(tmp_path, bands=['B02'])
@@ -341,7 +340,7 @@ def on_grid_scene(root: Path, layout: str, shape: tuple[int, int]) -> Path:
         return product(
             root, reflectance=reflectance, scl=scl[::2, ::2].astype(np.uint8)
         )
-    return write_openeo_acquisition(
+    return write_openeo_sheet(
         root, '22/1-2', '2022-04-05', bands, bounds=extent, crs=crs
     )
 
@@ -393,8 +392,15 @@ def test_composites_have_no_scl_and_valid_is_not_nodata(tmp_path: Path) -> None:
     bands = openeo_bands(['B04', 'B02', 'B03'])
     bands['B03'][4, 7] = -1
     extent = (X0, Y0, X0 + 300, Y0 + 200)
-    write_openeo_composite(
-        tmp_path, '22/1-2', '2022-04', bands, bounds=extent, crs=32631, nodata=-1
+    write_openeo_sheet(
+        tmp_path,
+        '22/1-2',
+        '2022-04',
+        bands,
+        bounds=extent,
+        crs=32631,
+        nodata=-1,
+        composite=True,
     )
     ds = Sentinel2TOC(tmp_path, bands='rgb')
     assert ds.index['layout'].iloc[0] == 'composite'
@@ -474,13 +480,14 @@ def test_mosaic_takes_the_earliest_valid_pixel(tmp_path: Path) -> None:
 
 def test_composites_of_two_months_are_not_mixed(tmp_path: Path) -> None:
     for month in ('2022-04', '2022-05'):
-        write_openeo_composite(
+        write_openeo_sheet(
             tmp_path,
             '22/1-2',
             month,
             openeo_bands(['B02']),
             bounds=(X0, Y0, X0 + 300, Y0 + 200),
             crs=32631,
+            composite=True,
         )
     ds = Sentinel2TOC(tmp_path, bands=['B02'])
     with pytest.raises(ValueError, match=r'2 dates \(2022-04 \(monthly median\)'):
@@ -796,7 +803,7 @@ def test_openeo_file_without_band_names(tmp_path: Path) -> None:
 
 
 def test_openeo_file_missing_a_band_or_scl(tmp_path: Path) -> None:
-    write_openeo_acquisition(
+    write_openeo_sheet(
         tmp_path, '22/1-2', '2022-04-05', openeo_bands(['B04', 'B02', 'B03'])
     )
     with pytest.raises(ValueError, match='has no band B08; its bands are B04, B02'):

@@ -30,7 +30,7 @@ from torchgeo_bvm.datasets.series import (
     spread,
 )
 from torchgeo_bvm.errors import BVMValueError
-from torchgeo_bvm.synth.sentinel2 import TERRASCOPE_NODATA, write_openeo_acquisition
+from torchgeo_bvm.synth.sentinel2 import TERRASCOPE_NODATA, write_openeo_sheet
 
 Season = tuple[Path, dict[str, Any]]
 YEAR = calendar_year(2022)
@@ -352,7 +352,7 @@ def _openeo_dates(root: Path, crs: str) -> dict[str, dict[str, np.ndarray]]:
             extent = (4.0, 51.0, 4.0 + 30 * 1.4e-4, 51.0 + 20 * 0.9e-4)
         else:
             extent = (500000.0, 5650000.0, 500300.0, 5650200.0)
-        write_openeo_acquisition(root, '22/1-2', day, bands, bounds=extent, crs=crs)
+        write_openeo_sheet(root, '22/1-2', day, bands, bounds=extent, crs=crs)
         written[day] = bands
     return written
 

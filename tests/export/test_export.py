@@ -162,6 +162,7 @@ MONTHS = list(range(1, 13))
 FIRST_DAYS = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ('name', 'network', 'changes', 'temporal', 'image', 'extra'),
     [

@@ -76,6 +76,7 @@ def test_compare_never_writes_over_its_layer(
     assert_untouched(before, out)
 
 
+@pytest.mark.slow
 def test_compare_replaces_its_outputs_only_with_overwrite(
     hostile_data: Path, tmp_path: Path, capsys
 ) -> None:

@@ -97,6 +97,7 @@ def _rasterize(data: Path, res: str, out: str) -> list[object]:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_rasterize(hostile_data: Path, tmp_path: Path) -> None:
     disk = tmp_path / 'disk'
     disk.mkdir()
@@ -190,6 +191,7 @@ def test_compare_over_its_earlier_outputs(
                 assert _same(run.folder / name, path), (run.free_kb, name)
 
 
+@pytest.mark.slow
 def test_grid(tmp_path: Path) -> None:
     disk = tmp_path / 'disk'
     disk.mkdir()

@@ -15,7 +15,7 @@ from torchgeo_bvm.maps.candidates import TRUE_COLOUR, find_images, plot_candidat
 from torchgeo_bvm.maps.compare import compare_with_bvm
 from torchgeo_bvm.maps.files import find_class_maps
 from torchgeo_bvm.synth.sentinel2 import (
-    write_openeo_composite,
+    write_openeo_sheet,
     write_terrascope_product,
 )
 
@@ -69,13 +69,14 @@ def test_images_are_terrascope_products_and_described_geotiffs(tmp_path: Path) -
     assert clear.all()
     rng = np.random.default_rng(0)
     bands = {b: rng.integers(100, 3000, (40, 40)).astype(np.int16) for b in ALL_BANDS}
-    composite = write_openeo_composite(
+    composite = write_openeo_sheet(
         tmp_path / 'openeo',
         '22/1-2',
         '2020-07',
         bands,
         bounds=(550_000.0, 5_650_000.0, 550_400.0, 5_650_400.0),
         crs=UTM,
+        composite=True,
     )
     (image,) = find_images([composite])
     assert image.bands == tuple(

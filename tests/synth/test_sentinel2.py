@@ -17,9 +17,8 @@ from torchgeo_bvm.synth.sentinel2 import (
     synthetic_scene,
     synthetic_scl,
     terrascope_product_id,
-    write_openeo_acquisition,
-    write_openeo_composite,
     write_openeo_file,
+    write_openeo_sheet,
     write_terrascope_product,
 )
 
@@ -267,10 +266,10 @@ def test_openeo_file(tmp_path: Path) -> None:
 
 def test_openeo_paths_and_default_extent(tmp_path: Path) -> None:
     bands = {'B02': np.zeros((10, 10)), 'SCL': np.full((10, 10), 4)}
-    path = write_openeo_acquisition(tmp_path, '22/1-2', '2022-04-05', bands)
+    path = write_openeo_sheet(tmp_path, '22/1-2', '2022-04-05', bands)
     assert path == tmp_path / '22_1-2' / '22_1-2_openEO_2022-04-05Z.tif'
-    composite = write_openeo_composite(
-        tmp_path, '22/1-2', '2022-04', {'B02': np.zeros((10, 10))}
+    composite = write_openeo_sheet(
+        tmp_path, '22/1-2', '2022-04', {'B02': np.zeros((10, 10))}, composite=True
     )
     assert composite == tmp_path / '22_1-2' / '22_1-2_openEO_2022-04_median.tif'
     sheet = transform_bounds(KBL_CRS, 'EPSG:4326', *Sheet.parse('22/1-2').bounds)

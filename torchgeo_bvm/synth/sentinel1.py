@@ -16,8 +16,7 @@
   ``docs/sentinel1.rst``).
 * :func:`write_openeo_sigma0` writes the float32 GeoTIFFs of
   ``torchgeo-bvm download --sensor s1``, each band's description its name;
-  :func:`write_openeo_s1_acquisition` and :func:`write_openeo_s1_composite`
-  put them where the downloader does.
+  :func:`write_openeo_s1_sheet` puts them where the downloader does.
 
 The values are the caller's (the tests know every pixel; the mini-Flanders
 renders its landscape, :mod:`torchgeo_bvm.synth.flanders.radar`);
@@ -64,8 +63,7 @@ __all__ = [
     'border_noise',
     'incidence_angle',
     'sigma0_product_id',
-    'write_openeo_s1_acquisition',
-    'write_openeo_s1_composite',
+    'write_openeo_s1_sheet',
     'write_openeo_sigma0',
     'write_sigma0_product',
 ]
@@ -279,59 +277,38 @@ def write_openeo_sigma0(
     )
 
 
-def write_openeo_s1_acquisition(
+def write_openeo_s1_sheet(
     out: str | Path,
     sheet: Sheet | str | int,
     orbit: Orbit,
-    day: date | str,
+    when: date | str,
     bands: Mapping[str, NDArray[Any]],
     *,
+    composite: bool = False,
     bounds: tuple[float, float, float, float],
     crs: CRS | str | int = UTM31N,
 ) -> Path:
-    """Write one sheet's sigma0 on one date where the downloader puts it.
+    """Write one sheet's sigma0 where the downloader puts it.
+
+    An acquisition goes to
+    :func:`~torchgeo_bvm.datasets.radar.openeo_s1_acquisition_path`, a monthly
+    mean (``composite=True``) to
+    :func:`~torchgeo_bvm.datasets.radar.openeo_s1_composite_path`.
 
     Args:
         out: the download folder.
         sheet: the map sheet.
         orbit: the orbit direction.
-        day: the acquisition date.
+        when: the acquisition date; for a composite any date in the month, or
+            ``'YYYY-MM'``.
         bands: see :func:`write_openeo_sigma0`.
+        composite: whether the file is a monthly mean.
         bounds: the extent in ``crs``.
         crs: the file's CRS.
 
     Returns:
-        The path written
-        (:func:`~torchgeo_bvm.datasets.radar.openeo_s1_acquisition_path`).
+        The path written.
     """
-    path = openeo_s1_acquisition_path(out, sheet, orbit, day)
-    return write_openeo_sigma0(path, bands, bounds=bounds, crs=crs)
-
-
-def write_openeo_s1_composite(
-    out: str | Path,
-    sheet: Sheet | str | int,
-    orbit: Orbit,
-    month: date | str,
-    bands: Mapping[str, NDArray[Any]],
-    *,
-    bounds: tuple[float, float, float, float],
-    crs: CRS | str | int = UTM31N,
-) -> Path:
-    """Write one sheet's monthly mean sigma0 where the downloader puts it.
-
-    Args:
-        out: the download folder.
-        sheet: the map sheet.
-        orbit: the orbit direction.
-        month: any date in the month, or ``'YYYY-MM'``.
-        bands: see :func:`write_openeo_sigma0`.
-        bounds: the extent in ``crs``.
-        crs: the file's CRS.
-
-    Returns:
-        The path written
-        (:func:`~torchgeo_bvm.datasets.radar.openeo_s1_composite_path`).
-    """
-    path = openeo_s1_composite_path(out, sheet, orbit, month)
+    place = openeo_s1_composite_path if composite else openeo_s1_acquisition_path
+    path = place(out, sheet, orbit, when)
     return write_openeo_sigma0(path, bands, bounds=bounds, crs=crs)

@@ -5,9 +5,10 @@
   at 10, 20 and 60 m, the scene classification at 20 m, the ignored quality layers
   (AOT, WVP, SZA, VZA, RAA at 60 m), the quicklook and the metadata ``.xml``, all
   int16 (SCL uint8) in a UTM CRS.
-* :func:`write_openeo_file` and its two path-naming wrappers write the multi-band
-  GeoTIFFs of the openEO downloader: int16, one band per requested band, each
-  band's description its name (``B02``, ..., ``SCL``).
+* :func:`write_openeo_file` writes the multi-band GeoTIFFs of the openEO
+  downloader (:func:`write_openeo_sheet` where the downloader puts them):
+  int16, one band per requested band, each band's description its name
+  (``B02``, ..., ``SCL``).
 
 Content is controllable: pass exact arrays (tests know every pixel), or let
 :func:`synthetic_scl` and :func:`reflectance_from_classes` generate a seeded
@@ -59,9 +60,8 @@ __all__ = [
     'synthetic_scl',
     'terrascope_product_id',
     'write_geotiff',
-    'write_openeo_acquisition',
-    'write_openeo_composite',
     'write_openeo_file',
+    'write_openeo_sheet',
     'write_product_metadata',
     'write_terrascope_product',
 ]
@@ -689,23 +689,31 @@ def _sheet_bounds(
     return (bounds[0], bounds[1], bounds[2], bounds[3])
 
 
-def write_openeo_acquisition(
+def write_openeo_sheet(
     out: str | Path,
     sheet: Sheet | str | int,
-    day: date | str,
+    when: date | str,
     bands: Mapping[str, NDArray[Any]],
     *,
+    composite: bool = False,
     bounds: tuple[float, float, float, float] | None = None,
     crs: CRS | str | int = DEFAULT_CRS,
     nodata: int | None = TERRASCOPE_NODATA,
 ) -> Path:
-    """Write one sheet on one date at :func:`openeo_acquisition_path`.
+    """Write one sheet's file where the openEO downloader puts it.
+
+    An acquisition goes to :func:`openeo_acquisition_path`, a monthly median
+    composite (``composite=True``) to :func:`openeo_composite_path`.
 
     Args:
         out: the download folder.
         sheet: the map sheet.
-        day: the acquisition date.
-        bands: see :func:`write_openeo_file` (include ``SCL``).
+        when: the acquisition date; for a composite any date in the month, or
+            ``'YYYY-MM'``.
+        bands: see :func:`write_openeo_file`: an acquisition includes ``SCL``;
+            a composite has none and holds nodata where no cloud-free pixel
+            existed.
+        composite: whether the file is a monthly composite.
         bounds: the extent in ``crs`` (default: the sheet's bounding box).
         crs: the file's CRS.
         nodata: the nodata value.
@@ -713,42 +721,9 @@ def write_openeo_acquisition(
     Returns:
         The path written.
     """
+    place = openeo_composite_path if composite else openeo_acquisition_path
     return write_openeo_file(
-        openeo_acquisition_path(out, sheet, day),
-        bands,
-        bounds=bounds or _sheet_bounds(sheet, crs),
-        crs=crs,
-        nodata=nodata,
-    )
-
-
-def write_openeo_composite(
-    out: str | Path,
-    sheet: Sheet | str | int,
-    month: date | str,
-    bands: Mapping[str, NDArray[Any]],
-    *,
-    bounds: tuple[float, float, float, float] | None = None,
-    crs: CRS | str | int = DEFAULT_CRS,
-    nodata: int | None = TERRASCOPE_NODATA,
-) -> Path:
-    """Write one sheet's monthly median composite at :func:`openeo_composite_path`.
-
-    Args:
-        out: the download folder.
-        sheet: the map sheet.
-        month: any date in the month, or ``'YYYY-MM'``.
-        bands: see :func:`write_openeo_file` (no ``SCL``; nodata where no
-            cloud-free pixel existed).
-        bounds: the extent in ``crs`` (default: the sheet's bounding box).
-        crs: the file's CRS.
-        nodata: the nodata value.
-
-    Returns:
-        The path written.
-    """
-    return write_openeo_file(
-        openeo_composite_path(out, sheet, month),
+        place(out, sheet, when),
         bands,
         bounds=bounds or _sheet_bounds(sheet, crs),
         crs=crs,

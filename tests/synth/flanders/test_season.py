@@ -162,6 +162,7 @@ def _median(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(median), -32768, np.rint(median)).astype(np.int16)
 
 
+@pytest.mark.slow
 def test_composites_are_the_median_of_the_clear_observations(
     tiny_season: Season, products: dict[str, Any]
 ) -> None:

@@ -21,8 +21,9 @@ from torchgeo_bvm.synth.flanders.spectra import (
     draw_season_traits,
     draw_traits,
     meadow_green,
+    mixed_spectra,
     polygon_spectra,
-    season_spectra,
+    season_fractions,
 )
 from torchgeo_bvm.synth.noise import seeded_rng
 
@@ -122,7 +123,9 @@ def test_spring_crops_are_bare_until_may_and_green_in_summer() -> None:
     )
 
     def ndvi(doy: float) -> np.ndarray:
-        spectra = season_spectra(kinds, traits, season, doy, 0.3, seeded_rng(1))
+        rng = seeded_rng(1)
+        fractions = season_fractions(kinds, traits, season, doy, 0.3, rng)
+        spectra = mixed_spectra(fractions, traits, rng)
         red, nir = (
             spectra[:, ALL_BANDS.index('B04')],
             spectra[:, ALL_BANDS.index('B08')],

@@ -29,7 +29,7 @@ Here the same is computed from the season's products, pixel by pixel:
 5. **Sheets.** Each ``kbl4`` sheet's file holds the pixels of the imagery's
    10 m grid inside the UTM bounding box of the sheet's EPSG:4326 extent
    (neighbouring sheets overlap there, as real downloads do), written by
-   :func:`~torchgeo_bvm.synth.sentinel2.write_openeo_composite` at
+   :func:`~torchgeo_bvm.synth.sentinel2.write_openeo_sheet` at
    ``<sheet>/<sheet>_openEO_<YYYY-MM>_median.tif``: the 11 bands of
    :data:`~torchgeo_bvm.datasets.bands.ALL_BANDS` in that order, each band's
    description its name, no ``SCL``.
@@ -52,7 +52,7 @@ from ...datasets.bands import ALL_BANDS, NATIVE_RESOLUTION
 from ...download.graph import VALID_SCL, sheet_extent
 from ...sheets.codes import Sheet
 from ...spatial.pixelgrid import Grid
-from ..sentinel2 import TERRASCOPE_NODATA, write_openeo_composite
+from ..sentinel2 import TERRASCOPE_NODATA, write_openeo_sheet
 
 __all__ = [
     'COMPOSITE_NODATA',
@@ -225,7 +225,7 @@ def write_sheet_composites(
             transform.f,
         )
         paths.append(
-            write_openeo_composite(
+            write_openeo_sheet(
                 out,
                 sheet,
                 month,
@@ -233,6 +233,7 @@ def write_sheet_composites(
                 bounds=bounds,
                 crs=CRS.from_user_input(grid.crs),
                 nodata=COMPOSITE_NODATA,
+                composite=True,
             )
         )
     return paths

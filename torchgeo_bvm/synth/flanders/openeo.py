@@ -38,8 +38,7 @@ from ...spatial.crs import DEFAULT_CRS, resolution_for
 from ...spatial.pixelgrid import Grid
 from ..sentinel2 import (
     TERRASCOPE_NODATA,
-    write_openeo_acquisition,
-    write_openeo_composite,
+    write_openeo_sheet,
 )
 from .composites import COMPOSITE_NODATA, clear_median
 from .manifest import load_manifest
@@ -97,20 +96,21 @@ def write_openeo_downloads(
                 days = list(month)
                 bands = _monthly_median([_read_product(p, grid) for _, p in days])
                 written.append(
-                    write_openeo_composite(
+                    write_openeo_sheet(
                         out,
                         sheet,
                         days[0][0],
                         bands,
                         bounds=grid.bounds,
                         nodata=COMPOSITE_NODATA,
+                        composite=True,
                     )
                 )
         else:
             for day, path in products:
                 bands = _read_product(path, grid)
                 written.append(
-                    write_openeo_acquisition(out, sheet, day, bands, bounds=grid.bounds)
+                    write_openeo_sheet(out, sheet, day, bands, bounds=grid.bounds)
                 )
     return written
 

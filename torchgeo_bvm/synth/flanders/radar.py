@@ -67,7 +67,7 @@ from ..noise import seeded_rng
 from ..sentinel1 import (
     ARCHIVE_ROOT,
     incidence_angle,
-    write_openeo_s1_composite,
+    write_openeo_s1_sheet,
     write_sigma0_product,
 )
 from .backscatter import (
@@ -210,7 +210,7 @@ class _Months:
                     transform.c + (cols.stop - cols.start) * self.grid.xres,
                     transform.f,
                 )
-                path = write_openeo_s1_composite(
+                path = write_openeo_s1_sheet(
                     self.out / COMPOSITES_ROOT,
                     sheet,
                     orbit,  # type: ignore[arg-type]
@@ -218,6 +218,7 @@ class _Months:
                     {'VV': mean[0, rows, cols], 'VH': mean[1, rows, cols]},
                     bounds=bounds,
                     crs=crs,
+                    composite=True,
                 )
                 self.entries.append(
                     {

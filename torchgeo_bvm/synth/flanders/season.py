@@ -94,7 +94,12 @@ from .kinds import KIND
 from .landscape import World
 from .overview import plot_season
 from .region import SEASON_DATES, SEASON_YEAR, month_by_month
-from .spectra import SeasonTraits, draw_season_traits, season_spectra
+from .spectra import (
+    SeasonTraits,
+    draw_season_traits,
+    mixed_spectra,
+    season_fractions,
+)
 from .weather import MONTHLY_CLEAR, Sky, season_skies, season_weather
 
 __all__ = ['COMPOSITES_ROOT', 'PRODUCTS_ROOT', 'SEASON_FOLDER', 'write_season']
@@ -131,7 +136,8 @@ def _acquire(
     doy = float(stamp.timetuple().tm_yday)
     tide = rng.uniform(0, _HIGHEST_TIDE)
     kinds = scene.world.kinds_in(stamp.year)
-    spectra = season_spectra(kinds, scene.traits, season.traits, doy, tide, rng)
+    fractions = season_fractions(kinds, scene.traits, season.traits, doy, tide, rng)
+    spectra = mixed_spectra(fractions, scene.traits, rng)
     rows, cols = scene.grid.shape
     shift = (int(rng.integers(rows)), int(rng.integers(cols)))
     noise = np.roll(season.noise, shift, axis=(1, 2))

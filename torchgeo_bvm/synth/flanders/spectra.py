@@ -5,7 +5,8 @@ water, roofs, ...) whose fractions follow its kind, its crop's phenology, the
 leaves of deciduous trees, mowing and the tide; each polygon keeps its own
 traits (brightness, crop rotation, sowing date, weeds) on every date.
 
-Through a year (the season, :func:`season_spectra`) this gives:
+Through a year (the season: :func:`season_fractions` mixed by
+:func:`mixed_spectra`) this gives:
 
 * arable fields (Cultivated land): each its crop of :data:`CROPS` for the
   year (:class:`SeasonTraits`), green as :data:`PHENOLOGY` says: spring crops
@@ -57,9 +58,9 @@ __all__ = [
     'draw_season_traits',
     'draw_traits',
     'meadow_green',
+    'mixed_spectra',
     'polygon_spectra',
     'season_fractions',
-    'season_spectra',
 ]
 
 #: Endmember spectra (reflectance x 10000) for B01 B02 B03 B04 B05 B06 B07 B08
@@ -328,13 +329,26 @@ def polygon_spectra(
     tide = (0.2, 0.65, 0.4, 0.1)[date_index % 4]
     crop = traits.crops[:, stamp.year - 2020]
     fractions = _fractions(kinds, traits, float(stamp.dayofyear), crop, tide, rng)
-    return _mixed(fractions, traits, rng)
+    return mixed_spectra(fractions, traits, rng)
 
 
-def _mixed(
+def mixed_spectra(
     fractions: NDArray[np.float64], traits: Traits, rng: np.random.Generator
 ) -> NDArray[np.float64]:
-    """Spectra from endmember fractions, each polygon in its brightness of the day."""
+    """The reflectance of polygons from their endmember fractions on a day.
+
+    Each polygon is seen in its own brightness, varied a little from day to day.
+
+    Args:
+        fractions: endmember fractions ``(polygons, endmembers)``, e.g. of
+            :func:`season_fractions`.
+        traits: the polygons' traits (:func:`draw_traits`).
+        rng: the date's generator; draws the brightness of the day.
+
+    Returns:
+        Reflectance x 10000 ``(polygons, bands)`` in the band order of the
+        endmembers.
+    """
     brightness = traits.brightness * rng.lognormal(0, 0.03, len(fractions))
     spectra: NDArray[np.float64] = fractions @ _EM * brightness[:, None]
     return spectra
@@ -421,32 +435,6 @@ def meadow_green(cuts: NDArray[np.float64], doy: float) -> NDArray[np.float64]:
     return green
 
 
-def season_spectra(
-    kinds: NDArray[np.int64],
-    traits: Traits,
-    season: SeasonTraits,
-    doy: float,
-    tide: float,
-    rng: np.random.Generator,
-) -> NDArray[np.float64]:
-    """The reflectance of every polygon on a day of the season.
-
-    Args:
-        kinds: the kind of each polygon.
-        traits: their traits (:func:`draw_traits`).
-        season: their traits in the season's year (:func:`draw_season_traits`).
-        doy: the day of year.
-        tide: how far the tide covers the mudflats (0..1).
-        rng: the date's generator; draws for weeds and brightness.
-
-    Returns:
-        Reflectance x 10000 ``(polygons, bands)`` in the band order of the
-        endmembers.
-    """
-    fractions = season_fractions(kinds, traits, season, doy, tide, rng)
-    return _mixed(fractions, traits, rng)
-
-
 def season_fractions(
     kinds: NDArray[np.int64],
     traits: Traits,
@@ -457,8 +445,9 @@ def season_fractions(
 ) -> NDArray[np.float64]:
     """What covers every polygon on a day of the season: endmember fractions.
 
-    The cover behind :func:`season_spectra` (crops' phenology, mowing,
-    leaves, tide, weeds), for any sensor that renders it.
+    The cover of the season (crops' phenology, mowing, leaves, tide, weeds),
+    for any sensor that renders it; :func:`mixed_spectra` turns it into
+    Sentinel-2 reflectance.
 
     Args:
         kinds: the kind of each polygon.
